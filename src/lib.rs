@@ -10,3 +10,7 @@
 )]
 
 extern crate alloc;
+
+pub mod backup_key;
+
+pub use backup_key::{BACKUP_KEY_LEN, BackupKey};
