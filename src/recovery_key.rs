@@ -472,7 +472,10 @@ mod tests {
         for (i, byte) in payload.iter_mut().enumerate() {
             *byte = (i as u8).wrapping_mul(97).wrapping_add(13);
         }
-        assert_eq!(*payload_from_symbols(&symbols_from_payload(&payload)), payload);
+        assert_eq!(
+            *payload_from_symbols(&symbols_from_payload(&payload)),
+            payload
+        );
     }
 
     #[test]
@@ -483,6 +486,27 @@ mod tests {
         let symbols = symbols_from_payload(&payload);
         assert_eq!(symbols[0], 0b10101);
         assert_eq!(symbols[RECOVERY_KEY_LEN - 1], 0b00011);
+    }
+
+    #[test]
+    fn every_single_substitution_fails_the_checksum() {
+        // Exhaustive over 64 positions x 31 other characters for three keys. (Locating each
+        // mistake costs ~2,000 checksums, so tests/recovery_key.rs checks locations on a sample.)
+        for bytes in [
+            [0u8; BACKUP_KEY_LEN],
+            [0xFF; BACKUP_KEY_LEN],
+            [0x5A; BACKUP_KEY_LEN],
+        ] {
+            let valid = RecoveryKey(BackupKey::from_bytes(bytes)).symbols();
+            assert!(verified_key(&valid).is_some());
+            for index in 0..RECOVERY_KEY_LEN {
+                for symbol in (0..32u8).filter(|&s| s != valid[index]) {
+                    let mut typed = *valid;
+                    typed[index] = symbol;
+                    assert!(verified_key(&typed).is_none(), "{index} {symbol}");
+                }
+            }
+        }
     }
 
     #[test]
