@@ -149,6 +149,7 @@ impl RecoveryKey {
     /// The key as four lines of four space-separated groups, for writing down (no trailing
     /// newline). Same as `format!("{key:#}")`, but zeroized when dropped.
     pub fn to_lines(&self) -> Zeroizing<String> {
+        // Room for 64 characters and 15 separators up front: growing would leave an unzeroized copy.
         let mut lines = Zeroizing::new(String::with_capacity(
             RECOVERY_KEY_LEN + RECOVERY_KEY_GROUPS,
         ));
@@ -270,11 +271,18 @@ impl fmt::Display for RecoveryKeyError {
             Self::InvalidCharacter {
                 position,
                 character,
-            } => write!(
+            } if position <= RECOVERY_KEY_LEN => write!(
                 f,
                 "character {position} (in group {}) is {character:?}, which is never used in a \
                  recovery key",
                 group_of(position)
+            ),
+            Self::InvalidCharacter {
+                position,
+                character,
+            } => write!(
+                f,
+                "character {position} is {character:?}, which is never used in a recovery key"
             ),
             Self::MissingCharacter => f.write_str(
                 "the recovery key is one character short (63 of 64); check for a skipped character",
@@ -285,7 +293,7 @@ impl fmt::Display for RecoveryKeyError {
             ),
             Self::WrongLength { found } => write!(
                 f,
-                "a recovery key has {RECOVERY_KEY_LEN} characters, but {found} were entered"
+                "a recovery key has {RECOVERY_KEY_LEN} characters, not {found}"
             ),
             Self::ChecksumMismatch { suggestion: None } => f.write_str(
                 "the recovery key contains a typing mistake (its checksum does not match); \

@@ -277,11 +277,18 @@ fn error_messages_tell_the_user_where_to_look() {
         }),
         "character 17 (in group 5) is 'U', which is never used in a recovery key"
     );
+    assert_eq!(
+        message(RecoveryKeyError::InvalidCharacter {
+            position: 70,
+            character: '\u{7}',
+        }),
+        "character 70 is '\\u{7}', which is never used in a recovery key"
+    );
     assert!(message(RecoveryKeyError::MissingCharacter).contains("one character short"));
     assert!(message(RecoveryKeyError::ExtraCharacter).contains("one character too many"));
     assert_eq!(
         message(RecoveryKeyError::WrongLength { found: 12 }),
-        "a recovery key has 64 characters, but 12 were entered"
+        "a recovery key has 64 characters, not 12"
     );
     assert!(
         message(RecoveryKeyError::ChecksumMismatch { suggestion: None }).contains("typing mistake")
