@@ -12,5 +12,7 @@
 extern crate alloc;
 
 pub mod backup_key;
+pub mod recovery_key;
 
 pub use backup_key::{BACKUP_KEY_LEN, BackupKey};
+pub use recovery_key::{RecoveryKey, RecoveryKeyError, Typo};
