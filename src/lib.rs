@@ -12,5 +12,7 @@
 extern crate alloc;
 
 pub mod backup_key;
+pub mod stream;
 
 pub use backup_key::{BACKUP_KEY_LEN, BackupKey};
+pub use stream::{SegmentOpener, SegmentSealer, StreamError, StreamLayout};
