@@ -221,6 +221,12 @@ impl SegmentOpener<AesGcmBackend> {
     pub fn new(key: &BackupKey, header: &[u8]) -> Result<Self, StreamError> {
         Self::with_backend(key, header)
     }
+
+    /// An opener with the default backend for a stream starting with `stream` (any length ≥
+    /// [`HEADER_LEN`]): the header is read from its first bytes.
+    pub fn for_stream(key: &BackupKey, stream: &[u8]) -> Result<Self, StreamError> {
+        Self::for_stream_with_backend(key, stream)
+    }
 }
 
 impl<C: SegmentCipher> SegmentOpener<C> {
@@ -244,7 +250,7 @@ impl<C: SegmentCipher> SegmentOpener<C> {
 
     /// Like [`with_backend`](Self::with_backend) but takes the start of a stream (any length ≥
     /// [`HEADER_LEN`]) and reads the header from it.
-    pub fn for_stream(key: &BackupKey, stream: &[u8]) -> Result<Self, StreamError> {
+    pub fn for_stream_with_backend(key: &BackupKey, stream: &[u8]) -> Result<Self, StreamError> {
         let header = stream
             .get(..HEADER_LEN)
             .ok_or(StreamError::TruncatedHeader)?;
@@ -368,5 +374,5 @@ pub fn seal_to_vec(
 
 /// Opens a whole stream with the default backend and returns its plaintext.
 pub fn open_to_vec(key: &BackupKey, file: &[u8]) -> Result<Vec<u8>, StreamError> {
-    SegmentOpener::<AesGcmBackend>::for_stream(key, file)?.open_to_vec(file)
+    SegmentOpener::for_stream(key, file)?.open_to_vec(file)
 }
