@@ -113,7 +113,9 @@ fn rejects_segment_sizes_out_of_range() {
 
 #[test]
 fn header_decode_rejects_short_and_long_input() {
-    let header = Header::new(16, [1; SALT_LEN], [2; COMMITMENT_LEN]).unwrap().encode();
+    let header = Header::new(16, [1; SALT_LEN], [2; COMMITMENT_LEN])
+        .unwrap()
+        .encode();
     assert_eq!(
         Header::decode(&header[..HEADER_LEN - 1]),
         Err(StreamError::TruncatedHeader)
@@ -129,12 +131,21 @@ fn rejects_impossible_ciphertext_lengths() {
     let header = HEADER_LEN as u64;
     assert_eq!(layout.segment_count(0), Err(StreamError::TruncatedHeader));
     assert_eq!(layout.segment_count(header), Err(StreamError::Truncated));
-    assert_eq!(layout.segment_count(header + 15), Err(StreamError::Truncated));
+    assert_eq!(
+        layout.segment_count(header + 15),
+        Err(StreamError::Truncated)
+    );
     assert_eq!(layout.segment_count(header + 16), Ok(1));
     assert_eq!(layout.segment_count(header + 32), Ok(1));
     // A full segment followed by part of a tag, or by an empty segment: impossible.
-    assert_eq!(layout.segment_count(header + 32 + 5), Err(StreamError::InvalidLength));
-    assert_eq!(layout.segment_count(header + 32 + 16), Err(StreamError::InvalidLength));
+    assert_eq!(
+        layout.segment_count(header + 32 + 5),
+        Err(StreamError::InvalidLength)
+    );
+    assert_eq!(
+        layout.segment_count(header + 32 + 16),
+        Err(StreamError::InvalidLength)
+    );
     assert_eq!(layout.segment_count(header + 32 + 17), Ok(2));
     let _ = layout.segment_count(u64::MAX);
 }
@@ -142,7 +153,10 @@ fn rejects_impossible_ciphertext_lengths() {
 #[test]
 fn ciphertext_len_rejects_overflow_without_panicking() {
     let layout = StreamLayout::new(16).unwrap();
-    assert_eq!(layout.ciphertext_len(u64::MAX), Err(StreamError::LengthOverflow));
+    assert_eq!(
+        layout.ciphertext_len(u64::MAX),
+        Err(StreamError::LengthOverflow)
+    );
     assert_eq!(
         layout.ciphertext_len(u64::MAX - HEADER_LEN as u64),
         Err(StreamError::LengthOverflow)

@@ -27,7 +27,10 @@ fn sealed_case(min_segments: usize) -> impl Strategy<Value = (u32, Vec<u8>, u64)
 
 fn segments(file: &[u8], segment_size: u32) -> Vec<Vec<u8>> {
     let full = segment_size as usize + TAG_LEN;
-    file[HEADER_LEN..].chunks(full).map(<[u8]>::to_vec).collect()
+    file[HEADER_LEN..]
+        .chunks(full)
+        .map(<[u8]>::to_vec)
+        .collect()
 }
 
 fn reassemble(header: &[u8], segments: &[Vec<u8>]) -> Vec<u8> {
@@ -175,21 +178,30 @@ fn rejects_changed_magic() {
 fn rejects_changed_version() {
     let (key, mut file) = header_field_case();
     file[8..10].copy_from_slice(&2u16.to_be_bytes());
-    assert_eq!(open_every_way(&key, &file), Err(StreamError::UnsupportedVersion(2)));
+    assert_eq!(
+        open_every_way(&key, &file),
+        Err(StreamError::UnsupportedVersion(2))
+    );
 }
 
 #[test]
 fn rejects_changed_suite() {
     let (key, mut file) = header_field_case();
     file[10..12].copy_from_slice(&7u16.to_be_bytes());
-    assert_eq!(open_every_way(&key, &file), Err(StreamError::UnsupportedSuite(7)));
+    assert_eq!(
+        open_every_way(&key, &file),
+        Err(StreamError::UnsupportedSuite(7))
+    );
 }
 
 #[test]
 fn rejects_changed_segment_size() {
     let (key, mut file) = header_field_case();
     file[12..16].copy_from_slice(&0u32.to_be_bytes());
-    assert_eq!(open_every_way(&key, &file), Err(StreamError::BadSegmentSize(0)));
+    assert_eq!(
+        open_every_way(&key, &file),
+        Err(StreamError::BadSegmentSize(0))
+    );
     // A valid but different size is caught by the commitment (the size is bound into it).
     file[12..16].copy_from_slice(&24u32.to_be_bytes());
     assert_eq!(open_every_way(&key, &file), Err(StreamError::WrongKey));
@@ -201,7 +213,11 @@ fn rejects_changed_salt_or_commitment() {
     for at in [16, 47, 48, 79] {
         let mut changed = file.clone();
         changed[at] ^= 1;
-        assert_eq!(open_every_way(&key, &changed), Err(StreamError::WrongKey), "byte {at}");
+        assert_eq!(
+            open_every_way(&key, &changed),
+            Err(StreamError::WrongKey),
+            "byte {at}"
+        );
     }
 }
 
@@ -249,7 +265,10 @@ fn rejects_trailing_bytes_after_a_full_final_segment() {
     for extra in [1usize, TAG_LEN, 16 + TAG_LEN] {
         let mut extended = file.clone();
         extended.extend(std::iter::repeat_n(0u8, extra));
-        assert!(open_every_way(&key, &extended).is_err(), "{extra} trailing bytes");
+        assert!(
+            open_every_way(&key, &extended).is_err(),
+            "{extra} trailing bytes"
+        );
     }
 }
 
@@ -257,7 +276,10 @@ fn rejects_trailing_bytes_after_a_full_final_segment() {
 fn rejects_header_without_segments() {
     let key = test_key(27);
     let file = seal(&key, 16, b"", 28);
-    assert_eq!(open_every_way(&key, &file[..HEADER_LEN]), Err(StreamError::Truncated));
+    assert_eq!(
+        open_every_way(&key, &file[..HEADER_LEN]),
+        Err(StreamError::Truncated)
+    );
 }
 
 #[test]
@@ -278,7 +300,10 @@ fn rejects_lied_total_length_in_random_access() {
         opener.open_segment(1, span.last, &mut buf).err(),
         Some(StreamError::SegmentAuthenticationFailed { index: 1 })
     );
-    assert!(buf.iter().all(|&b| b == 0), "failed open zeroizes the buffer");
+    assert!(
+        buf.iter().all(|&b| b == 0),
+        "failed open zeroizes the buffer"
+    );
     // Claim one segment more: the real final segment 2 is claimed non-final, and fails.
     let span = layout.segment(2, real + full).unwrap();
     assert!(!span.last);
@@ -328,8 +353,11 @@ fn reader_rejects_wrong_key_before_reading_any_segment() {
     let key = test_key(35);
     let file = seal(&key, 16, &plaintext(40), 36);
     // Only the header is available: the reader must already know the key is wrong.
-    let err = StreamReader::new(&test_key(99), ShortReader::new(&file[..HEADER_LEN], vec![5]))
-        .unwrap_err();
+    let err = StreamReader::new(
+        &test_key(99),
+        ShortReader::new(&file[..HEADER_LEN], vec![5]),
+    )
+    .unwrap_err();
     assert_eq!(stream_error(&err), Some(StreamError::WrongKey));
 }
 
@@ -339,6 +367,9 @@ fn whole_file_open_rejects_a_buffer_with_another_header() {
     let a = seal(&key, 16, &plaintext(20), 38);
     let mut b = seal(&key, 16, &plaintext(20), 39);
     let opener = SegmentOpener::new(&key, &a[..HEADER_LEN]).unwrap();
-    assert_eq!(opener.open_file_in_place(&mut b), Err(StreamError::HeaderMismatch));
+    assert_eq!(
+        opener.open_file_in_place(&mut b),
+        Err(StreamError::HeaderMismatch)
+    );
     let _ = (open_to_vec(&key, &a), StreamLayout::new(16));
 }

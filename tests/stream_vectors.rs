@@ -108,10 +108,16 @@ fn nonce_encodes_index_and_last_flag() {
         hex::encode(segment_nonce(0, false)),
         "000000000000000000000000"
     );
-    assert_eq!(hex::encode(segment_nonce(3, true)), "000000000000000000000301");
+    assert_eq!(
+        hex::encode(segment_nonce(3, true)),
+        "000000000000000000000301"
+    );
     assert_eq!(
         hex::encode(segment_nonce(0x0102_0304_0506_0708, false)),
         "000000010203040506070800"
     );
-    assert_eq!(hex::encode(segment_nonce(u64::MAX, true)), "000000ffffffffffffffff01");
+    assert_eq!(
+        hex::encode(segment_nonce(u64::MAX, true)),
+        "000000ffffffffffffffff01"
+    );
 }

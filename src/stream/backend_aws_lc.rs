@@ -32,7 +32,11 @@ impl SegmentCipher for AwsLcBackend {
     ) -> Result<[u8; TAG_LEN], BackendError> {
         let tag = self
             .0
-            .seal_in_place_separate_tag(Nonce::assume_unique_for_key(*nonce), Aad::from(aad), in_out)
+            .seal_in_place_separate_tag(
+                Nonce::assume_unique_for_key(*nonce),
+                Aad::from(aad),
+                in_out,
+            )
             .map_err(|_| BackendError)?;
         tag.as_ref().try_into().map_err(|_| BackendError)
     }

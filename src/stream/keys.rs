@@ -48,6 +48,9 @@ pub(crate) fn derive(
 }
 
 /// Constant-time check of a stored commitment against the derived one.
-pub(crate) fn commitment_matches(stored: &[u8; COMMITMENT_LEN], derived: &[u8; COMMITMENT_LEN]) -> bool {
+pub(crate) fn commitment_matches(
+    stored: &[u8; COMMITMENT_LEN],
+    derived: &[u8; COMMITMENT_LEN],
+) -> bool {
     stored.ct_eq(derived).into()
 }

@@ -173,7 +173,9 @@ impl<C: SegmentCipher> SegmentSealer<C> {
         file.resize(total, 0);
         let size = usize_from(u64::from(self.layout.segment_size()))?;
         let full = usize_from(self.layout.full_segment_len())?;
-        let body = file.get_mut(HEADER_LEN..).ok_or(StreamError::LengthOverflow)?;
+        let body = file
+            .get_mut(HEADER_LEN..)
+            .ok_or(StreamError::LengthOverflow)?;
         for (dst, src) in body.chunks_mut(full).zip(plaintext.chunks(size)) {
             if let Some(dst) = dst.get_mut(..src.len()) {
                 dst.copy_from_slice(src);
