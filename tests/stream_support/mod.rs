@@ -100,7 +100,7 @@ impl<'a> ShortReader<'a> {
 impl Read for ShortReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.call += 1;
-        if self.interrupt && self.call % 3 == 0 {
+        if self.interrupt && self.call.is_multiple_of(3) {
             return Err(io::ErrorKind::Interrupted.into());
         }
         let size = self.sizes[self.call % self.sizes.len()].max(1);
