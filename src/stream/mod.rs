@@ -13,7 +13,7 @@
 //! - sans-I/O core (no_std + alloc): [`Header`], [`StreamLayout`] (lengths and ranges, random
 //!   access), [`SegmentSealer`] / [`SegmentOpener`] (in place on the caller's buffers),
 //!   [`seal_to_vec`] / [`open_to_vec`];
-//! - `std`: [`StreamWriter`] / [`StreamReader`] adapters over `Write` / `Read`;
+//! - `std`: `StreamWriter` / `StreamReader` adapters over `Write` / `Read`;
 //! - `parallel`: whole-file sealing and opening on all cores (rayon), identical output;
 //! - backends: [`AesGcmBackend`] (default, portable) and, with `aws-lc`, `AwsLcBackend`.
 //!
