@@ -96,3 +96,36 @@ fn parallel_open_reports_the_lowest_failing_segment_and_zeroizes() {
     );
     assert!(file[HEADER_LEN..].iter().all(|&b| b == 0));
 }
+
+#[cfg(feature = "aws-lc")]
+#[test]
+fn io_adapters_work_with_the_aws_lc_backend() {
+    use e2ee_backup::stream::{AwsLcBackend, StreamReader, StreamWriter};
+    use std::io::{Read, Write};
+    let key = test_key(50);
+    let data = plaintext(1000);
+    let mut rng = ChaCha20Rng::seed_from_u64(51);
+    let sealer = SegmentSealer::<AwsLcBackend>::with_backend(&key, 64, &mut rng).unwrap();
+    let mut writer = StreamWriter::from_sealer(sealer, Vec::new()).unwrap();
+    writer.write_all(&data).unwrap();
+    let file = writer.finish().unwrap();
+    assert_eq!(file, seal_with_key_seed(&key, 64, &data, 51));
+    let mut reader = StreamReader::<_, AwsLcBackend>::with_backend(&key, file.as_slice()).unwrap();
+    let mut out = Vec::new();
+    reader.read_to_end(&mut out).unwrap();
+    assert_eq!(out, data);
+}
+
+#[cfg(feature = "aws-lc")]
+fn seal_with_key_seed(
+    key: &e2ee_backup::BackupKey,
+    segment_size: u32,
+    data: &[u8],
+    seed: u64,
+) -> Vec<u8> {
+    let mut rng = ChaCha20Rng::seed_from_u64(seed);
+    SegmentSealer::new(key, segment_size, &mut rng)
+        .unwrap()
+        .seal_to_vec(data)
+        .unwrap()
+}

@@ -327,6 +327,11 @@ impl<C: SegmentCipher> SegmentOpener<C> {
         buf.extend_from_slice(file);
         self.open_file_in_place(&mut buf)?;
         let plaintext_len = self.layout.gather_plaintext(&mut buf)?.len();
+        // The tail still holds stale copies of moved plaintext: clear it before it becomes spare
+        // capacity.
+        if let Some(tail) = buf.get_mut(plaintext_len..) {
+            tail.zeroize();
+        }
         buf.truncate(plaintext_len);
         Ok(buf)
     }
