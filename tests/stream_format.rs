@@ -1,4 +1,5 @@
 //! Round trips, header codec and layout arithmetic of the stream format.
+#![cfg(feature = "std")]
 
 mod stream_support;
 

@@ -1,4 +1,5 @@
 //! The `std::io` adapters: short reads, odd-sized writes, and no unauthenticated plaintext.
+#![cfg(feature = "std")]
 
 mod stream_support;
 

@@ -1,5 +1,6 @@
 //! Every tamper case of SPEC.md "Stream format (backup files)" is rejected, through every open
 //! path, without releasing plaintext.
+#![cfg(feature = "std")]
 
 mod stream_support;
 
