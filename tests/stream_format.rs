@@ -32,7 +32,7 @@ fn size_and_len() -> impl Strategy<Value = (u32, usize)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(96))]
+    #![proptest_config(ProptestConfig::with_cases(128))]
 
     #[test]
     fn round_trips_any_plaintext_and_segment_size((segment_size, len) in size_and_len(), seed in any::<u64>()) {

@@ -43,7 +43,7 @@ fn reassemble(header: &[u8], segments: &[Vec<u8>]) -> Vec<u8> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(48))]
+    #![proptest_config(ProptestConfig::with_cases(128))]
 
     #[test]
     fn rejects_truncated_stream_at_any_byte((s, data, seed) in sealed_case(1), cut in any::<prop::sample::Index>()) {
