@@ -52,6 +52,7 @@ impl fmt::Debug for BackupKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::format;
     use rand_chacha::ChaCha20Rng;
     use rand_core::SeedableRng;
 

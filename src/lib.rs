@@ -13,6 +13,8 @@ extern crate alloc;
 
 pub mod backup_key;
 pub mod recovery_key;
+pub mod stream;
 
 pub use backup_key::{BACKUP_KEY_LEN, BackupKey};
 pub use recovery_key::{RecoveryKey, RecoveryKeyError, Typo};
+pub use stream::{SegmentOpener, SegmentSealer, StreamError, StreamLayout};
