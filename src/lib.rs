@@ -14,3 +14,7 @@ extern crate alloc;
 pub mod backup_key;
 
 pub use backup_key::{BACKUP_KEY_LEN, BackupKey};
+pub mod crypto;
+pub mod ids;
+pub mod vault;
+pub mod wire;
