@@ -14,7 +14,9 @@ extern crate alloc;
 pub mod backup_key;
 
 pub use backup_key::{BACKUP_KEY_LEN, BackupKey};
+pub mod client;
 pub mod crypto;
 pub mod ids;
+pub mod relay;
 pub mod vault;
 pub mod wire;
