@@ -329,6 +329,16 @@ impl<S: CryptoSuite + Copy> Net<S> {
         self.outcome(connection, op)
     }
 
+    /// Starts a recovery on `connection` without running the network.
+    pub fn start_recover(&mut self, connection: ConnectionId, password: &[u8]) -> OperationId {
+        let now = self.now_ms;
+        self.clients
+            .get_mut(&connection)
+            .unwrap()
+            .start_recover(now, &mut self.rng, password)
+            .unwrap()
+    }
+
     /// Starts a recovery on `connection` and runs it to the end.
     pub fn recover(&mut self, connection: ConnectionId, password: &[u8]) -> ClientOutcome {
         let now = self.now_ms;
