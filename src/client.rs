@@ -131,7 +131,8 @@ struct InFlight {
     sends: u32,
 }
 
-/// What an operation waits for.
+/// What an operation waits for (each variant names the reply it waits for).
+#[allow(clippy::enum_variant_names)]
 enum Phase<S: CryptoSuite> {
     /// Waiting for `RegistrationResponse`.
     AwaitRegistrationResponse { state: S::ClientRegistration },

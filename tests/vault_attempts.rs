@@ -68,7 +68,7 @@ fn locks_after_last_wrong_password_and_never_releases_the_key_again() {
     }
     // INV-ATTEMPTS: four challenges for a limit of four.
     assert_eq!(net.oracle.challenges[&(b"alice".to_vec(), 1)].len(), 4);
-    assert_eq!(net.oracle.releases.get(&b"alice".to_vec()), None);
+    assert_eq!(net.oracle.releases.get(b"alice".as_slice()), None);
 }
 
 #[test]
@@ -135,7 +135,7 @@ fn concurrent_attackers_never_get_more_login_responses_than_the_limit() {
         net.oracle.challenges[&(b"alice".to_vec(), 1)].len(),
         usize::try_from(limit).unwrap()
     );
-    assert_eq!(net.oracle.releases.get(&b"alice".to_vec()), None);
+    assert_eq!(net.oracle.releases.get(b"alice".as_slice()), None);
 }
 
 #[test]

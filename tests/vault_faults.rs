@@ -260,11 +260,9 @@ fn relay_view_never_contains_password_backup_key_wrapped_key_or_export_key() {
 
 /// Takes the next `ClientRequest` bytes the client wants to send.
 fn next_send(net: &mut Net<InsecureFastSuite>, conn: u64) -> Vec<u8> {
-    loop {
-        match net.client(conn).poll_output().unwrap() {
-            ClientOutput::Send { bytes } => return bytes,
-            other => panic!("unexpected {other:?}"),
-        }
+    match net.client(conn).poll_output().unwrap() {
+        ClientOutput::Send { bytes } => bytes,
+        other => panic!("unexpected {other:?}"),
     }
 }
 

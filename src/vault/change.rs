@@ -6,6 +6,7 @@
 //! change. [`RecordChange::apply`] uses no key and no randomness, so a single replica and a
 //! consensus group apply the same change to the same record with the same result.
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use super::record::{
@@ -79,7 +80,7 @@ pub enum RecordChange {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum ChangeOutcome {
     /// Result of [`RecordChange::Read`].
-    Current(Option<AccountRecord>),
+    Current(Option<Box<AccountRecord>>),
     /// The pending record of `generation` exists.
     Registered {
         /// Generation of the pending record.
@@ -165,7 +166,7 @@ impl RecordChange {
     /// Applies the change to the current record (`None`: the account never had one).
     pub fn apply(&self, current: Option<&AccountRecord>) -> Applied {
         match self {
-            Self::Read => unchanged(ChangeOutcome::Current(current.cloned())),
+            Self::Read => unchanged(ChangeOutcome::Current(current.cloned().map(Box::new))),
             Self::Register {
                 base_generation,
                 registration,

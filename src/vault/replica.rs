@@ -6,6 +6,7 @@
 //! durably, in order, before it sends any later [`VaultOutput::ReplyToRelay`]; a reply that depends
 //! on a write (a login challenge depends on the counted attempt) always comes after that write.
 
+use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
 
@@ -395,7 +396,7 @@ impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
         &mut self,
         rng: &mut (impl CryptoRng + RngCore),
         mut waiting: Waiting,
-        record: Option<AccountRecord>,
+        record: Option<Box<AccountRecord>>,
         credential_request: &[u8],
         request_digest: [u8; 32],
     ) {
@@ -404,7 +405,7 @@ impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
         if let Some(AccountRecord {
             state: RecordState::Active(active),
             ..
-        }) = &record
+        }) = record.as_deref()
         {
             let retry = active
                 .pending_login
@@ -458,7 +459,7 @@ impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
     fn verify_login(
         &mut self,
         mut waiting: Waiting,
-        record: Option<AccountRecord>,
+        record: Option<Box<AccountRecord>>,
         login_id: LoginId,
         credential_finalization: &[u8],
     ) {
@@ -467,7 +468,7 @@ impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
         if let Some(AccountRecord {
             state: RecordState::Active(active),
             ..
-        }) = &record
+        }) = record.as_deref()
             && let Some(login) = &active.pending_login
             && login.login_id == login_id
         {

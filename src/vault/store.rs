@@ -7,6 +7,7 @@
 //! per account, issue 4) applies the same [`RecordChange`] on its proposer after the prepare
 //! quorum and completes after the accept quorum.
 
+use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 
 use super::change::{ChangeOutcome, RecordChange};
@@ -24,7 +25,7 @@ pub enum StoreEvent {
         /// The account.
         account: AccountId,
         /// The record to write.
-        record: AccountRecord,
+        record: Box<AccountRecord>,
     },
     /// The change submitted with `ticket` is committed with this outcome.
     Completed {
@@ -74,8 +75,10 @@ impl RecordStore for LocalStore {
         let applied = change.apply(self.records.get(&account));
         if let Some(record) = applied.write {
             self.records.insert(account.clone(), record.clone());
-            self.events
-                .push_back(StoreEvent::Persist { account, record });
+            self.events.push_back(StoreEvent::Persist {
+                account,
+                record: Box::new(record),
+            });
         }
         self.events.push_back(StoreEvent::Completed {
             ticket,
