@@ -662,8 +662,29 @@ impl<S: CryptoSuite> Client<S> {
                 Phase::AwaitLoginChallenge { .. } | Phase::AwaitKeyReleased { .. },
                 Reply::NoRecord,
             ) => Step::Done(ClientOutcome::NoRecord),
-            (_, _) => Step::Done(ClientOutcome::Unavailable),
+            (_unexpected_phase, reply) => Step::Done(unexpected_reply(&reply)),
         }
+    }
+}
+
+/// An authentic reply that does not fit the step the operation is at (for example a stale
+/// registration, `Busy`, or a generation that does not match): never a result, only "retry later".
+fn unexpected_reply(reply: &Reply) -> ClientOutcome {
+    match reply {
+        Reply::RegistrationResponse { .. }
+        | Reply::Registered { .. }
+        | Reply::RegistrationStale { .. }
+        | Reply::Exposed { .. }
+        | Reply::ProofRejected
+        | Reply::LoginChallenge { .. }
+        | Reply::KeyReleased { .. }
+        | Reply::LoginFailed { .. }
+        | Reply::Locked
+        | Reply::NoRecord
+        | Reply::UnknownLogin
+        | Reply::Deleted
+        | Reply::Busy
+        | Reply::InvalidRequest => ClientOutcome::Unavailable,
     }
 }
 

@@ -176,3 +176,44 @@ fn attackers_interleaved_with_the_owner_are_still_bounded() {
         "{owner_outcome:?}"
     );
 }
+
+#[test]
+fn login_challenge_leaves_only_after_the_counted_attempt_is_persisted() {
+    use e2ee_backup::client::ClientOutput;
+    use e2ee_backup::vault::VaultOutput;
+    use e2ee_backup::wire::{ClientRequest, VaultRequest};
+
+    let mut net = Net::fast(15);
+    let alice = account("alice");
+    net.add_client(1, &alice);
+    net.register(1, b"right", &BackupKey::from_bytes([1; 32]), 3);
+    net.start_recover(1, b"guess");
+    let Some(ClientOutput::Send { bytes }) = net.client(1).poll_output() else {
+        panic!()
+    };
+    let request = ClientRequest::decode(&bytes).unwrap();
+    let forward = VaultRequest {
+        route_id: 1,
+        account: alice.clone(),
+        kind: request.kind,
+        sealed: request.sealed,
+    }
+    .encode();
+    let now = net.now_ms;
+    net.vault.handle_relay_message(now, &mut net.rng, &forward);
+    let outputs: Vec<VaultOutput> = std::iter::from_fn(|| net.vault.poll_output()).collect();
+    // INV-ATTEMPTS: exactly one durable write (the counted attempt), then the reply.
+    assert_eq!(outputs.len(), 2, "{outputs:?}");
+    assert!(matches!(outputs[0], VaultOutput::Persist { .. }));
+    assert!(matches!(outputs[1], VaultOutput::ReplyToRelay { .. }));
+    // The persisted record, restored on a fresh replica, already counts the attempt.
+    let VaultOutput::Persist { sealed_record, .. } = &outputs[0] else {
+        panic!()
+    };
+    let mut fresh = e2ee_backup::vault::VaultReplica::new(InsecureFastSuite, fast_fleet());
+    fresh.restore_record(alice.clone(), sealed_record).unwrap();
+    match &fresh.store().record(&alice).unwrap().state {
+        RecordState::Active(a) => assert_eq!(a.attempts_used, 1),
+        other => panic!("{other:?}"),
+    }
+}

@@ -385,7 +385,7 @@ impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
                 };
                 self.reply(rng, &waiting, &reply);
             }
-            (_, outcome) => {
+            (_step_without_special_handling, outcome) => {
                 let reply = reply_for(outcome);
                 self.reply(rng, &waiting, &reply);
             }
