@@ -14,9 +14,16 @@ extern crate alloc;
 pub mod backup_key;
 
 pub use backup_key::{BACKUP_KEY_LEN, BackupKey};
+
 pub mod client;
 pub mod crypto;
 pub mod ids;
 pub mod relay;
 pub mod vault;
 pub mod wire;
+
+pub use client::{Client, ClientOutcome, ClientOutput};
+pub use crypto::CryptoSuite;
+pub use ids::{AccountId, FleetId};
+pub use relay::{Relay, RelayOutput};
+pub use vault::{VaultOutput, VaultReplica};

@@ -384,6 +384,31 @@ proptest! {
     }
 
     #[test]
+    fn vault_fed_authenticated_requests_with_arbitrary_fields_never_panics(bodies in proptest::collection::vec(request(), 1..8)) {
+        let suite = InsecureFastSuite;
+        let pinned = suite.fleet_public_keys(&fast_fleet());
+        let mut vault = fresh_vault();
+        let mut rng = ChaCha20Rng::seed_from_u64(5);
+        let alice = account("alice");
+        for (route_id, body) in (0u64..).zip(bodies) {
+            let aad = e2ee_backup::wire::request_aad(&alice, body.kind());
+            let sealed = suite.seal_request(&mut rng, &pinned, &aad, &body.encode()).unwrap();
+            let m = VaultRequest { route_id, account: alice.clone(), kind: body.kind(), sealed: sealed.sealed };
+            vault.handle_relay_message(0, &mut rng, &m.encode());
+            let mut replies = 0;
+            while let Some(out) = vault.poll_output() {
+                if matches!(out, VaultOutput::ReplyToRelay { .. }) {
+                    replies += 1;
+                }
+            }
+            prop_assert_eq!(replies, 1);
+            if let Some(AccountRecord { state: RecordState::Active(a), .. }) = vault.store().record(&alice) {
+                prop_assert!(a.attempts_used <= a.registration.attempt_limit);
+            }
+        }
+    }
+
+    #[test]
     fn relay_fed_arbitrary_bytes_never_panics(b in bytes(300), from_vault in any::<bool>()) {
         let mut relay = Relay::new(RelayConfig::default());
         relay.handle_connection_opened(1, account("alice"));

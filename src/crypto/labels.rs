@@ -33,5 +33,3 @@ pub const LABEL_LOGIN_REQUEST_DIGEST: &[u8] = b"e2ee-backup v1 login request dig
 pub const LABEL_REGISTRATION_DIGEST: &[u8] = b"e2ee-backup v1 registration digest";
 /// Digest prefix mapping an account id to its replica group.
 pub const LABEL_GROUP_ROUTING: &[u8] = b"e2ee-backup v1 group routing";
-/// HKDF info used to derive fleet secrets from a seed (tests, model, simulator only).
-pub const LABEL_FLEET_FROM_SEED: &[u8] = b"e2ee-backup v1 fleet from seed";
