@@ -12,9 +12,20 @@
 extern crate alloc;
 
 pub mod backup_key;
+pub mod client;
+pub mod crypto;
+pub mod ids;
 pub mod recovery_key;
+pub mod relay;
 pub mod stream;
+pub mod vault;
+pub mod wire;
 
 pub use backup_key::{BACKUP_KEY_LEN, BackupKey};
+pub use client::{Client, ClientOutcome, ClientOutput};
+pub use crypto::CryptoSuite;
+pub use ids::{AccountId, FleetId};
 pub use recovery_key::{RecoveryKey, RecoveryKeyError, Typo};
+pub use relay::{Relay, RelayOutput};
 pub use stream::{SegmentOpener, SegmentSealer, StreamError, StreamLayout};
+pub use vault::{VaultOutput, VaultReplica};

@@ -1,0 +1,699 @@
+//! The client (device) role (SPEC.md "Vault protocol", "Client outcomes").
+//!
+//! A sans-I/O state machine bound to one account and one pinned fleet. Inputs:
+//! [`Client::start_register`], [`Client::start_recover`], [`Client::start_delete`],
+//! [`Client::handle_relay_message`] and [`Client::handle_timeout`]. Outputs: drain
+//! [`Client::poll_output`] after every input; ask [`Client::poll_timeout`] when to call
+//! `handle_timeout` next.
+//!
+//! - **Register** = `RegisterStart` → `RegisterFinish` (pending record) → `Expose`.
+//!   **Changing the password** is a new registration from the device that holds the backup key;
+//!   it replaces and destroys the earlier record.
+//! - **Recover** = `LoginStart` (one attempt counted) → `LoginFinish` (key released).
+//! - **Delete** = a recovery (to derive the delete proof from the export key) → `Delete`.
+//! - **Recovery-key-only mode** needs no vault at all: the user keeps the backup key written as
+//!   a recovery key (`recovery_key` module) and nothing is registered.
+//!
+//! A lost reply is handled by resending the *same* request bytes; the vault answers a repeated
+//! request the same way and never counts it again.
+
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::vec::Vec;
+
+use rand_core::{CryptoRng, RngCore};
+
+use crate::backup_key::BackupKey;
+use crate::crypto::labels::{LABEL_DELETE_PROOF, LABEL_EXPOSE_PROOF, LABEL_PROOF_CHECK};
+use crate::crypto::{CryptoError, CryptoSuite, FleetPublicKeys, Identities, SecretBytes};
+use crate::ids::AccountId;
+use crate::vault::record::MAX_ATTEMPT_LIMIT;
+use crate::wire::{
+    ClientReply, ClientRequest, LoginId, Reply, ReplyBody, Request, RequestKind, reply_aad,
+    request_aad,
+};
+
+/// Names one client operation.
+pub type OperationId = u64;
+
+/// Retry settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientConfig {
+    /// How long to wait for a reply before sending the same request again.
+    pub retry_interval_ms: u64,
+    /// How many times one request is sent before the operation ends as
+    /// [`ClientOutcome::Unavailable`].
+    pub max_sends: u32,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        Self {
+            retry_interval_ms: 2_000,
+            max_sends: 5,
+        }
+    }
+}
+
+/// How an operation ended. Every case is distinct and typed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClientOutcome {
+    /// Registration and exposure are done; the record of `generation` is usable.
+    Registered {
+        /// Generation of the new record.
+        generation: u64,
+    },
+    /// The backup key, recovered with the password.
+    Recovered(BackupKey),
+    /// The password is wrong; `remaining` attempts are left.
+    WrongPassword {
+        /// Attempts left.
+        remaining: u32,
+    },
+    /// The attempts are used up; the record's secrets are (or will be) erased for good.
+    Locked,
+    /// There is no usable record for this account.
+    NoRecord,
+    /// The record is deleted.
+    Deleted,
+    /// The vault could not be reached or refused for now; try again later.
+    Unavailable,
+}
+
+/// What the client asks its host to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClientOutput {
+    /// Send these bytes (an encoded [`ClientRequest`]) to the relay.
+    Send {
+        /// The encoded request.
+        bytes: Vec<u8>,
+    },
+    /// An operation ended.
+    Completed {
+        /// The operation.
+        operation: OperationId,
+        /// How it ended.
+        outcome: ClientOutcome,
+    },
+}
+
+/// Why an operation could not start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The attempt limit is outside `1..=MAX_ATTEMPT_LIMIT`.
+    InvalidAttemptLimit,
+    /// A cryptographic step failed.
+    Crypto(CryptoError),
+}
+
+impl From<CryptoError> for ClientError {
+    fn from(e: CryptoError) -> Self {
+        Self::Crypto(e)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Intent {
+    Register,
+    Recover,
+    Delete,
+}
+
+/// The request an operation waits on.
+struct InFlight {
+    request_id: u64,
+    kind: RequestKind,
+    bytes: Vec<u8>,
+    reply_key: SecretBytes,
+    deadline_ms: u64,
+    sends: u32,
+}
+
+/// What an operation waits for (each variant names the reply it waits for).
+#[allow(clippy::enum_variant_names)]
+enum Phase<S: CryptoSuite> {
+    /// Waiting for `RegistrationResponse`.
+    AwaitRegistrationResponse { state: S::ClientRegistration },
+    /// Waiting for `Registered` of `generation`.
+    AwaitRegistered {
+        generation: u64,
+        export_key: SecretBytes,
+    },
+    /// Waiting for `Exposed` of `generation`.
+    AwaitExposed { generation: u64 },
+    /// Waiting for `LoginChallenge`.
+    AwaitLoginChallenge { state: S::ClientLogin },
+    /// Waiting for `KeyReleased`.
+    AwaitKeyReleased {
+        login_id: LoginId,
+        generation: u64,
+        session_key: SecretBytes,
+        export_key: SecretBytes,
+    },
+    /// Waiting for `Deleted`.
+    AwaitDeleted,
+}
+
+struct Operation<S: CryptoSuite> {
+    intent: Intent,
+    password: SecretBytes,
+    backup_key: Option<BackupKey>,
+    attempt_limit: u32,
+    phase: Phase<S>,
+    in_flight: InFlight,
+}
+
+/// The client role for one account and one pinned fleet.
+pub struct Client<S: CryptoSuite> {
+    suite: S,
+    fleet: FleetPublicKeys,
+    account: AccountId,
+    config: ClientConfig,
+    next_request_id: u64,
+    next_operation: OperationId,
+    operations: BTreeMap<OperationId, Operation<S>>,
+    outputs: VecDeque<ClientOutput>,
+}
+
+enum Step<S: CryptoSuite> {
+    Continue(Phase<S>, Request),
+    Done(ClientOutcome),
+}
+
+impl<S: CryptoSuite> Client<S> {
+    /// A client for `account` that trusts only the pinned `fleet`.
+    pub fn new(suite: S, fleet: FleetPublicKeys, account: AccountId, config: ClientConfig) -> Self {
+        Self {
+            suite,
+            fleet,
+            account,
+            config,
+            next_request_id: 0,
+            next_operation: 0,
+            operations: BTreeMap::new(),
+            outputs: VecDeque::new(),
+        }
+    }
+
+    /// The account this client speaks for.
+    pub fn account(&self) -> &AccountId {
+        &self.account
+    }
+
+    /// The next output, if any.
+    pub fn poll_output(&mut self) -> Option<ClientOutput> {
+        self.outputs.pop_front()
+    }
+
+    /// When [`Client::handle_timeout`] should next be called, if any operation is running.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        self.operations
+            .values()
+            .map(|op| op.in_flight.deadline_ms)
+            .min()
+    }
+
+    /// Registers `backup_key` under `password` (replacing any earlier record), then exposes it.
+    pub fn start_register(
+        &mut self,
+        now_ms: u64,
+        rng: &mut (impl CryptoRng + RngCore),
+        password: &[u8],
+        backup_key: &BackupKey,
+        attempt_limit: u32,
+    ) -> Result<OperationId, ClientError> {
+        if attempt_limit == 0 || attempt_limit > MAX_ATTEMPT_LIMIT {
+            return Err(ClientError::InvalidAttemptLimit);
+        }
+        let start = self.suite.client_registration_start(rng, password)?;
+        let request = Request::RegisterStart {
+            registration_request: start.message,
+        };
+        let phase = Phase::AwaitRegistrationResponse { state: start.state };
+        self.start(
+            now_ms,
+            rng,
+            Intent::Register,
+            password,
+            Some(backup_key.clone()),
+            attempt_limit,
+            phase,
+            &request,
+        )
+    }
+
+    /// Recovers the backup key with `password`.
+    pub fn start_recover(
+        &mut self,
+        now_ms: u64,
+        rng: &mut (impl CryptoRng + RngCore),
+        password: &[u8],
+    ) -> Result<OperationId, ClientError> {
+        self.start_login(now_ms, rng, Intent::Recover, password)
+    }
+
+    /// Deletes the record (turns encrypted backups off); needs the password.
+    pub fn start_delete(
+        &mut self,
+        now_ms: u64,
+        rng: &mut (impl CryptoRng + RngCore),
+        password: &[u8],
+    ) -> Result<OperationId, ClientError> {
+        self.start_login(now_ms, rng, Intent::Delete, password)
+    }
+
+    fn start_login(
+        &mut self,
+        now_ms: u64,
+        rng: &mut (impl CryptoRng + RngCore),
+        intent: Intent,
+        password: &[u8],
+    ) -> Result<OperationId, ClientError> {
+        let start = self.suite.client_login_start(rng, password)?;
+        let request = Request::LoginStart {
+            credential_request: start.message,
+        };
+        let phase = Phase::AwaitLoginChallenge { state: start.state };
+        self.start(now_ms, rng, intent, password, None, 0, phase, &request)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn start(
+        &mut self,
+        now_ms: u64,
+        rng: &mut (impl CryptoRng + RngCore),
+        intent: Intent,
+        password: &[u8],
+        backup_key: Option<BackupKey>,
+        attempt_limit: u32,
+        phase: Phase<S>,
+        request: &Request,
+    ) -> Result<OperationId, ClientError> {
+        let in_flight = self.send(now_ms, rng, request)?;
+        let id = self.next_operation;
+        self.next_operation = self.next_operation.wrapping_add(1);
+        let password = SecretBytes::new(password.to_vec());
+        self.operations.insert(
+            id,
+            Operation {
+                intent,
+                password,
+                backup_key,
+                attempt_limit,
+                phase,
+                in_flight,
+            },
+        );
+        Ok(id)
+    }
+
+    fn send(
+        &mut self,
+        now_ms: u64,
+        rng: &mut (impl CryptoRng + RngCore),
+        request: &Request,
+    ) -> Result<InFlight, CryptoError> {
+        let kind = request.kind();
+        let plain = SecretBytes::new(request.encode());
+        let sealed = self.suite.seal_request(
+            rng,
+            &self.fleet,
+            &request_aad(&self.account, kind),
+            plain.expose(),
+        )?;
+        let request_id = self.next_request_id;
+        self.next_request_id = self.next_request_id.wrapping_add(1);
+        let bytes = ClientRequest {
+            request_id,
+            kind,
+            sealed: sealed.sealed,
+        }
+        .encode();
+        self.outputs.push_back(ClientOutput::Send {
+            bytes: bytes.clone(),
+        });
+        Ok(InFlight {
+            request_id,
+            kind,
+            bytes,
+            reply_key: sealed.reply_key,
+            deadline_ms: now_ms.saturating_add(self.config.retry_interval_ms),
+            sends: 1,
+        })
+    }
+
+    /// Resends requests whose reply is overdue; ends operations that ran out of sends.
+    pub fn handle_timeout(&mut self, now_ms: u64) {
+        let mut expired = Vec::new();
+        for (id, op) in &mut self.operations {
+            if op.in_flight.deadline_ms > now_ms {
+                continue;
+            }
+            if op.in_flight.sends >= self.config.max_sends {
+                expired.push(*id);
+                continue;
+            }
+            op.in_flight.sends = op.in_flight.sends.saturating_add(1);
+            op.in_flight.deadline_ms = now_ms.saturating_add(self.config.retry_interval_ms);
+            self.outputs.push_back(ClientOutput::Send {
+                bytes: op.in_flight.bytes.clone(),
+            });
+        }
+        for id in expired {
+            self.operations.remove(&id);
+            self.outputs.push_back(ClientOutput::Completed {
+                operation: id,
+                outcome: ClientOutcome::Unavailable,
+            });
+        }
+    }
+
+    /// Handles the bytes of a [`ClientReply`] from the relay. Replies that do not decode, match
+    /// no waiting request, or do not open under that request's reply key are ignored.
+    pub fn handle_relay_message(
+        &mut self,
+        now_ms: u64,
+        rng: &mut (impl CryptoRng + RngCore),
+        bytes: &[u8],
+    ) {
+        let Ok(reply) = ClientReply::decode(bytes) else {
+            return;
+        };
+        let found = self.operations.iter().find_map(|(id, op)| {
+            (op.in_flight.request_id == reply.request_id && op.in_flight.kind == reply.kind)
+                .then_some(*id)
+        });
+        let Some(id) = found else {
+            return;
+        };
+        let body = match &reply.body {
+            ReplyBody::Sealed(sealed) => {
+                let Some(op) = self.operations.get(&id) else {
+                    return;
+                };
+                let Ok(plain) =
+                    self.suite
+                        .open_reply(&op.in_flight.reply_key, &reply_aad(reply.kind), sealed)
+                else {
+                    return;
+                };
+                let Ok(body) = Reply::decode(&plain) else {
+                    return;
+                };
+                body
+            }
+            // Unauthenticated refusals: the relay or the network could have sent them, so they
+            // only ever mean "try again later".
+            ReplyBody::Rejected | ReplyBody::RateLimited => {
+                self.finish(id, ClientOutcome::Unavailable);
+                return;
+            }
+        };
+        let Some(op) = self.operations.remove(&id) else {
+            return;
+        };
+        let Operation {
+            intent,
+            password,
+            backup_key,
+            attempt_limit,
+            phase,
+            in_flight,
+        } = op;
+        match self.advance(
+            rng,
+            intent,
+            &password,
+            backup_key.as_ref(),
+            attempt_limit,
+            phase,
+            body,
+        ) {
+            Step::Done(outcome) => {
+                self.outputs.push_back(ClientOutput::Completed {
+                    operation: id,
+                    outcome,
+                });
+            }
+            Step::Continue(phase, request) => match self.send(now_ms, rng, &request) {
+                Ok(in_flight) => {
+                    self.operations.insert(
+                        id,
+                        Operation {
+                            intent,
+                            password,
+                            backup_key,
+                            attempt_limit,
+                            phase,
+                            in_flight,
+                        },
+                    );
+                }
+                Err(_) => {
+                    drop(in_flight);
+                    self.outputs.push_back(ClientOutput::Completed {
+                        operation: id,
+                        outcome: ClientOutcome::Unavailable,
+                    });
+                }
+            },
+        }
+    }
+
+    fn finish(&mut self, id: OperationId, outcome: ClientOutcome) {
+        if self.operations.remove(&id).is_some() {
+            self.outputs.push_back(ClientOutput::Completed {
+                operation: id,
+                outcome,
+            });
+        }
+    }
+
+    fn ids(&self) -> Identities<'_> {
+        Identities {
+            account: &self.account,
+            fleet: &self.fleet.fleet_id,
+        }
+    }
+
+    fn proof_check(
+        &self,
+        export_key: &SecretBytes,
+        label: &'static [u8],
+        generation: u64,
+    ) -> [u8; 32] {
+        let proof = self
+            .suite
+            .record_proof(export_key, label, self.ids(), generation);
+        self.suite.digest(LABEL_PROOF_CHECK, &[&proof])
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn advance(
+        &self,
+        rng: &mut (impl CryptoRng + RngCore),
+        intent: Intent,
+        password: &SecretBytes,
+        backup_key: Option<&BackupKey>,
+        attempt_limit: u32,
+        phase: Phase<S>,
+        reply: Reply,
+    ) -> Step<S> {
+        match (phase, reply) {
+            (
+                Phase::AwaitRegistrationResponse { state },
+                Reply::RegistrationResponse {
+                    generation,
+                    registration_response,
+                },
+            ) => {
+                let Some(next_generation) = generation.checked_add(1) else {
+                    return Step::Done(ClientOutcome::Unavailable);
+                };
+                let Some(backup_key) = backup_key else {
+                    return Step::Done(ClientOutcome::Unavailable);
+                };
+                let finished = self.suite.client_registration_finish(
+                    rng,
+                    state,
+                    password.expose(),
+                    &registration_response,
+                    self.ids(),
+                    &self.fleet,
+                );
+                let Ok(finished) = finished else {
+                    return Step::Done(ClientOutcome::Unavailable);
+                };
+                let Ok(wrapped_key) =
+                    self.suite
+                        .wrap_backup_key(rng, &finished.export_key, self.ids(), backup_key)
+                else {
+                    return Step::Done(ClientOutcome::Unavailable);
+                };
+                let request = Request::RegisterFinish {
+                    base_generation: generation,
+                    attempt_limit,
+                    registration_upload: finished.message,
+                    wrapped_key,
+                    expose_check: self.proof_check(
+                        &finished.export_key,
+                        LABEL_EXPOSE_PROOF,
+                        next_generation,
+                    ),
+                    delete_check: self.proof_check(
+                        &finished.export_key,
+                        LABEL_DELETE_PROOF,
+                        next_generation,
+                    ),
+                };
+                Step::Continue(
+                    Phase::AwaitRegistered {
+                        generation: next_generation,
+                        export_key: finished.export_key,
+                    },
+                    request,
+                )
+            }
+            (
+                Phase::AwaitRegistered {
+                    generation,
+                    export_key,
+                },
+                Reply::Registered { generation: got },
+            ) if got == generation => {
+                let proof = self.suite.record_proof(
+                    &export_key,
+                    LABEL_EXPOSE_PROOF,
+                    self.ids(),
+                    generation,
+                );
+                Step::Continue(
+                    Phase::AwaitExposed { generation },
+                    Request::Expose { generation, proof },
+                )
+            }
+            (Phase::AwaitExposed { generation }, Reply::Exposed { generation: got })
+                if got == generation =>
+            {
+                Step::Done(ClientOutcome::Registered { generation })
+            }
+            (
+                Phase::AwaitLoginChallenge { state },
+                Reply::LoginChallenge {
+                    login_id,
+                    generation,
+                    attempts_remaining,
+                    credential_response,
+                },
+            ) => {
+                let finished = self.suite.client_login_finish(
+                    rng,
+                    state,
+                    password.expose(),
+                    &credential_response,
+                    self.ids(),
+                    &self.fleet,
+                );
+                match finished {
+                    Ok(finished) => Step::Continue(
+                        Phase::AwaitKeyReleased {
+                            login_id,
+                            generation,
+                            session_key: finished.session_key,
+                            export_key: finished.export_key,
+                        },
+                        Request::LoginFinish {
+                            login_id,
+                            credential_finalization: finished.message,
+                        },
+                    ),
+                    Err(CryptoError::WrongPassword) => {
+                        Step::Done(wrong_password(attempts_remaining))
+                    }
+                    Err(CryptoError::Malformed | CryptoError::Authentication) => {
+                        Step::Done(ClientOutcome::Unavailable)
+                    }
+                }
+            }
+            (
+                Phase::AwaitKeyReleased {
+                    login_id,
+                    generation,
+                    session_key,
+                    export_key,
+                },
+                Reply::KeyReleased { sealed_wrapped_key },
+            ) => {
+                let Ok(wrapped) =
+                    self.suite
+                        .open_release(&session_key, &login_id, &sealed_wrapped_key)
+                else {
+                    return Step::Done(ClientOutcome::Unavailable);
+                };
+                let Ok(key) = self
+                    .suite
+                    .unwrap_backup_key(&export_key, self.ids(), &wrapped)
+                else {
+                    return Step::Done(ClientOutcome::Unavailable);
+                };
+                match intent {
+                    Intent::Delete => {
+                        let proof = self.suite.record_proof(
+                            &export_key,
+                            LABEL_DELETE_PROOF,
+                            self.ids(),
+                            generation,
+                        );
+                        Step::Continue(Phase::AwaitDeleted, Request::Delete { generation, proof })
+                    }
+                    Intent::Register | Intent::Recover => Step::Done(ClientOutcome::Recovered(key)),
+                }
+            }
+            (Phase::AwaitKeyReleased { .. }, Reply::LoginFailed { attempts_remaining }) => {
+                Step::Done(wrong_password(attempts_remaining))
+            }
+            (Phase::AwaitDeleted, Reply::Deleted) => Step::Done(ClientOutcome::Deleted),
+            (Phase::AwaitLoginChallenge { .. } | Phase::AwaitKeyReleased { .. }, Reply::Locked) => {
+                Step::Done(ClientOutcome::Locked)
+            }
+            (
+                Phase::AwaitLoginChallenge { .. } | Phase::AwaitKeyReleased { .. },
+                Reply::NoRecord,
+            ) => Step::Done(ClientOutcome::NoRecord),
+            (_unexpected_phase, reply) => Step::Done(unexpected_reply(&reply)),
+        }
+    }
+}
+
+/// An authentic reply that does not fit the step the operation is at (for example a stale
+/// registration, `Busy`, or a generation that does not match): never a result, only "retry later".
+fn unexpected_reply(reply: &Reply) -> ClientOutcome {
+    match reply {
+        Reply::RegistrationResponse { .. }
+        | Reply::Registered { .. }
+        | Reply::RegistrationStale { .. }
+        | Reply::Exposed { .. }
+        | Reply::ProofRejected
+        | Reply::LoginChallenge { .. }
+        | Reply::KeyReleased { .. }
+        | Reply::LoginFailed { .. }
+        | Reply::Locked
+        | Reply::NoRecord
+        | Reply::UnknownLogin
+        | Reply::Deleted
+        | Reply::Busy
+        | Reply::InvalidRequest => ClientOutcome::Unavailable,
+    }
+}
+
+fn wrong_password(remaining: u32) -> ClientOutcome {
+    // With no attempt left the record can never be opened again: the vault erases it on the
+    // next login or finish that finds the attempts used up.
+    if remaining == 0 {
+        ClientOutcome::Locked
+    } else {
+        ClientOutcome::WrongPassword { remaining }
+    }
+}

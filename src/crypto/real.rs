@@ -1,0 +1,654 @@
+//! The real [`CryptoSuite`]: opaque-ke 4.0.1 (RFC 9807: ristretto255, 3DH with SHA-512),
+//! HPKE (RFC 9180: DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-256-GCM, base mode),
+//! AES-256-GCM (aes-gcm 0.11) and HKDF-SHA256.
+//!
+//! Two suites differ only in OPAQUE's key stretching function:
+//! [`ProductionSuite`] uses Argon2id (argon2 0.5 defaults: m = 19 MiB, t = 2, p = 1);
+//! [`InsecureFastSuite`] uses the identity and is **unsafe for production** — it exists so tests,
+//! the model checker and the simulator run quickly.
+
+use alloc::vec::Vec;
+
+use aes_gcm::aead::{Aead, Payload};
+use aes_gcm::{Aes256Gcm, KeyInit};
+use hkdf::Hkdf;
+use hpke::{Deserializable, Kem as _, Serializable};
+use rand_core::{CryptoRng, RngCore};
+use sha2::{Digest as _, Sha256};
+
+use super::labels::{
+    LABEL_OPAQUE_CONTEXT, LABEL_RELEASE_KEY, LABEL_REPLY_KEY, LABEL_REQUEST_INFO,
+    LABEL_STORAGE_KEY, LABEL_WRAP_KEY,
+};
+use super::{
+    ClientLoginFinish, ClientLoginStart, ClientRegistrationFinish, ClientRegistrationStart,
+    CryptoError, CryptoSuite, DIGEST_LEN, Digest, FleetPublicKeys, Identities, OpenedRequest,
+    SealedRequest, SecretBytes, ServerLoginStart,
+};
+use crate::backup_key::{BACKUP_KEY_LEN, BackupKey};
+use crate::ids::{AccountId, FleetId};
+
+type HpkeKem = hpke::kem::X25519HkdfSha256;
+type HpkeKdf = hpke::kdf::HkdfSha256;
+type HpkeAead = hpke::aead::AesGcm256;
+
+/// Length of an AES-256-GCM nonce.
+const NONCE_LEN: usize = 12;
+/// Length of an AES-256-GCM key.
+const KEY_LEN: usize = 32;
+/// Length of the random salt in front of a storage-sealed value.
+const STORAGE_SALT_LEN: usize = 32;
+/// Length of an HPKE X25519 encapsulated key.
+const ENCAPPED_KEY_LEN: usize = 32;
+
+fn push_part(out: &mut Vec<u8>, part: &[u8]) {
+    // Parts are ids (<= 255 bytes) or protocol values far below 4 GiB.
+    let len = u32::try_from(part.len()).unwrap_or(u32::MAX);
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(part);
+}
+
+fn info(label: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+    let mut out =
+        Vec::with_capacity(label.len() + parts.iter().map(|p| p.len() + 4).sum::<usize>());
+    out.extend_from_slice(label);
+    for part in parts {
+        push_part(&mut out, part);
+    }
+    out
+}
+
+fn hkdf_32(salt: Option<&[u8]>, ikm: &[u8], info: &[u8]) -> SecretBytes {
+    let mut okm = [0u8; KEY_LEN];
+    // 32 bytes is always a valid HKDF-SHA256 output length.
+    let _ = Hkdf::<Sha256>::new(salt, ikm).expand(info, &mut okm);
+    let out = SecretBytes::new(okm.to_vec());
+    zeroize::Zeroize::zeroize(&mut okm);
+    out
+}
+
+fn aead_seal(
+    key: &[u8],
+    nonce: &[u8; NONCE_LEN],
+    aad: &[u8],
+    msg: &[u8],
+) -> Result<Vec<u8>, CryptoError> {
+    let cipher = Aes256Gcm::new_from_slice(key).map_err(|_| CryptoError::Malformed)?;
+    cipher
+        .encrypt(
+            &aes_gcm::aead::Nonce::<Aes256Gcm>::from(*nonce),
+            Payload { msg, aad },
+        )
+        .map_err(|_| CryptoError::Malformed)
+}
+
+fn aead_open(key: &[u8], nonce: &[u8], aad: &[u8], msg: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    let cipher = Aes256Gcm::new_from_slice(key).map_err(|_| CryptoError::Malformed)?;
+    let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| CryptoError::Malformed)?;
+    cipher
+        .decrypt(
+            &aes_gcm::aead::Nonce::<Aes256Gcm>::from(nonce),
+            Payload { msg, aad },
+        )
+        .map_err(|_| CryptoError::Authentication)
+}
+
+/// Seals with a fresh random nonce: output = nonce ‖ ciphertext ‖ tag.
+fn seal_random_nonce(
+    rng: &mut (impl CryptoRng + RngCore),
+    key: &[u8],
+    aad: &[u8],
+    msg: &[u8],
+) -> Result<Vec<u8>, CryptoError> {
+    let mut nonce = [0u8; NONCE_LEN];
+    rng.fill_bytes(&mut nonce);
+    let ct = aead_seal(key, &nonce, aad, msg)?;
+    let mut out = Vec::with_capacity(NONCE_LEN + ct.len());
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&ct);
+    Ok(out)
+}
+
+fn open_random_nonce(key: &[u8], aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    let (nonce, ct) = sealed
+        .split_at_checked(NONCE_LEN)
+        .ok_or(CryptoError::Authentication)?;
+    aead_open(key, nonce, aad, ct)
+}
+
+fn request_info(fleet_id: &FleetId) -> Vec<u8> {
+    info(LABEL_REQUEST_INFO, &[fleet_id.as_bytes()])
+}
+
+fn seal_request(
+    rng: &mut (impl CryptoRng + RngCore),
+    fleet: &FleetPublicKeys,
+    aad: &[u8],
+    plaintext: &[u8],
+) -> Result<SealedRequest, CryptoError> {
+    let pk = <HpkeKem as hpke::Kem>::PublicKey::from_bytes(&fleet.hpke_public_key)
+        .map_err(|_| CryptoError::Malformed)?;
+    let (encapped, mut ctx) = hpke::setup_sender::<HpkeAead, HpkeKdf, HpkeKem, _>(
+        &hpke::OpModeS::Base,
+        &pk,
+        &request_info(&fleet.fleet_id),
+        rng,
+    )
+    .map_err(|_| CryptoError::Malformed)?;
+    let ct = ctx
+        .seal(plaintext, aad)
+        .map_err(|_| CryptoError::Malformed)?;
+    let mut reply_key = [0u8; KEY_LEN];
+    ctx.export(LABEL_REPLY_KEY, &mut reply_key)
+        .map_err(|_| CryptoError::Malformed)?;
+    let mut sealed = encapped.to_bytes().to_vec();
+    sealed.extend_from_slice(&ct);
+    Ok(SealedRequest {
+        sealed,
+        reply_key: SecretBytes::new(reply_key.to_vec()),
+    })
+}
+
+fn open_request(
+    hpke: &HpkeKeys,
+    fleet_id: &FleetId,
+    aad: &[u8],
+    sealed: &[u8],
+) -> Result<OpenedRequest, CryptoError> {
+    let (enc, ct) = sealed
+        .split_at_checked(ENCAPPED_KEY_LEN)
+        .ok_or(CryptoError::Authentication)?;
+    let encapped = <HpkeKem as hpke::Kem>::EncappedKey::from_bytes(enc)
+        .map_err(|_| CryptoError::Authentication)?;
+    let mut ctx = hpke::setup_receiver::<HpkeAead, HpkeKdf, HpkeKem>(
+        &hpke::OpModeR::Base,
+        &hpke.private,
+        &encapped,
+        &request_info(fleet_id),
+    )
+    .map_err(|_| CryptoError::Authentication)?;
+    let plaintext = ctx.open(ct, aad).map_err(|_| CryptoError::Authentication)?;
+    let mut reply_key = [0u8; KEY_LEN];
+    ctx.export(LABEL_REPLY_KEY, &mut reply_key)
+        .map_err(|_| CryptoError::Authentication)?;
+    Ok(OpenedRequest {
+        plaintext,
+        reply_key: SecretBytes::new(reply_key.to_vec()),
+    })
+}
+
+fn wrap_info(ids: Identities<'_>) -> Vec<u8> {
+    info(
+        LABEL_WRAP_KEY,
+        &[ids.account.as_bytes(), ids.fleet.as_bytes()],
+    )
+}
+
+fn wrap_backup_key(
+    rng: &mut (impl CryptoRng + RngCore),
+    export_key: &SecretBytes,
+    ids: Identities<'_>,
+    backup_key: &BackupKey,
+) -> Result<Vec<u8>, CryptoError> {
+    let info = wrap_info(ids);
+    let key = hkdf_32(None, export_key.expose(), &info);
+    seal_random_nonce(rng, key.expose(), &info, backup_key.as_bytes())
+}
+
+fn unwrap_backup_key(
+    export_key: &SecretBytes,
+    ids: Identities<'_>,
+    wrapped: &[u8],
+) -> Result<BackupKey, CryptoError> {
+    let info = wrap_info(ids);
+    let key = hkdf_32(None, export_key.expose(), &info);
+    let plain = SecretBytes::new(open_random_nonce(key.expose(), &info, wrapped)?);
+    let bytes: [u8; BACKUP_KEY_LEN] = plain
+        .expose()
+        .try_into()
+        .map_err(|_| CryptoError::Malformed)?;
+    Ok(BackupKey::from_bytes(bytes))
+}
+
+fn record_proof(
+    export_key: &SecretBytes,
+    label: &'static [u8],
+    ids: Identities<'_>,
+    generation: u64,
+) -> Digest {
+    let info = info(
+        label,
+        &[
+            ids.account.as_bytes(),
+            ids.fleet.as_bytes(),
+            &generation.to_be_bytes(),
+        ],
+    );
+    let key = hkdf_32(None, export_key.expose(), &info);
+    let mut out = [0u8; DIGEST_LEN];
+    out.copy_from_slice(key.expose());
+    out
+}
+
+fn release_key(session_key: &SecretBytes, login_id: &[u8]) -> SecretBytes {
+    hkdf_32(
+        None,
+        session_key.expose(),
+        &info(LABEL_RELEASE_KEY, &[login_id]),
+    )
+}
+
+fn storage_key(storage: &SecretBytes, salt: &[u8]) -> SecretBytes {
+    hkdf_32(Some(salt), storage.expose(), LABEL_STORAGE_KEY)
+}
+
+fn seal_storage(
+    rng: &mut (impl CryptoRng + RngCore),
+    storage: &SecretBytes,
+    aad: &[u8],
+    plaintext: &[u8],
+) -> Result<Vec<u8>, CryptoError> {
+    let mut salt = [0u8; STORAGE_SALT_LEN];
+    rng.fill_bytes(&mut salt);
+    let key = storage_key(storage, &salt);
+    // Each salt gives a fresh one-time key, so the all-zero nonce is never reused under one key.
+    let ct = aead_seal(key.expose(), &[0u8; NONCE_LEN], aad, plaintext)?;
+    let mut out = salt.to_vec();
+    out.extend_from_slice(&ct);
+    Ok(out)
+}
+
+fn open_storage(
+    storage: &SecretBytes,
+    aad: &[u8],
+    sealed: &[u8],
+) -> Result<SecretBytes, CryptoError> {
+    let (salt, ct) = sealed
+        .split_at_checked(STORAGE_SALT_LEN)
+        .ok_or(CryptoError::Authentication)?;
+    let key = storage_key(storage, salt);
+    aead_open(key.expose(), &[0u8; NONCE_LEN], aad, ct).map(SecretBytes::new)
+}
+
+fn digest(label: &'static [u8], parts: &[&[u8]]) -> Digest {
+    let mut hasher = Sha256::new();
+    hasher.update(label);
+    for part in parts {
+        let len = u32::try_from(part.len()).unwrap_or(u32::MAX);
+        hasher.update(len.to_be_bytes());
+        hasher.update(part);
+    }
+    hasher.finalize().into()
+}
+
+struct HpkeKeys {
+    private: <HpkeKem as hpke::Kem>::PrivateKey,
+    public: <HpkeKem as hpke::Kem>::PublicKey,
+}
+
+fn opaque_ids(ids: Identities<'_>) -> opaque_ke::Identifiers<'_> {
+    opaque_ke::Identifiers {
+        client: Some(ids.account.as_bytes()),
+        server: Some(ids.fleet.as_bytes()),
+    }
+}
+
+fn map_login_error(e: opaque_ke::errors::ProtocolError) -> CryptoError {
+    match e {
+        opaque_ke::errors::ProtocolError::InvalidLoginError => CryptoError::WrongPassword,
+        _ => CryptoError::Authentication,
+    }
+}
+
+macro_rules! real_suite {
+    (
+        $(#[$suite_doc:meta])* $suite:ident,
+        $(#[$cs_doc:meta])* $cs:ident,
+        $(#[$fleet_doc:meta])* $fleet:ident,
+        $ksf:ty
+    ) => {
+        $(#[$cs_doc])*
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+        pub struct $cs;
+
+        impl opaque_ke::CipherSuite for $cs {
+            type OprfCs = opaque_ke::Ristretto255;
+            type KeyExchange = opaque_ke::TripleDh<opaque_ke::Ristretto255, sha2::Sha512>;
+            type Ksf = $ksf;
+        }
+
+        $(#[$fleet_doc])*
+        pub struct $fleet {
+            fleet_id: FleetId,
+            opaque: opaque_ke::ServerSetup<$cs>,
+            hpke: HpkeKeys,
+            storage_key: SecretBytes,
+            replica_link_key: SecretBytes,
+        }
+
+        impl $fleet {
+            /// Makes fresh fleet secrets (done once, inside the HSMs of a new fleet).
+            pub fn generate(rng: &mut (impl CryptoRng + RngCore), fleet_id: FleetId) -> Self {
+                let opaque = opaque_ke::ServerSetup::<$cs>::new(rng);
+                let (private, public) = HpkeKem::gen_keypair(rng);
+                let mut storage = [0u8; KEY_LEN];
+                rng.fill_bytes(&mut storage);
+                let mut link = [0u8; KEY_LEN];
+                rng.fill_bytes(&mut link);
+                Self {
+                    fleet_id,
+                    opaque,
+                    hpke: HpkeKeys { private, public },
+                    storage_key: SecretBytes::new(storage.to_vec()),
+                    replica_link_key: SecretBytes::new(link.to_vec()),
+                }
+            }
+
+            /// The fleet's identity.
+            pub fn fleet_id(&self) -> &FleetId {
+                &self.fleet_id
+            }
+
+            /// The key authenticating replica-to-replica messages (used by consensus).
+            pub fn replica_link_key(&self) -> &SecretBytes {
+                &self.replica_link_key
+            }
+
+            /// The OPAQUE server setup (exposed for benchmarks against opaque-ke itself).
+            pub fn opaque_server_setup(&self) -> &opaque_ke::ServerSetup<$cs> {
+                &self.opaque
+            }
+        }
+
+        impl core::fmt::Debug for $fleet {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.debug_struct(stringify!($fleet))
+                    .field("fleet_id", &self.fleet_id)
+                    .finish_non_exhaustive()
+            }
+        }
+
+        $(#[$suite_doc])*
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+        pub struct $suite;
+
+        impl CryptoSuite for $suite {
+            type FleetSecrets = $fleet;
+            type ClientRegistration = opaque_ke::ClientRegistration<$cs>;
+            type ClientLogin = opaque_ke::ClientLogin<$cs>;
+
+            fn fleet_id<'a>(&self, fleet: &'a $fleet) -> &'a FleetId {
+                &fleet.fleet_id
+            }
+
+            fn fleet_public_keys(&self, fleet: &$fleet) -> FleetPublicKeys {
+                FleetPublicKeys {
+                    fleet_id: fleet.fleet_id.clone(),
+                    hpke_public_key: fleet.hpke.public.to_bytes().to_vec(),
+                    opaque_server_public_key: fleet.opaque.keypair().public().serialize().to_vec(),
+                }
+            }
+
+            fn client_registration_start(
+                &self,
+                rng: &mut (impl CryptoRng + RngCore),
+                password: &[u8],
+            ) -> Result<ClientRegistrationStart<Self::ClientRegistration>, CryptoError> {
+                let r = opaque_ke::ClientRegistration::<$cs>::start(rng, password)
+                    .map_err(|_| CryptoError::Malformed)?;
+                Ok(ClientRegistrationStart { message: r.message.serialize().to_vec(), state: r.state })
+            }
+
+            fn client_registration_finish(
+                &self,
+                rng: &mut (impl CryptoRng + RngCore),
+                state: Self::ClientRegistration,
+                password: &[u8],
+                response: &[u8],
+                ids: Identities<'_>,
+                pinned: &FleetPublicKeys,
+            ) -> Result<ClientRegistrationFinish, CryptoError> {
+                let response = opaque_ke::RegistrationResponse::<$cs>::deserialize(response)
+                    .map_err(|_| CryptoError::Malformed)?;
+                let r = state
+                    .finish(
+                        rng,
+                        password,
+                        response,
+                        opaque_ke::ClientRegistrationFinishParameters::new(opaque_ids(ids), None),
+                    )
+                    .map_err(|_| CryptoError::Authentication)?;
+                if r.server_s_pk.serialize().as_slice() != pinned.opaque_server_public_key.as_slice() {
+                    return Err(CryptoError::Authentication);
+                }
+                Ok(ClientRegistrationFinish {
+                    message: r.message.serialize().to_vec(),
+                    export_key: SecretBytes::new(r.export_key.to_vec()),
+                })
+            }
+
+            fn client_login_start(
+                &self,
+                rng: &mut (impl CryptoRng + RngCore),
+                password: &[u8],
+            ) -> Result<ClientLoginStart<Self::ClientLogin>, CryptoError> {
+                let r = opaque_ke::ClientLogin::<$cs>::start(rng, password)
+                    .map_err(|_| CryptoError::Malformed)?;
+                Ok(ClientLoginStart { message: r.message.serialize().to_vec(), state: r.state })
+            }
+
+            fn client_login_finish(
+                &self,
+                rng: &mut (impl CryptoRng + RngCore),
+                state: Self::ClientLogin,
+                password: &[u8],
+                response: &[u8],
+                ids: Identities<'_>,
+                pinned: &FleetPublicKeys,
+            ) -> Result<ClientLoginFinish, CryptoError> {
+                let response = opaque_ke::CredentialResponse::<$cs>::deserialize(response)
+                    .map_err(|_| CryptoError::Malformed)?;
+                let params = opaque_ke::ClientLoginFinishParameters {
+                    context: Some(LABEL_OPAQUE_CONTEXT),
+                    identifiers: opaque_ids(ids),
+                    ksf: None,
+                };
+                let r = state.finish(rng, password, response, params).map_err(map_login_error)?;
+                if r.server_s_pk.serialize().as_slice() != pinned.opaque_server_public_key.as_slice() {
+                    return Err(CryptoError::Authentication);
+                }
+                Ok(ClientLoginFinish {
+                    message: r.message.serialize().to_vec(),
+                    session_key: SecretBytes::new(r.session_key.to_vec()),
+                    export_key: SecretBytes::new(r.export_key.to_vec()),
+                })
+            }
+
+            fn server_registration_start(
+                &self,
+                fleet: &$fleet,
+                request: &[u8],
+                account: &AccountId,
+            ) -> Result<Vec<u8>, CryptoError> {
+                let request = opaque_ke::RegistrationRequest::<$cs>::deserialize(request)
+                    .map_err(|_| CryptoError::Malformed)?;
+                let r = opaque_ke::ServerRegistration::<$cs>::start(&fleet.opaque, request, account.as_bytes())
+                    .map_err(|_| CryptoError::Malformed)?;
+                Ok(r.message.serialize().to_vec())
+            }
+
+            fn server_registration_finish(&self, upload: &[u8]) -> Result<Vec<u8>, CryptoError> {
+                let upload = opaque_ke::RegistrationUpload::<$cs>::deserialize(upload)
+                    .map_err(|_| CryptoError::Malformed)?;
+                Ok(opaque_ke::ServerRegistration::<$cs>::finish(upload).serialize().to_vec())
+            }
+
+            fn server_login_start(
+                &self,
+                rng: &mut (impl CryptoRng + RngCore),
+                fleet: &$fleet,
+                registration: &[u8],
+                request: &[u8],
+                ids: Identities<'_>,
+            ) -> Result<ServerLoginStart, CryptoError> {
+                let registration = opaque_ke::ServerRegistration::<$cs>::deserialize(registration)
+                    .map_err(|_| CryptoError::Malformed)?;
+                let request = opaque_ke::CredentialRequest::<$cs>::deserialize(request)
+                    .map_err(|_| CryptoError::Malformed)?;
+                let params = opaque_ke::ServerLoginParameters {
+                    context: Some(LABEL_OPAQUE_CONTEXT),
+                    identifiers: opaque_ids(ids),
+                };
+                let r = opaque_ke::ServerLogin::<$cs>::start(
+                    rng,
+                    &fleet.opaque,
+                    Some(registration),
+                    request,
+                    ids.account.as_bytes(),
+                    params,
+                )
+                .map_err(|_| CryptoError::Malformed)?;
+                Ok(ServerLoginStart {
+                    message: r.message.serialize().to_vec(),
+                    state: SecretBytes::new(r.state.serialize().to_vec()),
+                })
+            }
+
+            fn server_login_finish(
+                &self,
+                state: &[u8],
+                finalization: &[u8],
+                ids: Identities<'_>,
+            ) -> Result<SecretBytes, CryptoError> {
+                let state = opaque_ke::ServerLogin::<$cs>::deserialize(state)
+                    .map_err(|_| CryptoError::Malformed)?;
+                let finalization = opaque_ke::CredentialFinalization::<$cs>::deserialize(finalization)
+                    .map_err(|_| CryptoError::Malformed)?;
+                let params = opaque_ke::ServerLoginParameters {
+                    context: Some(LABEL_OPAQUE_CONTEXT),
+                    identifiers: opaque_ids(ids),
+                };
+                let r = state.finish(finalization, params).map_err(|_| CryptoError::Authentication)?;
+                Ok(SecretBytes::new(r.session_key.to_vec()))
+            }
+
+            fn seal_request(
+                &self,
+                rng: &mut (impl CryptoRng + RngCore),
+                fleet: &FleetPublicKeys,
+                aad: &[u8],
+                plaintext: &[u8],
+            ) -> Result<SealedRequest, CryptoError> {
+                seal_request(rng, fleet, aad, plaintext)
+            }
+
+            fn open_request(&self, fleet: &$fleet, aad: &[u8], sealed: &[u8]) -> Result<OpenedRequest, CryptoError> {
+                open_request(&fleet.hpke, &fleet.fleet_id, aad, sealed)
+            }
+
+            fn seal_reply(
+                &self,
+                rng: &mut (impl CryptoRng + RngCore),
+                reply_key: &SecretBytes,
+                aad: &[u8],
+                plaintext: &[u8],
+            ) -> Result<Vec<u8>, CryptoError> {
+                seal_random_nonce(rng, reply_key.expose(), aad, plaintext)
+            }
+
+            fn open_reply(&self, reply_key: &SecretBytes, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, CryptoError> {
+                open_random_nonce(reply_key.expose(), aad, sealed)
+            }
+
+            fn wrap_backup_key(
+                &self,
+                rng: &mut (impl CryptoRng + RngCore),
+                export_key: &SecretBytes,
+                ids: Identities<'_>,
+                backup_key: &BackupKey,
+            ) -> Result<Vec<u8>, CryptoError> {
+                wrap_backup_key(rng, export_key, ids, backup_key)
+            }
+
+            fn unwrap_backup_key(
+                &self,
+                export_key: &SecretBytes,
+                ids: Identities<'_>,
+                wrapped: &[u8],
+            ) -> Result<BackupKey, CryptoError> {
+                unwrap_backup_key(export_key, ids, wrapped)
+            }
+
+            fn record_proof(
+                &self,
+                export_key: &SecretBytes,
+                label: &'static [u8],
+                ids: Identities<'_>,
+                generation: u64,
+            ) -> Digest {
+                record_proof(export_key, label, ids, generation)
+            }
+
+            fn seal_release(
+                &self,
+                rng: &mut (impl CryptoRng + RngCore),
+                session_key: &SecretBytes,
+                login_id: &[u8],
+                wrapped: &[u8],
+            ) -> Result<Vec<u8>, CryptoError> {
+                let key = release_key(session_key, login_id);
+                seal_random_nonce(rng, key.expose(), LABEL_RELEASE_KEY, wrapped)
+            }
+
+            fn open_release(
+                &self,
+                session_key: &SecretBytes,
+                login_id: &[u8],
+                sealed: &[u8],
+            ) -> Result<Vec<u8>, CryptoError> {
+                let key = release_key(session_key, login_id);
+                open_random_nonce(key.expose(), LABEL_RELEASE_KEY, sealed)
+            }
+
+            fn seal_storage(
+                &self,
+                rng: &mut (impl CryptoRng + RngCore),
+                fleet: &$fleet,
+                aad: &[u8],
+                plaintext: &[u8],
+            ) -> Result<Vec<u8>, CryptoError> {
+                seal_storage(rng, &fleet.storage_key, aad, plaintext)
+            }
+
+            fn open_storage(&self, fleet: &$fleet, aad: &[u8], sealed: &[u8]) -> Result<SecretBytes, CryptoError> {
+                open_storage(&fleet.storage_key, aad, sealed)
+            }
+
+            fn digest(&self, label: &'static [u8], parts: &[&[u8]]) -> Digest {
+                digest(label, parts)
+            }
+        }
+    };
+}
+
+real_suite!(
+    /// The production suite: OPAQUE with Argon2id key stretching, HPKE, AES-256-GCM, HKDF-SHA256.
+    ProductionSuite,
+    /// opaque-ke cipher suite of [`ProductionSuite`]: ristretto255, 3DH/SHA-512, Argon2id.
+    ProductionOpaque,
+    /// Fleet secrets for [`ProductionSuite`]: OPAQUE server setup, HPKE key pair, storage key and
+    /// replica-link key. Redacted in `Debug`.
+    ProductionFleetSecrets,
+    opaque_ke::argon2::Argon2<'static>
+);
+
+real_suite!(
+    /// **Unsafe for production.** [`ProductionSuite`] with the identity key stretching function, so
+    /// a stolen registration record is cheap to attack offline. For tests, model and simulator only.
+    InsecureFastSuite,
+    /// opaque-ke cipher suite of [`InsecureFastSuite`]: ristretto255, 3DH/SHA-512, identity KSF.
+    InsecureFastOpaque,
+    /// Fleet secrets for [`InsecureFastSuite`]. Redacted in `Debug`.
+    InsecureFastFleetSecrets,
+    opaque_ke::ksf::Identity
+);

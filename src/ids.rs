@@ -1,0 +1,62 @@
+//! Identifiers of accounts and vault fleets (SPEC.md "Vault protocol", "Identities").
+
+use alloc::vec::Vec;
+use core::fmt;
+
+/// Longest account or fleet identifier, in bytes.
+pub const MAX_ID_LEN: usize = 255;
+
+/// Why an identifier was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IdError {
+    /// The identifier was empty.
+    Empty,
+    /// The identifier was longer than [`MAX_ID_LEN`].
+    TooLong,
+}
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(Vec<u8>);
+
+        impl $name {
+            /// Makes an identifier of 1..=[`MAX_ID_LEN`] bytes.
+            pub fn new(bytes: &[u8]) -> Result<Self, IdError> {
+                if bytes.is_empty() {
+                    return Err(IdError::Empty);
+                }
+                if bytes.len() > MAX_ID_LEN {
+                    return Err(IdError::TooLong);
+                }
+                Ok(Self(bytes.to_vec()))
+            }
+
+            /// The identifier's bytes.
+            pub fn as_bytes(&self) -> &[u8] {
+                &self.0
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}(", stringify!($name))?;
+                for b in &self.0 {
+                    write!(f, "{b:02x}")?;
+                }
+                f.write_str(")")
+            }
+        }
+    };
+}
+
+id_type!(
+    /// The account a relay's transport authenticated (for example a phone number's hash).
+    AccountId
+);
+id_type!(
+    /// The vault fleet's identity; OPAQUE's server identity.
+    FleetId
+);

@@ -1,0 +1,590 @@
+//! The vault replica state machine (SPEC.md "Vault protocol").
+//!
+//! Inputs: [`VaultReplica::handle_relay_message`] (bytes of a [`VaultRequest`] from a relay) and
+//! [`VaultReplica::restore_record`] (start-up). Outputs: [`VaultReplica::poll_output`], to be
+//! drained after every input. **Contract:** the host completes every [`VaultOutput::Persist`]
+//! durably, in order, before it sends any later [`VaultOutput::ReplyToRelay`]; a reply that depends
+//! on a write (a login challenge depends on the counted attempt) always comes after that write.
+
+use alloc::boxed::Box;
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::vec::Vec;
+
+use rand_core::{CryptoRng, RngCore};
+
+use super::change::{ChangeOutcome, PreparedLogin, RecordChange};
+use super::record::{AccountRecord, MAX_ATTEMPT_LIMIT, RecordState, Registration};
+use super::store::{LocalStore, RecordStore, StoreEvent, Ticket};
+use crate::crypto::labels::{
+    LABEL_LOGIN_REQUEST_DIGEST, LABEL_LOGIN_STATE_AAD, LABEL_PROOF_CHECK, LABEL_RECORD_AAD,
+    LABEL_REGISTRATION_DIGEST,
+};
+use crate::crypto::{CryptoError, CryptoSuite, Identities, SecretBytes};
+use crate::ids::AccountId;
+use crate::wire::{
+    DecodeError, LOGIN_ID_LEN, LoginId, Reply, ReplyBody, Request, RequestKind, VaultReply,
+    VaultRequest, reply_aad, request_aad,
+};
+
+/// What the vault asks its host to do, in order.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum VaultOutput {
+    /// Durably store `sealed_record` as the record of `account` (sealed under the fleet storage
+    /// key). Must complete before any later output is acted on.
+    Persist {
+        /// The account.
+        account: AccountId,
+        /// The record, sealed.
+        sealed_record: Vec<u8>,
+    },
+    /// Send these bytes (an encoded [`VaultReply`]) to the relay.
+    ReplyToRelay {
+        /// The encoded reply.
+        bytes: Vec<u8>,
+    },
+}
+
+/// Why a persisted record could not be restored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RestoreError {
+    /// The sealed record did not open under the fleet storage key for that account.
+    Crypto(CryptoError),
+    /// The opened record did not decode.
+    Decode(DecodeError),
+}
+
+/// What a request waits for in the store.
+enum Step {
+    RegisterStartRead {
+        registration_request: Vec<u8>,
+    },
+    RegisterFinishCommit,
+    ExposeCommit,
+    LoginStartRead {
+        credential_request: Vec<u8>,
+        request_digest: [u8; 32],
+    },
+    LoginStartCommit,
+    LoginFinishRead {
+        login_id: LoginId,
+        credential_finalization: Vec<u8>,
+    },
+    LoginFinishCommit {
+        login_id: LoginId,
+        session_key: Option<SecretBytes>,
+    },
+    DeleteCommit,
+}
+
+struct Waiting {
+    route_id: u64,
+    account: AccountId,
+    kind: RequestKind,
+    reply_key: SecretBytes,
+    step: Step,
+}
+
+/// One vault replica: OPAQUE server, fleet keys, per-account records through a [`RecordStore`].
+pub struct VaultReplica<S: CryptoSuite, St: RecordStore = LocalStore> {
+    suite: S,
+    fleet: S::FleetSecrets,
+    store: St,
+    next_ticket: Ticket,
+    waiting: BTreeMap<Ticket, Waiting>,
+    outputs: VecDeque<VaultOutput>,
+}
+
+impl<S: CryptoSuite> VaultReplica<S, LocalStore> {
+    /// A single replica with an empty [`LocalStore`].
+    pub fn new(suite: S, fleet: S::FleetSecrets) -> Self {
+        Self::with_store(suite, fleet, LocalStore::new())
+    }
+}
+
+impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
+    /// A replica over the given store.
+    pub fn with_store(suite: S, fleet: S::FleetSecrets, store: St) -> Self {
+        Self {
+            suite,
+            fleet,
+            store,
+            next_ticket: 0,
+            waiting: BTreeMap::new(),
+            outputs: VecDeque::new(),
+        }
+    }
+
+    /// The store (for hosts and tests that inspect records).
+    pub fn store(&self) -> &St {
+        &self.store
+    }
+
+    /// The fleet's secrets.
+    pub fn fleet(&self) -> &S::FleetSecrets {
+        &self.fleet
+    }
+
+    /// The next output, if any.
+    pub fn poll_output(&mut self) -> Option<VaultOutput> {
+        self.outputs.pop_front()
+    }
+
+    /// Loads a record persisted by an earlier [`VaultOutput::Persist`].
+    pub fn restore_record(
+        &mut self,
+        account: AccountId,
+        sealed_record: &[u8],
+    ) -> Result<(), RestoreError> {
+        let aad = record_aad(&account);
+        let plain = self
+            .suite
+            .open_storage(&self.fleet, &aad, sealed_record)
+            .map_err(RestoreError::Crypto)?;
+        let record = AccountRecord::decode(plain.expose()).map_err(RestoreError::Decode)?;
+        self.store.load(account, record);
+        Ok(())
+    }
+
+    /// Handles the bytes of a [`VaultRequest`] from a relay. Undecodable bytes are dropped; a
+    /// request that does not open for the relay's account gets [`ReplyBody::Rejected`] and
+    /// changes nothing.
+    pub fn handle_relay_message(
+        &mut self,
+        now_ms: u64,
+        rng: &mut (impl CryptoRng + RngCore),
+        bytes: &[u8],
+    ) {
+        let _ = now_ms;
+        let Ok(request) = VaultRequest::decode(bytes) else {
+            return;
+        };
+        let VaultRequest {
+            route_id,
+            account,
+            kind,
+            sealed,
+        } = request;
+        let opened = self
+            .suite
+            .open_request(&self.fleet, &request_aad(&account, kind), &sealed);
+        let Ok(opened) = opened else {
+            self.reject(route_id, kind);
+            return;
+        };
+        let body = match Request::decode(&opened.plaintext) {
+            Ok(body) if body.kind() == kind => body,
+            Ok(_) | Err(_) => {
+                self.reject(route_id, kind);
+                return;
+            }
+        };
+        let mut waiting = Waiting {
+            route_id,
+            account,
+            kind,
+            reply_key: opened.reply_key,
+            step: Step::ExposeCommit,
+        };
+        let change = match body {
+            Request::RegisterStart {
+                registration_request,
+            } => {
+                waiting.step = Step::RegisterStartRead {
+                    registration_request,
+                };
+                RecordChange::Read
+            }
+            Request::RegisterFinish {
+                base_generation,
+                attempt_limit,
+                registration_upload,
+                wrapped_key,
+                expose_check,
+                delete_check,
+            } => {
+                if attempt_limit == 0 || attempt_limit > MAX_ATTEMPT_LIMIT || wrapped_key.is_empty()
+                {
+                    self.reply(rng, &waiting, &Reply::InvalidRequest);
+                    return;
+                }
+                let Ok(opaque_registration) =
+                    self.suite.server_registration_finish(&registration_upload)
+                else {
+                    self.reply(rng, &waiting, &Reply::InvalidRequest);
+                    return;
+                };
+                let registration_digest = self.suite.digest(
+                    LABEL_REGISTRATION_DIGEST,
+                    &[
+                        &opaque_registration,
+                        &wrapped_key,
+                        &attempt_limit.to_be_bytes(),
+                        &expose_check,
+                        &delete_check,
+                    ],
+                );
+                waiting.step = Step::RegisterFinishCommit;
+                RecordChange::Register {
+                    base_generation,
+                    registration: Registration {
+                        opaque_registration: SecretBytes::new(opaque_registration),
+                        wrapped_key: SecretBytes::new(wrapped_key),
+                        attempt_limit,
+                        expose_check,
+                        delete_check,
+                        registration_digest,
+                    },
+                }
+            }
+            Request::Expose { generation, proof } => {
+                waiting.step = Step::ExposeCommit;
+                RecordChange::Expose {
+                    generation,
+                    proof_check: self.suite.digest(LABEL_PROOF_CHECK, &[&proof]),
+                }
+            }
+            Request::LoginStart { credential_request } => {
+                let request_digest = self.suite.digest(
+                    LABEL_LOGIN_REQUEST_DIGEST,
+                    &[waiting.account.as_bytes(), &credential_request],
+                );
+                waiting.step = Step::LoginStartRead {
+                    credential_request,
+                    request_digest,
+                };
+                RecordChange::Read
+            }
+            Request::LoginFinish {
+                login_id,
+                credential_finalization,
+            } => {
+                waiting.step = Step::LoginFinishRead {
+                    login_id,
+                    credential_finalization,
+                };
+                RecordChange::Read
+            }
+            Request::Delete { generation, proof } => {
+                waiting.step = Step::DeleteCommit;
+                RecordChange::Delete {
+                    generation,
+                    proof_check: self.suite.digest(LABEL_PROOF_CHECK, &[&proof]),
+                }
+            }
+        };
+        self.submit(waiting, change);
+        self.pump(rng);
+    }
+
+    fn submit(&mut self, waiting: Waiting, change: RecordChange) {
+        let ticket = self.next_ticket;
+        self.next_ticket = self.next_ticket.wrapping_add(1);
+        let account = waiting.account.clone();
+        self.waiting.insert(ticket, waiting);
+        self.store.submit(ticket, account, change);
+    }
+
+    /// Drains the store's events, turning them into outputs and follow-up changes.
+    fn pump(&mut self, rng: &mut (impl CryptoRng + RngCore)) {
+        while let Some(event) = self.store.poll_event() {
+            match event {
+                StoreEvent::Persist { account, record } => {
+                    let aad = record_aad(&account);
+                    match self
+                        .suite
+                        .seal_storage(rng, &self.fleet, &aad, &record.encode())
+                    {
+                        Ok(sealed_record) => self.outputs.push_back(VaultOutput::Persist {
+                            account,
+                            sealed_record,
+                        }),
+                        // Sealing with a well-formed fleet key cannot fail; if it ever did, the
+                        // write is not reported and no dependent reply is sent either.
+                        Err(_) => return,
+                    }
+                }
+                StoreEvent::Completed { ticket, outcome } => {
+                    if let Some(waiting) = self.waiting.remove(&ticket) {
+                        self.complete(rng, waiting, outcome);
+                    }
+                }
+            }
+        }
+    }
+
+    fn complete(
+        &mut self,
+        rng: &mut (impl CryptoRng + RngCore),
+        mut waiting: Waiting,
+        outcome: ChangeOutcome,
+    ) {
+        let step = core::mem::replace(&mut waiting.step, Step::ExposeCommit);
+        match (step, outcome) {
+            (
+                Step::RegisterStartRead {
+                    registration_request,
+                },
+                ChangeOutcome::Current(record),
+            ) => {
+                let generation = record.as_ref().map_or(0, |r| r.generation);
+                let reply = match self.suite.server_registration_start(
+                    &self.fleet,
+                    &registration_request,
+                    &waiting.account,
+                ) {
+                    Ok(registration_response) => Reply::RegistrationResponse {
+                        generation,
+                        registration_response,
+                    },
+                    Err(_) => Reply::InvalidRequest,
+                };
+                self.reply(rng, &waiting, &reply);
+            }
+            (
+                Step::LoginStartRead {
+                    credential_request,
+                    request_digest,
+                },
+                ChangeOutcome::Current(record),
+            ) => {
+                self.prepare_login(rng, waiting, record, &credential_request, request_digest);
+            }
+            (
+                Step::LoginFinishRead {
+                    login_id,
+                    credential_finalization,
+                },
+                ChangeOutcome::Current(record),
+            ) => {
+                self.verify_login(waiting, record, login_id, &credential_finalization);
+            }
+            (
+                Step::LoginFinishCommit {
+                    login_id,
+                    session_key,
+                },
+                ChangeOutcome::Released { wrapped_key },
+            ) => {
+                // INV-DISCLOSE: released only when this vault verified the finalization, sealed
+                // under the session key of that login.
+                let reply = match session_key {
+                    Some(session_key) => {
+                        match self.suite.seal_release(
+                            rng,
+                            &session_key,
+                            &login_id,
+                            wrapped_key.expose(),
+                        ) {
+                            Ok(sealed_wrapped_key) => Reply::KeyReleased { sealed_wrapped_key },
+                            Err(_) => Reply::Busy,
+                        }
+                    }
+                    None => Reply::Busy,
+                };
+                self.reply(rng, &waiting, &reply);
+            }
+            (_step_without_special_handling, outcome) => {
+                let reply = reply_for(outcome);
+                self.reply(rng, &waiting, &reply);
+            }
+        }
+    }
+
+    fn prepare_login(
+        &mut self,
+        rng: &mut (impl CryptoRng + RngCore),
+        mut waiting: Waiting,
+        record: Option<Box<AccountRecord>>,
+        credential_request: &[u8],
+        request_digest: [u8; 32],
+    ) {
+        let generation = record.as_ref().map_or(0, |r| r.generation);
+        let mut prepared = None;
+        if let Some(AccountRecord {
+            state: RecordState::Active(active),
+            ..
+        }) = record.as_deref()
+        {
+            let retry = active
+                .pending_login
+                .as_ref()
+                .is_some_and(|l| l.request_digest == request_digest);
+            let exhausted = active.attempts_used >= active.registration.attempt_limit;
+            if !retry && !exhausted {
+                let mut login_id = [0u8; LOGIN_ID_LEN];
+                rng.fill_bytes(&mut login_id);
+                let ids = Identities {
+                    account: &waiting.account,
+                    fleet: self.suite.fleet_id(&self.fleet),
+                };
+                let started = self.suite.server_login_start(
+                    rng,
+                    &self.fleet,
+                    active.registration.opaque_registration.expose(),
+                    credential_request,
+                    ids,
+                );
+                let Ok(started) = started else {
+                    self.reply(rng, &waiting, &Reply::InvalidRequest);
+                    return;
+                };
+                let aad = login_state_aad(&waiting.account, &login_id);
+                let Ok(sealed) =
+                    self.suite
+                        .seal_storage(rng, &self.fleet, &aad, started.state.expose())
+                else {
+                    self.reply(rng, &waiting, &Reply::Busy);
+                    return;
+                };
+                prepared = Some(PreparedLogin {
+                    login_id,
+                    sealed_server_login: SecretBytes::new(sealed),
+                    credential_response: started.message,
+                });
+            }
+        }
+        waiting.step = Step::LoginStartCommit;
+        self.submit(
+            waiting,
+            RecordChange::LoginStart {
+                generation,
+                request_digest,
+                prepared,
+            },
+        );
+    }
+
+    fn verify_login(
+        &mut self,
+        mut waiting: Waiting,
+        record: Option<Box<AccountRecord>>,
+        login_id: LoginId,
+        credential_finalization: &[u8],
+    ) {
+        let generation = record.as_ref().map_or(0, |r| r.generation);
+        let mut session_key = None;
+        if let Some(AccountRecord {
+            state: RecordState::Active(active),
+            ..
+        }) = record.as_deref()
+            && let Some(login) = &active.pending_login
+            && login.login_id == login_id
+        {
+            let aad = login_state_aad(&waiting.account, &login_id);
+            if let Ok(state) =
+                self.suite
+                    .open_storage(&self.fleet, &aad, login.sealed_server_login.expose())
+            {
+                let ids = Identities {
+                    account: &waiting.account,
+                    fleet: self.suite.fleet_id(&self.fleet),
+                };
+                session_key = self
+                    .suite
+                    .server_login_finish(state.expose(), credential_finalization, ids)
+                    .ok();
+            }
+        }
+        let verified = session_key.is_some();
+        waiting.step = Step::LoginFinishCommit {
+            login_id,
+            session_key,
+        };
+        self.submit(
+            waiting,
+            RecordChange::LoginFinish {
+                generation,
+                login_id,
+                verified,
+            },
+        );
+    }
+
+    fn reject(&mut self, route_id: u64, kind: RequestKind) {
+        let bytes = VaultReply {
+            route_id,
+            kind,
+            body: ReplyBody::Rejected,
+        }
+        .encode();
+        self.outputs.push_back(VaultOutput::ReplyToRelay { bytes });
+    }
+
+    fn reply(&mut self, rng: &mut (impl CryptoRng + RngCore), waiting: &Waiting, reply: &Reply) {
+        let body = match self.suite.seal_reply(
+            rng,
+            &waiting.reply_key,
+            &reply_aad(waiting.kind),
+            &reply.encode(),
+        ) {
+            Ok(sealed) => ReplyBody::Sealed(sealed),
+            Err(_) => ReplyBody::Rejected,
+        };
+        let bytes = VaultReply {
+            route_id: waiting.route_id,
+            kind: waiting.kind,
+            body,
+        }
+        .encode();
+        self.outputs.push_back(VaultOutput::ReplyToRelay { bytes });
+    }
+}
+
+fn reply_for(outcome: ChangeOutcome) -> Reply {
+    match outcome {
+        ChangeOutcome::Registered { generation } => Reply::Registered { generation },
+        ChangeOutcome::RegistrationStale { current_generation } => {
+            Reply::RegistrationStale { current_generation }
+        }
+        ChangeOutcome::Exposed { generation } => Reply::Exposed { generation },
+        ChangeOutcome::ProofRejected => Reply::ProofRejected,
+        ChangeOutcome::LoginChallenge {
+            login_id,
+            generation,
+            attempts_remaining,
+            credential_response,
+        } => Reply::LoginChallenge {
+            login_id,
+            generation,
+            attempts_remaining,
+            credential_response,
+        },
+        ChangeOutcome::LoginFailed { attempts_remaining } => {
+            Reply::LoginFailed { attempts_remaining }
+        }
+        ChangeOutcome::Locked => Reply::Locked,
+        ChangeOutcome::NoRecord => Reply::NoRecord,
+        ChangeOutcome::UnknownLogin => Reply::UnknownLogin,
+        ChangeOutcome::Deleted => Reply::Deleted,
+        // A read or a release never reaches here for a step that expects something else; such
+        // a mismatch (only possible with a misbehaving store) is answered with "retry".
+        ChangeOutcome::Busy | ChangeOutcome::Current(_) | ChangeOutcome::Released { .. } => {
+            Reply::Busy
+        }
+    }
+}
+
+fn record_aad(account: &AccountId) -> Vec<u8> {
+    let mut aad = LABEL_RECORD_AAD.to_vec();
+    aad.extend_from_slice(
+        &u32::try_from(account.as_bytes().len())
+            .unwrap_or(u32::MAX)
+            .to_be_bytes(),
+    );
+    aad.extend_from_slice(account.as_bytes());
+    aad
+}
+
+fn login_state_aad(account: &AccountId, login_id: &LoginId) -> Vec<u8> {
+    let mut aad = LABEL_LOGIN_STATE_AAD.to_vec();
+    aad.extend_from_slice(
+        &u32::try_from(account.as_bytes().len())
+            .unwrap_or(u32::MAX)
+            .to_be_bytes(),
+    );
+    aad.extend_from_slice(account.as_bytes());
+    aad.extend_from_slice(login_id);
+    aad
+}

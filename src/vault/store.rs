@@ -1,0 +1,96 @@
+//! The record store: the seam between the vault and replication (SPEC.md "Record store").
+//!
+//! The vault never mutates a record itself. It submits `(ticket, account, change)` and later
+//! receives [`StoreEvent`]s: `Persist` (a durable write the host must complete) and `Completed`
+//! (the outcome the reply depends on). A store emits every `Persist` a change causes before that
+//! change's `Completed`. [`LocalStore`] is the single-replica store; a consensus store (CASPaxos
+//! per account, issue 4) applies the same [`RecordChange`] on its proposer after the prepare
+//! quorum and completes after the accept quorum.
+
+use alloc::boxed::Box;
+use alloc::collections::{BTreeMap, VecDeque};
+
+use super::change::{ChangeOutcome, RecordChange};
+use super::record::AccountRecord;
+use crate::ids::AccountId;
+
+/// Names one submitted change.
+pub type Ticket = u64;
+
+/// What a store reports.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum StoreEvent {
+    /// Durably write `record` for `account` before acting on any later event.
+    Persist {
+        /// The account.
+        account: AccountId,
+        /// The record to write.
+        record: Box<AccountRecord>,
+    },
+    /// The change submitted with `ticket` is committed with this outcome.
+    Completed {
+        /// The ticket given to [`RecordStore::submit`].
+        ticket: Ticket,
+        /// What the change did.
+        outcome: ChangeOutcome,
+    },
+}
+
+/// Applies record changes, linearizably per account.
+pub trait RecordStore {
+    /// Submits a change; its outcome arrives later as [`StoreEvent::Completed`].
+    fn submit(&mut self, ticket: Ticket, account: AccountId, change: RecordChange);
+    /// The next event, if any.
+    fn poll_event(&mut self) -> Option<StoreEvent>;
+    /// Loads a record recovered from durable storage (at start-up).
+    fn load(&mut self, account: AccountId, record: AccountRecord);
+}
+
+/// A single replica's store: applies each change at once.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LocalStore {
+    records: BTreeMap<AccountId, AccountRecord>,
+    events: VecDeque<StoreEvent>,
+}
+
+impl LocalStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The current record of `account`.
+    pub fn record(&self, account: &AccountId) -> Option<&AccountRecord> {
+        self.records.get(account)
+    }
+
+    /// Every record, in account order.
+    pub fn records(&self) -> &BTreeMap<AccountId, AccountRecord> {
+        &self.records
+    }
+}
+
+impl RecordStore for LocalStore {
+    fn submit(&mut self, ticket: Ticket, account: AccountId, change: RecordChange) {
+        let applied = change.apply(self.records.get(&account));
+        if let Some(record) = applied.write {
+            self.records.insert(account.clone(), record.clone());
+            self.events.push_back(StoreEvent::Persist {
+                account,
+                record: Box::new(record),
+            });
+        }
+        self.events.push_back(StoreEvent::Completed {
+            ticket,
+            outcome: applied.outcome,
+        });
+    }
+
+    fn poll_event(&mut self) -> Option<StoreEvent> {
+        self.events.pop_front()
+    }
+
+    fn load(&mut self, account: AccountId, record: AccountRecord) {
+        self.records.insert(account, record);
+    }
+}

@@ -1,0 +1,370 @@
+//! In-memory transport for the vault protocol roles: one vault replica, one relay, any number of
+//! clients, and hooks on every hop to drop, duplicate, replay or tamper with messages.
+//!
+//! The `Oracle` is a test-only omniscient observer: it holds a copy of the fleet secrets (made
+//! from the same seed) and opens every request and reply the vault handled, so the tests can
+//! count login challenges and key releases per registration (INV-ATTEMPTS, INV-DISCLOSE).
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use e2ee_backup::client::{Client, ClientConfig, ClientOutcome, ClientOutput, OperationId};
+use e2ee_backup::crypto::CryptoSuite;
+use e2ee_backup::crypto::real::{InsecureFastFleetSecrets, InsecureFastSuite};
+use e2ee_backup::ids::{AccountId, FleetId};
+use e2ee_backup::relay::{ConnectionId, Relay, RelayConfig, RelayOutput};
+use e2ee_backup::vault::{VaultOutput, VaultReplica};
+use e2ee_backup::wire::{
+    Reply, ReplyBody, Request, VaultReply, VaultRequest, reply_aad, request_aad,
+};
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+
+/// Where a message is travelling.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Hop {
+    ClientToRelay,
+    RelayToVault,
+    VaultToRelay,
+    RelayToClient,
+}
+
+/// Decides what is delivered for each message on each hop: an empty vector drops it, two
+/// copies duplicate it, changed bytes tamper with it.
+pub type Hook = Box<dyn FnMut(Hop, &[u8]) -> Vec<Vec<u8>>>;
+
+pub const FLEET_SEED: u64 = 0xF1EE7;
+
+pub fn fleet_id() -> FleetId {
+    FleetId::new(b"fleet-test-1").unwrap()
+}
+
+pub fn account(name: &str) -> AccountId {
+    AccountId::new(name.as_bytes()).unwrap()
+}
+
+pub fn fast_fleet() -> InsecureFastFleetSecrets {
+    InsecureFastFleetSecrets::generate(&mut ChaCha20Rng::seed_from_u64(FLEET_SEED), fleet_id())
+}
+
+/// What the oracle saw the vault do.
+#[derive(Default, Debug)]
+pub struct Oracle {
+    /// route id → (account, request) for every request that opened.
+    pub requests: BTreeMap<u64, (AccountId, Request, Vec<u8>)>,
+    /// Distinct credential responses per (account, generation).
+    pub challenges: BTreeMap<(Vec<u8>, u64), BTreeSet<Vec<u8>>>,
+    /// Every reply the vault sealed, opened, with the account.
+    pub replies: Vec<(AccountId, Reply)>,
+    /// Number of key releases per account.
+    pub releases: BTreeMap<Vec<u8>, usize>,
+}
+
+pub struct Net<S: CryptoSuite> {
+    pub suite: S,
+    pub rng: ChaCha20Rng,
+    pub now_ms: u64,
+    pub vault: VaultReplica<S>,
+    pub oracle_fleet: S::FleetSecrets,
+    pub relay: Relay,
+    pub clients: BTreeMap<ConnectionId, Client<S>>,
+    pub hook: Option<Hook>,
+    pub outcomes: Vec<(ConnectionId, OperationId, ClientOutcome)>,
+    /// Every byte the vault emitted (replies and persisted records).
+    pub vault_emitted: Vec<Vec<u8>>,
+    /// Every byte the relay received or sent.
+    pub relay_view: Vec<Vec<u8>>,
+    pub persisted: BTreeMap<AccountId, Vec<u8>>,
+    pub oracle: Oracle,
+    queue: VecDeque<(Hop, Option<ConnectionId>, Vec<u8>)>,
+}
+
+impl Net<InsecureFastSuite> {
+    pub fn fast(seed: u64) -> Self {
+        Net::new(
+            InsecureFastSuite,
+            fast_fleet(),
+            fast_fleet(),
+            seed,
+            RelayConfig::default(),
+        )
+    }
+}
+
+impl<S: CryptoSuite + Copy> Net<S> {
+    pub fn new(
+        suite: S,
+        fleet: S::FleetSecrets,
+        oracle_fleet: S::FleetSecrets,
+        seed: u64,
+        relay: RelayConfig,
+    ) -> Self {
+        Self {
+            suite,
+            rng: ChaCha20Rng::seed_from_u64(seed),
+            now_ms: 1_000,
+            vault: VaultReplica::new(suite, fleet),
+            oracle_fleet,
+            relay: Relay::new(relay),
+            clients: BTreeMap::new(),
+            hook: None,
+            outcomes: Vec::new(),
+            vault_emitted: Vec::new(),
+            relay_view: Vec::new(),
+            persisted: BTreeMap::new(),
+            oracle: Oracle::default(),
+            queue: VecDeque::new(),
+        }
+    }
+
+    /// Adds a client for `account` on a new connection the relay authenticated.
+    pub fn add_client(&mut self, connection: ConnectionId, account: &AccountId) {
+        let fleet = self.suite.fleet_public_keys(self.vault.fleet());
+        self.clients.insert(
+            connection,
+            Client::new(self.suite, fleet, account.clone(), ClientConfig::default()),
+        );
+        self.relay
+            .handle_connection_opened(connection, account.clone());
+    }
+
+    pub fn client(&mut self, connection: ConnectionId) -> &mut Client<S> {
+        self.clients.get_mut(&connection).unwrap()
+    }
+
+    fn collect_client_outputs(&mut self) {
+        for (conn, client) in self.clients.iter_mut() {
+            while let Some(out) = client.poll_output() {
+                match out {
+                    ClientOutput::Send { bytes } => {
+                        self.queue
+                            .push_back((Hop::ClientToRelay, Some(*conn), bytes))
+                    }
+                    ClientOutput::Completed { operation, outcome } => {
+                        self.outcomes.push((*conn, operation, outcome))
+                    }
+                    _ => panic!("unknown client output"),
+                }
+            }
+        }
+    }
+
+    fn collect_relay_outputs(&mut self) {
+        while let Some(out) = self.relay.poll_output() {
+            match out {
+                RelayOutput::ToVault { group, bytes } => {
+                    assert_eq!(group, 0);
+                    self.relay_view.push(bytes.clone());
+                    self.queue.push_back((Hop::RelayToVault, None, bytes));
+                }
+                RelayOutput::ToClient { connection, bytes } => {
+                    self.relay_view.push(bytes.clone());
+                    self.queue
+                        .push_back((Hop::RelayToClient, Some(connection), bytes));
+                }
+                _ => panic!("unknown relay output"),
+            }
+        }
+    }
+
+    fn collect_vault_outputs(&mut self) {
+        while let Some(out) = self.vault.poll_output() {
+            match out {
+                VaultOutput::Persist {
+                    account,
+                    sealed_record,
+                } => {
+                    self.vault_emitted.push(sealed_record.clone());
+                    self.persisted.insert(account, sealed_record);
+                }
+                VaultOutput::ReplyToRelay { bytes } => {
+                    self.vault_emitted.push(bytes.clone());
+                    self.observe_reply(&bytes);
+                    self.queue.push_back((Hop::VaultToRelay, None, bytes));
+                }
+                _ => panic!("unknown vault output"),
+            }
+        }
+    }
+
+    fn observe_request(&mut self, bytes: &[u8]) {
+        let Ok(req) = VaultRequest::decode(bytes) else {
+            return;
+        };
+        let Ok(opened) = self.suite.open_request(
+            &self.oracle_fleet,
+            &request_aad(&req.account, req.kind),
+            &req.sealed,
+        ) else {
+            return;
+        };
+        let Ok(body) = Request::decode(&opened.plaintext) else {
+            return;
+        };
+        self.oracle.requests.insert(
+            req.route_id,
+            (req.account, body, opened.reply_key.expose().to_vec()),
+        );
+    }
+
+    fn observe_reply(&mut self, bytes: &[u8]) {
+        let reply = VaultReply::decode(bytes).unwrap();
+        let ReplyBody::Sealed(sealed) = &reply.body else {
+            return;
+        };
+        let Some((account, _, key)) = self.oracle.requests.get(&reply.route_id) else {
+            return;
+        };
+        let key = e2ee_backup::crypto::SecretBytes::new(key.clone());
+        let plain = self
+            .suite
+            .open_reply(&key, &reply_aad(reply.kind), sealed)
+            .unwrap();
+        let body = Reply::decode(&plain).unwrap();
+        match &body {
+            Reply::LoginChallenge {
+                generation,
+                credential_response,
+                ..
+            } => {
+                self.oracle
+                    .challenges
+                    .entry((account.as_bytes().to_vec(), *generation))
+                    .or_default()
+                    .insert(credential_response.clone());
+            }
+            Reply::KeyReleased { .. } => {
+                *self
+                    .oracle
+                    .releases
+                    .entry(account.as_bytes().to_vec())
+                    .or_default() += 1;
+            }
+            _ => {}
+        }
+        self.oracle.replies.push((account.clone(), body));
+    }
+
+    fn deliver(&mut self, hop: Hop, conn: Option<ConnectionId>, bytes: Vec<u8>) {
+        let copies = match self.hook.as_mut() {
+            Some(hook) => hook(hop, &bytes),
+            None => vec![bytes],
+        };
+        for bytes in copies {
+            match hop {
+                Hop::ClientToRelay => {
+                    self.relay_view.push(bytes.clone());
+                    self.relay
+                        .handle_client_message(self.now_ms, conn.unwrap(), &bytes);
+                }
+                Hop::RelayToVault => {
+                    self.observe_request(&bytes);
+                    self.vault
+                        .handle_relay_message(self.now_ms, &mut self.rng, &bytes);
+                }
+                Hop::VaultToRelay => {
+                    self.relay_view.push(bytes.clone());
+                    self.relay.handle_vault_message(self.now_ms, &bytes);
+                }
+                Hop::RelayToClient => {
+                    if let Some(client) = self.clients.get_mut(&conn.unwrap()) {
+                        client.handle_relay_message(self.now_ms, &mut self.rng, &bytes);
+                    }
+                }
+            }
+            self.collect_all();
+        }
+    }
+
+    fn collect_all(&mut self) {
+        self.collect_client_outputs();
+        self.collect_relay_outputs();
+        self.collect_vault_outputs();
+    }
+
+    /// Delivers messages (and fires client timeouts) until nothing is left to do.
+    pub fn run(&mut self) {
+        self.collect_all();
+        for _ in 0..100_000 {
+            if let Some((hop, conn, bytes)) = self.queue.pop_front() {
+                self.deliver(hop, conn, bytes);
+                continue;
+            }
+            let next = self.clients.values().filter_map(|c| c.poll_timeout()).min();
+            let Some(deadline) = next else { return };
+            self.now_ms = self.now_ms.max(deadline);
+            for client in self.clients.values_mut() {
+                client.handle_timeout(self.now_ms);
+            }
+            self.collect_all();
+        }
+        panic!("network did not settle");
+    }
+
+    /// Runs until idle and returns the outcome of `operation` on `connection`.
+    pub fn outcome(&mut self, connection: ConnectionId, operation: OperationId) -> ClientOutcome {
+        self.run();
+        self.outcomes
+            .iter()
+            .find(|(c, o, _)| *c == connection && *o == operation)
+            .map(|(_, _, outcome)| outcome.clone())
+            .expect("operation finished")
+    }
+
+    /// Starts a registration on `connection` and runs it to the end.
+    pub fn register(
+        &mut self,
+        connection: ConnectionId,
+        password: &[u8],
+        key: &e2ee_backup::BackupKey,
+        limit: u32,
+    ) -> ClientOutcome {
+        let now = self.now_ms;
+        let op = self
+            .clients
+            .get_mut(&connection)
+            .unwrap()
+            .start_register(now, &mut self.rng, password, key, limit)
+            .unwrap();
+        self.outcome(connection, op)
+    }
+
+    /// Starts a recovery on `connection` without running the network.
+    pub fn start_recover(&mut self, connection: ConnectionId, password: &[u8]) -> OperationId {
+        let now = self.now_ms;
+        self.clients
+            .get_mut(&connection)
+            .unwrap()
+            .start_recover(now, &mut self.rng, password)
+            .unwrap()
+    }
+
+    /// Starts a recovery on `connection` and runs it to the end.
+    pub fn recover(&mut self, connection: ConnectionId, password: &[u8]) -> ClientOutcome {
+        let now = self.now_ms;
+        let op = self
+            .clients
+            .get_mut(&connection)
+            .unwrap()
+            .start_recover(now, &mut self.rng, password)
+            .unwrap();
+        self.outcome(connection, op)
+    }
+
+    /// Starts a deletion on `connection` and runs it to the end.
+    pub fn delete(&mut self, connection: ConnectionId, password: &[u8]) -> ClientOutcome {
+        let now = self.now_ms;
+        let op = self
+            .clients
+            .get_mut(&connection)
+            .unwrap()
+            .start_delete(now, &mut self.rng, password)
+            .unwrap();
+        self.outcome(connection, op)
+    }
+}
+
+/// True if `needle` occurs anywhere in `haystack`.
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
