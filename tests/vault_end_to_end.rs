@@ -8,6 +8,7 @@ use e2ee_backup::client::ClientOutcome;
 use e2ee_backup::crypto::CryptoSuite;
 use e2ee_backup::crypto::real::{ProductionFleetSecrets, ProductionSuite};
 use e2ee_backup::relay::RelayConfig;
+use e2ee_backup::stream::{open_to_vec, seal_to_vec};
 use e2ee_backup::vault::{DEFAULT_ATTEMPT_LIMIT, RecordState};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
@@ -27,15 +28,26 @@ fn recovers_the_registered_backup_key_with_the_password() {
     let record = net.vault.store().record(&alice).unwrap();
     assert!(matches!(record.state, RecordState::Active(_)));
 
-    // A fresh device (new client) recovers with the password alone.
-    net.add_client(2, &alice);
-    assert_eq!(
-        net.recover(2, b"correct horse"),
-        ClientOutcome::Recovered(key.clone())
-    );
+    // The device backs up its chat history with the stream cipher; the cloud keeps only `backup`.
+    let history: Vec<u8> = (0..200_000u32).flat_map(|i| i.to_le_bytes()).collect();
+    let backup = seal_to_vec(
+        &key,
+        64 * 1024,
+        &history,
+        &mut ChaCha20Rng::seed_from_u64(3),
+    )
+    .unwrap();
 
-    // MERGE POINT (stream cipher): back up a file with the stream cipher under `key` before the
-    // recovery above, and decrypt it with the recovered key here.
+    // A fresh device (new client) recovers the key with the password alone ...
+    net.add_client(2, &alice);
+    let recovered = match net.recover(2, b"correct horse") {
+        ClientOutcome::Recovered(recovered) => recovered,
+        other => panic!("expected a recovered key, got {other:?}"),
+    };
+    assert_eq!(recovered, key);
+
+    // ... and restores the backup from the cloud with it.
+    assert_eq!(open_to_vec(&recovered, &backup).unwrap(), history);
 }
 
 #[test]
