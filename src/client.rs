@@ -114,6 +114,27 @@ impl From<CryptoError> for ClientError {
     }
 }
 
+impl core::fmt::Display for ClientError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::InvalidAttemptLimit => write!(
+                f,
+                "the attempt limit must be between 1 and {MAX_ATTEMPT_LIMIT}"
+            ),
+            Self::Crypto(e) => write!(f, "the operation could not start: {e}"),
+        }
+    }
+}
+
+impl core::error::Error for ClientError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Self::InvalidAttemptLimit => None,
+            Self::Crypto(e) => Some(e),
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Intent {
     Register,

@@ -16,6 +16,17 @@ pub enum IdError {
     TooLong,
 }
 
+impl core::fmt::Display for IdError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Empty => f.write_str("the identifier is empty"),
+            Self::TooLong => write!(f, "the identifier is longer than {MAX_ID_LEN} bytes"),
+        }
+    }
+}
+
+impl core::error::Error for IdError {}
+
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*

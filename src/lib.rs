@@ -1,8 +1,106 @@
 //! # e2ee-backup
 //!
-//! End-to-end encrypted chat backups with a password-protected, replicated key vault: a pure,
-//! sans-I/O protocol core. See `SPEC.md` for the normative description of every format, message,
-//! label and invariant.
+//! End-to-end encrypted chat backups with a password-protected key vault, as a pure, sans-I/O
+//! protocol core. `SPEC.md` is the normative description of every format, message, label and
+//! invariant; names here match it.
+//!
+//! - [`BackupKey`]: the 32 random bytes a device makes once.
+//! - [`stream`]: each backup file is sealed as a STREAM of AES-256-GCM segments under keys derived
+//!   from the backup key (random access, `std::io` adapters, parallel sealing, two backends).
+//! - [`RecoveryKey`]: the backup key as 64 characters a person writes down (checksummed).
+//! - [`Client`], [`Relay`], [`VaultReplica`]: the vault protocol roles. The vault checks the
+//!   password with OPAQUE (it never sees it), commits every guess before it answers, and erases
+//!   the key for good after the attempt limit. All crypto goes through one [`CryptoSuite`] trait.
+//!
+//! Every role is a state machine: inputs are `handle_*` methods that take the time (`now_ms`) and
+//! an RNG as arguments; outputs are drained with `poll_output`. Nothing here reads a clock, touches
+//! the OS RNG or does I/O, and the crate builds as `no_std + alloc` without the `std` feature.
+//!
+//! ## Walkthrough: register → back up → recover → restore
+//!
+//! The host moves bytes between the roles; here a few lines of in-memory "transport" do it.
+//! (Tests and this example use [`crypto::real::InsecureFastSuite`], whose key stretching is fast
+//! and unfit for production; real deployments use [`crypto::real::ProductionSuite`] (Argon2id)
+//! and an RNG from the OS.)
+//!
+//! ```
+//! use e2ee_backup::client::{ClientConfig, ClientOutcome, ClientOutput};
+//! use e2ee_backup::crypto::real::{InsecureFastFleetSecrets, InsecureFastSuite};
+//! use e2ee_backup::relay::{RelayConfig, RelayOutput};
+//! use e2ee_backup::stream::{open_to_vec, seal_to_vec};
+//! use e2ee_backup::vault::VaultOutput;
+//! use e2ee_backup::{AccountId, BackupKey, Client, CryptoSuite, FleetId, Relay, VaultReplica};
+//! use rand_chacha::ChaCha20Rng;
+//! use rand_core::SeedableRng;
+//!
+//! let mut rng = ChaCha20Rng::seed_from_u64(7); // the host's CSPRNG in real code
+//! let suite = InsecureFastSuite;
+//!
+//! // The vault fleet (inside the HSMs) and the relay (the chat front end).
+//! let fleet = InsecureFastFleetSecrets::generate(&mut rng, FleetId::new(b"fleet-1").unwrap());
+//! let pinned = suite.fleet_public_keys(&fleet); // shipped inside the app
+//! let mut vault = VaultReplica::new(suite, fleet);
+//! let mut relay = Relay::new(RelayConfig::default());
+//!
+//! // Alice's phone: the relay has authenticated her connection 1.
+//! let alice = AccountId::new(b"alice").unwrap();
+//! relay.handle_connection_opened(1, alice.clone());
+//! let mut phone = Client::new(suite, pinned.clone(), alice.clone(), ClientConfig::default());
+//!
+//! /// Moves messages until the client reports the end of its operation.
+//! fn run(
+//!     client: &mut Client<InsecureFastSuite>,
+//!     relay: &mut Relay,
+//!     vault: &mut VaultReplica<InsecureFastSuite>,
+//!     rng: &mut ChaCha20Rng,
+//! ) -> ClientOutcome {
+//!     let now_ms = 0;
+//!     loop {
+//!         match client.poll_output().expect("the client is waiting for a reply") {
+//!             ClientOutput::Completed { outcome, .. } => return outcome,
+//!             ClientOutput::Send { bytes } => relay.handle_client_message(now_ms, 1, &bytes),
+//!             _ => unreachable!(),
+//!         }
+//!         while let Some(out) = relay.poll_output() {
+//!             match out {
+//!                 RelayOutput::ToVault { bytes, .. } => vault.handle_relay_message(now_ms, rng, &bytes),
+//!                 RelayOutput::ToClient { bytes, .. } => client.handle_relay_message(now_ms, rng, &bytes),
+//!                 _ => unreachable!(),
+//!             }
+//!             while let Some(out) = vault.poll_output() {
+//!                 match out {
+//!                     // A real host writes the sealed record durably before going on.
+//!                     VaultOutput::Persist { .. } => {}
+//!                     VaultOutput::ReplyToRelay { bytes } => relay.handle_vault_message(now_ms, &bytes),
+//!                     _ => unreachable!(),
+//!                 }
+//!             }
+//!         }
+//!     }
+//! }
+//!
+//! // 1. Register: a fresh backup key, kept by the vault behind a password (10 attempts).
+//! let backup_key = BackupKey::generate(&mut rng);
+//! phone.start_register(0, &mut rng, b"correct horse battery", &backup_key, 10)?;
+//! assert_eq!(run(&mut phone, &mut relay, &mut vault, &mut rng), ClientOutcome::Registered { generation: 1 });
+//!
+//! // 2. Back up: the cloud only ever sees this ciphertext.
+//! let chat_history = b"2021-09-10 Alice: see you at 8".repeat(1000);
+//! let in_the_cloud = seal_to_vec(&backup_key, 64 * 1024, &chat_history, &mut rng)?;
+//!
+//! // 3. Recover on a new phone with the password; a wrong one costs an attempt.
+//! let mut new_phone = Client::new(suite, pinned, alice, ClientConfig::default());
+//! new_phone.start_recover(0, &mut rng, b"correct horse battery staple")?;
+//! assert_eq!(run(&mut new_phone, &mut relay, &mut vault, &mut rng), ClientOutcome::WrongPassword { remaining: 9 });
+//! new_phone.start_recover(0, &mut rng, b"correct horse battery")?;
+//! let ClientOutcome::Recovered(recovered) = run(&mut new_phone, &mut relay, &mut vault, &mut rng) else {
+//!     panic!("the right password recovers the key");
+//! };
+//!
+//! // 4. Restore the backup with the recovered key.
+//! assert_eq!(open_to_vec(&recovered, &in_the_cloud)?, chat_history);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![cfg_attr(not(feature = "std"), no_std)]
 #![cfg_attr(
     not(test),

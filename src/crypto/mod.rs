@@ -38,6 +38,18 @@ pub enum CryptoError {
     WrongPassword,
 }
 
+impl fmt::Display for CryptoError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Malformed => "malformed key, message or state",
+            Self::Authentication => "authentication failed",
+            Self::WrongPassword => "wrong password",
+        })
+    }
+}
+
+impl core::error::Error for CryptoError {}
+
 /// Secret bytes: zeroized on drop, redacted in `Debug`, compared in constant time.
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct SecretBytes(Vec<u8>);

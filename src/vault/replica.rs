@@ -55,6 +55,24 @@ pub enum RestoreError {
     Decode(DecodeError),
 }
 
+impl core::fmt::Display for RestoreError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Crypto(e) => write!(f, "the persisted record did not open: {e}"),
+            Self::Decode(e) => write!(f, "the persisted record did not decode: {e}"),
+        }
+    }
+}
+
+impl core::error::Error for RestoreError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Self::Crypto(e) => Some(e),
+            Self::Decode(e) => Some(e),
+        }
+    }
+}
+
 /// What a request waits for in the store.
 enum Step {
     RegisterStartRead {

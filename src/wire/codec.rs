@@ -21,6 +21,20 @@ pub enum DecodeError {
     InvalidValue,
 }
 
+impl core::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Truncated => f.write_str("the message is truncated"),
+            Self::TrailingBytes => f.write_str("bytes follow the end of the message"),
+            Self::UnsupportedVersion(v) => write!(f, "unsupported message version {v}"),
+            Self::UnknownCode(c) => write!(f, "unknown message, kind or status code {c}"),
+            Self::InvalidValue => f.write_str("a field holds a value outside its allowed range"),
+        }
+    }
+}
+
+impl core::error::Error for DecodeError {}
+
 /// Reads fields from a byte slice without ever panicking.
 #[derive(Debug)]
 pub struct Reader<'a> {
