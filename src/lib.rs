@@ -12,5 +12,6 @@
 extern crate alloc;
 
 pub mod backup_key;
+pub mod consensus;
 
 pub use backup_key::{BACKUP_KEY_LEN, BackupKey};
