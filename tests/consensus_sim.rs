@@ -9,7 +9,7 @@
 mod consensus_support;
 
 use consensus_support::{Sim, SimOptions, Stats, TestChange, TestOutcome};
-use e2ee_backup::consensus::{FaultInjection, Output, ReplicaId};
+use e2ee_backup::consensus::{FaultInjection, Output, PeerMessage, ReplicaId};
 
 /// Runs one seed through the faulty phase and the healed phase.
 fn run(options: SimOptions) -> Sim {
@@ -89,6 +89,76 @@ fn checker_catches_a_proposer_that_ignores_accepted_values() {
 #[test]
 fn checker_catches_an_amnesiac_replica_that_votes_at_once() {
     assert!(caught(3, FaultInjection::SkipRecovery, 200) > 0);
+}
+
+/// Delivers, in order, every in-flight message that `wanted` selects, until none is left.
+fn deliver_while(
+    sim: &mut Sim,
+    wanted: impl Fn(ReplicaId, ReplicaId, &PeerMessage<u8, u64>) -> bool,
+) {
+    while let Some(i) = sim.in_flight.iter().position(|(f, t, m)| wanted(*f, *t, m)) {
+        sim.deliver(i, false, None);
+    }
+}
+
+/// The forgotten-promise hazard (SPEC.md, amnesia recovery): replica 2 promises replica 5's
+/// ballot, forgets it, and then helps replica 1 choose a value at a LOWER ballot; replica 5
+/// then completes its own round from the promises it collected before. Returns the outcomes
+/// of the two increments.
+fn forgotten_promise(fault: FaultInjection) -> (Sim, Vec<Option<TestOutcome>>) {
+    let mut options = SimOptions::new(5, 23);
+    options.keys = 1;
+    options.fault = fault;
+    let mut sim = Sim::new(options);
+    let inc = TestChange::Increment { limit: 10 };
+    let five = ReplicaId(5);
+    let high = sim.propose(five, 0, inc).unwrap();
+    // Replicas 2 and 4 promise replica 5's ballot; the promises stay in flight.
+    deliver_while(&mut sim, |f, t, _| f == five && (t == ReplicaId(2) || t == ReplicaId(4)));
+    sim.in_flight.retain(|(f, _, m)| !(*f == five && m.kind() == "Prepare"));
+    sim.crash(ReplicaId(2));
+    sim.restart(ReplicaId(2), true);
+    // Replica 2 recovers through replicas 1, 3 and 4.
+    deliver_while(&mut sim, |f, t, _| f != five && t != five);
+    assert!(sim.all_voting());
+    // Replica 1's increment runs on replicas 1, 2 and 3 only.
+    let low = sim.propose(ReplicaId(1), 0, inc).unwrap();
+    let low_group = |r: ReplicaId| r.0 <= 3;
+    for _ in 0..20 {
+        deliver_while(&mut sim, |f, t, _| low_group(f) && low_group(t));
+        if sim.records[low].responded.is_some() {
+            break;
+        }
+        sim.advance();
+    }
+    assert!(sim.records[low].outcome.is_some(), "replica 1's increment completes");
+    assert!(sim.records[high].responded.is_none(), "replica 5 is still preparing");
+    // The old promises reach replica 5 at last; then everything is delivered.
+    deliver_while(&mut sim, |_, t, m| t == five && m.kind() == "Promise");
+    assert!(sim.settle());
+    let outcomes = vec![sim.records[low].outcome, sim.records[high].outcome];
+    (sim, outcomes)
+}
+
+#[test]
+fn fencing_keeps_a_forgotten_promise_from_choosing_two_values() {
+    let (sim, outcomes) = forgotten_promise(FaultInjection::None);
+    assert_eq!(sim.check_linearizable(), Ok(()));
+    assert_eq!(
+        outcomes,
+        vec![
+            Some(TestOutcome::Counted { now: 1 }),
+            Some(TestOutcome::Counted { now: 2 })
+        ]
+    );
+}
+
+#[test]
+fn checker_catches_an_amnesiac_replica_that_catches_up_without_fencing() {
+    let (sim, outcomes) = forgotten_promise(FaultInjection::SkipFence);
+    // Both increments counted "the first attempt": two different values were chosen.
+    assert_eq!(outcomes, vec![Some(TestOutcome::Counted { now: 1 }); 2]);
+    assert_eq!(sim.check_linearizable(), Err(0));
 }
 
 #[test]

@@ -48,6 +48,8 @@ pub enum FaultInjection {
     IgnoreAcceptedValues,
     /// An amnesiac replica votes at once, without fencing or catching up.
     SkipRecovery,
+    /// An amnesiac replica catches up but does not fence first.
+    SkipFence,
 }
 
 /// The configuration of one replica group (identical on every replica).
@@ -97,7 +99,8 @@ impl Config {
             FaultInjection::QuorumTooSmall => (self.replicas.len() / 2).max(1),
             FaultInjection::None
             | FaultInjection::IgnoreAcceptedValues
-            | FaultInjection::SkipRecovery => self.replicas.len() / 2 + 1,
+            | FaultInjection::SkipRecovery
+            | FaultInjection::SkipFence => self.replicas.len() / 2 + 1,
         }
     }
 

@@ -147,6 +147,17 @@ where
         let mut replica = Self::empty(id, config, incarnation)?;
         match replica.config.fault {
             FaultInjection::SkipRecovery => replica.persist_meta(),
+            FaultInjection::SkipFence => {
+                replica.recovery = Some(Recovery::Querying {
+                    tag: RequestTag {
+                        incarnation,
+                        sequence: u64::MAX,
+                    },
+                    floors: BTreeMap::new(),
+                    deadline: now,
+                });
+                replica.start_page(now, 0, None);
+            }
             FaultInjection::None
             | FaultInjection::QuorumTooSmall
             | FaultInjection::IgnoreAcceptedValues => {
