@@ -75,7 +75,10 @@ fn send(to: u8, message: PeerMessage<u8, u64>) -> TestOutput {
 }
 
 fn prepare(b: Ballot) -> PeerMessage<u8, u64> {
-    PeerMessage::Prepare { key: KEY, ballot: b }
+    PeerMessage::Prepare {
+        key: KEY,
+        ballot: b,
+    }
 }
 
 fn promise(b: Ballot, acc: Option<(Ballot, u64)>) -> PeerMessage<u8, u64> {
@@ -98,11 +101,19 @@ fn accept(b: Ballot, value: u64) -> PeerMessage<u8, u64> {
 }
 
 fn accepted_msg(b: Ballot) -> PeerMessage<u8, u64> {
-    PeerMessage::Accepted { key: KEY, ballot: b }
+    PeerMessage::Accepted {
+        key: KEY,
+        ballot: b,
+    }
 }
 
 /// Delivers `message` from `from` to `group[to - 1]` and returns its outputs.
-fn deliver(group: &mut [TestReplica], from: u8, to: u8, message: PeerMessage<u8, u64>) -> Vec<TestOutput> {
+fn deliver(
+    group: &mut [TestReplica],
+    from: u8,
+    to: u8,
+    message: PeerMessage<u8, u64>,
+) -> Vec<TestOutput> {
     let replica = &mut group[usize::from(to - 1)];
     replica.handle_message(10, r(from), message);
     drain(replica)
@@ -235,7 +246,11 @@ fn second_operation_reads_the_value_chosen_by_the_first() {
     );
     assert_eq!(
         deliver(&mut g, 2, 3, promise(b2, Some((b1, 1)))),
-        vec![accepted(b2, 2), send(1, accept(b2, 2)), send(2, accept(b2, 2))]
+        vec![
+            accepted(b2, 2),
+            send(1, accept(b2, 2)),
+            send(2, accept(b2, 2))
+        ]
     );
     deliver(&mut g, 3, 2, accept(b2, 2));
     assert_eq!(
@@ -264,7 +279,10 @@ fn refused_proposer_backs_off_then_retries_above_the_promised_ballot() {
         ballot: low,
         refusal,
     };
-    assert_eq!(deliver(&mut g, 1, 2, prepare(low)), vec![send(1, reject.clone())]);
+    assert_eq!(
+        deliver(&mut g, 1, 2, prepare(low)),
+        vec![send(1, reject.clone())]
+    );
     assert_eq!(deliver(&mut g, 2, 1, reject.clone()), vec![]);
     let wake = g[0].poll_timeout().expect("backoff timer");
     assert!((10 + 20..10 + 60).contains(&wake), "backoff {wake}");
@@ -274,7 +292,11 @@ fn refused_proposer_backs_off_then_retries_above_the_promised_ballot() {
     let retry = ballot(0, 1, 1);
     assert_eq!(
         drain(&mut g[0]),
-        vec![promised(retry), send(2, prepare(retry)), send(3, prepare(retry))]
+        vec![
+            promised(retry),
+            send(2, prepare(retry)),
+            send(3, prepare(retry))
+        ]
     );
     assert_eq!(
         deliver(&mut g, 1, 2, prepare(retry)),
@@ -323,7 +345,13 @@ fn fenced_acceptor_refuses_old_epochs_and_proposer_raises_its_epoch_first() {
         deliver(&mut g, 3, 2, PeerMessage::Fence { tag, epoch: 2 }),
         vec![
             meta(2, 0, 0),
-            send(3, PeerMessage::FenceAck { tag, epoch_floor: 2 })
+            send(
+                3,
+                PeerMessage::FenceAck {
+                    tag,
+                    epoch_floor: 2
+                }
+            )
         ]
     );
     let old = ballot(0, 0, 1);
@@ -337,7 +365,10 @@ fn fenced_acceptor_refuses_old_epochs_and_proposer_raises_its_epoch_first() {
             epoch_floor: 2,
         },
     };
-    assert_eq!(deliver(&mut g, 1, 2, prepare(old)), vec![send(1, reject.clone())]);
+    assert_eq!(
+        deliver(&mut g, 1, 2, prepare(old)),
+        vec![send(1, reject.clone())]
+    );
     deliver(&mut g, 2, 1, reject);
     let wake = g[0].poll_timeout().unwrap();
     g[0].handle_timeout(wake);
@@ -350,13 +381,33 @@ fn fenced_acceptor_refuses_old_epochs_and_proposer_raises_its_epoch_first() {
         drain(&mut g[0]),
         vec![
             meta(2, 0, 1024),
-            send(2, PeerMessage::Fence { tag: raise, epoch: 2 }),
-            send(3, PeerMessage::Fence { tag: raise, epoch: 2 }),
+            send(
+                2,
+                PeerMessage::Fence {
+                    tag: raise,
+                    epoch: 2
+                }
+            ),
+            send(
+                3,
+                PeerMessage::Fence {
+                    tag: raise,
+                    epoch: 2
+                }
+            ),
         ]
     );
     let new = ballot(2, 1, 1);
     assert_eq!(
-        deliver(&mut g, 2, 1, PeerMessage::FenceAck { tag: raise, epoch_floor: 2 }),
+        deliver(
+            &mut g,
+            2,
+            1,
+            PeerMessage::FenceAck {
+                tag: raise,
+                epoch_floor: 2
+            }
+        ),
         vec![
             meta(2, 2, 1024),
             promised(new),
@@ -419,7 +470,16 @@ fn amnesiac_replica_fences_above_the_highest_floor_then_catches_up_then_votes() 
     };
     assert_eq!(
         deliver(&mut g, 3, 2, PeerMessage::Fence { tag: t, epoch: 4 }),
-        vec![meta(4, 0, 0), send(3, PeerMessage::FenceAck { tag: t, epoch_floor: 4 })]
+        vec![
+            meta(4, 0, 0),
+            send(
+                3,
+                PeerMessage::FenceAck {
+                    tag: t,
+                    epoch_floor: 4
+                }
+            )
+        ]
     );
     let config = g[0].config().clone();
     let mut amnesiac = TestReplica::recover_amnesiac(r(1), config, 77, 0).unwrap();
@@ -431,29 +491,89 @@ fn amnesiac_replica_fences_above_the_highest_floor_then_catches_up_then_votes() 
     assert_eq!(
         drain(&mut amnesiac),
         vec![
-            send(2, PeerMessage::Fence { tag: tag(0), epoch: 0 }),
-            send(3, PeerMessage::Fence { tag: tag(0), epoch: 0 }),
+            send(
+                2,
+                PeerMessage::Fence {
+                    tag: tag(0),
+                    epoch: 0
+                }
+            ),
+            send(
+                3,
+                PeerMessage::Fence {
+                    tag: tag(0),
+                    epoch: 0
+                }
+            ),
         ]
     );
     // It ignores votes while recovering.
     amnesiac.handle_message(1, r(2), prepare(ballot(9, 0, 2)));
     assert_eq!(drain(&mut amnesiac), vec![]);
     // Floors 4 and 0 → fence at 5 (a replayed answer to another request is not counted).
-    amnesiac.handle_message(1, r(3), PeerMessage::FenceAck { tag: t, epoch_floor: 0 });
-    amnesiac.handle_message(1, r(2), PeerMessage::FenceAck { tag: tag(0), epoch_floor: 4 });
+    amnesiac.handle_message(
+        1,
+        r(3),
+        PeerMessage::FenceAck {
+            tag: t,
+            epoch_floor: 0,
+        },
+    );
+    amnesiac.handle_message(
+        1,
+        r(2),
+        PeerMessage::FenceAck {
+            tag: tag(0),
+            epoch_floor: 4,
+        },
+    );
     assert_eq!(drain(&mut amnesiac), vec![]);
-    amnesiac.handle_message(1, r(3), PeerMessage::FenceAck { tag: tag(0), epoch_floor: 0 });
+    amnesiac.handle_message(
+        1,
+        r(3),
+        PeerMessage::FenceAck {
+            tag: tag(0),
+            epoch_floor: 0,
+        },
+    );
     assert_eq!(
         drain(&mut amnesiac),
         vec![
-            send(2, PeerMessage::Fence { tag: tag(1), epoch: 5 }),
-            send(3, PeerMessage::Fence { tag: tag(1), epoch: 5 }),
+            send(
+                2,
+                PeerMessage::Fence {
+                    tag: tag(1),
+                    epoch: 5
+                }
+            ),
+            send(
+                3,
+                PeerMessage::Fence {
+                    tag: tag(1),
+                    epoch: 5
+                }
+            ),
         ]
     );
     for from in [2, 3] {
-        let ack = deliver(&mut g, 1, from, PeerMessage::Fence { tag: tag(1), epoch: 5 });
+        let ack = deliver(
+            &mut g,
+            1,
+            from,
+            PeerMessage::Fence {
+                tag: tag(1),
+                epoch: 5,
+            },
+        );
         assert_eq!(ack.len(), 2, "persist the floor, then acknowledge");
-        amnesiac.handle_message(2, r(from), PeerMessage::FenceAck { tag: tag(1), epoch_floor: 5 });
+        amnesiac.handle_message(
+            2,
+            r(from),
+            PeerMessage::FenceAck {
+                tag: tag(1),
+                epoch_floor: 5,
+            },
+        );
     }
     let catch_up = PeerMessage::CatchUp {
         tag: tag(2),
@@ -481,10 +601,7 @@ fn amnesiac_replica_fences_above_the_highest_floor_then_catches_up_then_votes() 
     assert_eq!(deliver(&mut g, 1, 3, catch_up), vec![send(1, page(vec![]))]);
     amnesiac.handle_message(3, r(3), page(vec![]));
     amnesiac.handle_message(3, r(2), page(vec![(KEY, held)]));
-    assert_eq!(
-        drain(&mut amnesiac),
-        vec![accepted(b, 5), meta(5, 5, 0)]
-    );
+    assert_eq!(drain(&mut amnesiac), vec![accepted(b, 5), meta(5, 5, 0)]);
     assert!(amnesiac.is_voting());
     // Its own floor now refuses every ballot of an older epoch.
     amnesiac.handle_message(4, r(2), prepare(ballot(4, 99, 2)));
@@ -502,4 +619,13 @@ fn amnesiac_replica_fences_above_the_highest_floor_then_catches_up_then_votes() 
             }
         )]
     );
+}
+
+#[test]
+fn replica_state_is_hashable_and_comparable_for_the_model_checker() {
+    fn model_state<T: Clone + Eq + std::hash::Hash + std::fmt::Debug>(_: &T) {}
+    let g = group(3);
+    model_state(&g[0]);
+    assert_eq!(g[0].clone(), g[0]);
+    assert_ne!(g[0], g[1]);
 }

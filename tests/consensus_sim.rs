@@ -15,7 +15,11 @@ use e2ee_backup::consensus::{FaultInjection, Output, PeerMessage, ReplicaId};
 fn run(options: SimOptions) -> Sim {
     let mut sim = Sim::new(options);
     sim.run_faulty();
-    assert!(sim.heal(), "seed {} did not settle after healing", sim.options.seed);
+    assert!(
+        sim.heal(),
+        "seed {} did not settle after healing",
+        sim.options.seed
+    );
     sim
 }
 
@@ -40,12 +44,18 @@ fn linearizable_runs(replicas: u8, count: u64) {
     for seed in seeds(count) {
         let sim = run(SimOptions::new(replicas, seed));
         assert_eq!(sim.check_linearizable(), Ok(()), "INV-LINEAR, seed {seed}");
-        assert!(sim.all_voting(), "LIVE: a replica still recovers, seed {seed}");
+        assert!(
+            sim.all_voting(),
+            "LIVE: a replica still recovers, seed {seed}"
+        );
         add(&mut total, &sim.stats);
     }
     println!("{replicas} replicas, {count} runs: {total:?}");
     assert!(total.completed > count * 4, "{total:?}");
-    assert!(total.failed > 0 && total.crashes > 0 && total.replays > 0, "{total:?}");
+    assert!(
+        total.failed > 0 && total.crashes > 0 && total.replays > 0,
+        "{total:?}"
+    );
     assert!(total.amnesia_restarts > 0, "{total:?}");
 }
 
@@ -114,8 +124,11 @@ fn forgotten_promise(fault: FaultInjection) -> (Sim, Vec<Option<TestOutcome>>) {
     let five = ReplicaId(5);
     let high = sim.propose(five, 0, inc).unwrap();
     // Replicas 2 and 4 promise replica 5's ballot; the promises stay in flight.
-    deliver_while(&mut sim, |f, t, _| f == five && (t == ReplicaId(2) || t == ReplicaId(4)));
-    sim.in_flight.retain(|(f, _, m)| !(*f == five && m.kind() == "Prepare"));
+    deliver_while(&mut sim, |f, t, _| {
+        f == five && (t == ReplicaId(2) || t == ReplicaId(4))
+    });
+    sim.in_flight
+        .retain(|(f, _, m)| !(*f == five && m.kind() == "Prepare"));
     sim.crash(ReplicaId(2));
     sim.restart(ReplicaId(2), true);
     // Replica 2 recovers through replicas 1, 3 and 4.
@@ -131,8 +144,14 @@ fn forgotten_promise(fault: FaultInjection) -> (Sim, Vec<Option<TestOutcome>>) {
         }
         sim.advance();
     }
-    assert!(sim.records[low].outcome.is_some(), "replica 1's increment completes");
-    assert!(sim.records[high].responded.is_none(), "replica 5 is still preparing");
+    assert!(
+        sim.records[low].outcome.is_some(),
+        "replica 1's increment completes"
+    );
+    assert!(
+        sim.records[high].responded.is_none(),
+        "replica 5 is still preparing"
+    );
     // The old promises reach replica 5 at last; then everything is delivered.
     deliver_while(&mut sim, |_, t, m| t == five && m.kind() == "Promise");
     assert!(sim.settle());
@@ -185,7 +204,11 @@ fn increments_never_count_more_than_the_limit() {
             let before = nows.len();
             nows.sort();
             nows.dedup();
-            assert_eq!(nows.len(), before, "two increments counted the same attempt");
+            assert_eq!(
+                nows.len(),
+                before,
+                "two increments counted the same attempt"
+            );
             if counted == 3 {
                 reached_limit += 1;
             }
@@ -193,7 +216,10 @@ fn increments_never_count_more_than_the_limit() {
         }
     }
     println!("the limit was reached in {reached_limit} of 80 runs");
-    assert!(reached_limit > 0, "the limit was never reached: the test is vacuous");
+    assert!(
+        reached_limit > 0,
+        "the limit was never reached: the test is vacuous"
+    );
 }
 
 /// A lossless run to quiescence of one operation at `at`, with `down` replicas crashed.
@@ -230,7 +256,10 @@ fn operations_complete_with_two_of_five_down_and_fail_with_three_down_then_recov
     let (outcome, failed) = one_op(&mut sim, ReplicaId(5), TestChange::Read);
     assert!(!failed);
     // The failed increment may or may not have taken effect (its Accept reached replica 1).
-    assert!(matches!(outcome, Some(TestOutcome::Value(Some(2 | 3)))), "{outcome:?}");
+    assert!(
+        matches!(outcome, Some(TestOutcome::Value(Some(2 | 3)))),
+        "{outcome:?}"
+    );
     assert_eq!(sim.check_linearizable(), Ok(()));
 }
 
@@ -268,7 +297,9 @@ fn reads_after_amnesia(fault: FaultInjection) -> Vec<Option<TestOutcome>> {
 #[test]
 fn amnesiac_replica_recovers_every_value_it_had_accepted() {
     // The catch-up pages hold 2 entries, so 5 keys take 3 pages.
-    let expected: Vec<_> = (40..45).map(|v| Some(TestOutcome::Value(Some(v)))).collect();
+    let expected: Vec<_> = (40..45)
+        .map(|v| Some(TestOutcome::Value(Some(v))))
+        .collect();
     assert_eq!(reads_after_amnesia(FaultInjection::None), expected);
 }
 
@@ -283,15 +314,33 @@ fn replica_restarted_from_durable_state_keeps_its_promises() {
     let mut options = SimOptions::new(3, 13);
     options.keys = 1;
     let mut sim = Sim::new(options);
-    let i = sim.propose(ReplicaId(1), 0, TestChange::Increment { limit: 5 }).unwrap();
+    let i = sim
+        .propose(ReplicaId(1), 0, TestChange::Increment { limit: 5 })
+        .unwrap();
     assert!(sim.settle());
     assert!(sim.records[i].outcome.is_some());
-    let before = sim.nodes[&ReplicaId(2)].replica.as_ref().unwrap().register(&0).cloned();
+    let before = sim.nodes[&ReplicaId(2)]
+        .replica
+        .as_ref()
+        .unwrap()
+        .register(&0)
+        .cloned();
     sim.crash(ReplicaId(2));
     sim.restart(ReplicaId(2), false);
-    let after = sim.nodes[&ReplicaId(2)].replica.as_ref().unwrap().register(&0).cloned();
+    let after = sim.nodes[&ReplicaId(2)]
+        .replica
+        .as_ref()
+        .unwrap()
+        .register(&0)
+        .cloned();
     assert_eq!(before, after);
-    assert!(sim.nodes[&ReplicaId(2)].replica.as_ref().unwrap().is_voting());
+    assert!(
+        sim.nodes[&ReplicaId(2)]
+            .replica
+            .as_ref()
+            .unwrap()
+            .is_voting()
+    );
 }
 
 #[test]
@@ -301,7 +350,13 @@ fn recovering_replica_refuses_to_propose() {
     let mut sim = Sim::new(options);
     sim.crash(ReplicaId(1));
     sim.restart(ReplicaId(1), true);
-    let replica = sim.nodes.get_mut(&ReplicaId(1)).unwrap().replica.as_mut().unwrap();
+    let replica = sim
+        .nodes
+        .get_mut(&ReplicaId(1))
+        .unwrap()
+        .replica
+        .as_mut()
+        .unwrap();
     assert!(!replica.is_voting());
     let op = replica.propose(0, 0, TestChange::Read);
     let outputs = consensus_support::drain(replica);

@@ -173,12 +173,18 @@ mod tests {
             s.on_prepare(0, b(0, 5)),
             PrepareVerdict::Promise { changed: true, .. }
         ));
-        assert!(matches!(s.on_prepare(0, b(0, 4)), PrepareVerdict::Reject(_)));
+        assert!(matches!(
+            s.on_prepare(0, b(0, 4)),
+            PrepareVerdict::Reject(_)
+        ));
         assert!(matches!(
             s.on_prepare(0, b(0, 5)),
             PrepareVerdict::Promise { changed: false, .. }
         ));
-        assert!(matches!(s.on_prepare(1, b(0, 9)), PrepareVerdict::Reject(_)));
+        assert!(matches!(
+            s.on_prepare(1, b(0, 9)),
+            PrepareVerdict::Reject(_)
+        ));
     }
 
     #[test]
@@ -192,8 +198,14 @@ mod tests {
             s.on_accept(0, b(0, 5), &Some(1)),
             AcceptVerdict::Accepted { changed: false }
         ));
-        assert!(matches!(s.on_accept(0, b(0, 4), &Some(2)), AcceptVerdict::Reject(_)));
-        assert!(matches!(s.on_prepare(0, b(0, 4)), PrepareVerdict::Reject(_)));
+        assert!(matches!(
+            s.on_accept(0, b(0, 4), &Some(2)),
+            AcceptVerdict::Reject(_)
+        ));
+        assert!(matches!(
+            s.on_prepare(0, b(0, 4)),
+            PrepareVerdict::Reject(_)
+        ));
         assert_eq!(s.accepted.map(|a| a.value), Some(Some(1)));
     }
 }

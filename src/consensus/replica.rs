@@ -304,10 +304,11 @@ where
     }
 
     fn persist_register(&mut self, key: &K, state: &AcceptorState<V>) {
-        self.outputs.push_back(Output::Persist(DurableWrite::Register {
-            key: key.clone(),
-            state: state.clone(),
-        }));
+        self.outputs
+            .push_back(Output::Persist(DurableWrite::Register {
+                key: key.clone(),
+                state: state.clone(),
+            }));
     }
 
     fn dispatch(&mut self, to: ReplicaId, message: PeerMessage<K, V>) {
@@ -634,9 +635,7 @@ where
         if let Some(promised) = refusal.promised {
             wanted = wanted.max(promised.epoch);
             if promised.epoch >= established {
-                self.next_counter = self
-                    .next_counter
-                    .max(promised.counter.saturating_add(1));
+                self.next_counter = self.next_counter.max(promised.counter.saturating_add(1));
             }
         }
         self.wanted_epoch = self.wanted_epoch.max(wanted);
@@ -802,7 +801,10 @@ where
         let message = match recovery {
             Recovery::Querying { tag, deadline, .. } => {
                 *deadline = now.saturating_add(self.config.round_timeout_ms);
-                PeerMessage::Fence { tag: *tag, epoch: 0 }
+                PeerMessage::Fence {
+                    tag: *tag,
+                    epoch: 0,
+                }
             }
             Recovery::Fencing {
                 tag,

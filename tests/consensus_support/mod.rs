@@ -619,8 +619,13 @@ impl Sim {
                     }
                 }
                 770..=899 => {
-                    let pending = self.records.iter().filter(|r| r.responded.is_none()).count();
-                    if self.records.len() < self.options.max_ops * 2 && pending < self.options.max_ops
+                    let pending = self
+                        .records
+                        .iter()
+                        .filter(|r| r.responded.is_none())
+                        .count();
+                    if self.records.len() < self.options.max_ops * 2
+                        && pending < self.options.max_ops
                     {
                         let id = ids[self.below(ids.len())];
                         let key = self.below(self.options.keys as usize) as Key;
@@ -675,10 +680,11 @@ impl Sim {
                 self.deliver(i, false, None);
                 continue;
             }
-            let busy = self
-                .nodes
-                .values()
-                .any(|n| n.replica.as_ref().is_some_and(|r| r.poll_timeout().is_some()));
+            let busy = self.nodes.values().any(|n| {
+                n.replica
+                    .as_ref()
+                    .is_some_and(|r| r.poll_timeout().is_some())
+            });
             if !busy {
                 return true;
             }
