@@ -39,7 +39,12 @@ fn add(total: &mut Stats, run: &Stats) {
 
 /// The correct engine: every history is linearizable, every replica votes after healing, and
 /// the runs are not vacuous (operations complete and fail, crashes, amnesia and replays happen).
+/// `CONSENSUS_SEEDS=<n>` runs `n` seeds instead (a longer soak).
 fn linearizable_runs(replicas: u8, count: u64) {
+    let count = std::env::var("CONSENSUS_SEEDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(count);
     let mut total = Stats::default();
     for seed in seeds(count) {
         let sim = run(SimOptions::new(replicas, seed));
@@ -61,12 +66,12 @@ fn linearizable_runs(replicas: u8, count: u64) {
 
 #[test]
 fn randomized_histories_are_linearizable_on_three_replicas() {
-    linearizable_runs(3, 60);
+    linearizable_runs(3, 150);
 }
 
 #[test]
 fn randomized_histories_are_linearizable_on_five_replicas() {
-    linearizable_runs(5, 40);
+    linearizable_runs(5, 100);
 }
 
 /// Counts the seeds (of `count`) whose history the checker rejects.
@@ -186,7 +191,7 @@ fn increments_never_count_more_than_the_limit() {
     // increments complete as counted, whatever crashes, amnesia and replays happen.
     let mut reached_limit = 0;
     for replicas in [3, 5] {
-        for seed in seeds(40) {
+        for seed in seeds(80) {
             let mut options = SimOptions::new(replicas, seed);
             options.increments_only = Some(3);
             options.keys = 1;
@@ -215,7 +220,7 @@ fn increments_never_count_more_than_the_limit() {
             assert_eq!(sim.check_linearizable(), Ok(()), "seed {seed}");
         }
     }
-    println!("the limit was reached in {reached_limit} of 80 runs");
+    println!("the limit was reached in {reached_limit} of 160 runs");
     assert!(
         reached_limit > 0,
         "the limit was never reached: the test is vacuous"
