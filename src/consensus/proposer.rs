@@ -1,10 +1,13 @@
-//! Proposer-side state of one operation (SPEC.md "Replication", rounds).
+//! The proposer role: per-operation state, rounds, backoff and epoch establishment (SPEC.md
+//! "Replication", proposer rules).
 
 use alloc::collections::{BTreeMap, BTreeSet};
 
 use super::ballot::{Ballot, ReplicaId};
 use super::config::{Change, OpId};
-use super::messages::AcceptedValue;
+use super::config::{FailReason, FaultInjection, Output};
+use super::messages::{AcceptedValue, PeerMessage};
+use super::replica::{Raise, Replica};
 
 /// How the last finished round of an operation ended.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
@@ -95,4 +98,257 @@ pub(crate) fn backoff_ms(base: u64, seed: u64, replica: ReplicaId, op: OpId, rou
     z ^= z >> 31;
     let jitter = z.checked_rem(base).unwrap_or(0);
     exp.saturating_add(jitter)
+}
+
+// ---- the proposer role of a replica ----------------------------------------------------------
+
+impl<K, V, C> Replica<K, V, C>
+where
+    K: Ord + Clone,
+    V: Clone + PartialEq,
+    C: Change<V>,
+    C::Outcome: Clone,
+{
+    // ---- proposer -------------------------------------------------------------------------
+
+    pub(super) fn next_ballot(&mut self) -> Ballot {
+        if self.next_counter >= self.meta.counter_reserved {
+            self.meta.counter_reserved = self
+                .next_counter
+                .saturating_add(self.config.counter_block.max(1));
+            self.persist_meta();
+        }
+        let ballot = Ballot {
+            epoch: self.meta.established_epoch,
+            counter: self.next_counter,
+            replica: self.id,
+        };
+        self.next_counter = self.next_counter.saturating_add(1);
+        ballot
+    }
+
+    pub(super) fn start_round(&mut self, now: u64, id: OpId) {
+        let deadline = now.saturating_add(self.config.round_timeout_ms);
+        let needs_epoch = self.wanted_epoch > self.meta.established_epoch;
+        let max_rounds = self.config.max_rounds;
+        let Some(op) = self.ops.get_mut(&id) else {
+            return;
+        };
+        if op.rounds_started >= max_rounds {
+            let reason = match op.last_end {
+                Some(RoundEnd::Refused) => FailReason::Contended,
+                Some(RoundEnd::TimedOut) | None => FailReason::Unavailable,
+            };
+            self.finish(now, id, Output::Failed { op: id, reason });
+            return;
+        }
+        op.rounds_started = op.rounds_started.saturating_add(1);
+        if needs_epoch {
+            op.phase = Phase::AwaitingEpoch { deadline };
+            self.ensure_raise(now);
+            return;
+        }
+        let key = op.key.clone();
+        let ballot = self.next_ballot();
+        if let Some(op) = self.ops.get_mut(&id) {
+            op.phase = Phase::Preparing {
+                ballot,
+                deadline,
+                promises: BTreeMap::new(),
+            };
+        }
+        self.broadcast(now, PeerMessage::Prepare { key, ballot });
+    }
+
+    /// Removes a finished operation, reports it, and starts the next one on its key.
+    pub(super) fn finish(&mut self, now: u64, id: OpId, report: Output<K, V, C::Outcome>) {
+        let Some(op) = self.ops.remove(&id) else {
+            return;
+        };
+        self.outputs.push_back(report);
+        let next = match self.queues.get_mut(&op.key) {
+            Some(queue) => {
+                queue.retain(|queued| *queued != id);
+                queue.front().copied()
+            }
+            None => None,
+        };
+        match next {
+            Some(next) => self.start_round(now, next),
+            None => {
+                self.queues.remove(&op.key);
+            }
+        }
+    }
+
+    /// The operation currently running on `key`, if its round is at `ballot`.
+    pub(super) fn active_op_at(&mut self, key: &K, ballot: Ballot) -> Option<&mut Op<K, V, C>> {
+        let id = self.queues.get(key)?.front().copied()?;
+        let op = self.ops.get_mut(&id)?;
+        (op.ballot() == Some(ballot)).then_some(op)
+    }
+
+    pub(super) fn on_promise(
+        &mut self,
+        now: u64,
+        from: ReplicaId,
+        key: K,
+        ballot: Ballot,
+        accepted: Option<AcceptedValue<V>>,
+    ) {
+        let quorum = self.config.quorum();
+        let ignore_accepted = self.config.fault == FaultInjection::IgnoreAcceptedValues;
+        let deadline = now.saturating_add(self.config.round_timeout_ms);
+        let Some(op) = self.active_op_at(&key, ballot) else {
+            return;
+        };
+        let Phase::Preparing { promises, .. } = &mut op.phase else {
+            return;
+        };
+        promises.insert(from, accepted);
+        if promises.len() < quorum {
+            return;
+        }
+        let current = if ignore_accepted {
+            None
+        } else {
+            highest_accepted(promises).and_then(|a| a.value.as_ref())
+        };
+        let (value, outcome) = op.change.apply(current);
+        op.phase = Phase::Accepting {
+            ballot,
+            deadline,
+            outcome,
+            accepted: BTreeSet::new(),
+        };
+        self.broadcast(now, PeerMessage::Accept { key, ballot, value });
+    }
+
+    pub(super) fn on_accepted(&mut self, now: u64, from: ReplicaId, key: K, ballot: Ballot) {
+        let quorum = self.config.quorum();
+        let Some(op) = self.active_op_at(&key, ballot) else {
+            return;
+        };
+        let Phase::Accepting {
+            accepted, outcome, ..
+        } = &mut op.phase
+        else {
+            return;
+        };
+        accepted.insert(from);
+        if accepted.len() < quorum {
+            return;
+        }
+        let report = Output::Completed {
+            op: op.id,
+            outcome: outcome.clone(),
+        };
+        let id = op.id;
+        self.finish(now, id, report);
+    }
+
+    pub(super) fn on_reject(
+        &mut self,
+        now: u64,
+        key: K,
+        ballot: Ballot,
+        refusal: super::messages::Refusal,
+    ) {
+        let established = self.meta.established_epoch;
+        let base = self.config.backoff_base_ms;
+        let seed = self.config.jitter_seed;
+        let me = self.id;
+        let Some(op) = self.active_op_at(&key, ballot) else {
+            return;
+        };
+        let pause = backoff_ms(base, seed, me, op.id, op.rounds_started);
+        op.last_end = Some(RoundEnd::Refused);
+        op.phase = Phase::Backoff {
+            until: now.saturating_add(pause),
+        };
+        let mut wanted = refusal.epoch_floor;
+        if let Some(promised) = refusal.promised {
+            wanted = wanted.max(promised.epoch);
+            if promised.epoch >= established {
+                self.next_counter = self.next_counter.max(promised.counter.saturating_add(1));
+            }
+        }
+        self.wanted_epoch = self.wanted_epoch.max(wanted);
+    }
+
+    // ---- epoch raise ----------------------------------------------------------------------
+
+    pub(super) fn ensure_raise(&mut self, now: u64) {
+        let target = self.wanted_epoch;
+        if target <= self.meta.established_epoch
+            || self.raise.as_ref().is_some_and(|r| r.epoch >= target)
+        {
+            return;
+        }
+        let tag = self.new_tag();
+        self.raise_floor(target);
+        let mut acks = BTreeSet::new();
+        acks.insert(self.id);
+        self.raise = Some(Raise {
+            tag,
+            epoch: target,
+            acks,
+            deadline: now.saturating_add(self.config.round_timeout_ms),
+        });
+        self.send_to_others(&PeerMessage::Fence { tag, epoch: target });
+        self.check_raise(now);
+    }
+
+    pub(super) fn resend_raise(&mut self, now: u64) {
+        let Some(raise) = self.raise.as_mut() else {
+            return;
+        };
+        raise.deadline = now.saturating_add(self.config.round_timeout_ms);
+        let message = PeerMessage::Fence {
+            tag: raise.tag,
+            epoch: raise.epoch,
+        };
+        let missing: alloc::vec::Vec<ReplicaId> = self
+            .config
+            .replicas
+            .iter()
+            .copied()
+            .filter(|r| !raise.acks.contains(r))
+            .collect();
+        for to in missing {
+            self.dispatch(to, message.clone());
+        }
+    }
+
+    pub(super) fn check_raise(&mut self, now: u64) {
+        let quorum = self.config.quorum();
+        let Some(raise) = self.raise.as_ref() else {
+            return;
+        };
+        if raise.acks.len() < quorum {
+            return;
+        }
+        // INV-LINEAR: a ballot's epoch is established (a quorum holds a floor at least as high)
+        // before any ballot of that epoch exists.
+        self.meta.established_epoch = self.meta.established_epoch.max(raise.epoch);
+        self.raise = None;
+        self.persist_meta();
+        let waiting: alloc::vec::Vec<OpId> = self
+            .ops
+            .values()
+            .filter(|op| matches!(op.phase, Phase::AwaitingEpoch { .. }))
+            .map(|op| op.id)
+            .collect();
+        if self.wanted_epoch > self.meta.established_epoch {
+            self.ensure_raise(now);
+            return;
+        }
+        for id in waiting {
+            if let Some(op) = self.ops.get_mut(&id) {
+                // Waiting for the epoch used up this round without sending anything.
+                op.rounds_started = op.rounds_started.saturating_sub(1);
+            }
+            self.start_round(now, id);
+        }
+    }
 }

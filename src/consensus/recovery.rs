@@ -3,8 +3,11 @@
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 
+use super::acceptor::{AcceptorState, ReplicaMeta};
 use super::ballot::{ReplicaId, RequestTag};
-use super::messages::AcceptedValue;
+use super::config::Change;
+use super::messages::{AcceptedValue, PeerMessage};
+use super::replica::{CATCH_UP_PAGE_MAX, Replica};
 
 /// One catch-up page as received from one replica.
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
@@ -108,6 +111,204 @@ pub(crate) fn merge_pages<K: Ord + Clone, V: Clone>(
         }
     }
     (merged, bound)
+}
+
+impl<K, V, C> Replica<K, V, C>
+where
+    K: Ord + Clone,
+    V: Clone + PartialEq,
+    C: Change<V>,
+    C::Outcome: Clone,
+{
+    /// A `FenceAck`: counts for this replica's epoch raise or for its recovery, if the tag matches.
+    pub(super) fn on_fence_ack(
+        &mut self,
+        now: u64,
+        from: ReplicaId,
+        tag: RequestTag,
+        epoch_floor: u64,
+    ) {
+        if let Some(raise) = self.raise.as_mut() {
+            if raise.tag == tag && epoch_floor >= raise.epoch {
+                raise.acks.insert(from);
+                self.check_raise(now);
+                return;
+            }
+        }
+        if from == self.id {
+            return;
+        }
+        let quorum = self.config.quorum();
+        match self.recovery.as_mut() {
+            Some(Recovery::Querying {
+                tag: expected,
+                floors,
+                ..
+            }) if *expected == tag => {
+                floors.insert(from, epoch_floor);
+                if floors.len() >= quorum {
+                    let highest = floors.values().copied().max().unwrap_or(0);
+                    let epoch = highest.saturating_add(1);
+                    self.start_fencing(now, epoch);
+                }
+            }
+            Some(Recovery::Fencing {
+                tag: expected,
+                epoch,
+                acks,
+                ..
+            }) if *expected == tag && epoch_floor >= *epoch => {
+                acks.insert(from);
+                if acks.len() >= quorum {
+                    let epoch = *epoch;
+                    self.start_page(now, epoch, None);
+                }
+            }
+            Some(Recovery::Querying { .. })
+            | Some(Recovery::Fencing { .. })
+            | Some(Recovery::CatchingUp { .. })
+            | None => {}
+        }
+    }
+
+    // ---- amnesia recovery -----------------------------------------------------------------
+
+    pub(super) fn start_fencing(&mut self, now: u64, epoch: u64) {
+        let tag = self.new_tag();
+        self.recovery = Some(Recovery::Fencing {
+            tag,
+            epoch,
+            acks: BTreeSet::new(),
+            deadline: now.saturating_add(self.config.round_timeout_ms),
+        });
+        self.send_to_others(&PeerMessage::Fence { tag, epoch });
+    }
+
+    pub(super) fn start_page(&mut self, now: u64, epoch: u64, after: Option<K>) {
+        let tag = self.new_tag();
+        self.recovery = Some(Recovery::CatchingUp {
+            tag,
+            epoch,
+            after: after.clone(),
+            pages: BTreeMap::new(),
+            deadline: now.saturating_add(self.config.round_timeout_ms),
+        });
+        let limit = self.config.catch_up_page.clamp(1, CATCH_UP_PAGE_MAX);
+        self.send_to_others(&PeerMessage::CatchUp {
+            tag,
+            epoch,
+            after,
+            limit,
+        });
+    }
+
+    pub(super) fn resend_recovery(&mut self, now: u64) {
+        let limit = self.config.catch_up_page.clamp(1, CATCH_UP_PAGE_MAX);
+        let Some(recovery) = self.recovery.as_mut() else {
+            return;
+        };
+        let answered = recovery.answered();
+        let message = match recovery {
+            Recovery::Querying { tag, deadline, .. } => {
+                *deadline = now.saturating_add(self.config.round_timeout_ms);
+                PeerMessage::Fence {
+                    tag: *tag,
+                    epoch: 0,
+                }
+            }
+            Recovery::Fencing {
+                tag,
+                epoch,
+                deadline,
+                ..
+            } => {
+                *deadline = now.saturating_add(self.config.round_timeout_ms);
+                PeerMessage::Fence {
+                    tag: *tag,
+                    epoch: *epoch,
+                }
+            }
+            Recovery::CatchingUp {
+                tag,
+                epoch,
+                after,
+                deadline,
+                ..
+            } => {
+                *deadline = now.saturating_add(self.config.round_timeout_ms);
+                PeerMessage::CatchUp {
+                    tag: *tag,
+                    epoch: *epoch,
+                    after: after.clone(),
+                    limit,
+                }
+            }
+        };
+        let missing: alloc::vec::Vec<ReplicaId> = self
+            .config
+            .replicas
+            .iter()
+            .copied()
+            .filter(|r| *r != self.id && !answered.contains(r))
+            .collect();
+        for to in missing {
+            self.dispatch(to, message.clone());
+        }
+    }
+
+    pub(super) fn on_catch_up_page(
+        &mut self,
+        now: u64,
+        from: ReplicaId,
+        tag: RequestTag,
+        page: Page<K, V>,
+    ) {
+        let quorum = self.config.quorum();
+        let limit = self.config.catch_up_page.clamp(1, CATCH_UP_PAGE_MAX);
+        let Some(Recovery::CatchingUp {
+            tag: expected,
+            epoch,
+            after,
+            pages,
+            ..
+        }) = self.recovery.as_mut()
+        else {
+            return;
+        };
+        if *expected != tag || from == self.id || !page_is_well_formed(&page, after.as_ref(), limit)
+        {
+            return;
+        }
+        pages.entry(from).or_insert(page);
+        if pages.len() < quorum {
+            return;
+        }
+        let epoch = *epoch;
+        let (merged, next) = merge_pages(pages);
+        for (key, accepted) in merged {
+            let state = AcceptorState {
+                promised: Some(accepted.ballot),
+                accepted: Some(accepted),
+            };
+            self.persist_register(&key, &state);
+            self.registers.insert(key, state);
+        }
+        match next {
+            Some(cursor) => self.start_page(now, epoch, Some(cursor)),
+            None => {
+                // Meta last: a durable state without it is incomplete (StartError).
+                self.meta = ReplicaMeta {
+                    epoch_floor: epoch,
+                    established_epoch: epoch,
+                    counter_reserved: 0,
+                };
+                self.next_counter = 0;
+                self.wanted_epoch = epoch;
+                self.recovery = None;
+                self.persist_meta();
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -10,8 +10,8 @@ use super::acceptor::{
 use super::ballot::{Ballot, ReplicaId, RequestTag};
 use super::config::{Change, Config, FailReason, FaultInjection, OpId, Output};
 use super::messages::{AcceptedValue, PeerMessage};
-use super::proposer::{Op, Phase, RoundEnd, backoff_ms, highest_accepted};
-use super::recovery::{Page, Recovery, merge_pages, page_is_well_formed};
+use super::proposer::{Op, Phase, RoundEnd};
+use super::recovery::{Page, Recovery};
 
 /// Largest catch-up page a replica serves, whatever the request asks for.
 pub const CATCH_UP_PAGE_MAX: u32 = 4096;
@@ -39,11 +39,11 @@ impl fmt::Display for StartError {
 /// An epoch raise in flight: this replica's proposer waits until a quorum (itself included)
 /// has durably raised its floor to `epoch` before it makes ballots of that epoch.
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
-struct Raise {
-    tag: RequestTag,
-    epoch: u64,
-    acks: BTreeSet<ReplicaId>,
-    deadline: u64,
+pub(super) struct Raise {
+    pub(super) tag: RequestTag,
+    pub(super) epoch: u64,
+    pub(super) acks: BTreeSet<ReplicaId>,
+    pub(super) deadline: u64,
 }
 
 /// One replica of a CASPaxos group: every replica is both proposer and acceptor.
@@ -60,21 +60,21 @@ struct Raise {
 /// with durable state) or [`recover_amnesiac`](Self::recover_amnesiac) (restart without it).
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub struct Replica<K, V, C: Change<V>> {
-    id: ReplicaId,
-    config: Config,
-    incarnation: u64,
-    next_sequence: u64,
-    meta: ReplicaMeta,
-    next_counter: u64,
-    registers: BTreeMap<K, AcceptorState<V>>,
-    recovery: Option<Recovery<K, V>>,
-    raise: Option<Raise>,
-    wanted_epoch: u64,
-    next_op: u64,
-    ops: BTreeMap<OpId, Op<K, V, C>>,
-    queues: BTreeMap<K, VecDeque<OpId>>,
-    outputs: VecDeque<Output<K, V, C::Outcome>>,
-    local_inbox: VecDeque<PeerMessage<K, V>>,
+    pub(super) id: ReplicaId,
+    pub(super) config: Config,
+    pub(super) incarnation: u64,
+    pub(super) next_sequence: u64,
+    pub(super) meta: ReplicaMeta,
+    pub(super) next_counter: u64,
+    pub(super) registers: BTreeMap<K, AcceptorState<V>>,
+    pub(super) recovery: Option<Recovery<K, V>>,
+    pub(super) raise: Option<Raise>,
+    pub(super) wanted_epoch: u64,
+    pub(super) next_op: u64,
+    pub(super) ops: BTreeMap<OpId, Op<K, V, C>>,
+    pub(super) queues: BTreeMap<K, VecDeque<OpId>>,
+    pub(super) outputs: VecDeque<Output<K, V, C::Outcome>>,
+    pub(super) local_inbox: VecDeque<PeerMessage<K, V>>,
 }
 
 impl<K, V, C> Replica<K, V, C>
@@ -289,7 +289,7 @@ where
 
     // ---- plumbing -------------------------------------------------------------------------
 
-    fn new_tag(&mut self) -> RequestTag {
+    pub(super) fn new_tag(&mut self) -> RequestTag {
         let tag = RequestTag {
             incarnation: self.incarnation,
             sequence: self.next_sequence,
@@ -298,12 +298,12 @@ where
         tag
     }
 
-    fn persist_meta(&mut self) {
+    pub(super) fn persist_meta(&mut self) {
         self.outputs
             .push_back(Output::Persist(DurableWrite::Meta(self.meta)));
     }
 
-    fn persist_register(&mut self, key: &K, state: &AcceptorState<V>) {
+    pub(super) fn persist_register(&mut self, key: &K, state: &AcceptorState<V>) {
         self.outputs
             .push_back(Output::Persist(DurableWrite::Register {
                 key: key.clone(),
@@ -311,7 +311,7 @@ where
             }));
     }
 
-    fn dispatch(&mut self, to: ReplicaId, message: PeerMessage<K, V>) {
+    pub(super) fn dispatch(&mut self, to: ReplicaId, message: PeerMessage<K, V>) {
         if to == self.id {
             self.local_inbox.push_back(message);
         } else {
@@ -319,7 +319,7 @@ where
         }
     }
 
-    fn send_to_others(&mut self, message: &PeerMessage<K, V>) {
+    pub(super) fn send_to_others(&mut self, message: &PeerMessage<K, V>) {
         let others: alloc::vec::Vec<ReplicaId> = self
             .config
             .replicas
@@ -337,18 +337,18 @@ where
 
     /// Sends to every member: this replica's own acceptor first (its durable write precedes
     /// the sends), then the others in id order.
-    fn broadcast(&mut self, now: u64, message: PeerMessage<K, V>) {
+    pub(super) fn broadcast(&mut self, now: u64, message: PeerMessage<K, V>) {
         self.step(now, self.id, message.clone());
         self.send_to_others(&message);
     }
 
-    fn drain_local(&mut self, now: u64) {
+    pub(super) fn drain_local(&mut self, now: u64) {
         while let Some(message) = self.local_inbox.pop_front() {
             self.step(now, self.id, message);
         }
     }
 
-    fn raise_floor(&mut self, epoch: u64) {
+    pub(super) fn raise_floor(&mut self, epoch: u64) {
         if epoch > self.meta.epoch_floor {
             self.meta.epoch_floor = epoch;
             self.wanted_epoch = self.wanted_epoch.max(epoch);
@@ -356,7 +356,7 @@ where
         }
     }
 
-    fn step(&mut self, now: u64, from: ReplicaId, message: PeerMessage<K, V>) {
+    pub(super) fn step(&mut self, now: u64, from: ReplicaId, message: PeerMessage<K, V>) {
         match message {
             PeerMessage::Prepare { key, ballot } => self.on_prepare(from, key, ballot),
             PeerMessage::Accept { key, ballot, value } => self.on_accept(from, key, ballot, value),
@@ -395,7 +395,7 @@ where
 
     // ---- acceptor -------------------------------------------------------------------------
 
-    fn on_prepare(&mut self, from: ReplicaId, key: K, ballot: Ballot) {
+    pub(super) fn on_prepare(&mut self, from: ReplicaId, key: K, ballot: Ballot) {
         if !self.is_voting() {
             return;
         }
@@ -426,7 +426,7 @@ where
         }
     }
 
-    fn on_accept(&mut self, from: ReplicaId, key: K, ballot: Ballot, value: Option<V>) {
+    pub(super) fn on_accept(&mut self, from: ReplicaId, key: K, ballot: Ballot, value: Option<V>) {
         if !self.is_voting() {
             return;
         }
@@ -450,7 +450,7 @@ where
         }
     }
 
-    fn on_catch_up(
+    pub(super) fn on_catch_up(
         &mut self,
         from: ReplicaId,
         tag: RequestTag,
@@ -478,419 +478,5 @@ where
         let more = entries.len() > limit;
         entries.truncate(limit);
         self.dispatch(from, PeerMessage::CatchUpPage { tag, entries, more });
-    }
-
-    // ---- proposer -------------------------------------------------------------------------
-
-    fn next_ballot(&mut self) -> Ballot {
-        if self.next_counter >= self.meta.counter_reserved {
-            self.meta.counter_reserved = self
-                .next_counter
-                .saturating_add(self.config.counter_block.max(1));
-            self.persist_meta();
-        }
-        let ballot = Ballot {
-            epoch: self.meta.established_epoch,
-            counter: self.next_counter,
-            replica: self.id,
-        };
-        self.next_counter = self.next_counter.saturating_add(1);
-        ballot
-    }
-
-    fn start_round(&mut self, now: u64, id: OpId) {
-        let deadline = now.saturating_add(self.config.round_timeout_ms);
-        let needs_epoch = self.wanted_epoch > self.meta.established_epoch;
-        let max_rounds = self.config.max_rounds;
-        let Some(op) = self.ops.get_mut(&id) else {
-            return;
-        };
-        if op.rounds_started >= max_rounds {
-            let reason = match op.last_end {
-                Some(RoundEnd::Refused) => FailReason::Contended,
-                Some(RoundEnd::TimedOut) | None => FailReason::Unavailable,
-            };
-            self.finish(now, id, Output::Failed { op: id, reason });
-            return;
-        }
-        op.rounds_started = op.rounds_started.saturating_add(1);
-        if needs_epoch {
-            op.phase = Phase::AwaitingEpoch { deadline };
-            self.ensure_raise(now);
-            return;
-        }
-        let key = op.key.clone();
-        let ballot = self.next_ballot();
-        if let Some(op) = self.ops.get_mut(&id) {
-            op.phase = Phase::Preparing {
-                ballot,
-                deadline,
-                promises: BTreeMap::new(),
-            };
-        }
-        self.broadcast(now, PeerMessage::Prepare { key, ballot });
-    }
-
-    /// Removes a finished operation, reports it, and starts the next one on its key.
-    fn finish(&mut self, now: u64, id: OpId, report: Output<K, V, C::Outcome>) {
-        let Some(op) = self.ops.remove(&id) else {
-            return;
-        };
-        self.outputs.push_back(report);
-        let next = match self.queues.get_mut(&op.key) {
-            Some(queue) => {
-                queue.retain(|queued| *queued != id);
-                queue.front().copied()
-            }
-            None => None,
-        };
-        match next {
-            Some(next) => self.start_round(now, next),
-            None => {
-                self.queues.remove(&op.key);
-            }
-        }
-    }
-
-    /// The operation currently running on `key`, if its round is at `ballot`.
-    fn active_op_at(&mut self, key: &K, ballot: Ballot) -> Option<&mut Op<K, V, C>> {
-        let id = self.queues.get(key)?.front().copied()?;
-        let op = self.ops.get_mut(&id)?;
-        (op.ballot() == Some(ballot)).then_some(op)
-    }
-
-    fn on_promise(
-        &mut self,
-        now: u64,
-        from: ReplicaId,
-        key: K,
-        ballot: Ballot,
-        accepted: Option<AcceptedValue<V>>,
-    ) {
-        let quorum = self.config.quorum();
-        let ignore_accepted = self.config.fault == FaultInjection::IgnoreAcceptedValues;
-        let deadline = now.saturating_add(self.config.round_timeout_ms);
-        let Some(op) = self.active_op_at(&key, ballot) else {
-            return;
-        };
-        let Phase::Preparing { promises, .. } = &mut op.phase else {
-            return;
-        };
-        promises.insert(from, accepted);
-        if promises.len() < quorum {
-            return;
-        }
-        let current = if ignore_accepted {
-            None
-        } else {
-            highest_accepted(promises).and_then(|a| a.value.as_ref())
-        };
-        let (value, outcome) = op.change.apply(current);
-        op.phase = Phase::Accepting {
-            ballot,
-            deadline,
-            outcome,
-            accepted: BTreeSet::new(),
-        };
-        self.broadcast(now, PeerMessage::Accept { key, ballot, value });
-    }
-
-    fn on_accepted(&mut self, now: u64, from: ReplicaId, key: K, ballot: Ballot) {
-        let quorum = self.config.quorum();
-        let Some(op) = self.active_op_at(&key, ballot) else {
-            return;
-        };
-        let Phase::Accepting {
-            accepted, outcome, ..
-        } = &mut op.phase
-        else {
-            return;
-        };
-        accepted.insert(from);
-        if accepted.len() < quorum {
-            return;
-        }
-        let report = Output::Completed {
-            op: op.id,
-            outcome: outcome.clone(),
-        };
-        let id = op.id;
-        self.finish(now, id, report);
-    }
-
-    fn on_reject(&mut self, now: u64, key: K, ballot: Ballot, refusal: super::messages::Refusal) {
-        let established = self.meta.established_epoch;
-        let base = self.config.backoff_base_ms;
-        let seed = self.config.jitter_seed;
-        let me = self.id;
-        let Some(op) = self.active_op_at(&key, ballot) else {
-            return;
-        };
-        let pause = backoff_ms(base, seed, me, op.id, op.rounds_started);
-        op.last_end = Some(RoundEnd::Refused);
-        op.phase = Phase::Backoff {
-            until: now.saturating_add(pause),
-        };
-        let mut wanted = refusal.epoch_floor;
-        if let Some(promised) = refusal.promised {
-            wanted = wanted.max(promised.epoch);
-            if promised.epoch >= established {
-                self.next_counter = self.next_counter.max(promised.counter.saturating_add(1));
-            }
-        }
-        self.wanted_epoch = self.wanted_epoch.max(wanted);
-    }
-
-    // ---- epoch raise ----------------------------------------------------------------------
-
-    fn ensure_raise(&mut self, now: u64) {
-        let target = self.wanted_epoch;
-        if target <= self.meta.established_epoch
-            || self.raise.as_ref().is_some_and(|r| r.epoch >= target)
-        {
-            return;
-        }
-        let tag = self.new_tag();
-        self.raise_floor(target);
-        let mut acks = BTreeSet::new();
-        acks.insert(self.id);
-        self.raise = Some(Raise {
-            tag,
-            epoch: target,
-            acks,
-            deadline: now.saturating_add(self.config.round_timeout_ms),
-        });
-        self.send_to_others(&PeerMessage::Fence { tag, epoch: target });
-        self.check_raise(now);
-    }
-
-    fn resend_raise(&mut self, now: u64) {
-        let Some(raise) = self.raise.as_mut() else {
-            return;
-        };
-        raise.deadline = now.saturating_add(self.config.round_timeout_ms);
-        let message = PeerMessage::Fence {
-            tag: raise.tag,
-            epoch: raise.epoch,
-        };
-        let missing: alloc::vec::Vec<ReplicaId> = self
-            .config
-            .replicas
-            .iter()
-            .copied()
-            .filter(|r| !raise.acks.contains(r))
-            .collect();
-        for to in missing {
-            self.dispatch(to, message.clone());
-        }
-    }
-
-    fn check_raise(&mut self, now: u64) {
-        let quorum = self.config.quorum();
-        let Some(raise) = self.raise.as_ref() else {
-            return;
-        };
-        if raise.acks.len() < quorum {
-            return;
-        }
-        // INV-LINEAR: a ballot's epoch is established (a quorum holds a floor at least as high)
-        // before any ballot of that epoch exists.
-        self.meta.established_epoch = self.meta.established_epoch.max(raise.epoch);
-        self.raise = None;
-        self.persist_meta();
-        let waiting: alloc::vec::Vec<OpId> = self
-            .ops
-            .values()
-            .filter(|op| matches!(op.phase, Phase::AwaitingEpoch { .. }))
-            .map(|op| op.id)
-            .collect();
-        if self.wanted_epoch > self.meta.established_epoch {
-            self.ensure_raise(now);
-            return;
-        }
-        for id in waiting {
-            if let Some(op) = self.ops.get_mut(&id) {
-                // Waiting for the epoch used up this round without sending anything.
-                op.rounds_started = op.rounds_started.saturating_sub(1);
-            }
-            self.start_round(now, id);
-        }
-    }
-
-    fn on_fence_ack(&mut self, now: u64, from: ReplicaId, tag: RequestTag, epoch_floor: u64) {
-        if let Some(raise) = self.raise.as_mut() {
-            if raise.tag == tag && epoch_floor >= raise.epoch {
-                raise.acks.insert(from);
-                self.check_raise(now);
-                return;
-            }
-        }
-        if from == self.id {
-            return;
-        }
-        let quorum = self.config.quorum();
-        match self.recovery.as_mut() {
-            Some(Recovery::Querying {
-                tag: expected,
-                floors,
-                ..
-            }) if *expected == tag => {
-                floors.insert(from, epoch_floor);
-                if floors.len() >= quorum {
-                    let highest = floors.values().copied().max().unwrap_or(0);
-                    let epoch = highest.saturating_add(1);
-                    self.start_fencing(now, epoch);
-                }
-            }
-            Some(Recovery::Fencing {
-                tag: expected,
-                epoch,
-                acks,
-                ..
-            }) if *expected == tag && epoch_floor >= *epoch => {
-                acks.insert(from);
-                if acks.len() >= quorum {
-                    let epoch = *epoch;
-                    self.start_page(now, epoch, None);
-                }
-            }
-            Some(Recovery::Querying { .. })
-            | Some(Recovery::Fencing { .. })
-            | Some(Recovery::CatchingUp { .. })
-            | None => {}
-        }
-    }
-
-    // ---- amnesia recovery -----------------------------------------------------------------
-
-    fn start_fencing(&mut self, now: u64, epoch: u64) {
-        let tag = self.new_tag();
-        self.recovery = Some(Recovery::Fencing {
-            tag,
-            epoch,
-            acks: BTreeSet::new(),
-            deadline: now.saturating_add(self.config.round_timeout_ms),
-        });
-        self.send_to_others(&PeerMessage::Fence { tag, epoch });
-    }
-
-    fn start_page(&mut self, now: u64, epoch: u64, after: Option<K>) {
-        let tag = self.new_tag();
-        self.recovery = Some(Recovery::CatchingUp {
-            tag,
-            epoch,
-            after: after.clone(),
-            pages: BTreeMap::new(),
-            deadline: now.saturating_add(self.config.round_timeout_ms),
-        });
-        let limit = self.config.catch_up_page.clamp(1, CATCH_UP_PAGE_MAX);
-        self.send_to_others(&PeerMessage::CatchUp {
-            tag,
-            epoch,
-            after,
-            limit,
-        });
-    }
-
-    fn resend_recovery(&mut self, now: u64) {
-        let limit = self.config.catch_up_page.clamp(1, CATCH_UP_PAGE_MAX);
-        let Some(recovery) = self.recovery.as_mut() else {
-            return;
-        };
-        let answered = recovery.answered();
-        let message = match recovery {
-            Recovery::Querying { tag, deadline, .. } => {
-                *deadline = now.saturating_add(self.config.round_timeout_ms);
-                PeerMessage::Fence {
-                    tag: *tag,
-                    epoch: 0,
-                }
-            }
-            Recovery::Fencing {
-                tag,
-                epoch,
-                deadline,
-                ..
-            } => {
-                *deadline = now.saturating_add(self.config.round_timeout_ms);
-                PeerMessage::Fence {
-                    tag: *tag,
-                    epoch: *epoch,
-                }
-            }
-            Recovery::CatchingUp {
-                tag,
-                epoch,
-                after,
-                deadline,
-                ..
-            } => {
-                *deadline = now.saturating_add(self.config.round_timeout_ms);
-                PeerMessage::CatchUp {
-                    tag: *tag,
-                    epoch: *epoch,
-                    after: after.clone(),
-                    limit,
-                }
-            }
-        };
-        let missing: alloc::vec::Vec<ReplicaId> = self
-            .config
-            .replicas
-            .iter()
-            .copied()
-            .filter(|r| *r != self.id && !answered.contains(r))
-            .collect();
-        for to in missing {
-            self.dispatch(to, message.clone());
-        }
-    }
-
-    fn on_catch_up_page(&mut self, now: u64, from: ReplicaId, tag: RequestTag, page: Page<K, V>) {
-        let quorum = self.config.quorum();
-        let limit = self.config.catch_up_page.clamp(1, CATCH_UP_PAGE_MAX);
-        let Some(Recovery::CatchingUp {
-            tag: expected,
-            epoch,
-            after,
-            pages,
-            ..
-        }) = self.recovery.as_mut()
-        else {
-            return;
-        };
-        if *expected != tag || from == self.id || !page_is_well_formed(&page, after.as_ref(), limit)
-        {
-            return;
-        }
-        pages.entry(from).or_insert(page);
-        if pages.len() < quorum {
-            return;
-        }
-        let epoch = *epoch;
-        let (merged, next) = merge_pages(pages);
-        for (key, accepted) in merged {
-            let state = AcceptorState {
-                promised: Some(accepted.ballot),
-                accepted: Some(accepted),
-            };
-            self.persist_register(&key, &state);
-            self.registers.insert(key, state);
-        }
-        match next {
-            Some(cursor) => self.start_page(now, epoch, Some(cursor)),
-            None => {
-                // Meta last: a durable state without it is incomplete (StartError).
-                self.meta = ReplicaMeta {
-                    epoch_floor: epoch,
-                    established_epoch: epoch,
-                    counter_reserved: 0,
-                };
-                self.next_counter = 0;
-                self.wanted_epoch = epoch;
-                self.recovery = None;
-                self.persist_meta();
-            }
-        }
     }
 }
