@@ -148,8 +148,11 @@ where
                 floors.insert(from, epoch_floor);
                 if floors.len() >= quorum {
                     let highest = floors.values().copied().max().unwrap_or(0);
-                    let epoch = highest.saturating_add(1);
-                    self.start_fencing(now, epoch);
+                    // The fence must exceed every floor seen; at the end of the epoch space
+                    // the recovery cannot proceed safely and keeps waiting instead.
+                    if let Some(epoch) = highest.checked_add(1) {
+                        self.start_fencing(now, epoch);
+                    }
                 }
             }
             Some(Recovery::Fencing {
