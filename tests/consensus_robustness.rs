@@ -40,9 +40,20 @@ fn message() -> impl Strategy<Value = TestMessage> {
                 accepted
             }
         ),
-        (key.clone(), ballot(), proptest::option::of(0u64..5))
-            .prop_map(|(key, ballot, value)| PeerMessage::Accept { key, ballot, value }),
-        (key.clone(), ballot()).prop_map(|(key, ballot)| PeerMessage::Accepted { key, ballot }),
+        (
+            key.clone(),
+            ballot(),
+            proptest::option::of(0u64..5),
+            proptest::option::of(ballot())
+        )
+            .prop_map(|(key, ballot, value, next)| PeerMessage::Accept {
+                key,
+                ballot,
+                value,
+                next
+            }),
+        (key.clone(), ballot(), proptest::option::of(ballot()))
+            .prop_map(|(key, ballot, next)| PeerMessage::Accepted { key, ballot, next }),
         (
             key.clone(),
             ballot(),
@@ -110,9 +121,12 @@ proptest! {
 
     #[test]
     fn voting_replica_survives_arbitrary_messages(
-        inputs in proptest::collection::vec((0u8..5, message()), 0..40)
+        inputs in proptest::collection::vec((0u8..5, message()), 0..40),
+        skip_prepare in any::<bool>(),
     ) {
-        let mut replica = TestReplica::new(ReplicaId(1), Config::new(ids(3)), 1).unwrap();
+        let mut config = Config::new(ids(3));
+        config.skip_prepare = skip_prepare;
+        let mut replica = TestReplica::new(ReplicaId(1), config, 1).unwrap();
         let ops = vec![
             replica.propose(0, 0, TestChange::Increment { limit: 3 }),
             replica.propose(0, 1, TestChange::Read),

@@ -97,6 +97,7 @@ fn accept(b: Ballot, value: u64) -> PeerMessage<u8, u64> {
         key: KEY,
         ballot: b,
         value: Some(value),
+        next: None,
     }
 }
 
@@ -104,6 +105,7 @@ fn accepted_msg(b: Ballot) -> PeerMessage<u8, u64> {
     PeerMessage::Accepted {
         key: KEY,
         ballot: b,
+        next: None,
     }
 }
 

@@ -35,6 +35,7 @@ fn add(total: &mut Stats, run: &Stats) {
     total.crashes += run.crashes;
     total.amnesia_restarts += run.amnesia_restarts;
     total.replays += run.replays;
+    total.skipped_prepares += run.skipped_prepares;
 }
 
 /// The correct engine: every history is linearizable, every replica votes after healing, and
@@ -62,6 +63,7 @@ fn linearizable_runs(replicas: u8, count: u64) {
         "{total:?}"
     );
     assert!(total.amnesia_restarts > 0, "{total:?}");
+    assert!(total.skipped_prepares > 0, "{total:?}");
 }
 
 #[test]
@@ -124,6 +126,7 @@ fn forgotten_promise(fault: FaultInjection) -> (Sim, Vec<Option<TestOutcome>>) {
     let mut options = SimOptions::new(5, 23);
     options.keys = 1;
     options.fault = fault;
+    options.skip_prepare = false;
     let mut sim = Sim::new(options);
     let inc = TestChange::Increment { limit: 10 };
     let five = ReplicaId(5);

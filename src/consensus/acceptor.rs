@@ -97,8 +97,9 @@ pub(crate) enum PrepareVerdict<V> {
 
 /// The acceptor's answer to an Accept.
 pub(crate) enum AcceptVerdict {
-    /// Accepted; `changed` says the state must be persisted before the Accepted is sent.
-    Accepted { changed: bool },
+    /// Accepted; `changed` says the state must be persisted before the Accepted is sent;
+    /// `promised_next` says the acceptor also promised the Accept's `next` ballot.
+    Accepted { changed: bool, promised_next: bool },
     /// Refuse.
     Reject(Refusal),
 }
@@ -131,25 +132,36 @@ impl<V: Clone + PartialEq> AcceptorState<V> {
     }
 
     /// CASPaxos phase 2b. A repeated Accept at the accepted ballot is answered again without a
-    /// change (one ballot carries one value: ballots are unique per proposer).
+    /// change (one ballot carries one value: ballots are unique per proposer). With `next`
+    /// (skip-Prepare), accepting also promises `next`, atomically: the promise's accepted value
+    /// is the one just accepted.
     pub(crate) fn on_accept(
         &mut self,
         epoch_floor: u64,
         ballot: Ballot,
         value: &Option<V>,
+        next: Option<Ballot>,
     ) -> AcceptVerdict {
         if !self.admits(epoch_floor, ballot) {
             return AcceptVerdict::Reject(self.refusal(epoch_floor));
         }
         if self.accepted.as_ref().is_some_and(|a| a.ballot == ballot) {
-            return AcceptVerdict::Accepted { changed: false };
+            let promised_next = next.is_some_and(|n| self.promised == Some(n));
+            return AcceptVerdict::Accepted {
+                changed: false,
+                promised_next,
+            };
         }
-        self.promised = Some(ballot);
+        let next = next.filter(|n| *n > ballot);
+        self.promised = Some(next.unwrap_or(ballot));
         self.accepted = Some(AcceptedValue {
             ballot,
             value: value.clone(),
         });
-        AcceptVerdict::Accepted { changed: true }
+        AcceptVerdict::Accepted {
+            changed: true,
+            promised_next: next.is_some(),
+        }
     }
 }
 
@@ -191,15 +203,15 @@ mod tests {
     fn accept_is_idempotent_and_refuses_lower_ballots() {
         let mut s = AcceptorState::<u8>::default();
         assert!(matches!(
-            s.on_accept(0, b(0, 5), &Some(1)),
-            AcceptVerdict::Accepted { changed: true }
+            s.on_accept(0, b(0, 5), &Some(1), None),
+            AcceptVerdict::Accepted { changed: true, .. }
         ));
         assert!(matches!(
-            s.on_accept(0, b(0, 5), &Some(1)),
-            AcceptVerdict::Accepted { changed: false }
+            s.on_accept(0, b(0, 5), &Some(1), None),
+            AcceptVerdict::Accepted { changed: false, .. }
         ));
         assert!(matches!(
-            s.on_accept(0, b(0, 4), &Some(2)),
+            s.on_accept(0, b(0, 4), &Some(2), None),
             AcceptVerdict::Reject(_)
         ));
         assert!(matches!(

@@ -67,6 +67,10 @@ pub struct Config {
     pub counter_block: u64,
     /// Entries per [`PeerMessage::CatchUp`] page.
     pub catch_up_page: u32,
+    /// Skip-Prepare (CASPaxos one-round-trip optimisation): each Accept also asks for a
+    /// promise of the proposer's next ballot, so the proposer's next operation on the same key
+    /// starts directly with Accept. Off by default.
+    pub skip_prepare: bool,
     /// Seed of the backoff jitter (mixed with the replica id and the op id).
     pub jitter_seed: u64,
     /// Test-only fault injection; [`FaultInjection::None`] in production.
@@ -76,7 +80,7 @@ pub struct Config {
 
 impl Config {
     /// A group of `replicas` with the default timings (100 ms rounds, 20 ms backoff base,
-    /// 8 rounds, counter blocks of 1024, catch-up pages of 256).
+    /// 8 rounds, counter blocks of 1024, catch-up pages of 256, skip-Prepare off).
     pub fn new(replicas: impl IntoIterator<Item = ReplicaId>) -> Self {
         let mut replicas: Vec<ReplicaId> = replicas.into_iter().collect();
         replicas.sort();
@@ -88,6 +92,7 @@ impl Config {
             max_rounds: 8,
             counter_block: 1024,
             catch_up_page: 256,
+            skip_prepare: false,
             jitter_seed: 0,
             fault: FaultInjection::None,
         }

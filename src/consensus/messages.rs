@@ -54,6 +54,9 @@ pub enum PeerMessage<K, V> {
         ballot: Ballot,
         /// The new value (the change applied to the highest accepted value of the promises).
         value: Option<V>,
+        /// Skip-Prepare: "and promise `next` with this value as your accepted value" (the
+        /// proposer's next ballot for this key; `None` when the optimisation is off).
+        next: Option<Ballot>,
     },
     /// Phase 2b: the acceptor accepted the value at `ballot`.
     Accepted {
@@ -61,6 +64,9 @@ pub enum PeerMessage<K, V> {
         key: K,
         /// The ballot accepted.
         ballot: Ballot,
+        /// Skip-Prepare: the acceptor has also promised this ballot (the Accept's `next`) and
+        /// holds the value accepted at `ballot` as its accepted value.
+        next: Option<Ballot>,
     },
     /// A refusal of a Prepare or Accept at `ballot`.
     Reject {

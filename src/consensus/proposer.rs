@@ -34,13 +34,29 @@ pub(crate) enum Phase<V, O> {
         promises: BTreeMap<ReplicaId, Option<AcceptedValue<V>>>,
     },
     /// Waits for a quorum of acceptances of the new value at `ballot`.
+    /// Waits for a quorum of acceptances of `value` at `ballot`; with skip-Prepare, also
+    /// counts the acceptors that promised `next` with it.
     Accepting {
         ballot: Ballot,
         deadline: u64,
+        value: Option<V>,
         outcome: O,
         accepted: BTreeSet<ReplicaId>,
+        next: Option<Ballot>,
+        next_promised: BTreeSet<ReplicaId>,
     },
 }
+
+/// Skip-Prepare state of one key: a quorum has promised `next` and holds `value` (chosen by
+/// this replica's last operation on the key) as its highest accepted value.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub(crate) struct Warm<V> {
+    pub(crate) next: Ballot,
+    pub(crate) value: Option<V>,
+}
+
+/// At most this many keys keep skip-Prepare state per replica (the smallest keys are dropped).
+pub(crate) const WARM_KEYS_MAX: usize = 1024;
 
 /// One operation on one key, owned by its proposer.
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
@@ -149,6 +165,15 @@ where
             return;
         }
         let key = op.key.clone();
+        if self.config.skip_prepare {
+            if let Some(warm) = self.warm.remove(&key) {
+                if warm.next.epoch == self.meta.established_epoch {
+                    // Phase 1 for `warm.next` already happened with the last Accept.
+                    self.enter_accepting(now, id, warm.next, warm.value.as_ref());
+                    return;
+                }
+            }
+        }
         let ballot = self.next_ballot();
         if let Some(op) = self.ops.get_mut(&id) {
             op.phase = Phase::Preparing {
@@ -158,6 +183,42 @@ where
             };
         }
         self.broadcast(now, PeerMessage::Prepare { key, ballot });
+    }
+
+    /// Applies the operation's change to `current` and sends `Accept` at `ballot` (with the
+    /// next ballot when skip-Prepare is on).
+    fn enter_accepting(&mut self, now: u64, id: OpId, ballot: Ballot, current: Option<&V>) {
+        let deadline = now.saturating_add(self.config.round_timeout_ms);
+        let Some(op) = self.ops.get(&id) else {
+            return;
+        };
+        let key = op.key.clone();
+        let (value, outcome) = op.change.apply(current);
+        let next = if self.config.skip_prepare {
+            Some(self.next_ballot())
+        } else {
+            None
+        };
+        if let Some(op) = self.ops.get_mut(&id) {
+            op.phase = Phase::Accepting {
+                ballot,
+                deadline,
+                value: value.clone(),
+                outcome,
+                accepted: BTreeSet::new(),
+                next,
+                next_promised: BTreeSet::new(),
+            };
+        }
+        self.broadcast(
+            now,
+            PeerMessage::Accept {
+                key,
+                ballot,
+                value,
+                next,
+            },
+        );
     }
 
     /// Removes a finished operation, reports it, and starts the next one on its key.
@@ -198,7 +259,6 @@ where
     ) {
         let quorum = self.config.quorum();
         let ignore_accepted = self.config.fault == FaultInjection::IgnoreAcceptedValues;
-        let deadline = now.saturating_add(self.config.round_timeout_ms);
         let Some(op) = self.active_op_at(&key, ballot) else {
             return;
         };
@@ -212,38 +272,65 @@ where
         let current = if ignore_accepted {
             None
         } else {
-            highest_accepted(promises).and_then(|a| a.value.as_ref())
+            highest_accepted(promises).and_then(|a| a.value.clone())
         };
-        let (value, outcome) = op.change.apply(current);
-        op.phase = Phase::Accepting {
-            ballot,
-            deadline,
-            outcome,
-            accepted: BTreeSet::new(),
-        };
-        self.broadcast(now, PeerMessage::Accept { key, ballot, value });
+        let id = op.id;
+        self.enter_accepting(now, id, ballot, current.as_ref());
     }
 
-    pub(super) fn on_accepted(&mut self, now: u64, from: ReplicaId, key: K, ballot: Ballot) {
+    pub(super) fn on_accepted(
+        &mut self,
+        now: u64,
+        from: ReplicaId,
+        key: K,
+        ballot: Ballot,
+        promised_next: Option<Ballot>,
+    ) {
         let quorum = self.config.quorum();
         let Some(op) = self.active_op_at(&key, ballot) else {
             return;
         };
         let Phase::Accepting {
-            accepted, outcome, ..
+            accepted,
+            outcome,
+            value,
+            next,
+            next_promised,
+            ..
         } = &mut op.phase
         else {
             return;
         };
         accepted.insert(from);
+        if promised_next.is_some() && promised_next == *next {
+            next_promised.insert(from);
+        }
         if accepted.len() < quorum {
             return;
         }
+        let warm = match next {
+            Some(next) if next_promised.len() >= quorum => Some(Warm {
+                next: *next,
+                value: value.clone(),
+            }),
+            Some(_) | None => None,
+        };
         let report = Output::Completed {
             op: op.id,
             outcome: outcome.clone(),
         };
         let id = op.id;
+        match warm {
+            Some(warm) => {
+                self.warm.insert(key, warm);
+                if self.warm.len() > WARM_KEYS_MAX {
+                    self.warm.pop_first();
+                }
+            }
+            None => {
+                self.warm.remove(&key);
+            }
+        }
         self.finish(now, id, report);
     }
 

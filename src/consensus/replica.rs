@@ -10,7 +10,7 @@ use super::acceptor::{
 use super::ballot::{Ballot, ReplicaId, RequestTag};
 use super::config::{Change, Config, FailReason, FaultInjection, OpId, Output};
 use super::messages::{AcceptedValue, PeerMessage};
-use super::proposer::{Op, Phase, RoundEnd};
+use super::proposer::{Op, Phase, RoundEnd, Warm};
 use super::recovery::{Page, Recovery};
 
 /// Largest catch-up page a replica serves, whatever the request asks for.
@@ -73,6 +73,7 @@ pub struct Replica<K, V, C: Change<V>> {
     pub(super) next_op: u64,
     pub(super) ops: BTreeMap<OpId, Op<K, V, C>>,
     pub(super) queues: BTreeMap<K, VecDeque<OpId>>,
+    pub(super) warm: BTreeMap<K, Warm<V>>,
     pub(super) outputs: VecDeque<Output<K, V, C::Outcome>>,
     pub(super) local_inbox: VecDeque<PeerMessage<K, V>>,
 }
@@ -102,6 +103,7 @@ where
             next_op: 0,
             ops: BTreeMap::new(),
             queues: BTreeMap::new(),
+            warm: BTreeMap::new(),
             outputs: VecDeque::new(),
             local_inbox: VecDeque::new(),
         })
@@ -359,13 +361,20 @@ where
     pub(super) fn step(&mut self, now: u64, from: ReplicaId, message: PeerMessage<K, V>) {
         match message {
             PeerMessage::Prepare { key, ballot } => self.on_prepare(from, key, ballot),
-            PeerMessage::Accept { key, ballot, value } => self.on_accept(from, key, ballot, value),
+            PeerMessage::Accept {
+                key,
+                ballot,
+                value,
+                next,
+            } => self.on_accept(from, key, ballot, value, next),
             PeerMessage::Promise {
                 key,
                 ballot,
                 accepted,
             } => self.on_promise(now, from, key, ballot, accepted),
-            PeerMessage::Accepted { key, ballot } => self.on_accepted(now, from, key, ballot),
+            PeerMessage::Accepted { key, ballot, next } => {
+                self.on_accepted(now, from, key, ballot, next)
+            }
             PeerMessage::Reject {
                 key,
                 ballot,
@@ -426,18 +435,29 @@ where
         }
     }
 
-    pub(super) fn on_accept(&mut self, from: ReplicaId, key: K, ballot: Ballot, value: Option<V>) {
+    pub(super) fn on_accept(
+        &mut self,
+        from: ReplicaId,
+        key: K,
+        ballot: Ballot,
+        value: Option<V>,
+        next: Option<Ballot>,
+    ) {
         if !self.is_voting() {
             return;
         }
         let mut state = self.registers.get(&key).cloned().unwrap_or_default();
-        match state.on_accept(self.meta.epoch_floor, ballot, &value) {
-            AcceptVerdict::Accepted { changed } => {
+        match state.on_accept(self.meta.epoch_floor, ballot, &value, next) {
+            AcceptVerdict::Accepted {
+                changed,
+                promised_next,
+            } => {
                 if changed {
                     self.persist_register(&key, &state);
                     self.registers.insert(key.clone(), state);
                 }
-                self.dispatch(from, PeerMessage::Accepted { key, ballot });
+                let next = next.filter(|_| promised_next);
+                self.dispatch(from, PeerMessage::Accepted { key, ballot, next });
             }
             AcceptVerdict::Reject(refusal) => self.dispatch(
                 from,

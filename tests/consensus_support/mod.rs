@@ -213,6 +213,8 @@ pub struct SimOptions {
     pub replays: bool,
     /// Only `Increment { limit }` and `Read` (for the INV-ATTEMPTS check).
     pub increments_only: Option<u64>,
+    /// Turn on the skip-Prepare optimisation.
+    pub skip_prepare: bool,
 }
 
 impl SimOptions {
@@ -228,6 +230,7 @@ impl SimOptions {
             amnesia: true,
             replays: true,
             increments_only: None,
+            skip_prepare: seed % 2 == 1,
         }
     }
 }
@@ -248,6 +251,8 @@ pub struct Stats {
     pub crashes: u64,
     pub amnesia_restarts: u64,
     pub replays: u64,
+    /// Accept rounds that skipped Prepare.
+    pub skipped_prepares: u64,
 }
 
 type Envelope = (ReplicaId, ReplicaId, TestMessage);
@@ -264,10 +269,17 @@ pub struct Sim {
     pub records: Vec<OpRecord>,
     index: BTreeMap<(ReplicaId, u64, OpId), usize>,
     active: BTreeMap<(ReplicaId, Key), VecDeque<usize>>,
+    announced: BTreeSet<(ReplicaId, Key, Ballot)>,
     pub stats: Stats,
 }
 
 const HISTORY_MAX: usize = 4096;
+
+/// Counts a broadcast once: only its copy to the lowest-numbered other replica.
+fn message_is_first(ballot: Ballot, to: ReplicaId) -> bool {
+    let first = if ballot.replica == ReplicaId(1) { 2 } else { 1 };
+    to == ReplicaId(first)
+}
 
 impl Sim {
     pub fn new(options: SimOptions) -> Self {
@@ -279,6 +291,7 @@ impl Sim {
         config.catch_up_page = 2;
         config.counter_block = 4;
         config.jitter_seed = options.seed;
+        config.skip_prepare = options.skip_prepare;
         let mut sim = Self {
             rng: ChaCha8Rng::seed_from_u64(options.seed),
             options,
@@ -291,6 +304,7 @@ impl Sim {
             records: Vec::new(),
             index: BTreeMap::new(),
             active: BTreeMap::new(),
+            announced: BTreeSet::new(),
             stats: Stats::default(),
         };
         for id in config.replicas.clone() {
@@ -343,7 +357,7 @@ impl Sim {
                 }
                 Output::Send { to, message } => {
                     self.stats.sends += 1;
-                    self.attribute_send(id, &message);
+                    self.attribute_send(id, to, &message);
                     if self.history.len() < HISTORY_MAX {
                         self.history.push((id, to, message.clone()));
                     }
@@ -365,15 +379,24 @@ impl Sim {
         self.active.get(&(id, key)).and_then(|q| q.front().copied())
     }
 
-    fn attribute_send(&mut self, id: ReplicaId, message: &TestMessage) {
+    fn attribute_send(&mut self, id: ReplicaId, to: ReplicaId, message: &TestMessage) {
         match message {
             PeerMessage::Prepare { key, ballot } if ballot.replica == id => {
                 if let Some(i) = self.front(id, *key) {
                     self.records[i].prepare_ballots.insert(*ballot);
                 }
             }
-            PeerMessage::Accept { key, ballot, .. } if ballot.replica == id => {
-                self.attribute_accept(id, *key, *ballot)
+            PeerMessage::Accept {
+                key, ballot, next, ..
+            } if ballot.replica == id => {
+                if self.announced.contains(&(id, *key, *ballot)) && message_is_first(*ballot, to) {
+                    self.stats.skipped_prepares += 1;
+                }
+                self.attribute_accept(id, *key, *ballot);
+                // Skip-Prepare: the next operation on the key may start at `next` directly.
+                if let Some(next) = next {
+                    self.announced.insert((id, *key, *next));
+                }
             }
             _ => {}
         }
@@ -391,7 +414,8 @@ impl Sim {
 
     fn attribute_accept(&mut self, id: ReplicaId, key: Key, ballot: Ballot) {
         if let Some(i) = self.front(id, key) {
-            if self.records[i].prepare_ballots.contains(&ballot) {
+            let announced = self.announced.contains(&(id, key, ballot));
+            if self.records[i].prepare_ballots.contains(&ballot) || announced {
                 self.records[i].accept_ballots.insert(ballot);
             }
         }
