@@ -22,8 +22,9 @@ struct Group {
 }
 
 impl Group {
-    fn new(n: u8) -> Self {
-        let config = Config::new(ids(n));
+    fn new(n: u8, skip_prepare: bool) -> Self {
+        let mut config = Config::new(ids(n));
+        config.skip_prepare = skip_prepare;
         let replicas = ids(n)
             .into_iter()
             .map(|id| TestReplica::new(id, config.clone(), u64::from(id.0)).expect("member"))
@@ -79,27 +80,37 @@ fn bench(c: &mut Criterion) {
         expect: None,
         new: 1,
     };
-    for n in [3u8, 5] {
-        let mut group = Group::new(n);
+    // (replicas, skip-Prepare, operations all on one key from one proposer)
+    for (n, skip, one_key) in [(3u8, false, false), (5, false, false), (5, true, true)] {
+        let name = match (skip, one_key) {
+            (true, _) => format!("consensus/{n}_replicas_skip_prepare_same_key/one_operation"),
+            (false, _) => format!("consensus/{n}_replicas/one_operation"),
+        };
+        let mut group = Group::new(n, skip);
+        let pick = |i: u64| -> (usize, u8) {
+            if one_key {
+                (0, 0)
+            } else {
+                ((i % u64::from(n)) as usize, (i % 251) as u8)
+            }
+        };
         let ops = 10_000u64;
         for i in 0..ops {
-            group.run_op((i % u64::from(n)) as usize, (i % 251) as u8, change);
+            let (at, key) = pick(i);
+            group.run_op(at, key, change);
         }
         assert_eq!(group.completed, ops);
         println!(
-            "consensus/{n} replicas: {:.2} messages per operation, {:.3} durable writes per operation",
+            "{name}: {:.2} messages per operation, {:.3} durable writes per operation",
             group.sends as f64 / ops as f64,
             group.persists as f64 / ops as f64,
         );
         let mut i = 0u64;
-        c.bench_function(&format!("consensus/{n}_replicas/one_operation"), |b| {
+        c.bench_function(&name, |b| {
             b.iter(|| {
                 i += 1;
-                group.run_op(
-                    black_box((i % u64::from(n)) as usize),
-                    (i % 251) as u8,
-                    change,
-                );
+                let (at, key) = pick(i);
+                group.run_op(black_box(at), key, change);
             })
         });
     }

@@ -25,8 +25,13 @@ fn ballot(epoch: u64, counter: u64, replica: u8) -> Ballot {
 }
 
 fn group(n: u8) -> Vec<TestReplica> {
-    let config = Config::new(ids(n));
-    ids(n)
+    group_with(Config::new(ids(n)))
+}
+
+fn group_with(config: Config) -> Vec<TestReplica> {
+    config
+        .replicas
+        .clone()
         .into_iter()
         .map(|id| {
             let mut replica = TestReplica::new(id, config.clone(), 100 + u64::from(id.0)).unwrap();
@@ -630,4 +635,121 @@ fn replica_state_is_hashable_and_comparable_for_the_model_checker() {
     model_state(&g[0]);
     assert_eq!(g[0].clone(), g[0]);
     assert_ne!(g[0], g[1]);
+}
+
+fn held(promised: Ballot, at: Ballot, value: u64) -> TestOutput {
+    Output::Persist(DurableWrite::Register {
+        key: KEY,
+        state: AcceptorState {
+            promised: Some(promised),
+            accepted: Some(AcceptedValue {
+                ballot: at,
+                value: Some(value),
+            }),
+        },
+    })
+}
+
+fn accept_next(b: Ballot, value: u64, next: Ballot) -> PeerMessage<u8, u64> {
+    PeerMessage::Accept {
+        key: KEY,
+        ballot: b,
+        value: Some(value),
+        next: Some(next),
+    }
+}
+
+fn accepted_next(b: Ballot, next: Ballot) -> PeerMessage<u8, u64> {
+    PeerMessage::Accepted {
+        key: KEY,
+        ballot: b,
+        next: Some(next),
+    }
+}
+
+#[test]
+fn skip_prepare_runs_the_next_operation_on_a_key_in_one_round_trip() {
+    let mut config = Config::new(ids(3));
+    config.skip_prepare = true;
+    let mut g = group_with(config);
+    let (b0, b1, b2) = (ballot(0, 0, 1), ballot(0, 1, 1), ballot(0, 2, 1));
+    let first = g[0].propose(0, KEY, INC);
+    drain(&mut g[0]);
+    deliver(&mut g, 1, 2, prepare(b0));
+    // The Accept also asks for a promise of the proposer's next ballot b1.
+    assert_eq!(
+        deliver(&mut g, 2, 1, promise(b0, None)),
+        vec![
+            held(b1, b0, 1),
+            send(2, accept_next(b0, 1, b1)),
+            send(3, accept_next(b0, 1, b1)),
+        ]
+    );
+    assert_eq!(
+        deliver(&mut g, 1, 2, accept_next(b0, 1, b1)),
+        vec![held(b1, b0, 1), send(1, accepted_next(b0, b1))]
+    );
+    assert_eq!(
+        deliver(&mut g, 2, 1, accepted_next(b0, b1)),
+        vec![Output::Completed {
+            op: first,
+            outcome: TestOutcome::Counted { now: 1 }
+        }]
+    );
+    // The next operation on the key starts with Accept at b1: no Prepare.
+    let second = g[0].propose(30, KEY, INC);
+    assert_eq!(
+        drain(&mut g[0]),
+        vec![
+            held(b2, b1, 2),
+            send(2, accept_next(b1, 2, b2)),
+            send(3, accept_next(b1, 2, b2)),
+        ]
+    );
+    deliver(&mut g, 1, 2, accept_next(b1, 2, b2));
+    assert_eq!(
+        deliver(&mut g, 2, 1, accepted_next(b1, b2)),
+        vec![Output::Completed {
+            op: second,
+            outcome: TestOutcome::Counted { now: 2 }
+        }]
+    );
+    // Replica 3 slips in a higher ballot at replica 2: the skip-Prepare round is refused and
+    // the proposer falls back to a full round above it.
+    let intruder = ballot(0, 9, 3);
+    deliver(&mut g, 3, 2, prepare(intruder));
+    g[0].propose(60, KEY, INC);
+    let b3 = ballot(0, 3, 1);
+    assert_eq!(
+        drain(&mut g[0]),
+        vec![
+            held(b3, b2, 3),
+            send(2, accept_next(b2, 3, b3)),
+            send(3, accept_next(b2, 3, b3)),
+        ]
+    );
+    let refusal = PeerMessage::Reject {
+        key: KEY,
+        ballot: b2,
+        refusal: Refusal {
+            promised: Some(intruder),
+            epoch_floor: 0,
+        },
+    };
+    assert_eq!(
+        deliver(&mut g, 1, 2, accept_next(b2, 3, b3)),
+        vec![send(1, refusal.clone())]
+    );
+    assert_eq!(deliver(&mut g, 2, 1, refusal), vec![]);
+    let wake = g[0].poll_timeout().unwrap();
+    g[0].handle_timeout(wake);
+    let full = ballot(0, 10, 1);
+    assert_eq!(
+        drain(&mut g[0]),
+        vec![
+            held(full, b2, 3),
+            send(2, prepare(full)),
+            send(3, prepare(full)),
+        ]
+    );
 }
