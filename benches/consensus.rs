@@ -65,11 +65,11 @@ impl Group {
 
     /// One operation proposed at `at`, run until the network is quiet.
     fn run_op(&mut self, at: usize, key: u8, change: TestChange) {
-        self.replicas[at].propose(0, key, change);
+        self.replicas[at].propose(0, key, change, &());
         self.collect(at);
         while let Some((from, to, message)) = self.queue.pop_front() {
             let index = usize::from(to.0 - 1);
-            self.replicas[index].handle_message(0, from, message);
+            self.replicas[index].handle_message(0, from, message, &());
             self.collect(index);
         }
     }

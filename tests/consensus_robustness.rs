@@ -102,8 +102,8 @@ fn feed(mut replica: TestReplica, proposed: &[OpId], inputs: Vec<(u8, TestMessag
     let mut now = 0;
     for (from, message) in inputs {
         now += 7;
-        replica.handle_message(now, ReplicaId(from), message);
-        replica.handle_timeout(now);
+        replica.handle_message(now, ReplicaId(from), message, &());
+        replica.handle_timeout(now, &());
         for output in drain(&mut replica) {
             match output {
                 Output::Completed { op, .. } | Output::Failed { op, .. } => {
@@ -128,9 +128,9 @@ proptest! {
         config.skip_prepare = skip_prepare;
         let mut replica = TestReplica::new(ReplicaId(1), config, 1).unwrap();
         let ops = vec![
-            replica.propose(0, 0, TestChange::Increment { limit: 3 }),
-            replica.propose(0, 1, TestChange::Read),
-            replica.propose(0, 0, TestChange::CompareAndSet { expect: None, new: 1 }),
+            replica.propose(0, 0, TestChange::Increment { limit: 3 }, &()),
+            replica.propose(0, 1, TestChange::Read, &()),
+            replica.propose(0, 0, TestChange::CompareAndSet { expect: None, new: 1 }, &()),
         ];
         feed(replica, &ops, inputs);
     }

@@ -122,7 +122,7 @@ fn deliver(
     message: PeerMessage<u8, u64>,
 ) -> Vec<TestOutput> {
     let replica = &mut group[usize::from(to - 1)];
-    replica.handle_message(10, r(from), message);
+    replica.handle_message(10, r(from), message, &());
     drain(replica)
 }
 
@@ -130,7 +130,7 @@ fn deliver(
 fn one_operation_on_three_replicas_emits_exactly_these_outputs() {
     let mut g = group(3);
     let b = ballot(0, 0, 1);
-    let op = g[0].propose(0, KEY, INC);
+    let op = g[0].propose(0, KEY, INC, &());
     assert_eq!(
         drain(&mut g[0]),
         vec![
@@ -182,7 +182,7 @@ fn one_operation_on_three_replicas_emits_exactly_these_outputs() {
 fn one_operation_on_five_replicas_waits_for_three_promises_and_three_acceptances() {
     let mut g = group(5);
     let b = ballot(0, 0, 1);
-    let op = g[0].propose(0, KEY, INC);
+    let op = g[0].propose(0, KEY, INC, &());
     let mut expected = vec![meta(0, 0, 1024), promised(b)];
     expected.extend((2..=5).map(|to| send(to, prepare(b))));
     assert_eq!(drain(&mut g[0]), expected);
@@ -217,7 +217,7 @@ fn one_operation_on_five_replicas_waits_for_three_promises_and_three_acceptances
 fn second_operation_reads_the_value_chosen_by_the_first() {
     let mut g = group(3);
     let b1 = ballot(0, 0, 1);
-    g[0].propose(0, KEY, INC);
+    g[0].propose(0, KEY, INC, &());
     drain(&mut g[0]);
     deliver(&mut g, 1, 2, prepare(b1));
     deliver(&mut g, 2, 1, promise(b1, None));
@@ -225,7 +225,7 @@ fn second_operation_reads_the_value_chosen_by_the_first() {
     deliver(&mut g, 2, 1, accepted_msg(b1));
     // Replica 3 never saw the first op; its promise is empty but replica 2's carries the value.
     let b2 = ballot(0, 0, 3);
-    let op = g[2].propose(20, KEY, INC);
+    let op = g[2].propose(20, KEY, INC, &());
     assert_eq!(
         drain(&mut g[2]),
         vec![
@@ -275,7 +275,7 @@ fn refused_proposer_backs_off_then_retries_above_the_promised_ballot() {
     let high = ballot(0, 0, 3);
     deliver(&mut g, 3, 2, prepare(high));
     let low = ballot(0, 0, 1);
-    let op = g[0].propose(0, KEY, INC);
+    let op = g[0].propose(0, KEY, INC, &());
     drain(&mut g[0]);
     let refusal = Refusal {
         promised: Some(high),
@@ -295,7 +295,7 @@ fn refused_proposer_backs_off_then_retries_above_the_promised_ballot() {
     assert!((10 + 20..10 + 60).contains(&wake), "backoff {wake}");
     // A replayed refusal of the old round does nothing.
     assert_eq!(deliver(&mut g, 2, 1, reject), vec![]);
-    g[0].handle_timeout(wake);
+    g[0].handle_timeout(wake, &());
     let retry = ballot(0, 1, 1);
     assert_eq!(
         drain(&mut g[0]),
@@ -323,7 +323,7 @@ fn refused_proposer_backs_off_then_retries_above_the_promised_ballot() {
 #[test]
 fn operation_without_quorum_fails_after_its_round_budget() {
     let mut g = group(3);
-    let op = g[0].propose(0, KEY, INC);
+    let op = g[0].propose(0, KEY, INC, &());
     let mut now = 0;
     let mut rounds = 1;
     loop {
@@ -333,7 +333,7 @@ fn operation_without_quorum_fails_after_its_round_budget() {
             break;
         }
         now = g[0].poll_timeout().expect("a retry is pending");
-        g[0].handle_timeout(now);
+        g[0].handle_timeout(now, &());
         rounds += 1;
     }
     assert_eq!(rounds, 9, "8 rounds, then the failure");
@@ -362,7 +362,7 @@ fn fenced_acceptor_refuses_old_epochs_and_proposer_raises_its_epoch_first() {
         ]
     );
     let old = ballot(0, 0, 1);
-    g[0].propose(0, KEY, INC);
+    g[0].propose(0, KEY, INC, &());
     drain(&mut g[0]);
     let reject = PeerMessage::Reject {
         key: KEY,
@@ -378,7 +378,7 @@ fn fenced_acceptor_refuses_old_epochs_and_proposer_raises_its_epoch_first() {
     );
     deliver(&mut g, 2, 1, reject);
     let wake = g[0].poll_timeout().unwrap();
-    g[0].handle_timeout(wake);
+    g[0].handle_timeout(wake, &());
     // Epoch 2 is not yet known to be held by a quorum: raise it before using it.
     let raise = RequestTag {
         incarnation: 101,
@@ -427,7 +427,7 @@ fn fenced_acceptor_refuses_old_epochs_and_proposer_raises_its_epoch_first() {
 #[test]
 fn restored_replica_never_reuses_a_ballot_counter() {
     let mut g = group(3);
-    g[0].propose(0, KEY, INC);
+    g[0].propose(0, KEY, INC, &());
     let mut durable = DurableState::default();
     for output in drain(&mut g[0]) {
         if let Output::Persist(write) = output {
@@ -437,7 +437,7 @@ fn restored_replica_never_reuses_a_ballot_counter() {
     let config = g[0].config().clone();
     let mut restored = TestReplica::restore(r(1), config, durable.clone(), 555).unwrap();
     assert_eq!(restored.register(&KEY), durable.registers.get(&KEY));
-    let op = restored.propose(0, KEY, INC);
+    let op = restored.propose(0, KEY, INC, &());
     assert_eq!(op, OpId(0));
     let b = ballot(0, 1024, 1);
     assert_eq!(
@@ -515,7 +515,7 @@ fn amnesiac_replica_fences_above_the_highest_floor_then_catches_up_then_votes() 
         ]
     );
     // It ignores votes while recovering.
-    amnesiac.handle_message(1, r(2), prepare(ballot(9, 0, 2)));
+    amnesiac.handle_message(1, r(2), prepare(ballot(9, 0, 2)), &());
     assert_eq!(drain(&mut amnesiac), vec![]);
     // Floors 4 and 0 → fence at 5 (a replayed answer to another request is not counted).
     amnesiac.handle_message(
@@ -525,6 +525,7 @@ fn amnesiac_replica_fences_above_the_highest_floor_then_catches_up_then_votes() 
             tag: t,
             epoch_floor: 0,
         },
+        &(),
     );
     amnesiac.handle_message(
         1,
@@ -533,6 +534,7 @@ fn amnesiac_replica_fences_above_the_highest_floor_then_catches_up_then_votes() 
             tag: tag(0),
             epoch_floor: 4,
         },
+        &(),
     );
     assert_eq!(drain(&mut amnesiac), vec![]);
     amnesiac.handle_message(
@@ -542,6 +544,7 @@ fn amnesiac_replica_fences_above_the_highest_floor_then_catches_up_then_votes() 
             tag: tag(0),
             epoch_floor: 0,
         },
+        &(),
     );
     assert_eq!(
         drain(&mut amnesiac),
@@ -580,6 +583,7 @@ fn amnesiac_replica_fences_above_the_highest_floor_then_catches_up_then_votes() 
                 tag: tag(1),
                 epoch_floor: 5,
             },
+            &(),
         );
     }
     let catch_up = PeerMessage::CatchUp {
@@ -606,12 +610,12 @@ fn amnesiac_replica_fences_above_the_highest_floor_then_catches_up_then_votes() 
         vec![send(1, page(vec![(KEY, held.clone())]))]
     );
     assert_eq!(deliver(&mut g, 1, 3, catch_up), vec![send(1, page(vec![]))]);
-    amnesiac.handle_message(3, r(3), page(vec![]));
-    amnesiac.handle_message(3, r(2), page(vec![(KEY, held)]));
+    amnesiac.handle_message(3, r(3), page(vec![]), &());
+    amnesiac.handle_message(3, r(2), page(vec![(KEY, held)]), &());
     assert_eq!(drain(&mut amnesiac), vec![accepted(b, 5), meta(5, 5, 0)]);
     assert!(amnesiac.is_voting());
     // Its own floor now refuses every ballot of an older epoch.
-    amnesiac.handle_message(4, r(2), prepare(ballot(4, 99, 2)));
+    amnesiac.handle_message(4, r(2), prepare(ballot(4, 99, 2)), &());
     assert_eq!(
         drain(&mut amnesiac),
         vec![send(
@@ -673,7 +677,7 @@ fn skip_prepare_runs_the_next_operation_on_a_key_in_one_round_trip() {
     config.skip_prepare = true;
     let mut g = group_with(config);
     let (b0, b1, b2) = (ballot(0, 0, 1), ballot(0, 1, 1), ballot(0, 2, 1));
-    let first = g[0].propose(0, KEY, INC);
+    let first = g[0].propose(0, KEY, INC, &());
     drain(&mut g[0]);
     deliver(&mut g, 1, 2, prepare(b0));
     // The Accept also asks for a promise of the proposer's next ballot b1.
@@ -697,7 +701,7 @@ fn skip_prepare_runs_the_next_operation_on_a_key_in_one_round_trip() {
         }]
     );
     // The next operation on the key starts with Accept at b1: no Prepare.
-    let second = g[0].propose(30, KEY, INC);
+    let second = g[0].propose(30, KEY, INC, &());
     assert_eq!(
         drain(&mut g[0]),
         vec![
@@ -718,7 +722,7 @@ fn skip_prepare_runs_the_next_operation_on_a_key_in_one_round_trip() {
     // the proposer falls back to a full round above it.
     let intruder = ballot(0, 9, 3);
     deliver(&mut g, 3, 2, prepare(intruder));
-    g[0].propose(60, KEY, INC);
+    g[0].propose(60, KEY, INC, &());
     let b3 = ballot(0, 3, 1);
     assert_eq!(
         drain(&mut g[0]),
@@ -742,7 +746,7 @@ fn skip_prepare_runs_the_next_operation_on_a_key_in_one_round_trip() {
     );
     assert_eq!(deliver(&mut g, 2, 1, refusal), vec![]);
     let wake = g[0].poll_timeout().unwrap();
-    g[0].handle_timeout(wake);
+    g[0].handle_timeout(wake, &());
     let full = ballot(0, 10, 1);
     assert_eq!(
         drain(&mut g[0]),

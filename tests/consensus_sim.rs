@@ -366,7 +366,7 @@ fn recovering_replica_refuses_to_propose() {
         .as_mut()
         .unwrap();
     assert!(!replica.is_voting());
-    let op = replica.propose(0, 0, TestChange::Read);
+    let op = replica.propose(0, 0, TestChange::Read, &());
     let outputs = consensus_support::drain(replica);
     assert_eq!(
         outputs,

@@ -8,14 +8,17 @@ use super::messages::PeerMessage;
 
 /// A deterministic change to one register: the CASPaxos "change function".
 ///
-/// `apply` must be a pure function of `(self, current)`. The engine may apply a change more than
-/// once when a proposer retries after an ambiguous Accept round (SPEC.md "Replication",
-/// at-least-once), so changes must be idempotent or conservative.
+/// `apply` must be a pure function of `(self, context, current)`. The engine may apply a change
+/// more than once when a proposer retries after an ambiguous Accept round (SPEC.md
+/// "Replication", at-least-once), so changes must be idempotent or conservative.
 pub trait Change<V> {
     /// What the caller learns when the change completes.
     type Outcome;
+    /// Read-only data the change needs and the host passes to every input (for the vault: the
+    /// fleet keys that verify a login); `()` if none. It is not part of the replica's state.
+    type Context: ?Sized;
     /// The register's new value (`None` = empty) and the outcome, given its current value.
-    fn apply(&self, current: Option<&V>) -> (Option<V>, Self::Outcome);
+    fn apply(&self, context: &Self::Context, current: Option<&V>) -> (Option<V>, Self::Outcome);
 }
 
 /// Identifies one operation submitted with [`Replica::propose`](super::Replica::propose).

@@ -26,7 +26,8 @@
 //! struct Add(u32);
 //! impl Change<u32> for Add {
 //!     type Outcome = u32;
-//!     fn apply(&self, current: Option<&u32>) -> (Option<u32>, u32) {
+//!     type Context = ();
+//!     fn apply(&self, _: &(), current: Option<&u32>) -> (Option<u32>, u32) {
 //!         let next = current.copied().unwrap_or(0) + self.0;
 //!         (Some(next), next)
 //!     }
@@ -38,7 +39,7 @@
 //!     .iter()
 //!     .map(|id| Replica::new(*id, config.clone(), u64::from(id.0)).unwrap())
 //!     .collect();
-//! let op = group[0].propose(0, "alice", Add(5));
+//! let op = group[0].propose(0, "alice", Add(5), &());
 //! // A tiny lossless network: deliver every Send until nothing moves.
 //! let mut done = None;
 //! let mut queue = std::collections::VecDeque::new();
@@ -54,7 +55,7 @@
 //!     }
 //!     let Some((from, to, message)) = queue.pop_front() else { break };
 //!     let target = group.iter_mut().find(|r| r.id() == to).unwrap();
-//!     target.handle_message(0, from, message);
+//!     target.handle_message(0, from, message, &());
 //! }
 //! assert_eq!(done, Some(5));
 //! ```

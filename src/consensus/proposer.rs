@@ -143,7 +143,7 @@ where
         ballot
     }
 
-    pub(super) fn start_round(&mut self, now: u64, id: OpId) {
+    pub(super) fn start_round(&mut self, ctx: &C::Context, now: u64, id: OpId) {
         let deadline = now.saturating_add(self.config.round_timeout_ms);
         let needs_epoch = self.wanted_epoch > self.meta.established_epoch;
         let max_rounds = self.config.max_rounds;
@@ -155,13 +155,13 @@ where
                 Some(RoundEnd::Refused) => FailReason::Contended,
                 Some(RoundEnd::TimedOut) | None => FailReason::Unavailable,
             };
-            self.finish(now, id, Output::Failed { op: id, reason });
+            self.finish(ctx, now, id, Output::Failed { op: id, reason });
             return;
         }
         op.rounds_started = op.rounds_started.saturating_add(1);
         if needs_epoch {
             op.phase = Phase::AwaitingEpoch { deadline };
-            self.ensure_raise(now);
+            self.ensure_raise(ctx, now);
             return;
         }
         let key = op.key.clone();
@@ -169,7 +169,7 @@ where
             if let Some(warm) = self.warm.remove(&key) {
                 if warm.next.epoch == self.meta.established_epoch {
                     // Phase 1 for `warm.next` already happened with the last Accept.
-                    self.enter_accepting(now, id, warm.next, warm.value.as_ref());
+                    self.enter_accepting(ctx, now, id, warm.next, warm.value.as_ref());
                     return;
                 }
             }
@@ -182,18 +182,25 @@ where
                 promises: BTreeMap::new(),
             };
         }
-        self.broadcast(now, PeerMessage::Prepare { key, ballot });
+        self.broadcast(ctx, now, PeerMessage::Prepare { key, ballot });
     }
 
     /// Applies the operation's change to `current` and sends `Accept` at `ballot` (with the
     /// next ballot when skip-Prepare is on).
-    fn enter_accepting(&mut self, now: u64, id: OpId, ballot: Ballot, current: Option<&V>) {
+    fn enter_accepting(
+        &mut self,
+        ctx: &C::Context,
+        now: u64,
+        id: OpId,
+        ballot: Ballot,
+        current: Option<&V>,
+    ) {
         let deadline = now.saturating_add(self.config.round_timeout_ms);
         let Some(op) = self.ops.get(&id) else {
             return;
         };
         let key = op.key.clone();
-        let (value, outcome) = op.change.apply(current);
+        let (value, outcome) = op.change.apply(ctx, current);
         let next = if self.config.skip_prepare {
             Some(self.next_ballot())
         } else {
@@ -211,6 +218,7 @@ where
             };
         }
         self.broadcast(
+            ctx,
             now,
             PeerMessage::Accept {
                 key,
@@ -222,7 +230,13 @@ where
     }
 
     /// Removes a finished operation, reports it, and starts the next one on its key.
-    pub(super) fn finish(&mut self, now: u64, id: OpId, report: Output<K, V, C::Outcome>) {
+    pub(super) fn finish(
+        &mut self,
+        ctx: &C::Context,
+        now: u64,
+        id: OpId,
+        report: Output<K, V, C::Outcome>,
+    ) {
         let Some(op) = self.ops.remove(&id) else {
             return;
         };
@@ -235,7 +249,7 @@ where
             None => None,
         };
         match next {
-            Some(next) => self.start_round(now, next),
+            Some(next) => self.start_round(ctx, now, next),
             None => {
                 self.queues.remove(&op.key);
             }
@@ -251,6 +265,7 @@ where
 
     pub(super) fn on_promise(
         &mut self,
+        ctx: &C::Context,
         now: u64,
         from: ReplicaId,
         key: K,
@@ -275,11 +290,12 @@ where
             highest_accepted(promises).and_then(|a| a.value.clone())
         };
         let id = op.id;
-        self.enter_accepting(now, id, ballot, current.as_ref());
+        self.enter_accepting(ctx, now, id, ballot, current.as_ref());
     }
 
     pub(super) fn on_accepted(
         &mut self,
+        ctx: &C::Context,
         now: u64,
         from: ReplicaId,
         key: K,
@@ -331,7 +347,7 @@ where
                 self.warm.remove(&key);
             }
         }
-        self.finish(now, id, report);
+        self.finish(ctx, now, id, report);
     }
 
     pub(super) fn on_reject(
@@ -365,7 +381,7 @@ where
 
     // ---- epoch raise ----------------------------------------------------------------------
 
-    pub(super) fn ensure_raise(&mut self, now: u64) {
+    pub(super) fn ensure_raise(&mut self, ctx: &C::Context, now: u64) {
         let target = self.wanted_epoch;
         if target <= self.meta.established_epoch
             || self.raise.as_ref().is_some_and(|r| r.epoch >= target)
@@ -383,7 +399,7 @@ where
             deadline: now.saturating_add(self.config.round_timeout_ms),
         });
         self.send_to_others(&PeerMessage::Fence { tag, epoch: target });
-        self.check_raise(now);
+        self.check_raise(ctx, now);
     }
 
     pub(super) fn resend_raise(&mut self, now: u64) {
@@ -407,7 +423,7 @@ where
         }
     }
 
-    pub(super) fn check_raise(&mut self, now: u64) {
+    pub(super) fn check_raise(&mut self, ctx: &C::Context, now: u64) {
         let quorum = self.config.quorum();
         let Some(raise) = self.raise.as_ref() else {
             return;
@@ -427,7 +443,7 @@ where
             .map(|op| op.id)
             .collect();
         if self.wanted_epoch > self.meta.established_epoch {
-            self.ensure_raise(now);
+            self.ensure_raise(ctx, now);
             return;
         }
         for id in waiting {
@@ -435,7 +451,7 @@ where
                 // Waiting for the epoch used up this round without sending anything.
                 op.rounds_started = op.rounds_started.saturating_sub(1);
             }
-            self.start_round(now, id);
+            self.start_round(ctx, now, id);
         }
     }
 }

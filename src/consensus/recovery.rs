@@ -123,6 +123,7 @@ where
     /// A `FenceAck`: counts for this replica's epoch raise or for its recovery, if the tag matches.
     pub(super) fn on_fence_ack(
         &mut self,
+        ctx: &C::Context,
         now: u64,
         from: ReplicaId,
         tag: RequestTag,
@@ -131,7 +132,7 @@ where
         if let Some(raise) = self.raise.as_mut() {
             if raise.tag == tag && epoch_floor >= raise.epoch {
                 raise.acks.insert(from);
-                self.check_raise(now);
+                self.check_raise(ctx, now);
                 return;
             }
         }

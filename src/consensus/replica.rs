@@ -51,7 +51,7 @@ pub(super) struct Raise {
 /// Sans-I/O, in the style of quinn-proto and raft-rs:
 /// - **inputs**: [`propose`](Self::propose), [`handle_message`](Self::handle_message),
 ///   [`handle_timeout`](Self::handle_timeout) — each takes `now` (milliseconds, any origin,
-///   never decreasing);
+///   never decreasing) and the changes' [`Change::Context`] (any input may apply a change);
 /// - **outputs**: after every input, drain [`poll_output`](Self::poll_output) until `None` and
 ///   carry the outputs out in order (see the ordering contract on [`Output`]); then ask
 ///   [`poll_timeout`](Self::poll_timeout) when to call `handle_timeout` next.
@@ -208,7 +208,8 @@ where
     /// Input: run `change` on register `key`. The result arrives later as
     /// [`Output::Completed`] or [`Output::Failed`] with the returned id. Operations on the same
     /// key proposed at the same replica run one after another, in order.
-    pub fn propose(&mut self, now: u64, key: K, change: C) -> OpId {
+    pub fn propose(&mut self, now: u64, key: K, change: C, context: &C::Context) -> OpId {
+        let ctx = context;
         let id = OpId(self.next_op);
         self.next_op = self.next_op.saturating_add(1);
         if !self.is_voting() {
@@ -232,24 +233,32 @@ where
         let queue = self.queues.entry(key).or_default();
         queue.push_back(id);
         if queue.len() == 1 {
-            self.start_round(now, id);
+            self.start_round(ctx, now, id);
         }
-        self.drain_local(now);
+        self.drain_local(ctx, now);
         id
     }
 
     /// Input: a message from replica `from` (already authenticated by the transport).
     /// Messages from non-members are ignored.
-    pub fn handle_message(&mut self, now: u64, from: ReplicaId, message: PeerMessage<K, V>) {
+    pub fn handle_message(
+        &mut self,
+        now: u64,
+        from: ReplicaId,
+        message: PeerMessage<K, V>,
+        context: &C::Context,
+    ) {
+        let ctx = context;
         if !self.config.contains(from) {
             return;
         }
-        self.step(now, from, message);
-        self.drain_local(now);
+        self.step(ctx, now, from, message);
+        self.drain_local(ctx, now);
     }
 
     /// Input: time has reached `now`; retries, re-sends and backoffs that are due run.
-    pub fn handle_timeout(&mut self, now: u64) {
+    pub fn handle_timeout(&mut self, now: u64, context: &C::Context) {
+        let ctx = context;
         let due: alloc::vec::Vec<OpId> = self
             .ops
             .values()
@@ -265,7 +274,7 @@ where
                     Phase::Queued | Phase::Backoff { .. } | Phase::AwaitingEpoch { .. } => {}
                 }
             }
-            self.start_round(now, id);
+            self.start_round(ctx, now, id);
         }
         if self.raise.as_ref().is_some_and(|r| r.deadline <= now) {
             self.resend_raise(now);
@@ -273,7 +282,7 @@ where
         if self.recovery.as_ref().is_some_and(|r| r.deadline() <= now) {
             self.resend_recovery(now);
         }
-        self.drain_local(now);
+        self.drain_local(ctx, now);
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) should next be called, if ever.
@@ -339,14 +348,14 @@ where
 
     /// Sends to every member: this replica's own acceptor first (its durable write precedes
     /// the sends), then the others in id order.
-    pub(super) fn broadcast(&mut self, now: u64, message: PeerMessage<K, V>) {
-        self.step(now, self.id, message.clone());
+    pub(super) fn broadcast(&mut self, ctx: &C::Context, now: u64, message: PeerMessage<K, V>) {
+        self.step(ctx, now, self.id, message.clone());
         self.send_to_others(&message);
     }
 
-    pub(super) fn drain_local(&mut self, now: u64) {
+    pub(super) fn drain_local(&mut self, ctx: &C::Context, now: u64) {
         while let Some(message) = self.local_inbox.pop_front() {
-            self.step(now, self.id, message);
+            self.step(ctx, now, self.id, message);
         }
     }
 
@@ -358,7 +367,13 @@ where
         }
     }
 
-    pub(super) fn step(&mut self, now: u64, from: ReplicaId, message: PeerMessage<K, V>) {
+    pub(super) fn step(
+        &mut self,
+        ctx: &C::Context,
+        now: u64,
+        from: ReplicaId,
+        message: PeerMessage<K, V>,
+    ) {
         match message {
             PeerMessage::Prepare { key, ballot } => self.on_prepare(from, key, ballot),
             PeerMessage::Accept {
@@ -371,9 +386,9 @@ where
                 key,
                 ballot,
                 accepted,
-            } => self.on_promise(now, from, key, ballot, accepted),
+            } => self.on_promise(ctx, now, from, key, ballot, accepted),
             PeerMessage::Accepted { key, ballot, next } => {
-                self.on_accepted(now, from, key, ballot, next)
+                self.on_accepted(ctx, now, from, key, ballot, next)
             }
             PeerMessage::Reject {
                 key,
@@ -388,7 +403,7 @@ where
                 }
             }
             PeerMessage::FenceAck { tag, epoch_floor } => {
-                self.on_fence_ack(now, from, tag, epoch_floor);
+                self.on_fence_ack(ctx, now, from, tag, epoch_floor);
             }
             PeerMessage::CatchUp {
                 tag,

@@ -39,7 +39,8 @@ pub enum TestOutcome {
 
 impl Change<u64> for TestChange {
     type Outcome = TestOutcome;
-    fn apply(&self, current: Option<&u64>) -> (Option<u64>, TestOutcome) {
+    type Context = ();
+    fn apply(&self, _: &(), current: Option<&u64>) -> (Option<u64>, TestOutcome) {
         let current = current.copied();
         match *self {
             TestChange::Increment { limit } => {
@@ -119,7 +120,7 @@ fn search(
         if !undone(i) || event.invoked > horizon {
             continue;
         }
-        let (next, outcome) = event.change.apply(value.as_ref());
+        let (next, outcome) = event.change.apply(&(), value.as_ref());
         if event.mandatory && event.expect != Some(outcome) {
             continue;
         }
@@ -494,7 +495,7 @@ impl Sim {
         let incarnation = self.nodes[&id].incarnation;
         let invoked = self.tick();
         let replica = self.nodes.get_mut(&id)?.replica.as_mut()?;
-        let op = replica.propose(now, key, change);
+        let op = replica.propose(now, key, change, &());
         let i = self.records.len();
         self.records.push(OpRecord {
             proposer: id,
@@ -545,7 +546,7 @@ impl Sim {
     ) {
         let now = self.now;
         if let Some(replica) = self.nodes.get_mut(&to).and_then(|n| n.replica.as_mut()) {
-            replica.handle_message(now, from, message);
+            replica.handle_message(now, from, message, &());
             self.process(to, crash_after);
         }
     }
@@ -576,7 +577,7 @@ impl Sim {
             .collect();
         for id in due {
             if let Some(replica) = self.nodes.get_mut(&id).and_then(|n| n.replica.as_mut()) {
-                replica.handle_timeout(now);
+                replica.handle_timeout(now, &());
             }
             self.process(id, None);
         }
