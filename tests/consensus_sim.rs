@@ -104,6 +104,12 @@ fn checker_catches_a_proposer_that_ignores_accepted_values() {
 }
 
 #[test]
+fn checker_catches_acceptors_that_do_not_keep_the_skip_prepare_promise() {
+    // Odd seeds run with skip-Prepare on.
+    assert!(caught(3, FaultInjection::UnkeptNextPromise, 200) > 0);
+}
+
+#[test]
 fn checker_catches_an_amnesiac_replica_that_votes_at_once() {
     assert!(caught(3, FaultInjection::SkipRecovery, 200) > 0);
 }

@@ -53,6 +53,8 @@ pub enum FaultInjection {
     SkipRecovery,
     /// An amnesiac replica catches up but does not fence first.
     SkipFence,
+    /// Skip-Prepare: acceptors claim to promise the Accept's `next` ballot but do not.
+    UnkeptNextPromise,
 }
 
 /// The configuration of one replica group (identical on every replica).
@@ -108,7 +110,8 @@ impl Config {
             FaultInjection::None
             | FaultInjection::IgnoreAcceptedValues
             | FaultInjection::SkipRecovery
-            | FaultInjection::SkipFence => self.replicas.len() / 2 + 1,
+            | FaultInjection::SkipFence
+            | FaultInjection::UnkeptNextPromise => self.replicas.len() / 2 + 1,
         }
     }
 

@@ -162,7 +162,8 @@ where
             }
             FaultInjection::None
             | FaultInjection::QuorumTooSmall
-            | FaultInjection::IgnoreAcceptedValues => {
+            | FaultInjection::IgnoreAcceptedValues
+            | FaultInjection::UnkeptNextPromise => {
                 let tag = replica.new_tag();
                 replica.recovery = Some(Recovery::Querying {
                     tag,
@@ -462,6 +463,8 @@ where
             return;
         }
         let mut state = self.registers.get(&key).cloned().unwrap_or_default();
+        let claimed_next = next;
+        let next = next.filter(|_| self.config.fault != FaultInjection::UnkeptNextPromise);
         match state.on_accept(self.meta.epoch_floor, ballot, &value, next) {
             AcceptVerdict::Accepted {
                 changed,
@@ -471,7 +474,14 @@ where
                     self.persist_register(&key, &state);
                     self.registers.insert(key.clone(), state);
                 }
-                let next = next.filter(|_| promised_next);
+                let next = match self.config.fault {
+                    FaultInjection::UnkeptNextPromise => claimed_next,
+                    FaultInjection::None
+                    | FaultInjection::QuorumTooSmall
+                    | FaultInjection::IgnoreAcceptedValues
+                    | FaultInjection::SkipRecovery
+                    | FaultInjection::SkipFence => next.filter(|_| promised_next),
+                };
                 self.dispatch(from, PeerMessage::Accepted { key, ballot, next });
             }
             AcceptVerdict::Reject(refusal) => self.dispatch(
