@@ -48,11 +48,25 @@ fn linearizable_runs(replicas: u8, count: u64) {
         .unwrap_or(count);
     let mut total = Stats::default();
     for seed in seeds(count) {
-        let sim = run(SimOptions::new(replicas, seed));
+        let mut sim = run(SimOptions::new(replicas, seed));
         assert_eq!(sim.check_linearizable(), Ok(()), "INV-LINEAR, seed {seed}");
         assert!(
             sim.all_voting(),
             "LIVE: a replica still recovers, seed {seed}"
+        );
+        // LIVE after healing: an operation at every replica completes.
+        for id in sim.config.replicas.clone() {
+            let i = sim.propose(id, 0, TestChange::Read).expect("up");
+            assert!(sim.settle());
+            assert!(
+                sim.records[i].outcome.is_some(),
+                "LIVE at {id}, seed {seed}"
+            );
+        }
+        assert_eq!(
+            sim.check_linearizable(),
+            Ok(()),
+            "INV-LINEAR with probes, seed {seed}"
         );
         add(&mut total, &sim.stats);
     }
