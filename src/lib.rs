@@ -111,6 +111,7 @@ extern crate alloc;
 
 pub mod backup_key;
 pub mod client;
+pub mod consensus;
 pub mod crypto;
 pub mod ids;
 pub mod recovery_key;
