@@ -199,6 +199,25 @@ fn every_position_of_the_vector_keys_is_located_after_a_substitution() {
 }
 
 #[test]
+fn every_single_substitution_of_a_key_is_located_exactly() {
+    // Exhaustive: all 64 positions x 31 other characters of one key (1,984 mistyped keys, each
+    // searched in full for a unique explanation).
+    let valid = compact(&key_from_hex(VECTORS[2].0));
+    for index in 0..RECOVERY_KEY_LEN {
+        for offset in 1..32 {
+            let mut typed = valid.clone();
+            typed[index] = other_symbol(valid[index], offset);
+            let typed: String = typed.into_iter().collect();
+            assert_eq!(
+                RecoveryKey::parse(&typed),
+                Err(wrong_character_at(index)),
+                "{typed}"
+            );
+        }
+    }
+}
+
+#[test]
 fn every_other_character_at_the_boundary_positions_is_located() {
     // First character, last pure-key character (51), the mixed key/checksum character (52),
     // first pure-checksum character (53) and the last character.
