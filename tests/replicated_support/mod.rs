@@ -25,7 +25,7 @@ use e2ee_backup::vault::{
     ReplicaMessage, ReplicaPlace, StoreEvent, Ticket, VaultOutput, VaultReplica,
     open_replica_write,
 };
-use e2ee_backup::wire::{Reply, ReplyBody, Request, VaultReply, VaultRequest, reply_aad, request_aad};
+use e2ee_backup::wire::{Reply, ReplyBody, Request, RequestKind, VaultReply, VaultRequest, reply_aad, request_aad};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 
@@ -328,6 +328,8 @@ pub struct Cluster {
     oracle_fleet: InsecureFastFleetSecrets,
     restart_at: BTreeMap<u8, u64>,
     steps: u64,
+    /// Requests of these kinds are delivered to the given replica instead (cross-replica tests).
+    pub redirect: BTreeMap<RequestKind, u8>,
 }
 
 impl Cluster {
@@ -357,6 +359,7 @@ impl Cluster {
             oracle_fleet: fleet(),
             restart_at: BTreeMap::new(),
             steps: 0,
+            redirect: BTreeMap::new(),
         };
         for id in 0..REPLICAS {
             let store = ConsensusStore::new(GROUP, ReplicaId(id), group_config(), 1).unwrap();
@@ -605,6 +608,8 @@ impl Cluster {
             }
             Packet::ReplicaToRelay(bytes) => self.relay.handle_vault_message(now, &bytes),
             Packet::RelayToReplica(id, bytes) => {
+                let kind = VaultRequest::decode(&bytes).unwrap().kind;
+                let id = self.redirect.get(&kind).copied().unwrap_or(id);
                 if let Some(vault) = self.nodes[usize::from(id)].vault.as_mut() {
                     vault.handle_relay_message(now, &mut self.rng, &bytes);
                 }
