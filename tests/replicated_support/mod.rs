@@ -330,6 +330,9 @@ pub struct Cluster {
     steps: u64,
     /// Requests of these kinds are delivered to the given replica instead (cross-replica tests).
     pub redirect: BTreeMap<RequestKind, u8>,
+    /// Deliver each relay request to replica `route id % 5` instead of the relay's choice, so
+    /// concurrent clients go through different replicas.
+    pub spread: bool,
 }
 
 impl Cluster {
@@ -360,6 +363,7 @@ impl Cluster {
             restart_at: BTreeMap::new(),
             steps: 0,
             redirect: BTreeMap::new(),
+            spread: false,
         };
         for id in 0..REPLICAS {
             let store = ConsensusStore::new(GROUP, ReplicaId(id), group_config(), 1).unwrap();
@@ -608,8 +612,13 @@ impl Cluster {
             }
             Packet::ReplicaToRelay(bytes) => self.relay.handle_vault_message(now, &bytes),
             Packet::RelayToReplica(id, bytes) => {
-                let kind = VaultRequest::decode(&bytes).unwrap().kind;
-                let id = self.redirect.get(&kind).copied().unwrap_or(id);
+                let request = VaultRequest::decode(&bytes).unwrap();
+                let id = if self.spread {
+                    u8::try_from(request.route_id % u64::from(REPLICAS)).unwrap()
+                } else {
+                    id
+                };
+                let id = self.redirect.get(&request.kind).copied().unwrap_or(id);
                 if let Some(vault) = self.nodes[usize::from(id)].vault.as_mut() {
                     vault.handle_relay_message(now, &mut self.rng, &bytes);
                 }
