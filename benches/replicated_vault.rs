@@ -33,10 +33,16 @@ fn bench(c: &mut Criterion) {
 
     let mut cluster = Cluster::new(2);
     cluster.add_client(1, &account("alice"));
-    assert!(matches!(cluster.register(1, b"pw", &key, 5), ClientOutcome::Registered { .. }));
+    assert!(matches!(
+        cluster.register(1, b"pw", &key, 5),
+        ClientOutcome::Registered { .. }
+    ));
     group.bench_function("recover", |b| {
         b.iter(|| {
-            assert_eq!(cluster.recover(1, b"pw"), ClientOutcome::Recovered(key.clone()));
+            assert_eq!(
+                cluster.recover(1, b"pw"),
+                ClientOutcome::Recovered(key.clone())
+            );
         })
     });
     group.finish();

@@ -225,7 +225,8 @@ impl Relay {
                 bytes,
             })
         } else {
-            self.outputs.push_back(RelayOutput::ToVault { group, bytes });
+            self.outputs
+                .push_back(RelayOutput::ToVault { group, bytes });
             None
         };
         self.routes.insert(
@@ -250,11 +251,13 @@ impl Relay {
             .map(|(id, _)| *id)
             .collect();
         for route_id in due {
-            let Some(failover) = self.routes.get(&route_id).and_then(|r| r.failover.clone())
-            else {
+            let Some(failover) = self.routes.get(&route_id).and_then(|r| r.failover.clone()) else {
                 continue;
             };
-            let suspect_for = self.config.vault_retry_ms.saturating_mul(SUSPECT_RETRY_MULTIPLE);
+            let suspect_for = self
+                .config
+                .vault_retry_ms
+                .saturating_mul(SUSPECT_RETRY_MULTIPLE);
             self.suspects.insert(
                 (failover.group, failover.replica),
                 now_ms.saturating_add(suspect_for),

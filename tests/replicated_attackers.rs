@@ -17,7 +17,10 @@ fn attack(seed: u64) {
     let alice = account("alice");
     c.add_client(1, &alice);
     let key = BackupKey::generate(&mut ChaCha20Rng::seed_from_u64(seed));
-    assert_eq!(c.register(1, b"right", &key, LIMIT), ClientOutcome::Registered { generation: 1 });
+    assert_eq!(
+        c.register(1, b"right", &key, LIMIT),
+        ClientOutcome::Registered { generation: 1 }
+    );
 
     c.spread = true;
     c.faults = Faults {
@@ -38,18 +41,29 @@ fn attack(seed: u64) {
     c.run();
 
     // INV-ATTEMPTS: every distinct login response any replica emitted was a counted attempt.
-    let challenges = c.oracle.challenges.get(&(alice.clone(), 1)).map_or(0, |s| s.len());
+    let challenges = c
+        .oracle
+        .challenges
+        .get(&(alice.clone(), 1))
+        .map_or(0, |s| s.len());
     assert!(
         challenges <= LIMIT as usize,
         "seed {seed}: {challenges} login responses for a limit of {LIMIT}"
     );
-    assert!(c.oracle.releases.get(&alice).is_none(), "seed {seed}: no key for a wrong password");
+    assert!(
+        !c.oracle.releases.contains_key(&alice),
+        "seed {seed}: no key for a wrong password"
+    );
     for (conn, op) in ops {
-        let outcome = c.outcome_of(conn, op).expect("every attacker's operation ended");
+        let outcome = c
+            .outcome_of(conn, op)
+            .expect("every attacker's operation ended");
         assert!(
             matches!(
                 outcome,
-                ClientOutcome::WrongPassword { .. } | ClientOutcome::Locked | ClientOutcome::Unavailable
+                ClientOutcome::WrongPassword { .. }
+                    | ClientOutcome::Locked
+                    | ClientOutcome::Unavailable
             ),
             "seed {seed}: {outcome:?}"
         );
@@ -81,8 +95,16 @@ fn the_linearizability_checker_rejects_a_forged_outcome() {
     let alice = account("alice");
     c.add_client(1, &alice);
     let key = BackupKey::generate(&mut ChaCha20Rng::seed_from_u64(77));
-    assert_eq!(c.register(1, b"right", &key, LIMIT), ClientOutcome::Registered { generation: 1 });
-    assert_eq!(c.recover(1, b"wrong"), ClientOutcome::WrongPassword { remaining: LIMIT - 1 });
+    assert_eq!(
+        c.register(1, b"right", &key, LIMIT),
+        ClientOutcome::Registered { generation: 1 }
+    );
+    assert_eq!(
+        c.recover(1, b"wrong"),
+        ClientOutcome::WrongPassword {
+            remaining: LIMIT - 1
+        }
+    );
     assert!(account_history_is_linearizable(&c.log.borrow(), &alice));
     // Claim the login challenge reported one more attempt left than the record allowed.
     let mut log = c.log.borrow_mut();
@@ -90,7 +112,9 @@ fn the_linearizability_checker_rejects_a_forged_outcome() {
         .changes
         .iter_mut()
         .find_map(|r| match r.outcome.as_mut() {
-            Some(ChangeOutcome::LoginChallenge { attempts_remaining, .. }) => {
+            Some(ChangeOutcome::LoginChallenge {
+                attempts_remaining, ..
+            }) => {
                 *attempts_remaining += 1;
                 Some(())
             }

@@ -26,19 +26,34 @@ fn counts_messages_and_durable_writes_per_vault_operation() {
     let key = BackupKey::generate(&mut ChaCha20Rng::seed_from_u64(21));
 
     let s0 = c.stats;
-    assert_eq!(c.register(1, b"pw", &key, 5), ClientOutcome::Registered { generation: 1 });
+    assert_eq!(
+        c.register(1, b"pw", &key, 5),
+        ClientOutcome::Registered { generation: 1 }
+    );
     let register = delta(s0, c.stats);
     let s1 = c.stats;
     assert_eq!(c.recover(1, b"pw"), ClientOutcome::Recovered(key.clone()));
     let recover = delta(s1, c.stats);
     let s2 = c.stats;
-    assert_eq!(c.recover(1, b"wrong"), ClientOutcome::WrongPassword { remaining: 4 });
+    assert_eq!(
+        c.recover(1, b"wrong"),
+        ClientOutcome::WrongPassword { remaining: 4 }
+    );
     let wrong = delta(s2, c.stats);
 
     eprintln!("| vault operation (requests) | relay→replica | replica messages | durable writes |");
-    eprintln!("| register (RegisterStart, RegisterFinish, Expose) | {} | {} | {} |", register.0, register.1, register.2);
-    eprintln!("| recover (LoginStart, LoginFinish) | {} | {} | {} |", recover.0, recover.1, recover.2);
-    eprintln!("| wrong password (LoginStart) | {} | {} | {} |", wrong.0, wrong.1, wrong.2);
+    eprintln!(
+        "| register (RegisterStart, RegisterFinish, Expose) | {} | {} | {} |",
+        register.0, register.1, register.2
+    );
+    eprintln!(
+        "| recover (LoginStart, LoginFinish) | {} | {} | {} |",
+        recover.0, recover.1, recover.2
+    );
+    eprintln!(
+        "| wrong password (LoginStart) | {} | {} | {} |",
+        wrong.0, wrong.1, wrong.2
+    );
     // Register is three CASPaxos rounds (a Read, the Register, the Expose); each login request
     // two (a Read, then the change). A round is 16 messages (Prepare, Promise, Accept, Accepted
     // with each of four peers) and at most 10 durable writes (a promise and an accept at each of

@@ -36,25 +36,47 @@ fn login_start(generation: u64, n: u8) -> RecordChange {
 /// The pool random histories draw from: two registrations, exposes, logins, finishes, delete.
 fn pool() -> Vec<RecordChange> {
     let mut pool = vec![
-        RecordChange::Register { base_generation: 0, registration: registration(1, 3) },
-        RecordChange::Register { base_generation: 1, registration: registration(2, 3) },
-        RecordChange::Expose { generation: 1, proof_check: [1; 32] },
-        RecordChange::Expose { generation: 2, proof_check: [2; 32] },
-        RecordChange::Delete { generation: 1, proof_check: [1 ^ 0xFF; 32] },
+        RecordChange::Register {
+            base_generation: 0,
+            registration: registration(1, 3),
+        },
+        RecordChange::Register {
+            base_generation: 1,
+            registration: registration(2, 3),
+        },
+        RecordChange::Expose {
+            generation: 1,
+            proof_check: [1; 32],
+        },
+        RecordChange::Expose {
+            generation: 2,
+            proof_check: [2; 32],
+        },
+        RecordChange::Delete {
+            generation: 1,
+            proof_check: [1 ^ 0xFF; 32],
+        },
         RecordChange::Read,
     ];
     for generation in 1..=2 {
         for n in 1..=4u8 {
             pool.push(login_start(generation, n));
             for verified in [false, true] {
-                pool.push(RecordChange::LoginFinish { generation, login_id: [n; 16], verified });
+                pool.push(RecordChange::LoginFinish {
+                    generation,
+                    login_id: [n; 16],
+                    verified,
+                });
             }
         }
     }
     pool
 }
 
-fn step(record: &Option<AccountRecord>, change: &RecordChange) -> (Option<AccountRecord>, ChangeOutcome) {
+fn step(
+    record: &Option<AccountRecord>,
+    change: &RecordChange,
+) -> (Option<AccountRecord>, ChangeOutcome) {
     let applied = change.apply(record.as_ref());
     (applied.write.or_else(|| record.clone()), applied.outcome)
 }
@@ -67,7 +89,10 @@ fn attempts(record: &Option<AccountRecord>) -> Option<u32> {
 }
 
 fn erased(record: &Option<AccountRecord>) -> bool {
-    matches!(record.as_ref().map(|r| &r.state), Some(RecordState::Locked | RecordState::Deleted))
+    matches!(
+        record.as_ref().map(|r| &r.state),
+        Some(RecordState::Locked | RecordState::Deleted)
+    )
 }
 
 /// Checks one duplicate: `change` (an earlier change of the history) applied again to `before`.
@@ -80,27 +105,39 @@ fn check_duplicate(before: &Option<AccountRecord>, change: &RecordChange, grante
     let mut counts_one = false;
     let mut resets = false;
     match &outcome {
-        ChangeOutcome::LoginChallenge { login_id, .. } => {
-            if !granted.contains(login_id) {
-                let (b, a) = (attempts(before), attempts(&after));
-                assert!(b.is_some() && a == b.map(|b| b + 1), "uncounted challenge: {context}");
-                counts_one = true;
-            }
+        ChangeOutcome::LoginChallenge { login_id, .. } if !granted.contains(login_id) => {
+            let (b, a) = (attempts(before), attempts(&after));
+            assert!(
+                b.is_some() && a == b.map(|b| b + 1),
+                "uncounted challenge: {context}"
+            );
+            counts_one = true;
         }
         ChangeOutcome::Released { .. } => {
             // INV-DISCLOSE: only to a login that was counted; a verified login resets the counter.
             if let RecordChange::LoginFinish { login_id, .. } = change {
-                assert!(granted.contains(login_id), "release to an uncounted login: {context}");
+                assert!(
+                    granted.contains(login_id),
+                    "release to an uncounted login: {context}"
+                );
             }
             resets = true;
         }
         _ => {}
     }
-    // A duplicate Register, Expose or Delete acts as the client's own retry would (it carries
-    // the client's registration or proof); logins never move generation or counter.
-    let client_intent = matches!(change, RecordChange::Register { .. } | RecordChange::Expose { .. });
-    let same_generation = after.as_ref().map(|r| r.generation) == before.as_ref().map(|r| r.generation);
-    assert!(same_generation || client_intent, "generation moved: {context}");
+    // A duplicate Register or Expose acts as the client's own retry would (it carries the
+    // client's registration or proof; Delete likewise, checked below); logins never move the
+    // generation.
+    let client_intent = matches!(
+        change,
+        RecordChange::Register { .. } | RecordChange::Expose { .. }
+    );
+    let same_generation =
+        after.as_ref().map(|r| r.generation) == before.as_ref().map(|r| r.generation);
+    assert!(
+        same_generation || client_intent,
+        "generation moved: {context}"
+    );
     if erased(before) && !matches!(change, RecordChange::Register { .. }) {
         assert_eq!(&after, before, "erased record changed: {context}");
     }
@@ -109,7 +146,13 @@ fn check_duplicate(before: &Option<AccountRecord>, change: &RecordChange, grante
     }
     match (attempts(before), attempts(&after)) {
         (Some(b), Some(a)) => {
-            let expected = if resets { 0 } else if counts_one { b + 1 } else { b };
+            let expected = if resets {
+                0
+            } else if counts_one {
+                b + 1
+            } else {
+                b
+            };
             assert_eq!(a, expected, "counter changed: {context}")
         }
         // Conservative: an Active record may only be erased when no attempt is left.
@@ -127,7 +170,10 @@ fn check_duplicate(before: &Option<AccountRecord>, change: &RecordChange, grante
             );
         }
         (None, Some(_)) => {
-            assert!(matches!(change, RecordChange::Expose { .. }), "activated a record: {context}")
+            assert!(
+                matches!(change, RecordChange::Expose { .. }),
+                "activated a record: {context}"
+            )
         }
         (None, None) => {}
     }
@@ -145,7 +191,10 @@ fn every_change_applied_twice_in_a_row_changes_nothing_more() {
             let (twice, second) = step(&once, change);
             assert_eq!(twice, once, "second application of {change:?} wrote again");
             if let ChangeOutcome::LoginChallenge { .. } = first {
-                assert_eq!(second, first, "a retried login start must get the same challenge");
+                assert_eq!(
+                    second, first,
+                    "a retried login start must get the same challenge"
+                );
             }
             record = once;
         }
@@ -182,8 +231,14 @@ fn an_earlier_change_applied_again_later_grants_no_attempt_and_loses_nothing() {
 fn a_retried_login_start_after_another_login_is_refused_not_counted() {
     let mut record = None;
     for change in [
-        RecordChange::Register { base_generation: 0, registration: registration(1, 3) },
-        RecordChange::Expose { generation: 1, proof_check: [1; 32] },
+        RecordChange::Register {
+            base_generation: 0,
+            registration: registration(1, 3),
+        },
+        RecordChange::Expose {
+            generation: 1,
+            proof_check: [1; 32],
+        },
         login_start(1, 1),
         login_start(1, 2),
     ] {

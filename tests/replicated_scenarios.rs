@@ -31,7 +31,10 @@ fn registers_and_recovers_with_all_five_replicas_up() {
     let alice = account("alice");
     c.add_client(1, &alice);
     let k = key(7);
-    assert_eq!(c.register(1, b"pw", &k, 5), ClientOutcome::Registered { generation: 1 });
+    assert_eq!(
+        c.register(1, b"pw", &k, 5),
+        ClientOutcome::Registered { generation: 1 }
+    );
     assert_eq!(c.recover(1, b"pw"), ClientOutcome::Recovered(k));
 }
 
@@ -51,15 +54,29 @@ fn any_two_replicas_down_register_expose_recover_and_lockout_work() {
             "down: {a}, {b}"
         );
         assert_eq!(c.recover(1, b"right"), ClientOutcome::Recovered(k.clone()));
-        assert_eq!(c.recover(1, b"wrong"), ClientOutcome::WrongPassword { remaining: 2 });
-        assert_eq!(c.recover(1, b"wrong"), ClientOutcome::WrongPassword { remaining: 1 });
+        assert_eq!(
+            c.recover(1, b"wrong"),
+            ClientOutcome::WrongPassword { remaining: 2 }
+        );
+        assert_eq!(
+            c.recover(1, b"wrong"),
+            ClientOutcome::WrongPassword { remaining: 1 }
+        );
         // The last one: no attempt is left, so the client reports Locked.
         assert_eq!(c.recover(1, b"wrong"), ClientOutcome::Locked);
-        assert_eq!(c.recover(1, b"right"), ClientOutcome::Locked, "down: {a}, {b}");
+        assert_eq!(
+            c.recover(1, b"right"),
+            ClientOutcome::Locked,
+            "down: {a}, {b}"
+        );
         let record = c.latest_record(&alice).expect("record");
         assert_eq!(record.state, RecordState::Locked, "the secrets are erased");
         // INV-ATTEMPTS: one challenge for the good login, three for the wrong ones.
-        let challenges = c.oracle.challenges.get(&(alice.clone(), 1)).map_or(0, |s| s.len());
+        let challenges = c
+            .oracle
+            .challenges
+            .get(&(alice.clone(), 1))
+            .map_or(0, |s| s.len());
         assert_eq!(challenges, 4, "down: {a}, {b}");
     }
 }
@@ -72,7 +89,10 @@ fn three_replicas_down_reports_unavailable_and_heals() {
     c.add_client(1, &alice);
     c.add_client(2, &bob);
     let k = key(1);
-    assert_eq!(c.register(1, b"pw", &k, 3), ClientOutcome::Registered { generation: 1 });
+    assert_eq!(
+        c.register(1, b"pw", &k, 3),
+        ClientOutcome::Registered { generation: 1 }
+    );
     for id in [0, 2, 4] {
         c.crash(id);
     }
@@ -80,13 +100,16 @@ fn three_replicas_down_reports_unavailable_and_heals() {
     assert_eq!(c.recover(1, b"pw"), ClientOutcome::Unavailable);
     assert_eq!(c.recover(1, b"wrong"), ClientOutcome::Unavailable);
     // Nothing unsafe: no login response left any replica while no quorum was reachable.
-    assert!(c.oracle.challenges.get(&(alice.clone(), 1)).is_none());
-    assert!(c.oracle.releases.get(&alice).is_none());
+    assert!(!c.oracle.challenges.contains_key(&(alice.clone(), 1)));
+    assert!(!c.oracle.releases.contains_key(&alice));
     for id in [0, 2, 4] {
         c.restart(id);
     }
     assert_eq!(c.recover(1, b"pw"), ClientOutcome::Recovered(k));
-    assert_eq!(c.register(2, b"pw", &key(2), 3), ClientOutcome::Registered { generation: 1 });
+    assert_eq!(
+        c.register(2, b"pw", &key(2), 3),
+        ClientOutcome::Registered { generation: 1 }
+    );
     // Logins that may have been counted during the outage never exceed the limit.
     let record = c.latest_record(&alice).expect("alice has a record");
     assert_eq!(record.generation, 1);
@@ -98,8 +121,14 @@ fn restarts_every_replica_from_its_durable_state() {
     let alice = account("alice");
     c.add_client(1, &alice);
     let k = key(4);
-    assert_eq!(c.register(1, b"pw", &k, 3), ClientOutcome::Registered { generation: 1 });
-    assert_eq!(c.recover(1, b"wrong"), ClientOutcome::WrongPassword { remaining: 2 });
+    assert_eq!(
+        c.register(1, b"pw", &k, 3),
+        ClientOutcome::Registered { generation: 1 }
+    );
+    assert_eq!(
+        c.recover(1, b"wrong"),
+        ClientOutcome::WrongPassword { remaining: 2 }
+    );
     for id in 0..REPLICAS {
         c.crash(id);
     }
@@ -107,7 +136,10 @@ fn restarts_every_replica_from_its_durable_state() {
         c.restart(id);
     }
     // INV-DURABLE: the counted attempt survived the restart of the whole group.
-    assert_eq!(c.recover(1, b"wrong"), ClientOutcome::WrongPassword { remaining: 1 });
+    assert_eq!(
+        c.recover(1, b"wrong"),
+        ClientOutcome::WrongPassword { remaining: 1 }
+    );
     assert_eq!(c.recover(1, b"pw"), ClientOutcome::Recovered(k));
 }
 
@@ -117,8 +149,14 @@ fn a_replica_that_lost_its_disk_catches_up_before_it_votes() {
     let alice = account("alice");
     c.add_client(1, &alice);
     let k = key(5);
-    assert_eq!(c.register(1, b"pw", &k, 3), ClientOutcome::Registered { generation: 1 });
-    assert_eq!(c.recover(1, b"wrong"), ClientOutcome::WrongPassword { remaining: 2 });
+    assert_eq!(
+        c.register(1, b"pw", &k, 3),
+        ClientOutcome::Registered { generation: 1 }
+    );
+    assert_eq!(
+        c.recover(1, b"wrong"),
+        ClientOutcome::WrongPassword { remaining: 2 }
+    );
     c.restart_amnesiac(0);
     assert!(!c.voting(0), "an amnesiac replica must not vote at once");
     c.run();
@@ -127,7 +165,10 @@ fn a_replica_that_lost_its_disk_catches_up_before_it_votes() {
     // caught up must be the real one.
     c.crash(1);
     c.crash(2);
-    assert_eq!(c.recover(1, b"wrong"), ClientOutcome::WrongPassword { remaining: 1 });
+    assert_eq!(
+        c.recover(1, b"wrong"),
+        ClientOutcome::WrongPassword { remaining: 1 }
+    );
     assert_eq!(c.recover(1, b"pw"), ClientOutcome::Recovered(k));
 }
 
@@ -137,7 +178,10 @@ fn a_login_started_through_one_replica_finishes_through_another() {
     let alice = account("alice");
     c.add_client(1, &alice);
     let k = key(6);
-    assert_eq!(c.register(1, b"pw", &k, 3), ClientOutcome::Registered { generation: 1 });
+    assert_eq!(
+        c.register(1, b"pw", &k, 3),
+        ClientOutcome::Registered { generation: 1 }
+    );
     // LoginStart goes to the home replica 0; LoginFinish is handled by replica 3, which opens
     // the sealed OPAQUE login state stored in the replicated record.
     c.redirect.insert(RequestKind::LoginStart, 0);

@@ -34,7 +34,11 @@ fn ballot_strategy() -> impl Strategy<Value = Ballot> {
 }
 
 fn record_strategy() -> impl Strategy<Value = Option<AccountRecord>> {
-    let pending = (any::<u64>(), proptest::collection::vec(any::<u8>(), 1..40), 1u32..=100)
+    let pending = (
+        any::<u64>(),
+        proptest::collection::vec(any::<u8>(), 1..40),
+        1u32..=100,
+    )
         .prop_map(|(generation, secret, attempt_limit)| AccountRecord {
             generation,
             state: RecordState::Pending(PendingRecord {
@@ -63,45 +67,105 @@ fn record_strategy() -> impl Strategy<Value = Option<AccountRecord>> {
 }
 
 fn accepted_strategy() -> impl Strategy<Value = AcceptedValue<AccountRecord>> {
-    (ballot_strategy(), record_strategy()).prop_map(|(ballot, value)| AcceptedValue { ballot, value })
+    (ballot_strategy(), record_strategy())
+        .prop_map(|(ballot, value)| AcceptedValue { ballot, value })
 }
 
 fn tag_strategy() -> impl Strategy<Value = RequestTag> {
-    (any::<u64>(), any::<u64>()).prop_map(|(incarnation, sequence)| RequestTag { incarnation, sequence })
+    (any::<u64>(), any::<u64>()).prop_map(|(incarnation, sequence)| RequestTag {
+        incarnation,
+        sequence,
+    })
 }
 
 fn message_strategy() -> impl Strategy<Value = ReplicaMessage> {
     prop_oneof![
-        (account_strategy(), ballot_strategy()).prop_map(|(key, ballot)| PeerMessage::Prepare { key, ballot }),
-        (account_strategy(), ballot_strategy(), proptest::option::of(accepted_strategy()))
-            .prop_map(|(key, ballot, accepted)| PeerMessage::Promise { key, ballot, accepted }),
-        (account_strategy(), ballot_strategy(), record_strategy(), proptest::option::of(ballot_strategy()))
-            .prop_map(|(key, ballot, value, next)| PeerMessage::Accept { key, ballot, value, next }),
-        (account_strategy(), ballot_strategy(), proptest::option::of(ballot_strategy()))
+        (account_strategy(), ballot_strategy())
+            .prop_map(|(key, ballot)| PeerMessage::Prepare { key, ballot }),
+        (
+            account_strategy(),
+            ballot_strategy(),
+            proptest::option::of(accepted_strategy())
+        )
+            .prop_map(|(key, ballot, accepted)| PeerMessage::Promise {
+                key,
+                ballot,
+                accepted
+            }),
+        (
+            account_strategy(),
+            ballot_strategy(),
+            record_strategy(),
+            proptest::option::of(ballot_strategy())
+        )
+            .prop_map(|(key, ballot, value, next)| PeerMessage::Accept {
+                key,
+                ballot,
+                value,
+                next
+            }),
+        (
+            account_strategy(),
+            ballot_strategy(),
+            proptest::option::of(ballot_strategy())
+        )
             .prop_map(|(key, ballot, next)| PeerMessage::Accepted { key, ballot, next }),
-        (account_strategy(), ballot_strategy(), proptest::option::of(ballot_strategy()), any::<u64>())
+        (
+            account_strategy(),
+            ballot_strategy(),
+            proptest::option::of(ballot_strategy()),
+            any::<u64>()
+        )
             .prop_map(|(key, ballot, promised, epoch_floor)| PeerMessage::Reject {
                 key,
                 ballot,
-                refusal: Refusal { promised, epoch_floor }
+                refusal: Refusal {
+                    promised,
+                    epoch_floor
+                }
             }),
         (tag_strategy(), any::<u64>()).prop_map(|(tag, epoch)| PeerMessage::Fence { tag, epoch }),
-        (tag_strategy(), any::<u64>()).prop_map(|(tag, epoch_floor)| PeerMessage::FenceAck { tag, epoch_floor }),
-        (tag_strategy(), any::<u64>(), proptest::option::of(account_strategy()), any::<u32>())
-            .prop_map(|(tag, epoch, after, limit)| PeerMessage::CatchUp { tag, epoch, after, limit }),
-        (tag_strategy(), proptest::collection::vec((account_strategy(), accepted_strategy()), 0..4), any::<bool>())
-            .prop_map(|(tag, entries, more)| PeerMessage::CatchUpPage { tag, entries, more }),
+        (tag_strategy(), any::<u64>())
+            .prop_map(|(tag, epoch_floor)| PeerMessage::FenceAck { tag, epoch_floor }),
+        (
+            tag_strategy(),
+            any::<u64>(),
+            proptest::option::of(account_strategy()),
+            any::<u32>()
+        )
+            .prop_map(|(tag, epoch, after, limit)| PeerMessage::CatchUp {
+                tag,
+                epoch,
+                after,
+                limit
+            }),
+        (
+            tag_strategy(),
+            proptest::collection::vec((account_strategy(), accepted_strategy()), 0..4),
+            any::<bool>()
+        )
+            .prop_map(|(tag, entries, more)| PeerMessage::CatchUpPage {
+                tag,
+                entries,
+                more
+            }),
     ]
 }
 
 fn write_strategy() -> impl Strategy<Value = ReplicaWrite> {
     prop_oneof![
-        (any::<u64>(), any::<u64>(), any::<u64>()).prop_map(|(a, b, c)| ReplicaWrite::Meta(ReplicaMeta {
-            epoch_floor: a,
-            established_epoch: b,
-            counter_reserved: c
-        })),
-        (account_strategy(), proptest::option::of(ballot_strategy()), proptest::option::of(accepted_strategy()))
+        (any::<u64>(), any::<u64>(), any::<u64>()).prop_map(|(a, b, c)| ReplicaWrite::Meta(
+            ReplicaMeta {
+                epoch_floor: a,
+                established_epoch: b,
+                counter_reserved: c
+            }
+        )),
+        (
+            account_strategy(),
+            proptest::option::of(ballot_strategy()),
+            proptest::option::of(accepted_strategy())
+        )
             .prop_map(|(key, promised, accepted)| ReplicaWrite::Register {
                 key,
                 state: AcceptorState { promised, accepted }
@@ -144,15 +208,24 @@ proptest! {
 #[test]
 fn rejects_unknown_versions_and_codes() {
     let message = PeerMessage::Fence {
-        tag: RequestTag { incarnation: 1, sequence: 2 },
+        tag: RequestTag {
+            incarnation: 1,
+            sequence: 2,
+        },
         epoch: 3,
     };
     let mut bytes = encode_replica_message(&message);
     bytes[0] = 2;
-    assert_eq!(decode_replica_message(&bytes), Err(DecodeError::UnsupportedVersion(2)));
+    assert_eq!(
+        decode_replica_message(&bytes),
+        Err(DecodeError::UnsupportedVersion(2))
+    );
     bytes[0] = 1;
     bytes[1] = 0x7F;
-    assert_eq!(decode_replica_message(&bytes), Err(DecodeError::UnknownCode(0x7F)));
+    assert_eq!(
+        decode_replica_message(&bytes),
+        Err(DecodeError::UnknownCode(0x7F))
+    );
 }
 
 #[test]
@@ -162,7 +235,10 @@ fn rejects_a_catch_up_page_claiming_more_entries_than_allowed() {
     bytes.extend_from_slice(&[0; 16]);
     bytes.push(0);
     bytes.extend_from_slice(&u32::MAX.to_be_bytes());
-    assert_eq!(decode_replica_message(&bytes), Err(DecodeError::InvalidValue));
+    assert_eq!(
+        decode_replica_message(&bytes),
+        Err(DecodeError::InvalidValue)
+    );
 }
 
 // ---- frozen vectors -----------------------------------------------------------------------------
@@ -182,7 +258,11 @@ const SEALED_FENCE_HEX: &str = "010000000000010000004a8e0bb7534fcf4f12ac7458fb80
 fn prepare_matches_its_frozen_vector() {
     let message = PeerMessage::Prepare {
         key: vector_account(),
-        ballot: Ballot { epoch: 1, counter: 2, replica: ReplicaId(3) },
+        ballot: Ballot {
+            epoch: 1,
+            counter: 2,
+            replica: ReplicaId(3),
+        },
     };
     assert_eq!(hex::encode(encode_replica_message(&message)), PREPARE_HEX);
 }
@@ -191,8 +271,15 @@ fn prepare_matches_its_frozen_vector() {
 fn accept_of_a_locked_record_matches_its_frozen_vector() {
     let message = PeerMessage::Accept {
         key: vector_account(),
-        ballot: Ballot { epoch: 1, counter: 2, replica: ReplicaId(3) },
-        value: Some(AccountRecord { generation: 7, state: RecordState::Locked }),
+        ballot: Ballot {
+            epoch: 1,
+            counter: 2,
+            replica: ReplicaId(3),
+        },
+        value: Some(AccountRecord {
+            generation: 7,
+            state: RecordState::Locked,
+        }),
         next: None,
     };
     let bytes = encode_replica_message(&message);
@@ -249,7 +336,8 @@ fn a_sealed_message_is_answered_by_its_addressee() {
     b.handle_replica_message(0, &mut ChaCha20Rng::seed_from_u64(3), &fence_to(1));
     let outs = outputs(&mut b);
     assert!(
-        outs.iter().any(|o| matches!(o, VaultOutput::ToReplica { to, .. } if *to == ReplicaId(0))),
+        outs.iter()
+            .any(|o| matches!(o, VaultOutput::ToReplica { to, .. } if *to == ReplicaId(0))),
         "{outs:?}"
     );
 }
@@ -300,7 +388,10 @@ fn drops_a_message_sealed_under_another_fleets_link_key() {
     let forged = outputs(&mut forger)
         .into_iter()
         .find_map(|o| match o {
-            VaultOutput::ToReplica { to, bytes } if to == ReplicaId(1) => Some(bytes),
+            VaultOutput::ToReplica {
+                to: ReplicaId(1),
+                bytes,
+            } => Some(bytes),
             _ => None,
         })
         .unwrap();
@@ -309,11 +400,13 @@ fn drops_a_message_sealed_under_another_fleets_link_key() {
     assert!(outputs(&mut b).is_empty());
 }
 
-
 #[test]
 fn a_sealed_fence_matches_its_frozen_vector() {
     let bytes = fence_to(1);
     assert_eq!(hex::encode(&bytes), SEALED_FENCE_HEX);
     let env = LinkEnvelope::decode(&bytes).unwrap();
-    assert_eq!((env.group, env.from, env.to), (0, ReplicaId(0), ReplicaId(1)));
+    assert_eq!(
+        (env.group, env.from, env.to),
+        (0, ReplicaId(0), ReplicaId(1))
+    );
 }

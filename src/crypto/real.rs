@@ -17,8 +17,8 @@ use rand_core::{CryptoRng, RngCore};
 use sha2::{Digest as _, Sha256};
 
 use super::labels::{
-    LABEL_OPAQUE_CONTEXT, LABEL_RELEASE_KEY, LABEL_REPLY_KEY, LABEL_REQUEST_INFO,
-    LABEL_LINK_KEY, LABEL_STORAGE_KEY, LABEL_WRAP_KEY,
+    LABEL_LINK_KEY, LABEL_OPAQUE_CONTEXT, LABEL_RELEASE_KEY, LABEL_REPLY_KEY, LABEL_REQUEST_INFO,
+    LABEL_STORAGE_KEY, LABEL_WRAP_KEY,
 };
 use super::{
     ClientLoginFinish, ClientLoginStart, ClientRegistrationFinish, ClientRegistrationStart,

@@ -9,11 +9,11 @@ pub mod replica_wire;
 pub mod store;
 
 pub use change::{Applied, ChangeOutcome, PreparedLogin, RecordChange};
+pub use consensus_store::{ConsensusStore, RecordReplica};
 pub use record::{
     AccountRecord, ActiveRecord, DEFAULT_ATTEMPT_LIMIT, MAX_ATTEMPT_LIMIT, PendingLogin,
     PendingRecord, RecordState, Registration,
 };
-pub use consensus_store::{ConsensusStore, RecordReplica};
 pub use replica::{RestoreError, VaultOutput, VaultReplica, open_replica_write};
 pub use replica_link::{DurableSlot, LinkEnvelope};
 pub use store::{

@@ -25,7 +25,9 @@ use e2ee_backup::vault::{
     ReplicaMessage, ReplicaPlace, StoreEvent, Ticket, VaultOutput, VaultReplica,
     open_replica_write,
 };
-use e2ee_backup::wire::{Reply, ReplyBody, Request, RequestKind, VaultReply, VaultRequest, reply_aad, request_aad};
+use e2ee_backup::wire::{
+    Reply, ReplyBody, Request, RequestKind, VaultReply, VaultRequest, reply_aad, request_aad,
+};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 
@@ -138,7 +140,8 @@ impl RecordStore for LoggedStore {
                 outcome: None,
                 accept_ballots: BTreeSet::new(),
             });
-            log.open.insert((self.replica, self.incarnation, ticket), index);
+            log.open
+                .insert((self.replica, self.incarnation, ticket), index);
             log.queues
                 .entry((self.replica, self.incarnation, account.clone()))
                 .or_default()
@@ -258,7 +261,11 @@ fn search(
 /// time and reproduces every completed outcome? (INV-LINEAR)
 pub fn account_history_is_linearizable(log: &Log, account: &AccountId) -> bool {
     let events = events_for(log, account);
-    assert!(events.len() <= 128, "history too long for the checker: {}", events.len());
+    assert!(
+        events.len() <= 128,
+        "history too long for the checker: {}",
+        events.len()
+    );
     search(&events, 0, None, &mut BTreeSet::new())
 }
 
@@ -473,21 +480,40 @@ impl Cluster {
             retry_interval_ms: 2_500,
             max_sends: 4,
         };
-        self.clients
-            .insert(connection, Client::new(self.suite, keys, account.clone(), config));
-        self.relay.handle_connection_opened(connection, account.clone());
+        self.clients.insert(
+            connection,
+            Client::new(self.suite, keys, account.clone(), config),
+        );
+        self.relay
+            .handle_connection_opened(connection, account.clone());
     }
 
-    pub fn start_register(&mut self, conn: ConnectionId, password: &[u8], key: &BackupKey, limit: u32) -> OperationId {
+    pub fn start_register(
+        &mut self,
+        conn: ConnectionId,
+        password: &[u8],
+        key: &BackupKey,
+        limit: u32,
+    ) -> OperationId {
         let now = self.now_ms;
-        let op = self.clients.get_mut(&conn).unwrap().start_register(now, &mut self.rng, password, key, limit).unwrap();
+        let op = self
+            .clients
+            .get_mut(&conn)
+            .unwrap()
+            .start_register(now, &mut self.rng, password, key, limit)
+            .unwrap();
         self.collect();
         op
     }
 
     pub fn start_recover(&mut self, conn: ConnectionId, password: &[u8]) -> OperationId {
         let now = self.now_ms;
-        let op = self.clients.get_mut(&conn).unwrap().start_recover(now, &mut self.rng, password).unwrap();
+        let op = self
+            .clients
+            .get_mut(&conn)
+            .unwrap()
+            .start_recover(now, &mut self.rng, password)
+            .unwrap();
         self.collect();
         op
     }
@@ -505,7 +531,13 @@ impl Cluster {
         self.outcome_of(conn, op).expect("operation finished")
     }
 
-    pub fn register(&mut self, conn: ConnectionId, password: &[u8], key: &BackupKey, limit: u32) -> ClientOutcome {
+    pub fn register(
+        &mut self,
+        conn: ConnectionId,
+        password: &[u8],
+        key: &BackupKey,
+        limit: u32,
+    ) -> ClientOutcome {
         let op = self.start_register(conn, password, key, limit);
         self.finish(conn, op)
     }
@@ -523,21 +555,31 @@ impl Cluster {
         for (conn, client) in self.clients.iter_mut() {
             while let Some(out) = client.poll_output() {
                 match out {
-                    ClientOutput::Send { bytes } => self.in_flight.push(Packet::ClientToRelay(*conn, bytes)),
-                    ClientOutput::Completed { operation, outcome } => self.outcomes.push((*conn, operation, outcome)),
+                    ClientOutput::Send { bytes } => {
+                        self.in_flight.push(Packet::ClientToRelay(*conn, bytes))
+                    }
+                    ClientOutput::Completed { operation, outcome } => {
+                        self.outcomes.push((*conn, operation, outcome))
+                    }
                     _ => panic!("unknown client output"),
                 }
             }
         }
         while let Some(out) = self.relay.poll_output() {
             match out {
-                RelayOutput::ToReplica { group, replica, bytes } => {
+                RelayOutput::ToReplica {
+                    group,
+                    replica,
+                    bytes,
+                } => {
                     assert_eq!(group, GROUP);
                     self.observe_request(&bytes);
                     self.stats.relay_to_replica += 1;
                     self.in_flight.push(Packet::RelayToReplica(replica, bytes));
                 }
-                RelayOutput::ToClient { connection, bytes } => self.in_flight.push(Packet::RelayToClient(connection, bytes)),
+                RelayOutput::ToClient { connection, bytes } => self
+                    .in_flight
+                    .push(Packet::RelayToClient(connection, bytes)),
                 _ => panic!("unexpected relay output"),
             }
         }
@@ -570,21 +612,38 @@ impl Cluster {
 
     fn observe_request(&mut self, bytes: &[u8]) {
         let req = VaultRequest::decode(bytes).unwrap();
-        if let Ok(opened) = self.suite.open_request(&self.oracle_fleet, &request_aad(&req.account, req.kind), &req.sealed)
-            && Request::decode(&opened.plaintext).is_ok()
+        if let Ok(opened) = self.suite.open_request(
+            &self.oracle_fleet,
+            &request_aad(&req.account, req.kind),
+            &req.sealed,
+        ) && Request::decode(&opened.plaintext).is_ok()
         {
-            self.oracle.route_keys.insert(req.route_id, (req.account, opened.reply_key.expose().to_vec()));
+            self.oracle.route_keys.insert(
+                req.route_id,
+                (req.account, opened.reply_key.expose().to_vec()),
+            );
         }
     }
 
     fn observe_reply(&mut self, bytes: &[u8]) {
         let reply = VaultReply::decode(bytes).unwrap();
-        let ReplyBody::Sealed(sealed) = &reply.body else { return };
-        let Some((account, key)) = self.oracle.route_keys.get(&reply.route_id) else { return };
+        let ReplyBody::Sealed(sealed) = &reply.body else {
+            return;
+        };
+        let Some((account, key)) = self.oracle.route_keys.get(&reply.route_id) else {
+            return;
+        };
         let key = e2ee_backup::crypto::SecretBytes::new(key.clone());
-        let plain = self.suite.open_reply(&key, &reply_aad(reply.kind), sealed).unwrap();
+        let plain = self
+            .suite
+            .open_reply(&key, &reply_aad(reply.kind), sealed)
+            .unwrap();
         match Reply::decode(&plain).unwrap() {
-            Reply::LoginChallenge { login_id, generation, .. } => {
+            Reply::LoginChallenge {
+                login_id,
+                generation,
+                ..
+            } => {
                 self.oracle.challenge_replies += 1;
                 self.oracle
                     .challenges
@@ -592,7 +651,9 @@ impl Cluster {
                     .or_default()
                     .insert(login_id.to_vec());
             }
-            Reply::KeyReleased { .. } => *self.oracle.releases.entry(account.clone()).or_default() += 1,
+            Reply::KeyReleased { .. } => {
+                *self.oracle.releases.entry(account.clone()).or_default() += 1
+            }
             _ => {}
         }
     }
@@ -604,7 +665,9 @@ impl Cluster {
             _ => None,
         };
         match packet {
-            Packet::ClientToRelay(conn, bytes) => self.relay.handle_client_message(now, conn, &bytes),
+            Packet::ClientToRelay(conn, bytes) => {
+                self.relay.handle_client_message(now, conn, &bytes)
+            }
             Packet::RelayToClient(conn, bytes) => {
                 if let Some(client) = self.clients.get_mut(&conn) {
                     client.handle_relay_message(now, &mut self.rng, &bytes);
@@ -624,7 +687,11 @@ impl Cluster {
                 }
             }
             Packet::Peer(id, bytes) => {
-                if let Some(vault) = self.nodes.get_mut(usize::from(id)).and_then(|n| n.vault.as_mut()) {
+                if let Some(vault) = self
+                    .nodes
+                    .get_mut(usize::from(id))
+                    .and_then(|n| n.vault.as_mut())
+                {
                     vault.handle_replica_message(now, &mut self.rng, &bytes);
                 }
             }
@@ -637,7 +704,8 @@ impl Cluster {
             let p = self.faults.crash_per_mille;
             if self.chance(p) {
                 self.crash(id);
-                self.restart_at.insert(id, self.steps + self.faults.down_steps);
+                self.restart_at
+                    .insert(id, self.steps + self.faults.down_steps);
             }
         }
     }
@@ -691,13 +759,21 @@ impl Cluster {
                 continue;
             }
             let clients = self.clients.values().filter_map(|c| c.poll_timeout());
-            let vaults = self.nodes.iter().filter_map(|n| n.vault.as_ref().and_then(|v| v.poll_timeout()));
+            let vaults = self
+                .nodes
+                .iter()
+                .filter_map(|n| n.vault.as_ref().and_then(|v| v.poll_timeout()));
             let next = clients.chain(self.relay.poll_timeout()).chain(vaults).min();
             let Some(next) = next else {
                 if self.restart_at.is_empty() {
                     return;
                 }
-                self.steps = self.restart_at.values().copied().min().unwrap_or(self.steps);
+                self.steps = self
+                    .restart_at
+                    .values()
+                    .copied()
+                    .min()
+                    .unwrap_or(self.steps);
                 continue;
             };
             self.now_ms = self.now_ms.max(next);
@@ -729,7 +805,13 @@ impl Cluster {
         self.nodes
             .iter()
             .filter_map(|n| n.vault.as_ref())
-            .filter_map(|v| v.store().inner.replica().register(account).and_then(|s| s.accepted.clone()))
+            .filter_map(|v| {
+                v.store()
+                    .inner
+                    .replica()
+                    .register(account)
+                    .and_then(|s| s.accepted.clone())
+            })
             .max_by_key(|a| a.ballot)
             .and_then(|a| a.value)
     }
