@@ -1,8 +1,11 @@
 //! The vault replica state machine (SPEC.md "Vault protocol").
 //!
 //! Inputs: [`VaultReplica::handle_relay_message`] (bytes of a [`VaultRequest`] from a relay) and
-//! [`VaultReplica::restore_record`] (start-up). Outputs: [`VaultReplica::poll_output`], to be
-//! drained after every input. **Contract:** the host completes every [`VaultOutput::Persist`]
+//! [`VaultReplica::restore_record`] (start-up); a replicated vault (over a
+//! [`ConsensusStore`](super::ConsensusStore)) also takes [`VaultReplica::handle_replica_message`]
+//! and [`VaultReplica::handle_timeout`] (when [`VaultReplica::poll_timeout`] says) and is started
+//! with [`VaultReplica::start`]. Outputs: [`VaultReplica::poll_output`], to be drained after every
+//! input. **Contract:** the host completes every [`VaultOutput::Persist`]
 //! durably, in order, before it sends any later [`VaultOutput::ReplyToRelay`]; a reply that depends
 //! on a write (a login challenge depends on the counted attempt) always comes after that write.
 

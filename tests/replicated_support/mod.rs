@@ -740,8 +740,13 @@ impl Cluster {
     /// Delivers messages in a seeded random order (with the configured faults) and fires timers
     /// until nothing is left to do.
     pub fn run(&mut self) {
+        assert!(self.run_steps(2_000_000), "the cluster did not settle");
+    }
+
+    /// Like `run`, but stops after `steps` steps; returns whether the cluster is idle.
+    pub fn run_steps(&mut self, steps: u64) -> bool {
         self.collect();
-        for _ in 0..2_000_000 {
+        for _ in 0..steps {
             self.steps += 1;
             self.log.borrow_mut().clock += 1;
             self.restart_due();
@@ -766,7 +771,7 @@ impl Cluster {
             let next = clients.chain(self.relay.poll_timeout()).chain(vaults).min();
             let Some(next) = next else {
                 if self.restart_at.is_empty() {
-                    return;
+                    return true;
                 }
                 self.steps = self
                     .restart_at
@@ -795,7 +800,7 @@ impl Cluster {
             }
             self.collect();
         }
-        panic!("the cluster did not settle");
+        false
     }
 
     /// The record a quorum of live replicas agrees on is not directly visible (CASPaxos keeps
