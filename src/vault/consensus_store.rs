@@ -71,7 +71,7 @@ impl ConsensusStore {
     }
 
     /// Restarts from durable state (see [`Replica::restore`]); open the sealed writes with
-    /// [`VaultReplica::open_replica_write`](super::VaultReplica::open_replica_write).
+    /// [`open_replica_write`](super::open_replica_write).
     pub fn restore(
         group: u32,
         id: ReplicaId,
