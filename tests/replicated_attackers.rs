@@ -29,6 +29,7 @@ fn attack(seed: u64) {
         crash_per_mille: 15,
         down_steps: 300,
         max_down: 2,
+        crash_at_accept: 4,
     };
     let mut ops = Vec::new();
     for conn in 10..10 + ATTACKERS {
@@ -40,6 +41,10 @@ fn attack(seed: u64) {
     c.heal();
     c.run();
 
+    assert!(
+        c.crashes_at_accept > 0,
+        "seed {seed}: no proposer crashed between prepare and accept"
+    );
     // INV-ATTEMPTS: every distinct login response any replica emitted was a counted attempt.
     let challenges = c
         .oracle

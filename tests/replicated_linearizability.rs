@@ -34,6 +34,7 @@ fn run(seed: u64) {
         crash_per_mille: 10,
         down_steps: 400,
         max_down: 1,
+        crash_at_accept: 2,
     };
     // Owners recover and attackers guess, all at once, through different replicas.
     let mut next_conn = 10;

@@ -76,6 +76,8 @@ pub struct Log {
     open: BTreeMap<(u8, u64, Ticket), usize>,
     /// (replica, incarnation, account) → open changes in submission order.
     queues: BTreeMap<(u8, u64, AccountId), Vec<usize>>,
+    /// Replicas that sent an Accept since the cluster last looked.
+    pub accept_senders: BTreeSet<u8>,
 }
 
 /// A `ConsensusStore` that reports every change and its Accept rounds to the shared `Log`.
@@ -93,6 +95,7 @@ impl LoggedStore {
         match event {
             StoreEvent::ReplicaSend { message, .. } => {
                 if let PeerMessage::Accept { key, ballot, .. } = message.as_ref() {
+                    log.accept_senders.insert(self.replica);
                     let q = (self.replica, self.incarnation, key.clone());
                     if let Some(&front) = log.queues.get(&q).and_then(|v| v.first()) {
                         log.changes[front].accept_ballots.insert(*ballot);
@@ -291,7 +294,8 @@ pub enum Packet {
     RelayToReplica(u8, Vec<u8>),
     ReplicaToRelay(Vec<u8>),
     RelayToClient(ConnectionId, Vec<u8>),
-    Peer(u8, Vec<u8>),
+    /// (from, to, bytes).
+    Peer(u8, u8, Vec<u8>),
 }
 
 pub struct Node {
@@ -317,6 +321,9 @@ pub struct Faults {
     pub down_steps: u64,
     /// Never more than this many replicas down at once from random crashes.
     pub max_down: usize,
+    /// Crash this many proposers at the moment they send Accepts (after the prepare quorum),
+    /// alternately losing those Accepts ("crashed between prepare and accept") or not.
+    pub crash_at_accept: u32,
 }
 
 pub struct Cluster {
@@ -340,6 +347,8 @@ pub struct Cluster {
     /// Deliver each relay request to replica `route id % 5` instead of the relay's choice, so
     /// concurrent clients go through different replicas.
     pub spread: bool,
+    /// How many proposers `Faults::crash_at_accept` crashed.
+    pub crashes_at_accept: u32,
 }
 
 impl Cluster {
@@ -371,6 +380,7 @@ impl Cluster {
             steps: 0,
             redirect: BTreeMap::new(),
             spread: false,
+            crashes_at_accept: 0,
         };
         for id in 0..REPLICAS {
             let store = ConsensusStore::new(GROUP, ReplicaId(id), group_config(), 1).unwrap();
@@ -598,7 +608,7 @@ impl Cluster {
                     }
                     VaultOutput::ToReplica { to, bytes } => {
                         self.stats.replica_messages += 1;
-                        self.in_flight.push(Packet::Peer(to.0, bytes));
+                        self.in_flight.push(Packet::Peer(id, to.0, bytes));
                     }
                     VaultOutput::ReplyToRelay { bytes } => {
                         self.observe_reply(&bytes);
@@ -660,8 +670,11 @@ impl Cluster {
 
     fn deliver(&mut self, packet: Packet) {
         let now = self.now_ms;
+        self.collect();
+        let mark = self.in_flight.len();
+        self.log.borrow_mut().accept_senders.clear();
         let target = match &packet {
-            Packet::RelayToReplica(id, _) | Packet::Peer(id, _) => Some(*id),
+            Packet::RelayToReplica(id, _) | Packet::Peer(_, id, _) => Some(*id),
             _ => None,
         };
         match packet {
@@ -686,7 +699,7 @@ impl Cluster {
                     vault.handle_relay_message(now, &mut self.rng, &bytes);
                 }
             }
-            Packet::Peer(id, bytes) => {
+            Packet::Peer(_, id, bytes) => {
                 if let Some(vault) = self
                     .nodes
                     .get_mut(usize::from(id))
@@ -697,6 +710,27 @@ impl Cluster {
             }
         }
         self.collect();
+        let sent_accept = target.is_some_and(|id| self.log.borrow().accept_senders.contains(&id));
+        if let Some(id) = target
+            && sent_accept
+            && self.faults.crash_at_accept > 0
+            && self.down_count() < self.faults.max_down
+        {
+            self.faults.crash_at_accept -= 1;
+            self.crash(id);
+            if self.faults.crash_at_accept % 2 == 0 {
+                let fresh = self.in_flight.split_off(mark.min(self.in_flight.len()));
+                self.in_flight.extend(
+                    fresh
+                        .into_iter()
+                        .filter(|p| !matches!(p, Packet::Peer(from, _, _) if *from == id)),
+                );
+            }
+            self.crashes_at_accept += 1;
+            self.restart_at
+                .insert(id, self.steps + self.faults.down_steps.max(1));
+            return;
+        }
         if let Some(id) = target
             && self.is_up(id)
             && self.down_count() < self.faults.max_down
