@@ -718,7 +718,7 @@ impl Cluster {
         {
             self.faults.crash_at_accept -= 1;
             self.crash(id);
-            if self.faults.crash_at_accept % 2 == 0 {
+            if self.faults.crash_at_accept.is_multiple_of(2) {
                 let fresh = self.in_flight.split_off(mark.min(self.in_flight.len()));
                 self.in_flight.extend(
                     fresh
