@@ -9,6 +9,13 @@
 //! it forwards (the vault opens the request only for that account), forwards to the replica
 //! group owning the account, routes replies back by route id, and rate-limits per account with a
 //! token bucket (time is an input).
+//!
+//! Replicated groups (`replicas_per_group > 1`, SPEC.md "Replication", "Relay failover"): the
+//! relay sends each request to one replica ([`RelayOutput::ToReplica`]), preferring
+//! `home_replica` (its own datacenter) and skipping replicas it suspects. If no reply arrives
+//! within `vault_retry_ms` ([`Relay::handle_timeout`]), it suspects that replica and sends the
+//! same bytes (same route id) to the next one, at most `vault_sends_max` times in all. A reply
+//! from any replica of the group is routed back; later duplicates find no route and are dropped.
 
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
@@ -18,6 +25,9 @@ use sha2::{Digest as _, Sha256};
 use crate::crypto::labels::LABEL_GROUP_ROUTING;
 use crate::ids::AccountId;
 use crate::wire::{ClientReply, ClientRequest, ReplyBody, RequestKind, VaultReply, VaultRequest};
+
+/// A replica that did not answer in time is avoided for this many retry intervals.
+const SUSPECT_RETRY_MULTIPLE: u64 = 10;
 
 /// Names one client connection (chosen by the host).
 pub type ConnectionId = u64;
@@ -31,6 +41,15 @@ pub struct RelayConfig {
     pub refill_interval_ms: u64,
     /// Number of vault replica groups accounts are spread over (at least 1).
     pub vault_groups: u32,
+    /// Replicas in each group (ids `0..replicas_per_group`, one per datacenter); `1` keeps the
+    /// single-replica behaviour ([`RelayOutput::ToVault`], no retries).
+    pub replicas_per_group: u8,
+    /// The replica the relay tries first (the one in its own datacenter).
+    pub home_replica: u8,
+    /// Replicated groups: resend to another replica after this long without a reply.
+    pub vault_retry_ms: u64,
+    /// Replicated groups: at most this many sends of one request, over all replicas.
+    pub vault_sends_max: u32,
     /// Most requests waiting for a vault reply at once.
     pub max_routes: usize,
 }
@@ -41,6 +60,10 @@ impl Default for RelayConfig {
             bucket_capacity: 20,
             refill_interval_ms: 3_000,
             vault_groups: 1,
+            replicas_per_group: 1,
+            home_replica: 0,
+            vault_retry_ms: 1_000,
+            vault_sends_max: 3,
             max_routes: 65_536,
         }
     }
@@ -54,6 +77,16 @@ pub enum RelayOutput {
     ToVault {
         /// The replica group owning the account.
         group: u32,
+        /// The encoded request.
+        bytes: Vec<u8>,
+    },
+    /// Replicated groups: send these bytes (an encoded [`VaultRequest`]) to replica `replica`
+    /// of group `group`.
+    ToReplica {
+        /// The replica group owning the account.
+        group: u32,
+        /// The replica (`0..replicas_per_group`).
+        replica: u8,
         /// The encoded request.
         bytes: Vec<u8>,
     },
@@ -71,6 +104,17 @@ struct Route {
     connection: ConnectionId,
     request_id: u64,
     kind: RequestKind,
+    failover: Option<Failover>,
+}
+
+/// A request sent to a replicated group, waiting for a reply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Failover {
+    group: u32,
+    replica: u8,
+    sends: u32,
+    deadline_ms: u64,
+    bytes: Vec<u8>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,6 +132,7 @@ pub struct Relay {
     routes: BTreeMap<u64, Route>,
     next_route: u64,
     outputs: VecDeque<RelayOutput>,
+    suspects: BTreeMap<(u32, u8), u64>,
 }
 
 /// The replica group that owns `account` among `groups` groups: the first four bytes of
@@ -114,6 +159,7 @@ impl Relay {
             routes: BTreeMap::new(),
             next_route: 0,
             outputs: VecDeque::new(),
+            suspects: BTreeMap::new(),
         }
     }
 
@@ -156,14 +202,6 @@ impl Relay {
         }
         let route_id = self.next_route;
         self.next_route = self.next_route.wrapping_add(1);
-        self.routes.insert(
-            route_id,
-            Route {
-                connection,
-                request_id: request.request_id,
-                kind: request.kind,
-            },
-        );
         let group = group_for(&account, self.config.vault_groups);
         let forward = VaultRequest {
             route_id,
@@ -171,10 +209,104 @@ impl Relay {
             kind: request.kind,
             sealed: request.sealed,
         };
-        self.outputs.push_back(RelayOutput::ToVault {
-            group,
-            bytes: forward.encode(),
-        });
+        let bytes = forward.encode();
+        let failover = if self.config.replicas_per_group > 1 {
+            let replica = self.pick_replica(now_ms, group, None);
+            self.outputs.push_back(RelayOutput::ToReplica {
+                group,
+                replica,
+                bytes: bytes.clone(),
+            });
+            Some(Failover {
+                group,
+                replica,
+                sends: 1,
+                deadline_ms: now_ms.saturating_add(self.config.vault_retry_ms),
+                bytes,
+            })
+        } else {
+            self.outputs
+                .push_back(RelayOutput::ToVault { group, bytes });
+            None
+        };
+        self.routes.insert(
+            route_id,
+            Route {
+                connection,
+                request_id: request.request_id,
+                kind: request.kind,
+                failover,
+            },
+        );
+    }
+
+    /// Input: time has reached `now_ms`. Requests to replicated groups that got no reply in time
+    /// are sent to another replica; those out of sends are dropped (the client's own retry
+    /// timer reports "unavailable").
+    pub fn handle_timeout(&mut self, now_ms: u64) {
+        let due: Vec<u64> = self
+            .routes
+            .iter()
+            .filter(|(_, r)| r.failover.as_ref().is_some_and(|f| f.deadline_ms <= now_ms))
+            .map(|(id, _)| *id)
+            .collect();
+        for route_id in due {
+            let Some(failover) = self.routes.get(&route_id).and_then(|r| r.failover.clone()) else {
+                continue;
+            };
+            let suspect_for = self
+                .config
+                .vault_retry_ms
+                .saturating_mul(SUSPECT_RETRY_MULTIPLE);
+            self.suspects.insert(
+                (failover.group, failover.replica),
+                now_ms.saturating_add(suspect_for),
+            );
+            if failover.sends >= self.config.vault_sends_max {
+                self.routes.remove(&route_id);
+                continue;
+            }
+            let replica = self.pick_replica(now_ms, failover.group, Some(failover.replica));
+            self.outputs.push_back(RelayOutput::ToReplica {
+                group: failover.group,
+                replica,
+                bytes: failover.bytes.clone(),
+            });
+            if let Some(route) = self.routes.get_mut(&route_id) {
+                route.failover = Some(Failover {
+                    replica,
+                    sends: failover.sends.saturating_add(1),
+                    deadline_ms: now_ms.saturating_add(self.config.vault_retry_ms),
+                    ..failover
+                });
+            }
+        }
+    }
+
+    /// When [`Relay::handle_timeout`] should next be called, if ever.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        self.routes
+            .values()
+            .filter_map(|r| r.failover.as_ref().map(|f| f.deadline_ms))
+            .min()
+    }
+
+    /// The first replica after `after` (or from the home replica) that is not suspected at
+    /// `now_ms`; if every replica is suspected, the next one in turn.
+    fn pick_replica(&mut self, now_ms: u64, group: u32, after: Option<u8>) -> u8 {
+        let n = u16::from(self.config.replicas_per_group.max(1));
+        self.suspects.retain(|_, until| *until > now_ms);
+        let start = match after {
+            Some(r) => (u16::from(r) + 1) % n,
+            None => u16::from(self.config.home_replica) % n,
+        };
+        let nth = |i: u16| u8::try_from((start + i) % n).unwrap_or(0);
+        for replica in (0..n).map(nth) {
+            if after != Some(replica) && !self.suspects.contains_key(&(group, replica)) {
+                return replica;
+            }
+        }
+        nth(0)
     }
 
     /// Handles the bytes of a [`VaultReply`]; forwards it to the connection that asked.

@@ -33,3 +33,10 @@ pub const LABEL_LOGIN_REQUEST_DIGEST: &[u8] = b"e2ee-backup v1 login request dig
 pub const LABEL_REGISTRATION_DIGEST: &[u8] = b"e2ee-backup v1 registration digest";
 /// Digest prefix mapping an account id to its replica group.
 pub const LABEL_GROUP_ROUTING: &[u8] = b"e2ee-backup v1 group routing";
+/// HKDF info prefix of a one-time replica-link sealing key (from the fleet replica-link key and a
+/// salt).
+pub const LABEL_LINK_KEY: &[u8] = b"e2ee-backup v1 replica link key";
+/// AAD prefix of a sealed replica-to-replica message; group, sender and receiver follow it.
+pub const LABEL_REPLICA_LINK_AAD: &[u8] = b"e2ee-backup v1 replica link";
+/// AAD prefix of a sealed consensus durable write; group, replica and slot follow it.
+pub const LABEL_REPLICA_STATE_AAD: &[u8] = b"e2ee-backup v1 replica state";

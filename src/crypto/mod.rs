@@ -344,6 +344,30 @@ pub trait CryptoSuite {
 
     /// A collision-resistant digest of `label` followed by each length-prefixed part.
     fn digest(&self, label: &'static [u8], parts: &[&[u8]]) -> Digest;
+
+    /// Vault: seal a replica-to-replica message under the fleet replica-link key (SPEC.md
+    /// "Replica link"). The real suites override this; the default, for suites without a
+    /// separate link key (e.g. a symbolic suite for the model), seals under the storage key,
+    /// which is domain-separated from stored data by the AAD label.
+    fn seal_link(
+        &self,
+        rng: &mut (impl CryptoRng + RngCore),
+        fleet: &Self::FleetSecrets,
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        self.seal_storage(rng, fleet, aad, plaintext)
+    }
+
+    /// Vault: open bytes sealed with [`CryptoSuite::seal_link`].
+    fn open_link(
+        &self,
+        fleet: &Self::FleetSecrets,
+        aad: &[u8],
+        sealed: &[u8],
+    ) -> Result<SecretBytes, CryptoError> {
+        self.open_storage(fleet, aad, sealed)
+    }
 }
 
 /// Constant-time equality of two digests.

@@ -17,7 +17,7 @@ use rand_core::{CryptoRng, RngCore};
 use sha2::{Digest as _, Sha256};
 
 use super::labels::{
-    LABEL_OPAQUE_CONTEXT, LABEL_RELEASE_KEY, LABEL_REPLY_KEY, LABEL_REQUEST_INFO,
+    LABEL_LINK_KEY, LABEL_OPAQUE_CONTEXT, LABEL_RELEASE_KEY, LABEL_REPLY_KEY, LABEL_REQUEST_INFO,
     LABEL_STORAGE_KEY, LABEL_WRAP_KEY,
 };
 use super::{
@@ -267,6 +267,33 @@ fn open_storage(
         .split_at_checked(STORAGE_SALT_LEN)
         .ok_or(CryptoError::Authentication)?;
     let key = storage_key(storage, salt);
+    aead_open(key.expose(), &[0u8; NONCE_LEN], aad, ct).map(SecretBytes::new)
+}
+
+/// Replica link: AES-256-GCM under a one-time key HKDF(link key, random 32-byte salt,
+/// [`LABEL_LINK_KEY`]), zero nonce. Random salts need no nonce state that would have to survive
+/// a restart or an amnesia (a reset counter would reuse nonces), and unlike random 96-bit nonces
+/// under one key they put no practical bound on the number of messages.
+fn seal_link(
+    rng: &mut (impl CryptoRng + RngCore),
+    link: &SecretBytes,
+    aad: &[u8],
+    plaintext: &[u8],
+) -> Result<Vec<u8>, CryptoError> {
+    let mut salt = [0u8; STORAGE_SALT_LEN];
+    rng.fill_bytes(&mut salt);
+    let key = hkdf_32(Some(&salt), link.expose(), LABEL_LINK_KEY);
+    let ct = aead_seal(key.expose(), &[0u8; NONCE_LEN], aad, plaintext)?;
+    let mut out = salt.to_vec();
+    out.extend_from_slice(&ct);
+    Ok(out)
+}
+
+fn open_link(link: &SecretBytes, aad: &[u8], sealed: &[u8]) -> Result<SecretBytes, CryptoError> {
+    let (salt, ct) = sealed
+        .split_at_checked(STORAGE_SALT_LEN)
+        .ok_or(CryptoError::Authentication)?;
+    let key = hkdf_32(Some(salt), link.expose(), LABEL_LINK_KEY);
     aead_open(key.expose(), &[0u8; NONCE_LEN], aad, ct).map(SecretBytes::new)
 }
 
@@ -626,6 +653,20 @@ macro_rules! real_suite {
 
             fn digest(&self, label: &'static [u8], parts: &[&[u8]]) -> Digest {
                 digest(label, parts)
+            }
+
+            fn seal_link(
+                &self,
+                rng: &mut (impl CryptoRng + RngCore),
+                fleet: &$fleet,
+                aad: &[u8],
+                plaintext: &[u8],
+            ) -> Result<Vec<u8>, CryptoError> {
+                seal_link(rng, &fleet.replica_link_key, aad, plaintext)
+            }
+
+            fn open_link(&self, fleet: &$fleet, aad: &[u8], sealed: &[u8]) -> Result<SecretBytes, CryptoError> {
+                open_link(&fleet.replica_link_key, aad, sealed)
             }
         }
     };

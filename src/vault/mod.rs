@@ -1,14 +1,21 @@
 //! The vault: one replica of the fleet's key vault (SPEC.md "Vault protocol").
 
 pub mod change;
+pub mod consensus_store;
 pub mod record;
 pub mod replica;
+pub mod replica_link;
+pub mod replica_wire;
 pub mod store;
 
 pub use change::{Applied, ChangeOutcome, PreparedLogin, RecordChange};
+pub use consensus_store::{ConsensusStore, RecordReplica};
 pub use record::{
     AccountRecord, ActiveRecord, DEFAULT_ATTEMPT_LIMIT, MAX_ATTEMPT_LIMIT, PendingLogin,
     PendingRecord, RecordState, Registration,
 };
-pub use replica::{RestoreError, VaultOutput, VaultReplica};
-pub use store::{LocalStore, RecordStore, StoreEvent, Ticket};
+pub use replica::{RestoreError, VaultOutput, VaultReplica, open_replica_write};
+pub use replica_link::{DurableSlot, LinkEnvelope};
+pub use store::{
+    LocalStore, RecordStore, ReplicaMessage, ReplicaPlace, ReplicaWrite, StoreEvent, Ticket,
+};

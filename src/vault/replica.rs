@@ -1,8 +1,11 @@
 //! The vault replica state machine (SPEC.md "Vault protocol").
 //!
 //! Inputs: [`VaultReplica::handle_relay_message`] (bytes of a [`VaultRequest`] from a relay) and
-//! [`VaultReplica::restore_record`] (start-up). Outputs: [`VaultReplica::poll_output`], to be
-//! drained after every input. **Contract:** the host completes every [`VaultOutput::Persist`]
+//! [`VaultReplica::restore_record`] (start-up); a replicated vault (over a
+//! [`ConsensusStore`](super::ConsensusStore)) also takes [`VaultReplica::handle_replica_message`]
+//! and [`VaultReplica::handle_timeout`] (when [`VaultReplica::poll_timeout`] says) and is started
+//! with [`VaultReplica::start`]. Outputs: [`VaultReplica::poll_output`], to be drained after every
+//! input. **Contract:** the host completes every [`VaultOutput::Persist`]
 //! durably, in order, before it sends any later [`VaultOutput::ReplyToRelay`]; a reply that depends
 //! on a write (a login challenge depends on the counted attempt) always comes after that write.
 
@@ -14,7 +17,12 @@ use rand_core::{CryptoRng, RngCore};
 
 use super::change::{ChangeOutcome, PreparedLogin, RecordChange};
 use super::record::{AccountRecord, MAX_ATTEMPT_LIMIT, RecordState, Registration};
-use super::store::{LocalStore, RecordStore, StoreEvent, Ticket};
+use super::replica_link::{DurableSlot, LinkEnvelope, durable_aad, link_aad};
+use super::replica_wire::{
+    decode_replica_message, decode_replica_write, encode_replica_message, encode_replica_write,
+};
+use super::store::{LocalStore, RecordStore, ReplicaPlace, ReplicaWrite, StoreEvent, Ticket};
+use crate::consensus::ReplicaId;
 use crate::crypto::labels::{
     LABEL_LOGIN_REQUEST_DIGEST, LABEL_LOGIN_STATE_AAD, LABEL_PROOF_CHECK, LABEL_RECORD_AAD,
     LABEL_REGISTRATION_DIGEST,
@@ -41,6 +49,23 @@ pub enum VaultOutput {
     /// Send these bytes (an encoded [`VaultReply`]) to the relay.
     ReplyToRelay {
         /// The encoded reply.
+        bytes: Vec<u8>,
+    },
+    /// Replicated vaults only: durably store `sealed` in `slot` (a consensus durable write
+    /// sealed under the fleet storage key, bound to this replica). Must complete before any
+    /// later output is acted on; restore with [`open_replica_write`].
+    PersistReplica {
+        /// Where the write belongs (replaces what the slot held).
+        slot: DurableSlot,
+        /// The write, sealed.
+        sealed: Vec<u8>,
+    },
+    /// Replicated vaults only: send these bytes (an encoded [`LinkEnvelope`]) to replica `to` of
+    /// the same group; hand them to its [`VaultReplica::handle_replica_message`].
+    ToReplica {
+        /// The destination replica.
+        to: ReplicaId,
+        /// The encoded envelope.
         bytes: Vec<u8>,
     },
 }
@@ -112,6 +137,7 @@ pub struct VaultReplica<S: CryptoSuite, St: RecordStore = LocalStore> {
     next_ticket: Ticket,
     waiting: BTreeMap<Ticket, Waiting>,
     outputs: VecDeque<VaultOutput>,
+    now_ms: u64,
 }
 
 impl<S: CryptoSuite> VaultReplica<S, LocalStore> {
@@ -131,6 +157,7 @@ impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
             next_ticket: 0,
             waiting: BTreeMap::new(),
             outputs: VecDeque::new(),
+            now_ms: 0,
         }
     }
 
@@ -174,7 +201,7 @@ impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
         rng: &mut (impl CryptoRng + RngCore),
         bytes: &[u8],
     ) {
-        let _ = now_ms;
+        self.now_ms = self.now_ms.max(now_ms);
         let Ok(request) = VaultRequest::decode(bytes) else {
             return;
         };
@@ -301,7 +328,56 @@ impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
         self.next_ticket = self.next_ticket.wrapping_add(1);
         let account = waiting.account.clone();
         self.waiting.insert(ticket, waiting);
-        self.store.submit(ticket, account, change);
+        self.store.submit_at(self.now_ms, ticket, account, change);
+    }
+
+    /// Replicated vaults only: handles the bytes of a [`LinkEnvelope`] from another replica of
+    /// the group. Envelopes that do not decode, are not addressed to this replica, or do not
+    /// open under the replica-link key with their AAD are dropped without a trace (all alike).
+    pub fn handle_replica_message(
+        &mut self,
+        now_ms: u64,
+        rng: &mut (impl CryptoRng + RngCore),
+        bytes: &[u8],
+    ) {
+        self.now_ms = self.now_ms.max(now_ms);
+        let Some(place) = self.store.place() else {
+            return;
+        };
+        let Ok(envelope) = LinkEnvelope::decode(bytes) else {
+            return;
+        };
+        if envelope.group != place.group || envelope.to != place.replica {
+            return;
+        }
+        let aad = link_aad(envelope.group, envelope.from, envelope.to);
+        let Ok(plain) = self.suite.open_link(&self.fleet, &aad, &envelope.sealed) else {
+            return;
+        };
+        let Ok(message) = decode_replica_message(plain.expose()) else {
+            return;
+        };
+        self.store
+            .handle_replica_message(self.now_ms, envelope.from, message);
+        self.pump(rng);
+    }
+
+    /// Replicated vaults only: time has reached `now_ms` (consensus retries and backoffs).
+    pub fn handle_timeout(&mut self, now_ms: u64, rng: &mut (impl CryptoRng + RngCore)) {
+        self.now_ms = self.now_ms.max(now_ms);
+        self.store.handle_timeout(self.now_ms);
+        self.pump(rng);
+    }
+
+    /// When [`VaultReplica::handle_timeout`] should next be called, if ever.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        self.store.poll_timeout()
+    }
+
+    /// Drains the events a store produced on its own (e.g. the first durable write of a new
+    /// replicated store, or the first fence of an amnesiac one); call once after construction.
+    pub fn start(&mut self, rng: &mut (impl CryptoRng + RngCore)) {
+        self.pump(rng);
     }
 
     /// Drains the store's events, turning them into outputs and follow-up changes.
@@ -326,6 +402,50 @@ impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
                 StoreEvent::Completed { ticket, outcome } => {
                     if let Some(waiting) = self.waiting.remove(&ticket) {
                         self.complete(rng, waiting, outcome);
+                    }
+                }
+                StoreEvent::ReplicaPersist(write) => {
+                    let Some(place) = self.store.place() else {
+                        return;
+                    };
+                    let slot = match write.as_ref() {
+                        ReplicaWrite::Meta(_) => DurableSlot::Meta,
+                        ReplicaWrite::Register { key, .. } => DurableSlot::Register(key.clone()),
+                    };
+                    let aad = durable_aad(place, &slot);
+                    match self.suite.seal_storage(
+                        rng,
+                        &self.fleet,
+                        &aad,
+                        &encode_replica_write(&write),
+                    ) {
+                        Ok(sealed) => self
+                            .outputs
+                            .push_back(VaultOutput::PersistReplica { slot, sealed }),
+                        // As above: no write reported, so nothing that depends on it follows.
+                        Err(_) => return,
+                    }
+                }
+                StoreEvent::ReplicaSend { to, message } => {
+                    let Some(place) = self.store.place() else {
+                        continue;
+                    };
+                    let aad = link_aad(place.group, place.replica, to);
+                    // A message that cannot be sealed is lost, which the consensus tolerates.
+                    if let Ok(sealed) = self.suite.seal_link(
+                        rng,
+                        &self.fleet,
+                        &aad,
+                        &encode_replica_message(&message),
+                    ) {
+                        let bytes = LinkEnvelope {
+                            group: place.group,
+                            from: place.replica,
+                            to,
+                            sealed,
+                        }
+                        .encode();
+                        self.outputs.push_back(VaultOutput::ToReplica { to, bytes });
                     }
                 }
             }
@@ -605,4 +725,30 @@ fn login_state_aad(account: &AccountId, login_id: &LoginId) -> Vec<u8> {
     aad.extend_from_slice(account.as_bytes());
     aad.extend_from_slice(login_id);
     aad
+}
+
+/// Opens a consensus durable write persisted by an earlier [`VaultOutput::PersistReplica`] of
+/// the replica at `place`, for [`ConsensusStore::restore`](super::ConsensusStore::restore).
+/// Fails if it was sealed for another replica, group or slot, or does not decode.
+pub fn open_replica_write<S: CryptoSuite>(
+    suite: &S,
+    fleet: &S::FleetSecrets,
+    place: ReplicaPlace,
+    slot: &DurableSlot,
+    sealed: &[u8],
+) -> Result<ReplicaWrite, RestoreError> {
+    let plain = suite
+        .open_storage(fleet, &durable_aad(place, slot), sealed)
+        .map_err(RestoreError::Crypto)?;
+    let write = decode_replica_write(plain.expose()).map_err(RestoreError::Decode)?;
+    let matches = match (&write, slot) {
+        (ReplicaWrite::Meta(_), DurableSlot::Meta) => true,
+        (ReplicaWrite::Register { key, .. }, DurableSlot::Register(account)) => key == account,
+        (ReplicaWrite::Meta(_), DurableSlot::Register(_))
+        | (ReplicaWrite::Register { .. }, DurableSlot::Meta) => false,
+    };
+    if !matches {
+        return Err(RestoreError::Decode(DecodeError::InvalidValue));
+    }
+    Ok(write)
 }

@@ -12,7 +12,23 @@ use alloc::collections::{BTreeMap, VecDeque};
 
 use super::change::{ChangeOutcome, RecordChange};
 use super::record::AccountRecord;
+use crate::consensus::{DurableWrite, PeerMessage, ReplicaId};
 use crate::ids::AccountId;
+
+/// The consensus durable write of a replicated vault store.
+pub type ReplicaWrite = DurableWrite<AccountId, AccountRecord>;
+/// A replica-to-replica message of a replicated vault store (plain, before sealing).
+pub type ReplicaMessage = PeerMessage<AccountId, AccountRecord>;
+
+/// Where a replicated store sits: its group and its own replica id (bound into every sealed
+/// replica message and durable write; SPEC.md "Replica link").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ReplicaPlace {
+    /// The replica group (as the relay's `group_for` names it).
+    pub group: u32,
+    /// This replica's id within the group.
+    pub replica: ReplicaId,
+}
 
 /// Names one submitted change.
 pub type Ticket = u64;
@@ -34,6 +50,17 @@ pub enum StoreEvent {
         /// What the change did.
         outcome: ChangeOutcome,
     },
+    /// Replicated stores only: durably write this consensus state before acting on any later
+    /// event (the vault seals it under the storage key).
+    ReplicaPersist(Box<ReplicaWrite>),
+    /// Replicated stores only: send `message` to replica `to` (the vault seals it under the
+    /// replica-link key).
+    ReplicaSend {
+        /// The destination replica of the same group.
+        to: ReplicaId,
+        /// The message.
+        message: Box<ReplicaMessage>,
+    },
 }
 
 /// Applies record changes, linearizably per account.
@@ -44,6 +71,28 @@ pub trait RecordStore {
     fn poll_event(&mut self) -> Option<StoreEvent>;
     /// Loads a record recovered from durable storage (at start-up).
     fn load(&mut self, account: AccountId, record: AccountRecord);
+    /// Submits a change at time `now` (replicated stores need the time; the default ignores it).
+    fn submit_at(&mut self, now: u64, ticket: Ticket, account: AccountId, change: RecordChange) {
+        let _ = now;
+        self.submit(ticket, account, change);
+    }
+    /// Replicated stores only: the group and replica id this store runs as (`None`: a single
+    /// replica, which never sends or receives replica messages).
+    fn place(&self) -> Option<ReplicaPlace> {
+        None
+    }
+    /// Replicated stores only: a message from replica `from`, already opened and authenticated.
+    fn handle_replica_message(&mut self, now: u64, from: ReplicaId, message: ReplicaMessage) {
+        let _ = (now, from, message);
+    }
+    /// Replicated stores only: time has reached `now`.
+    fn handle_timeout(&mut self, now: u64) {
+        let _ = now;
+    }
+    /// Replicated stores only: when `handle_timeout` should next be called.
+    fn poll_timeout(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// A single replica's store: applies each change at once.

@@ -1,0 +1,67 @@
+//! Messages and durable writes per vault operation through a five-replica group, no faults
+//! (SPEC.md "Replication", figures). Counts, not timings: speed is measured in
+//! `benches/replicated_vault.rs`. The numbers are pinned so that a change to the protocol's cost
+//! shows up here.
+mod replicated_support;
+
+use e2ee_backup::BackupKey;
+use e2ee_backup::client::ClientOutcome;
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+use replicated_support::{Cluster, Stats, account};
+
+fn delta(before: Stats, after: Stats) -> (u64, u64, u64) {
+    (
+        after.relay_to_replica - before.relay_to_replica,
+        after.replica_messages - before.replica_messages,
+        after.durable_writes - before.durable_writes,
+    )
+}
+
+#[test]
+fn counts_messages_and_durable_writes_per_vault_operation() {
+    let mut c = Cluster::new(21);
+    let alice = account("alice");
+    c.add_client(1, &alice);
+    let key = BackupKey::generate(&mut ChaCha20Rng::seed_from_u64(21));
+
+    let s0 = c.stats;
+    assert_eq!(
+        c.register(1, b"pw", &key, 5),
+        ClientOutcome::Registered { generation: 1 }
+    );
+    let register = delta(s0, c.stats);
+    let s1 = c.stats;
+    assert_eq!(c.recover(1, b"pw"), ClientOutcome::Recovered(key.clone()));
+    let recover = delta(s1, c.stats);
+    let s2 = c.stats;
+    assert_eq!(
+        c.recover(1, b"wrong"),
+        ClientOutcome::WrongPassword { remaining: 4 }
+    );
+    let wrong = delta(s2, c.stats);
+
+    eprintln!("| vault operation (requests) | relay→replica | replica messages | durable writes |");
+    eprintln!(
+        "| register (RegisterStart, RegisterFinish, Expose) | {} | {} | {} |",
+        register.0, register.1, register.2
+    );
+    eprintln!(
+        "| recover (LoginStart, LoginFinish) | {} | {} | {} |",
+        recover.0, recover.1, recover.2
+    );
+    eprintln!(
+        "| wrong password (LoginStart) | {} | {} | {} |",
+        wrong.0, wrong.1, wrong.2
+    );
+    // Register is three CASPaxos rounds (a Read, the Register, the Expose); each login request
+    // two (a Read, then the change). A round is 16 messages (Prepare, Promise, Accept, Accepted
+    // with each of four peers) and at most 10 durable writes (a promise and an accept at each of
+    // five replicas; fewer when an Accept overtakes its Prepare).
+    assert_eq!((register.0, register.1), (3, 3 * 16));
+    assert_eq!((recover.0, recover.1), (2, 4 * 16));
+    assert_eq!((wrong.0, wrong.1), (1, 2 * 16));
+    assert!(register.2 <= 3 * 10 && register.2 >= 3 * 6);
+    assert!(recover.2 <= 4 * 10 && recover.2 >= 4 * 6);
+    assert!(wrong.2 <= 2 * 10 && wrong.2 >= 2 * 6);
+}

@@ -1,0 +1,191 @@
+//! Five replicas in memory (one per datacenter, quorum three): any two down, three down, heal,
+//! restart with and without durable state, and a login finished through another replica
+//! (SPEC.md "Replication": LIVE, INV-DURABLE, INV-ATTEMPTS).
+mod replicated_support;
+
+use e2ee_backup::BackupKey;
+use e2ee_backup::client::ClientOutcome;
+use e2ee_backup::vault::RecordState;
+use e2ee_backup::wire::RequestKind;
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+use replicated_support::{Cluster, REPLICAS, account};
+
+fn key(seed: u64) -> BackupKey {
+    BackupKey::generate(&mut ChaCha20Rng::seed_from_u64(seed))
+}
+
+fn pairs() -> Vec<(u8, u8)> {
+    let mut pairs = Vec::new();
+    for a in 0..REPLICAS {
+        for b in a + 1..REPLICAS {
+            pairs.push((a, b));
+        }
+    }
+    pairs
+}
+
+#[test]
+fn registers_and_recovers_with_all_five_replicas_up() {
+    let mut c = Cluster::new(1);
+    let alice = account("alice");
+    c.add_client(1, &alice);
+    let k = key(7);
+    assert_eq!(
+        c.register(1, b"pw", &k, 5),
+        ClientOutcome::Registered { generation: 1 }
+    );
+    assert_eq!(c.recover(1, b"pw"), ClientOutcome::Recovered(k));
+}
+
+#[test]
+fn any_two_replicas_down_register_expose_recover_and_lockout_work() {
+    for (seed, (a, b)) in pairs().into_iter().enumerate() {
+        let mut c = Cluster::new(100 + seed as u64);
+        c.crash(a);
+        c.crash(b);
+        let alice = account("alice");
+        c.add_client(1, &alice);
+        let k = key(seed as u64);
+        // Register includes Expose: the client only reports Registered after both.
+        assert_eq!(
+            c.register(1, b"right", &k, 3),
+            ClientOutcome::Registered { generation: 1 },
+            "down: {a}, {b}"
+        );
+        assert_eq!(c.recover(1, b"right"), ClientOutcome::Recovered(k.clone()));
+        assert_eq!(
+            c.recover(1, b"wrong"),
+            ClientOutcome::WrongPassword { remaining: 2 }
+        );
+        assert_eq!(
+            c.recover(1, b"wrong"),
+            ClientOutcome::WrongPassword { remaining: 1 }
+        );
+        // The last one: no attempt is left, so the client reports Locked.
+        assert_eq!(c.recover(1, b"wrong"), ClientOutcome::Locked);
+        assert_eq!(
+            c.recover(1, b"right"),
+            ClientOutcome::Locked,
+            "down: {a}, {b}"
+        );
+        let record = c.latest_record(&alice).expect("record");
+        assert_eq!(record.state, RecordState::Locked, "the secrets are erased");
+        // INV-ATTEMPTS: one challenge for the good login, three for the wrong ones.
+        let challenges = c
+            .oracle
+            .challenges
+            .get(&(alice.clone(), 1))
+            .map_or(0, |s| s.len());
+        assert_eq!(challenges, 4, "down: {a}, {b}");
+    }
+}
+
+#[test]
+fn three_replicas_down_reports_unavailable_and_heals() {
+    let mut c = Cluster::new(3);
+    let alice = account("alice");
+    let bob = account("bob");
+    c.add_client(1, &alice);
+    c.add_client(2, &bob);
+    let k = key(1);
+    assert_eq!(
+        c.register(1, b"pw", &k, 3),
+        ClientOutcome::Registered { generation: 1 }
+    );
+    for id in [0, 2, 4] {
+        c.crash(id);
+    }
+    assert_eq!(c.register(2, b"pw", &key(2), 3), ClientOutcome::Unavailable);
+    assert_eq!(c.recover(1, b"pw"), ClientOutcome::Unavailable);
+    assert_eq!(c.recover(1, b"wrong"), ClientOutcome::Unavailable);
+    // Nothing unsafe: no login response left any replica while no quorum was reachable.
+    assert!(!c.oracle.challenges.contains_key(&(alice.clone(), 1)));
+    assert!(!c.oracle.releases.contains_key(&alice));
+    for id in [0, 2, 4] {
+        c.restart(id);
+    }
+    assert_eq!(c.recover(1, b"pw"), ClientOutcome::Recovered(k));
+    assert_eq!(
+        c.register(2, b"pw", &key(2), 3),
+        ClientOutcome::Registered { generation: 1 }
+    );
+    // Logins that may have been counted during the outage never exceed the limit.
+    let record = c.latest_record(&alice).expect("alice has a record");
+    assert_eq!(record.generation, 1);
+}
+
+#[test]
+fn restarts_every_replica_from_its_durable_state() {
+    let mut c = Cluster::new(4);
+    let alice = account("alice");
+    c.add_client(1, &alice);
+    let k = key(4);
+    assert_eq!(
+        c.register(1, b"pw", &k, 3),
+        ClientOutcome::Registered { generation: 1 }
+    );
+    assert_eq!(
+        c.recover(1, b"wrong"),
+        ClientOutcome::WrongPassword { remaining: 2 }
+    );
+    for id in 0..REPLICAS {
+        c.crash(id);
+    }
+    for id in 0..REPLICAS {
+        c.restart(id);
+    }
+    // INV-DURABLE: the counted attempt survived the restart of the whole group.
+    assert_eq!(
+        c.recover(1, b"wrong"),
+        ClientOutcome::WrongPassword { remaining: 1 }
+    );
+    assert_eq!(c.recover(1, b"pw"), ClientOutcome::Recovered(k));
+}
+
+#[test]
+fn a_replica_that_lost_its_disk_catches_up_before_it_votes() {
+    let mut c = Cluster::new(5);
+    let alice = account("alice");
+    c.add_client(1, &alice);
+    let k = key(5);
+    assert_eq!(
+        c.register(1, b"pw", &k, 3),
+        ClientOutcome::Registered { generation: 1 }
+    );
+    assert_eq!(
+        c.recover(1, b"wrong"),
+        ClientOutcome::WrongPassword { remaining: 2 }
+    );
+    c.restart_amnesiac(0);
+    assert!(!c.voting(0), "an amnesiac replica must not vote at once");
+    c.run();
+    assert!(c.voting(0), "the amnesiac replica caught up");
+    // With two others down, the recovered replica is part of every quorum: the counter it
+    // caught up must be the real one.
+    c.crash(1);
+    c.crash(2);
+    assert_eq!(
+        c.recover(1, b"wrong"),
+        ClientOutcome::WrongPassword { remaining: 1 }
+    );
+    assert_eq!(c.recover(1, b"pw"), ClientOutcome::Recovered(k));
+}
+
+#[test]
+fn a_login_started_through_one_replica_finishes_through_another() {
+    let mut c = Cluster::new(6);
+    let alice = account("alice");
+    c.add_client(1, &alice);
+    let k = key(6);
+    assert_eq!(
+        c.register(1, b"pw", &k, 3),
+        ClientOutcome::Registered { generation: 1 }
+    );
+    // LoginStart goes to the home replica 0; LoginFinish is handled by replica 3, which opens
+    // the sealed OPAQUE login state stored in the replicated record.
+    c.redirect.insert(RequestKind::LoginStart, 0);
+    c.redirect.insert(RequestKind::LoginFinish, 3);
+    assert_eq!(c.recover(1, b"pw"), ClientOutcome::Recovered(k));
+    assert_eq!(c.oracle.releases.get(&alice), Some(&1));
+}

@@ -1,0 +1,857 @@
+//! In-memory five-replica vault group for the replicated tests: one relay, any number of
+//! clients, five `VaultReplica<_, ConsensusStore>` (one per datacenter), a seeded network that
+//! reorders, drops and duplicates every hop, crashes with and without durable state, and two
+//! omniscient observers:
+//!
+//! - the `Oracle` opens every reply a replica emitted (it holds a copy of the fleet secrets) and
+//!   counts login challenges per (account, generation) for INV-ATTEMPTS;
+//! - the `Log` wraps every replica's store and records each record change (invocation, response,
+//!   outcome, Accept rounds) for the Wing–Gong linearizability check of INV-LINEAR.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
+
+use e2ee_backup::BackupKey;
+use e2ee_backup::client::{Client, ClientConfig, ClientOutcome, ClientOutput, OperationId};
+use e2ee_backup::consensus::{Ballot, Config, DurableState, PeerMessage, ReplicaId};
+use e2ee_backup::crypto::CryptoSuite;
+use e2ee_backup::crypto::real::{InsecureFastFleetSecrets, InsecureFastSuite};
+use e2ee_backup::ids::{AccountId, FleetId};
+use e2ee_backup::relay::{ConnectionId, Relay, RelayConfig, RelayOutput};
+use e2ee_backup::vault::{
+    AccountRecord, ChangeOutcome, ConsensusStore, DurableSlot, RecordChange, RecordStore,
+    ReplicaMessage, ReplicaPlace, StoreEvent, Ticket, VaultOutput, VaultReplica,
+    open_replica_write,
+};
+use e2ee_backup::wire::{
+    Reply, ReplyBody, Request, RequestKind, VaultReply, VaultRequest, reply_aad, request_aad,
+};
+use rand_chacha::ChaCha20Rng;
+use rand_core::{RngCore, SeedableRng};
+
+pub type Suite = InsecureFastSuite;
+pub type Vault = VaultReplica<Suite, LoggedStore>;
+
+pub const FLEET_SEED: u64 = 0xF1EE7;
+pub const GROUP: u32 = 0;
+pub const REPLICAS: u8 = 5;
+
+pub fn fleet_id() -> FleetId {
+    FleetId::new(b"fleet-test-1").unwrap()
+}
+
+pub fn account(name: &str) -> AccountId {
+    AccountId::new(name.as_bytes()).unwrap()
+}
+
+pub fn fleet() -> InsecureFastFleetSecrets {
+    InsecureFastFleetSecrets::generate(&mut ChaCha20Rng::seed_from_u64(FLEET_SEED), fleet_id())
+}
+
+pub fn group_config() -> Config {
+    Config::new((0..REPLICAS).map(ReplicaId))
+}
+
+// ---- the change log (INV-LINEAR) ------------------------------------------------------------
+
+/// One record change as a store saw it.
+#[derive(Clone, Debug)]
+pub struct ChangeRecord {
+    pub account: AccountId,
+    pub change: RecordChange,
+    pub invoked: u64,
+    pub responded: Option<u64>,
+    pub outcome: Option<ChangeOutcome>,
+    pub accept_ballots: BTreeSet<Ballot>,
+}
+
+#[derive(Default, Debug)]
+pub struct Log {
+    /// Logical time, advanced by the cluster on every step.
+    pub clock: u64,
+    pub changes: Vec<ChangeRecord>,
+    /// (replica, incarnation, ticket) → index into `changes`.
+    open: BTreeMap<(u8, u64, Ticket), usize>,
+    /// (replica, incarnation, account) → open changes in submission order.
+    queues: BTreeMap<(u8, u64, AccountId), Vec<usize>>,
+    /// Replicas that sent an Accept since the cluster last looked.
+    pub accept_senders: BTreeSet<u8>,
+}
+
+/// A `ConsensusStore` that reports every change and its Accept rounds to the shared `Log`.
+pub struct LoggedStore {
+    pub inner: ConsensusStore,
+    log: Rc<RefCell<Log>>,
+    replica: u8,
+    incarnation: u64,
+}
+
+impl LoggedStore {
+    fn observe(&mut self, event: &StoreEvent) {
+        let mut log = self.log.borrow_mut();
+        let clock = log.clock;
+        match event {
+            StoreEvent::ReplicaSend { message, .. } => {
+                if let PeerMessage::Accept { key, ballot, .. } = message.as_ref() {
+                    log.accept_senders.insert(self.replica);
+                    let q = (self.replica, self.incarnation, key.clone());
+                    if let Some(&front) = log.queues.get(&q).and_then(|v| v.first()) {
+                        log.changes[front].accept_ballots.insert(*ballot);
+                    }
+                }
+            }
+            StoreEvent::Completed { ticket, outcome } => {
+                if let Some(index) = log.open.remove(&(self.replica, self.incarnation, *ticket)) {
+                    let record = &mut log.changes[index];
+                    record.responded = Some(clock);
+                    record.outcome = Some(outcome.clone());
+                    let q = (self.replica, self.incarnation, record.account.clone());
+                    if let Some(v) = log.queues.get_mut(&q) {
+                        v.retain(|i| *i != index);
+                    }
+                }
+            }
+            StoreEvent::Persist { .. } | StoreEvent::ReplicaPersist(_) => {}
+        }
+    }
+}
+
+impl RecordStore for LoggedStore {
+    fn submit(&mut self, ticket: Ticket, account: AccountId, change: RecordChange) {
+        self.submit_at(0, ticket, account, change);
+    }
+    fn poll_event(&mut self) -> Option<StoreEvent> {
+        let event = self.inner.poll_event()?;
+        self.observe(&event);
+        Some(event)
+    }
+    fn load(&mut self, account: AccountId, record: AccountRecord) {
+        self.inner.load(account, record);
+    }
+    fn submit_at(&mut self, now: u64, ticket: Ticket, account: AccountId, change: RecordChange) {
+        {
+            let mut log = self.log.borrow_mut();
+            let index = log.changes.len();
+            let clock = log.clock;
+            log.changes.push(ChangeRecord {
+                account: account.clone(),
+                change: change.clone(),
+                invoked: clock,
+                responded: None,
+                outcome: None,
+                accept_ballots: BTreeSet::new(),
+            });
+            log.open
+                .insert((self.replica, self.incarnation, ticket), index);
+            log.queues
+                .entry((self.replica, self.incarnation, account.clone()))
+                .or_default()
+                .push(index);
+        }
+        self.inner.submit_at(now, ticket, account, change);
+    }
+    fn place(&self) -> Option<ReplicaPlace> {
+        self.inner.place()
+    }
+    fn handle_replica_message(&mut self, now: u64, from: ReplicaId, message: ReplicaMessage) {
+        self.inner.handle_replica_message(now, from, message);
+    }
+    fn handle_timeout(&mut self, now: u64) {
+        self.inner.handle_timeout(now);
+    }
+    fn poll_timeout(&self) -> Option<u64> {
+        self.inner.poll_timeout()
+    }
+}
+
+/// One possible effect of a change on its account's record.
+#[derive(Clone, Debug)]
+struct Event {
+    invoked: u64,
+    responded: u64,
+    mandatory: bool,
+    change: RecordChange,
+    expect: Option<ChangeOutcome>,
+}
+
+/// The events of one account: a completed change takes effect once with its outcome (and may
+/// have taken effect once more per extra Accept round: at-least-once); a change that never
+/// completed, or completed `Busy` (possibly a consensus give-up), may take effect once per
+/// Accept round, at any later time.
+fn events_for(log: &Log, account: &AccountId) -> Vec<Event> {
+    let mut events = Vec::new();
+    for r in log.changes.iter().filter(|r| &r.account == account) {
+        let rounds = r.accept_ballots.len();
+        match (&r.outcome, r.responded) {
+            (Some(outcome), Some(responded)) if *outcome != ChangeOutcome::Busy => {
+                events.push(Event {
+                    invoked: r.invoked,
+                    responded,
+                    mandatory: true,
+                    change: r.change.clone(),
+                    expect: Some(outcome.clone()),
+                });
+                for _ in 1..rounds {
+                    events.push(Event {
+                        invoked: r.invoked,
+                        responded,
+                        mandatory: false,
+                        change: r.change.clone(),
+                        expect: None,
+                    });
+                }
+            }
+            _ => {
+                for _ in 0..rounds {
+                    events.push(Event {
+                        invoked: r.invoked,
+                        responded: u64::MAX,
+                        mandatory: false,
+                        change: r.change.clone(),
+                        expect: None,
+                    });
+                }
+            }
+        }
+    }
+    events
+}
+
+type SearchKey = (u128, Option<Vec<u8>>);
+
+fn search(
+    events: &[Event],
+    done: u128,
+    value: Option<AccountRecord>,
+    seen: &mut BTreeSet<SearchKey>,
+) -> bool {
+    let undone = |i: usize| done & (1u128 << i) == 0;
+    let horizon = (0..events.len())
+        .filter(|&i| undone(i) && events[i].mandatory)
+        .map(|i| events[i].responded)
+        .min();
+    let Some(horizon) = horizon else {
+        return true;
+    };
+    if !seen.insert((done, value.as_ref().map(|v| v.encode()))) {
+        return false;
+    }
+    for (i, event) in events.iter().enumerate() {
+        if !undone(i) || event.invoked > horizon {
+            continue;
+        }
+        let applied = event.change.apply(value.as_ref());
+        if event.mandatory && event.expect.as_ref() != Some(&applied.outcome) {
+            continue;
+        }
+        let next = applied.write.or_else(|| value.clone());
+        let mut mask = done | (1u128 << i);
+        for (j, other) in events.iter().enumerate() {
+            if undone(j) && !other.mandatory && other.responded < event.invoked {
+                mask |= 1u128 << j;
+            }
+        }
+        if search(events, mask, next, seen) {
+            return true;
+        }
+    }
+    false
+}
+
+/// Wing–Gong: is there a sequential order of the account's record changes that respects real
+/// time and reproduces every completed outcome? (INV-LINEAR)
+pub fn account_history_is_linearizable(log: &Log, account: &AccountId) -> bool {
+    let events = events_for(log, account);
+    assert!(
+        events.len() <= 128,
+        "history too long for the checker: {}",
+        events.len()
+    );
+    search(&events, 0, None, &mut BTreeSet::new())
+}
+
+// ---- the oracle (INV-ATTEMPTS) ---------------------------------------------------------------
+
+#[derive(Default, Debug)]
+pub struct Oracle {
+    /// route id → (account, reply key) for every request the relay forwarded.
+    route_keys: BTreeMap<u64, (AccountId, Vec<u8>)>,
+    /// Distinct login ids of every LoginChallenge any replica emitted, per (account, generation).
+    pub challenges: BTreeMap<(AccountId, u64), BTreeSet<Vec<u8>>>,
+    /// LoginChallenge replies emitted in all (duplicates included).
+    pub challenge_replies: usize,
+    /// KeyReleased replies emitted per account.
+    pub releases: BTreeMap<AccountId, usize>,
+}
+
+// ---- the cluster ---------------------------------------------------------------------------------
+
+#[derive(Clone, Debug)]
+pub enum Packet {
+    ClientToRelay(ConnectionId, Vec<u8>),
+    RelayToReplica(u8, Vec<u8>),
+    ReplicaToRelay(Vec<u8>),
+    RelayToClient(ConnectionId, Vec<u8>),
+    /// (from, to, bytes).
+    Peer(u8, u8, Vec<u8>),
+}
+
+pub struct Node {
+    pub vault: Option<Vault>,
+    pub disk: BTreeMap<DurableSlot, Vec<u8>>,
+    pub incarnation: u64,
+}
+
+#[derive(Default, Debug, Clone, Copy)]
+pub struct Stats {
+    pub replica_messages: u64,
+    pub durable_writes: u64,
+    pub relay_to_replica: u64,
+}
+
+#[derive(Default, Debug, Clone, Copy)]
+pub struct Faults {
+    pub drop_per_mille: u64,
+    pub dup_per_mille: u64,
+    /// After each delivery to a replica, crash it (keeping its disk) with this probability.
+    pub crash_per_mille: u64,
+    /// ...and restart it with its durable state after this many deliveries.
+    pub down_steps: u64,
+    /// Never more than this many replicas down at once from random crashes.
+    pub max_down: usize,
+    /// Crash this many proposers at the moment they send Accepts (after the prepare quorum),
+    /// alternately losing those Accepts ("crashed between prepare and accept") or not.
+    pub crash_at_accept: u32,
+}
+
+pub struct Cluster {
+    pub suite: Suite,
+    pub rng: ChaCha20Rng,
+    pub now_ms: u64,
+    pub nodes: Vec<Node>,
+    pub relay: Relay,
+    pub clients: BTreeMap<ConnectionId, Client<Suite>>,
+    pub outcomes: Vec<(ConnectionId, OperationId, ClientOutcome)>,
+    pub in_flight: Vec<Packet>,
+    pub faults: Faults,
+    pub log: Rc<RefCell<Log>>,
+    pub oracle: Oracle,
+    pub stats: Stats,
+    oracle_fleet: InsecureFastFleetSecrets,
+    restart_at: BTreeMap<u8, u64>,
+    steps: u64,
+    /// Requests of these kinds are delivered to the given replica instead (cross-replica tests).
+    pub redirect: BTreeMap<RequestKind, u8>,
+    /// Deliver each relay request to replica `route id % 5` instead of the relay's choice, so
+    /// concurrent clients go through different replicas.
+    pub spread: bool,
+    /// How many proposers `Faults::crash_at_accept` crashed.
+    pub crashes_at_accept: u32,
+}
+
+impl Cluster {
+    pub fn new(seed: u64) -> Self {
+        let log = Rc::new(RefCell::new(Log::default()));
+        let relay = Relay::new(RelayConfig {
+            bucket_capacity: 10_000,
+            replicas_per_group: REPLICAS,
+            home_replica: 0,
+            vault_retry_ms: 700,
+            vault_sends_max: 4,
+            ..RelayConfig::default()
+        });
+        let mut cluster = Self {
+            suite: InsecureFastSuite,
+            rng: ChaCha20Rng::seed_from_u64(seed),
+            now_ms: 1_000,
+            nodes: Vec::new(),
+            relay,
+            clients: BTreeMap::new(),
+            outcomes: Vec::new(),
+            in_flight: Vec::new(),
+            faults: Faults::default(),
+            log,
+            oracle: Oracle::default(),
+            stats: Stats::default(),
+            oracle_fleet: fleet(),
+            restart_at: BTreeMap::new(),
+            steps: 0,
+            redirect: BTreeMap::new(),
+            spread: false,
+            crashes_at_accept: 0,
+        };
+        for id in 0..REPLICAS {
+            let store = ConsensusStore::new(GROUP, ReplicaId(id), group_config(), 1).unwrap();
+            cluster.nodes.push(Node {
+                vault: None,
+                disk: BTreeMap::new(),
+                incarnation: 1,
+            });
+            cluster.install(id, store);
+        }
+        cluster
+    }
+
+    fn install(&mut self, id: u8, store: ConsensusStore) {
+        let node = &mut self.nodes[usize::from(id)];
+        let logged = LoggedStore {
+            inner: store,
+            log: self.log.clone(),
+            replica: id,
+            incarnation: node.incarnation,
+        };
+        let mut vault = VaultReplica::with_store(InsecureFastSuite, fleet(), logged);
+        vault.start(&mut self.rng);
+        node.vault = Some(vault);
+        self.collect();
+    }
+
+    pub fn is_up(&self, id: u8) -> bool {
+        self.nodes[usize::from(id)].vault.is_some()
+    }
+
+    pub fn down_count(&self) -> usize {
+        self.nodes.iter().filter(|n| n.vault.is_none()).count()
+    }
+
+    /// Crashes replica `id`: its volatile state is gone, its disk stays.
+    pub fn crash(&mut self, id: u8) {
+        self.nodes[usize::from(id)].vault = None;
+    }
+
+    /// Restarts replica `id` from its disk (INV-DURABLE).
+    pub fn restart(&mut self, id: u8) {
+        let place = ReplicaPlace {
+            group: GROUP,
+            replica: ReplicaId(id),
+        };
+        let node = &mut self.nodes[usize::from(id)];
+        node.incarnation += 1;
+        let mut durable = DurableState::default();
+        for (slot, sealed) in &node.disk {
+            let write = open_replica_write(&self.suite, &self.oracle_fleet, place, slot, sealed)
+                .expect("own durable writes open");
+            durable.apply(&write);
+        }
+        let incarnation = node.incarnation;
+        let store = match ConsensusStore::restore(
+            GROUP,
+            ReplicaId(id),
+            group_config(),
+            durable,
+            incarnation,
+        ) {
+            Ok(store) => store,
+            // An interrupted amnesia recovery left no meta: recover again from nothing.
+            Err(_) => {
+                node.disk.clear();
+                ConsensusStore::recover_amnesiac(
+                    GROUP,
+                    ReplicaId(id),
+                    group_config(),
+                    incarnation,
+                    self.now_ms,
+                )
+                .unwrap()
+            }
+        };
+        self.install(id, store);
+    }
+
+    /// Restarts replica `id` with its disk wiped: it must not vote until it has caught up.
+    pub fn restart_amnesiac(&mut self, id: u8) {
+        let node = &mut self.nodes[usize::from(id)];
+        node.vault = None;
+        node.disk.clear();
+        node.incarnation += 1;
+        let store = ConsensusStore::recover_amnesiac(
+            GROUP,
+            ReplicaId(id),
+            group_config(),
+            node.incarnation,
+            self.now_ms,
+        )
+        .unwrap();
+        self.install(id, store);
+    }
+
+    pub fn voting(&self, id: u8) -> bool {
+        self.nodes[usize::from(id)]
+            .vault
+            .as_ref()
+            .is_some_and(|v| v.store().inner.replica().is_voting())
+    }
+
+    pub fn add_client(&mut self, connection: ConnectionId, account: &AccountId) {
+        let keys = self.suite.fleet_public_keys(&self.oracle_fleet);
+        let config = ClientConfig {
+            retry_interval_ms: 2_500,
+            max_sends: 4,
+        };
+        self.clients.insert(
+            connection,
+            Client::new(self.suite, keys, account.clone(), config),
+        );
+        self.relay
+            .handle_connection_opened(connection, account.clone());
+    }
+
+    pub fn start_register(
+        &mut self,
+        conn: ConnectionId,
+        password: &[u8],
+        key: &BackupKey,
+        limit: u32,
+    ) -> OperationId {
+        let now = self.now_ms;
+        let op = self
+            .clients
+            .get_mut(&conn)
+            .unwrap()
+            .start_register(now, &mut self.rng, password, key, limit)
+            .unwrap();
+        self.collect();
+        op
+    }
+
+    pub fn start_recover(&mut self, conn: ConnectionId, password: &[u8]) -> OperationId {
+        let now = self.now_ms;
+        let op = self
+            .clients
+            .get_mut(&conn)
+            .unwrap()
+            .start_recover(now, &mut self.rng, password)
+            .unwrap();
+        self.collect();
+        op
+    }
+
+    pub fn outcome_of(&self, conn: ConnectionId, op: OperationId) -> Option<ClientOutcome> {
+        self.outcomes
+            .iter()
+            .find(|(c, o, _)| *c == conn && *o == op)
+            .map(|(_, _, outcome)| outcome.clone())
+    }
+
+    /// Runs until idle, then returns the outcome of `op`.
+    pub fn finish(&mut self, conn: ConnectionId, op: OperationId) -> ClientOutcome {
+        self.run();
+        self.outcome_of(conn, op).expect("operation finished")
+    }
+
+    pub fn register(
+        &mut self,
+        conn: ConnectionId,
+        password: &[u8],
+        key: &BackupKey,
+        limit: u32,
+    ) -> ClientOutcome {
+        let op = self.start_register(conn, password, key, limit);
+        self.finish(conn, op)
+    }
+
+    pub fn recover(&mut self, conn: ConnectionId, password: &[u8]) -> ClientOutcome {
+        let op = self.start_recover(conn, password);
+        self.finish(conn, op)
+    }
+
+    fn chance(&mut self, per_mille: u64) -> bool {
+        per_mille > 0 && self.rng.next_u64() % 1000 < per_mille
+    }
+
+    fn collect(&mut self) {
+        for (conn, client) in self.clients.iter_mut() {
+            while let Some(out) = client.poll_output() {
+                match out {
+                    ClientOutput::Send { bytes } => {
+                        self.in_flight.push(Packet::ClientToRelay(*conn, bytes))
+                    }
+                    ClientOutput::Completed { operation, outcome } => {
+                        self.outcomes.push((*conn, operation, outcome))
+                    }
+                    _ => panic!("unknown client output"),
+                }
+            }
+        }
+        while let Some(out) = self.relay.poll_output() {
+            match out {
+                RelayOutput::ToReplica {
+                    group,
+                    replica,
+                    bytes,
+                } => {
+                    assert_eq!(group, GROUP);
+                    self.observe_request(&bytes);
+                    self.stats.relay_to_replica += 1;
+                    self.in_flight.push(Packet::RelayToReplica(replica, bytes));
+                }
+                RelayOutput::ToClient { connection, bytes } => self
+                    .in_flight
+                    .push(Packet::RelayToClient(connection, bytes)),
+                _ => panic!("unexpected relay output"),
+            }
+        }
+        for id in 0..u8::try_from(self.nodes.len()).unwrap() {
+            let mut outs = Vec::new();
+            if let Some(vault) = self.nodes[usize::from(id)].vault.as_mut() {
+                while let Some(out) = vault.poll_output() {
+                    outs.push(out);
+                }
+            }
+            for out in outs {
+                match out {
+                    VaultOutput::PersistReplica { slot, sealed } => {
+                        self.stats.durable_writes += 1;
+                        self.nodes[usize::from(id)].disk.insert(slot, sealed);
+                    }
+                    VaultOutput::ToReplica { to, bytes } => {
+                        self.stats.replica_messages += 1;
+                        self.in_flight.push(Packet::Peer(id, to.0, bytes));
+                    }
+                    VaultOutput::ReplyToRelay { bytes } => {
+                        self.observe_reply(&bytes);
+                        self.in_flight.push(Packet::ReplicaToRelay(bytes));
+                    }
+                    _ => panic!("unexpected vault output"),
+                }
+            }
+        }
+    }
+
+    fn observe_request(&mut self, bytes: &[u8]) {
+        let req = VaultRequest::decode(bytes).unwrap();
+        if let Ok(opened) = self.suite.open_request(
+            &self.oracle_fleet,
+            &request_aad(&req.account, req.kind),
+            &req.sealed,
+        ) && Request::decode(&opened.plaintext).is_ok()
+        {
+            self.oracle.route_keys.insert(
+                req.route_id,
+                (req.account, opened.reply_key.expose().to_vec()),
+            );
+        }
+    }
+
+    fn observe_reply(&mut self, bytes: &[u8]) {
+        let reply = VaultReply::decode(bytes).unwrap();
+        let ReplyBody::Sealed(sealed) = &reply.body else {
+            return;
+        };
+        let Some((account, key)) = self.oracle.route_keys.get(&reply.route_id) else {
+            return;
+        };
+        let key = e2ee_backup::crypto::SecretBytes::new(key.clone());
+        let plain = self
+            .suite
+            .open_reply(&key, &reply_aad(reply.kind), sealed)
+            .unwrap();
+        match Reply::decode(&plain).unwrap() {
+            Reply::LoginChallenge {
+                login_id,
+                generation,
+                ..
+            } => {
+                self.oracle.challenge_replies += 1;
+                self.oracle
+                    .challenges
+                    .entry((account.clone(), generation))
+                    .or_default()
+                    .insert(login_id.to_vec());
+            }
+            Reply::KeyReleased { .. } => {
+                *self.oracle.releases.entry(account.clone()).or_default() += 1
+            }
+            _ => {}
+        }
+    }
+
+    fn deliver(&mut self, packet: Packet) {
+        let now = self.now_ms;
+        self.collect();
+        let mark = self.in_flight.len();
+        self.log.borrow_mut().accept_senders.clear();
+        let target = match &packet {
+            Packet::RelayToReplica(id, _) | Packet::Peer(_, id, _) => Some(*id),
+            _ => None,
+        };
+        match packet {
+            Packet::ClientToRelay(conn, bytes) => {
+                self.relay.handle_client_message(now, conn, &bytes)
+            }
+            Packet::RelayToClient(conn, bytes) => {
+                if let Some(client) = self.clients.get_mut(&conn) {
+                    client.handle_relay_message(now, &mut self.rng, &bytes);
+                }
+            }
+            Packet::ReplicaToRelay(bytes) => self.relay.handle_vault_message(now, &bytes),
+            Packet::RelayToReplica(id, bytes) => {
+                let request = VaultRequest::decode(&bytes).unwrap();
+                let id = if self.spread {
+                    u8::try_from(request.route_id % u64::from(REPLICAS)).unwrap()
+                } else {
+                    id
+                };
+                let id = self.redirect.get(&request.kind).copied().unwrap_or(id);
+                if let Some(vault) = self.nodes[usize::from(id)].vault.as_mut() {
+                    vault.handle_relay_message(now, &mut self.rng, &bytes);
+                }
+            }
+            Packet::Peer(_, id, bytes) => {
+                if let Some(vault) = self
+                    .nodes
+                    .get_mut(usize::from(id))
+                    .and_then(|n| n.vault.as_mut())
+                {
+                    vault.handle_replica_message(now, &mut self.rng, &bytes);
+                }
+            }
+        }
+        self.collect();
+        let sent_accept = target.is_some_and(|id| self.log.borrow().accept_senders.contains(&id));
+        if let Some(id) = target
+            && sent_accept
+            && self.faults.crash_at_accept > 0
+            && self.down_count() < self.faults.max_down
+        {
+            self.faults.crash_at_accept -= 1;
+            self.crash(id);
+            if self.faults.crash_at_accept.is_multiple_of(2) {
+                let fresh = self.in_flight.split_off(mark.min(self.in_flight.len()));
+                self.in_flight.extend(
+                    fresh
+                        .into_iter()
+                        .filter(|p| !matches!(p, Packet::Peer(from, _, _) if *from == id)),
+                );
+            }
+            self.crashes_at_accept += 1;
+            self.restart_at
+                .insert(id, self.steps + self.faults.down_steps.max(1));
+            return;
+        }
+        if let Some(id) = target
+            && self.is_up(id)
+            && self.down_count() < self.faults.max_down
+        {
+            let p = self.faults.crash_per_mille;
+            if self.chance(p) {
+                self.crash(id);
+                self.restart_at
+                    .insert(id, self.steps + self.faults.down_steps);
+            }
+        }
+    }
+
+    fn restart_due(&mut self) {
+        let due: Vec<u8> = self
+            .restart_at
+            .iter()
+            .filter(|(_, at)| **at <= self.steps)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in due {
+            self.restart_at.remove(&id);
+            if !self.is_up(id) {
+                self.restart(id);
+            }
+        }
+    }
+
+    /// Restarts every replica crashed by random faults and turns faults off.
+    pub fn heal(&mut self) {
+        self.faults = Faults::default();
+        let down: Vec<u8> = self.restart_at.keys().copied().collect();
+        self.restart_at.clear();
+        for id in down {
+            if !self.is_up(id) {
+                self.restart(id);
+            }
+        }
+    }
+
+    /// Delivers messages in a seeded random order (with the configured faults) and fires timers
+    /// until nothing is left to do.
+    pub fn run(&mut self) {
+        assert!(self.run_steps(2_000_000), "the cluster did not settle");
+    }
+
+    /// Like `run`, but stops after `steps` steps; returns whether the cluster is idle.
+    pub fn run_steps(&mut self, steps: u64) -> bool {
+        self.collect();
+        for _ in 0..steps {
+            self.steps += 1;
+            self.log.borrow_mut().clock += 1;
+            self.restart_due();
+            if !self.in_flight.is_empty() {
+                let i = (self.rng.next_u64() % self.in_flight.len() as u64) as usize;
+                let packet = self.in_flight.swap_remove(i);
+                let (drop, dup) = (self.faults.drop_per_mille, self.faults.dup_per_mille);
+                if self.chance(drop) {
+                    continue;
+                }
+                if self.chance(dup) {
+                    self.in_flight.push(packet.clone());
+                }
+                self.deliver(packet);
+                continue;
+            }
+            let clients = self.clients.values().filter_map(|c| c.poll_timeout());
+            let vaults = self
+                .nodes
+                .iter()
+                .filter_map(|n| n.vault.as_ref().and_then(|v| v.poll_timeout()));
+            let next = clients.chain(self.relay.poll_timeout()).chain(vaults).min();
+            let Some(next) = next else {
+                if self.restart_at.is_empty() {
+                    return true;
+                }
+                self.steps = self
+                    .restart_at
+                    .values()
+                    .copied()
+                    .min()
+                    .unwrap_or(self.steps);
+                continue;
+            };
+            self.now_ms = self.now_ms.max(next);
+            let now = self.now_ms;
+            for client in self.clients.values_mut() {
+                if client.poll_timeout().is_some_and(|t| t <= now) {
+                    client.handle_timeout(now);
+                }
+            }
+            if self.relay.poll_timeout().is_some_and(|t| t <= now) {
+                self.relay.handle_timeout(now);
+            }
+            for node in self.nodes.iter_mut() {
+                if let Some(vault) = node.vault.as_mut()
+                    && vault.poll_timeout().is_some_and(|t| t <= now)
+                {
+                    vault.handle_timeout(now, &mut self.rng);
+                }
+            }
+            self.collect();
+        }
+        false
+    }
+
+    /// The record a quorum of live replicas agrees on is not directly visible (CASPaxos keeps
+    /// no "chosen" flag); this returns the record accepted at the highest ballot among the live
+    /// replicas, which after a settled run is the latest chosen one.
+    pub fn latest_record(&self, account: &AccountId) -> Option<AccountRecord> {
+        self.nodes
+            .iter()
+            .filter_map(|n| n.vault.as_ref())
+            .filter_map(|v| {
+                v.store()
+                    .inner
+                    .replica()
+                    .register(account)
+                    .and_then(|s| s.accepted.clone())
+            })
+            .max_by_key(|a| a.ballot)
+            .and_then(|a| a.value)
+    }
+}

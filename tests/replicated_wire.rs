@@ -1,0 +1,412 @@
+//! The replica wire (SPEC.md "Replication", "Replica wire", "Replica link"): round trips,
+//! "decode never panics", frozen vectors, and forged/tampered/misdirected envelopes dropped.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use e2ee_backup::consensus::{
+    AcceptedValue, AcceptorState, Ballot, Config, PeerMessage, Refusal, ReplicaId, ReplicaMeta,
+    RequestTag,
+};
+use e2ee_backup::crypto::SecretBytes;
+use e2ee_backup::crypto::real::{InsecureFastFleetSecrets, InsecureFastSuite};
+use e2ee_backup::ids::{AccountId, FleetId};
+use e2ee_backup::vault::replica_wire::{
+    decode_replica_message, decode_replica_write, encode_replica_message, encode_replica_write,
+};
+use e2ee_backup::vault::{
+    AccountRecord, ConsensusStore, LinkEnvelope, PendingRecord, RecordState, Registration,
+    ReplicaMessage, ReplicaWrite, VaultOutput, VaultReplica,
+};
+use e2ee_backup::wire::DecodeError;
+use proptest::prelude::*;
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+
+fn account_strategy() -> impl Strategy<Value = AccountId> {
+    proptest::collection::vec(any::<u8>(), 1..12).prop_map(|b| AccountId::new(&b).unwrap())
+}
+
+fn ballot_strategy() -> impl Strategy<Value = Ballot> {
+    (any::<u64>(), any::<u64>(), any::<u8>()).prop_map(|(epoch, counter, r)| Ballot {
+        epoch,
+        counter,
+        replica: ReplicaId(r),
+    })
+}
+
+fn record_strategy() -> impl Strategy<Value = Option<AccountRecord>> {
+    let pending = (
+        any::<u64>(),
+        proptest::collection::vec(any::<u8>(), 1..40),
+        1u32..=100,
+    )
+        .prop_map(|(generation, secret, attempt_limit)| AccountRecord {
+            generation,
+            state: RecordState::Pending(PendingRecord {
+                registration: Registration {
+                    opaque_registration: SecretBytes::new(secret.clone()),
+                    wrapped_key: SecretBytes::new(secret),
+                    attempt_limit,
+                    expose_check: [1; 32],
+                    delete_check: [2; 32],
+                    registration_digest: [3; 32],
+                },
+            }),
+        });
+    prop_oneof![
+        Just(None),
+        any::<u64>().prop_map(|generation| Some(AccountRecord {
+            generation,
+            state: RecordState::Locked
+        })),
+        any::<u64>().prop_map(|generation| Some(AccountRecord {
+            generation,
+            state: RecordState::Deleted
+        })),
+        pending.prop_map(Some),
+    ]
+}
+
+fn accepted_strategy() -> impl Strategy<Value = AcceptedValue<AccountRecord>> {
+    (ballot_strategy(), record_strategy())
+        .prop_map(|(ballot, value)| AcceptedValue { ballot, value })
+}
+
+fn tag_strategy() -> impl Strategy<Value = RequestTag> {
+    (any::<u64>(), any::<u64>()).prop_map(|(incarnation, sequence)| RequestTag {
+        incarnation,
+        sequence,
+    })
+}
+
+fn message_strategy() -> impl Strategy<Value = ReplicaMessage> {
+    prop_oneof![
+        (account_strategy(), ballot_strategy())
+            .prop_map(|(key, ballot)| PeerMessage::Prepare { key, ballot }),
+        (
+            account_strategy(),
+            ballot_strategy(),
+            proptest::option::of(accepted_strategy())
+        )
+            .prop_map(|(key, ballot, accepted)| PeerMessage::Promise {
+                key,
+                ballot,
+                accepted
+            }),
+        (
+            account_strategy(),
+            ballot_strategy(),
+            record_strategy(),
+            proptest::option::of(ballot_strategy())
+        )
+            .prop_map(|(key, ballot, value, next)| PeerMessage::Accept {
+                key,
+                ballot,
+                value,
+                next
+            }),
+        (
+            account_strategy(),
+            ballot_strategy(),
+            proptest::option::of(ballot_strategy())
+        )
+            .prop_map(|(key, ballot, next)| PeerMessage::Accepted { key, ballot, next }),
+        (
+            account_strategy(),
+            ballot_strategy(),
+            proptest::option::of(ballot_strategy()),
+            any::<u64>()
+        )
+            .prop_map(|(key, ballot, promised, epoch_floor)| PeerMessage::Reject {
+                key,
+                ballot,
+                refusal: Refusal {
+                    promised,
+                    epoch_floor
+                }
+            }),
+        (tag_strategy(), any::<u64>()).prop_map(|(tag, epoch)| PeerMessage::Fence { tag, epoch }),
+        (tag_strategy(), any::<u64>())
+            .prop_map(|(tag, epoch_floor)| PeerMessage::FenceAck { tag, epoch_floor }),
+        (
+            tag_strategy(),
+            any::<u64>(),
+            proptest::option::of(account_strategy()),
+            any::<u32>()
+        )
+            .prop_map(|(tag, epoch, after, limit)| PeerMessage::CatchUp {
+                tag,
+                epoch,
+                after,
+                limit
+            }),
+        (
+            tag_strategy(),
+            proptest::collection::vec((account_strategy(), accepted_strategy()), 0..4),
+            any::<bool>()
+        )
+            .prop_map(|(tag, entries, more)| PeerMessage::CatchUpPage {
+                tag,
+                entries,
+                more
+            }),
+    ]
+}
+
+fn write_strategy() -> impl Strategy<Value = ReplicaWrite> {
+    prop_oneof![
+        (any::<u64>(), any::<u64>(), any::<u64>()).prop_map(|(a, b, c)| ReplicaWrite::Meta(
+            ReplicaMeta {
+                epoch_floor: a,
+                established_epoch: b,
+                counter_reserved: c
+            }
+        )),
+        (
+            account_strategy(),
+            proptest::option::of(ballot_strategy()),
+            proptest::option::of(accepted_strategy())
+        )
+            .prop_map(|(key, promised, accepted)| ReplicaWrite::Register {
+                key,
+                state: AcceptorState { promised, accepted }
+            }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    #[test]
+    fn every_replica_message_round_trips(message in message_strategy()) {
+        let bytes = encode_replica_message(&message);
+        prop_assert_eq!(decode_replica_message(&bytes), Ok(message));
+        let mut longer = bytes.clone();
+        longer.push(0);
+        prop_assert_eq!(decode_replica_message(&longer), Err(DecodeError::TrailingBytes));
+        for cut in 0..bytes.len() {
+            prop_assert!(decode_replica_message(&bytes[..cut]).is_err());
+        }
+    }
+
+    #[test]
+    fn every_durable_write_round_trips(write in write_strategy()) {
+        let bytes = encode_replica_write(&write);
+        prop_assert_eq!(decode_replica_write(&bytes), Ok(write));
+        let mut longer = bytes;
+        longer.push(0);
+        prop_assert_eq!(decode_replica_write(&longer), Err(DecodeError::TrailingBytes));
+    }
+
+    #[test]
+    fn decoding_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+        let _ = decode_replica_message(&bytes);
+        let _ = decode_replica_write(&bytes);
+        let _ = LinkEnvelope::decode(&bytes);
+    }
+}
+
+#[test]
+fn rejects_unknown_versions_and_codes() {
+    let message = PeerMessage::Fence {
+        tag: RequestTag {
+            incarnation: 1,
+            sequence: 2,
+        },
+        epoch: 3,
+    };
+    let mut bytes = encode_replica_message(&message);
+    bytes[0] = 2;
+    assert_eq!(
+        decode_replica_message(&bytes),
+        Err(DecodeError::UnsupportedVersion(2))
+    );
+    bytes[0] = 1;
+    bytes[1] = 0x7F;
+    assert_eq!(
+        decode_replica_message(&bytes),
+        Err(DecodeError::UnknownCode(0x7F))
+    );
+}
+
+#[test]
+fn rejects_a_catch_up_page_claiming_more_entries_than_allowed() {
+    // version, CatchUpPage, tag (16 bytes), more = 0, count = u32::MAX, nothing else.
+    let mut bytes = vec![1, 0x09];
+    bytes.extend_from_slice(&[0; 16]);
+    bytes.push(0);
+    bytes.extend_from_slice(&u32::MAX.to_be_bytes());
+    assert_eq!(
+        decode_replica_message(&bytes),
+        Err(DecodeError::InvalidValue)
+    );
+}
+
+// ---- frozen vectors -----------------------------------------------------------------------------
+
+fn vector_account() -> AccountId {
+    AccountId::new(b"alice").unwrap()
+}
+
+const PREPARE_HEX: &str = "010105616c6963650000000000000001000000000000000203";
+const ACCEPT_LOCKED_HEX: &str =
+    "010305616c6963650000000000000001000000000000000203010000000a0100000000000000070300";
+/// The Fence an amnesiac replica 0 (incarnation 9) of group 0 sends replica 1, sealed under the
+/// test fleet's link key with the salt drawn from `ChaCha20Rng::seed_from_u64(2)`.
+const SEALED_FENCE_HEX: &str = "010000000000010000004a8e0bb7534fcf4f12ac7458fb8092fe529ce56ea0bb68edb63b5f6ccb168aad930838792ee3f690e6aa6a1f9b4d1517dab99bc3792b759335ed8486437ba830a98a9d8dbab3a0c28b6ce2";
+
+#[test]
+fn prepare_matches_its_frozen_vector() {
+    let message = PeerMessage::Prepare {
+        key: vector_account(),
+        ballot: Ballot {
+            epoch: 1,
+            counter: 2,
+            replica: ReplicaId(3),
+        },
+    };
+    assert_eq!(hex::encode(encode_replica_message(&message)), PREPARE_HEX);
+}
+
+#[test]
+fn accept_of_a_locked_record_matches_its_frozen_vector() {
+    let message = PeerMessage::Accept {
+        key: vector_account(),
+        ballot: Ballot {
+            epoch: 1,
+            counter: 2,
+            replica: ReplicaId(3),
+        },
+        value: Some(AccountRecord {
+            generation: 7,
+            state: RecordState::Locked,
+        }),
+        next: None,
+    };
+    let bytes = encode_replica_message(&message);
+    assert_eq!(hex::encode(&bytes), ACCEPT_LOCKED_HEX);
+    assert_eq!(decode_replica_message(&bytes), Ok(message));
+}
+
+// ---- sealing ---------------------------------------------------------------------------------------
+
+fn fleet() -> InsecureFastFleetSecrets {
+    InsecureFastFleetSecrets::generate(
+        &mut ChaCha20Rng::seed_from_u64(0xF1EE7),
+        FleetId::new(b"fleet-test-1").unwrap(),
+    )
+}
+
+type Vault = VaultReplica<InsecureFastSuite, ConsensusStore>;
+
+fn config() -> Config {
+    Config::new((0..5).map(ReplicaId))
+}
+
+fn vault(group: u32, id: u8) -> Vault {
+    let store = ConsensusStore::new(group, ReplicaId(id), config(), 1).unwrap();
+    let mut v = VaultReplica::with_store(InsecureFastSuite, fleet(), store);
+    v.start(&mut ChaCha20Rng::seed_from_u64(1));
+    while v.poll_output().is_some() {}
+    v
+}
+
+/// The first sealed message an amnesiac replica 0 sends to replica `to`.
+fn fence_to(to: u8) -> Vec<u8> {
+    let store = ConsensusStore::recover_amnesiac(0, ReplicaId(0), config(), 9, 0).unwrap();
+    let mut v = VaultReplica::with_store(InsecureFastSuite, fleet(), store);
+    v.start(&mut ChaCha20Rng::seed_from_u64(2));
+    let mut found = None;
+    while let Some(out) = v.poll_output() {
+        if let VaultOutput::ToReplica { to: dest, bytes } = out
+            && dest == ReplicaId(to)
+        {
+            found = Some(bytes);
+        }
+    }
+    found.expect("a fence to the replica")
+}
+
+fn outputs(v: &mut Vault) -> Vec<VaultOutput> {
+    std::iter::from_fn(|| v.poll_output()).collect()
+}
+
+#[test]
+fn a_sealed_message_is_answered_by_its_addressee() {
+    let mut b = vault(0, 1);
+    b.handle_replica_message(0, &mut ChaCha20Rng::seed_from_u64(3), &fence_to(1));
+    let outs = outputs(&mut b);
+    assert!(
+        outs.iter()
+            .any(|o| matches!(o, VaultOutput::ToReplica { to, .. } if *to == ReplicaId(0))),
+        "{outs:?}"
+    );
+}
+
+#[test]
+fn drops_every_tampered_byte_of_a_sealed_message() {
+    let bytes = fence_to(1);
+    for i in 0..bytes.len() {
+        let mut tampered = bytes.clone();
+        tampered[i] ^= 0x01;
+        let mut b = vault(0, 1);
+        b.handle_replica_message(0, &mut ChaCha20Rng::seed_from_u64(3), &tampered);
+        assert!(outputs(&mut b).is_empty(), "byte {i} tampered but accepted");
+    }
+}
+
+#[test]
+fn drops_messages_for_another_replica_or_group() {
+    // Addressed to replica 2, delivered to replica 1.
+    let mut b = vault(0, 1);
+    b.handle_replica_message(0, &mut ChaCha20Rng::seed_from_u64(3), &fence_to(2));
+    assert!(outputs(&mut b).is_empty());
+    // Re-addressed in the clear header: the AAD no longer matches.
+    let mut env = LinkEnvelope::decode(&fence_to(2)).unwrap();
+    env.to = ReplicaId(1);
+    b.handle_replica_message(0, &mut ChaCha20Rng::seed_from_u64(3), &env.encode());
+    assert!(outputs(&mut b).is_empty());
+    // Replica 1 of group 7 never accepts group 0's messages.
+    let mut other_group = vault(7, 1);
+    other_group.handle_replica_message(0, &mut ChaCha20Rng::seed_from_u64(3), &fence_to(1));
+    assert!(outputs(&mut other_group).is_empty());
+    // A forged sender in the header fails the AAD too.
+    let mut env = LinkEnvelope::decode(&fence_to(1)).unwrap();
+    env.from = ReplicaId(4);
+    b.handle_replica_message(0, &mut ChaCha20Rng::seed_from_u64(3), &env.encode());
+    assert!(outputs(&mut b).is_empty());
+}
+
+#[test]
+fn drops_a_message_sealed_under_another_fleets_link_key() {
+    let other = InsecureFastFleetSecrets::generate(
+        &mut ChaCha20Rng::seed_from_u64(99),
+        FleetId::new(b"fleet-test-1").unwrap(),
+    );
+    let store = ConsensusStore::recover_amnesiac(0, ReplicaId(0), config(), 9, 0).unwrap();
+    let mut forger = VaultReplica::with_store(InsecureFastSuite, other, store);
+    forger.start(&mut ChaCha20Rng::seed_from_u64(2));
+    let forged = outputs(&mut forger)
+        .into_iter()
+        .find_map(|o| match o {
+            VaultOutput::ToReplica {
+                to: ReplicaId(1),
+                bytes,
+            } => Some(bytes),
+            _ => None,
+        })
+        .unwrap();
+    let mut b = vault(0, 1);
+    b.handle_replica_message(0, &mut ChaCha20Rng::seed_from_u64(3), &forged);
+    assert!(outputs(&mut b).is_empty());
+}
+
+#[test]
+fn a_sealed_fence_matches_its_frozen_vector() {
+    let bytes = fence_to(1);
+    assert_eq!(hex::encode(&bytes), SEALED_FENCE_HEX);
+    let env = LinkEnvelope::decode(&bytes).unwrap();
+    assert_eq!(
+        (env.group, env.from, env.to),
+        (0, ReplicaId(0), ReplicaId(1))
+    );
+}
