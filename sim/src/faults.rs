@@ -134,6 +134,9 @@ pub struct FaultPlan {
     pub drift_ppm_max: i64,
     /// Most clock offset of a node.
     pub offset_ms_max: i64,
+    /// Chance, per million, that a replica crashes right after it sent a reply (a crash at the
+    /// worst moment for a host that replies before its writes complete).
+    pub crash_after_reply_per_million: u32,
     /// Fault actions by virtual time (sorted).
     pub schedule: Vec<(u64, FaultAction)>,
     /// What was drawn, for the log.
@@ -166,6 +169,7 @@ pub fn plan(
         network: faulty_network,
         drift_ppm_max: 100,
         offset_ms_max: 500,
+        crash_after_reply_per_million: 0,
         schedule: Vec::new(),
         mix: String::new(),
     };
@@ -199,18 +203,22 @@ pub fn plan(
             }
         }
         Scenario::FlappingPartitions => flapping(rng, &mut plan, start_ms, end_ms, 2_000, 8_000),
-        Scenario::CrashRestart => crashes(rng, &mut plan, groups, start_ms, end_ms, 1_000, 5_000),
+        Scenario::CrashRestart => {
+            crashes(rng, &mut plan, groups, start_ms, end_ms, 1_000, 5_000);
+            plan.crash_after_reply_per_million = 30_000;
+        }
         Scenario::Swarm => swarm(rng, &mut plan, groups, start_ms, end_ms),
     }
     plan.schedule.truncate(FAULT_ACTIONS_MAX);
     plan.schedule.sort_by_key(|(time_ms, _)| *time_ms);
     if plan.mix.is_empty() {
         plan.mix = format!(
-            "loss={}ppm dup={}ppm jitter<={}ms drift<={}ppm actions={}",
+            "loss={}ppm dup={}ppm jitter<={}ms drift<={}ppm crash-after-reply={}ppm actions={}",
             plan.network.loss_per_million,
             plan.network.duplicate_per_million,
             plan.network.jitter_ms_max,
             plan.drift_ppm_max,
+            plan.crash_after_reply_per_million,
             plan.schedule.len()
         );
     }
@@ -300,7 +308,12 @@ fn swarm(rng: &mut ChaCha20Rng, plan: &mut FaultPlan, groups: u32, start_ms: u64
         let gap_ms_max = draw_range(rng, 200, 20_000);
         let down_ms_max = draw_range(rng, 10, 10_000);
         crashes(rng, plan, groups, start_ms, end_ms, gap_ms_max, down_ms_max);
-        let _ = write!(mix, " crashes(gap<={gap_ms_max}ms,down<={down_ms_max}ms)");
+        plan.crash_after_reply_per_million = u32::try_from(draw_range(rng, 0, 30_000)).unwrap_or(0);
+        let _ = write!(
+            mix,
+            " crashes(gap<={gap_ms_max}ms,down<={down_ms_max}ms,after-reply={}ppm)",
+            plan.crash_after_reply_per_million
+        );
     }
     if draw_chance(rng, 300_000) {
         let dc = usize::try_from(draw_range(rng, 0, DATACENTERS as u64 - 1)).unwrap_or(0);

@@ -14,7 +14,7 @@ use crate::checkers::{
 use crate::events::EventQueue;
 use crate::faults::{FaultAction, FaultPlan, Scenario, home_dc, plan};
 use crate::network::{DATACENTERS, Dc, Endpoint, Network};
-use crate::seed::{derive_rng, draw_range};
+use crate::seed::{derive_rng, draw_chance, draw_range};
 use crate::time::{NodeClock, START_MS};
 use crate::trace::Trace;
 use crate::vault_node::{HostMode, NodeEffect, VaultNode};
@@ -194,6 +194,8 @@ struct World {
     violations: Vec<Violation>,
     healed: bool,
     mix: String,
+    crash_after_reply_per_million: u32,
+    fault_rng: rand_chacha::ChaCha20Rng,
 }
 
 fn draw_clock(rng: &mut rand_chacha::ChaCha20Rng, plan: &FaultPlan) -> NodeClock {
@@ -316,6 +318,8 @@ impl World {
             violations: Vec::new(),
             healed: false,
             mix: plan.mix,
+            crash_after_reply_per_million: plan.crash_after_reply_per_million,
+            fault_rng: derive_rng(config.seed, "faults-live"),
         }
     }
 
@@ -516,6 +520,18 @@ impl World {
                     let Some(to) = self.relays.get(relay).map(|r| r.dc) else { continue };
                     for delay_ms in self.net.plan(Endpoint::Datacenter(from), Endpoint::Datacenter(to)) {
                         self.schedule(delay_ms, Event::VaultToRelay { relay, bytes: bytes.clone() });
+                    }
+                    if !self.healed
+                        && draw_chance(&mut self.fault_rng, self.crash_after_reply_per_million)
+                    {
+                        // Crash right after this send: nothing after it in this batch happens.
+                        if let Some(node) = self.nodes.get_mut(group as usize) {
+                            node.crash();
+                        }
+                        let down_ms = draw_range(&mut self.fault_rng, 1, 3_000);
+                        self.trace.record(self.now_ms, 10, &[&group.to_be_bytes(), &down_ms.to_be_bytes()]);
+                        self.schedule(down_ms, Event::Fault(FaultAction::Restart { group }));
+                        return;
                     }
                 }
                 NodeEffect::DiskWrite { epoch, delay_ms } => {
