@@ -14,13 +14,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use e2ee_backup::client::ClientOutcome;
 use e2ee_backup::crypto::real::{InsecureFastFleetSecrets, InsecureFastSuite};
 use e2ee_backup::crypto::{CryptoSuite as _, SecretBytes};
 use e2ee_backup::ids::AccountId;
 use e2ee_backup::wire::{
     LoginId, Reply, ReplyBody, Request, VaultReply, VaultRequest, reply_aad, request_aad,
 };
-use e2ee_backup::client::ClientOutcome;
 use sha2::{Digest as _, Sha256};
 
 /// Names a password in the simulation (its bytes are derived from the id).
@@ -144,7 +144,8 @@ impl Oracle {
         let ReplyBody::Sealed(sealed) = &reply.body else {
             return;
         };
-        let Ok(plain) = InsecureFastSuite.open_reply(&seen.reply_key, &reply_aad(reply.kind), sealed)
+        let Ok(plain) =
+            InsecureFastSuite.open_reply(&seen.reply_key, &reply_aad(reply.kind), sealed)
         else {
             return;
         };
@@ -191,7 +192,9 @@ impl Oracle {
                     .or_default();
                 facts.granted_since_release += 1;
                 let (granted, limit) = (facts.granted_since_release, facts.attempt_limit);
-                if granted > self.granted_max || (granted == self.granted_max && limit < self.granted_max_limit) {
+                if granted > self.granted_max
+                    || (granted == self.granted_max && limit < self.granted_max_limit)
+                {
                     self.granted_max = granted;
                     self.granted_max_limit = limit;
                 }
@@ -214,7 +217,10 @@ impl Oracle {
                     self.violations.push(Violation {
                         invariant: INV_DISCLOSE,
                         time_ms,
-                        detail: format!("account {}: key released for an unknown login", show(account)),
+                        detail: format!(
+                            "account {}: key released for an unknown login",
+                            show(account)
+                        ),
                     });
                     return;
                 };
@@ -234,7 +240,11 @@ impl Oracle {
                         ),
                     });
                 }
-                if self.ended.get(account).is_some_and(|ended| *ended >= generation) {
+                if self
+                    .ended
+                    .get(account)
+                    .is_some_and(|ended| *ended >= generation)
+                {
                     self.violations.push(Violation {
                         invariant: INV_DISCLOSE,
                         time_ms,
@@ -311,11 +321,18 @@ impl AccountModel {
         outcome: &ClientOutcome,
         recovered: Option<KeyId>,
     ) -> Result<(), String> {
-        if self.attacked && self.candidates.iter().any(|s| matches!(s, ModelState::Active(..))) {
+        if self.attacked
+            && self
+                .candidates
+                .iter()
+                .any(|s| matches!(s, ModelState::Active(..)))
+        {
             self.candidates.insert(ModelState::Locked);
         }
         let before = self.candidates.clone();
-        let keep = |pred: &dyn Fn(&ModelState) -> bool, set: &BTreeSet<ModelState>| -> BTreeSet<ModelState> {
+        let keep = |pred: &dyn Fn(&ModelState) -> bool,
+                    set: &BTreeSet<ModelState>|
+         -> BTreeSet<ModelState> {
             set.iter().copied().filter(|s| pred(s)).collect()
         };
         let next: BTreeSet<ModelState> = match (op, outcome) {
@@ -334,27 +351,38 @@ impl AccountModel {
                 set
             }
             (ModelOp::Recover(_), ClientOutcome::Unavailable) => before.clone(),
-            (ModelOp::Recover(password) | ModelOp::Delete(password), ClientOutcome::Recovered(_)) => {
+            (
+                ModelOp::Recover(password) | ModelOp::Delete(password),
+                ClientOutcome::Recovered(_),
+            ) => {
                 let Some(key) = recovered else {
-                    return Err(format!("{op:?}: recovered a key the owner never registered"));
+                    return Err(format!(
+                        "{op:?}: recovered a key the owner never registered"
+                    ));
                 };
                 keep(&|s| *s == ModelState::Active(key, password), &before)
             }
             (ModelOp::Delete(password), ClientOutcome::Deleted) => {
                 if before.iter().any(|s| {
-                    matches!(s, ModelState::Active(_, p) if *p == password) || *s == ModelState::Deleted
+                    matches!(s, ModelState::Active(_, p) if *p == password)
+                        || *s == ModelState::Deleted
                 }) {
                     BTreeSet::from([ModelState::Deleted])
                 } else {
                     BTreeSet::new()
                 }
             }
-            (ModelOp::Recover(password) | ModelOp::Delete(password), ClientOutcome::WrongPassword { .. }) => {
-                keep(&|s| matches!(s, ModelState::Active(_, p) if *p != password), &before)
-            }
+            (
+                ModelOp::Recover(password) | ModelOp::Delete(password),
+                ClientOutcome::WrongPassword { .. },
+            ) => keep(
+                &|s| matches!(s, ModelState::Active(_, p) if *p != password),
+                &before,
+            ),
             (ModelOp::Recover(password) | ModelOp::Delete(password), ClientOutcome::Locked) => {
                 if before.iter().any(|s| {
-                    matches!(s, ModelState::Active(_, p) if *p != password) || *s == ModelState::Locked
+                    matches!(s, ModelState::Active(_, p) if *p != password)
+                        || *s == ModelState::Locked
                 }) {
                     BTreeSet::from([ModelState::Locked])
                 } else {
@@ -362,7 +390,12 @@ impl AccountModel {
                 }
             }
             (ModelOp::Recover(_) | ModelOp::Delete(_), ClientOutcome::NoRecord) => keep(
-                &|s| matches!(s, ModelState::Empty | ModelState::Pending(..) | ModelState::Deleted),
+                &|s| {
+                    matches!(
+                        s,
+                        ModelState::Empty | ModelState::Pending(..) | ModelState::Deleted
+                    )
+                },
                 &before,
             ),
             (op, outcome) => {
@@ -402,24 +435,52 @@ mod tests {
     fn model_rejects_a_recovery_of_a_key_that_was_replaced() {
         let mut model = AccountModel::default();
         model
-            .apply(ModelOp::Register(1, 10), &ClientOutcome::Registered { generation: 1 }, None)
+            .apply(
+                ModelOp::Register(1, 10),
+                &ClientOutcome::Registered { generation: 1 },
+                None,
+            )
             .unwrap();
         model
-            .apply(ModelOp::Register(2, 11), &ClientOutcome::Registered { generation: 2 }, None)
+            .apply(
+                ModelOp::Register(2, 11),
+                &ClientOutcome::Registered { generation: 2 },
+                None,
+            )
             .unwrap();
         let key = e2ee_backup::BackupKey::from_bytes([7; 32]);
-        assert!(model.apply(ModelOp::Recover(11), &ClientOutcome::Recovered(key), Some(1)).is_err());
+        assert!(
+            model
+                .apply(
+                    ModelOp::Recover(11),
+                    &ClientOutcome::Recovered(key),
+                    Some(1)
+                )
+                .is_err()
+        );
     }
 
     #[test]
     fn model_allows_either_state_after_an_unavailable_registration() {
         let mut model = AccountModel::default();
         model
-            .apply(ModelOp::Register(1, 10), &ClientOutcome::Registered { generation: 1 }, None)
+            .apply(
+                ModelOp::Register(1, 10),
+                &ClientOutcome::Registered { generation: 1 },
+                None,
+            )
             .unwrap();
-        model.apply(ModelOp::Register(2, 11), &ClientOutcome::Unavailable, None).unwrap();
-        assert!(model
-            .apply(ModelOp::Recover(10), &ClientOutcome::WrongPassword { remaining: 9 }, None)
-            .is_ok());
+        model
+            .apply(ModelOp::Register(2, 11), &ClientOutcome::Unavailable, None)
+            .unwrap();
+        assert!(
+            model
+                .apply(
+                    ModelOp::Recover(10),
+                    &ClientOutcome::WrongPassword { remaining: 9 },
+                    None
+                )
+                .is_ok()
+        );
     }
 }

@@ -186,13 +186,16 @@ pub fn plan(
             plan.offset_ms_max = 0;
         }
         Scenario::OneReplicaDown => {
-            plan.schedule.push((start_ms, FaultAction::Crash { group: 0 }));
+            plan.schedule
+                .push((start_ms, FaultAction::Crash { group: 0 }));
         }
         Scenario::OneDcDown => {
-            plan.schedule.push((start_ms, FaultAction::DcDown { dc: 0 }));
+            plan.schedule
+                .push((start_ms, FaultAction::DcDown { dc: 0 }));
         }
         Scenario::DcDownPlusReplica => {
-            plan.schedule.push((start_ms, FaultAction::DcDown { dc: 0 }));
+            plan.schedule
+                .push((start_ms, FaultAction::DcDown { dc: 0 }));
             let group = (0..groups).find(|g| home_dc(*g) != 0).unwrap_or(0);
             plan.schedule.push((start_ms, FaultAction::Crash { group }));
         }
@@ -246,14 +249,17 @@ fn flapping(
             for other in (0..DATACENTERS).filter(|o| *o != dc) {
                 for (from, to) in [(dc, other), (other, dc)] {
                     plan.schedule.push((at_ms, FaultAction::Cut { from, to }));
-                    plan.schedule.push((until_ms, FaultAction::Uncut { from, to }));
+                    plan.schedule
+                        .push((until_ms, FaultAction::Uncut { from, to }));
                 }
             }
         } else {
             // One link, one direction.
             let to = (dc + 1 + usize::try_from(draw_range(rng, 0, 3)).unwrap_or(0)) % DATACENTERS;
-            plan.schedule.push((at_ms, FaultAction::Cut { from: dc, to }));
-            plan.schedule.push((until_ms, FaultAction::Uncut { from: dc, to }));
+            plan.schedule
+                .push((at_ms, FaultAction::Cut { from: dc, to }));
+            plan.schedule
+                .push((until_ms, FaultAction::Uncut { from: dc, to }));
         }
     }
 }
@@ -276,7 +282,8 @@ fn crashes(
         let group = u32::try_from(draw_range(rng, 0, u64::from(groups.max(1)) - 1)).unwrap_or(0);
         let until_ms = (at_ms + draw_range(rng, 1, down_ms_max)).min(end_ms);
         plan.schedule.push((at_ms, FaultAction::Crash { group }));
-        plan.schedule.push((until_ms, FaultAction::Restart { group }));
+        plan.schedule
+            .push((until_ms, FaultAction::Restart { group }));
     }
 }
 
@@ -302,7 +309,10 @@ fn swarm(rng: &mut ChaCha20Rng, plan: &mut FaultPlan, groups: u32, start_ms: u64
         let gap_ms_max = draw_range(rng, 1_000, 20_000);
         let outage_ms_max = draw_range(rng, 500, 15_000);
         flapping(rng, plan, start_ms, end_ms, gap_ms_max, outage_ms_max);
-        let _ = write!(mix, " partitions(gap<={gap_ms_max}ms,outage<={outage_ms_max}ms)");
+        let _ = write!(
+            mix,
+            " partitions(gap<={gap_ms_max}ms,outage<={outage_ms_max}ms)"
+        );
     }
     if draw_chance(rng, 500_000) {
         let gap_ms_max = draw_range(rng, 200, 20_000);
@@ -327,14 +337,17 @@ fn swarm(rng: &mut ChaCha20Rng, plan: &mut FaultPlan, groups: u32, start_ms: u64
         let from = usize::try_from(draw_range(rng, 0, DATACENTERS as u64 - 1)).unwrap_or(0);
         let to = (from + 1) % DATACENTERS;
         let extra_ms = draw_range(rng, 100, 3_000);
-        plan.schedule.push((start_ms, FaultAction::Clog { from, to, extra_ms }));
-        plan.schedule.push((end_ms, FaultAction::Unclog { from, to }));
+        plan.schedule
+            .push((start_ms, FaultAction::Clog { from, to, extra_ms }));
+        plan.schedule
+            .push((end_ms, FaultAction::Unclog { from, to }));
         let _ = write!(mix, " clog(dc{from}->dc{to},+{extra_ms}ms)");
     }
     if draw_chance(rng, 400_000) {
         let group = u32::try_from(draw_range(rng, 0, u64::from(groups.max(1)) - 1)).unwrap_or(0);
         let extra_ms = draw_range(rng, 50, 2_000);
-        plan.schedule.push((start_ms, FaultAction::Slow { group, extra_ms }));
+        plan.schedule
+            .push((start_ms, FaultAction::Slow { group, extra_ms }));
         let _ = write!(mix, " slow(group{group},+{extra_ms}ms)");
     }
     plan.mix = mix;

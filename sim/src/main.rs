@@ -51,10 +51,9 @@ fn parse() -> Result<Args, String> {
             "--quiet" => args.quiet = true,
             "--broken" => {
                 let name = value()?;
-                args.broken = Some(
-                    Broken::from_name(&name)
-                        .ok_or_else(|| format!("unknown broken option {name}; known: reply-before-persist"))?,
-                );
+                args.broken = Some(Broken::from_name(&name).ok_or_else(|| {
+                    format!("unknown broken option {name}; known: reply-before-persist")
+                })?);
             }
             other => return Err(format!("unknown argument {other}")),
         }

@@ -158,16 +158,28 @@ mod tests {
     fn a_cut_link_drops_only_its_direction() {
         let mut net = Network::new(NetworkConfig::default(), derive_rng(1, "network"));
         net.cut(0, 3);
-        assert!(net.plan(Endpoint::Datacenter(0), Endpoint::Datacenter(3)).is_empty());
-        assert_eq!(net.plan(Endpoint::Datacenter(3), Endpoint::Datacenter(0)), [80]);
+        assert!(
+            net.plan(Endpoint::Datacenter(0), Endpoint::Datacenter(3))
+                .is_empty()
+        );
+        assert_eq!(
+            net.plan(Endpoint::Datacenter(3), Endpoint::Datacenter(0)),
+            [80]
+        );
     }
 
     #[test]
     fn a_down_datacenter_is_unreachable_until_healed() {
         let mut net = Network::new(NetworkConfig::default(), derive_rng(1, "network"));
         net.set_down(2, true);
-        assert!(net.plan(Endpoint::Phone, Endpoint::Datacenter(2)).is_empty());
+        assert!(
+            net.plan(Endpoint::Phone, Endpoint::Datacenter(2))
+                .is_empty()
+        );
         net.heal();
-        assert_eq!(net.plan(Endpoint::Datacenter(2), Endpoint::Datacenter(2)), [1]);
+        assert_eq!(
+            net.plan(Endpoint::Datacenter(2), Endpoint::Datacenter(2)),
+            [1]
+        );
     }
 }

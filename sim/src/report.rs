@@ -44,7 +44,8 @@ impl Report {
         row.seeds += 1;
         row.attempted += result.stats.attempted;
         row.succeeded += result.stats.succeeded;
-        row.latencies_ms.extend_from_slice(&result.stats.latencies_ms);
+        row.latencies_ms
+            .extend_from_slice(&result.stats.latencies_ms);
         if result.stats.granted_max > row.granted_max {
             row.granted_max = result.stats.granted_max;
             row.granted_limit = result.stats.granted_limit;

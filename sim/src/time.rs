@@ -56,7 +56,12 @@ mod tests {
             offset_ms: -750,
             drift_ppm: 180,
         };
-        for local in [START_MS, START_MS + 1, START_MS + 12_345, START_MS + 999_999] {
+        for local in [
+            START_MS,
+            START_MS + 1,
+            START_MS + 12_345,
+            START_MS + 999_999,
+        ] {
             let global = clock.global_ms(local, 0);
             assert!(clock.local_ms(global) >= local);
             assert!(clock.local_ms(global.saturating_sub(2)) < local);

@@ -6,12 +6,12 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
+use e2ee_backup::BackupKey;
 use e2ee_backup::client::{Client, ClientConfig, ClientOutcome, OperationId};
-use e2ee_backup::crypto::real::InsecureFastSuite;
 use e2ee_backup::crypto::FleetPublicKeys;
+use e2ee_backup::crypto::real::InsecureFastSuite;
 use e2ee_backup::ids::AccountId;
 use e2ee_backup::stream::{open_to_vec, seal_to_vec};
-use e2ee_backup::BackupKey;
 use rand_chacha::ChaCha20Rng;
 use rand_core::RngCore as _;
 
@@ -179,7 +179,12 @@ impl User {
         Self {
             index,
             role,
-            client: Client::new(InsecureFastSuite, fleet, account.clone(), ClientConfig::default()),
+            client: Client::new(
+                InsecureFastSuite,
+                fleet,
+                account.clone(),
+                ClientConfig::default(),
+            ),
             account,
             home_dc,
             clock,
@@ -309,7 +314,10 @@ impl User {
         if *outcome == ClientOutcome::Unavailable && running.tries < TRIES_MAX {
             self.retry = Some((running.op, running.first_started_ms, running.tries));
             let backoff_ms = (500u64 << running.tries.min(10)).min(BACKOFF_MS_MAX);
-            return (complaint, Some(backoff_ms + draw_range(&mut self.rng, 0, 500)));
+            return (
+                complaint,
+                Some(backoff_ms + draw_range(&mut self.rng, 0, 500)),
+            );
         }
         if self.script.is_empty() {
             return (complaint, None);

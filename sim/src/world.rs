@@ -1,12 +1,12 @@
 //! The world and its core loop: datacenters, relays, vault nodes and users exchange messages
 //! through the simulated network, driven by one event queue and one seed.
 
+use e2ee_backup::client::ClientOutput;
 use e2ee_backup::crypto::CryptoSuite as _;
 use e2ee_backup::crypto::real::{InsecureFastFleetSecrets, InsecureFastSuite};
 use e2ee_backup::ids::FleetId;
 use e2ee_backup::relay::{Relay, RelayConfig, RelayOutput};
 use e2ee_backup::wire::ClientRequest;
-use e2ee_backup::client::ClientOutput;
 
 use crate::checkers::{
     INV_DURABLE, INV_LINEAR, LIVE, Oracle, SIM_LIMIT, Violation, outcome_name, show,
@@ -147,13 +147,35 @@ pub struct RunResult {
 }
 
 enum Event {
-    PhoneToRelay { user: usize, relay: usize, bytes: Vec<u8> },
-    RelayToVault { relay: usize, group: u32, bytes: Vec<u8> },
-    VaultToRelay { relay: usize, bytes: Vec<u8> },
-    RelayToPhone { relay: usize, user: usize, bytes: Vec<u8> },
-    ClientTimer { user: usize },
-    Wake { user: usize },
-    DiskDone { group: u32, epoch: u64 },
+    PhoneToRelay {
+        user: usize,
+        relay: usize,
+        bytes: Vec<u8>,
+    },
+    RelayToVault {
+        relay: usize,
+        group: u32,
+        bytes: Vec<u8>,
+    },
+    VaultToRelay {
+        relay: usize,
+        bytes: Vec<u8>,
+    },
+    RelayToPhone {
+        relay: usize,
+        user: usize,
+        bytes: Vec<u8>,
+    },
+    ClientTimer {
+        user: usize,
+    },
+    Wake {
+        user: usize,
+    },
+    DiskDone {
+        group: u32,
+        epoch: u64,
+    },
     Fault(FaultAction),
     Heal,
 }
@@ -202,8 +224,10 @@ fn draw_clock(rng: &mut rand_chacha::ChaCha20Rng, plan: &FaultPlan) -> NodeClock
     let drift = u64::try_from(plan.drift_ppm_max.max(0)).unwrap_or(0);
     let offset = u64::try_from(plan.offset_ms_max.max(0)).unwrap_or(0);
     NodeClock {
-        drift_ppm: i64::try_from(draw_range(rng, 0, 2 * drift)).unwrap_or(0) - plan.drift_ppm_max.max(0),
-        offset_ms: i64::try_from(draw_range(rng, 0, 2 * offset)).unwrap_or(0) - plan.offset_ms_max.max(0),
+        drift_ppm: i64::try_from(draw_range(rng, 0, 2 * drift)).unwrap_or(0)
+            - plan.drift_ppm_max.max(0),
+        offset_ms: i64::try_from(draw_range(rng, 0, 2 * offset)).unwrap_or(0)
+            - plan.offset_ms_max.max(0),
     }
 }
 
@@ -287,7 +311,12 @@ impl World {
             let dc = random_dc(&mut placement);
             add(&mut users, Role::Victim, victim, dc);
             for k in 0..size.attackers_per_victim {
-                add(&mut users, Role::Attacker { victim }, victim, (dc + 1 + k) % DATACENTERS);
+                add(
+                    &mut users,
+                    Role::Attacker { victim },
+                    victim,
+                    (dc + 1 + k) % DATACENTERS,
+                );
             }
         }
         let mut queue = EventQueue::new(QUEUE_CAPACITY);
@@ -324,8 +353,11 @@ impl World {
     }
 
     fn run(&mut self) {
-        self.trace
-            .record(0, 0, &[self.mix.as_bytes(), &self.config.seed.to_be_bytes()]);
+        self.trace.record(
+            0,
+            0,
+            &[self.mix.as_bytes(), &self.config.seed.to_be_bytes()],
+        );
         let mut handled = 0u64;
         while let Some((time_ms, _sequence, event)) = self.queue.pop() {
             if time_ms > self.end_ms {
@@ -358,8 +390,18 @@ impl World {
         let now = self.now_ms;
         match event {
             Event::PhoneToRelay { user, relay, bytes } => {
-                self.trace.record(now, 1, &[&(user as u64).to_be_bytes(), &(relay as u64).to_be_bytes(), &bytes]);
-                let Some(host) = self.relays.get_mut(relay) else { return };
+                self.trace.record(
+                    now,
+                    1,
+                    &[
+                        &(user as u64).to_be_bytes(),
+                        &(relay as u64).to_be_bytes(),
+                        &bytes,
+                    ],
+                );
+                let Some(host) = self.relays.get_mut(relay) else {
+                    return;
+                };
                 if self.net.is_down(host.dc) {
                     return;
                 }
@@ -368,9 +410,19 @@ impl World {
                     .handle_client_message(local_ms, user as u64, &bytes);
                 self.drain_relay(relay);
             }
-            Event::RelayToVault { relay, group, bytes } => {
-                self.trace.record(now, 2, &[&(relay as u64).to_be_bytes(), &group.to_be_bytes(), &bytes]);
-                let Some(node) = self.nodes.get_mut(group as usize) else { return };
+            Event::RelayToVault {
+                relay,
+                group,
+                bytes,
+            } => {
+                self.trace.record(
+                    now,
+                    2,
+                    &[&(relay as u64).to_be_bytes(), &group.to_be_bytes(), &bytes],
+                );
+                let Some(node) = self.nodes.get_mut(group as usize) else {
+                    return;
+                };
                 if self.net.is_down(node.dc) {
                     return;
                 }
@@ -381,8 +433,11 @@ impl World {
                 self.apply_effects(group, effects);
             }
             Event::VaultToRelay { relay, bytes } => {
-                self.trace.record(now, 3, &[&(relay as u64).to_be_bytes(), &bytes]);
-                let Some(host) = self.relays.get_mut(relay) else { return };
+                self.trace
+                    .record(now, 3, &[&(relay as u64).to_be_bytes(), &bytes]);
+                let Some(host) = self.relays.get_mut(relay) else {
+                    return;
+                };
                 if self.net.is_down(host.dc) {
                     return;
                 }
@@ -391,14 +446,26 @@ impl World {
                 self.drain_relay(relay);
             }
             Event::RelayToPhone { relay, user, bytes } => {
-                self.trace.record(now, 4, &[&(relay as u64).to_be_bytes(), &(user as u64).to_be_bytes(), &bytes]);
-                let Some(u) = self.users.get_mut(user) else { return };
+                self.trace.record(
+                    now,
+                    4,
+                    &[
+                        &(relay as u64).to_be_bytes(),
+                        &(user as u64).to_be_bytes(),
+                        &bytes,
+                    ],
+                );
+                let Some(u) = self.users.get_mut(user) else {
+                    return;
+                };
                 let local_ms = u.clock.local_ms(now);
                 u.client.handle_relay_message(local_ms, &mut u.rng, &bytes);
                 self.drain_client(user);
             }
             Event::ClientTimer { user } => {
-                let Some(u) = self.users.get_mut(user) else { return };
+                let Some(u) = self.users.get_mut(user) else {
+                    return;
+                };
                 if u.timer_at_ms != Some(now) {
                     return;
                 }
@@ -410,7 +477,9 @@ impl World {
             }
             Event::Wake { user } => {
                 self.trace.record(now, 6, &[&(user as u64).to_be_bytes()]);
-                let Some(u) = self.users.get_mut(user) else { return };
+                let Some(u) = self.users.get_mut(user) else {
+                    return;
+                };
                 if u.start_next(now) {
                     if matches!(u.role, Role::Attacker { .. }) {
                         self.stats.guesses += 1;
@@ -421,13 +490,17 @@ impl World {
                 self.drain_client(user);
             }
             Event::DiskDone { group, epoch } => {
-                self.trace.record(now, 7, &[&group.to_be_bytes(), &epoch.to_be_bytes()]);
-                let Some(node) = self.nodes.get_mut(group as usize) else { return };
+                self.trace
+                    .record(now, 7, &[&group.to_be_bytes(), &epoch.to_be_bytes()]);
+                let Some(node) = self.nodes.get_mut(group as usize) else {
+                    return;
+                };
                 let effects = node.handle_disk_done(epoch);
                 self.apply_effects(group, effects);
             }
             Event::Fault(action) => {
-                self.trace.record(now, 8, &[format!("{action:?}").as_bytes()]);
+                self.trace
+                    .record(now, 8, &[format!("{action:?}").as_bytes()]);
                 self.apply_fault(action);
             }
             Event::Heal => {
@@ -453,7 +526,12 @@ impl World {
             }
             FaultAction::DcUp { dc } => {
                 self.net.set_down(dc, false);
-                let groups: Vec<u32> = self.nodes.iter().filter(|n| n.dc == dc).map(|n| n.group).collect();
+                let groups: Vec<u32> = self
+                    .nodes
+                    .iter()
+                    .filter(|n| n.dc == dc)
+                    .map(|n| n.group)
+                    .collect();
                 for group in groups {
                     self.restart(group);
                 }
@@ -472,13 +550,18 @@ impl World {
 
     fn restart(&mut self, group: u32) {
         let seed = self.config.seed;
-        let Some(node) = self.nodes.get_mut(group as usize) else { return };
+        let Some(node) = self.nodes.get_mut(group as usize) else {
+            return;
+        };
         if node.is_up() || self.net.is_down(node.dc) {
             return;
         }
         let failed = node.restart(fleet_secrets(seed));
         if failed > 0 {
-            self.violate(INV_DURABLE, format!("group {group}: {failed} records did not restore"));
+            self.violate(
+                INV_DURABLE,
+                format!("group {group}: {failed} records did not restore"),
+            );
         }
     }
 
@@ -493,12 +576,15 @@ impl World {
         }
         // Liveness probes: every account owner recovers once more with its current password.
         for index in 0..self.users.len() {
-            let Some(user) = self.users.get_mut(index) else { continue };
+            let Some(user) = self.users.get_mut(index) else {
+                continue;
+            };
             if !user.is_owner() {
                 continue;
             }
             let password = user.password;
-            user.script.push_back(crate::checkers::ModelOp::Recover(password));
+            user.script
+                .push_back(crate::checkers::ModelOp::Recover(password));
             let delay_ms = draw_range(&mut user.rng, 0, 1_000);
             if user.running.is_none() && user.retry.is_none() {
                 self.schedule(delay_ms, Event::Wake { user: index });
@@ -507,7 +593,9 @@ impl World {
     }
 
     fn apply_effects(&mut self, group: u32, effects: Vec<NodeEffect>) {
-        let Some(node) = self.nodes.get(group as usize) else { return };
+        let Some(node) = self.nodes.get(group as usize) else {
+            return;
+        };
         let from = node.dc;
         for effect in effects {
             match effect {
@@ -516,10 +604,22 @@ impl World {
                     bytes,
                     host_route,
                 } => {
-                    self.oracle.observe_reply(self.now_ms, group, host_route, &bytes);
-                    let Some(to) = self.relays.get(relay).map(|r| r.dc) else { continue };
-                    for delay_ms in self.net.plan(Endpoint::Datacenter(from), Endpoint::Datacenter(to)) {
-                        self.schedule(delay_ms, Event::VaultToRelay { relay, bytes: bytes.clone() });
+                    self.oracle
+                        .observe_reply(self.now_ms, group, host_route, &bytes);
+                    let Some(to) = self.relays.get(relay).map(|r| r.dc) else {
+                        continue;
+                    };
+                    for delay_ms in self
+                        .net
+                        .plan(Endpoint::Datacenter(from), Endpoint::Datacenter(to))
+                    {
+                        self.schedule(
+                            delay_ms,
+                            Event::VaultToRelay {
+                                relay,
+                                bytes: bytes.clone(),
+                            },
+                        );
                     }
                     if !self.healed
                         && draw_chance(&mut self.fault_rng, self.crash_after_reply_per_million)
@@ -529,7 +629,11 @@ impl World {
                             node.crash();
                         }
                         let down_ms = draw_range(&mut self.fault_rng, 1, 3_000);
-                        self.trace.record(self.now_ms, 10, &[&group.to_be_bytes(), &down_ms.to_be_bytes()]);
+                        self.trace.record(
+                            self.now_ms,
+                            10,
+                            &[&group.to_be_bytes(), &down_ms.to_be_bytes()],
+                        );
                         self.schedule(down_ms, Event::Fault(FaultAction::Restart { group }));
                         return;
                     }
@@ -543,21 +647,44 @@ impl World {
 
     fn drain_relay(&mut self, relay: usize) {
         for _ in 0..10_000 {
-            let Some(host) = self.relays.get_mut(relay) else { return };
+            let Some(host) = self.relays.get_mut(relay) else {
+                return;
+            };
             let from = host.dc;
-            let Some(output) = host.relay.poll_output() else { return };
+            let Some(output) = host.relay.poll_output() else {
+                return;
+            };
             match output {
                 RelayOutput::ToVault { group, bytes } => {
-                    let Some(node) = self.nodes.get(group as usize) else { continue };
+                    let Some(node) = self.nodes.get(group as usize) else {
+                        continue;
+                    };
                     let (to, slow_ms) = (node.dc, node.slow_ms);
-                    for delay_ms in self.net.plan(Endpoint::Datacenter(from), Endpoint::Datacenter(to)) {
-                        self.schedule(delay_ms + slow_ms, Event::RelayToVault { relay, group, bytes: bytes.clone() });
+                    for delay_ms in self
+                        .net
+                        .plan(Endpoint::Datacenter(from), Endpoint::Datacenter(to))
+                    {
+                        self.schedule(
+                            delay_ms + slow_ms,
+                            Event::RelayToVault {
+                                relay,
+                                group,
+                                bytes: bytes.clone(),
+                            },
+                        );
                     }
                 }
                 RelayOutput::ToClient { connection, bytes } => {
                     let user = usize::try_from(connection).unwrap_or(usize::MAX);
                     for delay_ms in self.net.plan(Endpoint::Datacenter(from), Endpoint::Phone) {
-                        self.schedule(delay_ms, Event::RelayToPhone { relay, user, bytes: bytes.clone() });
+                        self.schedule(
+                            delay_ms,
+                            Event::RelayToPhone {
+                                relay,
+                                user,
+                                bytes: bytes.clone(),
+                            },
+                        );
                     }
                 }
                 _ => {}
@@ -576,8 +703,12 @@ impl World {
 
     fn drain_client(&mut self, index: usize) {
         for _ in 0..10_000 {
-            let Some(user) = self.users.get_mut(index) else { return };
-            let Some(output) = user.client.poll_output() else { break };
+            let Some(user) = self.users.get_mut(index) else {
+                return;
+            };
+            let Some(output) = user.client.poll_output() else {
+                break;
+            };
             match output {
                 ClientOutput::Send { bytes } => {
                     if let (Ok(request), Some(password)) =
@@ -586,8 +717,12 @@ impl World {
                         self.oracle.note_sealed(&request.sealed, password);
                     }
                     let home_dc = user.home_dc;
-                    let Some(relay) = self.pick_relay(index, home_dc) else { continue };
-                    let Some(user) = self.users.get_mut(index) else { return };
+                    let Some(relay) = self.pick_relay(index, home_dc) else {
+                        continue;
+                    };
+                    let Some(user) = self.users.get_mut(index) else {
+                        return;
+                    };
                     if user.connections.insert(relay)
                         && let Some(host) = self.relays.get_mut(relay)
                     {
@@ -596,7 +731,14 @@ impl World {
                     }
                     let to = self.relays.get(relay).map_or(0, |r| r.dc);
                     for delay_ms in self.net.plan(Endpoint::Phone, Endpoint::Datacenter(to)) {
-                        self.schedule(delay_ms, Event::PhoneToRelay { user: index, relay, bytes: bytes.clone() });
+                        self.schedule(
+                            delay_ms,
+                            Event::PhoneToRelay {
+                                user: index,
+                                relay,
+                                bytes: bytes.clone(),
+                            },
+                        );
                     }
                 }
                 ClientOutput::Completed { operation, outcome } => {
@@ -619,7 +761,8 @@ impl World {
                         }
                         let after_heal = running.first_started_ms >= self.heal_ms;
                         let gave_up = !succeeded && running.tries >= crate::workload::TRIES_MAX;
-                        let late = self.now_ms.saturating_sub(running.first_started_ms) > self.size.live_bound_ms;
+                        let late = self.now_ms.saturating_sub(running.first_started_ms)
+                            > self.size.live_bound_ms;
                         if after_heal && (gave_up || (succeeded && late)) {
                             self.violate(LIVE, format!(
                                 "account {account}: {:?} started after healing ended {} after {} ms",
@@ -639,7 +782,10 @@ impl World {
                     if let Some(running) = running
                         && matches!(outcome, e2ee_backup::ClientOutcome::Registered { .. })
                         && matches!(running.op, crate::checkers::ModelOp::Register(..))
-                        && self.users.get(index).is_some_and(|u| u.role == Role::Victim)
+                        && self
+                            .users
+                            .get(index)
+                            .is_some_and(|u| u.role == Role::Victim)
                     {
                         let attackers: Vec<usize> = self
                             .users
@@ -660,7 +806,9 @@ impl World {
 
     fn update_timer(&mut self, index: usize) {
         let now = self.now_ms;
-        let Some(user) = self.users.get_mut(index) else { return };
+        let Some(user) = self.users.get_mut(index) else {
+            return;
+        };
         let Some(local_deadline) = user.client.poll_timeout() else {
             user.timer_at_ms = None;
             return;
@@ -679,14 +827,25 @@ impl World {
         let mut durable = Vec::new();
         for user in self.users.iter().filter(|u| u.is_owner()) {
             if !user.is_idle() {
-                unfinished.push(format!("account {} still has {:?} / {} queued", show(&user.account), user.running.map(|r| r.op), user.script.len()));
+                unfinished.push(format!(
+                    "account {} still has {:?} / {} queued",
+                    show(&user.account),
+                    user.running.map(|r| r.op),
+                    user.script.len()
+                ));
             }
             let group = e2ee_backup::relay::group_for(&user.account, self.size.groups);
-            let stored = self.nodes.get(group as usize).and_then(|n| n.generation(&user.account));
+            let stored = self
+                .nodes
+                .get(group as usize)
+                .and_then(|n| n.generation(&user.account));
             if let Some(acked) = user.acked_generations.iter().max()
                 && stored.is_none_or(|g| g < *acked)
             {
-                durable.push(format!("account {}: registration {acked} was acknowledged, the vault holds {stored:?}", show(&user.account)));
+                durable.push(format!(
+                    "account {}: registration {acked} was acknowledged, the vault holds {stored:?}",
+                    show(&user.account)
+                ));
             }
         }
         for detail in unfinished.into_iter().take(20) {
@@ -697,7 +856,10 @@ impl World {
         }
         if self.queue.refused > 0 {
             let refused = self.queue.refused;
-            self.violate(SIM_LIMIT, format!("{refused} events refused by the full queue"));
+            self.violate(
+                SIM_LIMIT,
+                format!("{refused} events refused by the full queue"),
+            );
         }
         let mut violations = std::mem::take(&mut self.oracle.violations);
         violations.append(&mut self.violations);
