@@ -23,6 +23,7 @@ use e2ee_backup::wire::{VaultReply, VaultRequest};
 use rand_chacha::ChaCha20Rng;
 
 use crate::network::Dc;
+use crate::time::NodeClock;
 
 /// How the host treats the output-order contract.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,6 +64,8 @@ pub struct VaultNode {
     pub dc: Dc,
     /// Extra delay of every message to this node (a slow replica).
     pub slow_ms: u64,
+    /// The node's clock (what it is told as `now_ms`).
+    pub clock: NodeClock,
     replica: Option<VaultReplica<InsecureFastSuite>>,
     disk: BTreeMap<AccountId, Vec<u8>>,
     pending: VecDeque<VaultOutput>,
@@ -92,6 +95,7 @@ impl VaultNode {
             group,
             dc,
             slow_ms: 0,
+            clock: NodeClock::default(),
             replica: Some(VaultReplica::new(InsecureFastSuite, fleet)),
             disk: BTreeMap::new(),
             pending: VecDeque::new(),
@@ -141,7 +145,8 @@ impl VaultNode {
         failed
     }
 
-    /// A relay's request arrives. Returns the host route id and the request as the replica saw
+    /// A relay's request arrives at global time `now_ms` (the replica is told its own clock's
+    /// reading). Returns the host route id and the request as the replica saw
     /// it (for the checkers), and the effects.
     pub fn handle_request(
         &mut self,
@@ -164,7 +169,11 @@ impl VaultNode {
         }
         self.routes.insert(host_route, (relay, request.route_id));
         request.route_id = host_route;
-        replica.handle_relay_message(now_ms, &mut self.rng, &request.encode());
+        replica.handle_relay_message(
+            self.clock.local_ms(now_ms),
+            &mut self.rng,
+            &request.encode(),
+        );
         while let Some(output) = replica.poll_output() {
             self.pending.push_back(output);
         }

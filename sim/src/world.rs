@@ -257,14 +257,16 @@ impl World {
         };
         let nodes = (0..size.groups)
             .map(|group| {
-                VaultNode::new(
+                let mut node = VaultNode::new(
                     group,
                     home_dc(group),
                     fleet_secrets(config.seed),
                     mode,
                     DISK_WRITE_MS,
                     derive_rng(config.seed, &format!("vault:{group}")),
-                )
+                );
+                node.clock = draw_clock(&mut clocks, &plan);
+                node
             })
             .collect();
         let relay_config = RelayConfig {
