@@ -1,0 +1,486 @@
+//! Checkers outside the protocol.
+//!
+//! The [`Oracle`] holds its own copy of the fleet secrets (made from the same seed as the vault's)
+//! and opens every request a vault replica accepted and every reply a host actually sent:
+//! - **INV-ATTEMPTS**: per registration (account, generation), the distinct login challenges
+//!   released since the last key release never exceed the registration's attempt limit.
+//! - **INV-DISCLOSE**: every released key answers a login whose `LoginStart` was sealed with the
+//!   password of that registration (the simulator knows which password each sealed request
+//!   carries), and no key is released for a generation already answered `Locked` or `Deleted`.
+//!
+//! [`AccountModel`] is the sequential specification of one account used for **INV-LINEAR**: every
+//! completed operation of the account's owner must be explained by some state the record could be
+//! in (operations that ended `Unavailable` may or may not have taken effect).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use e2ee_backup::client::ClientOutcome;
+use e2ee_backup::crypto::real::{InsecureFastFleetSecrets, InsecureFastSuite};
+use e2ee_backup::crypto::{CryptoSuite as _, SecretBytes};
+use e2ee_backup::ids::AccountId;
+use e2ee_backup::wire::{
+    LoginId, Reply, ReplyBody, Request, VaultReply, VaultRequest, reply_aad, request_aad,
+};
+use sha2::{Digest as _, Sha256};
+
+/// Names a password in the simulation (its bytes are derived from the id).
+pub type PasswordId = u64;
+
+/// Names a backup key made by a user.
+pub type KeyId = u64;
+
+/// Invariant names as in SPEC.md.
+pub const INV_ATTEMPTS: &str = "INV-ATTEMPTS";
+/// See SPEC.md.
+pub const INV_DISCLOSE: &str = "INV-DISCLOSE";
+/// See SPEC.md.
+pub const INV_DURABLE: &str = "INV-DURABLE";
+/// See SPEC.md.
+pub const INV_LINEAR: &str = "INV-LINEAR";
+/// See SPEC.md.
+pub const LIVE: &str = "LIVE";
+/// A simulator limit was hit (event queue full, loop bound) or the run itself misbehaved.
+pub const SIM_LIMIT: &str = "SIM-LIMIT";
+
+/// One broken rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    /// Which invariant.
+    pub invariant: &'static str,
+    /// Virtual time it was seen.
+    pub time_ms: u64,
+    /// What happened.
+    pub detail: String,
+}
+
+struct Seen {
+    account: AccountId,
+    request: Request,
+    reply_key: SecretBytes,
+    password: Option<PasswordId>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct RegistrationFacts {
+    attempt_limit: u32,
+    password: Option<PasswordId>,
+    granted_since_release: u32,
+}
+
+/// The omniscient observer of the vault fleet.
+pub struct Oracle {
+    fleet: InsecureFastFleetSecrets,
+    senders: BTreeMap<[u8; 32], PasswordId>,
+    requests: BTreeMap<(u32, u64), Seen>,
+    registrations: BTreeMap<(AccountId, u64), RegistrationFacts>,
+    logins: BTreeMap<(AccountId, LoginId), (u64, Option<PasswordId>)>,
+    ended: BTreeMap<AccountId, u64>,
+    /// Most password tests granted to one registration between key releases.
+    pub granted_max: u32,
+    /// The attempt limit of that registration.
+    pub granted_max_limit: u32,
+    /// Keys released.
+    pub releases: u64,
+    /// Violations found.
+    pub violations: Vec<Violation>,
+}
+
+fn digest(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
+impl Oracle {
+    /// An oracle holding a copy of the fleet secrets.
+    pub fn new(fleet: InsecureFastFleetSecrets) -> Self {
+        Self {
+            fleet,
+            senders: BTreeMap::new(),
+            requests: BTreeMap::new(),
+            registrations: BTreeMap::new(),
+            logins: BTreeMap::new(),
+            ended: BTreeMap::new(),
+            granted_max: 0,
+            granted_max_limit: 0,
+            releases: 0,
+            violations: Vec::new(),
+        }
+    }
+
+    /// A client sealed a request (`sealed` bytes) with password `password`.
+    pub fn note_sealed(&mut self, sealed: &[u8], password: PasswordId) {
+        self.senders.insert(digest(sealed), password);
+    }
+
+    /// Replica group `group` accepted `request` under `host_route`.
+    pub fn observe_request(&mut self, group: u32, host_route: u64, request: &VaultRequest) {
+        let suite = InsecureFastSuite;
+        let aad = request_aad(&request.account, request.kind);
+        let Ok(opened) = suite.open_request(&self.fleet, &aad, &request.sealed) else {
+            return;
+        };
+        let Ok(body) = Request::decode(&opened.plaintext) else {
+            return;
+        };
+        let password = self.senders.get(&digest(&request.sealed)).copied();
+        self.requests.insert(
+            (group, host_route),
+            Seen {
+                account: request.account.clone(),
+                request: body,
+                reply_key: opened.reply_key,
+                password,
+            },
+        );
+    }
+
+    /// A host of group `group` sent `bytes` (a [`VaultReply`]) answering `host_route`.
+    pub fn observe_reply(&mut self, time_ms: u64, group: u32, host_route: u64, bytes: &[u8]) {
+        let Some(seen) = self.requests.remove(&(group, host_route)) else {
+            return;
+        };
+        let Ok(reply) = VaultReply::decode(bytes) else {
+            return;
+        };
+        let ReplyBody::Sealed(sealed) = &reply.body else {
+            return;
+        };
+        let Ok(plain) =
+            InsecureFastSuite.open_reply(&seen.reply_key, &reply_aad(reply.kind), sealed)
+        else {
+            return;
+        };
+        let Ok(body) = Reply::decode(&plain) else {
+            return;
+        };
+        self.judge(time_ms, &seen, &body);
+    }
+
+    fn latest_generation(&self, account: &AccountId) -> u64 {
+        self.registrations
+            .range((account.clone(), 0)..=(account.clone(), u64::MAX))
+            .next_back()
+            .map_or(0, |((_, generation), _)| *generation)
+    }
+
+    fn judge(&mut self, time_ms: u64, seen: &Seen, reply: &Reply) {
+        let account = &seen.account;
+        match (reply, &seen.request) {
+            (Reply::Registered { generation }, Request::RegisterFinish { attempt_limit, .. }) => {
+                let facts = self
+                    .registrations
+                    .entry((account.clone(), *generation))
+                    .or_default();
+                facts.attempt_limit = *attempt_limit;
+                facts.password = seen.password;
+            }
+            (
+                Reply::LoginChallenge {
+                    login_id,
+                    generation,
+                    ..
+                },
+                _,
+            ) => {
+                let key = (account.clone(), *login_id);
+                if self.logins.contains_key(&key) {
+                    return;
+                }
+                self.logins.insert(key, (*generation, seen.password));
+                let facts = self
+                    .registrations
+                    .entry((account.clone(), *generation))
+                    .or_default();
+                facts.granted_since_release += 1;
+                let (granted, limit) = (facts.granted_since_release, facts.attempt_limit);
+                if granted > self.granted_max
+                    || (granted == self.granted_max && limit < self.granted_max_limit)
+                {
+                    self.granted_max = granted;
+                    self.granted_max_limit = limit;
+                }
+                if granted > limit {
+                    self.violations.push(Violation {
+                        invariant: INV_ATTEMPTS,
+                        time_ms,
+                        detail: format!(
+                            "account {} generation {generation}: {granted} password tests enabled, limit {limit}",
+                            show(account)
+                        ),
+                    });
+                }
+            }
+            (Reply::KeyReleased { .. }, Request::LoginFinish { login_id, .. }) => {
+                self.releases += 1;
+                let Some((generation, login_password)) =
+                    self.logins.get(&(account.clone(), *login_id)).copied()
+                else {
+                    self.violations.push(Violation {
+                        invariant: INV_DISCLOSE,
+                        time_ms,
+                        detail: format!(
+                            "account {}: key released for an unknown login",
+                            show(account)
+                        ),
+                    });
+                    return;
+                };
+                let facts = self
+                    .registrations
+                    .entry((account.clone(), generation))
+                    .or_default();
+                facts.granted_since_release = 0;
+                let registered = facts.password;
+                if login_password.is_none() || login_password != registered {
+                    self.violations.push(Violation {
+                        invariant: INV_DISCLOSE,
+                        time_ms,
+                        detail: format!(
+                            "account {} generation {generation}: key released to password {login_password:?}, registered {registered:?}",
+                            show(account)
+                        ),
+                    });
+                }
+                if self
+                    .ended
+                    .get(account)
+                    .is_some_and(|ended| *ended >= generation)
+                {
+                    self.violations.push(Violation {
+                        invariant: INV_DISCLOSE,
+                        time_ms,
+                        detail: format!(
+                            "account {} generation {generation}: key released after lockout or deletion",
+                            show(account)
+                        ),
+                    });
+                }
+            }
+            (Reply::Locked | Reply::Deleted, _) => {
+                let generation = self.latest_generation(account);
+                self.ended.insert(account.clone(), generation);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// An account id for messages.
+pub fn show(account: &AccountId) -> String {
+    String::from_utf8_lossy(account.as_bytes()).into_owned()
+}
+
+/// What one account's record may be, in the sequential specification.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ModelState {
+    /// No record.
+    Empty,
+    /// Registered, not exposed.
+    Pending(KeyId, PasswordId),
+    /// Usable.
+    Active(KeyId, PasswordId),
+    /// Erased after too many attempts.
+    Locked,
+    /// Deleted by the owner.
+    Deleted,
+}
+
+/// An operation of the account's owner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModelOp {
+    /// Register `key` under `password`.
+    Register(KeyId, PasswordId),
+    /// Recover with `password`.
+    Recover(PasswordId),
+    /// Delete with `password`.
+    Delete(PasswordId),
+}
+
+/// The set of states one account's record may be in, given the owner's completed operations.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountModel {
+    candidates: BTreeSet<ModelState>,
+    /// Others guess passwords on this account (it may become locked at any time).
+    pub attacked: bool,
+}
+
+impl Default for AccountModel {
+    fn default() -> Self {
+        Self {
+            candidates: BTreeSet::from([ModelState::Empty]),
+            attacked: false,
+        }
+    }
+}
+
+impl AccountModel {
+    /// Applies a completed operation; `Err` explains why no state explains `outcome`.
+    /// `recovered` is the key id matching a `Recovered` outcome (if the user knows it).
+    pub fn apply(
+        &mut self,
+        op: ModelOp,
+        outcome: &ClientOutcome,
+        recovered: Option<KeyId>,
+    ) -> Result<(), String> {
+        if self.attacked
+            && self
+                .candidates
+                .iter()
+                .any(|s| matches!(s, ModelState::Active(..)))
+        {
+            self.candidates.insert(ModelState::Locked);
+        }
+        let before = self.candidates.clone();
+        let keep = |pred: &dyn Fn(&ModelState) -> bool,
+                    set: &BTreeSet<ModelState>|
+         -> BTreeSet<ModelState> {
+            set.iter().copied().filter(|s| pred(s)).collect()
+        };
+        let next: BTreeSet<ModelState> = match (op, outcome) {
+            (ModelOp::Register(key, password), ClientOutcome::Registered { .. }) => {
+                BTreeSet::from([ModelState::Active(key, password)])
+            }
+            (ModelOp::Register(key, password), ClientOutcome::Unavailable) => {
+                let mut set = before.clone();
+                set.insert(ModelState::Pending(key, password));
+                set.insert(ModelState::Active(key, password));
+                set
+            }
+            (ModelOp::Delete(_), ClientOutcome::Unavailable) => {
+                let mut set = before.clone();
+                set.insert(ModelState::Deleted);
+                set
+            }
+            (ModelOp::Recover(_), ClientOutcome::Unavailable) => before.clone(),
+            (
+                ModelOp::Recover(password) | ModelOp::Delete(password),
+                ClientOutcome::Recovered(_),
+            ) => {
+                let Some(key) = recovered else {
+                    return Err(format!(
+                        "{op:?}: recovered a key the owner never registered"
+                    ));
+                };
+                keep(&|s| *s == ModelState::Active(key, password), &before)
+            }
+            (ModelOp::Delete(password), ClientOutcome::Deleted) => {
+                if before.iter().any(|s| {
+                    matches!(s, ModelState::Active(_, p) if *p == password)
+                        || *s == ModelState::Deleted
+                }) {
+                    BTreeSet::from([ModelState::Deleted])
+                } else {
+                    BTreeSet::new()
+                }
+            }
+            (
+                ModelOp::Recover(password) | ModelOp::Delete(password),
+                ClientOutcome::WrongPassword { .. },
+            ) => keep(
+                &|s| matches!(s, ModelState::Active(_, p) if *p != password),
+                &before,
+            ),
+            (ModelOp::Recover(password) | ModelOp::Delete(password), ClientOutcome::Locked) => {
+                if before.iter().any(|s| {
+                    matches!(s, ModelState::Active(_, p) if *p != password)
+                        || *s == ModelState::Locked
+                }) {
+                    BTreeSet::from([ModelState::Locked])
+                } else {
+                    BTreeSet::new()
+                }
+            }
+            (ModelOp::Recover(_) | ModelOp::Delete(_), ClientOutcome::NoRecord) => keep(
+                &|s| {
+                    matches!(
+                        s,
+                        ModelState::Empty | ModelState::Pending(..) | ModelState::Deleted
+                    )
+                },
+                &before,
+            ),
+            (op, outcome) => {
+                return Err(format!("{op:?} cannot end with {}", outcome_name(outcome)));
+            }
+        };
+        if next.is_empty() {
+            return Err(format!(
+                "{op:?} ended {} but the record could only be {before:?}",
+                outcome_name(outcome)
+            ));
+        }
+        self.candidates = next;
+        Ok(())
+    }
+}
+
+/// A short name of an outcome (never the key).
+pub fn outcome_name(outcome: &ClientOutcome) -> &'static str {
+    match outcome {
+        ClientOutcome::Registered { .. } => "Registered",
+        ClientOutcome::Recovered(_) => "Recovered",
+        ClientOutcome::WrongPassword { .. } => "WrongPassword",
+        ClientOutcome::Locked => "Locked",
+        ClientOutcome::NoRecord => "NoRecord",
+        ClientOutcome::Deleted => "Deleted",
+        ClientOutcome::Unavailable => "Unavailable",
+        _ => "Other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_rejects_a_recovery_of_a_key_that_was_replaced() {
+        let mut model = AccountModel::default();
+        model
+            .apply(
+                ModelOp::Register(1, 10),
+                &ClientOutcome::Registered { generation: 1 },
+                None,
+            )
+            .unwrap();
+        model
+            .apply(
+                ModelOp::Register(2, 11),
+                &ClientOutcome::Registered { generation: 2 },
+                None,
+            )
+            .unwrap();
+        let key = e2ee_backup::BackupKey::from_bytes([7; 32]);
+        assert!(
+            model
+                .apply(
+                    ModelOp::Recover(11),
+                    &ClientOutcome::Recovered(key),
+                    Some(1)
+                )
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn model_allows_either_state_after_an_unavailable_registration() {
+        let mut model = AccountModel::default();
+        model
+            .apply(
+                ModelOp::Register(1, 10),
+                &ClientOutcome::Registered { generation: 1 },
+                None,
+            )
+            .unwrap();
+        model
+            .apply(ModelOp::Register(2, 11), &ClientOutcome::Unavailable, None)
+            .unwrap();
+        assert!(
+            model
+                .apply(
+                    ModelOp::Recover(10),
+                    &ClientOutcome::WrongPassword { remaining: 9 },
+                    None
+                )
+                .is_ok()
+        );
+    }
+}

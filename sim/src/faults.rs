@@ -1,0 +1,374 @@
+//! Fault schedules: named scenarios and swarm draws. Each scenario yields network settings, clock
+//! drift bounds and a time-ordered list of fault actions for the safety phase; at the end of the
+//! safety phase the world heals everything (restarts every replica, ends every partition).
+
+use std::fmt::Write as _;
+
+use rand_chacha::ChaCha20Rng;
+
+use crate::network::{DATACENTERS, Dc, NetworkConfig};
+use crate::seed::{draw_chance, draw_range};
+
+/// A named scenario (the report has one row each).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Scenario {
+    /// A healthy network and fleet.
+    NoFaults,
+    /// One replica (of group 0) is down for the whole safety phase.
+    OneReplicaDown,
+    /// Datacenter 0 is down for the whole safety phase.
+    OneDcDown,
+    /// Datacenter 0 is down and one more replica (in another datacenter) has crashed.
+    DcDownPlusReplica,
+    /// Datacenters 0, 1 and 2 go down, then come back in the middle of the safety phase.
+    ThreeDcsDownHealed,
+    /// Datacenters are cut off and single links cut one way, again and again.
+    FlappingPartitions,
+    /// Replicas crash and restart from their durable state, again and again.
+    CrashRestart,
+    /// Each seed draws its own fault mix.
+    Swarm,
+}
+
+impl Scenario {
+    /// Every scenario, in report order.
+    pub const ALL: [Scenario; 8] = [
+        Scenario::NoFaults,
+        Scenario::OneReplicaDown,
+        Scenario::OneDcDown,
+        Scenario::DcDownPlusReplica,
+        Scenario::ThreeDcsDownHealed,
+        Scenario::FlappingPartitions,
+        Scenario::CrashRestart,
+        Scenario::Swarm,
+    ];
+
+    /// The name used on the command line and in the report.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::NoFaults => "no-faults",
+            Scenario::OneReplicaDown => "one-replica-down",
+            Scenario::OneDcDown => "one-dc-down",
+            Scenario::DcDownPlusReplica => "dc-down-plus-replica",
+            Scenario::ThreeDcsDownHealed => "three-dcs-down-healed",
+            Scenario::FlappingPartitions => "flapping-partitions",
+            Scenario::CrashRestart => "crash-restart",
+            Scenario::Swarm => "swarm",
+        }
+    }
+
+    /// The scenario named `name`.
+    pub fn from_name(name: &str) -> Option<Scenario> {
+        Scenario::ALL.into_iter().find(|s| s.name() == name)
+    }
+}
+
+/// One fault action.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultAction {
+    /// The replica of `group` crashes (volatile state lost).
+    Crash {
+        /// Replica group.
+        group: u32,
+    },
+    /// The replica of `group` restarts from its disk.
+    Restart {
+        /// Replica group.
+        group: u32,
+    },
+    /// Datacenter `dc` goes down: its replicas crash, nothing reaches it.
+    DcDown {
+        /// Datacenter.
+        dc: Dc,
+    },
+    /// Datacenter `dc` comes back: its replicas restart from disk.
+    DcUp {
+        /// Datacenter.
+        dc: Dc,
+    },
+    /// Messages from `from` to `to` are dropped.
+    Cut {
+        /// Sending datacenter.
+        from: Dc,
+        /// Receiving datacenter.
+        to: Dc,
+    },
+    /// The link from `from` to `to` works again.
+    Uncut {
+        /// Sending datacenter.
+        from: Dc,
+        /// Receiving datacenter.
+        to: Dc,
+    },
+    /// Messages from `from` to `to` take `extra_ms` longer.
+    Clog {
+        /// Sending datacenter.
+        from: Dc,
+        /// Receiving datacenter.
+        to: Dc,
+        /// Extra delay.
+        extra_ms: u64,
+    },
+    /// The link from `from` to `to` is no longer clogged.
+    Unclog {
+        /// Sending datacenter.
+        from: Dc,
+        /// Receiving datacenter.
+        to: Dc,
+    },
+    /// The replica of `group` handles messages `extra_ms` late (0: normal speed).
+    Slow {
+        /// Replica group.
+        group: u32,
+        /// Extra delay.
+        extra_ms: u64,
+    },
+}
+
+/// A scenario drawn for one seed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FaultPlan {
+    /// Network settings.
+    pub network: NetworkConfig,
+    /// Most clock drift of a node, parts per million.
+    pub drift_ppm_max: i64,
+    /// Most clock offset of a node.
+    pub offset_ms_max: i64,
+    /// Chance, per million, that a replica crashes right after it sent a reply (a crash at the
+    /// worst moment for a host that replies before its writes complete).
+    pub crash_after_reply_per_million: u32,
+    /// Fault actions by virtual time (sorted).
+    pub schedule: Vec<(u64, FaultAction)>,
+    /// What was drawn, for the log.
+    pub mix: String,
+}
+
+/// Most fault actions one plan holds.
+pub const FAULT_ACTIONS_MAX: usize = 10_000;
+
+/// The datacenter the replica of `group` lives in (one replica per group today).
+pub fn home_dc(group: u32) -> Dc {
+    usize::try_from(group).unwrap_or(0) % DATACENTERS
+}
+
+/// Draws the plan of `scenario` for a safety phase `[start_ms, end_ms)` over `groups` groups.
+pub fn plan(
+    scenario: Scenario,
+    rng: &mut ChaCha20Rng,
+    groups: u32,
+    start_ms: u64,
+    end_ms: u64,
+) -> FaultPlan {
+    let faulty_network = NetworkConfig {
+        loss_per_million: 2_000,
+        duplicate_per_million: 2_000,
+        jitter_ms_max: 20,
+        client_latency_ms_max: 40,
+    };
+    let mut plan = FaultPlan {
+        network: faulty_network,
+        drift_ppm_max: 100,
+        offset_ms_max: 500,
+        crash_after_reply_per_million: 0,
+        schedule: Vec::new(),
+        mix: String::new(),
+    };
+    let mid_ms = start_ms + (end_ms - start_ms) / 2;
+    match scenario {
+        Scenario::NoFaults => {
+            plan.network = NetworkConfig {
+                loss_per_million: 0,
+                duplicate_per_million: 0,
+                jitter_ms_max: 0,
+                client_latency_ms_max: 40,
+            };
+            plan.drift_ppm_max = 0;
+            plan.offset_ms_max = 0;
+        }
+        Scenario::OneReplicaDown => {
+            plan.schedule
+                .push((start_ms, FaultAction::Crash { group: 0 }));
+        }
+        Scenario::OneDcDown => {
+            plan.schedule
+                .push((start_ms, FaultAction::DcDown { dc: 0 }));
+        }
+        Scenario::DcDownPlusReplica => {
+            plan.schedule
+                .push((start_ms, FaultAction::DcDown { dc: 0 }));
+            let group = (0..groups).find(|g| home_dc(*g) != 0).unwrap_or(0);
+            plan.schedule.push((start_ms, FaultAction::Crash { group }));
+        }
+        Scenario::ThreeDcsDownHealed => {
+            for dc in 0..3 {
+                plan.schedule.push((start_ms, FaultAction::DcDown { dc }));
+                plan.schedule.push((mid_ms, FaultAction::DcUp { dc }));
+            }
+        }
+        Scenario::FlappingPartitions => flapping(rng, &mut plan, start_ms, end_ms, 2_000, 8_000),
+        Scenario::CrashRestart => {
+            crashes(rng, &mut plan, groups, start_ms, end_ms, 1_000, 5_000);
+            plan.crash_after_reply_per_million = 30_000;
+        }
+        Scenario::Swarm => swarm(rng, &mut plan, groups, start_ms, end_ms),
+    }
+    plan.schedule.truncate(FAULT_ACTIONS_MAX);
+    plan.schedule.sort_by_key(|(time_ms, _)| *time_ms);
+    if plan.mix.is_empty() {
+        plan.mix = format!(
+            "loss={}ppm dup={}ppm jitter<={}ms drift<={}ppm crash-after-reply={}ppm actions={}",
+            plan.network.loss_per_million,
+            plan.network.duplicate_per_million,
+            plan.network.jitter_ms_max,
+            plan.drift_ppm_max,
+            plan.crash_after_reply_per_million,
+            plan.schedule.len()
+        );
+    }
+    plan
+}
+
+fn flapping(
+    rng: &mut ChaCha20Rng,
+    plan: &mut FaultPlan,
+    start_ms: u64,
+    end_ms: u64,
+    gap_ms_max: u64,
+    outage_ms_max: u64,
+) {
+    let mut at_ms = start_ms;
+    for _ in 0..FAULT_ACTIONS_MAX / 16 {
+        at_ms += draw_range(rng, 200, gap_ms_max);
+        if at_ms >= end_ms {
+            break;
+        }
+        let until_ms = (at_ms + draw_range(rng, 500, outage_ms_max)).min(end_ms);
+        let dc = usize::try_from(draw_range(rng, 0, DATACENTERS as u64 - 1)).unwrap_or(0);
+        if draw_chance(rng, 500_000) {
+            // The whole datacenter is cut off, both ways.
+            for other in (0..DATACENTERS).filter(|o| *o != dc) {
+                for (from, to) in [(dc, other), (other, dc)] {
+                    plan.schedule.push((at_ms, FaultAction::Cut { from, to }));
+                    plan.schedule
+                        .push((until_ms, FaultAction::Uncut { from, to }));
+                }
+            }
+        } else {
+            // One link, one direction.
+            let to = (dc + 1 + usize::try_from(draw_range(rng, 0, 3)).unwrap_or(0)) % DATACENTERS;
+            plan.schedule
+                .push((at_ms, FaultAction::Cut { from: dc, to }));
+            plan.schedule
+                .push((until_ms, FaultAction::Uncut { from: dc, to }));
+        }
+    }
+}
+
+fn crashes(
+    rng: &mut ChaCha20Rng,
+    plan: &mut FaultPlan,
+    groups: u32,
+    start_ms: u64,
+    end_ms: u64,
+    gap_ms_max: u64,
+    down_ms_max: u64,
+) {
+    let mut at_ms = start_ms;
+    for _ in 0..FAULT_ACTIONS_MAX / 4 {
+        at_ms += draw_range(rng, 20, gap_ms_max);
+        if at_ms >= end_ms {
+            break;
+        }
+        let group = u32::try_from(draw_range(rng, 0, u64::from(groups.max(1)) - 1)).unwrap_or(0);
+        let until_ms = (at_ms + draw_range(rng, 1, down_ms_max)).min(end_ms);
+        plan.schedule.push((at_ms, FaultAction::Crash { group }));
+        plan.schedule
+            .push((until_ms, FaultAction::Restart { group }));
+    }
+}
+
+fn swarm(rng: &mut ChaCha20Rng, plan: &mut FaultPlan, groups: u32, start_ms: u64, end_ms: u64) {
+    plan.network = NetworkConfig {
+        loss_per_million: u32::try_from(draw_range(rng, 0, 50_000)).unwrap_or(0),
+        duplicate_per_million: u32::try_from(draw_range(rng, 0, 50_000)).unwrap_or(0),
+        jitter_ms_max: draw_range(rng, 0, 300),
+        client_latency_ms_max: draw_range(rng, 10, 120),
+    };
+    plan.drift_ppm_max = i64::try_from(draw_range(rng, 0, 500)).unwrap_or(0);
+    plan.offset_ms_max = i64::try_from(draw_range(rng, 0, 5_000)).unwrap_or(0);
+    let mut mix = format!(
+        "swarm: loss={}ppm dup={}ppm jitter<={}ms phone<={}ms drift<={}ppm offset<={}ms",
+        plan.network.loss_per_million,
+        plan.network.duplicate_per_million,
+        plan.network.jitter_ms_max,
+        plan.network.client_latency_ms_max,
+        plan.drift_ppm_max,
+        plan.offset_ms_max
+    );
+    if draw_chance(rng, 500_000) {
+        let gap_ms_max = draw_range(rng, 1_000, 20_000);
+        let outage_ms_max = draw_range(rng, 500, 15_000);
+        flapping(rng, plan, start_ms, end_ms, gap_ms_max, outage_ms_max);
+        let _ = write!(
+            mix,
+            " partitions(gap<={gap_ms_max}ms,outage<={outage_ms_max}ms)"
+        );
+    }
+    if draw_chance(rng, 500_000) {
+        let gap_ms_max = draw_range(rng, 200, 20_000);
+        let down_ms_max = draw_range(rng, 10, 10_000);
+        crashes(rng, plan, groups, start_ms, end_ms, gap_ms_max, down_ms_max);
+        plan.crash_after_reply_per_million = u32::try_from(draw_range(rng, 0, 30_000)).unwrap_or(0);
+        let _ = write!(
+            mix,
+            " crashes(gap<={gap_ms_max}ms,down<={down_ms_max}ms,after-reply={}ppm)",
+            plan.crash_after_reply_per_million
+        );
+    }
+    if draw_chance(rng, 300_000) {
+        let dc = usize::try_from(draw_range(rng, 0, DATACENTERS as u64 - 1)).unwrap_or(0);
+        let at_ms = draw_range(rng, start_ms, end_ms);
+        let until_ms = draw_range(rng, at_ms, end_ms);
+        plan.schedule.push((at_ms, FaultAction::DcDown { dc }));
+        plan.schedule.push((until_ms, FaultAction::DcUp { dc }));
+        let _ = write!(mix, " dc{dc}-down({}s)", (until_ms - at_ms) / 1_000);
+    }
+    if draw_chance(rng, 400_000) {
+        let from = usize::try_from(draw_range(rng, 0, DATACENTERS as u64 - 1)).unwrap_or(0);
+        let to = (from + 1) % DATACENTERS;
+        let extra_ms = draw_range(rng, 100, 3_000);
+        plan.schedule
+            .push((start_ms, FaultAction::Clog { from, to, extra_ms }));
+        plan.schedule
+            .push((end_ms, FaultAction::Unclog { from, to }));
+        let _ = write!(mix, " clog(dc{from}->dc{to},+{extra_ms}ms)");
+    }
+    if draw_chance(rng, 400_000) {
+        let group = u32::try_from(draw_range(rng, 0, u64::from(groups.max(1)) - 1)).unwrap_or(0);
+        let extra_ms = draw_range(rng, 50, 2_000);
+        plan.schedule
+            .push((start_ms, FaultAction::Slow { group, extra_ms }));
+        let _ = write!(mix, " slow(group{group},+{extra_ms}ms)");
+    }
+    plan.mix = mix;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::seed::derive_rng;
+
+    #[test]
+    fn every_scenario_name_round_trips() {
+        for scenario in Scenario::ALL {
+            assert_eq!(Scenario::from_name(scenario.name()), Some(scenario));
+        }
+    }
+
+    #[test]
+    fn swarm_draws_differ_between_seeds() {
+        let a = plan(Scenario::Swarm, &mut derive_rng(1, "faults"), 3, 0, 60_000);
+        let b = plan(Scenario::Swarm, &mut derive_rng(2, "faults"), 3, 0, 60_000);
+        assert_ne!(a.mix, b.mix);
+    }
+}

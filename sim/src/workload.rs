@@ -1,0 +1,359 @@
+//! The workload: honest users (register, back up a small file with the stream cipher, recover and
+//! restore it, change the password, sometimes delete), forgetful users (a wrong password, then the
+//! right one), victims whose accounts attackers guess at until locked (concurrently, through
+//! relays in different datacenters). Every user retries an operation that ended `Unavailable`
+//! with exponential backoff and jitter, a bounded number of times.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use e2ee_backup::BackupKey;
+use e2ee_backup::client::{Client, ClientConfig, ClientOutcome, OperationId};
+use e2ee_backup::crypto::FleetPublicKeys;
+use e2ee_backup::crypto::real::InsecureFastSuite;
+use e2ee_backup::ids::AccountId;
+use e2ee_backup::stream::{open_to_vec, seal_to_vec};
+use rand_chacha::ChaCha20Rng;
+use rand_core::RngCore as _;
+
+use crate::checkers::{AccountModel, KeyId, ModelOp, PasswordId};
+use crate::network::Dc;
+use crate::seed::{draw_chance, draw_range};
+use crate::time::NodeClock;
+
+/// Attempt limit of honest and forgetful users' registrations.
+pub const HONEST_ATTEMPT_LIMIT: u32 = 10;
+/// Attempt limit of victims' registrations.
+pub const VICTIM_ATTEMPT_LIMIT: u32 = 5;
+/// Most client operations one logical operation is tried with.
+pub const TRIES_MAX: u32 = 12;
+/// Backoff cap.
+pub const BACKOFF_MS_MAX: u64 = 20_000;
+/// Most guesses one attacker makes.
+pub const GUESSES_MAX: u64 = 40;
+/// Size of the file an honest user backs up.
+pub const BACKUP_FILE_LEN: usize = 3_000;
+/// Segment size of that backup.
+pub const BACKUP_SEGMENT_SIZE: u32 = 1_024;
+
+/// What kind of user.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Registers, backs up, recovers, changes the password, sometimes deletes.
+    Honest,
+    /// Registers, recovers with a wrong password, then with the right one.
+    Forgetful,
+    /// Registers; attackers then guess at the account.
+    Victim,
+    /// Guesses passwords of user `victim` until locked out.
+    Attacker {
+        /// The victim's user index.
+        victim: usize,
+    },
+}
+
+/// The logical operation running.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Running {
+    /// What the operation is.
+    pub op: ModelOp,
+    /// The client operation.
+    pub operation: OperationId,
+    /// When this try started.
+    pub started_ms: u64,
+    /// When the first try started.
+    pub first_started_ms: u64,
+    /// Tries so far (this one included).
+    pub tries: u32,
+}
+
+/// A file backed up with the stream cipher.
+pub struct Backup {
+    /// The key it is sealed under.
+    pub key: KeyId,
+    /// The file.
+    pub plaintext: Vec<u8>,
+    /// The sealed stream (what the cloud holds).
+    pub ciphertext: Vec<u8>,
+}
+
+/// One simulated user (one phone).
+pub struct User {
+    /// Index in the world.
+    pub index: usize,
+    /// Kind.
+    pub role: Role,
+    /// The account it acts on.
+    pub account: AccountId,
+    /// The datacenter whose relay it prefers.
+    pub home_dc: Dc,
+    /// The protocol client.
+    pub client: Client<InsecureFastSuite>,
+    /// Its clock.
+    pub clock: NodeClock,
+    /// When its client timer is scheduled (global ms).
+    pub timer_at_ms: Option<u64>,
+    /// Operations still to do.
+    pub script: VecDeque<ModelOp>,
+    /// The operation running.
+    pub running: Option<Running>,
+    /// An operation waiting for its backoff to end, with its first start and tries so far.
+    pub retry: Option<(ModelOp, u64, u32)>,
+    /// Backup keys it made.
+    pub keys: BTreeMap<KeyId, BackupKey>,
+    /// The file it backed up.
+    pub backup: Option<Backup>,
+    /// Sequential specification of its account (owners only).
+    pub model: AccountModel,
+    /// Generations of registrations acknowledged to it.
+    pub acked_generations: Vec<u64>,
+    /// The password of its last registration.
+    pub password: PasswordId,
+    /// Relays it has a connection on.
+    pub connections: BTreeSet<usize>,
+    /// Its RNG.
+    pub rng: ChaCha20Rng,
+}
+
+/// The bytes of password `id`.
+pub fn password_bytes(id: PasswordId) -> Vec<u8> {
+    format!("password-{id}").into_bytes()
+}
+
+/// Password number `n` of user `user`.
+pub fn password_id(user: usize, n: u64) -> PasswordId {
+    (u64::try_from(user).unwrap_or(u64::MAX) << 16) | n
+}
+
+/// The account of user `index` (attackers use their victim's).
+pub fn account_name(index: usize) -> AccountId {
+    AccountId::new(format!("acct-{index:06}").as_bytes()).expect("a short account id is valid")
+}
+
+impl User {
+    /// A user with its script.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        index: usize,
+        role: Role,
+        account: AccountId,
+        home_dc: Dc,
+        fleet: FleetPublicKeys,
+        clock: NodeClock,
+        mut rng: ChaCha20Rng,
+    ) -> Self {
+        let mut keys = BTreeMap::new();
+        let mut script = VecDeque::new();
+        let first = password_id(index, 0);
+        match role {
+            Role::Honest => {
+                keys.insert(0, BackupKey::generate(&mut rng));
+                let second = password_id(index, 1);
+                script.extend([
+                    ModelOp::Register(0, first),
+                    ModelOp::Recover(first),
+                    ModelOp::Register(0, second),
+                    ModelOp::Recover(second),
+                ]);
+                if draw_chance(&mut rng, 250_000) {
+                    script.push_back(ModelOp::Delete(second));
+                }
+            }
+            Role::Forgetful => {
+                keys.insert(0, BackupKey::generate(&mut rng));
+                script.extend([
+                    ModelOp::Register(0, first),
+                    ModelOp::Recover(password_id(index, 9)),
+                    ModelOp::Recover(first),
+                ]);
+            }
+            Role::Victim => {
+                keys.insert(0, BackupKey::generate(&mut rng));
+                script.push_back(ModelOp::Register(0, first));
+            }
+            Role::Attacker { .. } => {
+                script.extend((0..GUESSES_MAX).map(|n| ModelOp::Recover(password_id(index, n))));
+            }
+        }
+        let mut model = AccountModel::default();
+        model.attacked = role == Role::Victim;
+        Self {
+            index,
+            role,
+            client: Client::new(
+                InsecureFastSuite,
+                fleet,
+                account.clone(),
+                ClientConfig::default(),
+            ),
+            account,
+            home_dc,
+            clock,
+            timer_at_ms: None,
+            script,
+            running: None,
+            retry: None,
+            keys,
+            backup: None,
+            model,
+            acked_generations: Vec::new(),
+            password: first,
+            connections: BTreeSet::new(),
+            rng,
+        }
+    }
+
+    /// True for users whose operations count in the report and must be live.
+    pub fn is_owner(&self) -> bool {
+        !matches!(self.role, Role::Attacker { .. })
+    }
+
+    /// True when the user has nothing left to do.
+    pub fn is_idle(&self) -> bool {
+        self.running.is_none() && self.retry.is_none() && self.script.is_empty()
+    }
+
+    /// The password the running operation was started with.
+    pub fn running_password(&self) -> Option<PasswordId> {
+        self.running.map(|r| match r.op {
+            ModelOp::Register(_, password)
+            | ModelOp::Recover(password)
+            | ModelOp::Delete(password) => password,
+        })
+    }
+
+    /// Starts the next operation (a retry first) at global time `now_ms`. False if there is none
+    /// or one is running.
+    pub fn start_next(&mut self, now_ms: u64) -> bool {
+        if self.running.is_some() {
+            return false;
+        }
+        let (op, first_started_ms, tries) = match self.retry.take() {
+            Some(retry) => retry,
+            None => match self.script.pop_front() {
+                Some(op) => (op, now_ms, 0),
+                None => return false,
+            },
+        };
+        let local_ms = self.clock.local_ms(now_ms);
+        let started = match op {
+            ModelOp::Register(key, password) => {
+                self.password = password;
+                let Some(backup_key) = self.keys.get(&key).cloned() else {
+                    return false;
+                };
+                let limit = if self.role == Role::Victim {
+                    VICTIM_ATTEMPT_LIMIT
+                } else {
+                    HONEST_ATTEMPT_LIMIT
+                };
+                self.client.start_register(
+                    local_ms,
+                    &mut self.rng,
+                    &password_bytes(password),
+                    &backup_key,
+                    limit,
+                )
+            }
+            ModelOp::Recover(password) => {
+                self.client
+                    .start_recover(local_ms, &mut self.rng, &password_bytes(password))
+            }
+            ModelOp::Delete(password) => {
+                self.client
+                    .start_delete(local_ms, &mut self.rng, &password_bytes(password))
+            }
+        };
+        let Ok(operation) = started else {
+            return false;
+        };
+        self.running = Some(Running {
+            op,
+            operation,
+            started_ms: now_ms,
+            first_started_ms,
+            tries: tries + 1,
+        });
+        true
+    }
+
+    /// The running operation ended. Returns an INV-LINEAR complaint (if any) and when to wake
+    /// next (a delay), or `None` when there is nothing more to do.
+    pub fn finish(&mut self, outcome: &ClientOutcome) -> (Option<String>, Option<u64>) {
+        let Some(running) = self.running.take() else {
+            return (None, None);
+        };
+        let mut complaint = None;
+        if self.is_owner() {
+            let recovered = match outcome {
+                ClientOutcome::Recovered(key) => {
+                    self.keys.iter().find(|(_, k)| *k == key).map(|(id, _)| *id)
+                }
+                _ => None,
+            };
+            if let Err(why) = self.model.apply(running.op, outcome, recovered) {
+                complaint = Some(why);
+            }
+            match (running.op, outcome) {
+                (ModelOp::Register(key, _), ClientOutcome::Registered { generation }) => {
+                    self.acked_generations.push(*generation);
+                    if self.role == Role::Honest && self.backup.is_none() {
+                        complaint = complaint.or_else(|| self.back_up(key));
+                    }
+                }
+                (_, ClientOutcome::Recovered(key)) => {
+                    complaint = complaint.or_else(|| self.restore(key));
+                }
+                _ => {}
+            }
+        }
+        if matches!(self.role, Role::Attacker { .. })
+            && matches!(outcome, ClientOutcome::Locked | ClientOutcome::NoRecord)
+        {
+            self.script.clear();
+        }
+        if *outcome == ClientOutcome::Unavailable && running.tries < TRIES_MAX {
+            self.retry = Some((running.op, running.first_started_ms, running.tries));
+            let backoff_ms = (500u64 << running.tries.min(10)).min(BACKOFF_MS_MAX);
+            return (
+                complaint,
+                Some(backoff_ms + draw_range(&mut self.rng, 0, 500)),
+            );
+        }
+        if self.script.is_empty() {
+            return (complaint, None);
+        }
+        let think_ms = match self.role {
+            Role::Attacker { .. } => draw_range(&mut self.rng, 10, 300),
+            Role::Honest | Role::Forgetful | Role::Victim => draw_range(&mut self.rng, 100, 5_000),
+        };
+        (complaint, Some(think_ms))
+    }
+
+    fn back_up(&mut self, key: KeyId) -> Option<String> {
+        let backup_key = self.keys.get(&key)?;
+        let mut plaintext = vec![0u8; BACKUP_FILE_LEN];
+        self.rng.fill_bytes(&mut plaintext);
+        match seal_to_vec(backup_key, BACKUP_SEGMENT_SIZE, &plaintext, &mut self.rng) {
+            Ok(ciphertext) => {
+                self.backup = Some(Backup {
+                    key,
+                    plaintext,
+                    ciphertext,
+                });
+                None
+            }
+            Err(e) => Some(format!("sealing the backup failed: {e}")),
+        }
+    }
+
+    fn restore(&self, key: &BackupKey) -> Option<String> {
+        let backup = self.backup.as_ref()?;
+        match open_to_vec(key, &backup.ciphertext) {
+            Ok(plaintext) if plaintext == backup.plaintext => None,
+            Ok(_) | Err(_) => Some(format!(
+                "the recovered key does not restore the backup sealed under key {}",
+                backup.key
+            )),
+        }
+    }
+}

@@ -1,0 +1,881 @@
+//! The world and its core loop: datacenters, relays, vault nodes and users exchange messages
+//! through the simulated network, driven by one event queue and one seed.
+
+use e2ee_backup::client::ClientOutput;
+use e2ee_backup::crypto::CryptoSuite as _;
+use e2ee_backup::crypto::real::{InsecureFastFleetSecrets, InsecureFastSuite};
+use e2ee_backup::ids::FleetId;
+use e2ee_backup::relay::{Relay, RelayConfig, RelayOutput};
+use e2ee_backup::wire::ClientRequest;
+
+use crate::checkers::{
+    INV_DURABLE, INV_LINEAR, LIVE, Oracle, SIM_LIMIT, Violation, outcome_name, show,
+};
+use crate::events::EventQueue;
+use crate::faults::{FaultAction, FaultPlan, Scenario, home_dc, plan};
+use crate::network::{DATACENTERS, Dc, Endpoint, Network};
+use crate::seed::{derive_rng, draw_chance, draw_range};
+use crate::time::{NodeClock, START_MS};
+use crate::trace::Trace;
+use crate::vault_node::{HostMode, NodeEffect, VaultNode};
+use crate::workload::{Role, User, account_name};
+
+/// A deliberately broken build option the checkers must catch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Broken {
+    /// The host sends replies before completing the writes that precede them.
+    ReplyBeforePersist,
+}
+
+impl Broken {
+    /// The command-line name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Broken::ReplyBeforePersist => "reply-before-persist",
+        }
+    }
+
+    /// The option named `name`.
+    pub fn from_name(name: &str) -> Option<Broken> {
+        (name == "reply-before-persist").then_some(Broken::ReplyBeforePersist)
+    }
+}
+
+/// What to run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SimConfig {
+    /// Scenario.
+    pub scenario: Scenario,
+    /// Master seed.
+    pub seed: u64,
+    /// Small world (for CI and tests).
+    pub lite: bool,
+    /// A broken build option, if any.
+    pub broken: Option<Broken>,
+}
+
+/// The size of the world.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WorldSize {
+    /// Honest users (one account each).
+    pub honest: usize,
+    /// Forgetful users (one account each).
+    pub forgetful: usize,
+    /// Victim accounts.
+    pub victims: usize,
+    /// Attackers per victim.
+    pub attackers_per_victim: usize,
+    /// Replica groups.
+    pub groups: u32,
+    /// Relays per datacenter.
+    pub relays_per_dc: usize,
+    /// Length of the safety phase (faults on).
+    pub safety_ms: u64,
+    /// Length of the healed liveness phase.
+    pub live_ms: u64,
+    /// Bound on an honest operation started in the liveness phase.
+    pub live_bound_ms: u64,
+}
+
+impl WorldSize {
+    /// The size for `lite` or full runs.
+    pub fn for_mode(lite: bool) -> Self {
+        if lite {
+            Self {
+                honest: 12,
+                forgetful: 4,
+                victims: 2,
+                attackers_per_victim: 3,
+                groups: 5,
+                relays_per_dc: 1,
+                safety_ms: 60_000,
+                live_ms: 90_000,
+                live_bound_ms: 60_000,
+            }
+        } else {
+            Self {
+                honest: 1_000,
+                forgetful: 200,
+                victims: 40,
+                attackers_per_victim: 3,
+                groups: 10,
+                relays_per_dc: 2,
+                safety_ms: 300_000,
+                live_ms: 120_000,
+                live_bound_ms: 60_000,
+            }
+        }
+    }
+}
+
+/// Counts for the report.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Client operations started by account owners.
+    pub attempted: u64,
+    /// Of those, ended with an answer (not `Unavailable`).
+    pub succeeded: u64,
+    /// Virtual latency of each that succeeded.
+    pub latencies_ms: Vec<u64>,
+    /// Most password tests enabled for one registration between releases.
+    pub granted_max: u32,
+    /// That registration's limit.
+    pub granted_limit: u32,
+    /// Attackers' guesses started.
+    pub guesses: u64,
+    /// Keys released by the vault.
+    pub releases: u64,
+}
+
+/// The result of one run.
+#[derive(Clone, Debug)]
+pub struct RunResult {
+    /// What ran.
+    pub config: SimConfig,
+    /// Hash of the trace.
+    pub trace_hash: [u8; 32],
+    /// Events handled.
+    pub events: u64,
+    /// Virtual time simulated.
+    pub simulated_ms: u64,
+    /// The fault mix drawn.
+    pub mix: String,
+    /// Counts.
+    pub stats: Stats,
+    /// Everything that went wrong.
+    pub violations: Vec<Violation>,
+}
+
+enum Event {
+    PhoneToRelay {
+        user: usize,
+        relay: usize,
+        bytes: Vec<u8>,
+    },
+    RelayToVault {
+        relay: usize,
+        group: u32,
+        bytes: Vec<u8>,
+    },
+    VaultToRelay {
+        relay: usize,
+        bytes: Vec<u8>,
+    },
+    RelayToPhone {
+        relay: usize,
+        user: usize,
+        bytes: Vec<u8>,
+    },
+    ClientTimer {
+        user: usize,
+    },
+    Wake {
+        user: usize,
+    },
+    DiskDone {
+        group: u32,
+        epoch: u64,
+    },
+    Fault(FaultAction),
+    Heal,
+}
+
+struct RelayHost {
+    relay: Relay,
+    dc: Dc,
+    clock: NodeClock,
+}
+
+/// Most events one run handles.
+pub const EVENTS_MAX: u64 = 50_000_000;
+/// Most events waiting at once.
+pub const QUEUE_CAPACITY: usize = 2_000_000;
+/// How long a disk write takes.
+pub const DISK_WRITE_MS: u64 = 8;
+
+/// The fleet secrets of `seed` (the vault's copy and the oracle's copy are made alike).
+pub fn fleet_secrets(seed: u64) -> InsecureFastFleetSecrets {
+    let fleet_id = FleetId::new(b"sim-fleet").expect("a short fleet id is valid");
+    InsecureFastFleetSecrets::generate(&mut derive_rng(seed, "fleet"), fleet_id)
+}
+
+struct World {
+    config: SimConfig,
+    size: WorldSize,
+    now_ms: u64,
+    heal_ms: u64,
+    end_ms: u64,
+    queue: EventQueue<Event>,
+    trace: Trace,
+    net: Network,
+    relays: Vec<RelayHost>,
+    nodes: Vec<VaultNode>,
+    users: Vec<User>,
+    oracle: Oracle,
+    stats: Stats,
+    violations: Vec<Violation>,
+    healed: bool,
+    mix: String,
+    crash_after_reply_per_million: u32,
+    fault_rng: rand_chacha::ChaCha20Rng,
+}
+
+fn draw_clock(rng: &mut rand_chacha::ChaCha20Rng, plan: &FaultPlan) -> NodeClock {
+    let drift = u64::try_from(plan.drift_ppm_max.max(0)).unwrap_or(0);
+    let offset = u64::try_from(plan.offset_ms_max.max(0)).unwrap_or(0);
+    NodeClock {
+        drift_ppm: i64::try_from(draw_range(rng, 0, 2 * drift)).unwrap_or(0)
+            - plan.drift_ppm_max.max(0),
+        offset_ms: i64::try_from(draw_range(rng, 0, 2 * offset)).unwrap_or(0)
+            - plan.offset_ms_max.max(0),
+    }
+}
+
+/// Runs one seed of one scenario.
+pub fn run(config: SimConfig) -> RunResult {
+    let mut world = World::new(config);
+    world.run();
+    world.finish()
+}
+
+impl World {
+    fn new(config: SimConfig) -> Self {
+        let size = WorldSize::for_mode(config.lite);
+        let heal_ms = START_MS + size.safety_ms;
+        let end_ms = heal_ms + size.live_ms;
+        let plan = plan(
+            config.scenario,
+            &mut derive_rng(config.seed, "faults"),
+            size.groups,
+            START_MS + 5_000,
+            heal_ms,
+        );
+        let mut clocks = derive_rng(config.seed, "clocks");
+        let mode = match config.broken {
+            Some(Broken::ReplyBeforePersist) => HostMode::ReplyBeforePersist,
+            None => HostMode::Correct,
+        };
+        let nodes = (0..size.groups)
+            .map(|group| {
+                let mut node = VaultNode::new(
+                    group,
+                    home_dc(group),
+                    fleet_secrets(config.seed),
+                    mode,
+                    DISK_WRITE_MS,
+                    derive_rng(config.seed, &format!("vault:{group}")),
+                );
+                node.clock = draw_clock(&mut clocks, &plan);
+                node
+            })
+            .collect();
+        let relay_config = RelayConfig {
+            vault_groups: size.groups,
+            ..RelayConfig::default()
+        };
+        let relays = (0..DATACENTERS * size.relays_per_dc)
+            .map(|index| RelayHost {
+                relay: Relay::new(relay_config),
+                dc: index / size.relays_per_dc.max(1),
+                clock: draw_clock(&mut clocks, &plan),
+            })
+            .collect();
+        let pinned = InsecureFastSuite.fleet_public_keys(&fleet_secrets(config.seed));
+        let mut placement = derive_rng(config.seed, "placement");
+        let mut users = Vec::new();
+        let mut add = |users: &mut Vec<User>, role: Role, account_of: usize, home_dc: Dc| {
+            let index = users.len();
+            users.push(User::new(
+                index,
+                role,
+                account_name(account_of),
+                home_dc,
+                pinned.clone(),
+                draw_clock(&mut clocks, &plan),
+                derive_rng(config.seed, &format!("user:{index}")),
+            ));
+        };
+        let random_dc = |rng: &mut rand_chacha::ChaCha20Rng| {
+            usize::try_from(draw_range(rng, 0, DATACENTERS as u64 - 1)).unwrap_or(0)
+        };
+        for _ in 0..size.honest {
+            let dc = random_dc(&mut placement);
+            let own = users.len();
+            add(&mut users, Role::Honest, own, dc);
+        }
+        for _ in 0..size.forgetful {
+            let dc = random_dc(&mut placement);
+            let own = users.len();
+            add(&mut users, Role::Forgetful, own, dc);
+        }
+        for _ in 0..size.victims {
+            let victim = users.len();
+            let dc = random_dc(&mut placement);
+            add(&mut users, Role::Victim, victim, dc);
+            for k in 0..size.attackers_per_victim {
+                add(
+                    &mut users,
+                    Role::Attacker { victim },
+                    victim,
+                    (dc + 1 + k) % DATACENTERS,
+                );
+            }
+        }
+        let mut queue = EventQueue::new(QUEUE_CAPACITY);
+        for (time_ms, action) in &plan.schedule {
+            queue.push(*time_ms, Event::Fault(*action));
+        }
+        queue.push(heal_ms, Event::Heal);
+        for user in &users {
+            if user.is_owner() {
+                let at_ms = START_MS + draw_range(&mut placement, 0, size.safety_ms / 2);
+                queue.push(at_ms, Event::Wake { user: user.index });
+            }
+        }
+        Self {
+            config,
+            size,
+            now_ms: START_MS,
+            heal_ms,
+            end_ms,
+            queue,
+            trace: Trace::new(),
+            net: Network::new(plan.network, derive_rng(config.seed, "network")),
+            relays,
+            nodes,
+            users,
+            oracle: Oracle::new(fleet_secrets(config.seed)),
+            stats: Stats::default(),
+            violations: Vec::new(),
+            healed: false,
+            mix: plan.mix,
+            crash_after_reply_per_million: plan.crash_after_reply_per_million,
+            fault_rng: derive_rng(config.seed, "faults-live"),
+        }
+    }
+
+    fn run(&mut self) {
+        self.trace.record(
+            0,
+            0,
+            &[self.mix.as_bytes(), &self.config.seed.to_be_bytes()],
+        );
+        let mut handled = 0u64;
+        while let Some((time_ms, _sequence, event)) = self.queue.pop() {
+            if time_ms > self.end_ms {
+                break;
+            }
+            handled += 1;
+            if handled > EVENTS_MAX {
+                self.violate(SIM_LIMIT, format!("more than {EVENTS_MAX} events"));
+                break;
+            }
+            self.now_ms = self.now_ms.max(time_ms);
+            self.handle(event);
+        }
+        self.now_ms = self.end_ms;
+    }
+
+    fn violate(&mut self, invariant: &'static str, detail: String) {
+        self.violations.push(Violation {
+            invariant,
+            time_ms: self.now_ms,
+            detail,
+        });
+    }
+
+    fn schedule(&mut self, delay_ms: u64, event: Event) {
+        self.queue.push(self.now_ms.saturating_add(delay_ms), event);
+    }
+
+    fn handle(&mut self, event: Event) {
+        let now = self.now_ms;
+        match event {
+            Event::PhoneToRelay { user, relay, bytes } => {
+                self.trace.record(
+                    now,
+                    1,
+                    &[
+                        &(user as u64).to_be_bytes(),
+                        &(relay as u64).to_be_bytes(),
+                        &bytes,
+                    ],
+                );
+                let Some(host) = self.relays.get_mut(relay) else {
+                    return;
+                };
+                if self.net.is_down(host.dc) {
+                    return;
+                }
+                let local_ms = host.clock.local_ms(now);
+                host.relay
+                    .handle_client_message(local_ms, user as u64, &bytes);
+                self.drain_relay(relay);
+            }
+            Event::RelayToVault {
+                relay,
+                group,
+                bytes,
+            } => {
+                self.trace.record(
+                    now,
+                    2,
+                    &[&(relay as u64).to_be_bytes(), &group.to_be_bytes(), &bytes],
+                );
+                let Some(node) = self.nodes.get_mut(group as usize) else {
+                    return;
+                };
+                if self.net.is_down(node.dc) {
+                    return;
+                }
+                let (accepted, effects) = node.handle_request(now, relay, &bytes);
+                if let Some((host_route, request)) = accepted {
+                    self.oracle.observe_request(group, host_route, &request);
+                }
+                self.apply_effects(group, effects);
+            }
+            Event::VaultToRelay { relay, bytes } => {
+                self.trace
+                    .record(now, 3, &[&(relay as u64).to_be_bytes(), &bytes]);
+                let Some(host) = self.relays.get_mut(relay) else {
+                    return;
+                };
+                if self.net.is_down(host.dc) {
+                    return;
+                }
+                let local_ms = host.clock.local_ms(now);
+                host.relay.handle_vault_message(local_ms, &bytes);
+                self.drain_relay(relay);
+            }
+            Event::RelayToPhone { relay, user, bytes } => {
+                self.trace.record(
+                    now,
+                    4,
+                    &[
+                        &(relay as u64).to_be_bytes(),
+                        &(user as u64).to_be_bytes(),
+                        &bytes,
+                    ],
+                );
+                let Some(u) = self.users.get_mut(user) else {
+                    return;
+                };
+                let local_ms = u.clock.local_ms(now);
+                u.client.handle_relay_message(local_ms, &mut u.rng, &bytes);
+                self.drain_client(user);
+            }
+            Event::ClientTimer { user } => {
+                let Some(u) = self.users.get_mut(user) else {
+                    return;
+                };
+                if u.timer_at_ms != Some(now) {
+                    return;
+                }
+                self.trace.record(now, 5, &[&(user as u64).to_be_bytes()]);
+                u.timer_at_ms = None;
+                let local_ms = u.clock.local_ms(now);
+                u.client.handle_timeout(local_ms);
+                self.drain_client(user);
+            }
+            Event::Wake { user } => {
+                self.trace.record(now, 6, &[&(user as u64).to_be_bytes()]);
+                let Some(u) = self.users.get_mut(user) else {
+                    return;
+                };
+                if u.start_next(now) {
+                    if matches!(u.role, Role::Attacker { .. }) {
+                        self.stats.guesses += 1;
+                    } else {
+                        self.stats.attempted += 1;
+                    }
+                }
+                self.drain_client(user);
+            }
+            Event::DiskDone { group, epoch } => {
+                self.trace
+                    .record(now, 7, &[&group.to_be_bytes(), &epoch.to_be_bytes()]);
+                let Some(node) = self.nodes.get_mut(group as usize) else {
+                    return;
+                };
+                let effects = node.handle_disk_done(epoch);
+                self.apply_effects(group, effects);
+            }
+            Event::Fault(action) => {
+                self.trace
+                    .record(now, 8, &[format!("{action:?}").as_bytes()]);
+                self.apply_fault(action);
+            }
+            Event::Heal => {
+                self.trace.record(now, 9, &[]);
+                self.heal();
+            }
+        }
+    }
+
+    fn apply_fault(&mut self, action: FaultAction) {
+        match action {
+            FaultAction::Crash { group } => {
+                if let Some(node) = self.nodes.get_mut(group as usize) {
+                    node.crash();
+                }
+            }
+            FaultAction::Restart { group } => self.restart(group),
+            FaultAction::DcDown { dc } => {
+                self.net.set_down(dc, true);
+                for node in self.nodes.iter_mut().filter(|n| n.dc == dc) {
+                    node.crash();
+                }
+            }
+            FaultAction::DcUp { dc } => {
+                self.net.set_down(dc, false);
+                let groups: Vec<u32> = self
+                    .nodes
+                    .iter()
+                    .filter(|n| n.dc == dc)
+                    .map(|n| n.group)
+                    .collect();
+                for group in groups {
+                    self.restart(group);
+                }
+            }
+            FaultAction::Cut { from, to } => self.net.cut(from, to),
+            FaultAction::Uncut { from, to } => self.net.uncut(from, to),
+            FaultAction::Clog { from, to, extra_ms } => self.net.clog(from, to, extra_ms),
+            FaultAction::Unclog { from, to } => self.net.unclog(from, to),
+            FaultAction::Slow { group, extra_ms } => {
+                if let Some(node) = self.nodes.get_mut(group as usize) {
+                    node.slow_ms = extra_ms;
+                }
+            }
+        }
+    }
+
+    fn restart(&mut self, group: u32) {
+        let seed = self.config.seed;
+        let Some(node) = self.nodes.get_mut(group as usize) else {
+            return;
+        };
+        if node.is_up() || self.net.is_down(node.dc) {
+            return;
+        }
+        let failed = node.restart(fleet_secrets(seed));
+        if failed > 0 {
+            self.violate(
+                INV_DURABLE,
+                format!("group {group}: {failed} records did not restore"),
+            );
+        }
+    }
+
+    fn heal(&mut self) {
+        self.healed = true;
+        self.net.heal();
+        for group in 0..self.size.groups {
+            self.restart(group);
+            if let Some(node) = self.nodes.get_mut(group as usize) {
+                node.slow_ms = 0;
+            }
+        }
+        // Liveness probes: every account owner recovers once more with its current password.
+        for index in 0..self.users.len() {
+            let Some(user) = self.users.get_mut(index) else {
+                continue;
+            };
+            if !user.is_owner() {
+                continue;
+            }
+            let password = user.password;
+            user.script
+                .push_back(crate::checkers::ModelOp::Recover(password));
+            let delay_ms = draw_range(&mut user.rng, 0, 1_000);
+            if user.running.is_none() && user.retry.is_none() {
+                self.schedule(delay_ms, Event::Wake { user: index });
+            }
+        }
+    }
+
+    fn apply_effects(&mut self, group: u32, effects: Vec<NodeEffect>) {
+        let Some(node) = self.nodes.get(group as usize) else {
+            return;
+        };
+        let from = node.dc;
+        for effect in effects {
+            match effect {
+                NodeEffect::Reply {
+                    relay,
+                    bytes,
+                    host_route,
+                } => {
+                    self.oracle
+                        .observe_reply(self.now_ms, group, host_route, &bytes);
+                    let Some(to) = self.relays.get(relay).map(|r| r.dc) else {
+                        continue;
+                    };
+                    for delay_ms in self
+                        .net
+                        .plan(Endpoint::Datacenter(from), Endpoint::Datacenter(to))
+                    {
+                        self.schedule(
+                            delay_ms,
+                            Event::VaultToRelay {
+                                relay,
+                                bytes: bytes.clone(),
+                            },
+                        );
+                    }
+                    if !self.healed
+                        && draw_chance(&mut self.fault_rng, self.crash_after_reply_per_million)
+                    {
+                        // Crash right after this send: nothing after it in this batch happens.
+                        if let Some(node) = self.nodes.get_mut(group as usize) {
+                            node.crash();
+                        }
+                        let down_ms = draw_range(&mut self.fault_rng, 1, 3_000);
+                        self.trace.record(
+                            self.now_ms,
+                            10,
+                            &[&group.to_be_bytes(), &down_ms.to_be_bytes()],
+                        );
+                        self.schedule(down_ms, Event::Fault(FaultAction::Restart { group }));
+                        return;
+                    }
+                }
+                NodeEffect::DiskWrite { epoch, delay_ms } => {
+                    self.schedule(delay_ms, Event::DiskDone { group, epoch });
+                }
+            }
+        }
+    }
+
+    fn drain_relay(&mut self, relay: usize) {
+        for _ in 0..10_000 {
+            let Some(host) = self.relays.get_mut(relay) else {
+                return;
+            };
+            let from = host.dc;
+            let Some(output) = host.relay.poll_output() else {
+                return;
+            };
+            match output {
+                RelayOutput::ToVault { group, bytes } => {
+                    let Some(node) = self.nodes.get(group as usize) else {
+                        continue;
+                    };
+                    let (to, slow_ms) = (node.dc, node.slow_ms);
+                    for delay_ms in self
+                        .net
+                        .plan(Endpoint::Datacenter(from), Endpoint::Datacenter(to))
+                    {
+                        self.schedule(
+                            delay_ms + slow_ms,
+                            Event::RelayToVault {
+                                relay,
+                                group,
+                                bytes: bytes.clone(),
+                            },
+                        );
+                    }
+                }
+                RelayOutput::ToClient { connection, bytes } => {
+                    let user = usize::try_from(connection).unwrap_or(usize::MAX);
+                    for delay_ms in self.net.plan(Endpoint::Datacenter(from), Endpoint::Phone) {
+                        self.schedule(
+                            delay_ms,
+                            Event::RelayToPhone {
+                                relay,
+                                user,
+                                bytes: bytes.clone(),
+                            },
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The relay a phone reaches: in its home datacenter, else the next one that is up.
+    fn pick_relay(&self, user: usize, home_dc: Dc) -> Option<usize> {
+        let per_dc = self.size.relays_per_dc.max(1);
+        (0..DATACENTERS)
+            .map(|k| (home_dc + k) % DATACENTERS)
+            .find(|dc| !self.net.is_down(*dc))
+            .map(|dc| dc * per_dc + user % per_dc)
+    }
+
+    fn drain_client(&mut self, index: usize) {
+        for _ in 0..10_000 {
+            let Some(user) = self.users.get_mut(index) else {
+                return;
+            };
+            let Some(output) = user.client.poll_output() else {
+                break;
+            };
+            match output {
+                ClientOutput::Send { bytes } => {
+                    if let (Ok(request), Some(password)) =
+                        (ClientRequest::decode(&bytes), user.running_password())
+                    {
+                        self.oracle.note_sealed(&request.sealed, password);
+                    }
+                    let home_dc = user.home_dc;
+                    let Some(relay) = self.pick_relay(index, home_dc) else {
+                        continue;
+                    };
+                    let Some(user) = self.users.get_mut(index) else {
+                        return;
+                    };
+                    if user.connections.insert(relay)
+                        && let Some(host) = self.relays.get_mut(relay)
+                    {
+                        host.relay
+                            .handle_connection_opened(index as u64, user.account.clone());
+                    }
+                    let to = self.relays.get(relay).map_or(0, |r| r.dc);
+                    for delay_ms in self.net.plan(Endpoint::Phone, Endpoint::Datacenter(to)) {
+                        self.schedule(
+                            delay_ms,
+                            Event::PhoneToRelay {
+                                user: index,
+                                relay,
+                                bytes: bytes.clone(),
+                            },
+                        );
+                    }
+                }
+                ClientOutput::Completed { operation, outcome } => {
+                    let running = user.running;
+                    if running.map(|r| r.operation) != Some(operation) {
+                        continue;
+                    }
+                    let owner = user.is_owner();
+                    let (complaint, wake_ms) = user.finish(&outcome);
+                    let account = show(&user.account);
+                    if let Some(running) = running
+                        && owner
+                    {
+                        let succeeded = outcome != e2ee_backup::ClientOutcome::Unavailable;
+                        if succeeded {
+                            self.stats.succeeded += 1;
+                            self.stats
+                                .latencies_ms
+                                .push(self.now_ms.saturating_sub(running.started_ms));
+                        }
+                        let after_heal = running.first_started_ms >= self.heal_ms;
+                        let gave_up = !succeeded && running.tries >= crate::workload::TRIES_MAX;
+                        let late = self.now_ms.saturating_sub(running.first_started_ms)
+                            > self.size.live_bound_ms;
+                        if after_heal && (gave_up || (succeeded && late)) {
+                            self.violate(LIVE, format!(
+                                "account {account}: {:?} started after healing ended {} after {} ms",
+                                running.op,
+                                outcome_name(&outcome),
+                                self.now_ms.saturating_sub(running.first_started_ms)
+                            ));
+                        }
+                    }
+                    if let Some(why) = complaint {
+                        self.violate(INV_LINEAR, format!("account {account}: {why}"));
+                    }
+                    if let Some(delay_ms) = wake_ms {
+                        self.schedule(delay_ms, Event::Wake { user: index });
+                    }
+                    // A victim's acknowledged registration lets its attackers loose.
+                    if let Some(running) = running
+                        && matches!(outcome, e2ee_backup::ClientOutcome::Registered { .. })
+                        && matches!(running.op, crate::checkers::ModelOp::Register(..))
+                        && self
+                            .users
+                            .get(index)
+                            .is_some_and(|u| u.role == Role::Victim)
+                    {
+                        let attackers: Vec<usize> = self
+                            .users
+                            .iter()
+                            .filter(|u| u.role == (Role::Attacker { victim: index }))
+                            .map(|u| u.index)
+                            .collect();
+                        for attacker in attackers {
+                            self.schedule(100, Event::Wake { user: attacker });
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.update_timer(index);
+    }
+
+    fn update_timer(&mut self, index: usize) {
+        let now = self.now_ms;
+        let Some(user) = self.users.get_mut(index) else {
+            return;
+        };
+        let Some(local_deadline) = user.client.poll_timeout() else {
+            user.timer_at_ms = None;
+            return;
+        };
+        let at_ms = user.clock.global_ms(local_deadline, now);
+        if user.timer_at_ms == Some(at_ms) {
+            return;
+        }
+        user.timer_at_ms = Some(at_ms);
+        self.queue.push(at_ms, Event::ClientTimer { user: index });
+    }
+
+    fn finish(mut self) -> RunResult {
+        // LIVE: after healing, every owner finished everything it set out to do.
+        let mut unfinished = Vec::new();
+        let mut durable = Vec::new();
+        for user in self.users.iter().filter(|u| u.is_owner()) {
+            if !user.is_idle() {
+                unfinished.push(format!(
+                    "account {} still has {:?} / {} queued",
+                    show(&user.account),
+                    user.running.map(|r| r.op),
+                    user.script.len()
+                ));
+            }
+            let group = e2ee_backup::relay::group_for(&user.account, self.size.groups);
+            let stored = self
+                .nodes
+                .get(group as usize)
+                .and_then(|n| n.generation(&user.account));
+            if let Some(acked) = user.acked_generations.iter().max()
+                && stored.is_none_or(|g| g < *acked)
+            {
+                durable.push(format!(
+                    "account {}: registration {acked} was acknowledged, the vault holds {stored:?}",
+                    show(&user.account)
+                ));
+            }
+        }
+        for detail in unfinished.into_iter().take(20) {
+            self.violate(LIVE, detail);
+        }
+        for detail in durable {
+            self.violate(INV_DURABLE, detail);
+        }
+        if self.queue.refused > 0 {
+            let refused = self.queue.refused;
+            self.violate(
+                SIM_LIMIT,
+                format!("{refused} events refused by the full queue"),
+            );
+        }
+        let mut violations = std::mem::take(&mut self.oracle.violations);
+        violations.append(&mut self.violations);
+        self.stats.granted_max = self.oracle.granted_max;
+        self.stats.granted_limit = self.oracle.granted_max_limit;
+        self.stats.releases = self.oracle.releases;
+        RunResult {
+            config: self.config,
+            trace_hash: self.trace.hash(),
+            events: self.trace.events,
+            simulated_ms: self.end_ms - START_MS,
+            mix: self.mix,
+            stats: self.stats,
+            violations,
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! The simulator's own checks: determinism, every named scenario clean on a fixed set of seeds
+//! (lite), and a deliberately broken host caught by the checkers.
+
+use e2ee_backup_sim::checkers::INV_ATTEMPTS;
+use e2ee_backup_sim::{Broken, RunResult, Scenario, SimConfig, replay_command, run};
+
+fn lite(scenario: Scenario, seed: u64) -> SimConfig {
+    SimConfig {
+        scenario,
+        seed,
+        lite: true,
+        broken: None,
+    }
+}
+
+fn describe(result: &RunResult) -> String {
+    let mut out = format!("replay: {}\n", replay_command(&result.config));
+    for violation in &result.violations {
+        out.push_str(&format!(
+            "  {} at {} ms: {}\n",
+            violation.invariant, violation.time_ms, violation.detail
+        ));
+    }
+    out
+}
+
+#[test]
+fn the_same_seed_gives_a_byte_identical_trace() {
+    for scenario in [Scenario::Swarm, Scenario::CrashRestart] {
+        let first = run(lite(scenario, 11));
+        let second = run(lite(scenario, 11));
+        assert_eq!(first.trace_hash, second.trace_hash, "{}", scenario.name());
+        assert_eq!(first.events, second.events);
+        assert_eq!(first.stats, second.stats);
+    }
+}
+
+#[test]
+fn different_seeds_give_different_traces() {
+    let a = run(lite(Scenario::Swarm, 11));
+    let b = run(lite(Scenario::Swarm, 12));
+    assert_ne!(a.trace_hash, b.trace_hash);
+}
+
+#[test]
+fn every_scenario_keeps_every_invariant_on_the_ci_seeds() {
+    for scenario in Scenario::ALL {
+        for seed in [1, 2] {
+            let result = run(lite(scenario, seed));
+            assert!(result.violations.is_empty(), "{}", describe(&result));
+            assert!(
+                result.stats.succeeded > 0,
+                "{}: nothing succeeded",
+                scenario.name()
+            );
+            assert!(
+                result.stats.granted_max <= result.stats.granted_limit,
+                "{}",
+                describe(&result)
+            );
+        }
+    }
+}
+
+#[test]
+fn a_healthy_fleet_answers_every_operation() {
+    let result = run(lite(Scenario::NoFaults, 3));
+    assert_eq!(result.stats.attempted, result.stats.succeeded);
+    assert!(result.stats.releases > 0, "honest users recovered keys");
+    assert_eq!(
+        result.stats.granted_max, result.stats.granted_limit,
+        "attackers reached the limit"
+    );
+}
+
+#[test]
+fn a_datacenter_down_makes_the_groups_homed_there_unavailable() {
+    let result = run(lite(Scenario::OneDcDown, 1));
+    assert!(result.violations.is_empty(), "{}", describe(&result));
+    assert!(result.stats.succeeded < result.stats.attempted);
+}
+
+#[test]
+fn replying_before_the_attempt_is_persisted_is_caught_as_inv_attempts() {
+    let caught = (1..=8).find_map(|seed| {
+        let result = run(SimConfig {
+            broken: Some(Broken::ReplyBeforePersist),
+            ..lite(Scenario::CrashRestart, seed)
+        });
+        result
+            .violations
+            .iter()
+            .any(|v| v.invariant == INV_ATTEMPTS)
+            .then_some(result)
+    });
+    let result = caught.expect("some seed shows more password tests than the limit");
+    assert!(result.stats.granted_max > result.stats.granted_limit);
+    assert!(replay_command(&result.config).ends_with("--lite --broken reply-before-persist"));
+}
+
+#[test]
+fn the_replay_command_names_scenario_and_seed() {
+    let command = replay_command(&SimConfig {
+        scenario: Scenario::FlappingPartitions,
+        seed: 42,
+        lite: false,
+        broken: None,
+    });
+    assert_eq!(
+        command,
+        "cargo run --release -p e2ee-backup-sim -- --scenario flapping-partitions --seed 42"
+    );
+}
