@@ -23,7 +23,7 @@ use crate::wire::{ClientReply, ClientRequest, ReplyBody, RequestKind, VaultReply
 pub type ConnectionId = u64;
 
 /// Relay settings.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct RelayConfig {
     /// Requests an account may send in a burst.
     pub bucket_capacity: u32,
@@ -47,7 +47,7 @@ impl Default for RelayConfig {
 }
 
 /// What the relay asks its host to do.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum RelayOutput {
     /// Send these bytes (an encoded [`VaultRequest`]) to replica group `group`.
@@ -66,21 +66,21 @@ pub enum RelayOutput {
     },
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct Route {
     connection: ConnectionId,
     request_id: u64,
     kind: RequestKind,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct Bucket {
     tokens: u32,
     refilled_at_ms: u64,
 }
 
 /// The relay role.
-#[derive(Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Relay {
     config: RelayConfig,
     connections: BTreeMap<ConnectionId, AccountId>,
