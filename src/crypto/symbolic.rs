@@ -486,6 +486,12 @@ pub mod inspect {
         Some(plaintext.to_vec())
     }
 
+    /// The plaintext inside bytes sealed for storage (a persisted record).
+    pub fn storage_plaintext(sealed: &[u8]) -> Option<Vec<u8>> {
+        let [_fleet, _aad, plaintext] = fields(tag::STORAGE, sealed).ok()?;
+        Some(plaintext.to_vec())
+    }
+
     /// What a sealed release holds.
     #[derive(Clone, Debug, PartialEq, Eq, Hash)]
     pub struct Release {
