@@ -103,20 +103,21 @@ impl ModelConfig {
                 max_sends: 2,
                 broken: None,
             },
-            // The owner recovers while an attacker makes two guesses; limit 2; lossy,
-            // duplicating, reordering network; one crash.
+            // The owner recovers while an attacker guesses once; limit 1; a lossy, duplicating,
+            // reordering network; one crash; replays come from the duplicating network.
             "default" => Self {
                 name: "default",
-                attempt_limit: 2,
-                devices: vec![owner(vec![Op::Recover]), attacker(2)],
+                attempt_limit: 1,
+                devices: vec![owner(vec![Op::Recover]), attacker(1)],
                 preregistered: true,
                 lossy: true,
                 max_duplicates: 1,
                 max_crashes: 1,
-                max_sends: 2,
+                max_sends: 1,
                 broken: None,
             },
-            // The owner registers then recovers while an attacker guesses once; limit 1.
+            // The owner registers then recovers while an attacker guesses once; limit 1;
+            // reliable network, one crash.
             "register" => Self {
                 name: "register",
                 attempt_limit: 1,
@@ -125,19 +126,20 @@ impl ModelConfig {
                 lossy: false,
                 max_duplicates: 0,
                 max_crashes: 1,
-                max_sends: 2,
+                max_sends: 1,
                 broken: None,
             },
-            // Two devices of the owner recover concurrently; limit 3; lossy network; one crash.
+            // Two devices of the owner recover concurrently while an attacker guesses twice;
+            // limit 2; lossy network; one crash.
             "two-clients" => Self {
                 name: "two-clients",
-                attempt_limit: 3,
-                devices: vec![owner(vec![Op::Recover]), owner(vec![Op::Recover])],
+                attempt_limit: 2,
+                devices: vec![owner(vec![Op::Recover]), owner(vec![Op::Recover]), attacker(2)],
                 preregistered: true,
                 lossy: true,
                 max_duplicates: 0,
                 max_crashes: 1,
-                max_sends: 2,
+                max_sends: 1,
                 broken: None,
             },
             _ => return None,

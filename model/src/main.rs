@@ -1,5 +1,5 @@
 //! `cargo run --release -p e2ee-backup-model [check|explore|selfcheck] [--config NAME]
-//! [--bfs|--dfs] [--broken NAME] [--threads N] [--addr HOST:PORT]`
+//! [--bfs|--dfs] [--broken NAME] [--threads N] [--max-states N] [--addr HOST:PORT]`
 //!
 //! `check` (the default) checks a configuration (default: `default`; `all` runs every one) and
 //! prints, per property, the verdict, plus states explored, unique states, depth, seconds and
@@ -23,6 +23,7 @@ struct Args {
     broken: Option<Broken>,
     threads: usize,
     addr: String,
+    max_states: Option<usize>,
 }
 
 fn parse() -> Result<Args, String> {
@@ -33,6 +34,7 @@ fn parse() -> Result<Args, String> {
         broken: None,
         threads: 2,
         addr: "localhost:3000".into(),
+        max_states: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -53,6 +55,13 @@ fn parse() -> Result<Args, String> {
                     .next()
                     .and_then(|n| n.parse().ok())
                     .ok_or("--threads needs a number")?;
+            }
+            "--max-states" => {
+                args.max_states = Some(
+                    it.next()
+                        .and_then(|n| n.parse().ok())
+                        .ok_or("--max-states needs a number")?,
+                );
             }
             "--addr" => args.addr = it.next().ok_or("--addr needs HOST:PORT")?,
             other => return Err(format!("unknown argument {other}")),
@@ -106,7 +115,7 @@ fn main() -> ExitCode {
                         return ExitCode::FAILURE;
                     }
                 };
-                let report = run::check(config, args.search, args.threads);
+                let report = run::check_bounded(config, args.search, args.threads, args.max_states);
                 run::print(&report);
                 all_as_expected &= report.verdicts.iter().all(|v| v.as_expected());
             }

@@ -43,17 +43,18 @@ pub enum Action {
     Timeout(usize),
     /// The network delivers one copy of a message.
     Deliver(Packet),
+    /// The network delivers a request to the relay; the vault handles it and its host crashes
+    /// after carrying out this many of the replica's outputs, then restarts from its durable
+    /// record.
+    DeliverThenCrash(Packet, usize),
     /// The network drops one copy of a message.
     Drop(Packet),
     /// The network duplicates a message.
     Duplicate(Packet),
-    /// The vault host carries out its next output.
-    CarryOut,
-    /// The vault replica crashes.
-    Crash,
-    /// The vault replica restarts from its durable record.
-    Restart,
 }
+
+/// Most outputs one request makes the vault emit (a write and a reply).
+const MAX_OUTPUTS_PER_REQUEST: usize = 2;
 
 /// The model of one configuration.
 #[derive(Clone, Debug)]
@@ -112,8 +113,7 @@ impl VaultModel {
             devices,
             relay,
             vault: VaultHost {
-                replica: Some(VaultReplica::new(SymbolicSuite, self.fleet.clone())),
-                unsent: Default::default(),
+                replica: VaultReplica::new(SymbolicSuite, self.fleet.clone()),
                 durable: None,
                 rng: CounterRng::new(VAULT_STREAM),
                 crashes: 0,
@@ -160,7 +160,7 @@ impl VaultModel {
             while let Some(out) = state.relay.poll_output() {
                 match out {
                     RelayOutput::ToVault { bytes, .. } => {
-                        let replica = state.vault.replica.as_mut().unwrap_or_else(|| unreachable!());
+                        let replica = &mut state.vault.replica;
                         replica.handle_relay_message(0, &mut state.vault.rng, &bytes);
                         while let Some(out) = replica.poll_output() {
                             match out {
@@ -242,76 +242,91 @@ impl VaultModel {
         }
     }
 
-    fn drain_relay(state: &mut ModelState) {
-        let mut packets = Vec::new();
+    /// The relay handles a device's request. What it forwards reaches the vault at once, and
+    /// the replies the vault host carries out reach the relay at once (the relay–vault link is
+    /// folded into the device–relay link, which drops, duplicates and reorders). With
+    /// `crash_after = Some(k)` the host crashes after carrying out `k` outputs.
+    fn relay_receives(
+        &self,
+        state: &mut ModelState,
+        connection: ConnectionId,
+        bytes: &[u8],
+        mut crash_after: Option<usize>,
+    ) -> Option<()> {
+        state.relay.handle_client_message(0, connection, bytes);
         while let Some(out) = state.relay.poll_output() {
             match out {
-                RelayOutput::ToVault { bytes, .. } => packets.push(Packet::RelayToVault { bytes }),
+                RelayOutput::ToVault { bytes, .. } => {
+                    for reply in self.vault_receives(state, &bytes, crash_after.take())? {
+                        state.relay.handle_vault_message(0, &reply);
+                    }
+                }
                 RelayOutput::ToClient { connection, bytes } => {
-                    packets.push(Packet::RelayToClient { connection, bytes });
+                    Self::send(state, Packet::RelayToClient { connection, bytes });
                 }
                 _ => {}
             }
         }
-        for packet in packets {
-            Self::send(state, packet);
-        }
+        // A crash was asked for, but nothing reached the vault: not a distinct step.
+        crash_after.is_none().then_some(())
     }
 
-    fn drain_vault(state: &mut ModelState) {
-        if let Some(replica) = state.vault.replica.as_mut() {
-            while let Some(out) = replica.poll_output() {
-                state.vault.unsent.push_back(out);
-            }
+    /// The vault handles a request; its host carries out the outputs in order (the broken host:
+    /// replies first), or only the first `crash_after` of them before it crashes and restarts.
+    /// Returns the replies sent.
+    fn vault_receives(
+        &self,
+        state: &mut ModelState,
+        bytes: &[u8],
+        crash_after: Option<usize>,
+    ) -> Option<Vec<Vec<u8>>> {
+        let replica = &mut state.vault.replica;
+        replica.handle_relay_message(0, &mut state.vault.rng, bytes);
+        let mut outputs = Vec::new();
+        while let Some(out) = replica.poll_output() {
+            outputs.push(out);
         }
-    }
-
-    /// Which queued output the host carries out next.
-    fn next_output_index(&self, state: &ModelState) -> Option<usize> {
-        if state.vault.unsent.is_empty() {
-            return None;
-        }
+        observe_live(state);
         match self.config.broken {
-            None => Some(0),
-            // The broken host sends any queued reply before the writes queued ahead of it.
-            Some(Broken::ReplyBeforePersist) => Some(
-                state
-                    .vault
-                    .unsent
-                    .iter()
-                    .position(|o| matches!(o, VaultOutput::ReplyToRelay { .. }))
-                    .unwrap_or(0),
-            ),
+            None => {}
+            Some(Broken::ReplyBeforePersist) => {
+                outputs.sort_by_key(|o| !matches!(o, VaultOutput::ReplyToRelay { .. }));
+            }
         }
+        let carried = match crash_after {
+            Some(k) if k >= outputs.len() => return None,
+            Some(k) => k,
+            None => outputs.len(),
+        };
+        let mut replies = Vec::new();
+        for output in outputs.into_iter().take(carried) {
+            match output {
+                VaultOutput::Persist { sealed_record, .. } => {
+                    state.vault.durable = Some(sealed_record);
+                    observe_durable(state);
+                }
+                VaultOutput::ReplyToRelay { bytes } => {
+                    observe_reply(state, &bytes);
+                    replies.push(bytes);
+                }
+                _ => {}
+            }
+        }
+        if crash_after.is_some() {
+            self.crash_and_restart(state);
+        }
+        Some(replies)
     }
 
-    fn carry_out(&self, state: &mut ModelState) {
-        let Some(index) = self.next_output_index(state) else {
-            return;
-        };
-        let Some(output) = state.vault.unsent.remove(index) else {
-            return;
-        };
-        match output {
-            VaultOutput::Persist { sealed_record, .. } => {
-                state.vault.durable = Some(sealed_record);
-                observe_durable(state);
-            }
-            VaultOutput::ReplyToRelay { bytes } => {
-                observe_reply(state, &bytes);
-                Self::send(state, Packet::VaultToRelay { bytes });
-            }
-            _ => {}
-        }
-    }
-
-    fn restart(&self, state: &mut ModelState) {
+    /// The replica loses its volatile state and restarts from its durable record.
+    fn crash_and_restart(&self, state: &mut ModelState) {
         let mut replica = VaultReplica::new(SymbolicSuite, self.fleet.clone());
         if let Some(sealed) = &state.vault.durable {
             // A record this host wrote itself always restores.
             let _ = replica.restore_record(self.account.clone(), sealed);
         }
-        state.vault.replica = Some(replica);
+        state.vault.replica = replica;
+        state.vault.crashes += 1;
         if state.history.acknowledged > 0 {
             state.history.restarted_after_ack = true;
         }
@@ -356,6 +371,11 @@ fn observe_durable(state: &mut ModelState) {
             RecordState::Deleted => {
                 state.history.erased.insert(r.generation);
             }
+            // Exposure and a committed successful login both leave `attempts_used` at 0: the
+            // count of challenges starts again (SPEC INV-ATTEMPTS).
+            RecordState::Active(ref active) if active.attempts_used == 0 => {
+                state.history.challenges.remove(&r.generation);
+            }
             RecordState::Pending(_) | RecordState::Active(_) => {}
         }
     }
@@ -363,14 +383,8 @@ fn observe_durable(state: &mut ModelState) {
 }
 
 fn observe_live(state: &mut ModelState) {
-    let record = state
-        .vault
-        .replica
-        .as_ref()
-        .and_then(|r| r.store().records().values().next().cloned());
-    if state.vault.replica.is_some() {
-        check_record(&mut state.history, record.as_ref());
-    }
+    let record = state.vault.replica.store().records().values().next().cloned();
+    check_record(&mut state.history, record.as_ref());
 }
 
 /// Records what a reply leaving the vault releases (INV-ATTEMPTS, INV-DISCLOSE).
@@ -394,8 +408,11 @@ fn observe_reply(state: &mut ModelState, bytes: &[u8]) {
             generation,
             ..
         } => {
-            history.challenges.entry(generation).or_default().insert(login_id);
-            history.login_generation.insert(login_id, generation);
+            // A stored challenge sent again (a retried request) is the same response, not a new
+            // guess: only a login id never released before counts.
+            if history.login_generation.insert(login_id, generation).is_none() {
+                history.challenges.entry(generation).or_default().insert(login_id);
+            }
         }
         Reply::KeyReleased { sealed_wrapped_key } => {
             let release = inspect::release(&sealed_wrapped_key);
@@ -413,10 +430,6 @@ fn observe_reply(state: &mut ModelState, bytes: &[u8]) {
             };
             if !ok {
                 history.disclose_violated = true;
-            }
-            // A successful login starts a new count (SPEC INV-ATTEMPTS).
-            if let Some(g) = generation {
-                history.challenges.remove(&g);
             }
         }
         _ => {}
@@ -441,11 +454,13 @@ impl Model for VaultModel {
                 actions.push(Action::Timeout(i));
             }
         }
+        let may_crash = state.vault.crashes < self.config.max_crashes;
         for packet in state.network.keys() {
-            let to_crashed_vault =
-                matches!(packet, Packet::RelayToVault { .. }) && state.vault.replica.is_none();
-            if !to_crashed_vault {
-                actions.push(Action::Deliver(packet.clone()));
+            actions.push(Action::Deliver(packet.clone()));
+            if may_crash && matches!(packet, Packet::ClientToRelay { .. }) {
+                for k in 0..MAX_OUTPUTS_PER_REQUEST {
+                    actions.push(Action::DeliverThenCrash(packet.clone(), k));
+                }
             }
             if self.config.lossy {
                 actions.push(Action::Drop(packet.clone()));
@@ -453,16 +468,6 @@ impl Model for VaultModel {
             if state.duplicates_left > 0 {
                 actions.push(Action::Duplicate(packet.clone()));
             }
-        }
-        if state.vault.replica.is_some() {
-            if !state.vault.unsent.is_empty() {
-                actions.push(Action::CarryOut);
-            }
-            if state.vault.crashes < self.config.max_crashes {
-                actions.push(Action::Crash);
-            }
-        } else {
-            actions.push(Action::Restart);
         }
     }
 
@@ -496,33 +501,24 @@ impl Model for VaultModel {
                 device.client.handle_timeout(device.now_ms);
                 self.drain_device(&mut state, i);
             }
-            Action::Deliver(packet) => {
-                if !Self::take(&mut state, &packet) {
-                    return None;
-                }
-                match packet {
-                    Packet::ClientToRelay { connection, bytes } => {
-                        state.relay.handle_client_message(0, connection, &bytes);
-                        Self::drain_relay(&mut state);
-                    }
-                    Packet::VaultToRelay { bytes } => {
-                        state.relay.handle_vault_message(0, &bytes);
-                        Self::drain_relay(&mut state);
-                    }
-                    Packet::RelayToVault { bytes } => {
-                        let replica = state.vault.replica.as_mut()?;
-                        replica.handle_relay_message(0, &mut state.vault.rng, &bytes);
-                        Self::drain_vault(&mut state);
-                        observe_live(&mut state);
-                    }
-                    Packet::RelayToClient { connection, bytes } => {
-                        let i = usize::try_from(connection).ok()?;
-                        let device = state.devices.get_mut(i)?;
-                        let now = device.now_ms;
-                        device.client.handle_relay_message(now, &mut device.rng, &bytes);
-                        self.drain_device(&mut state, i);
-                    }
-                }
+            Action::Deliver(packet) | Action::DeliverThenCrash(packet, _)
+                if !Self::take(&mut state, &packet) =>
+            {
+                return None;
+            }
+            Action::Deliver(Packet::ClientToRelay { connection, bytes }) => {
+                self.relay_receives(&mut state, connection, &bytes, None)?;
+            }
+            Action::DeliverThenCrash(Packet::ClientToRelay { connection, bytes }, k) => {
+                self.relay_receives(&mut state, connection, &bytes, Some(k))?;
+            }
+            Action::DeliverThenCrash(Packet::RelayToClient { .. }, _) => return None,
+            Action::Deliver(Packet::RelayToClient { connection, bytes }) => {
+                let i = usize::try_from(connection).ok()?;
+                let device = state.devices.get_mut(i)?;
+                let now = device.now_ms;
+                device.client.handle_relay_message(now, &mut device.rng, &bytes);
+                self.drain_device(&mut state, i);
             }
             Action::Drop(packet) => {
                 if !Self::take(&mut state, &packet) {
@@ -533,13 +529,6 @@ impl Model for VaultModel {
                 state.duplicates_left = state.duplicates_left.checked_sub(1)?;
                 Self::send(&mut state, packet);
             }
-            Action::CarryOut => self.carry_out(&mut state),
-            Action::Crash => {
-                state.vault.replica = None;
-                state.vault.unsent.clear();
-                state.vault.crashes += 1;
-            }
-            Action::Restart => self.restart(&mut state),
         }
         Some(state)
     }

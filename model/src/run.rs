@@ -70,13 +70,27 @@ pub struct Report {
 
 /// Checks `config` exhaustively with `threads` worker threads.
 pub fn check(config: ModelConfig, search: Search, threads: usize) -> Report {
+    check_bounded(config, search, threads, None)
+}
+
+/// Like [`check`], but stops after about `max_states` states when given (the report is then
+/// partial: a property that "holds" was only checked on the states visited).
+pub fn check_bounded(
+    config: ModelConfig,
+    search: Search,
+    threads: usize,
+    max_states: Option<usize>,
+) -> Report {
     let name = match config.broken {
         Some(b) => format!("{} --broken {b}", config.name),
         None => config.name.to_string(),
     };
     let model = VaultModel::new(config);
     let started = Instant::now();
-    let builder = model.clone().checker().threads(threads);
+    let mut builder = model.clone().checker().threads(threads);
+    if let Some(max) = max_states {
+        builder = builder.target_state_count(max);
+    }
     let mut report = match search {
         Search::Bfs => collect(&model, builder.spawn_bfs().join()),
         Search::Dfs => collect(&model, builder.spawn_dfs().join()),

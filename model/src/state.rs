@@ -1,14 +1,13 @@
 //! The states of the model: the real roles, the network, the vault host and an auxiliary
 //! history the properties read (SPEC.md "Model checking").
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use e2ee_backup::client::ClientOutcome;
 use e2ee_backup::crypto::symbolic::SymbolicSuite;
 use e2ee_backup::relay::ConnectionId;
-use e2ee_backup::vault::VaultOutput;
-use e2ee_backup::wire::{ClientReply, ClientRequest, LoginId, ReplyBody, VaultReply, VaultRequest};
+use e2ee_backup::wire::{ClientReply, ClientRequest, LoginId, ReplyBody};
 use e2ee_backup::{Client, Relay, VaultReplica};
 
 use crate::rng::CounterRng;
@@ -40,16 +39,6 @@ pub enum Packet {
         /// The bytes.
         bytes: Vec<u8>,
     },
-    /// An encoded `VaultRequest` from the relay to the vault.
-    RelayToVault {
-        /// The bytes.
-        bytes: Vec<u8>,
-    },
-    /// An encoded `VaultReply` from the vault to the relay.
-    VaultToRelay {
-        /// The bytes.
-        bytes: Vec<u8>,
-    },
     /// An encoded `ClientReply` from the relay to a device.
     RelayToClient {
         /// The device's connection.
@@ -78,20 +67,6 @@ impl fmt::Debug for Packet {
                 ),
                 Err(_) => write!(f, "device {connection} -> relay: undecodable"),
             },
-            Packet::RelayToVault { bytes } => match VaultRequest::decode(bytes) {
-                Ok(r) => write!(f, "relay -> vault: {:?} route {}", r.kind, r.route_id),
-                Err(_) => write!(f, "relay -> vault: undecodable"),
-            },
-            Packet::VaultToRelay { bytes } => match VaultReply::decode(bytes) {
-                Ok(r) => write!(
-                    f,
-                    "vault -> relay: {:?} route {} ({})",
-                    r.kind,
-                    r.route_id,
-                    body_name(&r.body)
-                ),
-                Err(_) => write!(f, "vault -> relay: undecodable"),
-            },
             Packet::RelayToClient { connection, bytes } => match ClientReply::decode(bytes) {
                 Ok(r) => write!(
                     f,
@@ -106,13 +81,11 @@ impl fmt::Debug for Packet {
     }
 }
 
-/// The vault replica and its host: outputs not yet carried out, durable records, crashes.
+/// The vault replica and its host: durable record, entropy, crashes.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct VaultHost {
-    /// The running replica (volatile state), `None` while crashed.
-    pub replica: Option<VaultReplica<SymbolicSuite>>,
-    /// Outputs the host has not carried out yet (lost in a crash).
-    pub unsent: VecDeque<VaultOutput>,
+    /// The replica (its volatile state is lost in a crash).
+    pub replica: VaultReplica<SymbolicSuite>,
     /// Durable storage: the last sealed record written per account (one account in the model).
     pub durable: Option<Vec<u8>>,
     /// The host's entropy source; it survives crashes (fresh randomness after a restart).
@@ -124,8 +97,10 @@ pub struct VaultHost {
 /// What the properties read: facts observed at the vault's boundary, recorded as they happen.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct History {
-    /// Per generation: the distinct login ids of `LoginChallenge`s the vault released since
-    /// exposure or the last `KeyReleased` (INV-ATTEMPTS).
+    /// Per generation: the distinct login ids of `LoginChallenge`s the vault released for the
+    /// first time since
+    /// exposure or the last committed successful login (a durable write with
+    /// `attempts_used = 0`) (INV-ATTEMPTS).
     pub challenges: BTreeMap<u64, BTreeSet<LoginId>>,
     /// The generation each released login belongs to.
     pub login_generation: BTreeMap<LoginId, u64>,
