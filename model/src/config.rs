@@ -91,24 +91,25 @@ impl ModelConfig {
             script,
         };
         let config = match name {
-            // One attacker guess against a limit of 1; a reliable network; one crash.
+            // The owner recovers while an attacker guesses once; limit 1; a reliable network;
+            // one crash.
             "tiny" => Self {
                 name: "tiny",
                 attempt_limit: 1,
-                devices: vec![attacker(1)],
+                devices: vec![owner(vec![Op::Recover]), attacker(1)],
                 preregistered: true,
                 lossy: false,
                 max_duplicates: 0,
                 max_crashes: 1,
-                max_sends: 2,
+                max_sends: 1,
                 broken: None,
             },
-            // The owner recovers while an attacker guesses once; limit 1; a lossy, duplicating,
-            // reordering network; one crash; replays come from the duplicating network.
+            // The owner recovers while an attacker guesses twice; limit 2; a lossy, duplicating,
+            // reordering network (replays come from duplication); one crash.
             "default" => Self {
                 name: "default",
-                attempt_limit: 1,
-                devices: vec![owner(vec![Op::Recover]), attacker(1)],
+                attempt_limit: 2,
+                devices: vec![owner(vec![Op::Recover]), attacker(2)],
                 preregistered: true,
                 lossy: true,
                 max_duplicates: 1,
