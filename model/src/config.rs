@@ -135,7 +135,11 @@ impl ModelConfig {
             "two-clients" => Self {
                 name: "two-clients",
                 attempt_limit: 2,
-                devices: vec![owner(vec![Op::Recover]), owner(vec![Op::Recover]), attacker(2)],
+                devices: vec![
+                    owner(vec![Op::Recover]),
+                    owner(vec![Op::Recover]),
+                    attacker(2),
+                ],
                 preregistered: true,
                 lossy: true,
                 max_duplicates: 0,

@@ -71,7 +71,9 @@ impl VaultModel {
         Self {
             config,
             account: AccountId::new(ACCOUNT).unwrap_or_else(|_| unreachable!()),
-            fleet: SymbolicFleetSecrets::new(FleetId::new(FLEET).unwrap_or_else(|_| unreachable!())),
+            fleet: SymbolicFleetSecrets::new(
+                FleetId::new(FLEET).unwrap_or_else(|_| unreachable!()),
+            ),
         }
     }
 
@@ -138,17 +140,14 @@ impl VaultModel {
         let mut client = self.client();
         let mut rng = CounterRng::new(0xffff);
         let key = BackupKey::from_bytes(OWNER_BACKUP_KEY);
-        let started = client.start_register(
-            0,
-            &mut rng,
-            OWNER_PASSWORD,
-            &key,
-            self.config.attempt_limit,
-        );
+        let started =
+            client.start_register(0, &mut rng, OWNER_PASSWORD, &key, self.config.attempt_limit);
         assert!(started.is_ok(), "pre-registration starts");
         loop {
             match client.poll_output() {
-                Some(ClientOutput::Send { bytes }) => state.relay.handle_client_message(0, setup, &bytes),
+                Some(ClientOutput::Send { bytes }) => {
+                    state.relay.handle_client_message(0, setup, &bytes)
+                }
                 Some(ClientOutput::Completed { outcome, .. }) => {
                     assert_eq!(outcome, ClientOutcome::Registered { generation: 1 });
                     state.history.acknowledged = 1;
@@ -174,7 +173,9 @@ impl VaultModel {
                             }
                         }
                     }
-                    RelayOutput::ToClient { bytes, .. } => client.handle_relay_message(0, &mut rng, &bytes),
+                    RelayOutput::ToClient { bytes, .. } => {
+                        client.handle_relay_message(0, &mut rng, &bytes)
+                    }
                     other => panic!("unexpected relay output {other:?}"),
                 }
             }
@@ -214,12 +215,13 @@ impl VaultModel {
                     let honest = self.config.devices.get(i).is_some_and(|d| d.honest);
                     match &outcome {
                         ClientOutcome::Registered { generation } if honest => {
-                            state.history.acknowledged = state.history.acknowledged.max(*generation);
+                            state.history.acknowledged =
+                                state.history.acknowledged.max(*generation);
                         }
-                        ClientOutcome::Recovered(key) if honest => {
-                            if key == &BackupKey::from_bytes(OWNER_BACKUP_KEY) {
-                                state.history.recovered = true;
-                            }
+                        ClientOutcome::Recovered(key)
+                            if honest && key == &BackupKey::from_bytes(OWNER_BACKUP_KEY) =>
+                        {
+                            state.history.recovered = true;
                         }
                         _ => {}
                     }
@@ -342,7 +344,10 @@ pub fn durable_record(state: &ModelState) -> Option<AccountRecord> {
 }
 
 fn is_live(record: &AccountRecord) -> bool {
-    matches!(record.state, RecordState::Pending(_) | RecordState::Active(_))
+    matches!(
+        record.state,
+        RecordState::Pending(_) | RecordState::Active(_)
+    )
 }
 
 /// Checks a record against the history: erased generations stay erased (lockout is
@@ -383,7 +388,14 @@ fn observe_durable(state: &mut ModelState) {
 }
 
 fn observe_live(state: &mut ModelState) {
-    let record = state.vault.replica.store().records().values().next().cloned();
+    let record = state
+        .vault
+        .replica
+        .store()
+        .records()
+        .values()
+        .next()
+        .cloned();
     check_record(&mut state.history, record.as_ref());
 }
 
@@ -410,8 +422,16 @@ fn observe_reply(state: &mut ModelState, bytes: &[u8]) {
         } => {
             // A stored challenge sent again (a retried request) is the same response, not a new
             // guess: only a login id never released before counts.
-            if history.login_generation.insert(login_id, generation).is_none() {
-                history.challenges.entry(generation).or_default().insert(login_id);
+            let first_release = history
+                .login_generation
+                .insert(login_id, generation)
+                .is_none();
+            if first_release {
+                history
+                    .challenges
+                    .entry(generation)
+                    .or_default()
+                    .insert(login_id);
             }
         }
         Reply::KeyReleased { sealed_wrapped_key } => {
@@ -475,7 +495,12 @@ impl Model for VaultModel {
         let mut state = last.clone();
         match action {
             Action::Start(i) => {
-                let op = *self.config.devices.get(i)?.script.get(state.devices.get(i)?.next_op)?;
+                let op = *self
+                    .config
+                    .devices
+                    .get(i)?
+                    .script
+                    .get(state.devices.get(i)?.next_op)?;
                 let password = self.password(i);
                 let limit = self.config.attempt_limit;
                 let device = state.devices.get_mut(i)?;
@@ -517,7 +542,9 @@ impl Model for VaultModel {
                 let i = usize::try_from(connection).ok()?;
                 let device = state.devices.get_mut(i)?;
                 let now = device.now_ms;
-                device.client.handle_relay_message(now, &mut device.rng, &bytes);
+                device
+                    .client
+                    .handle_relay_message(now, &mut device.rng, &bytes);
                 self.drain_device(&mut state, i);
             }
             Action::Drop(packet) => {

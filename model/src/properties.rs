@@ -39,9 +39,13 @@ pub fn all() -> Vec<Property<VaultModel>> {
             let limit = m.config.attempt_limit as usize;
             s.history.challenges.values().any(|c| c.len() >= limit)
         }),
-        Property::always(INV_DISCLOSE, |_, s: &ModelState| !s.history.disclose_violated),
+        Property::always(INV_DISCLOSE, |_, s: &ModelState| {
+            !s.history.disclose_violated
+        }),
         Property::sometimes(RECOVERY_SUCCEEDS, |_, s: &ModelState| s.history.recovered),
-        Property::always(LOCKOUT_PERMANENT, |_, s: &ModelState| !s.history.lockout_violated),
+        Property::always(LOCKOUT_PERMANENT, |_, s: &ModelState| {
+            !s.history.lockout_violated
+        }),
         Property::sometimes(LOCKOUT_HAPPENS, |_, s: &ModelState| s.history.locked),
         Property::always(INV_DURABLE, |_, s: &ModelState| !s.history.durable_violated),
         Property::sometimes(RESTART_AFTER_ACK, |_, s: &ModelState| {

@@ -162,7 +162,10 @@ pub fn print(report: &Report) {
         if v.safety
             && let Some(trace) = &v.trace
         {
-            println!("  counterexample ({} steps):\n{trace}", trace.lines().count());
+            println!(
+                "  counterexample ({} steps):\n{trace}",
+                trace.lines().count()
+            );
         }
     }
 }

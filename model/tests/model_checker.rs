@@ -22,7 +22,13 @@ fn verdict<'a>(report: &'a Report, name: &str) -> &'a e2ee_backup_model::run::Ve
 
 fn assert_all_as_expected(report: &Report) {
     for v in &report.verdicts {
-        assert!(v.as_expected(), "{}: {} ({:?})", v.name, v.describe(), v.trace);
+        assert!(
+            v.as_expected(),
+            "{}: {} ({:?})",
+            v.name,
+            v.describe(),
+            v.trace
+        );
     }
 }
 
@@ -48,7 +54,10 @@ fn every_invariant_holds_and_every_sibling_is_discovered_on_the_tiny_config() {
         let report = check(named("tiny"), search, 1);
         assert_all_as_expected(&report);
         for safety in [INV_ATTEMPTS, INV_DISCLOSE, LOCKOUT_PERMANENT, INV_DURABLE] {
-            assert!(!verdict(&report, safety).discovered, "{safety} has a counterexample");
+            assert!(
+                !verdict(&report, safety).discovered,
+                "{safety} has a counterexample"
+            );
         }
         for example in [
             ATTEMPT_LIMIT_REACHED,
@@ -57,7 +66,10 @@ fn every_invariant_holds_and_every_sibling_is_discovered_on_the_tiny_config() {
             RESTART_AFTER_ACK,
             COMPLETES_AFTER_CRASH,
         ] {
-            assert!(verdict(&report, example).discovered, "{example} never happens");
+            assert!(
+                verdict(&report, example).discovered,
+                "{example} never happens"
+            );
         }
     }
 }
@@ -68,10 +80,19 @@ fn host_that_replies_before_persisting_is_refuted_with_a_trace() {
         let broken = named(config).with_broken(Some(Broken::ReplyBeforePersist));
         let report = check(broken, Search::Bfs, 2);
         let attempts = verdict(&report, INV_ATTEMPTS);
-        assert!(attempts.discovered, "{config}: the broken host is not refuted");
+        assert!(
+            attempts.discovered,
+            "{config}: the broken host is not refuted"
+        );
         let trace = attempts.trace.as_deref().unwrap_or_default();
-        assert!(trace.contains("DeliverThenCrash"), "the counterexample crashes: {trace}");
-        assert!(trace.contains("LoginStart"), "the counterexample logs in: {trace}");
+        assert!(
+            trace.contains("DeliverThenCrash"),
+            "the counterexample crashes: {trace}"
+        );
+        assert!(
+            trace.contains("LoginStart"),
+            "the counterexample logs in: {trace}"
+        );
     }
 }
 

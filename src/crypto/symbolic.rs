@@ -507,8 +507,7 @@ pub mod inspect {
     pub fn release(sealed: &[u8]) -> Option<Release> {
         let [session, login_id, wrapped] = fields(tag::RELEASE, sealed).ok()?;
         let [_client_nonce, _server_nonce, password] = fields(tag::SESSION_KEY, session).ok()?;
-        let [_export_key, _account, _fleet, backup_key] =
-            fields(tag::WRAPPED_KEY, wrapped).ok()?;
+        let [_export_key, _account, _fleet, backup_key] = fields(tag::WRAPPED_KEY, wrapped).ok()?;
         Some(Release {
             session_password: password.to_vec(),
             login_id: login_id.to_vec(),
@@ -525,7 +524,12 @@ mod tests {
     use rand_chacha::ChaCha20Rng;
     use rand_core::SeedableRng;
 
-    fn setup() -> (SymbolicSuite, SymbolicFleetSecrets, FleetPublicKeys, AccountId) {
+    fn setup() -> (
+        SymbolicSuite,
+        SymbolicFleetSecrets,
+        FleetPublicKeys,
+        AccountId,
+    ) {
         let suite = SymbolicSuite;
         let fleet = SymbolicFleetSecrets::new(FleetId::new(b"fleet").unwrap());
         let pinned = suite.fleet_public_keys(&fleet);
@@ -588,15 +592,22 @@ mod tests {
     fn reply_opens_only_under_its_request_reply_key() {
         let (suite, fleet, pinned, _) = setup();
         let mut rng = ChaCha20Rng::seed_from_u64(3);
-        let a = suite.seal_request(&mut rng, &pinned, b"aad", b"one").unwrap();
-        let b = suite.seal_request(&mut rng, &pinned, b"aad", b"two").unwrap();
+        let a = suite
+            .seal_request(&mut rng, &pinned, b"aad", b"one")
+            .unwrap();
+        let b = suite
+            .seal_request(&mut rng, &pinned, b"aad", b"two")
+            .unwrap();
         assert_ne!(a.reply_key, b.reply_key);
         let opened = suite.open_request(&fleet, b"aad", &a.sealed).unwrap();
         assert_eq!(opened.plaintext, b"one");
         let reply = suite
             .seal_reply(&mut rng, &opened.reply_key, b"r", b"answer")
             .unwrap();
-        assert_eq!(suite.open_reply(&a.reply_key, b"r", &reply).unwrap(), b"answer");
+        assert_eq!(
+            suite.open_reply(&a.reply_key, b"r", &reply).unwrap(),
+            b"answer"
+        );
         assert!(suite.open_reply(&b.reply_key, b"r", &reply).is_err());
         assert!(suite.open_reply(&a.reply_key, b"x", &reply).is_err());
     }
@@ -609,7 +620,11 @@ mod tests {
         let sealed = suite.seal_request(&mut rng, &pinned, b"aad", b"p").unwrap();
         assert!(suite.open_request(&other, b"aad", &sealed.sealed).is_err());
         let (_, fleet, _, _) = setup();
-        assert!(suite.open_request(&fleet, b"other", &sealed.sealed).is_err());
+        assert!(
+            suite
+                .open_request(&fleet, b"other", &sealed.sealed)
+                .is_err()
+        );
     }
 
     #[test]
