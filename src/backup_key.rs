@@ -43,6 +43,12 @@ impl PartialEq for BackupKey {
 
 impl Eq for BackupKey {}
 
+impl core::hash::Hash for BackupKey {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
+
 impl fmt::Debug for BackupKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("BackupKey(<redacted>)")

@@ -36,7 +36,7 @@ use crate::wire::{
 pub type OperationId = u64;
 
 /// Retry settings.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ClientConfig {
     /// How long to wait for a reply before sending the same request again.
     pub retry_interval_ms: u64,
@@ -55,7 +55,7 @@ impl Default for ClientConfig {
 }
 
 /// How an operation ended. Every case is distinct and typed.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ClientOutcome {
     /// Registration and exposure are done; the record of `generation` is usable.
@@ -81,7 +81,7 @@ pub enum ClientOutcome {
 }
 
 /// What the client asks its host to do.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ClientOutput {
     /// Send these bytes (an encoded [`ClientRequest`]) to the relay.
@@ -135,7 +135,7 @@ impl core::error::Error for ClientError {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Intent {
     Register,
     Recover,
@@ -143,6 +143,7 @@ enum Intent {
 }
 
 /// The request an operation waits on.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct InFlight {
     request_id: u64,
     kind: RequestKind,
@@ -154,9 +155,10 @@ struct InFlight {
 
 /// What an operation waits for (each variant names the reply it waits for).
 #[allow(clippy::enum_variant_names)]
-enum Phase<S: CryptoSuite> {
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Phase<R, L> {
     /// Waiting for `RegistrationResponse`.
-    AwaitRegistrationResponse { state: S::ClientRegistration },
+    AwaitRegistrationResponse { state: R },
     /// Waiting for `Registered` of `generation`.
     AwaitRegistered {
         generation: u64,
@@ -165,7 +167,7 @@ enum Phase<S: CryptoSuite> {
     /// Waiting for `Exposed` of `generation`.
     AwaitExposed { generation: u64 },
     /// Waiting for `LoginChallenge`.
-    AwaitLoginChallenge { state: S::ClientLogin },
+    AwaitLoginChallenge { state: L },
     /// Waiting for `KeyReleased`.
     AwaitKeyReleased {
         login_id: LoginId,
@@ -177,16 +179,21 @@ enum Phase<S: CryptoSuite> {
     AwaitDeleted,
 }
 
-struct Operation<S: CryptoSuite> {
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Operation<R, L> {
     intent: Intent,
     password: SecretBytes,
     backup_key: Option<BackupKey>,
     attempt_limit: u32,
-    phase: Phase<S>,
+    phase: Phase<R, L>,
     in_flight: InFlight,
 }
 
 /// The client role for one account and one pinned fleet.
+///
+/// `Clone`, `Eq`, `Hash` and `Debug` (secrets redacted) hold when the suite's types have them, so
+/// the model checker can store clients in its states.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Client<S: CryptoSuite> {
     suite: S,
     fleet: FleetPublicKeys,
@@ -194,12 +201,12 @@ pub struct Client<S: CryptoSuite> {
     config: ClientConfig,
     next_request_id: u64,
     next_operation: OperationId,
-    operations: BTreeMap<OperationId, Operation<S>>,
+    operations: BTreeMap<OperationId, Operation<S::ClientRegistration, S::ClientLogin>>,
     outputs: VecDeque<ClientOutput>,
 }
 
 enum Step<S: CryptoSuite> {
-    Continue(Phase<S>, Request),
+    Continue(Phase<S::ClientRegistration, S::ClientLogin>, Request),
     Done(ClientOutcome),
 }
 
@@ -309,7 +316,7 @@ impl<S: CryptoSuite> Client<S> {
         password: &[u8],
         backup_key: Option<BackupKey>,
         attempt_limit: u32,
-        phase: Phase<S>,
+        phase: Phase<S::ClientRegistration, S::ClientLogin>,
         request: &Request,
     ) -> Result<OperationId, ClientError> {
         let in_flight = self.send(now_ms, rng, request)?;
@@ -519,7 +526,7 @@ impl<S: CryptoSuite> Client<S> {
         password: &SecretBytes,
         backup_key: Option<&BackupKey>,
         attempt_limit: u32,
-        phase: Phase<S>,
+        phase: Phase<S::ClientRegistration, S::ClientLogin>,
         reply: Reply,
     ) -> Step<S> {
         match (phase, reply) {

@@ -33,7 +33,7 @@ const SUSPECT_RETRY_MULTIPLE: u64 = 10;
 pub type ConnectionId = u64;
 
 /// Relay settings.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct RelayConfig {
     /// Requests an account may send in a burst.
     pub bucket_capacity: u32,
@@ -70,7 +70,7 @@ impl Default for RelayConfig {
 }
 
 /// What the relay asks its host to do.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum RelayOutput {
     /// Send these bytes (an encoded [`VaultRequest`]) to replica group `group`.
@@ -99,7 +99,7 @@ pub enum RelayOutput {
     },
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct Route {
     connection: ConnectionId,
     request_id: u64,
@@ -108,7 +108,7 @@ struct Route {
 }
 
 /// A request sent to a replicated group, waiting for a reply.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct Failover {
     group: u32,
     replica: u8,
@@ -117,14 +117,14 @@ struct Failover {
     bytes: Vec<u8>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct Bucket {
     tokens: u32,
     refilled_at_ms: u64,
 }
 
 /// The relay role.
-#[derive(Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Relay {
     config: RelayConfig,
     connections: BTreeMap<ConnectionId, AccountId>,

@@ -10,6 +10,8 @@
 
 pub mod labels;
 pub mod real;
+#[cfg(feature = "symbolic")]
+pub mod symbolic;
 
 use alloc::vec::Vec;
 use core::fmt;

@@ -99,6 +99,7 @@ impl core::error::Error for RestoreError {
 }
 
 /// What a request waits for in the store.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum Step {
     RegisterStartRead {
         registration_request: Vec<u8>,
@@ -121,6 +122,7 @@ enum Step {
     DeleteCommit,
 }
 
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct Waiting {
     route_id: u64,
     account: AccountId,
@@ -130,6 +132,10 @@ struct Waiting {
 }
 
 /// One vault replica: OPAQUE server, fleet keys, per-account records through a [`RecordStore`].
+///
+/// `Clone`, `Eq`, `Hash` and `Debug` hold when the suite, its fleet secrets and the store have
+/// them (the model checker stores replicas in its states).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct VaultReplica<S: CryptoSuite, St: RecordStore = LocalStore> {
     suite: S,
     fleet: S::FleetSecrets,

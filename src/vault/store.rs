@@ -96,7 +96,7 @@ pub trait RecordStore {
 }
 
 /// A single replica's store: applies each change at once.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct LocalStore {
     records: BTreeMap<AccountId, AccountRecord>,
     events: VecDeque<StoreEvent>,

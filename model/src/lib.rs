@@ -1,0 +1,14 @@
+//! The stateright model checker of the e2ee-backup vault protocol (SPEC.md "Model checking").
+//!
+//! It drives the crate's real [`e2ee_backup::Client`], [`e2ee_backup::Relay`] and
+//! [`e2ee_backup::VaultReplica`] with the symbolic crypto suite
+//! ([`e2ee_backup::crypto::symbolic`]) over a lossy, duplicating, reordering network with vault
+//! crashes and restarts, and checks INV-ATTEMPTS, INV-DISCLOSE, lockout permanence and
+//! INV-DURABLE exhaustively on small configurations ([`config::ModelConfig::named`]).
+
+pub mod config;
+pub mod model;
+pub mod properties;
+pub mod rng;
+pub mod run;
+pub mod state;
