@@ -152,9 +152,6 @@ impl Oracle {
         let Ok(body) = Reply::decode(&plain) else {
             return;
         };
-        if std::env::var("SIMDBG").is_ok() {
-            eprintln!("DBG {time_ms} g{group} r{host_route:x} {:?} -> {:?}", seen.request, body);
-        }
         self.judge(time_ms, &seen, &body);
     }
 

@@ -66,12 +66,12 @@ impl Scenario {
 /// One fault action.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FaultAction {
-    /// The replica of `group` crashes (volatile state lost).
+    /// The replica of `group` in [`home_dc`]`(group)` crashes (volatile state lost).
     Crash {
         /// Replica group.
         group: u32,
     },
-    /// The replica of `group` restarts from its disk.
+    /// The replica of `group` in [`home_dc`]`(group)` restarts from its disk.
     Restart {
         /// Replica group.
         group: u32,
@@ -116,7 +116,8 @@ pub enum FaultAction {
         /// Receiving datacenter.
         to: Dc,
     },
-    /// The replica of `group` handles messages `extra_ms` late (0: normal speed).
+    /// The replica of `group` in [`home_dc`]`(group)` handles messages `extra_ms` late (0:
+    /// normal speed).
     Slow {
         /// Replica group.
         group: u32,
@@ -146,7 +147,8 @@ pub struct FaultPlan {
 /// Most fault actions one plan holds.
 pub const FAULT_ACTIONS_MAX: usize = 10_000;
 
-/// The datacenter the replica of `group` lives in (one replica per group today).
+/// The datacenter of the replica of `group` that single-replica fault actions (`Crash`,
+/// `Restart`, `Slow`) target; each group has one replica in every datacenter.
 pub fn home_dc(group: u32) -> Dc {
     usize::try_from(group).unwrap_or(0) % DATACENTERS
 }

@@ -108,10 +108,15 @@ pub const ROUTES_MAX: usize = 100_000;
 /// way, so a quorum round trip from the farthest replica takes about 230 ms plus disk writes.
 pub const ROUND_TIMEOUT_MS: u64 = 600;
 
+/// Base of the backoff after a refused round (default 20 ms): dueling proposers in different
+/// datacenters need a backoff on the scale of their round trips to let one of them win.
+pub const BACKOFF_BASE_MS: u64 = 400;
+
 /// The membership and timings of every group: replicas `0..REPLICAS_PER_GROUP`.
 pub fn group_config() -> Config {
     let mut config = Config::new((0..REPLICAS_PER_GROUP).map(ReplicaId));
     config.round_timeout_ms = ROUND_TIMEOUT_MS;
+    config.backoff_base_ms = BACKOFF_BASE_MS;
     config
 }
 
