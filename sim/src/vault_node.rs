@@ -1,9 +1,10 @@
 //! The vault behind one adapter: host semantics for one replica of a replicated group (a
 //! [`VaultReplica`] over a [`ConsensusStore`]; five replicas per group, one per datacenter).
 //!
-//! The host carries out the replica's outputs in order: a `PersistReplica` goes to the simulated
-//! disk and takes `disk_write_ms`; a `ReplyToRelay` or a `ToReplica` is sent only when every
-//! earlier write is on disk (the documented output-order contract). A crash drops the replica's
+//! The host carries out the replica's outputs in order: a `PersistReplica` is issued to the
+//! simulated disk at once and completes after `disk_write_ms` (or a slow-disk draw), in order
+//! after every earlier write; a `ReplyToRelay` or a `ToReplica` is sent only when every earlier
+//! write is on disk (the documented output-order contract). A crash drops the replica's
 //! volatile state and every output not yet carried out (including a write in progress); a
 //! restart opens every durable write on disk and rebuilds the replica with
 //! [`ConsensusStore::restore`] (or, if the disk holds no consensus meta, with
@@ -63,10 +64,13 @@ pub enum NodeEffect {
         /// The envelope.
         bytes: Vec<u8>,
     },
-    /// A disk write started; call [`VaultNode::handle_disk_done`] with `epoch` after `delay_ms`.
+    /// A disk write started; call [`VaultNode::handle_disk_done`] with `epoch` and `sequence`
+    /// when it completes, `delay_ms` from now at the earliest and after every earlier write.
     DiskWrite {
         /// The node's epoch when the write started.
         epoch: u64,
+        /// The write's sequence number on this node since its last crash.
+        sequence: u64,
         /// How long the write takes.
         delay_ms: u64,
     },
@@ -90,8 +94,14 @@ pub struct VaultNode {
     pub timer_at_ms: Option<u64>,
     replica: Option<Replica>,
     disk: BTreeMap<DurableSlot, Vec<u8>>,
-    pending: VecDeque<VaultOutput>,
-    writing: bool,
+    /// Outputs not carried out yet, in order; a write carries its sequence number once issued.
+    pending: VecDeque<(Option<u64>, VaultOutput)>,
+    /// Writes issued since the last crash (sequence numbers `1..=writes_issued`).
+    writes_issued: u64,
+    /// Writes completed, in order (sequence numbers `1..=writes_done`).
+    writes_done: u64,
+    /// The disk completes writes in order: the global time the last issued write completes.
+    pub disk_busy_until_ms: u64,
     routes: BTreeMap<u64, (usize, u64)>,
     next_route: u64,
     epoch: u64,
@@ -106,7 +116,7 @@ pub const ROUTES_MAX: usize = 100_000;
 /// A consensus phase without a quorum of answers is abandoned after this long. The default
 /// (100 ms) is for a group in one place; the simulated datacenters are up to 150 ms apart one
 /// way, so a quorum round trip from the farthest replica takes about 230 ms plus disk writes.
-pub const ROUND_TIMEOUT_MS: u64 = 600;
+pub const ROUND_TIMEOUT_MS: u64 = 1_200;
 
 /// Base of the backoff after a refused round (default 20 ms): dueling proposers in different
 /// datacenters need a backoff on the scale of their round trips to let one of them win.
@@ -117,6 +127,7 @@ pub fn group_config() -> Config {
     let mut config = Config::new((0..REPLICAS_PER_GROUP).map(ReplicaId));
     config.round_timeout_ms = ROUND_TIMEOUT_MS;
     config.backoff_base_ms = BACKOFF_BASE_MS;
+    config.skip_prepare = true;
     config
 }
 
@@ -150,7 +161,9 @@ impl VaultNode {
             replica: None,
             disk: BTreeMap::new(),
             pending: VecDeque::new(),
-            writing: false,
+            writes_issued: 0,
+            writes_done: 0,
+            disk_busy_until_ms: 0,
             routes: BTreeMap::new(),
             next_route: 0,
             epoch: 0,
@@ -191,7 +204,9 @@ impl VaultNode {
     pub fn crash(&mut self) {
         self.replica = None;
         self.pending.clear();
-        self.writing = false;
+        self.writes_issued = 0;
+        self.writes_done = 0;
+        self.disk_busy_until_ms = 0;
         self.routes.clear();
         self.timer_at_ms = None;
         self.epoch += 1;
@@ -306,55 +321,63 @@ impl VaultNode {
         (Some((host_route, request)), effects)
     }
 
-    /// A disk write started at `epoch` completed.
-    pub fn handle_disk_done(&mut self, epoch: u64) -> Vec<NodeEffect> {
-        if epoch != self.epoch || !self.writing {
+    /// Write number `sequence`, issued at `epoch`, completed (writes complete in order).
+    pub fn handle_disk_done(&mut self, epoch: u64, sequence: u64) -> Vec<NodeEffect> {
+        if epoch != self.epoch || sequence <= self.writes_done {
             return Vec::new();
         }
-        self.writing = false;
-        if let Some(VaultOutput::PersistReplica { slot, sealed }) = self.pending.pop_front() {
-            self.disk.insert(slot, sealed);
-        }
+        self.writes_done = sequence;
         self.carry_out()
     }
 
     fn collect(&mut self) -> Vec<NodeEffect> {
         if let Some(replica) = self.replica.as_mut() {
             while let Some(output) = replica.poll_output() {
-                self.pending.push_back(output);
+                self.pending.push_back((None, output));
             }
         }
         self.carry_out()
     }
 
+    /// Issues every new write at once (the disk completes them in order), then carries out
+    /// outputs from the front: completed writes go to the disk, messages are sent, until the
+    /// first write still in progress (a message waits for every write before it).
     fn carry_out(&mut self) -> Vec<NodeEffect> {
         let mut effects = Vec::new();
+        for (sequence, output) in &mut self.pending {
+            if sequence.is_none() && matches!(output, VaultOutput::PersistReplica { .. }) {
+                self.writes_issued += 1;
+                *sequence = Some(self.writes_issued);
+                effects.push(NodeEffect::DiskWrite {
+                    epoch: self.epoch,
+                    sequence: self.writes_issued,
+                    delay_ms: self.disk_write_ms,
+                });
+            }
+        }
         if self.mode == HostMode::ReplyBeforePersist {
             let mut kept = VecDeque::new();
-            while let Some(output) = self.pending.pop_front() {
+            while let Some((sequence, output)) = self.pending.pop_front() {
                 match output {
                     VaultOutput::ReplyToRelay { bytes } => self.send_reply(&bytes, &mut effects),
                     VaultOutput::ToReplica { to, bytes } => {
                         effects.push(NodeEffect::ToReplica { to: to.0, bytes });
                     }
-                    other => kept.push_back(other),
+                    other => kept.push_back((sequence, other)),
                 }
             }
             self.pending = kept;
         }
-        while !self.writing {
-            let Some(output) = self.pending.pop_front() else {
-                break;
-            };
+        while let Some((sequence, output)) = self.pending.pop_front() {
             match output {
                 VaultOutput::PersistReplica { slot, sealed } => {
-                    self.pending
-                        .push_front(VaultOutput::PersistReplica { slot, sealed });
-                    self.writing = true;
-                    effects.push(NodeEffect::DiskWrite {
-                        epoch: self.epoch,
-                        delay_ms: self.disk_write_ms,
-                    });
+                    if sequence.is_some_and(|s| s <= self.writes_done) {
+                        self.disk.insert(slot, sealed);
+                    } else {
+                        self.pending
+                            .push_front((sequence, VaultOutput::PersistReplica { slot, sealed }));
+                        break;
+                    }
                 }
                 VaultOutput::ReplyToRelay { bytes } => self.send_reply(&bytes, &mut effects),
                 VaultOutput::ToReplica { to, bytes } => {

@@ -5,14 +5,14 @@ use e2ee_backup::client::ClientOutput;
 use e2ee_backup::crypto::CryptoSuite as _;
 use e2ee_backup::crypto::real::{InsecureFastFleetSecrets, InsecureFastSuite};
 use e2ee_backup::ids::FleetId;
-use e2ee_backup::relay::{Relay, RelayConfig, RelayOutput};
+use e2ee_backup::relay::{FirstReplica, Relay, RelayConfig, RelayOutput};
 use e2ee_backup::wire::ClientRequest;
 
 use crate::checkers::{
     INV_DURABLE, INV_LINEAR, LIVE, Oracle, SIM_LIMIT, Violation, outcome_name, show,
 };
 use crate::events::EventQueue;
-use crate::faults::{FaultAction, FaultPlan, Scenario, home_dc, plan};
+use crate::faults::{FaultAction, FaultPlan, Scenario, plan};
 use crate::network::{DATACENTERS, Dc, Endpoint, Network};
 use crate::seed::{derive_rng, draw_chance, draw_range};
 use crate::time::{NodeClock, START_MS};
@@ -185,6 +185,7 @@ enum Event {
     DiskDone {
         node: usize,
         epoch: u64,
+        sequence: u64,
     },
     Fault(FaultAction),
     RestartNode {
@@ -205,12 +206,6 @@ fn node_index(group: u32, replica: u8) -> usize {
     (group as usize) * usize::from(REPLICAS_PER_GROUP) + usize::from(replica)
 }
 
-/// The node a single-replica fault action on `group` targets: the group's replica in
-/// [`home_dc`]`(group)`.
-fn fault_node(group: u32) -> usize {
-    node_index(group, u8::try_from(home_dc(group)).unwrap_or(0))
-}
-
 /// Most events one run handles.
 pub const EVENTS_MAX: u64 = 50_000_000;
 /// Most events waiting at once.
@@ -218,7 +213,7 @@ pub const QUEUE_CAPACITY: usize = 2_000_000;
 /// How long a disk write takes.
 pub const DISK_WRITE_MS: u64 = 8;
 /// A relay resends a request to another replica after this long without a reply.
-pub const VAULT_RETRY_MS: u64 = 1_500;
+pub const VAULT_RETRY_MS: u64 = 4_000;
 /// At most this many sends of one request by a relay, over all replicas of the group.
 pub const VAULT_SENDS_MAX: u32 = 3;
 
@@ -246,6 +241,8 @@ struct World {
     healed: bool,
     mix: String,
     crash_after_reply_per_million: u32,
+    group_crash_after_reply_per_million: u32,
+    disk_write_ms_max: u64,
     fault_rng: rand_chacha::ChaCha20Rng,
 }
 
@@ -308,7 +305,7 @@ impl World {
                 let relay_config = RelayConfig {
                     vault_groups: size.groups,
                     replicas_per_group: REPLICAS_PER_GROUP,
-                    home_replica: u8::try_from(dc).unwrap_or(0),
+                    first_replica: FirstReplica::PerAccount,
                     vault_retry_ms: VAULT_RETRY_MS,
                     vault_sends_max: VAULT_SENDS_MAX,
                     ..RelayConfig::default()
@@ -391,6 +388,8 @@ impl World {
             healed: false,
             mix: plan.mix,
             crash_after_reply_per_million: plan.crash_after_reply_per_million,
+            group_crash_after_reply_per_million: plan.group_crash_after_reply_per_million,
+            disk_write_ms_max: plan.disk_write_ms_max,
             fault_rng: derive_rng(config.seed, "faults-live"),
         };
         for (node, effects) in first_effects {
@@ -578,16 +577,24 @@ impl World {
                 }
                 self.drain_client(user);
             }
-            Event::DiskDone { node, epoch } => {
+            Event::DiskDone {
+                node,
+                epoch,
+                sequence,
+            } => {
                 self.trace.record(
                     now,
                     7,
-                    &[&(node as u64).to_be_bytes(), &epoch.to_be_bytes()],
+                    &[
+                        &(node as u64).to_be_bytes(),
+                        &epoch.to_be_bytes(),
+                        &sequence.to_be_bytes(),
+                    ],
                 );
                 let Some(vault) = self.nodes.get_mut(node) else {
                     return;
                 };
-                let effects = vault.handle_disk_done(epoch);
+                let effects = vault.handle_disk_done(epoch, sequence);
                 self.apply_effects(node, effects);
             }
             Event::Fault(action) => {
@@ -608,12 +615,12 @@ impl World {
 
     fn apply_fault(&mut self, action: FaultAction) {
         match action {
-            FaultAction::Crash { group } => {
-                if let Some(node) = self.nodes.get_mut(fault_node(group)) {
+            FaultAction::Crash { group, replica } => {
+                if let Some(node) = self.nodes.get_mut(node_index(group, replica)) {
                     node.crash();
                 }
             }
-            FaultAction::Restart { group } => self.restart(fault_node(group)),
+            FaultAction::Restart { group, replica } => self.restart(node_index(group, replica)),
             FaultAction::DcDown { dc } => {
                 self.net.set_down(dc, true);
                 for node in self.nodes.iter_mut().filter(|n| n.dc == dc) {
@@ -637,8 +644,12 @@ impl World {
             FaultAction::Uncut { from, to } => self.net.uncut(from, to),
             FaultAction::Clog { from, to, extra_ms } => self.net.clog(from, to, extra_ms),
             FaultAction::Unclog { from, to } => self.net.unclog(from, to),
-            FaultAction::Slow { group, extra_ms } => {
-                if let Some(node) = self.nodes.get_mut(fault_node(group)) {
+            FaultAction::Slow {
+                group,
+                replica,
+                extra_ms,
+            } => {
+                if let Some(node) = self.nodes.get_mut(node_index(group, replica)) {
                     node.slow_ms = extra_ms;
                 }
             }
@@ -676,6 +687,7 @@ impl World {
 
     fn heal(&mut self) {
         self.healed = true;
+        self.disk_write_ms_max = 0;
         self.net.heal();
         for relay in 0..self.relays.len() {
             self.update_relay_timer(relay);
@@ -749,6 +761,16 @@ impl World {
                         self.schedule(down_ms, Event::RestartNode { node });
                         return;
                     }
+                    if !self.healed
+                        && draw_chance(
+                            &mut self.fault_rng,
+                            self.group_crash_after_reply_per_million,
+                        )
+                    {
+                        // A correlated crash right after this send: every replica of the group.
+                        self.crash_group(group);
+                        return;
+                    }
                 }
                 NodeEffect::ToReplica { to, bytes } => {
                     let target = node_index(group, to);
@@ -769,12 +791,55 @@ impl World {
                         );
                     }
                 }
-                NodeEffect::DiskWrite { epoch, delay_ms } => {
-                    self.schedule(delay_ms, Event::DiskDone { node, epoch });
+                NodeEffect::DiskWrite {
+                    epoch,
+                    sequence,
+                    delay_ms,
+                } => {
+                    let delay_ms = if self.disk_write_ms_max > delay_ms {
+                        draw_range(&mut self.fault_rng, delay_ms, self.disk_write_ms_max)
+                    } else {
+                        delay_ms
+                    };
+                    // The disk completes writes in order.
+                    let Some(vault) = self.nodes.get_mut(node) else {
+                        continue;
+                    };
+                    let done_ms = (self.now_ms + delay_ms).max(vault.disk_busy_until_ms);
+                    vault.disk_busy_until_ms = done_ms;
+                    self.queue.push(
+                        done_ms,
+                        Event::DiskDone {
+                            node,
+                            epoch,
+                            sequence,
+                        },
+                    );
                 }
             }
         }
         self.update_node_timer(node);
+    }
+
+    /// Crashes every replica of `group` at once; each restarts from its disk 1–3 s later.
+    fn crash_group(&mut self, group: u32) {
+        for replica in 0..REPLICAS_PER_GROUP {
+            let node = node_index(group, replica);
+            let Some(vault) = self.nodes.get_mut(node) else {
+                continue;
+            };
+            if !vault.is_up() {
+                continue;
+            }
+            vault.crash();
+            let down_ms = draw_range(&mut self.fault_rng, 1_000, 3_000);
+            self.trace.record(
+                self.now_ms,
+                15,
+                &[&(node as u64).to_be_bytes(), &down_ms.to_be_bytes()],
+            );
+            self.schedule(down_ms, Event::RestartNode { node });
+        }
     }
 
     fn update_node_timer(&mut self, node: usize) {
