@@ -11,8 +11,10 @@
 //! token bucket (time is an input).
 //!
 //! Replicated groups (`replicas_per_group > 1`, SPEC.md "Replication", "Relay failover"): the
-//! relay sends each request to one replica ([`RelayOutput::ToReplica`]), preferring
-//! `home_replica` (its own datacenter) and skipping replicas it suspects. If no reply arrives
+//! relay sends each request to one replica ([`RelayOutput::ToReplica`]), starting from the
+//! [`FirstReplica`] policy — by default the account's preferred replica, the same on every relay,
+//! so that one replica proposes for an account and proposers do not duel — and skipping replicas
+//! it suspects. If no reply arrives
 //! within `vault_retry_ms` ([`Relay::handle_timeout`]), it suspects that replica and sends the
 //! same bytes (same route id) to the next one, at most `vault_sends_max` times in all. A reply
 //! from any replica of the group is routed back; later duplicates find no route and are dropped.
@@ -44,8 +46,8 @@ pub struct RelayConfig {
     /// Replicas in each group (ids `0..replicas_per_group`, one per datacenter); `1` keeps the
     /// single-replica behaviour ([`RelayOutput::ToVault`], no retries).
     pub replicas_per_group: u8,
-    /// The replica the relay tries first (the one in its own datacenter).
-    pub home_replica: u8,
+    /// Which replica the relay tries first.
+    pub first_replica: FirstReplica,
     /// Replicated groups: resend to another replica after this long without a reply.
     pub vault_retry_ms: u64,
     /// Replicated groups: at most this many sends of one request, over all replicas.
@@ -61,12 +63,25 @@ impl Default for RelayConfig {
             refill_interval_ms: 3_000,
             vault_groups: 1,
             replicas_per_group: 1,
-            home_replica: 0,
+            first_replica: FirstReplica::PerAccount,
             vault_retry_ms: 1_000,
             vault_sends_max: 3,
             max_routes: 65_536,
         }
     }
+}
+
+/// Which replica of a replicated group the relay sends a request to first (SPEC.md "Relay
+/// failover").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FirstReplica {
+    /// The account's preferred replica, [`preferred_replica`]: every relay starts from the same
+    /// replica for an account, so one replica proposes its changes (no duelling proposers while
+    /// that replica is up). The default.
+    PerAccount,
+    /// This replica for every account (for example the one in the relay's own datacenter).
+    /// Relays with different fixed replicas make proposers duel on shared accounts.
+    Fixed(u8),
 }
 
 /// What the relay asks its host to do.
@@ -138,15 +153,31 @@ pub struct Relay {
 /// The replica group that owns `account` among `groups` groups: the first four bytes of
 /// SHA-256([`LABEL_GROUP_ROUTING`] ‖ account), big-endian, modulo `groups`.
 pub fn group_for(account: &AccountId, groups: u32) -> u32 {
+    routing_word(account, 0) % groups.max(1)
+}
+
+/// The replica (`0..replicas`) every relay tries first for `account` under
+/// [`FirstReplica::PerAccount`]: bytes 4..8 of SHA-256(`LABEL_GROUP_ROUTING` ‖ account), as a
+/// big-endian u32, mod `replicas` (SPEC.md "Relay failover").
+pub fn preferred_replica(account: &AccountId, replicas: u8) -> u8 {
+    let word = routing_word(account, 1) % u32::from(replicas.max(1));
+    u8::try_from(word).unwrap_or(0)
+}
+
+/// The `index`-th big-endian u32 of SHA-256(`LABEL_GROUP_ROUTING` ‖ account).
+fn routing_word(account: &AccountId, index: usize) -> u32 {
     let digest = Sha256::new()
         .chain_update(LABEL_GROUP_ROUTING)
         .chain_update(account.as_bytes())
         .finalize();
-    let mut head = [0u8; 4];
-    for (dst, src) in head.iter_mut().zip(digest.iter()) {
+    let mut word = [0u8; 4];
+    for (dst, src) in word
+        .iter_mut()
+        .zip(digest.iter().skip(index.saturating_mul(4)))
+    {
         *dst = *src;
     }
-    u32::from_be_bytes(head) % groups.max(1)
+    u32::from_be_bytes(word)
 }
 
 impl Relay {
@@ -211,7 +242,13 @@ impl Relay {
         };
         let bytes = forward.encode();
         let failover = if self.config.replicas_per_group > 1 {
-            let replica = self.pick_replica(now_ms, group, None);
+            let first = match self.config.first_replica {
+                FirstReplica::PerAccount => {
+                    preferred_replica(&forward.account, self.config.replicas_per_group)
+                }
+                FirstReplica::Fixed(replica) => replica,
+            };
+            let replica = self.pick_replica(now_ms, group, first, None);
             self.outputs.push_back(RelayOutput::ToReplica {
                 group,
                 replica,
@@ -266,7 +303,12 @@ impl Relay {
                 self.routes.remove(&route_id);
                 continue;
             }
-            let replica = self.pick_replica(now_ms, failover.group, Some(failover.replica));
+            let replica = self.pick_replica(
+                now_ms,
+                failover.group,
+                failover.replica,
+                Some(failover.replica),
+            );
             self.outputs.push_back(RelayOutput::ToReplica {
                 group: failover.group,
                 replica,
@@ -291,14 +333,14 @@ impl Relay {
             .min()
     }
 
-    /// The first replica after `after` (or from the home replica) that is not suspected at
-    /// `now_ms`; if every replica is suspected, the next one in turn.
-    fn pick_replica(&mut self, now_ms: u64, group: u32, after: Option<u8>) -> u8 {
+    /// The first replica from `first` (or after `after`) that is not suspected at `now_ms`; if
+    /// every replica is suspected, the next one in turn.
+    fn pick_replica(&mut self, now_ms: u64, group: u32, first: u8, after: Option<u8>) -> u8 {
         let n = u16::from(self.config.replicas_per_group.max(1));
         self.suspects.retain(|_, until| *until > now_ms);
         let start = match after {
             Some(r) => (u16::from(r) + 1) % n,
-            None => u16::from(self.config.home_replica) % n,
+            None => u16::from(first) % n,
         };
         let nth = |i: u16| u8::try_from((start + i) % n).unwrap_or(0);
         for replica in (0..n).map(nth) {

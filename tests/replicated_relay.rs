@@ -1,18 +1,22 @@
-//! Relay failover for replicated groups (SPEC.md "Replication", "Relay failover"): home replica
-//! first, the same bytes to the next replica on timeout, bounded sends, a reply from any replica
+//! Relay failover for replicated groups (SPEC.md "Replication", "Relay failover"): the account's
+//! preferred replica (or a fixed one) first, the same bytes to the next replica on timeout, bounded sends, a reply from any replica
 //! routed back once.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use e2ee_backup::ids::AccountId;
-use e2ee_backup::relay::{Relay, RelayConfig, RelayOutput};
+use e2ee_backup::relay::{FirstReplica, Relay, RelayConfig, RelayOutput, preferred_replica};
 use e2ee_backup::wire::{
     ClientReply, ClientRequest, ReplyBody, RequestKind, VaultReply, VaultRequest,
 };
 
 fn relay(home: u8) -> Relay {
+    relay_with(FirstReplica::Fixed(home))
+}
+
+fn relay_with(first_replica: FirstReplica) -> Relay {
     let mut relay = Relay::new(RelayConfig {
         replicas_per_group: 5,
-        home_replica: home,
+        first_replica,
         vault_retry_ms: 100,
         vault_sends_max: 3,
         ..RelayConfig::default()
@@ -44,12 +48,12 @@ fn sent_to(outs: &[RelayOutput]) -> Vec<(u8, Vec<u8>)> {
 }
 
 #[test]
-fn sends_to_the_home_replica_then_fails_over_with_the_same_bytes() {
+fn sends_to_the_first_replica_then_fails_over_with_the_same_bytes() {
     let mut r = relay(2);
     r.handle_client_message(0, 1, &request(9));
     let first = sent_to(&outputs(&mut r));
     assert_eq!(first.len(), 1);
-    assert_eq!(first[0].0, 2, "home replica first");
+    assert_eq!(first[0].0, 2, "the fixed first replica first");
     assert_eq!(r.poll_timeout(), Some(100));
     r.handle_timeout(99);
     assert!(outputs(&mut r).is_empty(), "not yet due");
@@ -68,6 +72,25 @@ fn sends_to_the_home_replica_then_fails_over_with_the_same_bytes() {
     r.handle_timeout(300);
     assert!(outputs(&mut r).is_empty());
     assert_eq!(r.poll_timeout(), None);
+}
+
+#[test]
+fn every_relay_sends_an_account_to_its_preferred_replica_first() {
+    let alice = AccountId::new(b"alice").unwrap();
+    let preferred = preferred_replica(&alice, 5);
+    for _relay in 0..3 {
+        let mut r = relay_with(FirstReplica::PerAccount);
+        r.handle_client_message(0, 1, &request(1));
+        assert_eq!(sent_to(&outputs(&mut r))[0].0, preferred);
+    }
+    // The preference spreads accounts over every replica of the group.
+    let mut seen = [false; 5];
+    for i in 0..200u32 {
+        let account = AccountId::new(format!("user-{i}").as_bytes()).unwrap();
+        seen[usize::from(preferred_replica(&account, 5))] = true;
+    }
+    assert_eq!(seen, [true; 5]);
+    assert_eq!(preferred_replica(&alice, 1), 0);
 }
 
 #[test]

@@ -182,10 +182,53 @@ fn a_login_started_through_one_replica_finishes_through_another() {
         c.register(1, b"pw", &k, 3),
         ClientOutcome::Registered { generation: 1 }
     );
-    // LoginStart goes to the home replica 0; LoginFinish is handled by replica 3, which opens
+    // LoginStart goes to the fixed first replica 0; LoginFinish is handled by replica 3, which opens
     // the sealed OPAQUE login state stored in the replicated record.
     c.redirect.insert(RequestKind::LoginStart, 0);
     c.redirect.insert(RequestKind::LoginFinish, 3);
     assert_eq!(c.recover(1, b"pw"), ClientOutcome::Recovered(k));
     assert_eq!(c.oracle.releases.get(&alice), Some(&1));
+}
+
+#[test]
+fn identical_copies_of_a_request_in_flight_share_one_operation() {
+    use e2ee_backup::vault::RecordChange;
+    use e2ee_backup::wire::VaultRequest;
+    use replicated_support::Packet;
+
+    let mut c = Cluster::new(11);
+    let alice = account("alice");
+    c.add_client(1, &alice);
+    let k = key(3);
+    c.register(1, b"pw", &k, 3);
+    let op = c.start_recover(1, b"pw");
+    // The client's LoginStart reaches the relay, which forwards it to one replica.
+    assert!(c.run_steps(1) || !c.in_flight.is_empty());
+    let (replica, bytes) = c
+        .in_flight
+        .iter()
+        .find_map(|p| match p {
+            Packet::RelayToReplica(r, b) => Some((*r, b.clone())),
+            _ => None,
+        })
+        .expect("the relay forwarded the LoginStart");
+    let mut copy = VaultRequest::decode(&bytes).unwrap();
+    assert_eq!(copy.kind, RequestKind::LoginStart);
+    // Four copies under other route ids (resends through other relays), plus the same bytes
+    // again, all while the first is still in flight.
+    for extra in 1..=4 {
+        copy.route_id = copy.route_id.wrapping_add(1_000 * extra);
+        c.in_flight
+            .push(Packet::RelayToReplica(replica, copy.encode()));
+    }
+    c.in_flight.push(Packet::RelayToReplica(replica, bytes));
+    assert_eq!(c.finish(1, op), ClientOutcome::Recovered(k));
+    let log = c.log.borrow();
+    let login_starts = log
+        .changes
+        .iter()
+        .filter(|r| matches!(r.change, RecordChange::LoginStart { .. }))
+        .count();
+    // One LoginStart change, not six: the copies waited for the first one's answer.
+    assert_eq!(login_starts, 1, "{:?}", log.changes.len());
 }

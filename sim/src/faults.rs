@@ -26,13 +26,16 @@ pub enum Scenario {
     FlappingPartitions,
     /// Replicas crash and restart from their durable state, again and again.
     CrashRestart,
+    /// Correlated crashes: every replica of a group crashes at once, right after one of them
+    /// sent a reply, while disks are slow (writes take up to `disk_write_ms_max`).
+    GroupCrashes,
     /// Each seed draws its own fault mix.
     Swarm,
 }
 
 impl Scenario {
     /// Every scenario, in report order.
-    pub const ALL: [Scenario; 8] = [
+    pub const ALL: [Scenario; 9] = [
         Scenario::NoFaults,
         Scenario::OneReplicaDown,
         Scenario::OneDcDown,
@@ -40,6 +43,7 @@ impl Scenario {
         Scenario::ThreeDcsDownHealed,
         Scenario::FlappingPartitions,
         Scenario::CrashRestart,
+        Scenario::GroupCrashes,
         Scenario::Swarm,
     ];
 
@@ -53,6 +57,7 @@ impl Scenario {
             Scenario::ThreeDcsDownHealed => "three-dcs-down-healed",
             Scenario::FlappingPartitions => "flapping-partitions",
             Scenario::CrashRestart => "crash-restart",
+            Scenario::GroupCrashes => "group-crashes",
             Scenario::Swarm => "swarm",
         }
     }
@@ -66,15 +71,19 @@ impl Scenario {
 /// One fault action.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FaultAction {
-    /// The replica of `group` crashes (volatile state lost).
+    /// Replica `replica` of `group` crashes (volatile state lost).
     Crash {
         /// Replica group.
         group: u32,
+        /// Replica (and datacenter) index.
+        replica: u8,
     },
-    /// The replica of `group` restarts from its disk.
+    /// Replica `replica` of `group` restarts from its disk.
     Restart {
         /// Replica group.
         group: u32,
+        /// Replica (and datacenter) index.
+        replica: u8,
     },
     /// Datacenter `dc` goes down: its replicas crash, nothing reaches it.
     DcDown {
@@ -116,10 +125,12 @@ pub enum FaultAction {
         /// Receiving datacenter.
         to: Dc,
     },
-    /// The replica of `group` handles messages `extra_ms` late (0: normal speed).
+    /// Replica `replica` of `group` handles messages `extra_ms` late (0: normal speed).
     Slow {
         /// Replica group.
         group: u32,
+        /// Replica (and datacenter) index.
+        replica: u8,
         /// Extra delay.
         extra_ms: u64,
     },
@@ -137,6 +148,13 @@ pub struct FaultPlan {
     /// Chance, per million, that a replica crashes right after it sent a reply (a crash at the
     /// worst moment for a host that replies before its writes complete).
     pub crash_after_reply_per_million: u32,
+    /// Chance, per million, that every replica of a group crashes at once right after one of
+    /// them sent a reply (a correlated crash: power loss, a bad deploy); each restarts from its
+    /// disk 1–3 s later.
+    pub group_crash_after_reply_per_million: u32,
+    /// Each durable write takes between `DISK_WRITE_MS` and this long (slow disks); `0`: always
+    /// `DISK_WRITE_MS`.
+    pub disk_write_ms_max: u64,
     /// Fault actions by virtual time (sorted).
     pub schedule: Vec<(u64, FaultAction)>,
     /// What was drawn, for the log.
@@ -146,10 +164,8 @@ pub struct FaultPlan {
 /// Most fault actions one plan holds.
 pub const FAULT_ACTIONS_MAX: usize = 10_000;
 
-/// The datacenter the replica of `group` lives in (one replica per group today).
-pub fn home_dc(group: u32) -> Dc {
-    usize::try_from(group).unwrap_or(0) % DATACENTERS
-}
+/// Replicas in each group: one in every datacenter (replica `i` is in datacenter `i`).
+const REPLICAS: u64 = DATACENTERS as u64;
 
 /// Draws the plan of `scenario` for a safety phase `[start_ms, end_ms)` over `groups` groups.
 pub fn plan(
@@ -170,6 +186,8 @@ pub fn plan(
         drift_ppm_max: 100,
         offset_ms_max: 500,
         crash_after_reply_per_million: 0,
+        group_crash_after_reply_per_million: 0,
+        disk_write_ms_max: 0,
         schedule: Vec::new(),
         mix: String::new(),
     };
@@ -186,8 +204,13 @@ pub fn plan(
             plan.offset_ms_max = 0;
         }
         Scenario::OneReplicaDown => {
-            plan.schedule
-                .push((start_ms, FaultAction::Crash { group: 0 }));
+            plan.schedule.push((
+                start_ms,
+                FaultAction::Crash {
+                    group: 0,
+                    replica: 0,
+                },
+            ));
         }
         Scenario::OneDcDown => {
             plan.schedule
@@ -196,8 +219,14 @@ pub fn plan(
         Scenario::DcDownPlusReplica => {
             plan.schedule
                 .push((start_ms, FaultAction::DcDown { dc: 0 }));
-            let group = (0..groups).find(|g| home_dc(*g) != 0).unwrap_or(0);
-            plan.schedule.push((start_ms, FaultAction::Crash { group }));
+            // Group 0 loses two of its five replicas: a quorum of three is left.
+            plan.schedule.push((
+                start_ms,
+                FaultAction::Crash {
+                    group: 0,
+                    replica: 1,
+                },
+            ));
         }
         Scenario::ThreeDcsDownHealed => {
             for dc in 0..3 {
@@ -210,18 +239,25 @@ pub fn plan(
             crashes(rng, &mut plan, groups, start_ms, end_ms, 1_000, 5_000);
             plan.crash_after_reply_per_million = 30_000;
         }
+        Scenario::GroupCrashes => {
+            plan.group_crash_after_reply_per_million = 20_000;
+            plan.disk_write_ms_max = 250;
+        }
         Scenario::Swarm => swarm(rng, &mut plan, groups, start_ms, end_ms),
     }
     plan.schedule.truncate(FAULT_ACTIONS_MAX);
     plan.schedule.sort_by_key(|(time_ms, _)| *time_ms);
     if plan.mix.is_empty() {
         plan.mix = format!(
-            "loss={}ppm dup={}ppm jitter<={}ms drift<={}ppm crash-after-reply={}ppm actions={}",
+            "loss={}ppm dup={}ppm jitter<={}ms drift<={}ppm crash-after-reply={}ppm \
+             group-crash-after-reply={}ppm disk<={}ms actions={}",
             plan.network.loss_per_million,
             plan.network.duplicate_per_million,
             plan.network.jitter_ms_max,
             plan.drift_ppm_max,
             plan.crash_after_reply_per_million,
+            plan.group_crash_after_reply_per_million,
+            plan.disk_write_ms_max,
             plan.schedule.len()
         );
     }
@@ -280,10 +316,12 @@ fn crashes(
             break;
         }
         let group = u32::try_from(draw_range(rng, 0, u64::from(groups.max(1)) - 1)).unwrap_or(0);
+        let replica = u8::try_from(draw_range(rng, 0, REPLICAS - 1)).unwrap_or(0);
         let until_ms = (at_ms + draw_range(rng, 1, down_ms_max)).min(end_ms);
-        plan.schedule.push((at_ms, FaultAction::Crash { group }));
         plan.schedule
-            .push((until_ms, FaultAction::Restart { group }));
+            .push((at_ms, FaultAction::Crash { group, replica }));
+        plan.schedule
+            .push((until_ms, FaultAction::Restart { group, replica }));
     }
 }
 
@@ -326,6 +364,16 @@ fn swarm(rng: &mut ChaCha20Rng, plan: &mut FaultPlan, groups: u32, start_ms: u64
         );
     }
     if draw_chance(rng, 300_000) {
+        plan.group_crash_after_reply_per_million =
+            u32::try_from(draw_range(rng, 1_000, 20_000)).unwrap_or(0);
+        plan.disk_write_ms_max = draw_range(rng, 8, 250);
+        let _ = write!(
+            mix,
+            " group-crashes(after-reply={}ppm,disk<={}ms)",
+            plan.group_crash_after_reply_per_million, plan.disk_write_ms_max
+        );
+    }
+    if draw_chance(rng, 300_000) {
         let dc = usize::try_from(draw_range(rng, 0, DATACENTERS as u64 - 1)).unwrap_or(0);
         let at_ms = draw_range(rng, start_ms, end_ms);
         let until_ms = draw_range(rng, at_ms, end_ms);
@@ -345,10 +393,17 @@ fn swarm(rng: &mut ChaCha20Rng, plan: &mut FaultPlan, groups: u32, start_ms: u64
     }
     if draw_chance(rng, 400_000) {
         let group = u32::try_from(draw_range(rng, 0, u64::from(groups.max(1)) - 1)).unwrap_or(0);
+        let replica = u8::try_from(draw_range(rng, 0, REPLICAS - 1)).unwrap_or(0);
         let extra_ms = draw_range(rng, 50, 2_000);
-        plan.schedule
-            .push((start_ms, FaultAction::Slow { group, extra_ms }));
-        let _ = write!(mix, " slow(group{group},+{extra_ms}ms)");
+        plan.schedule.push((
+            start_ms,
+            FaultAction::Slow {
+                group,
+                replica,
+                extra_ms,
+            },
+        ));
+        let _ = write!(mix, " slow(group{group}/replica{replica},+{extra_ms}ms)");
     }
     plan.mix = mix;
 }

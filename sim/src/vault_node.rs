@@ -1,36 +1,46 @@
-//! The vault behind one adapter: host semantics for a [`VaultReplica`] (today one replica per
-//! group; the replicated vault plugs in here).
+//! The vault behind one adapter: host semantics for one replica of a replicated group (a
+//! [`VaultReplica`] over a [`ConsensusStore`]; five replicas per group, one per datacenter).
 //!
-//! The host carries out the replica's outputs in order: a `Persist` goes to the simulated disk
-//! and takes `disk_write_ms`; a `ReplyToRelay` is sent only when every earlier `Persist` is on
-//! disk (the documented output-order contract). A crash drops the replica's volatile state and
-//! every output not yet carried out (including a write in progress); a restart builds a new
-//! replica and loads every record from disk with `restore_record`.
+//! The host carries out the replica's outputs in order: a `PersistReplica` is issued to the
+//! simulated disk at once and completes after `disk_write_ms` (or a slow-disk draw), in order
+//! after every earlier write; a `ReplyToRelay` or a `ToReplica` is sent only when every earlier
+//! write is on disk (the documented output-order contract). A crash drops the replica's
+//! volatile state and every output not yet carried out (including a write in progress); a
+//! restart opens every durable write on disk and rebuilds the replica with
+//! [`ConsensusStore::restore`] (or, if the disk holds no consensus meta, with
+//! [`ConsensusStore::recover_amnesiac`]).
 //!
-//! The host multiplexes relays: it gives each request a host route id (unique per node across
-//! restarts), hands the replica that id, and maps the reply back to the relay and its route id.
+//! The host multiplexes relays: it gives each request a host route id (unique per group across
+//! replicas and restarts), hands the replica that id, and maps the reply back to the relay and
+//! its route id.
 //!
 //! [`HostMode::ReplyBeforePersist`] is the deliberately broken host of `--broken
-//! reply-before-persist`: it sends replies at once, before the writes they depend on, so a crash in
-//! between forgets a counted attempt that was already answered.
+//! reply-before-persist`: it sends replies and replica messages at once, before the writes they
+//! depend on, so a crash in between forgets a counted attempt that was already answered.
 
 use std::collections::{BTreeMap, VecDeque};
 
+use e2ee_backup::consensus::{Config, DurableState, ReplicaId};
 use e2ee_backup::crypto::real::{InsecureFastFleetSecrets, InsecureFastSuite};
 use e2ee_backup::ids::AccountId;
-use e2ee_backup::vault::{VaultOutput, VaultReplica};
+use e2ee_backup::vault::{
+    ConsensusStore, DurableSlot, ReplicaPlace, VaultOutput, VaultReplica, open_replica_write,
+};
 use e2ee_backup::wire::{VaultReply, VaultRequest};
 use rand_chacha::ChaCha20Rng;
 
 use crate::network::Dc;
 use crate::time::NodeClock;
 
+/// Replicas in each group (one per datacenter).
+pub const REPLICAS_PER_GROUP: u8 = 5;
+
 /// How the host treats the output-order contract.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HostMode {
-    /// Every `Persist` completes before any later reply is sent.
+    /// Every write completes before any later message is sent.
     Correct,
-    /// Broken on purpose: replies are sent before the writes that precede them.
+    /// Broken on purpose: messages are sent before the writes that precede them.
     ReplyBeforePersist,
 }
 
@@ -47,29 +57,51 @@ pub enum NodeEffect {
         /// The host route id of the request.
         host_route: u64,
     },
-    /// A disk write started; call [`VaultNode::handle_disk_done`] with `epoch` after `delay_ms`.
+    /// Send `bytes` (an encoded link envelope) to replica `to` of the same group.
+    ToReplica {
+        /// Destination replica index.
+        to: u8,
+        /// The envelope.
+        bytes: Vec<u8>,
+    },
+    /// A disk write started; call [`VaultNode::handle_disk_done`] with `epoch` and `sequence`
+    /// when it completes, `delay_ms` from now at the earliest and after every earlier write.
     DiskWrite {
         /// The node's epoch when the write started.
         epoch: u64,
+        /// The write's sequence number on this node since its last crash.
+        sequence: u64,
         /// How long the write takes.
         delay_ms: u64,
     },
 }
 
+type Replica = VaultReplica<InsecureFastSuite, ConsensusStore>;
+
 /// One vault replica with its host: disk, pending outputs, relay routes.
 pub struct VaultNode {
     /// Replica group.
     pub group: u32,
+    /// Replica index within the group.
+    pub replica_id: u8,
     /// Datacenter the replica is in.
     pub dc: Dc,
     /// Extra delay of every message to this node (a slow replica).
     pub slow_ms: u64,
     /// The node's clock (what it is told as `now_ms`).
     pub clock: NodeClock,
-    replica: Option<VaultReplica<InsecureFastSuite>>,
-    disk: BTreeMap<AccountId, Vec<u8>>,
-    pending: VecDeque<VaultOutput>,
-    writing: bool,
+    /// The global time of the timer event scheduled for this node, if any.
+    pub timer_at_ms: Option<u64>,
+    replica: Option<Replica>,
+    disk: BTreeMap<DurableSlot, Vec<u8>>,
+    /// Outputs not carried out yet, in order; a write carries its sequence number once issued.
+    pending: VecDeque<(Option<u64>, VaultOutput)>,
+    /// Writes issued since the last crash (sequence numbers `1..=writes_issued`).
+    writes_issued: u64,
+    /// Writes completed, in order (sequence numbers `1..=writes_done`).
+    writes_done: u64,
+    /// The disk completes writes in order: the global time the last issued write completes.
+    pub disk_busy_until_ms: u64,
     routes: BTreeMap<u64, (usize, u64)>,
     next_route: u64,
     epoch: u64,
@@ -81,32 +113,77 @@ pub struct VaultNode {
 /// Most requests a host keeps routes for (older ones are forgotten).
 pub const ROUTES_MAX: usize = 100_000;
 
+/// A consensus phase without a quorum of answers is abandoned after this long. The default
+/// (100 ms) is for a group in one place; the simulated datacenters are up to 150 ms apart one
+/// way, so a quorum round trip from the farthest replica takes about 230 ms plus disk writes.
+pub const ROUND_TIMEOUT_MS: u64 = 1_200;
+
+/// Base of the backoff after a refused round (default 20 ms): dueling proposers in different
+/// datacenters need a backoff on the scale of their round trips to let one of them win.
+pub const BACKOFF_BASE_MS: u64 = 400;
+
+/// The membership and timings of every group: replicas `0..REPLICAS_PER_GROUP`.
+pub fn group_config() -> Config {
+    let mut config = Config::new((0..REPLICAS_PER_GROUP).map(ReplicaId));
+    config.round_timeout_ms = ROUND_TIMEOUT_MS;
+    config.backoff_base_ms = BACKOFF_BASE_MS;
+    config.skip_prepare = true;
+    config
+}
+
+/// Why a node could not be built or rebuilt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NodeError {
+    /// The consensus replica refused to start.
+    Start(String),
+}
+
 impl VaultNode {
-    /// A running node with an empty disk.
+    /// A running member of a brand-new group, with an empty disk. Returns the node and the
+    /// effects of its first outputs (its first durable write).
     pub fn new(
         group: u32,
-        dc: Dc,
+        replica_id: u8,
         fleet: InsecureFastFleetSecrets,
         mode: HostMode,
         disk_write_ms: u64,
         rng: ChaCha20Rng,
-    ) -> Self {
-        Self {
+    ) -> Result<(Self, Vec<NodeEffect>), NodeError> {
+        let store = ConsensusStore::new(group, ReplicaId(replica_id), group_config(), 1)
+            .map_err(|e| NodeError::Start(format!("{e:?}")))?;
+        let mut node = Self {
             group,
-            dc,
+            replica_id,
+            dc: usize::from(replica_id),
             slow_ms: 0,
             clock: NodeClock::default(),
-            replica: Some(VaultReplica::new(InsecureFastSuite, fleet)),
+            timer_at_ms: None,
+            replica: None,
             disk: BTreeMap::new(),
             pending: VecDeque::new(),
-            writing: false,
+            writes_issued: 0,
+            writes_done: 0,
+            disk_busy_until_ms: 0,
             routes: BTreeMap::new(),
             next_route: 0,
             epoch: 0,
             mode,
             disk_write_ms,
             rng,
-        }
+        };
+        let effects = node.install(fleet, store);
+        Ok((node, effects))
+    }
+
+    fn install(
+        &mut self,
+        fleet: InsecureFastFleetSecrets,
+        store: ConsensusStore,
+    ) -> Vec<NodeEffect> {
+        let mut replica = VaultReplica::with_store(InsecureFastSuite, fleet, store);
+        replica.start(&mut self.rng);
+        self.replica = Some(replica);
+        self.collect()
     }
 
     /// True while the replica runs.
@@ -114,35 +191,99 @@ impl VaultNode {
         self.replica.is_some()
     }
 
-    /// The generation of `account`'s record in the running replica.
+    /// The generation of the record this replica has accepted most recently for `account`.
     pub fn generation(&self, account: &AccountId) -> Option<u64> {
         let replica = self.replica.as_ref()?;
-        replica.store().record(account).map(|r| r.generation)
+        replica
+            .store()
+            .accepted_record(account)
+            .map(|r| r.generation)
     }
 
     /// Crashes the node: volatile state, pending outputs and any write in progress are lost.
     pub fn crash(&mut self) {
         self.replica = None;
         self.pending.clear();
-        self.writing = false;
+        self.writes_issued = 0;
+        self.writes_done = 0;
+        self.disk_busy_until_ms = 0;
         self.routes.clear();
+        self.timer_at_ms = None;
         self.epoch += 1;
     }
 
-    /// Restarts a crashed node from its disk. Returns the number of records that failed to load.
-    pub fn restart(&mut self, fleet: InsecureFastFleetSecrets) -> usize {
+    /// Restarts a crashed node from its disk at global time `now_ms`. Returns the number of
+    /// durable writes that failed to open, and the effects of the first outputs.
+    pub fn restart(
+        &mut self,
+        now_ms: u64,
+        fleet: InsecureFastFleetSecrets,
+    ) -> Result<(usize, Vec<NodeEffect>), NodeError> {
         if self.replica.is_some() {
-            return 0;
+            return Ok((0, Vec::new()));
         }
-        let mut replica = VaultReplica::new(InsecureFastSuite, fleet);
+        let place = ReplicaPlace {
+            group: self.group,
+            replica: ReplicaId(self.replica_id),
+        };
+        let mut durable = DurableState::default();
         let mut failed = 0;
-        for (account, sealed) in &self.disk {
-            if replica.restore_record(account.clone(), sealed).is_err() {
-                failed += 1;
+        for (slot, sealed) in &self.disk {
+            match open_replica_write(&InsecureFastSuite, &fleet, place, slot, sealed) {
+                Ok(write) => durable.apply(&write),
+                Err(_) => failed += 1,
             }
         }
-        self.replica = Some(replica);
-        failed
+        // The incarnation must grow across restarts: the epoch does (one per crash).
+        let incarnation = self.epoch + 1;
+        let id = ReplicaId(self.replica_id);
+        let store =
+            match ConsensusStore::restore(self.group, id, group_config(), durable, incarnation) {
+                Ok(store) => store,
+                // No meta on disk (a crash before the first write finished, or an interrupted
+                // amnesia recovery): recover without durable state.
+                Err(_) => {
+                    self.disk.clear();
+                    ConsensusStore::recover_amnesiac(
+                        self.group,
+                        id,
+                        group_config(),
+                        incarnation,
+                        self.clock.local_ms(now_ms),
+                    )
+                    .map_err(|e| NodeError::Start(format!("{e:?}")))?
+                }
+            };
+        let effects = self.install(fleet, store);
+        Ok((failed, effects))
+    }
+
+    /// When (in the node's local time) the replica wants its next timeout.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        self.replica.as_ref()?.poll_timeout()
+    }
+
+    /// The node's timer fired at global time `now_ms`.
+    pub fn handle_timeout(&mut self, now_ms: u64) -> Vec<NodeEffect> {
+        let local_ms = self.clock.local_ms(now_ms);
+        let Some(replica) = self.replica.as_mut() else {
+            return Vec::new();
+        };
+        if replica.poll_timeout().is_none_or(|t| t > local_ms) {
+            return Vec::new();
+        }
+        replica.handle_timeout(local_ms, &mut self.rng);
+        self.collect()
+    }
+
+    /// Another replica's envelope arrives at global time `now_ms`.
+    pub fn handle_replica_message(&mut self, now_ms: u64, bytes: &[u8]) -> Vec<NodeEffect> {
+        let local_ms = self.clock.local_ms(now_ms);
+        let Some(replica) = self.replica.as_mut() else {
+            return Vec::new();
+        };
+        replica.handle_replica_message(local_ms, &mut self.rng, bytes);
+        self.collect()
     }
 
     /// A relay's request arrives at global time `now_ms` (the replica is told its own clock's
@@ -160,7 +301,9 @@ impl VaultNode {
         let Ok(mut request) = VaultRequest::decode(bytes) else {
             return (None, Vec::new());
         };
-        let host_route = (self.epoch << 40) | self.next_route;
+        let host_route = (u64::from(self.replica_id) << 56)
+            | ((self.epoch & 0xFFFF) << 40)
+            | (self.next_route & 0xFF_FFFF_FFFF);
         self.next_route += 1;
         if self.routes.len() >= ROUTES_MAX
             && let Some(oldest) = self.routes.keys().next().copied()
@@ -174,60 +317,75 @@ impl VaultNode {
             &mut self.rng,
             &request.encode(),
         );
-        while let Some(output) = replica.poll_output() {
-            self.pending.push_back(output);
-        }
-        let effects = self.carry_out();
+        let effects = self.collect();
         (Some((host_route, request)), effects)
     }
 
-    /// A disk write started at `epoch` completed.
-    pub fn handle_disk_done(&mut self, epoch: u64) -> Vec<NodeEffect> {
-        if epoch != self.epoch || !self.writing {
+    /// Write number `sequence`, issued at `epoch`, completed (writes complete in order).
+    pub fn handle_disk_done(&mut self, epoch: u64, sequence: u64) -> Vec<NodeEffect> {
+        if epoch != self.epoch || sequence <= self.writes_done {
             return Vec::new();
         }
-        self.writing = false;
-        if let Some(VaultOutput::Persist {
-            account,
-            sealed_record,
-        }) = self.pending.pop_front()
-        {
-            self.disk.insert(account, sealed_record);
+        self.writes_done = sequence;
+        self.carry_out()
+    }
+
+    fn collect(&mut self) -> Vec<NodeEffect> {
+        if let Some(replica) = self.replica.as_mut() {
+            while let Some(output) = replica.poll_output() {
+                self.pending.push_back((None, output));
+            }
         }
         self.carry_out()
     }
 
+    /// Issues every new write at once (the disk completes them in order), then carries out
+    /// outputs from the front: completed writes go to the disk, messages are sent, until the
+    /// first write still in progress (a message waits for every write before it).
     fn carry_out(&mut self) -> Vec<NodeEffect> {
         let mut effects = Vec::new();
+        for (sequence, output) in &mut self.pending {
+            if sequence.is_none() && matches!(output, VaultOutput::PersistReplica { .. }) {
+                self.writes_issued += 1;
+                *sequence = Some(self.writes_issued);
+                effects.push(NodeEffect::DiskWrite {
+                    epoch: self.epoch,
+                    sequence: self.writes_issued,
+                    delay_ms: self.disk_write_ms,
+                });
+            }
+        }
         if self.mode == HostMode::ReplyBeforePersist {
             let mut kept = VecDeque::new();
-            while let Some(output) = self.pending.pop_front() {
+            while let Some((sequence, output)) = self.pending.pop_front() {
                 match output {
                     VaultOutput::ReplyToRelay { bytes } => self.send_reply(&bytes, &mut effects),
-                    other => kept.push_back(other),
+                    VaultOutput::ToReplica { to, bytes } => {
+                        effects.push(NodeEffect::ToReplica { to: to.0, bytes });
+                    }
+                    other => kept.push_back((sequence, other)),
                 }
             }
             self.pending = kept;
         }
-        while !self.writing {
-            match self.pending.front() {
-                None => break,
-                Some(VaultOutput::Persist { .. }) => {
-                    self.writing = true;
-                    effects.push(NodeEffect::DiskWrite {
-                        epoch: self.epoch,
-                        delay_ms: self.disk_write_ms,
-                    });
-                }
-                Some(VaultOutput::ReplyToRelay { .. }) => {
-                    if let Some(VaultOutput::ReplyToRelay { bytes }) = self.pending.pop_front() {
-                        self.send_reply(&bytes, &mut effects);
+        while let Some((sequence, output)) = self.pending.pop_front() {
+            match output {
+                VaultOutput::PersistReplica { slot, sealed } => {
+                    if sequence.is_some_and(|s| s <= self.writes_done) {
+                        self.disk.insert(slot, sealed);
+                    } else {
+                        self.pending
+                            .push_front((sequence, VaultOutput::PersistReplica { slot, sealed }));
+                        break;
                     }
                 }
-                // Outputs this host does not know (the replicated vault's) are not carried out.
-                Some(_) => {
-                    self.pending.pop_front();
+                VaultOutput::ReplyToRelay { bytes } => self.send_reply(&bytes, &mut effects),
+                VaultOutput::ToReplica { to, bytes } => {
+                    effects.push(NodeEffect::ToReplica { to: to.0, bytes });
                 }
+                // A single-replica write never comes from a consensus store; other outputs
+                // this host does not know are not carried out.
+                _ => {}
             }
         }
         effects

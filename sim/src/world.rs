@@ -5,19 +5,19 @@ use e2ee_backup::client::ClientOutput;
 use e2ee_backup::crypto::CryptoSuite as _;
 use e2ee_backup::crypto::real::{InsecureFastFleetSecrets, InsecureFastSuite};
 use e2ee_backup::ids::FleetId;
-use e2ee_backup::relay::{Relay, RelayConfig, RelayOutput};
+use e2ee_backup::relay::{FirstReplica, Relay, RelayConfig, RelayOutput};
 use e2ee_backup::wire::ClientRequest;
 
 use crate::checkers::{
     INV_DURABLE, INV_LINEAR, LIVE, Oracle, SIM_LIMIT, Violation, outcome_name, show,
 };
 use crate::events::EventQueue;
-use crate::faults::{FaultAction, FaultPlan, Scenario, home_dc, plan};
+use crate::faults::{FaultAction, FaultPlan, Scenario, plan};
 use crate::network::{DATACENTERS, Dc, Endpoint, Network};
 use crate::seed::{derive_rng, draw_chance, draw_range};
 use crate::time::{NodeClock, START_MS};
 use crate::trace::Trace;
-use crate::vault_node::{HostMode, NodeEffect, VaultNode};
+use crate::vault_node::{HostMode, NodeEffect, REPLICAS_PER_GROUP, VaultNode};
 use crate::workload::{Role, User, account_name};
 
 /// A deliberately broken build option the checkers must catch.
@@ -154,8 +154,18 @@ enum Event {
     },
     RelayToVault {
         relay: usize,
-        group: u32,
+        node: usize,
         bytes: Vec<u8>,
+    },
+    ReplicaToReplica {
+        node: usize,
+        bytes: Vec<u8>,
+    },
+    VaultTimer {
+        node: usize,
+    },
+    RelayTimer {
+        relay: usize,
     },
     VaultToRelay {
         relay: usize,
@@ -173,10 +183,14 @@ enum Event {
         user: usize,
     },
     DiskDone {
-        group: u32,
+        node: usize,
         epoch: u64,
+        sequence: u64,
     },
     Fault(FaultAction),
+    RestartNode {
+        node: usize,
+    },
     Heal,
 }
 
@@ -184,6 +198,12 @@ struct RelayHost {
     relay: Relay,
     dc: Dc,
     clock: NodeClock,
+    timer_at_ms: Option<u64>,
+}
+
+/// The index of replica `replica` of `group` in the world's node list.
+fn node_index(group: u32, replica: u8) -> usize {
+    (group as usize) * usize::from(REPLICAS_PER_GROUP) + usize::from(replica)
 }
 
 /// Most events one run handles.
@@ -192,6 +212,10 @@ pub const EVENTS_MAX: u64 = 50_000_000;
 pub const QUEUE_CAPACITY: usize = 2_000_000;
 /// How long a disk write takes.
 pub const DISK_WRITE_MS: u64 = 8;
+/// A relay resends a request to another replica after this long without a reply.
+pub const VAULT_RETRY_MS: u64 = 4_000;
+/// At most this many sends of one request by a relay, over all replicas of the group.
+pub const VAULT_SENDS_MAX: u32 = 3;
 
 /// The fleet secrets of `seed` (the vault's copy and the oracle's copy are made alike).
 pub fn fleet_secrets(seed: u64) -> InsecureFastFleetSecrets {
@@ -217,6 +241,8 @@ struct World {
     healed: bool,
     mix: String,
     crash_after_reply_per_million: u32,
+    group_crash_after_reply_per_million: u32,
+    disk_write_ms_max: u64,
     fault_rng: rand_chacha::ChaCha20Rng,
 }
 
@@ -255,29 +281,41 @@ impl World {
             Some(Broken::ReplyBeforePersist) => HostMode::ReplyBeforePersist,
             None => HostMode::Correct,
         };
-        let nodes = (0..size.groups)
-            .map(|group| {
-                let mut node = VaultNode::new(
+        let mut nodes = Vec::new();
+        let mut first_effects = Vec::new();
+        for group in 0..size.groups {
+            for replica in 0..REPLICAS_PER_GROUP {
+                let (mut node, effects) = VaultNode::new(
                     group,
-                    home_dc(group),
+                    replica,
                     fleet_secrets(config.seed),
                     mode,
                     DISK_WRITE_MS,
-                    derive_rng(config.seed, &format!("vault:{group}")),
-                );
+                    derive_rng(config.seed, &format!("vault:{group}:{replica}")),
+                )
+                .expect("a five-replica group starts");
                 node.clock = draw_clock(&mut clocks, &plan);
-                node
-            })
-            .collect();
-        let relay_config = RelayConfig {
-            vault_groups: size.groups,
-            ..RelayConfig::default()
-        };
+                first_effects.push((nodes.len(), effects));
+                nodes.push(node);
+            }
+        }
         let relays = (0..DATACENTERS * size.relays_per_dc)
-            .map(|index| RelayHost {
-                relay: Relay::new(relay_config),
-                dc: index / size.relays_per_dc.max(1),
-                clock: draw_clock(&mut clocks, &plan),
+            .map(|index| {
+                let dc = index / size.relays_per_dc.max(1);
+                let relay_config = RelayConfig {
+                    vault_groups: size.groups,
+                    replicas_per_group: REPLICAS_PER_GROUP,
+                    first_replica: FirstReplica::PerAccount,
+                    vault_retry_ms: VAULT_RETRY_MS,
+                    vault_sends_max: VAULT_SENDS_MAX,
+                    ..RelayConfig::default()
+                };
+                RelayHost {
+                    relay: Relay::new(relay_config),
+                    dc,
+                    clock: draw_clock(&mut clocks, &plan),
+                    timer_at_ms: None,
+                }
             })
             .collect();
         let pinned = InsecureFastSuite.fleet_public_keys(&fleet_secrets(config.seed));
@@ -332,7 +370,7 @@ impl World {
                 queue.push(at_ms, Event::Wake { user: user.index });
             }
         }
-        Self {
+        let mut world = Self {
             config,
             size,
             now_ms: START_MS,
@@ -350,8 +388,14 @@ impl World {
             healed: false,
             mix: plan.mix,
             crash_after_reply_per_million: plan.crash_after_reply_per_million,
+            group_crash_after_reply_per_million: plan.group_crash_after_reply_per_million,
+            disk_write_ms_max: plan.disk_write_ms_max,
             fault_rng: derive_rng(config.seed, "faults-live"),
+        };
+        for (node, effects) in first_effects {
+            world.apply_effects(node, effects);
         }
+        world
     }
 
     fn run(&mut self) {
@@ -412,27 +456,69 @@ impl World {
                     .handle_client_message(local_ms, user as u64, &bytes);
                 self.drain_relay(relay);
             }
-            Event::RelayToVault {
-                relay,
-                group,
-                bytes,
-            } => {
+            Event::RelayToVault { relay, node, bytes } => {
                 self.trace.record(
                     now,
                     2,
-                    &[&(relay as u64).to_be_bytes(), &group.to_be_bytes(), &bytes],
+                    &[
+                        &(relay as u64).to_be_bytes(),
+                        &(node as u64).to_be_bytes(),
+                        &bytes,
+                    ],
                 );
-                let Some(node) = self.nodes.get_mut(group as usize) else {
+                let Some(vault) = self.nodes.get_mut(node) else {
                     return;
                 };
-                if self.net.is_down(node.dc) {
+                if self.net.is_down(vault.dc) {
                     return;
                 }
-                let (accepted, effects) = node.handle_request(now, relay, &bytes);
+                let group = vault.group;
+                let (accepted, effects) = vault.handle_request(now, relay, &bytes);
                 if let Some((host_route, request)) = accepted {
                     self.oracle.observe_request(group, host_route, &request);
                 }
-                self.apply_effects(group, effects);
+                self.apply_effects(node, effects);
+            }
+            Event::ReplicaToReplica { node, bytes } => {
+                self.trace
+                    .record(now, 11, &[&(node as u64).to_be_bytes(), &bytes]);
+                let Some(vault) = self.nodes.get_mut(node) else {
+                    return;
+                };
+                if self.net.is_down(vault.dc) {
+                    return;
+                }
+                let effects = vault.handle_replica_message(now, &bytes);
+                self.apply_effects(node, effects);
+            }
+            Event::VaultTimer { node } => {
+                let Some(vault) = self.nodes.get_mut(node) else {
+                    return;
+                };
+                if vault.timer_at_ms != Some(now) {
+                    return;
+                }
+                self.trace.record(now, 12, &[&(node as u64).to_be_bytes()]);
+                vault.timer_at_ms = None;
+                let effects = vault.handle_timeout(now);
+                self.apply_effects(node, effects);
+            }
+            Event::RelayTimer { relay } => {
+                let Some(host) = self.relays.get_mut(relay) else {
+                    return;
+                };
+                if host.timer_at_ms != Some(now) {
+                    return;
+                }
+                self.trace.record(now, 13, &[&(relay as u64).to_be_bytes()]);
+                host.timer_at_ms = None;
+                // A relay in a datacenter that is down does nothing until it comes back.
+                if self.net.is_down(host.dc) {
+                    return;
+                }
+                let local_ms = host.clock.local_ms(now);
+                host.relay.handle_timeout(local_ms);
+                self.drain_relay(relay);
             }
             Event::VaultToRelay { relay, bytes } => {
                 self.trace
@@ -491,19 +577,34 @@ impl World {
                 }
                 self.drain_client(user);
             }
-            Event::DiskDone { group, epoch } => {
-                self.trace
-                    .record(now, 7, &[&group.to_be_bytes(), &epoch.to_be_bytes()]);
-                let Some(node) = self.nodes.get_mut(group as usize) else {
+            Event::DiskDone {
+                node,
+                epoch,
+                sequence,
+            } => {
+                self.trace.record(
+                    now,
+                    7,
+                    &[
+                        &(node as u64).to_be_bytes(),
+                        &epoch.to_be_bytes(),
+                        &sequence.to_be_bytes(),
+                    ],
+                );
+                let Some(vault) = self.nodes.get_mut(node) else {
                     return;
                 };
-                let effects = node.handle_disk_done(epoch);
-                self.apply_effects(group, effects);
+                let effects = vault.handle_disk_done(epoch, sequence);
+                self.apply_effects(node, effects);
             }
             Event::Fault(action) => {
                 self.trace
                     .record(now, 8, &[format!("{action:?}").as_bytes()]);
                 self.apply_fault(action);
+            }
+            Event::RestartNode { node } => {
+                self.trace.record(now, 14, &[&(node as u64).to_be_bytes()]);
+                self.restart(node);
             }
             Event::Heal => {
                 self.trace.record(now, 9, &[]);
@@ -514,12 +615,12 @@ impl World {
 
     fn apply_fault(&mut self, action: FaultAction) {
         match action {
-            FaultAction::Crash { group } => {
-                if let Some(node) = self.nodes.get_mut(group as usize) {
+            FaultAction::Crash { group, replica } => {
+                if let Some(node) = self.nodes.get_mut(node_index(group, replica)) {
                     node.crash();
                 }
             }
-            FaultAction::Restart { group } => self.restart(group),
+            FaultAction::Restart { group, replica } => self.restart(node_index(group, replica)),
             FaultAction::DcDown { dc } => {
                 self.net.set_down(dc, true);
                 for node in self.nodes.iter_mut().filter(|n| n.dc == dc) {
@@ -528,52 +629,73 @@ impl World {
             }
             FaultAction::DcUp { dc } => {
                 self.net.set_down(dc, false);
-                let groups: Vec<u32> = self
-                    .nodes
-                    .iter()
-                    .filter(|n| n.dc == dc)
-                    .map(|n| n.group)
-                    .collect();
-                for group in groups {
-                    self.restart(group);
+                for relay in 0..self.relays.len() {
+                    if self.relays.get(relay).is_some_and(|r| r.dc == dc) {
+                        self.update_relay_timer(relay);
+                    }
+                }
+                for node in 0..self.nodes.len() {
+                    if self.nodes.get(node).is_some_and(|n| n.dc == dc) {
+                        self.restart(node);
+                    }
                 }
             }
             FaultAction::Cut { from, to } => self.net.cut(from, to),
             FaultAction::Uncut { from, to } => self.net.uncut(from, to),
             FaultAction::Clog { from, to, extra_ms } => self.net.clog(from, to, extra_ms),
             FaultAction::Unclog { from, to } => self.net.unclog(from, to),
-            FaultAction::Slow { group, extra_ms } => {
-                if let Some(node) = self.nodes.get_mut(group as usize) {
+            FaultAction::Slow {
+                group,
+                replica,
+                extra_ms,
+            } => {
+                if let Some(node) = self.nodes.get_mut(node_index(group, replica)) {
                     node.slow_ms = extra_ms;
                 }
             }
         }
     }
 
-    fn restart(&mut self, group: u32) {
+    fn restart(&mut self, node: usize) {
         let seed = self.config.seed;
-        let Some(node) = self.nodes.get_mut(group as usize) else {
+        let now = self.now_ms;
+        let Some(vault) = self.nodes.get_mut(node) else {
             return;
         };
-        if node.is_up() || self.net.is_down(node.dc) {
+        if vault.is_up() || self.net.is_down(vault.dc) {
             return;
         }
-        let failed = node.restart(fleet_secrets(seed));
-        if failed > 0 {
-            self.violate(
+        let (group, replica) = (vault.group, vault.replica_id);
+        match vault.restart(now, fleet_secrets(seed)) {
+            Ok((failed, effects)) => {
+                if failed > 0 {
+                    self.violate(
+                        INV_DURABLE,
+                        format!(
+                            "group {group} replica {replica}: {failed} durable writes did not open"
+                        ),
+                    );
+                }
+                self.apply_effects(node, effects);
+            }
+            Err(error) => self.violate(
                 INV_DURABLE,
-                format!("group {group}: {failed} records did not restore"),
-            );
+                format!("group {group} replica {replica} did not restart: {error:?}"),
+            ),
         }
     }
 
     fn heal(&mut self) {
         self.healed = true;
+        self.disk_write_ms_max = 0;
         self.net.heal();
-        for group in 0..self.size.groups {
-            self.restart(group);
-            if let Some(node) = self.nodes.get_mut(group as usize) {
-                node.slow_ms = 0;
+        for relay in 0..self.relays.len() {
+            self.update_relay_timer(relay);
+        }
+        for node in 0..self.nodes.len() {
+            self.restart(node);
+            if let Some(vault) = self.nodes.get_mut(node) {
+                vault.slow_ms = 0;
             }
         }
         // Liveness probes: every account owner recovers once more with its current password.
@@ -594,11 +716,11 @@ impl World {
         }
     }
 
-    fn apply_effects(&mut self, group: u32, effects: Vec<NodeEffect>) {
-        let Some(node) = self.nodes.get(group as usize) else {
+    fn apply_effects(&mut self, node: usize, effects: Vec<NodeEffect>) {
+        let Some(vault) = self.nodes.get(node) else {
             return;
         };
-        let from = node.dc;
+        let (from, group) = (vault.dc, vault.group);
         for effect in effects {
             match effect {
                 NodeEffect::Reply {
@@ -627,24 +749,131 @@ impl World {
                         && draw_chance(&mut self.fault_rng, self.crash_after_reply_per_million)
                     {
                         // Crash right after this send: nothing after it in this batch happens.
-                        if let Some(node) = self.nodes.get_mut(group as usize) {
-                            node.crash();
+                        if let Some(vault) = self.nodes.get_mut(node) {
+                            vault.crash();
                         }
                         let down_ms = draw_range(&mut self.fault_rng, 1, 3_000);
                         self.trace.record(
                             self.now_ms,
                             10,
-                            &[&group.to_be_bytes(), &down_ms.to_be_bytes()],
+                            &[&(node as u64).to_be_bytes(), &down_ms.to_be_bytes()],
                         );
-                        self.schedule(down_ms, Event::Fault(FaultAction::Restart { group }));
+                        self.schedule(down_ms, Event::RestartNode { node });
+                        return;
+                    }
+                    if !self.healed
+                        && draw_chance(
+                            &mut self.fault_rng,
+                            self.group_crash_after_reply_per_million,
+                        )
+                    {
+                        // A correlated crash right after this send: every replica of the group.
+                        self.crash_group(group);
                         return;
                     }
                 }
-                NodeEffect::DiskWrite { epoch, delay_ms } => {
-                    self.schedule(delay_ms, Event::DiskDone { group, epoch });
+                NodeEffect::ToReplica { to, bytes } => {
+                    let target = node_index(group, to);
+                    let Some((to_dc, slow_ms)) = self.nodes.get(target).map(|n| (n.dc, n.slow_ms))
+                    else {
+                        continue;
+                    };
+                    for delay_ms in self
+                        .net
+                        .plan(Endpoint::Datacenter(from), Endpoint::Datacenter(to_dc))
+                    {
+                        self.schedule(
+                            delay_ms + slow_ms,
+                            Event::ReplicaToReplica {
+                                node: target,
+                                bytes: bytes.clone(),
+                            },
+                        );
+                    }
+                }
+                NodeEffect::DiskWrite {
+                    epoch,
+                    sequence,
+                    delay_ms,
+                } => {
+                    let delay_ms = if self.disk_write_ms_max > delay_ms {
+                        draw_range(&mut self.fault_rng, delay_ms, self.disk_write_ms_max)
+                    } else {
+                        delay_ms
+                    };
+                    // The disk completes writes in order.
+                    let Some(vault) = self.nodes.get_mut(node) else {
+                        continue;
+                    };
+                    let done_ms = (self.now_ms + delay_ms).max(vault.disk_busy_until_ms);
+                    vault.disk_busy_until_ms = done_ms;
+                    self.queue.push(
+                        done_ms,
+                        Event::DiskDone {
+                            node,
+                            epoch,
+                            sequence,
+                        },
+                    );
                 }
             }
         }
+        self.update_node_timer(node);
+    }
+
+    /// Crashes every replica of `group` at once; each restarts from its disk 1–3 s later.
+    fn crash_group(&mut self, group: u32) {
+        for replica in 0..REPLICAS_PER_GROUP {
+            let node = node_index(group, replica);
+            let Some(vault) = self.nodes.get_mut(node) else {
+                continue;
+            };
+            if !vault.is_up() {
+                continue;
+            }
+            vault.crash();
+            let down_ms = draw_range(&mut self.fault_rng, 1_000, 3_000);
+            self.trace.record(
+                self.now_ms,
+                15,
+                &[&(node as u64).to_be_bytes(), &down_ms.to_be_bytes()],
+            );
+            self.schedule(down_ms, Event::RestartNode { node });
+        }
+    }
+
+    fn update_node_timer(&mut self, node: usize) {
+        let now = self.now_ms;
+        let Some(vault) = self.nodes.get_mut(node) else {
+            return;
+        };
+        let Some(local_deadline) = vault.poll_timeout() else {
+            vault.timer_at_ms = None;
+            return;
+        };
+        let at_ms = vault.clock.global_ms(local_deadline, now);
+        if vault.timer_at_ms == Some(at_ms) {
+            return;
+        }
+        vault.timer_at_ms = Some(at_ms);
+        self.queue.push(at_ms, Event::VaultTimer { node });
+    }
+
+    fn update_relay_timer(&mut self, relay: usize) {
+        let now = self.now_ms;
+        let Some(host) = self.relays.get_mut(relay) else {
+            return;
+        };
+        let Some(local_deadline) = host.relay.poll_timeout() else {
+            host.timer_at_ms = None;
+            return;
+        };
+        let at_ms = host.clock.global_ms(local_deadline, now);
+        if host.timer_at_ms == Some(at_ms) {
+            return;
+        }
+        host.timer_at_ms = Some(at_ms);
+        self.queue.push(at_ms, Event::RelayTimer { relay });
     }
 
     fn drain_relay(&mut self, relay: usize) {
@@ -654,14 +883,19 @@ impl World {
             };
             let from = host.dc;
             let Some(output) = host.relay.poll_output() else {
-                return;
+                break;
             };
             match output {
-                RelayOutput::ToVault { group, bytes } => {
-                    let Some(node) = self.nodes.get(group as usize) else {
+                RelayOutput::ToReplica {
+                    group,
+                    replica,
+                    bytes,
+                } => {
+                    let node = node_index(group, replica);
+                    let Some(vault) = self.nodes.get(node) else {
                         continue;
                     };
-                    let (to, slow_ms) = (node.dc, node.slow_ms);
+                    let (to, slow_ms) = (vault.dc, vault.slow_ms);
                     for delay_ms in self
                         .net
                         .plan(Endpoint::Datacenter(from), Endpoint::Datacenter(to))
@@ -670,7 +904,7 @@ impl World {
                             delay_ms + slow_ms,
                             Event::RelayToVault {
                                 relay,
-                                group,
+                                node,
                                 bytes: bytes.clone(),
                             },
                         );
@@ -692,6 +926,7 @@ impl World {
                 _ => {}
             }
         }
+        self.update_relay_timer(relay);
     }
 
     /// The relay a phone reaches: in its home datacenter, else the next one that is up.
@@ -837,10 +1072,10 @@ impl World {
                 ));
             }
             let group = e2ee_backup::relay::group_for(&user.account, self.size.groups);
-            let stored = self
-                .nodes
-                .get(group as usize)
-                .and_then(|n| n.generation(&user.account));
+            let stored = (0..REPLICAS_PER_GROUP)
+                .filter_map(|r| self.nodes.get(node_index(group, r)))
+                .filter_map(|n| n.generation(&user.account))
+                .max();
             if let Some(acked) = user.acked_generations.iter().max()
                 && stored.is_none_or(|g| g < *acked)
             {

@@ -101,10 +101,13 @@ pub(crate) fn highest_accepted<V>(
         .max_by(|a, b| a.ballot.cmp(&b.ballot))
 }
 
-/// Exponential backoff with deterministic jitter: `base * 2^min(round, 6) + jitter` where
-/// `jitter < base` is derived from the seed, the replica, the op and the round (SplitMix64).
+/// Exponential backoff with deterministic "equal jitter": with `window = base * 2^min(round, 6)`,
+/// the pause is `window / 2 + jitter` where `jitter < window / 2` is derived from the seed, the
+/// replica, the op and the round (SplitMix64). The jitter grows with the window, so two
+/// proposers that collided once are unlikely to wake together again.
 pub(crate) fn backoff_ms(base: u64, seed: u64, replica: ReplicaId, op: OpId, round: u32) -> u64 {
-    let exp = base.saturating_mul(1u64 << round.min(6));
+    let window = base.saturating_mul(1u64 << round.min(6));
+    let half = window / 2;
     let mut z = seed
         ^ u64::from(replica.0).rotate_left(56)
         ^ op.0.rotate_left(17)
@@ -112,8 +115,8 @@ pub(crate) fn backoff_ms(base: u64, seed: u64, replica: ReplicaId, op: OpId, rou
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^= z >> 31;
-    let jitter = z.checked_rem(base).unwrap_or(0);
-    exp.saturating_add(jitter)
+    let jitter = z.checked_rem(window - half).unwrap_or(0);
+    half.saturating_add(jitter)
 }
 
 // ---- the proposer role of a replica ----------------------------------------------------------

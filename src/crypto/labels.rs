@@ -31,6 +31,10 @@ pub const LABEL_LOGIN_STATE_AAD: &[u8] = b"e2ee-backup v1 login state";
 pub const LABEL_LOGIN_REQUEST_DIGEST: &[u8] = b"e2ee-backup v1 login request digest";
 /// Digest prefix of a registration (identifies a retried `RegisterFinish`).
 pub const LABEL_REGISTRATION_DIGEST: &[u8] = b"e2ee-backup v1 registration digest";
+/// Digest prefix naming a request a replica is working on (account ‖ kind code ‖ sealed bytes):
+/// identical copies that arrive meanwhile wait for the same answer (SPEC.md "In-flight
+/// requests").
+pub const LABEL_IN_FLIGHT_REQUEST: &[u8] = b"e2ee-backup v1 in-flight request";
 /// Digest prefix mapping an account id to its replica group.
 pub const LABEL_GROUP_ROUTING: &[u8] = b"e2ee-backup v1 group routing";
 /// HKDF info prefix of a one-time replica-link sealing key (from the fleet replica-link key and a

@@ -24,10 +24,10 @@ use super::replica_wire::{
 use super::store::{LocalStore, RecordStore, ReplicaPlace, ReplicaWrite, StoreEvent, Ticket};
 use crate::consensus::ReplicaId;
 use crate::crypto::labels::{
-    LABEL_LOGIN_REQUEST_DIGEST, LABEL_LOGIN_STATE_AAD, LABEL_PROOF_CHECK, LABEL_RECORD_AAD,
-    LABEL_REGISTRATION_DIGEST,
+    LABEL_IN_FLIGHT_REQUEST, LABEL_LOGIN_REQUEST_DIGEST, LABEL_LOGIN_STATE_AAD, LABEL_PROOF_CHECK,
+    LABEL_RECORD_AAD, LABEL_REGISTRATION_DIGEST,
 };
-use crate::crypto::{CryptoError, CryptoSuite, Identities, SecretBytes};
+use crate::crypto::{CryptoError, CryptoSuite, Digest, Identities, SecretBytes};
 use crate::ids::AccountId;
 use crate::wire::{
     DecodeError, LOGIN_ID_LEN, LoginId, Reply, ReplyBody, Request, RequestKind, VaultReply,
@@ -125,6 +125,9 @@ enum Step {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct Waiting {
     route_id: u64,
+    /// The request's in-flight digest (`LABEL_IN_FLIGHT_REQUEST`) while identical copies may
+    /// attach to it; `None` before the request is submitted.
+    in_flight: Option<Digest>,
     account: AccountId,
     kind: RequestKind,
     reply_key: SecretBytes,
@@ -142,9 +145,16 @@ pub struct VaultReplica<S: CryptoSuite, St: RecordStore = LocalStore> {
     store: St,
     next_ticket: Ticket,
     waiting: BTreeMap<Ticket, Waiting>,
+    /// Requests being worked on, by in-flight digest: the route ids of identical copies that
+    /// arrived meanwhile and get the same answer.
+    in_flight: BTreeMap<Digest, Vec<u64>>,
     outputs: VecDeque<VaultOutput>,
     now_ms: u64,
 }
+
+/// Most copies of one in-flight request that wait for its answer; later copies are dropped
+/// (the sender retries).
+pub const IN_FLIGHT_COPIES_MAX: usize = 8;
 
 impl<S: CryptoSuite> VaultReplica<S, LocalStore> {
     /// A single replica with an empty [`LocalStore`].
@@ -162,6 +172,7 @@ impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
             store,
             next_ticket: 0,
             waiting: BTreeMap::new(),
+            in_flight: BTreeMap::new(),
             outputs: VecDeque::new(),
             now_ms: 0,
         }
@@ -217,6 +228,18 @@ impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
             kind,
             sealed,
         } = request;
+        // An identical copy of a request this replica is still working on (a client's or a
+        // relay's resend) waits for the same answer instead of starting a second operation.
+        let in_flight = self.suite.digest(
+            LABEL_IN_FLIGHT_REQUEST,
+            &[account.as_bytes(), &[kind.code()], &sealed],
+        );
+        if let Some(copies) = self.in_flight.get_mut(&in_flight) {
+            if copies.len() < IN_FLIGHT_COPIES_MAX && !copies.contains(&route_id) {
+                copies.push(route_id);
+            }
+            return;
+        }
         let opened = self
             .suite
             .open_request(&self.fleet, &request_aad(&account, kind), &sealed);
@@ -233,6 +256,7 @@ impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
         };
         let mut waiting = Waiting {
             route_id,
+            in_flight: None,
             account,
             kind,
             reply_key: opened.reply_key,
@@ -325,6 +349,9 @@ impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
                 }
             }
         };
+        if self.in_flight.insert(in_flight, Vec::new()).is_none() {
+            waiting.in_flight = Some(in_flight);
+        }
         self.submit(waiting, change);
         self.pump(rng);
     }
@@ -666,13 +693,19 @@ impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
             Ok(sealed) => ReplyBody::Sealed(sealed),
             Err(_) => ReplyBody::Rejected,
         };
-        let bytes = VaultReply {
-            route_id: waiting.route_id,
-            kind: waiting.kind,
-            body,
+        let copies = waiting
+            .in_flight
+            .and_then(|digest| self.in_flight.remove(&digest))
+            .unwrap_or_default();
+        for route_id in core::iter::once(waiting.route_id).chain(copies) {
+            let bytes = VaultReply {
+                route_id,
+                kind: waiting.kind,
+                body: body.clone(),
+            }
+            .encode();
+            self.outputs.push_back(VaultOutput::ReplyToRelay { bytes });
         }
-        .encode();
-        self.outputs.push_back(VaultOutput::ReplyToRelay { bytes });
     }
 }
 

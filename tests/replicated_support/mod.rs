@@ -357,7 +357,7 @@ impl Cluster {
         let relay = Relay::new(RelayConfig {
             bucket_capacity: 10_000,
             replicas_per_group: REPLICAS,
-            home_replica: 0,
+            first_replica: e2ee_backup::relay::FirstReplica::Fixed(0),
             vault_retry_ms: 700,
             vault_sends_max: 4,
             ..RelayConfig::default()
