@@ -54,6 +54,10 @@ pub struct RelayConfig {
     pub vault_sends_max: u32,
     /// Most requests waiting for a vault reply at once.
     pub max_routes: usize,
+    /// Most per-account token buckets kept. When a new account needs one and the map is full,
+    /// buckets that have refilled completely (the same as no bucket) are dropped; if none has,
+    /// the fullest one is.
+    pub max_buckets: usize,
 }
 
 impl Default for RelayConfig {
@@ -67,6 +71,7 @@ impl Default for RelayConfig {
             vault_retry_ms: 1_000,
             vault_sends_max: 3,
             max_routes: 65_536,
+            max_buckets: 65_536,
         }
     }
 }
@@ -136,6 +141,20 @@ struct Failover {
 struct Bucket {
     tokens: u32,
     refilled_at_ms: u64,
+}
+
+impl Bucket {
+    /// Adds the tokens earned by `now_ms` (at most `capacity`).
+    fn refill(&mut self, now_ms: u64, capacity: u32, interval_ms: u64) {
+        let earned = now_ms.saturating_sub(self.refilled_at_ms) / interval_ms;
+        if earned > 0 {
+            let earned_tokens = u32::try_from(earned).unwrap_or(u32::MAX);
+            self.tokens = self.tokens.saturating_add(earned_tokens).min(capacity);
+            self.refilled_at_ms = self
+                .refilled_at_ms
+                .saturating_add(earned.saturating_mul(interval_ms));
+        }
+    }
 }
 
 /// The relay role.
@@ -380,23 +399,44 @@ impl Relay {
     fn take_token(&mut self, now_ms: u64, account: &AccountId) -> bool {
         let capacity = self.config.bucket_capacity;
         let interval = self.config.refill_interval_ms.max(1);
+        if !self.buckets.contains_key(account) && self.buckets.len() >= self.config.max_buckets {
+            self.evict_buckets(now_ms);
+        }
         let bucket = self.buckets.entry(account.clone()).or_insert(Bucket {
             tokens: capacity,
             refilled_at_ms: now_ms,
         });
-        let elapsed = now_ms.saturating_sub(bucket.refilled_at_ms);
-        let earned = elapsed / interval;
-        if earned > 0 {
-            let earned_tokens = u32::try_from(earned).unwrap_or(u32::MAX);
-            bucket.tokens = bucket.tokens.saturating_add(earned_tokens).min(capacity);
-            bucket.refilled_at_ms = bucket
-                .refilled_at_ms
-                .saturating_add(earned.saturating_mul(interval));
-        }
+        bucket.refill(now_ms, capacity, interval);
         if bucket.tokens == 0 {
             return false;
         }
         bucket.tokens -= 1;
         true
+    }
+
+    /// Makes room for one more bucket: drops every bucket that has refilled completely (an
+    /// account with a full bucket is treated exactly like one without), or else the fullest.
+    fn evict_buckets(&mut self, now_ms: u64) {
+        let capacity = self.config.bucket_capacity;
+        let interval = self.config.refill_interval_ms.max(1);
+        self.buckets.retain(|_, bucket| {
+            bucket.refill(now_ms, capacity, interval);
+            bucket.tokens < capacity
+        });
+        if self.buckets.len() >= self.config.max_buckets.max(1) {
+            let fullest = self
+                .buckets
+                .iter()
+                .max_by_key(|(_, bucket)| bucket.tokens)
+                .map(|(account, _)| account.clone());
+            if let Some(account) = fullest {
+                self.buckets.remove(&account);
+            }
+        }
+    }
+
+    /// How many per-account token buckets the relay holds (bounded by `max_buckets`).
+    pub fn bucket_count(&self) -> usize {
+        self.buckets.len()
     }
 }

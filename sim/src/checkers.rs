@@ -122,6 +122,21 @@ impl Oracle {
             return;
         };
         let password = self.senders.get(&digest(&request.sealed)).copied();
+        // A LoginFinish of a login made with the registration's password may commit a
+        // successful login (which resets the count) even if its `KeyReleased` reply is then
+        // lost: from here on the count restarts, so a lost reply is never a false violation.
+        if let Request::LoginFinish { login_id, .. } = &body
+            && let Some((generation, Some(login_password))) = self
+                .logins
+                .get(&(request.account.clone(), *login_id))
+                .copied()
+            && let Some(facts) = self
+                .registrations
+                .get_mut(&(request.account.clone(), generation))
+            && facts.password == Some(login_password)
+        {
+            facts.granted_since_release = 0;
+        }
         self.requests.insert(
             (group, host_route),
             Seen {
@@ -301,6 +316,12 @@ pub struct AccountModel {
     candidates: BTreeSet<ModelState>,
     /// Others guess passwords on this account (it may become locked at any time).
     pub attacked: bool,
+    /// The attempt limit the owner registers with.
+    pub attempt_limit: u32,
+    /// The most attempts the owner's own logins may have used since the last certain success:
+    /// every `WrongPassword` and every `Unavailable` login (its challenge may have been counted
+    /// and then lost). An owner who reaches the limit this way may find the record `Locked`.
+    possibly_used: u32,
 }
 
 impl Default for AccountModel {
@@ -308,6 +329,8 @@ impl Default for AccountModel {
         Self {
             candidates: BTreeSet::from([ModelState::Empty]),
             attacked: false,
+            attempt_limit: u32::MAX,
+            possibly_used: 0,
         }
     }
 }
@@ -380,8 +403,9 @@ impl AccountModel {
                 &before,
             ),
             (ModelOp::Recover(password) | ModelOp::Delete(password), ClientOutcome::Locked) => {
+                let exhausted = self.possibly_used >= self.attempt_limit;
                 if before.iter().any(|s| {
-                    matches!(s, ModelState::Active(_, p) if *p != password)
+                    matches!(s, ModelState::Active(_, p) if *p != password || exhausted)
                         || *s == ModelState::Locked
                 }) {
                     BTreeSet::from([ModelState::Locked])
@@ -404,11 +428,21 @@ impl AccountModel {
         };
         if next.is_empty() {
             return Err(format!(
-                "{op:?} ended {} but the record could only be {before:?}",
-                outcome_name(outcome)
+                "{op:?} ended {} but the record could only be {before:?} ({} of {} attempts possibly used)",
+                outcome_name(outcome),
+                self.possibly_used,
+                self.attempt_limit
             ));
         }
         self.candidates = next;
+        self.possibly_used = match (op, outcome) {
+            (_, ClientOutcome::Registered { .. } | ClientOutcome::Recovered(_)) => 0,
+            (
+                ModelOp::Recover(_) | ModelOp::Delete(_),
+                ClientOutcome::Unavailable | ClientOutcome::WrongPassword { .. },
+            ) => self.possibly_used.saturating_add(1),
+            _ => self.possibly_used,
+        };
         Ok(())
     }
 }
@@ -457,6 +491,38 @@ mod tests {
                     Some(1)
                 )
                 .is_err()
+        );
+    }
+
+    #[test]
+    fn model_allows_lockout_only_after_the_limit_of_possibly_counted_logins() {
+        let mut model = AccountModel {
+            attempt_limit: 2,
+            ..AccountModel::default()
+        };
+        model
+            .apply(
+                ModelOp::Register(1, 10),
+                &ClientOutcome::Registered { generation: 1 },
+                None,
+            )
+            .unwrap();
+        model
+            .apply(ModelOp::Recover(10), &ClientOutcome::Unavailable, None)
+            .unwrap();
+        let mut once = model.clone();
+        assert!(
+            once.apply(ModelOp::Recover(10), &ClientOutcome::Locked, None)
+                .is_err(),
+            "one lost login cannot exhaust a limit of two"
+        );
+        model
+            .apply(ModelOp::Recover(10), &ClientOutcome::Unavailable, None)
+            .unwrap();
+        assert!(
+            model
+                .apply(ModelOp::Recover(10), &ClientOutcome::Locked, None)
+                .is_ok()
         );
     }
 

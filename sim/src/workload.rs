@@ -176,6 +176,11 @@ impl User {
         }
         let mut model = AccountModel::default();
         model.attacked = role == Role::Victim;
+        model.attempt_limit = if role == Role::Victim {
+            VICTIM_ATTEMPT_LIMIT
+        } else {
+            HONEST_ATTEMPT_LIMIT
+        };
         Self {
             index,
             role,

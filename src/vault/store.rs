@@ -35,6 +35,7 @@ pub type Ticket = u64;
 
 /// What a store reports.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum StoreEvent {
     /// Durably write `record` for `account` before acting on any later event.
     Persist {

@@ -113,7 +113,7 @@ impl LoggedStore {
                     }
                 }
             }
-            StoreEvent::Persist { .. } | StoreEvent::ReplicaPersist(_) => {}
+            _ => {}
         }
     }
 }
