@@ -15,12 +15,17 @@
 //!   a recovery key (`recovery_key` module) and nothing is registered.
 //!
 //! A lost reply is handled by resending the *same* request bytes; the vault answers a repeated
-//! request the same way and never counts it again.
+//! request the same way and never counts it again. A login that ran out of sends without an
+//! answer is kept (with the password, zeroized on drop): the next recover or delete with the
+//! same password resumes it with the same bytes instead of starting a new login, so an outage
+//! does not cost the user another attempt (SPEC.md "Resuming an unfinished login";
+//! [`ClientConfig::resume_unfinished_login`], [`Client::forget_unfinished_login`]).
 
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
 
 use rand_core::{CryptoRng, RngCore};
+use subtle::ConstantTimeEq as _;
 
 use crate::backup_key::BackupKey;
 use crate::crypto::labels::{LABEL_DELETE_PROOF, LABEL_EXPOSE_PROOF, LABEL_PROOF_CHECK};
@@ -43,6 +48,9 @@ pub struct ClientConfig {
     /// How many times one request is sent before the operation ends as
     /// [`ClientOutcome::Unavailable`].
     pub max_sends: u32,
+    /// Keep a login that ended [`ClientOutcome::Unavailable`] without any answer, and resume it
+    /// (same request bytes) at the next recover or delete with the same password.
+    pub resume_unfinished_login: bool,
 }
 
 impl Default for ClientConfig {
@@ -50,6 +58,7 @@ impl Default for ClientConfig {
         Self {
             retry_interval_ms: 2_000,
             max_sends: 5,
+            resume_unfinished_login: true,
         }
     }
 }
@@ -202,6 +211,8 @@ pub struct Client<S: CryptoSuite> {
     next_request_id: u64,
     next_operation: OperationId,
     operations: BTreeMap<OperationId, Operation<S::ClientRegistration, S::ClientLogin>>,
+    /// A login that ran out of sends without an answer, kept for resuming.
+    unfinished_login: Option<Operation<S::ClientRegistration, S::ClientLogin>>,
     outputs: VecDeque<ClientOutput>,
 }
 
@@ -221,8 +232,19 @@ impl<S: CryptoSuite> Client<S> {
             next_request_id: 0,
             next_operation: 0,
             operations: BTreeMap::new(),
+            unfinished_login: None,
             outputs: VecDeque::new(),
         }
+    }
+
+    /// Whether a login that ended `Unavailable` is kept for resuming.
+    pub fn has_unfinished_login(&self) -> bool {
+        self.unfinished_login.is_some()
+    }
+
+    /// Drops a kept unfinished login (and the password it holds) at once.
+    pub fn forget_unfinished_login(&mut self) {
+        self.unfinished_login = None;
     }
 
     /// The account this client speaks for.
@@ -255,6 +277,8 @@ impl<S: CryptoSuite> Client<S> {
         if attempt_limit == 0 || attempt_limit > MAX_ATTEMPT_LIMIT {
             return Err(ClientError::InvalidAttemptLimit);
         }
+        // A new registration replaces the record the unfinished login was for.
+        self.unfinished_login = None;
         let start = self.suite.client_registration_start(rng, password)?;
         let request = Request::RegisterStart {
             registration_request: start.message,
@@ -299,12 +323,48 @@ impl<S: CryptoSuite> Client<S> {
         intent: Intent,
         password: &[u8],
     ) -> Result<OperationId, ClientError> {
+        if let Some(id) = self.resume_login(now_ms, intent, password) {
+            return Ok(id);
+        }
         let start = self.suite.client_login_start(rng, password)?;
         let request = Request::LoginStart {
             credential_request: start.message,
         };
         let phase = Phase::AwaitLoginChallenge { state: start.state };
         self.start(now_ms, rng, intent, password, None, 0, phase, &request)
+    }
+
+    /// Resumes the kept unfinished login if it was made with `password` and can serve
+    /// `intent`: the same request bytes go out again (the vault answers them without counting
+    /// a new attempt). The kept login is dropped either way.
+    fn resume_login(
+        &mut self,
+        now_ms: u64,
+        intent: Intent,
+        password: &[u8],
+    ) -> Option<OperationId> {
+        let mut op = self.unfinished_login.take()?;
+        let same_password: bool = op.password.expose().ct_eq(password).into();
+        let serves = match op.phase {
+            Phase::AwaitLoginChallenge { .. } | Phase::AwaitKeyReleased { .. } => true,
+            Phase::AwaitDeleted => intent == Intent::Delete,
+            Phase::AwaitRegistrationResponse { .. }
+            | Phase::AwaitRegistered { .. }
+            | Phase::AwaitExposed { .. } => false,
+        };
+        if !same_password || !serves {
+            return None;
+        }
+        op.intent = intent;
+        op.in_flight.sends = 1;
+        op.in_flight.deadline_ms = now_ms.saturating_add(self.config.retry_interval_ms);
+        self.outputs.push_back(ClientOutput::Send {
+            bytes: op.in_flight.bytes.clone(),
+        });
+        let id = self.next_operation;
+        self.next_operation = self.next_operation.wrapping_add(1);
+        self.operations.insert(id, op);
+        Some(id)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -390,7 +450,13 @@ impl<S: CryptoSuite> Client<S> {
             });
         }
         for id in expired {
-            self.operations.remove(&id);
+            let Some(op) = self.operations.remove(&id) else {
+                continue;
+            };
+            // No answer at all: the login may have been counted; keep it for resuming.
+            if self.config.resume_unfinished_login && op.intent != Intent::Register {
+                self.unfinished_login = Some(op);
+            }
             self.outputs.push_back(ClientOutput::Completed {
                 operation: id,
                 outcome: ClientOutcome::Unavailable,

@@ -82,6 +82,7 @@ impl VaultModel {
         let config = ClientConfig {
             retry_interval_ms: 1_000,
             max_sends: self.config.max_sends,
+            resume_unfinished_login: true,
         };
         Client::new(SymbolicSuite, pinned, self.account.clone(), config)
     }

@@ -489,6 +489,7 @@ impl Cluster {
         let config = ClientConfig {
             retry_interval_ms: 2_500,
             max_sends: 4,
+            resume_unfinished_login: true,
         };
         self.clients.insert(
             connection,
