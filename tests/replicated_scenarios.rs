@@ -15,6 +15,22 @@ fn key(seed: u64) -> BackupKey {
     BackupKey::generate(&mut ChaCha20Rng::seed_from_u64(seed))
 }
 
+/// A cluster where alice registered (limit 3) and guessed wrong once (2 attempts left).
+fn registered_with_one_wrong_guess(seed: u64) -> (Cluster, BackupKey) {
+    let mut c = Cluster::new(seed);
+    c.add_client(1, &account("alice"));
+    let k = key(seed);
+    assert_eq!(
+        c.register(1, b"pw", &k, 3),
+        ClientOutcome::Registered { generation: 1 }
+    );
+    assert_eq!(
+        c.recover(1, b"wrong"),
+        ClientOutcome::WrongPassword { remaining: 2 }
+    );
+    (c, k)
+}
+
 fn pairs() -> Vec<(u8, u8)> {
     let mut pairs = Vec::new();
     for a in 0..REPLICAS {
@@ -117,18 +133,7 @@ fn three_replicas_down_reports_unavailable_and_heals() {
 
 #[test]
 fn restarts_every_replica_from_its_durable_state() {
-    let mut c = Cluster::new(4);
-    let alice = account("alice");
-    c.add_client(1, &alice);
-    let k = key(4);
-    assert_eq!(
-        c.register(1, b"pw", &k, 3),
-        ClientOutcome::Registered { generation: 1 }
-    );
-    assert_eq!(
-        c.recover(1, b"wrong"),
-        ClientOutcome::WrongPassword { remaining: 2 }
-    );
+    let (mut c, k) = registered_with_one_wrong_guess(4);
     for id in 0..REPLICAS {
         c.crash(id);
     }
@@ -145,18 +150,7 @@ fn restarts_every_replica_from_its_durable_state() {
 
 #[test]
 fn a_replica_that_lost_its_disk_catches_up_before_it_votes() {
-    let mut c = Cluster::new(5);
-    let alice = account("alice");
-    c.add_client(1, &alice);
-    let k = key(5);
-    assert_eq!(
-        c.register(1, b"pw", &k, 3),
-        ClientOutcome::Registered { generation: 1 }
-    );
-    assert_eq!(
-        c.recover(1, b"wrong"),
-        ClientOutcome::WrongPassword { remaining: 2 }
-    );
+    let (mut c, k) = registered_with_one_wrong_guess(5);
     c.restart_amnesiac(0);
     assert!(!c.voting(0), "an amnesiac replica must not vote at once");
     c.run();

@@ -94,8 +94,8 @@ impl WorldSize {
             }
         } else {
             Self {
-                honest: 1_000,
-                forgetful: 200,
+                honest: 2_000,
+                forgetful: 400,
                 victims: 40,
                 attackers_per_victim: 3,
                 groups: 10,

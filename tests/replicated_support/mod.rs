@@ -18,7 +18,7 @@ use e2ee_backup::client::{Client, ClientConfig, ClientOutcome, ClientOutput, Ope
 use e2ee_backup::consensus::{Ballot, Config, DurableState, PeerMessage, ReplicaId};
 use e2ee_backup::crypto::CryptoSuite;
 use e2ee_backup::crypto::real::{InsecureFastFleetSecrets, InsecureFastSuite};
-use e2ee_backup::ids::{AccountId, FleetId};
+use e2ee_backup::ids::AccountId;
 use e2ee_backup::relay::{ConnectionId, Relay, RelayConfig, RelayOutput};
 use e2ee_backup::vault::{
     AccountRecord, ChangeOutcome, ConsensusStore, DurableSlot, RecordChange, RecordStore,
@@ -34,21 +34,13 @@ use rand_core::{RngCore, SeedableRng};
 pub type Suite = InsecureFastSuite;
 pub type Vault = VaultReplica<Suite, LoggedStore>;
 
-pub const FLEET_SEED: u64 = 0xF1EE7;
 pub const GROUP: u32 = 0;
 pub const REPLICAS: u8 = 5;
 
-pub fn fleet_id() -> FleetId {
-    FleetId::new(b"fleet-test-1").unwrap()
-}
-
-pub fn account(name: &str) -> AccountId {
-    AccountId::new(name.as_bytes()).unwrap()
-}
-
-pub fn fleet() -> InsecureFastFleetSecrets {
-    InsecureFastFleetSecrets::generate(&mut ChaCha20Rng::seed_from_u64(FLEET_SEED), fleet_id())
-}
+#[path = "../fixtures/mod.rs"]
+mod fixtures;
+#[allow(unused_imports)]
+pub use fixtures::{account, fast_fleet as fleet};
 
 pub fn group_config() -> Config {
     Config::new((0..REPLICAS).map(ReplicaId))

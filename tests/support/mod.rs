@@ -10,8 +10,8 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use e2ee_backup::client::{Client, ClientConfig, ClientOutcome, ClientOutput, OperationId};
 use e2ee_backup::crypto::CryptoSuite;
-use e2ee_backup::crypto::real::{InsecureFastFleetSecrets, InsecureFastSuite};
-use e2ee_backup::ids::{AccountId, FleetId};
+use e2ee_backup::crypto::real::InsecureFastSuite;
+use e2ee_backup::ids::AccountId;
 use e2ee_backup::relay::{ConnectionId, Relay, RelayConfig, RelayOutput};
 use e2ee_backup::vault::{VaultOutput, VaultReplica};
 use e2ee_backup::wire::{
@@ -33,19 +33,10 @@ pub enum Hop {
 /// copies duplicate it, changed bytes tamper with it.
 pub type Hook = Box<dyn FnMut(Hop, &[u8]) -> Vec<Vec<u8>>>;
 
-pub const FLEET_SEED: u64 = 0xF1EE7;
-
-pub fn fleet_id() -> FleetId {
-    FleetId::new(b"fleet-test-1").unwrap()
-}
-
-pub fn account(name: &str) -> AccountId {
-    AccountId::new(name.as_bytes()).unwrap()
-}
-
-pub fn fast_fleet() -> InsecureFastFleetSecrets {
-    InsecureFastFleetSecrets::generate(&mut ChaCha20Rng::seed_from_u64(FLEET_SEED), fleet_id())
-}
+#[path = "../fixtures/mod.rs"]
+mod fixtures;
+#[allow(unused_imports)]
+pub use fixtures::{account, fast_fleet, fleet_id};
 
 /// What the oracle saw the vault do.
 #[derive(Default, Debug)]
