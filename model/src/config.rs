@@ -27,16 +27,22 @@ pub enum Broken {
     /// them (it ignores the Persist-before-reply contract): a crash between the two loses a
     /// counted attempt whose `LoginChallenge` already left. Refuted by INV-ATTEMPTS.
     ReplyBeforePersist,
+    /// Replicated configurations only: every replica's consensus runs with quorums of `N/2`
+    /// instead of `N/2 + 1` (`consensus::FaultInjection::QuorumTooSmall`), so two proposers can
+    /// each complete a change without seeing the other's. Refuted by INV-ATTEMPTS (and
+    /// INV-LINEAR).
+    QuorumTooSmall,
 }
 
 impl Broken {
     /// Every broken variant.
-    pub const ALL: [Broken; 1] = [Broken::ReplyBeforePersist];
+    pub const ALL: [Broken; 2] = [Broken::ReplyBeforePersist, Broken::QuorumTooSmall];
 
     /// The name used on the command line.
     pub fn name(self) -> &'static str {
         match self {
             Broken::ReplyBeforePersist => "reply-before-persist",
+            Broken::QuorumTooSmall => "quorum-too-small",
         }
     }
 
@@ -74,11 +80,48 @@ pub struct ModelConfig {
     pub max_sends: u32,
     /// A broken variant, if any.
     pub broken: Option<Broken>,
+    /// A replicated vault group (CASPaxos store) instead of the single replica.
+    pub replication: Option<Replication>,
+}
+
+/// The shape of a replicated vault group in the model (SPEC.md "Model checking",
+/// "Replicated vault").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Replication {
+    /// Replicas in the group (3 or 5).
+    pub replicas: u8,
+    /// Most replicas down at once (crashed, not yet restarted): at most `(N - 1) / 2`.
+    pub max_down: u8,
+    /// How many restarts may come back without durable state (amnesia; at most one replica
+    /// is impaired at a time).
+    pub max_amnesia: u8,
+    /// How many consensus timeouts (round timeouts and backoffs) the replicas may take in all.
+    pub max_replica_timeouts: u8,
+    /// How many times the relay sends one request over all replicas
+    /// (`RelayConfig::vault_sends_max`; 2 = one failover).
+    pub relay_sends: u32,
+    /// Rounds per consensus operation before it fails (`consensus::Config::max_rounds`).
+    pub max_rounds: u32,
+}
+
+impl Replication {
+    /// A group of `replicas` with one failover, two rounds per operation, one consensus
+    /// timeout, no amnesia and up to `(N - 1) / 2` replicas down.
+    pub fn group(replicas: u8) -> Self {
+        Self {
+            replicas,
+            max_down: replicas.saturating_sub(1) / 2,
+            max_amnesia: 0,
+            max_replica_timeouts: 1,
+            relay_sends: 2,
+            max_rounds: 2,
+        }
+    }
 }
 
 impl ModelConfig {
     /// Names of the predefined configurations, smallest first.
-    pub const NAMES: [&'static str; 4] = ["tiny", "default", "register", "two-clients"];
+    pub const NAMES: [&'static str; 5] = ["tiny", "single", "register", "two-clients", "default"];
 
     /// The predefined configuration `name`.
     pub fn named(name: &str) -> Option<Self> {
@@ -103,11 +146,12 @@ impl ModelConfig {
                 max_crashes: 1,
                 max_sends: 1,
                 broken: None,
+                replication: None,
             },
             // The owner recovers while an attacker guesses twice; limit 2; a lossy, duplicating,
             // reordering network (replays come from duplication); one crash.
-            "default" => Self {
-                name: "default",
+            "single" => Self {
+                name: "single",
                 attempt_limit: 2,
                 devices: vec![owner(vec![Op::Recover]), attacker(2)],
                 preregistered: true,
@@ -116,6 +160,7 @@ impl ModelConfig {
                 max_crashes: 1,
                 max_sends: 1,
                 broken: None,
+                replication: None,
             },
             // The owner registers then recovers while an attacker guesses once; limit 1;
             // reliable network, one crash.
@@ -129,6 +174,7 @@ impl ModelConfig {
                 max_crashes: 1,
                 max_sends: 1,
                 broken: None,
+                replication: None,
             },
             // Two devices of the owner recover concurrently while an attacker guesses twice;
             // limit 2; lossy network; one crash.
@@ -146,6 +192,21 @@ impl ModelConfig {
                 max_crashes: 1,
                 max_sends: 1,
                 broken: None,
+                replication: None,
+            },
+            // Three replicas (CASPaxos, quorum 2): the owner recovers while an attacker
+            // guesses once; limit 1; reordering network; one replica crash (restart from disk).
+            "default" => Self {
+                name: "default",
+                attempt_limit: 1,
+                devices: vec![owner(vec![Op::Recover]), attacker(1)],
+                preregistered: true,
+                lossy: false,
+                max_duplicates: 0,
+                max_crashes: 1,
+                max_sends: 1,
+                broken: None,
+                replication: Some(Replication::group(3)),
             },
             _ => return None,
         };

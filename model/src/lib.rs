@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod model;
+pub mod replicated;
 pub mod properties;
 pub mod rng;
 pub mod run;

@@ -6,6 +6,7 @@ use stateright::{Checker, Expectation, Model};
 
 use crate::config::ModelConfig;
 use crate::model::VaultModel;
+use crate::replicated::ReplicatedModel;
 
 /// Search order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,15 +86,10 @@ pub fn check_bounded(
         Some(b) => format!("{} --broken {b}", config.name),
         None => config.name.to_string(),
     };
-    let model = VaultModel::new(config);
     let started = Instant::now();
-    let mut builder = model.clone().checker().threads(threads);
-    if let Some(max) = max_states {
-        builder = builder.target_state_count(max);
-    }
-    let mut report = match search {
-        Search::Bfs => collect(&model, builder.spawn_bfs().join()),
-        Search::Dfs => collect(&model, builder.spawn_dfs().join()),
+    let mut report = match ReplicatedModel::new(config.clone()) {
+        Some(model) => run_model(model, search, threads, max_states),
+        None => run_model(VaultModel::new(config), search, threads, max_states),
     };
     report.seconds = started.elapsed().as_secs_f64();
     report.config = name;
@@ -101,7 +97,27 @@ pub fn check_bounded(
     report
 }
 
-fn collect(model: &VaultModel, checker: impl Checker<VaultModel>) -> Report {
+fn run_model<M>(model: M, search: Search, threads: usize, max_states: Option<usize>) -> Report
+where
+    M: Model + Clone + Send + Sync + 'static,
+    M::State: Clone + std::fmt::Debug + std::hash::Hash + PartialEq + Send + Sync,
+    M::Action: Clone + std::fmt::Debug + PartialEq + Send + Sync,
+{
+    let mut builder = model.clone().checker().threads(threads);
+    if let Some(max) = max_states {
+        builder = builder.target_state_count(max);
+    }
+    match search {
+        Search::Bfs => collect(&model, builder.spawn_bfs().join()),
+        Search::Dfs => collect(&model, builder.spawn_dfs().join()),
+    }
+}
+
+fn collect<M: Model>(model: &M, checker: impl Checker<M>) -> Report
+where
+    M::State: Clone + std::fmt::Debug + std::hash::Hash + PartialEq,
+    M::Action: Clone + std::fmt::Debug + PartialEq,
+{
     let verdicts = model
         .properties()
         .iter()

@@ -1,0 +1,145 @@
+//! The properties of the replicated model (SPEC.md "Model checking", "Replicated vault").
+//! Each `always` has a `sometimes` sibling showing it is not vacuous.
+
+use e2ee_backup::consensus::{DurableState, ReplicaId};
+use e2ee_backup::crypto::symbolic::SymbolicSuite;
+use e2ee_backup::vault::{AccountRecord, ReplicaPlace, open_replica_write};
+use e2ee_backup::consensus::Ballot;
+use stateright::Property;
+
+use super::state::{ReplicaHost, ReplicatedState};
+use super::{GROUP, ReplicatedModel};
+pub use crate::properties::{
+    ATTEMPT_LIMIT_REACHED, COMPLETES_AFTER_CRASH, INV_ATTEMPTS, INV_DISCLOSE, INV_DURABLE,
+    LOCKOUT_HAPPENS, LOCKOUT_PERMANENT, RECOVERY_SUCCEEDS,
+};
+
+/// INV-LINEAR: the account's login requests and replies have a linearization against
+/// [`super::spec::AccountSpec`].
+pub const INV_LINEAR: &str = "INV-LINEAR: login requests linearize";
+/// Sibling of INV-LINEAR: a history of at least three requests (from two devices) linearizes.
+pub const LINEAR_HISTORY: &str = "sometimes: three or more requests linearize";
+/// Sibling of INV-DURABLE: a replica restarts from its durable state.
+pub const REPLICA_RESTARTS: &str = "sometimes: a replica restarts from its disk";
+/// A group with a replica down still completes an operation.
+pub const COMPLETES_WHILE_DOWN: &str = "sometimes: an operation completes while a replica is down";
+/// An amnesiac replica catches up and votes again.
+pub const AMNESIAC_RECOVERS: &str = "sometimes: a replica that lost its disk votes again";
+/// Liveness: every device's script ends (each operation ends with an outcome, possibly
+/// `Unavailable`): no operation hangs.
+pub const SCRIPTS_END: &str = "eventually: every device's operations end";
+
+/// Every property of `model`, in report order.
+pub fn all(model: &ReplicatedModel) -> Vec<Property<ReplicatedModel>> {
+    let mut properties = vec![
+        Property::always(INV_ATTEMPTS, |m: &ReplicatedModel, s: &ReplicatedState| {
+            let limit = m.attempt_limit() as usize;
+            s.history.challenges.values().all(|c| c.len() <= limit)
+        }),
+        Property::sometimes(
+            ATTEMPT_LIMIT_REACHED,
+            |m: &ReplicatedModel, s: &ReplicatedState| {
+                let limit = m.attempt_limit() as usize;
+                s.history.challenges.values().any(|c| c.len() >= limit)
+            },
+        ),
+        Property::always(INV_DISCLOSE, |_, s: &ReplicatedState| {
+            !s.history.disclose_violated
+        }),
+        Property::sometimes(RECOVERY_SUCCEEDS, |_, s: &ReplicatedState| {
+            s.history.recovered
+        }),
+        Property::always(LOCKOUT_PERMANENT, |_, s: &ReplicatedState| {
+            !s.history.lockout_violated
+        }),
+        Property::sometimes(LOCKOUT_HAPPENS, |_, s: &ReplicatedState| s.history.locked),
+        Property::always(INV_LINEAR, |_, s: &ReplicatedState| {
+            ReplicatedModel::linearizable(s)
+        }),
+        Property::sometimes(LINEAR_HISTORY, |_, s: &ReplicatedState| {
+            s.linear.len() >= 3 && ReplicatedModel::linearizable(s)
+        }),
+        Property::always(INV_DURABLE, |m: &ReplicatedModel, s: &ReplicatedState| {
+            !s.history.durable_violated && every_quorum_holds_the_registration(m, s)
+        }),
+        Property::sometimes(REPLICA_RESTARTS, |_, s: &ReplicatedState| {
+            s.history.restarted
+        }),
+        Property::sometimes(COMPLETES_AFTER_CRASH, |_, s: &ReplicatedState| {
+            s.history.completed_after_crash
+        }),
+    ];
+    if model.replication.max_down > 0 {
+        properties.push(Property::sometimes(
+            COMPLETES_WHILE_DOWN,
+            |_, s: &ReplicatedState| s.history.completed_while_down,
+        ));
+    }
+    if model.replication.max_amnesia > 0 {
+        properties.push(Property::sometimes(
+            AMNESIAC_RECOVERS,
+            |_, s: &ReplicatedState| s.history.amnesiac_recovered,
+        ));
+    }
+    properties.push(Property::eventually(
+        SCRIPTS_END,
+        |m: &ReplicatedModel, s: &ReplicatedState| {
+            s.devices.iter().enumerate().all(|(i, d)| {
+                !d.running && d.next_op >= m.config.devices.get(i).map_or(0, |c| c.script.len())
+            })
+        },
+    ));
+    properties
+}
+
+/// The accepted (ballot, record) on a replica's disk.
+fn disk_accepted(
+    model: &ReplicatedModel,
+    id: u8,
+    host: &ReplicaHost,
+) -> Option<(Ballot, Option<AccountRecord>)> {
+    let place = ReplicaPlace {
+        group: GROUP,
+        replica: ReplicaId(id),
+    };
+    let mut durable = DurableState::default();
+    for (slot, sealed) in &host.disk {
+        if let Ok(write) = open_replica_write(&SymbolicSuite, model.fleet(), place, slot, sealed) {
+            durable.apply(&write);
+        }
+    }
+    let accepted = durable.registers.into_values().next()?.accepted?;
+    Some((accepted.ballot, accepted.value))
+}
+
+/// INV-DURABLE on disks: every majority of the replicas that are not impaired (an amnesiac
+/// one does not vote until it caught up) holds, at its highest accepted ballot, a record of
+/// at least the acknowledged generation — so every later read quorum finds it, whatever
+/// crashes and restarts from disk happen.
+pub fn every_quorum_holds_the_registration(model: &ReplicatedModel, s: &ReplicatedState) -> bool {
+    let acknowledged = s.history.acknowledged;
+    if acknowledged == 0 {
+        return true;
+    }
+    let disks: Vec<Option<Option<(Ballot, Option<AccountRecord>)>>> = s
+        .replicas
+        .iter()
+        .enumerate()
+        .map(|(id, host)| {
+            (!ReplicatedModel::impaired(host)).then(|| disk_accepted(model, id as u8, host))
+        })
+        .collect();
+    let n = disks.len();
+    let quorum = model.quorum();
+    (0u32..(1 << n))
+        .filter(|mask| mask.count_ones() as usize == quorum)
+        .filter(|mask| (0..n).all(|i| mask & (1 << i) == 0 || disks[i].is_some()))
+        .all(|mask| {
+            let best = (0..n)
+                .filter(|i| mask & (1 << i) != 0)
+                .filter_map(|i| disks[i].clone().flatten())
+                .max_by_key(|(ballot, _)| *ballot);
+            best.and_then(|(_, record)| record)
+                .is_some_and(|r| r.generation >= acknowledged)
+        })
+}
