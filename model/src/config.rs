@@ -102,26 +102,51 @@ pub struct Replication {
     pub relay_sends: u32,
     /// Rounds per consensus operation before it fails (`consensus::Config::max_rounds`).
     pub max_rounds: u32,
+    /// Replica-to-replica links deliver any of their oldest `reorder_window` messages
+    /// (1 = FIFO links; device messages are always fully unordered).
+    pub reorder_window: usize,
+    /// Timers (client retry, relay failover, consensus) may fire while messages are in
+    /// flight; when false they fire only when no message is in flight (timeouts longer than
+    /// any delivery; a lost message is what makes a timer fire).
+    pub eager_timers: bool,
 }
 
 impl Replication {
-    /// A group of `replicas` with one failover, two rounds per operation, one consensus
-    /// timeout, no amnesia and up to `(N - 1) / 2` replicas down.
+    /// A group of `replicas` with one relay failover, two rounds per operation, no consensus
+    /// timeout, no amnesia, FIFO replica links, timers that fire only when no message is in
+    /// flight, and up to `(N - 1) / 2` replicas down.
     pub fn group(replicas: u8) -> Self {
         Self {
             replicas,
             max_down: replicas.saturating_sub(1) / 2,
             max_amnesia: 0,
-            max_replica_timeouts: 1,
+            max_replica_timeouts: 0,
             relay_sends: 2,
             max_rounds: 2,
+            reorder_window: 1,
+            eager_timers: false,
         }
     }
 }
 
 impl ModelConfig {
     /// Names of the predefined configurations, smallest first.
-    pub const NAMES: [&'static str; 5] = ["tiny", "single", "register", "two-clients", "default"];
+    pub const NAMES: [&'static str; 14] = [
+        "tiny",
+        "single",
+        "register",
+        "two-clients",
+        "default",
+        "r3-tiny",
+        "r3-owner-crash",
+        "r3-no-crash",
+        "r3-attacker",
+        "r3-timeouts",
+        "r3-lossy",
+        "r3-two-clients",
+        "r3-amnesia",
+        "r5",
+    ];
 
     /// The predefined configuration `name`.
     pub fn named(name: &str) -> Option<Self> {
@@ -195,19 +220,92 @@ impl ModelConfig {
                 replication: None,
             },
             // Three replicas (CASPaxos, quorum 2): the owner recovers while an attacker
-            // guesses once; limit 1; reordering network; one replica crash (restart from disk).
-            "default" => Self {
-                name: "default",
-                attempt_limit: 1,
-                devices: vec![owner(vec![Op::Recover]), attacker(1)],
-                preregistered: true,
-                lossy: false,
-                max_duplicates: 0,
-                max_crashes: 1,
-                max_sends: 1,
-                broken: None,
-                replication: Some(Replication::group(3)),
+            // guesses once; limit 1; reordering device network, FIFO replica links; one
+            // replica crash (restart from disk); relay failover (two sends per request).
+            "default" => replicated(
+                "default",
+                1,
+                vec![owner(vec![Op::Recover]), attacker(1)],
+                1,
+                group(3),
+            ),
+            // The owner alone recovers through three replicas; no fault (the tests' smallest).
+            "r3-tiny" => replicated("r3-tiny", 1, vec![owner(vec![Op::Recover])], 0, group(3)),
+            // The owner alone recovers through three replicas; one crash.
+            "r3-owner-crash" => replicated(
+                "r3-owner-crash",
+                1,
+                vec![owner(vec![Op::Recover])],
+                1,
+                group(3),
+            ),
+            // The owner recovers while an attacker guesses once; no crash.
+            "r3-no-crash" => replicated(
+                "r3-no-crash",
+                1,
+                vec![owner(vec![Op::Recover]), attacker(1)],
+                0,
+                group(3),
+            ),
+            // An attacker guesses twice through three replicas; limit 1; one crash.
+            "r3-attacker" => replicated("r3-attacker", 1, vec![attacker(2)], 1, group(3)),
+            // As `default`, plus one consensus timeout (round timeout or backoff retry).
+            "r3-timeouts" => replicated(
+                "r3-timeouts",
+                1,
+                vec![owner(vec![Op::Recover]), attacker(1)],
+                1,
+                Replication {
+                    max_replica_timeouts: 1,
+                    ..group(3)
+                },
+            ),
+            // As `default` over a lossy network that may duplicate one message.
+            "r3-lossy" => ModelConfig {
+                lossy: true,
+                max_duplicates: 1,
+                ..replicated(
+                    "r3-lossy",
+                    1,
+                    vec![owner(vec![Op::Recover]), attacker(1)],
+                    1,
+                    group(3),
+                )
             },
+            // Two devices of the owner recover concurrently while an attacker guesses once;
+            // limit 2; one crash.
+            "r3-two-clients" => replicated(
+                "r3-two-clients",
+                2,
+                vec![
+                    owner(vec![Op::Recover]),
+                    owner(vec![Op::Recover]),
+                    attacker(1),
+                ],
+                1,
+                group(3),
+            ),
+            // As `default`, and the crashed replica may come back without its disk (it fences
+            // and catches up before it votes).
+            "r3-amnesia" => replicated(
+                "r3-amnesia",
+                1,
+                vec![owner(vec![Op::Recover]), attacker(1)],
+                1,
+                Replication {
+                    max_amnesia: 1,
+                    ..group(3)
+                },
+            ),
+            // Five replicas (quorum 3): the owner recovers while an attacker guesses once; two
+            // crashes, up to two replicas down at once.
+            "r5" => replicated(
+                "r5",
+                1,
+                vec![owner(vec![Op::Recover]), attacker(1)],
+                2,
+                group(5),
+            ),
             _ => return None,
         };
         Some(config)
@@ -217,5 +315,31 @@ impl ModelConfig {
     pub fn with_broken(mut self, broken: Option<Broken>) -> Self {
         self.broken = broken;
         self
+    }
+}
+
+fn group(replicas: u8) -> Replication {
+    Replication::group(replicas)
+}
+
+/// A pre-registered replicated configuration over a reordering, loss-free network.
+fn replicated(
+    name: &'static str,
+    attempt_limit: u32,
+    devices: Vec<DeviceConfig>,
+    max_crashes: u8,
+    replication: Replication,
+) -> ModelConfig {
+    ModelConfig {
+        name,
+        attempt_limit,
+        devices,
+        preregistered: true,
+        lossy: false,
+        max_duplicates: 0,
+        max_crashes,
+        max_sends: 1,
+        broken: None,
+        replication: Some(replication),
     }
 }

@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use stateright::{Checker, Expectation, Model};
+use stateright::{Checker, Expectation, HasDiscoveries, Model};
 
 use crate::config::ModelConfig;
 use crate::model::VaultModel;
@@ -22,7 +22,8 @@ pub enum Search {
 pub struct Verdict {
     /// The property's name.
     pub name: &'static str,
-    /// True for `always` properties, false for `sometimes`.
+    /// True for `always` and `eventually` properties (a discovery is a counterexample), false
+    /// for `sometimes`.
     pub safety: bool,
     /// Whether the checker found a discovery (a counterexample for `always`, an example for
     /// `sometimes`).
@@ -87,9 +88,17 @@ pub fn check_bounded(
         None => config.name.to_string(),
     };
     let started = Instant::now();
+    // A broken variant only has to be refuted: stop at the first counterexample.
+    let stop_at_failure = config.broken.is_some();
     let mut report = match ReplicatedModel::new(config.clone()) {
-        Some(model) => run_model(model, search, threads, max_states),
-        None => run_model(VaultModel::new(config), search, threads, max_states),
+        Some(model) => run_model(model, search, threads, max_states, stop_at_failure),
+        None => run_model(
+            VaultModel::new(config),
+            search,
+            threads,
+            max_states,
+            stop_at_failure,
+        ),
     };
     report.seconds = started.elapsed().as_secs_f64();
     report.config = name;
@@ -97,7 +106,13 @@ pub fn check_bounded(
     report
 }
 
-fn run_model<M>(model: M, search: Search, threads: usize, max_states: Option<usize>) -> Report
+fn run_model<M>(
+    model: M,
+    search: Search,
+    threads: usize,
+    max_states: Option<usize>,
+    stop_at_failure: bool,
+) -> Report
 where
     M: Model + Clone + Send + Sync + 'static,
     M::State: Clone + std::fmt::Debug + std::hash::Hash + PartialEq + Send + Sync,
@@ -106,6 +121,9 @@ where
     let mut builder = model.clone().checker().threads(threads);
     if let Some(max) = max_states {
         builder = builder.target_state_count(max);
+    }
+    if stop_at_failure {
+        builder = builder.finish_when(HasDiscoveries::AnyFailures);
     }
     match search {
         Search::Bfs => collect(&model, builder.spawn_bfs().join()),
@@ -125,7 +143,7 @@ where
             let path = checker.discovery(p.name);
             Verdict {
                 name: p.name,
-                safety: matches!(p.expectation, Expectation::Always),
+                safety: !matches!(p.expectation, Expectation::Sometimes),
                 discovered: path.is_some(),
                 trace: path.map(|path| {
                     path.into_actions()

@@ -4,8 +4,10 @@
 use e2ee_backup::consensus::{DurableState, ReplicaId};
 use e2ee_backup::crypto::symbolic::{SymbolicSuite, inspect};
 use e2ee_backup::relay::{ConnectionId, RelayOutput};
+use e2ee_backup::vault::replica_wire::decode_replica_write;
 use e2ee_backup::vault::{
-    ConsensusStore, ReplicaPlace, VaultOutput, VaultReplica, open_replica_write,
+    ConsensusStore, RecordState, ReplicaPlace, ReplicaWrite, VaultOutput, VaultReplica,
+    open_replica_write,
 };
 use e2ee_backup::wire::{ClientReply, Reply, ReplyBody, VaultReply};
 use stateright::semantics::ConsistencyTester;
@@ -42,6 +44,7 @@ impl ReplicatedModel {
         host.incarnation += 1;
         if amnesia {
             host.disk.clear();
+            host.disk_accepted = None;
             host.amnesiac = true;
         }
         let mut durable = DurableState::default();
@@ -58,6 +61,7 @@ impl ReplicatedModel {
             }
             _ => {
                 host.disk.clear();
+                host.disk_accepted = None;
                 ConsensusStore::recover_amnesiac(
                     GROUP,
                     ReplicaId(id),
@@ -176,7 +180,10 @@ impl ReplicatedModel {
         let carried = match crash {
             None => outputs.len(),
             Some(j) => {
-                let mut points = vec![0];
+                // Crash points: after each durable write, and after the whole step. (A crash
+                // before the step is the crash after this replica's previous step, with this
+                // message lost.)
+                let mut points = Vec::new();
                 for (i, o) in outputs.iter().enumerate() {
                     if matches!(o, VaultOutput::PersistReplica { .. }) {
                         points.push(i + 1);
@@ -190,6 +197,7 @@ impl ReplicatedModel {
         for output in outputs.into_iter().take(carried) {
             match output {
                 VaultOutput::PersistReplica { slot, sealed } => {
+                    observe_write(state, id, &sealed, self.quorum());
                     if let Some(host) = state.replicas.get_mut(usize::from(id)) {
                         host.disk.insert(slot, sealed);
                     }
@@ -289,6 +297,44 @@ fn spec_ret(reply: &Reply) -> Option<SpecRet> {
     }
 }
 
+/// Records a durable acceptor write: once a majority durably accepted one ballot its value is
+/// chosen; a chosen record with `attempts_used = 0` (exposure or a verified login took effect)
+/// starts a new window of attempts (INV-ATTEMPTS).
+fn observe_write(state: &mut ReplicatedState, id: u8, sealed: &[u8], quorum: usize) {
+    let Some(plain) = inspect::storage_plaintext(sealed) else {
+        return;
+    };
+    let Ok(ReplicaWrite::Register { state: acceptor, .. }) = decode_replica_write(&plain) else {
+        return;
+    };
+    let Some(accepted) = acceptor.accepted else {
+        return;
+    };
+    if let Some(host) = state.replicas.get_mut(usize::from(id)) {
+        host.disk_accepted = Some((
+            accepted.ballot,
+            accepted.value.as_ref().map(|r| r.generation),
+        ));
+    }
+    let history = &mut state.history;
+    if history.highest_chosen.is_some_and(|c| accepted.ballot <= c) {
+        return;
+    }
+    let acceptors = history.accepts.entry(accepted.ballot).or_default();
+    acceptors.insert(id);
+    if acceptors.len() < quorum {
+        return;
+    }
+    history.highest_chosen = Some(accepted.ballot);
+    history.accepts.retain(|b, _| *b > accepted.ballot);
+    if let Some(record) = accepted.value
+        && let RecordState::Active(active) = &record.state
+        && active.attempts_used == 0
+    {
+        history.challenges.remove(&record.generation);
+    }
+}
+
 /// Records what a reply leaving a replica releases (INV-ATTEMPTS, INV-DISCLOSE, lockout,
 /// INV-DURABLE).
 fn observe_reply(state: &mut ReplicatedState, bytes: &[u8]) {
@@ -341,11 +387,7 @@ fn observe_reply(state: &mut ReplicatedState, bytes: &[u8]) {
                 (Some(r), Some(g))
                     if r.session_password == OWNER_PASSWORD
                         && r.backup_key == OWNER_BACKUP_KEY
-                        && !history.erased.contains(&g) =>
-                {
-                    // A verified login reset the counter: a new window of attempts begins.
-                    history.challenges.remove(&g);
-                }
+                        && !history.erased.contains(&g) => {}
                 _ => history.disclose_violated = true,
             }
             if generation.is_some_and(|g| history.erased.contains(&g)) {

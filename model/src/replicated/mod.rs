@@ -42,9 +42,9 @@ const FLEET: &[u8] = b"fleet";
 const REPLICA_STREAM: u32 = 0x100;
 /// The connection of the pre-registration device.
 const SETUP_CONNECTION: ConnectionId = 1_000;
-/// Crash points a step may offer: before its outputs, after each of its durable writes, after
-/// all of them (a step makes at most a few writes).
-pub const MAX_CRASH_POINTS: usize = 4;
+/// Crash points a step may offer: after each of its durable writes, after all of its outputs
+/// (a step makes at most a few writes).
+pub const MAX_CRASH_POINTS: usize = 3;
 /// The replica group's id (one group in the model).
 pub const GROUP: u32 = 0;
 
@@ -59,8 +59,16 @@ pub enum Action {
     RelayTimeout,
     /// Replica `r`'s consensus timer fires (round timeout, backoff or recovery resend).
     ReplicaTimeout(u8),
-    /// The network delivers one copy of a message.
+    /// The network delivers one copy of a device or relay message.
     Deliver(Packet),
+    /// The link delivers its `index`-th oldest message (shown as the packet).
+    DeliverPeer(Packet, usize),
+    /// As `DeliverPeer`, and the receiving replica crashes at the given crash point.
+    DeliverPeerThenCrash(Packet, usize, usize),
+    /// The link loses its `index`-th oldest message.
+    DropPeer(Packet, usize),
+    /// The link duplicates its `index`-th oldest message (the copy arrives after the others).
+    DuplicatePeer(Packet, usize),
     /// The network delivers a message; the replica that handles it (for a device request: the
     /// one the relay forwards it to) crashes at the given crash point of that step.
     DeliverThenCrash(Packet, usize),
@@ -167,6 +175,7 @@ impl ReplicatedModel {
             relay_now_ms: 0,
             replicas: Vec::new(),
             network: BTreeMap::new(),
+            links: BTreeMap::new(),
             duplicates_left: self.config.max_duplicates,
             crashes_left: self.config.max_crashes,
             amnesia_left: self.replication.max_amnesia,
@@ -182,6 +191,7 @@ impl ReplicatedModel {
                 now_ms: 0,
                 rng: CounterRng::new(REPLICA_STREAM + u32::from(id)),
                 amnesiac: false,
+                disk_accepted: None,
             });
             let store = ConsensusStore::new(GROUP, ReplicaId(id), self.group_config(), 1);
             if let Ok(store) = store {
@@ -220,10 +230,19 @@ impl ReplicatedModel {
                     other => panic!("unexpected client output {other:?}"),
                 }
             }
-            let Some(packet) = state.network.keys().next().cloned() else {
-                break;
+            let packet = match state.links.keys().next().copied() {
+                Some((from, to)) => match Self::take_peer(state, from, to, 0) {
+                    Some(bytes) => Packet::Peer { from, to, bytes },
+                    None => break,
+                },
+                None => {
+                    let Some(packet) = state.network.keys().next().cloned() else {
+                        break;
+                    };
+                    Self::take(state, &packet);
+                    packet
+                }
             };
-            Self::take(state, &packet);
             match packet {
                 Packet::RelayToClient { connection, bytes } => {
                     assert_eq!(connection, SETUP_CONNECTION);
@@ -241,7 +260,22 @@ impl ReplicatedModel {
     }
 
     fn send(state: &mut ReplicatedState, packet: Packet) {
-        *state.network.entry(packet).or_insert(0) += 1;
+        match packet {
+            Packet::Peer { from, to, bytes } => {
+                state.links.entry((from, to)).or_default().push_back(bytes);
+            }
+            packet => *state.network.entry(packet).or_insert(0) += 1,
+        }
+    }
+
+    /// Removes the `index`-th oldest message of link (from, to).
+    fn take_peer(state: &mut ReplicatedState, from: u8, to: u8, index: usize) -> Option<Vec<u8>> {
+        let queue = state.links.get_mut(&(from, to))?;
+        let bytes = queue.remove(index)?;
+        if queue.is_empty() {
+            state.links.remove(&(from, to));
+        }
+        Some(bytes)
     }
 
     fn take(state: &mut ReplicatedState, packet: &Packet) -> bool {
@@ -340,8 +374,14 @@ impl ReplicatedModel {
             return;
         };
         let thread = (device, *seq);
-        *seq = seq.wrapping_add(1);
-        let _ = state.linear.on_invoke(thread, op);
+        // The same request may be carried out more than once (relay failover, duplicates,
+        // a retried Accept round): a second thread holds the same operation, invoked at the
+        // same time and never returning, so the tester may place one extra application of it
+        // anywhere after the invocation (SPEC "Replicated vault", INV-LINEAR).
+        let ghost = (device, seq.wrapping_add(1));
+        *seq = seq.wrapping_add(2);
+        let _ = state.linear.on_invoke(thread, op.clone());
+        let _ = state.linear.on_invoke(ghost, op);
         if let Some(slot) = state.pending.get_mut(i) {
             *slot = Some(PendingRequest {
                 thread,
@@ -413,16 +453,18 @@ impl Model for ReplicatedModel {
     }
 
     fn actions(&self, state: &Self::State, actions: &mut Vec<Self::Action>) {
+        let timers = self.replication.eager_timers
+            || (state.network.is_empty() && state.links.is_empty());
         for (i, device) in state.devices.iter().enumerate() {
             let script_len = self.config.devices.get(i).map_or(0, |d| d.script.len());
             if !device.running && device.next_op < script_len {
                 actions.push(Action::Start(i));
             }
-            if device.client.poll_timeout().is_some() {
+            if timers && device.client.poll_timeout().is_some() {
                 actions.push(Action::Timeout(i));
             }
         }
-        if state.relay.poll_timeout().is_some() {
+        if timers && state.relay.poll_timeout().is_some() {
             actions.push(Action::RelayTimeout);
         }
         let down = state.replicas.iter().filter(|r| r.vault.is_none()).count();
@@ -431,16 +473,17 @@ impl Model for ReplicatedModel {
             let id = id as u8;
             match &host.vault {
                 Some(vault) => {
-                    if state.replica_timeouts_left > 0 && vault.poll_timeout().is_some() {
+                    if timers && state.replica_timeouts_left > 0 && vault.poll_timeout().is_some() {
                         actions.push(Action::ReplicaTimeout(id));
                     }
                 }
-                None => {
+                None if timers => {
                     actions.push(Action::Restart(id));
                     if state.amnesia_left > 0 && !any_impaired {
                         actions.push(Action::RestartAmnesiac(id));
                     }
                 }
+                None => {}
             }
         }
         let may_crash =
@@ -464,6 +507,31 @@ impl Model for ReplicatedModel {
             }
             if state.duplicates_left > 0 {
                 actions.push(Action::Duplicate(packet.clone()));
+            }
+        }
+        for (&(from, to), queue) in &state.links {
+            let target_up = state
+                .replicas
+                .get(usize::from(to))
+                .is_some_and(|r| r.vault.is_some());
+            for (index, bytes) in queue.iter().take(self.replication.reorder_window).enumerate() {
+                let packet = Packet::Peer {
+                    from,
+                    to,
+                    bytes: bytes.clone(),
+                };
+                if may_crash && target_up {
+                    for j in 0..MAX_CRASH_POINTS {
+                        actions.push(Action::DeliverPeerThenCrash(packet.clone(), index, j));
+                    }
+                }
+                if self.config.lossy {
+                    actions.push(Action::DropPeer(packet.clone(), index));
+                }
+                if state.duplicates_left > 0 {
+                    actions.push(Action::DuplicatePeer(packet.clone(), index));
+                }
+                actions.push(Action::DeliverPeer(packet, index));
             }
         }
     }
@@ -504,6 +572,27 @@ impl Model for ReplicatedModel {
                 state.crashes_left = state.crashes_left.checked_sub(1)?;
                 self.deliver(&mut state, packet, Some(j))?;
             }
+            Action::DeliverPeer(Packet::Peer { from, to, .. }, index) => {
+                let bytes = Self::take_peer(&mut state, from, to, index)?;
+                self.deliver(&mut state, Packet::Peer { from, to, bytes }, None)?;
+            }
+            Action::DeliverPeerThenCrash(Packet::Peer { from, to, .. }, index, j) => {
+                state.crashes_left = state.crashes_left.checked_sub(1)?;
+                let bytes = Self::take_peer(&mut state, from, to, index)?;
+                self.deliver(&mut state, Packet::Peer { from, to, bytes }, Some(j))?;
+            }
+            Action::DropPeer(Packet::Peer { from, to, .. }, index) => {
+                Self::take_peer(&mut state, from, to, index)?;
+            }
+            Action::DuplicatePeer(Packet::Peer { from, to, .. }, index) => {
+                state.duplicates_left = state.duplicates_left.checked_sub(1)?;
+                let bytes = state.links.get(&(from, to))?.get(index)?.clone();
+                Self::send(&mut state, Packet::Peer { from, to, bytes });
+            }
+            Action::DeliverPeer(..)
+            | Action::DeliverPeerThenCrash(..)
+            | Action::DropPeer(..)
+            | Action::DuplicatePeer(..) => return None,
             Action::Drop(packet) => {
                 if !Self::take(&mut state, &packet) {
                     return None;

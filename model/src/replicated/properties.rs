@@ -1,14 +1,11 @@
 //! The properties of the replicated model (SPEC.md "Model checking", "Replicated vault").
 //! Each `always` has a `sometimes` sibling showing it is not vacuous.
 
-use e2ee_backup::consensus::{DurableState, ReplicaId};
-use e2ee_backup::crypto::symbolic::SymbolicSuite;
-use e2ee_backup::vault::{AccountRecord, ReplicaPlace, open_replica_write};
 use e2ee_backup::consensus::Ballot;
 use stateright::Property;
 
-use super::state::{ReplicaHost, ReplicatedState};
-use super::{GROUP, ReplicatedModel};
+use super::ReplicatedModel;
+use super::state::ReplicatedState;
 pub use crate::properties::{
     ATTEMPT_LIMIT_REACHED, COMPLETES_AFTER_CRASH, INV_ATTEMPTS, INV_DISCLOSE, INV_DURABLE,
     LOCKOUT_HAPPENS, LOCKOUT_PERMANENT, RECOVERY_SUCCEEDS,
@@ -92,26 +89,6 @@ pub fn all(model: &ReplicatedModel) -> Vec<Property<ReplicatedModel>> {
     properties
 }
 
-/// The accepted (ballot, record) on a replica's disk.
-fn disk_accepted(
-    model: &ReplicatedModel,
-    id: u8,
-    host: &ReplicaHost,
-) -> Option<(Ballot, Option<AccountRecord>)> {
-    let place = ReplicaPlace {
-        group: GROUP,
-        replica: ReplicaId(id),
-    };
-    let mut durable = DurableState::default();
-    for (slot, sealed) in &host.disk {
-        if let Ok(write) = open_replica_write(&SymbolicSuite, model.fleet(), place, slot, sealed) {
-            durable.apply(&write);
-        }
-    }
-    let accepted = durable.registers.into_values().next()?.accepted?;
-    Some((accepted.ballot, accepted.value))
-}
-
 /// INV-DURABLE on disks: every majority of the replicas that are not impaired (an amnesiac
 /// one does not vote until it caught up) holds, at its highest accepted ballot, a record of
 /// at least the acknowledged generation — so every later read quorum finds it, whatever
@@ -121,13 +98,10 @@ pub fn every_quorum_holds_the_registration(model: &ReplicatedModel, s: &Replicat
     if acknowledged == 0 {
         return true;
     }
-    let disks: Vec<Option<Option<(Ballot, Option<AccountRecord>)>>> = s
+    let disks: Vec<Option<Option<(Ballot, Option<u64>)>>> = s
         .replicas
         .iter()
-        .enumerate()
-        .map(|(id, host)| {
-            (!ReplicatedModel::impaired(host)).then(|| disk_accepted(model, id as u8, host))
-        })
+        .map(|host| (!ReplicatedModel::impaired(host)).then_some(host.disk_accepted))
         .collect();
     let n = disks.len();
     let quorum = model.quorum();
@@ -139,7 +113,7 @@ pub fn every_quorum_holds_the_registration(model: &ReplicatedModel, s: &Replicat
                 .filter(|i| mask & (1 << i) != 0)
                 .filter_map(|i| disks[i].clone().flatten())
                 .max_by_key(|(ballot, _)| *ballot);
-            best.and_then(|(_, record)| record)
-                .is_some_and(|r| r.generation >= acknowledged)
+            best.and_then(|(_, generation)| generation)
+                .is_some_and(|g| g >= acknowledged)
         })
 }

@@ -2,10 +2,11 @@
 //! `VaultReplica<_, ConsensusStore>` plus disk), one unordered network, budgets, and what the
 //! properties read (SPEC.md "Model checking", "Replicated vault").
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 
 use e2ee_backup::crypto::symbolic::{SymbolicSuite, inspect};
+use e2ee_backup::consensus::Ballot;
 use e2ee_backup::relay::ConnectionId;
 use e2ee_backup::vault::replica_wire::decode_replica_message;
 use e2ee_backup::vault::{ConsensusStore, DurableSlot, LinkEnvelope, ReplicaMessage};
@@ -32,6 +33,9 @@ pub struct ReplicaHost {
     pub rng: CounterRng,
     /// It restarted without its disk and has not voted since.
     pub amnesiac: bool,
+    /// What its disk holds for the account: the accepted ballot and the record's generation
+    /// (`None` for an empty register); a function of `disk`, kept for the properties.
+    pub disk_accepted: Option<(Ballot, Option<u64>)>,
 }
 
 /// A message in flight.
@@ -81,7 +85,7 @@ pub fn peer_message(bytes: &[u8]) -> Option<ReplicaMessage> {
 
 fn peer_name(message: &ReplicaMessage) -> String {
     use e2ee_backup::consensus::PeerMessage;
-    let ballot = |b: &e2ee_backup::consensus::Ballot| format!("({},{},{})", b.epoch, b.counter, b.replica.0);
+    let ballot = |b: &Ballot| format!("({},{},{})", b.epoch, b.counter, b.replica.0);
     match message {
         PeerMessage::Prepare { ballot: b, .. } => format!("Prepare{}", ballot(b)),
         PeerMessage::Promise { ballot: b, .. } => format!("Promise{}", ballot(b)),
@@ -134,9 +138,14 @@ pub struct PendingRequest {
 /// What the properties read, recorded at the boundary of the replica group as it happens.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct History {
-    /// Per generation: distinct login ids whose `LoginChallenge` left a replica since the
-    /// last `KeyReleased` of that generation left one (INV-ATTEMPTS).
+    /// Per generation: distinct login ids whose `LoginChallenge` left a replica since a
+    /// record with `attempts_used = 0` (exposure or a verified login) was last chosen
+    /// (INV-ATTEMPTS).
     pub challenges: BTreeMap<u64, BTreeSet<LoginId>>,
+    /// Ballots above the highest chosen one, with the acceptors that durably accepted them.
+    pub accepts: BTreeMap<Ballot, BTreeSet<u8>>,
+    /// The highest ballot a majority durably accepted (a chosen value).
+    pub highest_chosen: Option<Ballot>,
     /// The generation each released challenge belongs to.
     pub login_generation: BTreeMap<LoginId, u64>,
     /// Generations some replica answered `Locked` for (erased).
@@ -180,8 +189,10 @@ pub struct ReplicatedState {
     pub relay_now_ms: u64,
     /// The replica hosts, by replica id.
     pub replicas: Vec<ReplicaHost>,
-    /// Messages in flight (a multiset: message → copies).
+    /// Device↔relay messages in flight (a multiset: message → copies).
     pub network: BTreeMap<Packet, u8>,
+    /// Replica↔replica messages in flight per link (from, to), oldest first.
+    pub links: BTreeMap<(u8, u8), VecDeque<Vec<u8>>>,
     /// Duplications the network may still make.
     pub duplicates_left: u8,
     /// Crashes still allowed.
