@@ -8,8 +8,8 @@
 
 pub mod config;
 pub mod model;
-pub mod replicated;
 pub mod properties;
+pub mod replicated;
 pub mod rng;
 pub mod run;
 pub mod state;

@@ -50,7 +50,8 @@ impl ReplicatedModel {
         let mut durable = DurableState::default();
         for (slot, sealed) in &host.disk {
             // A write this host made itself always opens.
-            let write = open_replica_write(&SymbolicSuite, &self.fleet, place, slot, sealed).ok()?;
+            let write =
+                open_replica_write(&SymbolicSuite, &self.fleet, place, slot, sealed).ok()?;
             durable.apply(&write);
         }
         let config = self.group_config();
@@ -115,7 +116,11 @@ impl ReplicatedModel {
     /// Carries out the relay's outputs: replies onto the network, forwarded requests straight
     /// into the replica the relay chose (lost if it is down). Returns whether a replica step
     /// took the crash.
-    pub(super) fn relay_outputs(&self, state: &mut ReplicatedState, mut crash: Option<usize>) -> bool {
+    pub(super) fn relay_outputs(
+        &self,
+        state: &mut ReplicatedState,
+        mut crash: Option<usize>,
+    ) -> bool {
         let mut crashed = false;
         while let Some(out) = state.relay.poll_output() {
             match out {
@@ -256,6 +261,7 @@ impl ReplicatedModel {
             && let Some(ret) = spec_ret(&body)
         {
             let _ = state.linear.on_return(pending.thread, ret);
+            state.history.returns = state.history.returns.saturating_add(1);
             if let Some(slot) = state.pending.get_mut(i) {
                 *slot = None;
             }
@@ -304,7 +310,10 @@ fn observe_write(state: &mut ReplicatedState, id: u8, sealed: &[u8], quorum: usi
     let Some(plain) = inspect::storage_plaintext(sealed) else {
         return;
     };
-    let Ok(ReplicaWrite::Register { state: acceptor, .. }) = decode_replica_write(&plain) else {
+    let Ok(ReplicaWrite::Register {
+        state: acceptor, ..
+    }) = decode_replica_write(&plain)
+    else {
         return;
     };
     let Some(accepted) = acceptor.accepted else {

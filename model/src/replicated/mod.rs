@@ -31,7 +31,7 @@ use stateright::semantics::{ConsistencyTester, LinearizabilityTester};
 use stateright::{Model, Property};
 
 use crate::config::{Broken, ModelConfig, Op, Replication};
-use crate::model::{ACCOUNT, OWNER_BACKUP_KEY, OWNER_PASSWORD, ATTACKER_PASSWORD};
+use crate::model::{ACCOUNT, ATTACKER_PASSWORD, OWNER_BACKUP_KEY, OWNER_PASSWORD};
 use crate::rng::CounterRng;
 use crate::state::Device;
 use spec::{AccountSpec, SpecOp};
@@ -220,7 +220,9 @@ impl ReplicatedModel {
             while let Some(out) = client.poll_output() {
                 match out {
                     ClientOutput::Send { bytes } => {
-                        state.relay.handle_client_message(0, SETUP_CONNECTION, &bytes);
+                        state
+                            .relay
+                            .handle_client_message(0, SETUP_CONNECTION, &bytes);
                         self.relay_outputs(state, None);
                     }
                     ClientOutput::Completed { outcome, .. } => {
@@ -316,7 +318,8 @@ impl ReplicatedModel {
         }
         let next_op = device.next_op;
         for outcome in outcomes {
-            if honest && outcome == ClientOutcome::Recovered(BackupKey::from_bytes(OWNER_BACKUP_KEY))
+            if honest
+                && outcome == ClientOutcome::Recovered(BackupKey::from_bytes(OWNER_BACKUP_KEY))
             {
                 state.history.recovered = true;
             }
@@ -338,7 +341,14 @@ impl ReplicatedModel {
     }
 
     /// Records a device's first send of a login request as an invocation (INV-LINEAR).
-    fn invoke(&self, state: &mut ReplicatedState, i: usize, next_op: usize, honest: bool, bytes: &[u8]) {
+    fn invoke(
+        &self,
+        state: &mut ReplicatedState,
+        i: usize,
+        next_op: usize,
+        honest: bool,
+        bytes: &[u8],
+    ) {
         let Ok(request) = ClientRequest::decode(bytes) else {
             return;
         };
@@ -453,8 +463,8 @@ impl Model for ReplicatedModel {
     }
 
     fn actions(&self, state: &Self::State, actions: &mut Vec<Self::Action>) {
-        let timers = self.replication.eager_timers
-            || (state.network.is_empty() && state.links.is_empty());
+        let timers =
+            self.replication.eager_timers || (state.network.is_empty() && state.links.is_empty());
         for (i, device) in state.devices.iter().enumerate() {
             let script_len = self.config.devices.get(i).map_or(0, |d| d.script.len());
             if !device.running && device.next_op < script_len {
@@ -486,8 +496,7 @@ impl Model for ReplicatedModel {
                 None => {}
             }
         }
-        let may_crash =
-            state.crashes_left > 0 && down < usize::from(self.replication.max_down);
+        let may_crash = state.crashes_left > 0 && down < usize::from(self.replication.max_down);
         for packet in state.network.keys() {
             actions.push(Action::Deliver(packet.clone()));
             let target_up = match packet.peer_target() {
@@ -514,7 +523,11 @@ impl Model for ReplicatedModel {
                 .replicas
                 .get(usize::from(to))
                 .is_some_and(|r| r.vault.is_some());
-            for (index, bytes) in queue.iter().take(self.replication.reorder_window).enumerate() {
+            for (index, bytes) in queue
+                .iter()
+                .take(self.replication.reorder_window)
+                .enumerate()
+            {
                 let packet = Packet::Peer {
                     from,
                     to,

@@ -5,8 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 
-use e2ee_backup::crypto::symbolic::{SymbolicSuite, inspect};
 use e2ee_backup::consensus::Ballot;
+use e2ee_backup::crypto::symbolic::{SymbolicSuite, inspect};
 use e2ee_backup::relay::ConnectionId;
 use e2ee_backup::vault::replica_wire::decode_replica_message;
 use e2ee_backup::vault::{ConsensusStore, DurableSlot, LinkEnvelope, ReplicaMessage};
@@ -170,6 +170,8 @@ pub struct History {
     pub restarted: bool,
     /// A replica that lost its disk caught up and votes again.
     pub amnesiac_recovered: bool,
+    /// Login requests that returned to their device (INV-LINEAR), saturating.
+    pub returns: u8,
 }
 
 /// One state of the replicated model.
