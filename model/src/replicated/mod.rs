@@ -482,11 +482,14 @@ impl Model for ReplicatedModel {
         for (id, host) in state.replicas.iter().enumerate() {
             let id = id as u8;
             match &host.vault {
-                Some(vault) => {
-                    if timers && state.replica_timeouts_left > 0 && vault.poll_timeout().is_some() {
-                        actions.push(Action::ReplicaTimeout(id));
-                    }
+                Some(vault)
+                    if timers
+                        && state.replica_timeouts_left > 0
+                        && vault.poll_timeout().is_some() =>
+                {
+                    actions.push(Action::ReplicaTimeout(id));
                 }
+                Some(_) => {}
                 None if timers => {
                     actions.push(Action::Restart(id));
                     if state.amnesia_left > 0 && !any_impaired {

@@ -109,6 +109,9 @@ pub fn all(model: &ReplicatedModel) -> Vec<Property<ReplicatedModel>> {
     properties
 }
 
+/// A disk's accepted ballot and record generation, if it accepted anything.
+type DiskSummary = Option<(Ballot, Option<u64>)>;
+
 /// INV-DURABLE on disks: every majority of the replicas that are not impaired (an amnesiac
 /// one does not vote until it caught up) holds, at its highest accepted ballot, a record of
 /// at least the acknowledged generation — so every later read quorum finds it, whatever
@@ -118,7 +121,7 @@ pub fn every_quorum_holds_the_registration(model: &ReplicatedModel, s: &Replicat
     if acknowledged == 0 {
         return true;
     }
-    let disks: Vec<Option<Option<(Ballot, Option<u64>)>>> = s
+    let disks: Vec<Option<DiskSummary>> = s
         .replicas
         .iter()
         .map(|host| (!ReplicatedModel::impaired(host)).then_some(host.disk_accepted))
@@ -131,7 +134,7 @@ pub fn every_quorum_holds_the_registration(model: &ReplicatedModel, s: &Replicat
         .all(|mask| {
             let best = (0..n)
                 .filter(|i| mask & (1 << i) != 0)
-                .filter_map(|i| disks[i].clone().flatten())
+                .filter_map(|i| disks[i].flatten())
                 .max_by_key(|(ballot, _)| *ballot);
             best.and_then(|(_, generation)| generation)
                 .is_some_and(|g| g >= acknowledged)
