@@ -8,7 +8,9 @@ use e2ee_backup_model::replicated::properties::{
     INV_DURABLE, INV_LINEAR, LINEAR_HISTORY, LOCKOUT_HAPPENS, LOCKOUT_PERMANENT, RECOVERY_SUCCEEDS,
     REPLICA_RESTARTS, SCRIPTS_END,
 };
+use e2ee_backup_model::replicated::spec::{AccountSpec, SpecOp, SpecRet};
 use e2ee_backup_model::run::{Report, Search, Verdict, check};
+use stateright::semantics::{ConsistencyTester, LinearizabilityTester};
 
 fn named(name: &str) -> ModelConfig {
     ModelConfig::named(name).expect("a predefined configuration")
@@ -116,4 +118,37 @@ fn broken_variants_have_distinct_command_line_names() {
         Broken::from_name("reply-before-persist"),
         Some(Broken::ReplyBeforePersist)
     );
+}
+
+#[test]
+fn linearizability_spec_rejects_a_second_challenge_beyond_the_limit_unless_a_login_succeeded() {
+    let start = |login| SpecOp::LoginStart { login };
+    let challenge = SpecRet::Challenge { remaining: 0 };
+    let mut two_guesses = LinearizabilityTester::new(AccountSpec::new(1));
+    two_guesses
+        .on_invoke((0, 0), start((0, 0)))
+        .and_then(|t| t.on_return((0, 0), challenge.clone()))
+        .and_then(|t| t.on_invoke((1, 0), start((1, 0))))
+        .and_then(|t| t.on_return((1, 0), challenge.clone()))
+        .expect("a well-formed history");
+    assert!(!two_guesses.is_consistent());
+
+    let mut owner_between = LinearizabilityTester::new(AccountSpec::new(1));
+    owner_between
+        .on_invoke((0, 0), start((0, 0)))
+        .and_then(|t| t.on_return((0, 0), challenge.clone()))
+        .and_then(|t| {
+            t.on_invoke(
+                (0, 2),
+                SpecOp::LoginFinish {
+                    login: (0, 0),
+                    verified: true,
+                },
+            )
+        })
+        .and_then(|t| t.on_invoke((1, 0), start((1, 0))))
+        .and_then(|t| t.on_return((1, 0), challenge.clone()))
+        .expect("a well-formed history");
+    // The owner's finish never returned, but it may have taken effect before the second login.
+    assert!(owner_between.is_consistent());
 }
