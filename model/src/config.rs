@@ -27,16 +27,22 @@ pub enum Broken {
     /// them (it ignores the Persist-before-reply contract): a crash between the two loses a
     /// counted attempt whose `LoginChallenge` already left. Refuted by INV-ATTEMPTS.
     ReplyBeforePersist,
+    /// Replicated configurations only: every replica's consensus runs with quorums of `N/2`
+    /// instead of `N/2 + 1` (`consensus::FaultInjection::QuorumTooSmall`), so two proposers can
+    /// each complete a change without seeing the other's. Refuted by INV-ATTEMPTS (and
+    /// INV-LINEAR).
+    QuorumTooSmall,
 }
 
 impl Broken {
     /// Every broken variant.
-    pub const ALL: [Broken; 1] = [Broken::ReplyBeforePersist];
+    pub const ALL: [Broken; 2] = [Broken::ReplyBeforePersist, Broken::QuorumTooSmall];
 
     /// The name used on the command line.
     pub fn name(self) -> &'static str {
         match self {
             Broken::ReplyBeforePersist => "reply-before-persist",
+            Broken::QuorumTooSmall => "quorum-too-small",
         }
     }
 
@@ -74,11 +80,73 @@ pub struct ModelConfig {
     pub max_sends: u32,
     /// A broken variant, if any.
     pub broken: Option<Broken>,
+    /// A replicated vault group (CASPaxos store) instead of the single replica.
+    pub replication: Option<Replication>,
+}
+
+/// The shape of a replicated vault group in the model (SPEC.md "Model checking",
+/// "Replicated vault").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Replication {
+    /// Replicas in the group (3 or 5).
+    pub replicas: u8,
+    /// Most replicas down at once (crashed, not yet restarted): at most `(N - 1) / 2`.
+    pub max_down: u8,
+    /// How many restarts may come back without durable state (amnesia; at most one replica
+    /// is impaired at a time).
+    pub max_amnesia: u8,
+    /// How many consensus timeouts (round timeouts and backoffs) the replicas may take in all.
+    pub max_replica_timeouts: u8,
+    /// How many times the relay sends one request over all replicas
+    /// (`RelayConfig::vault_sends_max`; 2 = one failover).
+    pub relay_sends: u32,
+    /// Rounds per consensus operation before it fails (`consensus::Config::max_rounds`).
+    pub max_rounds: u32,
+    /// Replica-to-replica links deliver any of their oldest `reorder_window` messages
+    /// (1 = FIFO links; device messages are always fully unordered).
+    pub reorder_window: usize,
+    /// Timers (client retry, relay failover, consensus) may fire while messages are in
+    /// flight; when false they fire only when no message is in flight (timeouts longer than
+    /// any delivery; a lost message is what makes a timer fire).
+    pub eager_timers: bool,
+}
+
+impl Replication {
+    /// A group of `replicas` with one relay failover, two rounds per operation, no consensus
+    /// timeout, no amnesia, FIFO replica links, timers that fire only when no message is in
+    /// flight, and up to `(N - 1) / 2` replicas down.
+    pub fn group(replicas: u8) -> Self {
+        Self {
+            replicas,
+            max_down: replicas.saturating_sub(1) / 2,
+            max_amnesia: 0,
+            max_replica_timeouts: 0,
+            relay_sends: 2,
+            max_rounds: 2,
+            reorder_window: 1,
+            eager_timers: false,
+        }
+    }
 }
 
 impl ModelConfig {
     /// Names of the predefined configurations, smallest first.
-    pub const NAMES: [&'static str; 4] = ["tiny", "default", "register", "two-clients"];
+    pub const NAMES: [&'static str; 14] = [
+        "tiny",
+        "single",
+        "register",
+        "two-clients",
+        "default",
+        "r3-tiny",
+        "r3-owner-crash",
+        "r3-no-crash",
+        "r3-attacker",
+        "r3-timeouts",
+        "r3-lossy",
+        "r3-two-clients",
+        "r3-amnesia",
+        "r5",
+    ];
 
     /// The predefined configuration `name`.
     pub fn named(name: &str) -> Option<Self> {
@@ -103,11 +171,12 @@ impl ModelConfig {
                 max_crashes: 1,
                 max_sends: 1,
                 broken: None,
+                replication: None,
             },
             // The owner recovers while an attacker guesses twice; limit 2; a lossy, duplicating,
             // reordering network (replays come from duplication); one crash.
-            "default" => Self {
-                name: "default",
+            "single" => Self {
+                name: "single",
                 attempt_limit: 2,
                 devices: vec![owner(vec![Op::Recover]), attacker(2)],
                 preregistered: true,
@@ -116,6 +185,7 @@ impl ModelConfig {
                 max_crashes: 1,
                 max_sends: 1,
                 broken: None,
+                replication: None,
             },
             // The owner registers then recovers while an attacker guesses once; limit 1;
             // reliable network, one crash.
@@ -129,6 +199,7 @@ impl ModelConfig {
                 max_crashes: 1,
                 max_sends: 1,
                 broken: None,
+                replication: None,
             },
             // Two devices of the owner recover concurrently while an attacker guesses twice;
             // limit 2; lossy network; one crash.
@@ -146,7 +217,95 @@ impl ModelConfig {
                 max_crashes: 1,
                 max_sends: 1,
                 broken: None,
+                replication: None,
             },
+            // Three replicas (CASPaxos, quorum 2): the owner recovers while an attacker
+            // guesses once; limit 1; reordering device network, FIFO replica links; one
+            // replica crash (restart from disk); relay failover (two sends per request).
+            "default" => replicated(
+                "default",
+                1,
+                vec![owner(vec![Op::Recover]), attacker(1)],
+                1,
+                group(3),
+            ),
+            // The owner alone recovers through three replicas; no fault (the tests' smallest).
+            "r3-tiny" => replicated("r3-tiny", 1, vec![owner(vec![Op::Recover])], 0, group(3)),
+            // The owner alone recovers through three replicas; one crash.
+            "r3-owner-crash" => replicated(
+                "r3-owner-crash",
+                1,
+                vec![owner(vec![Op::Recover])],
+                1,
+                group(3),
+            ),
+            // The owner recovers while an attacker guesses once; no crash.
+            "r3-no-crash" => replicated(
+                "r3-no-crash",
+                1,
+                vec![owner(vec![Op::Recover]), attacker(1)],
+                0,
+                group(3),
+            ),
+            // An attacker guesses twice through three replicas; limit 1; one crash.
+            "r3-attacker" => replicated("r3-attacker", 1, vec![attacker(2)], 1, group(3)),
+            // As `default`, plus one consensus timeout (round timeout or backoff retry).
+            "r3-timeouts" => replicated(
+                "r3-timeouts",
+                1,
+                vec![owner(vec![Op::Recover]), attacker(1)],
+                1,
+                Replication {
+                    max_replica_timeouts: 1,
+                    ..group(3)
+                },
+            ),
+            // As `default` over a lossy network that may duplicate one message.
+            "r3-lossy" => ModelConfig {
+                lossy: true,
+                max_duplicates: 1,
+                ..replicated(
+                    "r3-lossy",
+                    1,
+                    vec![owner(vec![Op::Recover]), attacker(1)],
+                    1,
+                    group(3),
+                )
+            },
+            // Two devices of the owner recover concurrently while an attacker guesses once;
+            // limit 2; one crash.
+            "r3-two-clients" => replicated(
+                "r3-two-clients",
+                2,
+                vec![
+                    owner(vec![Op::Recover]),
+                    owner(vec![Op::Recover]),
+                    attacker(1),
+                ],
+                1,
+                group(3),
+            ),
+            // As `default`, and the crashed replica may come back without its disk (it fences
+            // and catches up before it votes).
+            "r3-amnesia" => replicated(
+                "r3-amnesia",
+                1,
+                vec![owner(vec![Op::Recover]), attacker(1)],
+                1,
+                Replication {
+                    max_amnesia: 1,
+                    ..group(3)
+                },
+            ),
+            // Five replicas (quorum 3): the owner recovers while an attacker guesses once; two
+            // crashes, up to two replicas down at once.
+            "r5" => replicated(
+                "r5",
+                1,
+                vec![owner(vec![Op::Recover]), attacker(1)],
+                2,
+                group(5),
+            ),
             _ => return None,
         };
         Some(config)
@@ -156,5 +315,31 @@ impl ModelConfig {
     pub fn with_broken(mut self, broken: Option<Broken>) -> Self {
         self.broken = broken;
         self
+    }
+}
+
+fn group(replicas: u8) -> Replication {
+    Replication::group(replicas)
+}
+
+/// A pre-registered replicated configuration over a reordering, loss-free network.
+fn replicated(
+    name: &'static str,
+    attempt_limit: u32,
+    devices: Vec<DeviceConfig>,
+    max_crashes: u8,
+    replication: Replication,
+) -> ModelConfig {
+    ModelConfig {
+        name,
+        attempt_limit,
+        devices,
+        preregistered: true,
+        lossy: false,
+        max_duplicates: 0,
+        max_crashes,
+        max_sends: 1,
+        broken: None,
+        replication: Some(replication),
     }
 }

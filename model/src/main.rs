@@ -71,12 +71,18 @@ fn parse() -> Result<Args, String> {
 }
 
 fn config(name: &str, broken: Option<Broken>) -> Result<ModelConfig, String> {
-    ModelConfig::named(name)
+    let config = ModelConfig::named(name)
         .map(|c| c.with_broken(broken))
         .ok_or(format!(
             "unknown config {name}; known: {}, all",
             ModelConfig::NAMES.join(", ")
-        ))
+        ))?;
+    if broken == Some(Broken::QuorumTooSmall) && config.replication.is_none() {
+        return Err(format!(
+            "--broken quorum-too-small needs a replicated config; {name} has one replica"
+        ));
+    }
+    Ok(config)
 }
 
 fn main() -> ExitCode {

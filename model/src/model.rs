@@ -291,7 +291,8 @@ impl VaultModel {
         }
         observe_live(state);
         match self.config.broken {
-            None => {}
+            // A single replica has no quorum; `run` refuses this combination.
+            None | Some(Broken::QuorumTooSmall) => {}
             Some(Broken::ReplyBeforePersist) => {
                 outputs.sort_by_key(|o| !matches!(o, VaultOutput::ReplyToRelay { .. }));
             }

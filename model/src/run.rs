@@ -2,10 +2,11 @@
 
 use std::time::Instant;
 
-use stateright::{Checker, Expectation, Model};
+use stateright::{Checker, Expectation, HasDiscoveries, Model};
 
 use crate::config::ModelConfig;
 use crate::model::VaultModel;
+use crate::replicated::ReplicatedModel;
 
 /// Search order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,7 +22,8 @@ pub enum Search {
 pub struct Verdict {
     /// The property's name.
     pub name: &'static str,
-    /// True for `always` properties, false for `sometimes`.
+    /// True for `always` and `eventually` properties (a discovery is a counterexample), false
+    /// for `sometimes`.
     pub safety: bool,
     /// Whether the checker found a discovery (a counterexample for `always`, an example for
     /// `sometimes`).
@@ -85,15 +87,18 @@ pub fn check_bounded(
         Some(b) => format!("{} --broken {b}", config.name),
         None => config.name.to_string(),
     };
-    let model = VaultModel::new(config);
     let started = Instant::now();
-    let mut builder = model.clone().checker().threads(threads);
-    if let Some(max) = max_states {
-        builder = builder.target_state_count(max);
-    }
-    let mut report = match search {
-        Search::Bfs => collect(&model, builder.spawn_bfs().join()),
-        Search::Dfs => collect(&model, builder.spawn_dfs().join()),
+    // A broken variant only has to be refuted: stop at the first counterexample.
+    let stop_at_failure = config.broken.is_some();
+    let mut report = match ReplicatedModel::new(config.clone()) {
+        Some(model) => run_model(model, search, threads, max_states, stop_at_failure),
+        None => run_model(
+            VaultModel::new(config),
+            search,
+            threads,
+            max_states,
+            stop_at_failure,
+        ),
     };
     report.seconds = started.elapsed().as_secs_f64();
     report.config = name;
@@ -101,7 +106,36 @@ pub fn check_bounded(
     report
 }
 
-fn collect(model: &VaultModel, checker: impl Checker<VaultModel>) -> Report {
+fn run_model<M>(
+    model: M,
+    search: Search,
+    threads: usize,
+    max_states: Option<usize>,
+    stop_at_failure: bool,
+) -> Report
+where
+    M: Model + Clone + Send + Sync + 'static,
+    M::State: Clone + std::fmt::Debug + std::hash::Hash + PartialEq + Send + Sync,
+    M::Action: Clone + std::fmt::Debug + PartialEq + Send + Sync,
+{
+    let mut builder = model.clone().checker().threads(threads);
+    if let Some(max) = max_states {
+        builder = builder.target_state_count(max);
+    }
+    if stop_at_failure {
+        builder = builder.finish_when(HasDiscoveries::AnyFailures);
+    }
+    match search {
+        Search::Bfs => collect(&model, builder.spawn_bfs().join()),
+        Search::Dfs => collect(&model, builder.spawn_dfs().join()),
+    }
+}
+
+fn collect<M: Model>(model: &M, checker: impl Checker<M>) -> Report
+where
+    M::State: Clone + std::fmt::Debug + std::hash::Hash + PartialEq,
+    M::Action: Clone + std::fmt::Debug + PartialEq,
+{
     let verdicts = model
         .properties()
         .iter()
@@ -109,7 +143,7 @@ fn collect(model: &VaultModel, checker: impl Checker<VaultModel>) -> Report {
             let path = checker.discovery(p.name);
             Verdict {
                 name: p.name,
-                safety: matches!(p.expectation, Expectation::Always),
+                safety: !matches!(p.expectation, Expectation::Sometimes),
                 discovered: path.is_some(),
                 trace: path.map(|path| {
                     path.into_actions()

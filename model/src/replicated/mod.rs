@@ -1,0 +1,635 @@
+//! The stateright model of the REPLICATED vault (SPEC.md "Model checking", "Replicated vault").
+//!
+//! Actors: the devices (real `Client`s), the real `Relay` with `replicas_per_group = N`, and N
+//! real `VaultReplica<_, ConsensusStore>` replicas (per-account CASPaxos), each inside a host
+//! that carries out its outputs in order (`PersistReplica` writes its disk, `ToReplica` puts a
+//! sealed envelope on the network, `ReplyToRelay` reaches the relay at once), may crash after
+//! any durable write of a step (or before or after the whole step), stays down until a
+//! `Restart` action restores it from its disk, or — when the configuration allows — comes
+//! back without its disk (`recover_amnesiac`). Device↔relay and replica↔replica messages share
+//! one unordered network that reorders, drops (when lossy) and duplicates (within a budget).
+//! Every timer (client retry, relay failover, consensus round timeout and backoff) is a
+//! nondeterministic `Timeout` action enabled while the role has a deadline; the host's clock
+//! jumps to that deadline. Consensus timeouts are bounded by a budget.
+
+pub mod properties;
+pub mod spec;
+pub mod state;
+
+mod host;
+
+use std::collections::BTreeMap;
+
+use e2ee_backup::client::{ClientConfig, ClientOutcome, ClientOutput};
+use e2ee_backup::consensus::{Config, FaultInjection, ReplicaId};
+use e2ee_backup::crypto::symbolic::{SymbolicFleetSecrets, SymbolicSuite};
+use e2ee_backup::relay::{ConnectionId, RelayConfig};
+use e2ee_backup::vault::{ConsensusStore, DurableSlot};
+use e2ee_backup::wire::{ClientRequest, RequestKind};
+use e2ee_backup::{AccountId, BackupKey, Client, CryptoSuite, FleetId, Relay};
+use stateright::semantics::{ConsistencyTester, LinearizabilityTester};
+use stateright::{Model, Property};
+
+use crate::config::{Broken, ModelConfig, Op, Replication};
+use crate::model::{ACCOUNT, ATTACKER_PASSWORD, OWNER_BACKUP_KEY, OWNER_PASSWORD};
+use crate::rng::CounterRng;
+use crate::state::Device;
+use spec::{AccountSpec, SpecOp};
+use state::{History, Packet, PendingRequest, ReplicaHost, ReplicatedState};
+
+const FLEET: &[u8] = b"fleet";
+/// RNG streams of the replica hosts (devices use 1, 2, …).
+const REPLICA_STREAM: u32 = 0x100;
+/// The connection of the pre-registration device.
+const SETUP_CONNECTION: ConnectionId = 1_000;
+/// Crash points a step may offer: after each of its durable writes, after all of its outputs
+/// (a step makes at most a few writes).
+pub const MAX_CRASH_POINTS: usize = 3;
+/// The replica group's id (one group in the model).
+pub const GROUP: u32 = 0;
+
+/// A step of the replicated model.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Device `i` starts the next operation of its script.
+    Start(usize),
+    /// Device `i`'s retry timer fires.
+    Timeout(usize),
+    /// The relay's failover timer fires.
+    RelayTimeout,
+    /// Replica `r`'s consensus timer fires (round timeout, backoff or recovery resend).
+    ReplicaTimeout(u8),
+    /// The network delivers one copy of a device or relay message.
+    Deliver(Packet),
+    /// The link delivers its `index`-th oldest message (shown as the packet).
+    DeliverPeer(Packet, usize),
+    /// As `DeliverPeer`, and the receiving replica crashes at the given crash point.
+    DeliverPeerThenCrash(Packet, usize, usize),
+    /// The link loses its `index`-th oldest message.
+    DropPeer(Packet, usize),
+    /// The link duplicates its `index`-th oldest message (the copy arrives after the others).
+    DuplicatePeer(Packet, usize),
+    /// The network delivers a message; the replica that handles it (for a device request: the
+    /// one the relay forwards it to) crashes at the given crash point of that step.
+    DeliverThenCrash(Packet, usize),
+    /// The network drops one copy of a message.
+    Drop(Packet),
+    /// The network duplicates a message.
+    Duplicate(Packet),
+    /// A down replica restarts from its disk.
+    Restart(u8),
+    /// A down replica restarts without its disk (amnesia) and recovers before it votes.
+    RestartAmnesiac(u8),
+}
+
+/// The replicated model of one configuration.
+#[derive(Clone, Debug)]
+pub struct ReplicatedModel {
+    /// The configuration.
+    pub config: ModelConfig,
+    /// Its replication settings.
+    pub replication: Replication,
+    account: AccountId,
+    fleet: SymbolicFleetSecrets,
+}
+
+impl ReplicatedModel {
+    /// The model of `config`; `None` if it has no replication.
+    pub fn new(config: ModelConfig) -> Option<Self> {
+        let replication = config.replication?;
+        Some(Self {
+            config,
+            replication,
+            account: AccountId::new(ACCOUNT).ok()?,
+            fleet: SymbolicFleetSecrets::new(FleetId::new(FLEET).ok()?),
+        })
+    }
+
+    /// The consensus configuration every replica runs.
+    pub fn group_config(&self) -> Config {
+        let mut config = Config::new((0..self.replication.replicas).map(ReplicaId));
+        config.max_rounds = self.replication.max_rounds;
+        if self.config.broken == Some(Broken::QuorumTooSmall) {
+            config.fault = FaultInjection::QuorumTooSmall;
+        }
+        config
+    }
+
+    /// The attempt limit of the registration.
+    pub fn attempt_limit(&self) -> u32 {
+        self.config.attempt_limit
+    }
+
+    /// The fleet secrets every replica holds.
+    pub fn fleet(&self) -> &SymbolicFleetSecrets {
+        &self.fleet
+    }
+
+    /// A majority of the group.
+    pub fn quorum(&self) -> usize {
+        usize::from(self.replication.replicas) / 2 + 1
+    }
+
+    fn client(&self) -> Client<SymbolicSuite> {
+        let pinned = SymbolicSuite.fleet_public_keys(&self.fleet);
+        let config = ClientConfig {
+            retry_interval_ms: 10_000,
+            max_sends: self.config.max_sends,
+        };
+        Client::new(SymbolicSuite, pinned, self.account.clone(), config)
+    }
+
+    fn honest(&self, device: usize) -> bool {
+        self.config.devices.get(device).is_some_and(|d| d.honest)
+    }
+
+    fn initial_state(&self) -> ReplicatedState {
+        let mut relay = Relay::new(RelayConfig {
+            bucket_capacity: 1_000,
+            replicas_per_group: self.replication.replicas,
+            home_replica: 0,
+            vault_retry_ms: 1_000,
+            vault_sends_max: self.replication.relay_sends,
+            ..RelayConfig::default()
+        });
+        let n = self.config.devices.len();
+        let devices = (0..n)
+            .map(|i| {
+                relay.handle_connection_opened(i as ConnectionId, self.account.clone());
+                Device {
+                    client: self.client(),
+                    rng: CounterRng::new(i as u32 + 1),
+                    now_ms: 0,
+                    next_op: 0,
+                    running: false,
+                    outcomes: Vec::new(),
+                }
+            })
+            .collect();
+        let mut state = ReplicatedState {
+            devices,
+            pending: vec![None; n],
+            next_thread: vec![0; n],
+            logins: vec![None; n],
+            relay,
+            relay_now_ms: 0,
+            replicas: Vec::new(),
+            network: BTreeMap::new(),
+            links: BTreeMap::new(),
+            duplicates_left: self.config.max_duplicates,
+            crashes_left: self.config.max_crashes,
+            amnesia_left: self.replication.max_amnesia,
+            replica_timeouts_left: self.replication.max_replica_timeouts,
+            history: History::default(),
+            linear: LinearizabilityTester::new(AccountSpec::new(self.config.attempt_limit)),
+        };
+        for id in 0..self.replication.replicas {
+            state.replicas.push(ReplicaHost {
+                vault: None,
+                disk: BTreeMap::new(),
+                incarnation: 1,
+                now_ms: 0,
+                rng: CounterRng::new(REPLICA_STREAM + u32::from(id)),
+                amnesiac: false,
+                disk_accepted: None,
+            });
+            let store = ConsensusStore::new(GROUP, ReplicaId(id), self.group_config(), 1);
+            if let Ok(store) = store {
+                self.install(&mut state, id, store);
+            }
+        }
+        self.preregister(&mut state);
+        state
+    }
+
+    /// Registers the owner's key over a reliable, in-order path before the model starts (a
+    /// setup device, not one of the model's devices), then delivers every replica message
+    /// until the network is empty.
+    fn preregister(&self, state: &mut ReplicatedState) {
+        state
+            .relay
+            .handle_connection_opened(SETUP_CONNECTION, self.account.clone());
+        let mut client = self.client();
+        let mut rng = CounterRng::new(0xffff);
+        let key = BackupKey::from_bytes(OWNER_BACKUP_KEY);
+        let started =
+            client.start_register(0, &mut rng, OWNER_PASSWORD, &key, self.config.attempt_limit);
+        assert!(started.is_ok(), "pre-registration starts");
+        let mut registered = false;
+        loop {
+            while let Some(out) = client.poll_output() {
+                match out {
+                    ClientOutput::Send { bytes } => {
+                        state
+                            .relay
+                            .handle_client_message(0, SETUP_CONNECTION, &bytes);
+                        self.relay_outputs(state, None);
+                    }
+                    ClientOutput::Completed { outcome, .. } => {
+                        assert_eq!(outcome, ClientOutcome::Registered { generation: 1 });
+                        registered = true;
+                    }
+                    other => panic!("unexpected client output {other:?}"),
+                }
+            }
+            let packet = match state.links.keys().next().copied() {
+                Some((from, to)) => match Self::take_peer(state, from, to, 0) {
+                    Some(bytes) => Packet::Peer { from, to, bytes },
+                    None => break,
+                },
+                None => {
+                    let Some(packet) = state.network.keys().next().cloned() else {
+                        break;
+                    };
+                    Self::take(state, &packet);
+                    packet
+                }
+            };
+            match packet {
+                Packet::RelayToClient { connection, bytes } => {
+                    assert_eq!(connection, SETUP_CONNECTION);
+                    client.handle_relay_message(0, &mut rng, &bytes);
+                }
+                Packet::Peer { to, bytes, .. } => {
+                    self.step_replica(state, to, Input::Peer(bytes), None);
+                }
+                Packet::ClientToRelay { .. } => panic!("no device runs during set-up"),
+            }
+        }
+        assert!(registered, "pre-registration completes");
+        state.relay.handle_connection_closed(SETUP_CONNECTION);
+        state.history.acknowledged = 1;
+    }
+
+    fn send(state: &mut ReplicatedState, packet: Packet) {
+        match packet {
+            Packet::Peer { from, to, bytes } => {
+                state.links.entry((from, to)).or_default().push_back(bytes);
+            }
+            packet => *state.network.entry(packet).or_insert(0) += 1,
+        }
+    }
+
+    /// Removes the `index`-th oldest message of link (from, to).
+    fn take_peer(state: &mut ReplicatedState, from: u8, to: u8, index: usize) -> Option<Vec<u8>> {
+        let queue = state.links.get_mut(&(from, to))?;
+        let bytes = queue.remove(index)?;
+        if queue.is_empty() {
+            state.links.remove(&(from, to));
+        }
+        Some(bytes)
+    }
+
+    fn take(state: &mut ReplicatedState, packet: &Packet) -> bool {
+        match state.network.get_mut(packet) {
+            Some(n) if *n > 1 => {
+                *n -= 1;
+                true
+            }
+            Some(_) => {
+                state.network.remove(packet);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Device `i`'s outputs: requests onto the network (recording new vault requests as
+    /// invocations for INV-LINEAR), outcomes into the history.
+    fn drain_device(&self, state: &mut ReplicatedState, i: usize) {
+        let honest = self.honest(i);
+        let any_down = state.replicas.iter().any(|r| r.vault.is_none());
+        let crashed_before = state.crashes_left < self.config.max_crashes;
+        let Some(device) = state.devices.get_mut(i) else {
+            return;
+        };
+        let mut sends = Vec::new();
+        let mut outcomes = Vec::new();
+        while let Some(out) = device.client.poll_output() {
+            match out {
+                ClientOutput::Send { bytes } => sends.push(bytes),
+                ClientOutput::Completed { outcome, .. } => {
+                    device.running = false;
+                    device.outcomes.push(outcome.clone());
+                    outcomes.push(outcome);
+                }
+                _ => {}
+            }
+        }
+        let next_op = device.next_op;
+        for outcome in outcomes {
+            if honest
+                && outcome == ClientOutcome::Recovered(BackupKey::from_bytes(OWNER_BACKUP_KEY))
+            {
+                state.history.recovered = true;
+            }
+            if outcome != ClientOutcome::Unavailable {
+                state.history.completed_while_down |= any_down;
+                state.history.completed_after_crash |= crashed_before;
+            }
+        }
+        for bytes in sends {
+            self.invoke(state, i, next_op, honest, &bytes);
+            Self::send(
+                state,
+                Packet::ClientToRelay {
+                    connection: i as ConnectionId,
+                    bytes,
+                },
+            );
+        }
+    }
+
+    /// Records a device's first send of a login request as an invocation (INV-LINEAR).
+    fn invoke(
+        &self,
+        state: &mut ReplicatedState,
+        i: usize,
+        next_op: usize,
+        honest: bool,
+        bytes: &[u8],
+    ) {
+        let Ok(request) = ClientRequest::decode(bytes) else {
+            return;
+        };
+        let resend = state
+            .pending
+            .get(i)
+            .and_then(|p| p.as_ref())
+            .is_some_and(|p| p.request_id == request.request_id);
+        if resend {
+            return;
+        }
+        let device = i as u8;
+        let op = match request.kind {
+            RequestKind::LoginStart => {
+                let login = (device, next_op as u8);
+                if let Some(slot) = state.logins.get_mut(i) {
+                    *slot = Some(login);
+                }
+                SpecOp::LoginStart { login }
+            }
+            RequestKind::LoginFinish => {
+                let Some(Some(login)) = state.logins.get(i).cloned() else {
+                    return;
+                };
+                SpecOp::LoginFinish {
+                    login,
+                    verified: honest,
+                }
+            }
+            _ => return,
+        };
+        let Some(seq) = state.next_thread.get_mut(i) else {
+            return;
+        };
+        let thread = (device, *seq);
+        // The same request may be carried out more than once (relay failover, duplicates,
+        // a retried Accept round): a second thread holds the same operation, invoked at the
+        // same time and never returning, so the tester may place one extra application of it
+        // anywhere after the invocation (SPEC "Replicated vault", INV-LINEAR).
+        let ghost = (device, seq.wrapping_add(1));
+        *seq = seq.wrapping_add(2);
+        let _ = state.linear.on_invoke(thread, op.clone());
+        let _ = state.linear.on_invoke(ghost, op);
+        if let Some(slot) = state.pending.get_mut(i) {
+            *slot = Some(PendingRequest {
+                thread,
+                request_id: request.request_id,
+            });
+        }
+    }
+
+    fn password(&self, device: usize) -> &'static [u8] {
+        if self.honest(device) {
+            OWNER_PASSWORD
+        } else {
+            ATTACKER_PASSWORD
+        }
+    }
+
+    /// Whether replica `id` is impaired: it lost its disk and has not finished recovery.
+    pub fn impaired(host: &ReplicaHost) -> bool {
+        match &host.vault {
+            Some(vault) => !vault.store().replica().is_voting(),
+            None => !host.disk.contains_key(&DurableSlot::Meta),
+        }
+    }
+
+    fn start_op(&self, state: &mut ReplicatedState, i: usize) -> Option<()> {
+        let op = *self
+            .config
+            .devices
+            .get(i)?
+            .script
+            .get(state.devices.get(i)?.next_op)?;
+        let password = self.password(i);
+        let limit = self.config.attempt_limit;
+        let device = state.devices.get_mut(i)?;
+        device.running = true;
+        let now = device.now_ms;
+        let started = match op {
+            Op::Register => {
+                let key = BackupKey::from_bytes(OWNER_BACKUP_KEY);
+                device
+                    .client
+                    .start_register(now, &mut device.rng, password, &key, limit)
+            }
+            Op::Recover => device.client.start_recover(now, &mut device.rng, password),
+        };
+        started.ok()?;
+        self.drain_device(state, i);
+        state.devices.get_mut(i)?.next_op += 1;
+        Some(())
+    }
+}
+
+/// What a replica step handles.
+pub(crate) enum Input {
+    /// A request the relay forwards.
+    Relay(Vec<u8>),
+    /// A sealed envelope from another replica.
+    Peer(Vec<u8>),
+    /// The replica's timer fired (its clock jumps to the deadline).
+    Timeout,
+}
+
+impl Model for ReplicatedModel {
+    type State = ReplicatedState;
+    type Action = Action;
+
+    fn init_states(&self) -> Vec<Self::State> {
+        vec![self.initial_state()]
+    }
+
+    fn actions(&self, state: &Self::State, actions: &mut Vec<Self::Action>) {
+        let timers =
+            self.replication.eager_timers || (state.network.is_empty() && state.links.is_empty());
+        for (i, device) in state.devices.iter().enumerate() {
+            let script_len = self.config.devices.get(i).map_or(0, |d| d.script.len());
+            if !device.running && device.next_op < script_len {
+                actions.push(Action::Start(i));
+            }
+            if timers && device.client.poll_timeout().is_some() {
+                actions.push(Action::Timeout(i));
+            }
+        }
+        if timers && state.relay.poll_timeout().is_some() {
+            actions.push(Action::RelayTimeout);
+        }
+        let down = state.replicas.iter().filter(|r| r.vault.is_none()).count();
+        let any_impaired = state.replicas.iter().any(Self::impaired);
+        for (id, host) in state.replicas.iter().enumerate() {
+            let id = id as u8;
+            match &host.vault {
+                Some(vault)
+                    if timers
+                        && state.replica_timeouts_left > 0
+                        && vault.poll_timeout().is_some() =>
+                {
+                    actions.push(Action::ReplicaTimeout(id));
+                }
+                Some(_) => {}
+                None if timers => {
+                    actions.push(Action::Restart(id));
+                    if state.amnesia_left > 0 && !any_impaired {
+                        actions.push(Action::RestartAmnesiac(id));
+                    }
+                }
+                None => {}
+            }
+        }
+        let may_crash = state.crashes_left > 0 && down < usize::from(self.replication.max_down);
+        for packet in state.network.keys() {
+            actions.push(Action::Deliver(packet.clone()));
+            let target_up = match packet.peer_target() {
+                Some(to) => state
+                    .replicas
+                    .get(usize::from(to))
+                    .is_some_and(|r| r.vault.is_some()),
+                None => matches!(packet, Packet::ClientToRelay { .. }),
+            };
+            if may_crash && target_up {
+                for j in 0..MAX_CRASH_POINTS {
+                    actions.push(Action::DeliverThenCrash(packet.clone(), j));
+                }
+            }
+            if self.config.lossy {
+                actions.push(Action::Drop(packet.clone()));
+            }
+            if state.duplicates_left > 0 {
+                actions.push(Action::Duplicate(packet.clone()));
+            }
+        }
+        for (&(from, to), queue) in &state.links {
+            let target_up = state
+                .replicas
+                .get(usize::from(to))
+                .is_some_and(|r| r.vault.is_some());
+            for (index, bytes) in queue
+                .iter()
+                .take(self.replication.reorder_window)
+                .enumerate()
+            {
+                let packet = Packet::Peer {
+                    from,
+                    to,
+                    bytes: bytes.clone(),
+                };
+                if may_crash && target_up {
+                    for j in 0..MAX_CRASH_POINTS {
+                        actions.push(Action::DeliverPeerThenCrash(packet.clone(), index, j));
+                    }
+                }
+                if self.config.lossy {
+                    actions.push(Action::DropPeer(packet.clone(), index));
+                }
+                if state.duplicates_left > 0 {
+                    actions.push(Action::DuplicatePeer(packet.clone(), index));
+                }
+                actions.push(Action::DeliverPeer(packet, index));
+            }
+        }
+    }
+
+    fn next_state(&self, last: &Self::State, action: Self::Action) -> Option<Self::State> {
+        let mut state = last.clone();
+        match action {
+            Action::Start(i) => self.start_op(&mut state, i)?,
+            Action::Timeout(i) => {
+                let device = state.devices.get_mut(i)?;
+                let deadline = device.client.poll_timeout()?;
+                device.now_ms = device.now_ms.max(deadline);
+                device.client.handle_timeout(device.now_ms);
+                self.drain_device(&mut state, i);
+            }
+            Action::RelayTimeout => {
+                let deadline = state.relay.poll_timeout()?;
+                state.relay_now_ms = state.relay_now_ms.max(deadline);
+                state.relay.handle_timeout(state.relay_now_ms);
+                self.relay_outputs(&mut state, None);
+            }
+            Action::ReplicaTimeout(id) => {
+                state.replica_timeouts_left = state.replica_timeouts_left.checked_sub(1)?;
+                self.step_replica(&mut state, id, Input::Timeout, None)?;
+            }
+            Action::Restart(id) => self.restart(&mut state, id, false)?,
+            Action::RestartAmnesiac(id) => {
+                state.amnesia_left = state.amnesia_left.checked_sub(1)?;
+                self.restart(&mut state, id, true)?;
+            }
+            Action::Deliver(packet) | Action::DeliverThenCrash(packet, _)
+                if !Self::take(&mut state, &packet) =>
+            {
+                return None;
+            }
+            Action::Deliver(packet) => self.deliver(&mut state, packet, None)?,
+            Action::DeliverThenCrash(packet, j) => {
+                state.crashes_left = state.crashes_left.checked_sub(1)?;
+                self.deliver(&mut state, packet, Some(j))?;
+            }
+            Action::DeliverPeer(Packet::Peer { from, to, .. }, index) => {
+                let bytes = Self::take_peer(&mut state, from, to, index)?;
+                self.deliver(&mut state, Packet::Peer { from, to, bytes }, None)?;
+            }
+            Action::DeliverPeerThenCrash(Packet::Peer { from, to, .. }, index, j) => {
+                state.crashes_left = state.crashes_left.checked_sub(1)?;
+                let bytes = Self::take_peer(&mut state, from, to, index)?;
+                self.deliver(&mut state, Packet::Peer { from, to, bytes }, Some(j))?;
+            }
+            Action::DropPeer(Packet::Peer { from, to, .. }, index) => {
+                Self::take_peer(&mut state, from, to, index)?;
+            }
+            Action::DuplicatePeer(Packet::Peer { from, to, .. }, index) => {
+                state.duplicates_left = state.duplicates_left.checked_sub(1)?;
+                let bytes = state.links.get(&(from, to))?.get(index)?.clone();
+                Self::send(&mut state, Packet::Peer { from, to, bytes });
+            }
+            Action::DeliverPeer(..)
+            | Action::DeliverPeerThenCrash(..)
+            | Action::DropPeer(..)
+            | Action::DuplicatePeer(..) => return None,
+            Action::Drop(packet) => {
+                if !Self::take(&mut state, &packet) {
+                    return None;
+                }
+            }
+            Action::Duplicate(packet) => {
+                state.duplicates_left = state.duplicates_left.checked_sub(1)?;
+                Self::send(&mut state, packet);
+            }
+        }
+        Some(state)
+    }
+
+    fn properties(&self) -> Vec<Property<Self>> {
+        properties::all(self)
+    }
+}
+
+impl ReplicatedModel {
+    /// Whether the tester has found the history not linearizable.
+    pub fn linearizable(state: &ReplicatedState) -> bool {
+        state.linear.is_consistent()
+    }
+}
