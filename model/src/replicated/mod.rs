@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use e2ee_backup::client::{ClientConfig, ClientOutcome, ClientOutput};
 use e2ee_backup::consensus::{Config, FaultInjection, ReplicaId};
 use e2ee_backup::crypto::symbolic::{SymbolicFleetSecrets, SymbolicSuite};
-use e2ee_backup::relay::{ConnectionId, RelayConfig};
+use e2ee_backup::relay::{ConnectionId, FirstReplica, RelayConfig};
 use e2ee_backup::vault::{ConsensusStore, DurableSlot};
 use e2ee_backup::wire::{ClientRequest, RequestKind};
 use e2ee_backup::{AccountId, BackupKey, Client, CryptoSuite, FleetId, Relay};
@@ -135,6 +135,7 @@ impl ReplicatedModel {
         let config = ClientConfig {
             retry_interval_ms: 10_000,
             max_sends: self.config.max_sends,
+            resume_unfinished_login: true,
         };
         Client::new(SymbolicSuite, pinned, self.account.clone(), config)
     }
@@ -147,7 +148,7 @@ impl ReplicatedModel {
         let mut relay = Relay::new(RelayConfig {
             bucket_capacity: 1_000,
             replicas_per_group: self.replication.replicas,
-            home_replica: 0,
+            first_replica: FirstReplica::Fixed(0),
             vault_retry_ms: 1_000,
             vault_sends_max: self.replication.relay_sends,
             ..RelayConfig::default()
