@@ -77,12 +77,15 @@ impl VaultModel {
         }
     }
 
-    fn client(&self) -> Client<SymbolicSuite> {
+    /// A device's client. The owner resumes an unfinished login (the production default); an
+    /// attacker never does, so the model keeps exploring an attacker who starts a new login
+    /// after a lost one.
+    fn client(&self, resume_unfinished_login: bool) -> Client<SymbolicSuite> {
         let pinned = SymbolicSuite.fleet_public_keys(&self.fleet);
         let config = ClientConfig {
             retry_interval_ms: 1_000,
             max_sends: self.config.max_sends,
-            resume_unfinished_login: true,
+            resume_unfinished_login,
         };
         Client::new(SymbolicSuite, pinned, self.account.clone(), config)
     }
@@ -102,8 +105,9 @@ impl VaultModel {
         let devices = (0..self.config.devices.len())
             .map(|i| {
                 relay.handle_connection_opened(i as ConnectionId, self.account.clone());
+                let honest = self.config.devices.get(i).is_some_and(|d| d.honest);
                 Device {
-                    client: self.client(),
+                    client: self.client(honest),
                     rng: CounterRng::new(i as u32 + 1),
                     now_ms: 0,
                     next_op: 0,
@@ -138,7 +142,7 @@ impl VaultModel {
         state
             .relay
             .handle_connection_opened(setup, self.account.clone());
-        let mut client = self.client();
+        let mut client = self.client(true);
         let mut rng = CounterRng::new(0xffff);
         let key = BackupKey::from_bytes(OWNER_BACKUP_KEY);
         let started =

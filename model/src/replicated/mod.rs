@@ -130,12 +130,15 @@ impl ReplicatedModel {
         usize::from(self.replication.replicas) / 2 + 1
     }
 
-    fn client(&self) -> Client<SymbolicSuite> {
+    /// A device's client. The owner resumes an unfinished login (the production default); an
+    /// attacker never does, so the model keeps exploring an attacker who starts a new login
+    /// after a lost one.
+    fn client(&self, resume_unfinished_login: bool) -> Client<SymbolicSuite> {
         let pinned = SymbolicSuite.fleet_public_keys(&self.fleet);
         let config = ClientConfig {
             retry_interval_ms: 10_000,
             max_sends: self.config.max_sends,
-            resume_unfinished_login: true,
+            resume_unfinished_login,
         };
         Client::new(SymbolicSuite, pinned, self.account.clone(), config)
     }
@@ -157,8 +160,9 @@ impl ReplicatedModel {
         let devices = (0..n)
             .map(|i| {
                 relay.handle_connection_opened(i as ConnectionId, self.account.clone());
+                let honest = self.config.devices.get(i).is_some_and(|d| d.honest);
                 Device {
-                    client: self.client(),
+                    client: self.client(honest),
                     rng: CounterRng::new(i as u32 + 1),
                     now_ms: 0,
                     next_op: 0,
@@ -210,7 +214,7 @@ impl ReplicatedModel {
         state
             .relay
             .handle_connection_opened(SETUP_CONNECTION, self.account.clone());
-        let mut client = self.client();
+        let mut client = self.client(true);
         let mut rng = CounterRng::new(0xffff);
         let key = BackupKey::from_bytes(OWNER_BACKUP_KEY);
         let started =
