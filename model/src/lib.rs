@@ -11,6 +11,7 @@
 
 pub mod config;
 pub mod model;
+pub mod multiset;
 pub mod properties;
 pub mod replicated;
 pub mod rng;

@@ -189,21 +189,11 @@ impl VaultModel {
     }
 
     fn send(state: &mut ModelState, packet: Packet) {
-        *state.network.entry(packet).or_insert(0) += 1;
+        crate::multiset::put(&mut state.network, packet);
     }
 
     fn take(state: &mut ModelState, packet: &Packet) -> bool {
-        match state.network.get_mut(packet) {
-            Some(n) if *n > 1 => {
-                *n -= 1;
-                true
-            }
-            Some(_) => {
-                state.network.remove(packet);
-                true
-            }
-            None => false,
-        }
+        crate::multiset::take(&mut state.network, packet)
     }
 
     fn drain_device(&self, state: &mut ModelState, i: usize) {

@@ -271,7 +271,7 @@ impl ReplicatedModel {
             Packet::Peer { from, to, bytes } => {
                 state.links.entry((from, to)).or_default().push_back(bytes);
             }
-            packet => *state.network.entry(packet).or_insert(0) += 1,
+            packet => crate::multiset::put(&mut state.network, packet),
         }
     }
 
@@ -286,17 +286,7 @@ impl ReplicatedModel {
     }
 
     fn take(state: &mut ReplicatedState, packet: &Packet) -> bool {
-        match state.network.get_mut(packet) {
-            Some(n) if *n > 1 => {
-                *n -= 1;
-                true
-            }
-            Some(_) => {
-                state.network.remove(packet);
-                true
-            }
-            None => false,
-        }
+        crate::multiset::take(&mut state.network, packet)
     }
 
     /// Device `i`'s outputs: requests onto the network (recording new vault requests as
