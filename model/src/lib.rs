@@ -9,6 +9,7 @@
 //! per-account CASPaxos, crashes, restarts from disk, amnesia, relay failover) and adds
 //! INV-LINEAR (stateright's linearizability tester) and liveness.
 
+pub mod challenges;
 pub mod config;
 pub mod model;
 pub mod multiset;

@@ -375,7 +375,7 @@ fn observe_durable(state: &mut ModelState) {
             // Exposure and a committed successful login both leave `attempts_used` at 0: the
             // count of challenges starts again (SPEC INV-ATTEMPTS).
             RecordState::Active(ref active) if active.attempts_used == 0 => {
-                state.history.challenges.remove(&r.generation);
+                state.history.challenges.reset(r.generation);
             }
             RecordState::Pending(_) | RecordState::Active(_) => {}
         }
@@ -416,26 +416,13 @@ fn observe_reply(state: &mut ModelState, bytes: &[u8]) {
             generation,
             ..
         } => {
-            // A stored challenge sent again (a retried request) is the same response, not a new
-            // guess: only a login id never released before counts.
-            let first_release = history
-                .login_generation
-                .insert(login_id, generation)
-                .is_none();
-            if first_release {
-                history
-                    .challenges
-                    .entry(generation)
-                    .or_default()
-                    .insert(login_id);
-            }
+            history.challenges.record(login_id, generation);
         }
         Reply::KeyReleased { sealed_wrapped_key } => {
             let release = inspect::release(&sealed_wrapped_key);
-            let generation = release.as_ref().and_then(|r| {
-                let id: [u8; 16] = r.login_id.as_slice().try_into().ok()?;
-                history.login_generation.get(&id).copied()
-            });
+            let generation = release
+                .as_ref()
+                .and_then(|r| history.challenges.generation_of(&r.login_id));
             let ok = match (&release, generation) {
                 (Some(r), Some(g)) => {
                     r.session_password == OWNER_PASSWORD

@@ -33,11 +33,11 @@ pub fn all() -> Vec<Property<VaultModel>> {
     vec![
         Property::always(INV_ATTEMPTS, |m: &VaultModel, s: &ModelState| {
             let limit = m.config.attempt_limit as usize;
-            s.history.challenges.values().all(|c| c.len() <= limit)
+            s.history.challenges.within(limit)
         }),
         Property::sometimes(ATTEMPT_LIMIT_REACHED, |m: &VaultModel, s: &ModelState| {
             let limit = m.config.attempt_limit as usize;
-            s.history.challenges.values().any(|c| c.len() >= limit)
+            s.history.challenges.reached(limit)
         }),
         Property::always(INV_DISCLOSE, |_, s: &ModelState| {
             !s.history.disclose_violated

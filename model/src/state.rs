@@ -7,9 +7,10 @@ use std::fmt;
 use e2ee_backup::client::ClientOutcome;
 use e2ee_backup::crypto::symbolic::SymbolicSuite;
 use e2ee_backup::relay::ConnectionId;
-use e2ee_backup::wire::{ClientReply, ClientRequest, LoginId, ReplyBody};
+use e2ee_backup::wire::{ClientReply, ClientRequest, ReplyBody};
 use e2ee_backup::{Client, Relay, VaultReplica};
 
+use crate::challenges::ChallengeLog;
 use crate::rng::CounterRng;
 
 /// One device: the real [`Client`] plus what its host keeps (RNG, clock, script position).
@@ -98,12 +99,9 @@ pub struct VaultHost {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct History {
     /// Per generation: the distinct login ids of `LoginChallenge`s the vault released for the
-    /// first time since
-    /// exposure or the last committed successful login (a durable write with
+    /// first time since exposure or the last committed successful login (a durable write with
     /// `attempts_used = 0`) (INV-ATTEMPTS).
-    pub challenges: BTreeMap<u64, BTreeSet<LoginId>>,
-    /// The generation each released login belongs to.
-    pub login_generation: BTreeMap<LoginId, u64>,
+    pub challenges: ChallengeLog,
     /// Generations whose durable record was seen `Locked` or `Deleted`.
     pub erased: BTreeSet<u64>,
     /// Whether a durable record was seen `Locked`.

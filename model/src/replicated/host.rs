@@ -340,7 +340,7 @@ fn observe_write(state: &mut ReplicatedState, id: u8, sealed: &[u8], quorum: usi
         && let RecordState::Active(active) = &record.state
         && active.attempts_used == 0
     {
-        history.challenges.remove(&record.generation);
+        history.challenges.reset(record.generation);
     }
 }
 
@@ -374,24 +374,13 @@ fn observe_reply(state: &mut ReplicatedState, bytes: &[u8]) {
             if history.erased.contains(&generation) {
                 history.lockout_violated = true;
             }
-            let first_release = history
-                .login_generation
-                .insert(login_id, generation)
-                .is_none();
-            if first_release {
-                history
-                    .challenges
-                    .entry(generation)
-                    .or_default()
-                    .insert(login_id);
-            }
+            history.challenges.record(login_id, generation);
         }
         Reply::KeyReleased { sealed_wrapped_key } => {
             let release = inspect::release(&sealed_wrapped_key);
-            let generation = release.as_ref().and_then(|r| {
-                let id: [u8; 16] = r.login_id.as_slice().try_into().ok()?;
-                history.login_generation.get(&id).copied()
-            });
+            let generation = release
+                .as_ref()
+                .and_then(|r| history.challenges.generation_of(&r.login_id));
             match (&release, generation) {
                 (Some(r), Some(g))
                     if r.session_password == OWNER_PASSWORD

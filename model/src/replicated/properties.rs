@@ -34,13 +34,13 @@ pub fn all(model: &ReplicatedModel) -> Vec<Property<ReplicatedModel>> {
     let mut properties = vec![
         Property::always(INV_ATTEMPTS, |m: &ReplicatedModel, s: &ReplicatedState| {
             let limit = m.attempt_limit() as usize;
-            s.history.challenges.values().all(|c| c.len() <= limit)
+            s.history.challenges.within(limit)
         }),
         Property::sometimes(
             ATTEMPT_LIMIT_REACHED,
             |m: &ReplicatedModel, s: &ReplicatedState| {
                 let limit = m.attempt_limit() as usize;
-                s.history.challenges.values().any(|c| c.len() >= limit)
+                s.history.challenges.reached(limit)
             },
         ),
         Property::always(INV_DISCLOSE, |_, s: &ReplicatedState| {

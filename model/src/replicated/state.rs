@@ -10,11 +10,12 @@ use e2ee_backup::crypto::symbolic::{SymbolicSuite, inspect};
 use e2ee_backup::relay::ConnectionId;
 use e2ee_backup::vault::replica_wire::decode_replica_message;
 use e2ee_backup::vault::{ConsensusStore, DurableSlot, LinkEnvelope, ReplicaMessage};
-use e2ee_backup::wire::{ClientReply, ClientRequest, LoginId};
+use e2ee_backup::wire::{ClientReply, ClientRequest};
 use e2ee_backup::{Relay, VaultReplica};
 use stateright::semantics::LinearizabilityTester;
 
 use super::spec::{AccountSpec, LoginRef};
+use crate::challenges::ChallengeLog;
 use crate::rng::CounterRng;
 use crate::state::Device;
 
@@ -141,13 +142,11 @@ pub struct History {
     /// Per generation: distinct login ids whose `LoginChallenge` left a replica since a
     /// record with `attempts_used = 0` (exposure or a verified login) was last chosen
     /// (INV-ATTEMPTS).
-    pub challenges: BTreeMap<u64, BTreeSet<LoginId>>,
+    pub challenges: ChallengeLog,
     /// Ballots above the highest chosen one, with the acceptors that durably accepted them.
     pub accepts: BTreeMap<Ballot, BTreeSet<u8>>,
     /// The highest ballot a majority durably accepted (a chosen value).
     pub highest_chosen: Option<Ballot>,
-    /// The generation each released challenge belongs to.
-    pub login_generation: BTreeMap<LoginId, u64>,
     /// Generations some replica answered `Locked` for (erased).
     pub erased: BTreeSet<u64>,
     /// The generation the owner saw acknowledged (`Registered`).
