@@ -465,9 +465,12 @@ pub fn outcome_name(outcome: &ClientOutcome) -> &'static str {
 mod tests {
     use super::*;
 
-    #[test]
-    fn model_rejects_a_recovery_of_a_key_that_was_replaced() {
-        let mut model = AccountModel::default();
+    /// An account model where key 1 is registered under password 10 with `attempt_limit`.
+    fn registered(attempt_limit: u32) -> AccountModel {
+        let mut model = AccountModel {
+            attempt_limit,
+            ..AccountModel::default()
+        };
         model
             .apply(
                 ModelOp::Register(1, 10),
@@ -475,6 +478,12 @@ mod tests {
                 None,
             )
             .unwrap();
+        model
+    }
+
+    #[test]
+    fn model_rejects_a_recovery_of_a_key_that_was_replaced() {
+        let mut model = registered(u32::MAX);
         model
             .apply(
                 ModelOp::Register(2, 11),
@@ -496,17 +505,7 @@ mod tests {
 
     #[test]
     fn model_allows_lockout_only_after_the_limit_of_possibly_counted_logins() {
-        let mut model = AccountModel {
-            attempt_limit: 2,
-            ..AccountModel::default()
-        };
-        model
-            .apply(
-                ModelOp::Register(1, 10),
-                &ClientOutcome::Registered { generation: 1 },
-                None,
-            )
-            .unwrap();
+        let mut model = registered(2);
         model
             .apply(ModelOp::Recover(10), &ClientOutcome::Unavailable, None)
             .unwrap();
@@ -528,14 +527,7 @@ mod tests {
 
     #[test]
     fn model_allows_either_state_after_an_unavailable_registration() {
-        let mut model = AccountModel::default();
-        model
-            .apply(
-                ModelOp::Register(1, 10),
-                &ClientOutcome::Registered { generation: 1 },
-                None,
-            )
-            .unwrap();
+        let mut model = registered(u32::MAX);
         model
             .apply(ModelOp::Register(2, 11), &ClientOutcome::Unavailable, None)
             .unwrap();

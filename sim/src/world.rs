@@ -749,16 +749,7 @@ impl World {
                         && draw_chance(&mut self.fault_rng, self.crash_after_reply_per_million)
                     {
                         // Crash right after this send: nothing after it in this batch happens.
-                        if let Some(vault) = self.nodes.get_mut(node) {
-                            vault.crash();
-                        }
-                        let down_ms = draw_range(&mut self.fault_rng, 1, 3_000);
-                        self.trace.record(
-                            self.now_ms,
-                            10,
-                            &[&(node as u64).to_be_bytes(), &down_ms.to_be_bytes()],
-                        );
-                        self.schedule(down_ms, Event::RestartNode { node });
+                        self.crash_for_a_while(node, 10, 1);
                         return;
                     }
                     if !self.healed
@@ -828,18 +819,25 @@ impl World {
             let Some(vault) = self.nodes.get_mut(node) else {
                 continue;
             };
-            if !vault.is_up() {
-                continue;
+            if vault.is_up() {
+                self.crash_for_a_while(node, 15, 1_000);
             }
-            vault.crash();
-            let down_ms = draw_range(&mut self.fault_rng, 1_000, 3_000);
-            self.trace.record(
-                self.now_ms,
-                15,
-                &[&(node as u64).to_be_bytes(), &down_ms.to_be_bytes()],
-            );
-            self.schedule(down_ms, Event::RestartNode { node });
         }
+    }
+
+    /// Crashes `node` and schedules its restart from disk between `down_ms_min` and 3 s later
+    /// (traced as `trace_kind`).
+    fn crash_for_a_while(&mut self, node: usize, trace_kind: u8, down_ms_min: u64) {
+        if let Some(vault) = self.nodes.get_mut(node) {
+            vault.crash();
+        }
+        let down_ms = draw_range(&mut self.fault_rng, down_ms_min, 3_000);
+        self.trace.record(
+            self.now_ms,
+            trace_kind,
+            &[&(node as u64).to_be_bytes(), &down_ms.to_be_bytes()],
+        );
+        self.schedule(down_ms, Event::RestartNode { node });
     }
 
     fn update_node_timer(&mut self, node: usize) {
