@@ -172,31 +172,42 @@ pub struct Relay {
 /// The replica group that owns `account` among `groups` groups: the first four bytes of
 /// SHA-256([`LABEL_GROUP_ROUTING`] ‖ account), big-endian, modulo `groups`.
 pub fn group_for(account: &AccountId, groups: u32) -> u32 {
-    routing_word(account, 0) % groups.max(1)
+    RoutingWords::of(account).group(groups)
 }
 
 /// The replica (`0..replicas`) every relay tries first for `account` under
 /// [`FirstReplica::PerAccount`]: bytes 4..8 of SHA-256(`LABEL_GROUP_ROUTING` ‖ account), as a
 /// big-endian u32, mod `replicas` (SPEC.md "Relay failover").
 pub fn preferred_replica(account: &AccountId, replicas: u8) -> u8 {
-    let word = routing_word(account, 1) % u32::from(replicas.max(1));
-    u8::try_from(word).unwrap_or(0)
+    RoutingWords::of(account).replica(replicas)
 }
 
-/// The `index`-th big-endian u32 of SHA-256(`LABEL_GROUP_ROUTING` ‖ account).
-fn routing_word(account: &AccountId, index: usize) -> u32 {
-    let digest = Sha256::new()
-        .chain_update(LABEL_GROUP_ROUTING)
-        .chain_update(account.as_bytes())
-        .finalize();
-    let mut word = [0u8; 4];
-    for (dst, src) in word
-        .iter_mut()
-        .zip(digest.iter().skip(index.saturating_mul(4)))
-    {
-        *dst = *src;
+/// The first two big-endian u32 words of SHA-256(`LABEL_GROUP_ROUTING` ‖ account): one hash
+/// gives both the group and the preferred replica.
+struct RoutingWords([u32; 2]);
+
+impl RoutingWords {
+    fn of(account: &AccountId) -> Self {
+        let digest = Sha256::new()
+            .chain_update(LABEL_GROUP_ROUTING)
+            .chain_update(account.as_bytes())
+            .finalize();
+        let mut words = [0u32; 2];
+        for (word, chunk) in words.iter_mut().zip(digest.chunks_exact(4)) {
+            let mut bytes = [0u8; 4];
+            bytes.copy_from_slice(chunk);
+            *word = u32::from_be_bytes(bytes);
+        }
+        Self(words)
     }
-    u32::from_be_bytes(word)
+
+    fn group(&self, groups: u32) -> u32 {
+        self.0[0] % groups.max(1)
+    }
+
+    fn replica(&self, replicas: u8) -> u8 {
+        u8::try_from(self.0[1] % u32::from(replicas.max(1))).unwrap_or(0)
+    }
 }
 
 impl Relay {
@@ -252,7 +263,8 @@ impl Relay {
         }
         let route_id = self.next_route;
         self.next_route = self.next_route.wrapping_add(1);
-        let group = group_for(&account, self.config.vault_groups);
+        let routing = RoutingWords::of(&account);
+        let group = routing.group(self.config.vault_groups);
         let forward = VaultRequest {
             route_id,
             account,
@@ -262,9 +274,7 @@ impl Relay {
         let bytes = forward.encode();
         let failover = if self.config.replicas_per_group > 1 {
             let first = match self.config.first_replica {
-                FirstReplica::PerAccount => {
-                    preferred_replica(&forward.account, self.config.replicas_per_group)
-                }
+                FirstReplica::PerAccount => routing.replica(self.config.replicas_per_group),
                 FirstReplica::Fixed(replica) => replica,
             };
             let replica = self.pick_replica(now_ms, group, first, None);
