@@ -361,10 +361,18 @@ impl<S: CryptoSuite> Client<S> {
         self.outputs.push_back(ClientOutput::Send {
             bytes: op.in_flight.bytes.clone(),
         });
+        Some(self.add_operation(op))
+    }
+
+    /// Registers a running operation under a fresh id.
+    fn add_operation(
+        &mut self,
+        op: Operation<S::ClientRegistration, S::ClientLogin>,
+    ) -> OperationId {
         let id = self.next_operation;
         self.next_operation = self.next_operation.wrapping_add(1);
         self.operations.insert(id, op);
-        Some(id)
+        id
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -380,21 +388,14 @@ impl<S: CryptoSuite> Client<S> {
         request: &Request,
     ) -> Result<OperationId, ClientError> {
         let in_flight = self.send(now_ms, rng, request)?;
-        let id = self.next_operation;
-        self.next_operation = self.next_operation.wrapping_add(1);
-        let password = SecretBytes::new(password.to_vec());
-        self.operations.insert(
-            id,
-            Operation {
-                intent,
-                password,
-                backup_key,
-                attempt_limit,
-                phase,
-                in_flight,
-            },
-        );
-        Ok(id)
+        Ok(self.add_operation(Operation {
+            intent,
+            password: SecretBytes::new(password.to_vec()),
+            backup_key,
+            attempt_limit,
+            phase,
+            in_flight,
+        }))
     }
 
     fn send(
