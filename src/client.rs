@@ -9,16 +9,25 @@
 //! - **Register** = `RegisterStart` → `RegisterFinish` (pending record) → `Expose`.
 //!   **Changing the password** is a new registration from the device that holds the backup key;
 //!   it replaces and destroys the earlier record.
-//! - **Recover** = `LoginStart` (one attempt counted) → `LoginFinish` (key released).
+//! - **Recover** = `Status` (guess-free: generation, login epoch, attempts left) → `LoginStart`
+//!   for that generation and epoch (one attempt counted) → `LoginFinish` (key released). A
+//!   client whose password turns out wrong still sends a `LoginFinish` (a dummy finalization),
+//!   so right and wrong passwords look the same to the relay, and the vault's authenticated
+//!   `LoginFailed` ends it.
+//! - **Status** = `Status` alone ([`Client::start_status`]): attempts left, spends none.
 //! - **Delete** = a recovery (to derive the delete proof from the export key) → `Delete`.
 //! - **Recovery-key-only mode** needs no vault at all: the user keeps the backup key written as
 //!   a recovery key (`recovery_key` module) and nothing is registered.
 //!
 //! A lost reply is handled by resending the *same* request bytes; the vault answers a repeated
-//! request the same way and never counts it again. A login that ran out of sends without an
-//! answer is kept (with the password, zeroized on drop): the next recover or delete with the
-//! same password resumes it with the same bytes instead of starting a new login, so an outage
-//! does not cost the user another attempt (SPEC.md "Resuming an unfinished login";
+//! request the same way and never counts it again, and an `OutcomeUnknown` answer is treated
+//! like silence. Nothing but an authenticated final answer ends a login that may have counted:
+//! one that ran out of sends, or got an unauthenticated `Rejected` or `RateLimited`, is kept
+//! (with the password, zeroized on drop), and the next recover or delete with the same password
+//! resumes it with the same bytes instead of starting a new login, so an outage or an on-path
+//! party does not cost the user another attempt. A registration that was not answered after its
+//! `RegisterFinish` is kept the same way and resumed by the next registration of the same key
+//! with the same password (SPEC.md "Resuming an unfinished operation";
 //! [`ClientConfig::resume_unfinished_login`], [`Client::forget_unfinished_login`]).
 
 use alloc::collections::{BTreeMap, VecDeque};
@@ -33,9 +42,13 @@ use crate::crypto::{CryptoError, CryptoSuite, FleetPublicKeys, Identities, Secre
 use crate::ids::AccountId;
 use crate::vault::record::MAX_ATTEMPT_LIMIT;
 use crate::wire::{
-    ClientReply, ClientRequest, LoginId, Reply, ReplyBody, Request, RequestKind, reply_aad,
-    request_aad,
+    ClientReply, ClientRequest, LoginId, RecordStatus, Reply, ReplyBody, Request, RequestKind,
+    reply_aad, request_aad,
 };
+
+/// How many times one recovery starts a new `LoginStart` after a `LoginStale` answer (a
+/// success on another device moved the login epoch on) before it ends `Unavailable`.
+pub const LOGIN_RESTARTS_MAX: u32 = 3;
 
 /// Names one client operation.
 pub type OperationId = u64;
@@ -48,8 +61,10 @@ pub struct ClientConfig {
     /// How many times one request is sent before the operation ends as
     /// [`ClientOutcome::Unavailable`].
     pub max_sends: u32,
-    /// Keep a login that ended [`ClientOutcome::Unavailable`] without any answer, and resume it
-    /// (same request bytes) at the next recover or delete with the same password.
+    /// Keep a login (or a registration past its `RegisterStart`) that ended
+    /// [`ClientOutcome::Unavailable`] without an authenticated final answer, and resume it
+    /// (same request bytes) at the next recover or delete (or registration of the same key)
+    /// with the same password.
     pub resume_unfinished_login: bool,
 }
 
@@ -87,6 +102,15 @@ pub enum ClientOutcome {
     Deleted,
     /// The vault could not be reached or refused for now; try again later.
     Unavailable,
+    /// The answer to [`Client::start_status`]: the record's state, no attempt spent.
+    Status {
+        /// The record's generation (0: never registered).
+        generation: u64,
+        /// What the record holds.
+        state: RecordStatus,
+        /// Attempts left (0 unless `Active`).
+        attempts_remaining: u32,
+    },
 }
 
 /// What the client asks its host to do.
@@ -149,6 +173,7 @@ enum Intent {
     Register,
     Recover,
     Delete,
+    Status,
 }
 
 /// The request an operation waits on.
@@ -175,25 +200,56 @@ enum Phase<R, L> {
     },
     /// Waiting for `Exposed` of `generation`.
     AwaitExposed { generation: u64 },
+    /// Waiting for `Status`.
+    AwaitStatus,
     /// Waiting for `LoginChallenge`.
-    AwaitLoginChallenge { state: L },
-    /// Waiting for `KeyReleased`.
+    AwaitLoginChallenge { state: L, restarts: u32 },
+    /// Waiting for `KeyReleased` (right password) or `LoginFailed` (`session` is `None`: the
+    /// password was wrong and the finish carried a dummy finalization).
     AwaitKeyReleased {
         login_id: LoginId,
         generation: u64,
-        session_key: SecretBytes,
-        export_key: SecretBytes,
+        remaining_if_failed: u32,
+        session: Option<Session>,
     },
     /// Waiting for `Deleted`.
     AwaitDeleted,
 }
 
+/// The keys of a login whose OPAQUE finish succeeded on the client.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct Operation<R, L> {
+struct Session {
+    session_key: SecretBytes,
+    export_key: SecretBytes,
+}
+
+impl<R, L> Phase<R, L> {
+    /// Whether the request this phase waits on may already have changed the record (counted
+    /// an attempt, made a registration), so that only an authenticated final answer may end it.
+    fn may_have_taken_effect(&self) -> bool {
+        match self {
+            Self::AwaitLoginChallenge { .. }
+            | Self::AwaitKeyReleased { .. }
+            | Self::AwaitDeleted
+            | Self::AwaitRegistered { .. }
+            | Self::AwaitExposed { .. } => true,
+            Self::AwaitRegistrationResponse { .. } | Self::AwaitStatus => false,
+        }
+    }
+}
+
+/// What an operation is for; fixed when it starts.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Context {
     intent: Intent,
     password: SecretBytes,
     backup_key: Option<BackupKey>,
     attempt_limit: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Operation<R, L> {
+    context: Context,
     phase: Phase<R, L>,
     in_flight: InFlight,
 }
@@ -211,8 +267,9 @@ pub struct Client<S: CryptoSuite> {
     next_request_id: u64,
     next_operation: OperationId,
     operations: BTreeMap<OperationId, Operation<S::ClientRegistration, S::ClientLogin>>,
-    /// A login that ran out of sends without an answer, kept for resuming.
-    unfinished_login: Option<Operation<S::ClientRegistration, S::ClientLogin>>,
+    /// An operation that may have taken effect but got no authenticated final answer, kept for
+    /// resuming (a login, or a registration past its `RegisterStart`).
+    unfinished: Option<Operation<S::ClientRegistration, S::ClientLogin>>,
     outputs: VecDeque<ClientOutput>,
 }
 
@@ -232,19 +289,29 @@ impl<S: CryptoSuite> Client<S> {
             next_request_id: 0,
             next_operation: 0,
             operations: BTreeMap::new(),
-            unfinished_login: None,
+            unfinished: None,
             outputs: VecDeque::new(),
         }
     }
 
     /// Whether a login that ended `Unavailable` is kept for resuming.
     pub fn has_unfinished_login(&self) -> bool {
-        self.unfinished_login.is_some()
+        self.unfinished
+            .as_ref()
+            .is_some_and(|op| matches!(op.context.intent, Intent::Recover | Intent::Delete))
     }
 
-    /// Drops a kept unfinished login (and the password it holds) at once.
+    /// Whether a registration that ended `Unavailable` after its `RegisterFinish` is kept for
+    /// resuming.
+    pub fn has_unfinished_registration(&self) -> bool {
+        self.unfinished
+            .as_ref()
+            .is_some_and(|op| op.context.intent == Intent::Register)
+    }
+
+    /// Drops a kept unfinished login or registration (and the password it holds) at once.
     pub fn forget_unfinished_login(&mut self) {
-        self.unfinished_login = None;
+        self.unfinished = None;
     }
 
     /// The account this client speaks for.
@@ -277,23 +344,42 @@ impl<S: CryptoSuite> Client<S> {
         if attempt_limit == 0 || attempt_limit > MAX_ATTEMPT_LIMIT {
             return Err(ClientError::InvalidAttemptLimit);
         }
-        // A new registration replaces the record the unfinished login was for.
-        self.unfinished_login = None;
+        let context = Context {
+            intent: Intent::Register,
+            password: SecretBytes::new(password.to_vec()),
+            backup_key: Some(backup_key.clone()),
+            attempt_limit,
+        };
+        // The same registration, left unanswered after its RegisterFinish: resume it (same
+        // bytes, then Expose for the same generation) instead of registering again, which
+        // would give the record a fresh counter for the same password.
+        if let Some(id) = self.resume(now_ms, &context) {
+            return Ok(id);
+        }
+        // A new registration replaces the record any unfinished operation was for.
+        self.unfinished = None;
         let start = self.suite.client_registration_start(rng, password)?;
         let request = Request::RegisterStart {
             registration_request: start.message,
         };
         let phase = Phase::AwaitRegistrationResponse { state: start.state };
-        self.start(
-            now_ms,
-            rng,
-            Intent::Register,
-            password,
-            Some(backup_key.clone()),
-            attempt_limit,
-            phase,
-            &request,
-        )
+        self.start(now_ms, rng, context, phase, &request)
+    }
+
+    /// Asks how many attempts are left and whether the record is usable, spending none; ends
+    /// with [`ClientOutcome::Status`].
+    pub fn start_status(
+        &mut self,
+        now_ms: u64,
+        rng: &mut (impl CryptoRng + RngCore),
+    ) -> Result<OperationId, ClientError> {
+        let context = Context {
+            intent: Intent::Status,
+            password: SecretBytes::new(Vec::new()),
+            backup_key: None,
+            attempt_limit: 0,
+        };
+        self.start(now_ms, rng, context, Phase::AwaitStatus, &Request::Status)
     }
 
     /// Recovers the backup key with `password`.
@@ -323,39 +409,47 @@ impl<S: CryptoSuite> Client<S> {
         intent: Intent,
         password: &[u8],
     ) -> Result<OperationId, ClientError> {
-        if let Some(id) = self.resume_login(now_ms, intent, password) {
+        let context = Context {
+            intent,
+            password: SecretBytes::new(password.to_vec()),
+            backup_key: None,
+            attempt_limit: 0,
+        };
+        if let Some(id) = self.resume(now_ms, &context) {
             return Ok(id);
         }
-        let start = self.suite.client_login_start(rng, password)?;
-        let request = Request::LoginStart {
-            credential_request: start.message,
-        };
-        let phase = Phase::AwaitLoginChallenge { state: start.state };
-        self.start(now_ms, rng, intent, password, None, 0, phase, &request)
+        // A fresh login first asks for the generation and login epoch to bind it to.
+        self.start(now_ms, rng, context, Phase::AwaitStatus, &Request::Status)
     }
 
-    /// Resumes the kept unfinished login if it was made with `password` and can serve
-    /// `intent`: the same request bytes go out again (the vault answers them without counting
-    /// a new attempt). The kept login is dropped either way.
-    fn resume_login(
-        &mut self,
-        now_ms: u64,
-        intent: Intent,
-        password: &[u8],
-    ) -> Option<OperationId> {
-        let mut op = self.unfinished_login.take()?;
-        let same_password: bool = op.password.expose().ct_eq(password).into();
+    /// Resumes the kept unfinished operation if it was made with the same password (and, for
+    /// a registration, the same backup key and limit) and can serve `context.intent`: the same
+    /// request bytes go out again (the vault answers them without counting a new attempt or
+    /// making a new registration). The kept operation is dropped either way.
+    fn resume(&mut self, now_ms: u64, context: &Context) -> Option<OperationId> {
+        let mut op = self.unfinished.take()?;
+        let same_password: bool = op
+            .context
+            .password
+            .expose()
+            .ct_eq(context.password.expose())
+            .into();
         let serves = match op.phase {
-            Phase::AwaitLoginChallenge { .. } | Phase::AwaitKeyReleased { .. } => true,
-            Phase::AwaitDeleted => intent == Intent::Delete,
-            Phase::AwaitRegistrationResponse { .. }
-            | Phase::AwaitRegistered { .. }
-            | Phase::AwaitExposed { .. } => false,
+            Phase::AwaitLoginChallenge { .. } | Phase::AwaitKeyReleased { .. } => {
+                matches!(context.intent, Intent::Recover | Intent::Delete)
+            }
+            Phase::AwaitDeleted => context.intent == Intent::Delete,
+            Phase::AwaitRegistered { .. } | Phase::AwaitExposed { .. } => {
+                context.intent == Intent::Register
+                    && op.context.backup_key == context.backup_key
+                    && op.context.attempt_limit == context.attempt_limit
+            }
+            Phase::AwaitRegistrationResponse { .. } | Phase::AwaitStatus => false,
         };
         if !same_password || !serves {
             return None;
         }
-        op.intent = intent;
+        op.context.intent = context.intent;
         op.in_flight.sends = 1;
         op.in_flight.deadline_ms = now_ms.saturating_add(self.config.retry_interval_ms);
         self.outputs.push_back(ClientOutput::Send {
@@ -375,24 +469,17 @@ impl<S: CryptoSuite> Client<S> {
         id
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn start(
         &mut self,
         now_ms: u64,
         rng: &mut (impl CryptoRng + RngCore),
-        intent: Intent,
-        password: &[u8],
-        backup_key: Option<BackupKey>,
-        attempt_limit: u32,
+        context: Context,
         phase: Phase<S::ClientRegistration, S::ClientLogin>,
         request: &Request,
     ) -> Result<OperationId, ClientError> {
         let in_flight = self.send(now_ms, rng, request)?;
         Ok(self.add_operation(Operation {
-            intent,
-            password: SecretBytes::new(password.to_vec()),
-            backup_key,
-            attempt_limit,
+            context,
             phase,
             in_flight,
         }))
@@ -451,18 +538,23 @@ impl<S: CryptoSuite> Client<S> {
             });
         }
         for id in expired {
-            let Some(op) = self.operations.remove(&id) else {
-                continue;
-            };
-            // No answer at all: the login may have been counted; keep it for resuming.
-            if self.config.resume_unfinished_login && op.intent != Intent::Register {
-                self.unfinished_login = Some(op);
-            }
-            self.outputs.push_back(ClientOutput::Completed {
-                operation: id,
-                outcome: ClientOutcome::Unavailable,
-            });
+            self.end_unanswered(id);
         }
+    }
+
+    /// Ends an operation that got no authenticated final answer as `Unavailable`; if its
+    /// request may have taken effect (a counted login, a registration), keeps it for resuming.
+    fn end_unanswered(&mut self, id: OperationId) {
+        let Some(op) = self.operations.remove(&id) else {
+            return;
+        };
+        if self.config.resume_unfinished_login && op.phase.may_have_taken_effect() {
+            self.unfinished = Some(op);
+        }
+        self.outputs.push_back(ClientOutput::Completed {
+            operation: id,
+            outcome: ClientOutcome::Unavailable,
+        });
     }
 
     /// Handles the bytes of a [`ClientReply`] from the relay. Replies that do not decode, match
@@ -494,38 +586,33 @@ impl<S: CryptoSuite> Client<S> {
                 else {
                     return;
                 };
-                let Ok(body) = Reply::decode(&plain) else {
+                let Ok(body) = Reply::decode_padded(&plain) else {
                     return;
                 };
                 body
             }
             // Unauthenticated refusals: the relay or the network could have sent them, so they
-            // only ever mean "try again later".
+            // only ever mean "try again later", and never end a login that may have counted
+            // (it is kept and resumed with the same bytes).
             ReplyBody::Rejected | ReplyBody::RateLimited => {
-                self.finish(id, ClientOutcome::Unavailable);
+                self.end_unanswered(id);
                 return;
             }
         };
+        if body == Reply::OutcomeUnknown {
+            // The vault could not tell whether the request took effect: as if no answer had
+            // come; the retry timer resends the same bytes.
+            return;
+        }
         let Some(op) = self.operations.remove(&id) else {
             return;
         };
         let Operation {
-            intent,
-            password,
-            backup_key,
-            attempt_limit,
+            context,
             phase,
             in_flight,
         } = op;
-        match self.advance(
-            rng,
-            intent,
-            &password,
-            backup_key.as_ref(),
-            attempt_limit,
-            phase,
-            body,
-        ) {
+        match self.advance(rng, &context, phase, body) {
             Step::Done(outcome) => {
                 self.outputs.push_back(ClientOutput::Completed {
                     operation: id,
@@ -537,10 +624,7 @@ impl<S: CryptoSuite> Client<S> {
                     self.operations.insert(
                         id,
                         Operation {
-                            intent,
-                            password,
-                            backup_key,
-                            attempt_limit,
+                            context,
                             phase,
                             in_flight,
                         },
@@ -554,15 +638,6 @@ impl<S: CryptoSuite> Client<S> {
                     });
                 }
             },
-        }
-    }
-
-    fn finish(&mut self, id: OperationId, outcome: ClientOutcome) {
-        if self.operations.remove(&id).is_some() {
-            self.outputs.push_back(ClientOutput::Completed {
-                operation: id,
-                outcome,
-            });
         }
     }
 
@@ -585,29 +660,51 @@ impl<S: CryptoSuite> Client<S> {
         self.suite.digest(LABEL_PROOF_CHECK, &[&proof])
     }
 
-    #[allow(clippy::too_many_arguments)]
+    fn login_start(
+        &self,
+        rng: &mut (impl CryptoRng + RngCore),
+        password: &SecretBytes,
+        generation: u64,
+        login_epoch: u64,
+        restarts: u32,
+    ) -> Step<S> {
+        match self.suite.client_login_start(rng, password.expose()) {
+            Ok(start) => Step::Continue(
+                Phase::AwaitLoginChallenge {
+                    state: start.state,
+                    restarts,
+                },
+                Request::LoginStart {
+                    generation,
+                    login_epoch,
+                    credential_request: start.message,
+                },
+            ),
+            Err(_) => Step::Done(ClientOutcome::Unavailable),
+        }
+    }
+
     fn advance(
         &self,
         rng: &mut (impl CryptoRng + RngCore),
-        intent: Intent,
-        password: &SecretBytes,
-        backup_key: Option<&BackupKey>,
-        attempt_limit: u32,
+        context: &Context,
         phase: Phase<S::ClientRegistration, S::ClientLogin>,
         reply: Reply,
     ) -> Step<S> {
+        let password = &context.password;
         match (phase, reply) {
             (
                 Phase::AwaitRegistrationResponse { state },
                 Reply::RegistrationResponse {
                     generation,
                     registration_response,
+                    ticket,
                 },
             ) => {
                 let Some(next_generation) = generation.checked_add(1) else {
                     return Step::Done(ClientOutcome::Unavailable);
                 };
-                let Some(backup_key) = backup_key else {
+                let Some(backup_key) = context.backup_key.as_ref() else {
                     return Step::Done(ClientOutcome::Unavailable);
                 };
                 let finished = self.suite.client_registration_finish(
@@ -629,7 +726,7 @@ impl<S: CryptoSuite> Client<S> {
                 };
                 let request = Request::RegisterFinish {
                     base_generation: generation,
-                    attempt_limit,
+                    attempt_limit: context.attempt_limit,
                     registration_upload: finished.message,
                     wrapped_key,
                     expose_check: self.proof_check(
@@ -642,6 +739,7 @@ impl<S: CryptoSuite> Client<S> {
                         LABEL_DELETE_PROOF,
                         next_generation,
                     ),
+                    ticket,
                 };
                 Step::Continue(
                     Phase::AwaitRegistered {
@@ -675,7 +773,49 @@ impl<S: CryptoSuite> Client<S> {
                 Step::Done(ClientOutcome::Registered { generation })
             }
             (
-                Phase::AwaitLoginChallenge { state },
+                Phase::AwaitStatus,
+                Reply::Status {
+                    generation,
+                    state,
+                    attempts_remaining,
+                    login_epoch,
+                },
+            ) => match (context.intent, state) {
+                (Intent::Status, _) => Step::Done(ClientOutcome::Status {
+                    generation,
+                    state,
+                    attempts_remaining,
+                }),
+                (_, RecordStatus::Active) => {
+                    self.login_start(rng, password, generation, login_epoch, 0)
+                }
+                (_, RecordStatus::Locked) => Step::Done(ClientOutcome::Locked),
+                (_, RecordStatus::NoRecord | RecordStatus::Pending | RecordStatus::Deleted) => {
+                    Step::Done(ClientOutcome::NoRecord)
+                }
+            },
+            (
+                Phase::AwaitLoginChallenge { restarts, .. },
+                Reply::LoginStale {
+                    generation,
+                    login_epoch,
+                },
+            ) => {
+                // Not counted: a success (on another device) moved the epoch on. Start again
+                // for the current epoch, a bounded number of times.
+                if restarts >= LOGIN_RESTARTS_MAX {
+                    return Step::Done(ClientOutcome::Unavailable);
+                }
+                self.login_start(
+                    rng,
+                    password,
+                    generation,
+                    login_epoch,
+                    restarts.saturating_add(1),
+                )
+            }
+            (
+                Phase::AwaitLoginChallenge { state, .. },
                 Reply::LoginChallenge {
                     login_id,
                     generation,
@@ -691,63 +831,87 @@ impl<S: CryptoSuite> Client<S> {
                     self.ids(),
                     &self.fleet,
                 );
-                match finished {
-                    Ok(finished) => Step::Continue(
-                        Phase::AwaitKeyReleased {
-                            login_id,
-                            generation,
+                let (session, credential_finalization) = match finished {
+                    Ok(finished) => (
+                        Some(Session {
                             session_key: finished.session_key,
                             export_key: finished.export_key,
-                        },
-                        Request::LoginFinish {
-                            login_id,
-                            credential_finalization: finished.message,
-                        },
+                        }),
+                        finished.message,
                     ),
+                    // A wrong password still finishes, with a finalization the vault rejects:
+                    // the relay sees the same flow either way, and the vault's authenticated
+                    // answer ends the login.
                     Err(CryptoError::WrongPassword) => {
-                        Step::Done(wrong_password(attempts_remaining))
+                        (None, self.suite.client_dummy_finalization(rng))
                     }
                     Err(CryptoError::Malformed | CryptoError::Authentication) => {
-                        Step::Done(ClientOutcome::Unavailable)
+                        return Step::Done(ClientOutcome::Unavailable);
                     }
-                }
+                };
+                Step::Continue(
+                    Phase::AwaitKeyReleased {
+                        login_id,
+                        generation,
+                        remaining_if_failed: attempts_remaining,
+                        session,
+                    },
+                    Request::LoginFinish {
+                        login_id,
+                        credential_finalization,
+                    },
+                )
             }
             (
                 Phase::AwaitKeyReleased {
                     login_id,
                     generation,
-                    session_key,
-                    export_key,
+                    session: Some(session),
+                    ..
                 },
                 Reply::KeyReleased { sealed_wrapped_key },
             ) => {
                 let Ok(wrapped) =
                     self.suite
-                        .open_release(&session_key, &login_id, &sealed_wrapped_key)
+                        .open_release(&session.session_key, &login_id, &sealed_wrapped_key)
                 else {
                     return Step::Done(ClientOutcome::Unavailable);
                 };
-                let Ok(key) = self
-                    .suite
-                    .unwrap_backup_key(&export_key, self.ids(), &wrapped)
+                let Ok(key) =
+                    self.suite
+                        .unwrap_backup_key(&session.export_key, self.ids(), &wrapped)
                 else {
                     return Step::Done(ClientOutcome::Unavailable);
                 };
-                match intent {
+                match context.intent {
                     Intent::Delete => {
                         let proof = self.suite.record_proof(
-                            &export_key,
+                            &session.export_key,
                             LABEL_DELETE_PROOF,
                             self.ids(),
                             generation,
                         );
                         Step::Continue(Phase::AwaitDeleted, Request::Delete { generation, proof })
                     }
-                    Intent::Register | Intent::Recover => Step::Done(ClientOutcome::Recovered(key)),
+                    Intent::Register | Intent::Recover | Intent::Status => {
+                        Step::Done(ClientOutcome::Recovered(key))
+                    }
                 }
             }
             (Phase::AwaitKeyReleased { .. }, Reply::LoginFailed { attempts_remaining }) => {
                 Step::Done(wrong_password(attempts_remaining))
+            }
+            (
+                Phase::AwaitKeyReleased {
+                    session: None,
+                    remaining_if_failed,
+                    ..
+                },
+                Reply::UnknownLogin,
+            ) => {
+                // The wrong-password finish was already settled (its answer was lost): the
+                // client knows the password was wrong and how many attempts that left.
+                Step::Done(wrong_password(remaining_if_failed))
             }
             (Phase::AwaitDeleted, Reply::Deleted) => Step::Done(ClientOutcome::Deleted),
             (Phase::AwaitLoginChallenge { .. } | Phase::AwaitKeyReleased { .. }, Reply::Locked) => {
@@ -779,7 +943,10 @@ fn unexpected_reply(reply: &Reply) -> ClientOutcome {
         | Reply::UnknownLogin
         | Reply::Deleted
         | Reply::Busy
-        | Reply::InvalidRequest => ClientOutcome::Unavailable,
+        | Reply::InvalidRequest
+        | Reply::Status { .. }
+        | Reply::LoginStale { .. }
+        | Reply::OutcomeUnknown => ClientOutcome::Unavailable,
     }
 }
 

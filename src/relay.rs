@@ -54,6 +54,10 @@ pub struct RelayConfig {
     pub vault_sends_max: u32,
     /// Most requests waiting for a vault reply at once.
     pub max_routes: usize,
+    /// A route that got no reply for this long is dropped, in single-replica and replicated
+    /// groups alike, so that lost vault replies cannot fill the route table (the client's own
+    /// retry timer reports "unavailable" and resends).
+    pub route_ttl_ms: u64,
     /// Most per-account token buckets kept. When a new account needs one and the map is full,
     /// buckets that have refilled completely (the same as no bucket) are dropped; if none has,
     /// the fullest one is.
@@ -71,6 +75,7 @@ impl Default for RelayConfig {
             vault_retry_ms: 1_000,
             vault_sends_max: 3,
             max_routes: 65_536,
+            route_ttl_ms: 30_000,
             max_buckets: 65_536,
         }
     }
@@ -125,6 +130,8 @@ struct Route {
     request_id: u64,
     kind: RequestKind,
     failover: Option<Failover>,
+    /// Dropped at this time if no reply came.
+    expires_ms: u64,
 }
 
 /// A request sent to a replicated group, waiting for a reply.
@@ -302,14 +309,17 @@ impl Relay {
                 request_id: request.request_id,
                 kind: request.kind,
                 failover,
+                expires_ms: now_ms.saturating_add(self.config.route_ttl_ms),
             },
         );
     }
 
-    /// Input: time has reached `now_ms`. Requests to replicated groups that got no reply in time
-    /// are sent to another replica; those out of sends are dropped (the client's own retry
+    /// Input: time has reached `now_ms` (when [`Relay::poll_timeout`] says). Routes older than
+    /// `route_ttl_ms` are dropped; requests to replicated groups that got no reply in time are
+    /// sent to another replica, and those out of sends are dropped (the client's own retry
     /// timer reports "unavailable").
     pub fn handle_timeout(&mut self, now_ms: u64) {
+        self.routes.retain(|_, route| route.expires_ms > now_ms);
         let due: Vec<u64> = self
             .routes
             .iter()
@@ -358,7 +368,11 @@ impl Relay {
     pub fn poll_timeout(&self) -> Option<u64> {
         self.routes
             .values()
-            .filter_map(|r| r.failover.as_ref().map(|f| f.deadline_ms))
+            .map(|r| {
+                r.failover
+                    .as_ref()
+                    .map_or(r.expires_ms, |f| f.deadline_ms.min(r.expires_ms))
+            })
             .min()
     }
 

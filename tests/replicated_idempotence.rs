@@ -12,6 +12,7 @@ use rand_core::{RngCore, SeedableRng};
 
 fn registration(tag: u8, limit: u32) -> Registration {
     Registration {
+        oprf_seed: SecretBytes::new(vec![tag; 64]),
         opaque_registration: SecretBytes::new(vec![tag; 8]),
         wrapped_key: SecretBytes::new(vec![tag; 4]),
         attempt_limit: limit,
@@ -22,8 +23,13 @@ fn registration(tag: u8, limit: u32) -> Registration {
 }
 
 fn login_start(generation: u64, n: u8) -> RecordChange {
+    login_start_in(generation, 0, n)
+}
+
+fn login_start_in(generation: u64, login_epoch: u64, n: u8) -> RecordChange {
     RecordChange::LoginStart {
         generation,
+        login_epoch,
         request_digest: [n; 32],
         prepared: Some(PreparedLogin {
             login_id: [n; 16],
@@ -61,6 +67,8 @@ fn pool() -> Vec<RecordChange> {
     for generation in 1..=2 {
         for n in 1..=4u8 {
             pool.push(login_start(generation, n));
+            // The same login made for the epoch after a success.
+            pool.push(login_start_in(generation, 1, n.wrapping_add(8)));
             for verified in [false, true] {
                 pool.push(RecordChange::LoginFinish {
                     generation,

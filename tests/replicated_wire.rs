@@ -43,6 +43,7 @@ fn record_strategy() -> impl Strategy<Value = Option<AccountRecord>> {
             generation,
             state: RecordState::Pending(PendingRecord {
                 registration: Registration {
+                    oprf_seed: SecretBytes::new(secret.clone()),
                     opaque_registration: SecretBytes::new(secret.clone()),
                     wrapped_key: SecretBytes::new(secret),
                     attempt_limit,
@@ -249,7 +250,7 @@ fn vector_account() -> AccountId {
 
 const PREPARE_HEX: &str = "010105616c6963650000000000000001000000000000000203";
 const ACCEPT_LOCKED_HEX: &str =
-    "010305616c6963650000000000000001000000000000000203010000000a0100000000000000070300";
+    "010305616c6963650000000000000001000000000000000203010000000a0200000000000000070300";
 /// The Fence an amnesiac replica 0 (incarnation 9) of group 0 sends replica 1, sealed under the
 /// test fleet's link key with the salt drawn from `ChaCha20Rng::seed_from_u64(2)`.
 const SEALED_FENCE_HEX: &str = "010000000000010000004a8e0bb7534fcf4f12ac7458fb8092fe529ce56ea0bb68edb63b5f6ccb168aad930838792ee3f690e6aa6a1f9b4d1517dab99bc3792b759335ed8486437ba830a98a9d8dbab3a0c28b6ce2";

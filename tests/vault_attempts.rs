@@ -187,7 +187,7 @@ fn login_challenge_leaves_only_after_the_counted_attempt_is_persisted() {
     let alice = account("alice");
     net.add_client(1, &alice);
     net.register(1, b"right", &BackupKey::from_bytes([1; 32]), 3);
-    net.start_recover(1, b"guess");
+    net.start_recover_past_status(1, b"guess");
     let Some(ClientOutput::Send { bytes }) = net.client(1).poll_output() else {
         panic!()
     };

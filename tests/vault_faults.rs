@@ -74,7 +74,10 @@ fn dropping_any_single_message_gets_no_one_a_guess_and_strands_no_client() {
     net.register(1, PASSWORD, &key(), 5);
     net.recover(1, PASSWORD);
     let total = *total.borrow();
-    assert_eq!(total, 20, "5 requests x 4 hops");
+    assert_eq!(
+        total, 24,
+        "6 requests (RegisterStart, RegisterFinish, Expose, Status, LoginStart, LoginFinish) x 4 hops"
+    );
     for n in 1..=total {
         run_with_drop_of_message(n);
     }
@@ -82,7 +85,18 @@ fn dropping_any_single_message_gets_no_one_a_guess_and_strands_no_client() {
 
 #[test]
 fn duplicating_every_message_on_every_hop_counts_each_attempt_once() {
-    let mut net = Net::fast(200);
+    // Every request reaches the relay twice: a bucket large enough for the doubled traffic.
+    let relay = e2ee_backup::relay::RelayConfig {
+        bucket_capacity: 100,
+        ..Default::default()
+    };
+    let mut net = Net::new(
+        InsecureFastSuite,
+        support::fast_fleet(),
+        support::fast_fleet(),
+        200,
+        relay,
+    );
     let alice = account("alice");
     net.add_client(1, &alice);
     net.hook = Some(Box::new(|_hop, bytes| vec![bytes.to_vec(), bytes.to_vec()]));
@@ -185,6 +199,11 @@ fn relay_view_never_contains_password_backup_key_wrapped_key_or_export_key() {
     net.add_client(1, &alice);
     let key = key();
     net.register(1, PASSWORD, &key, 5);
+    // The registration's own OPRF seed (chosen by the vault), for recomputing the export key.
+    let oprf_seed = match &net.vault.store().record(&alice).unwrap().state {
+        e2ee_backup::vault::RecordState::Active(a) => a.registration.oprf_seed.clone(),
+        other => panic!("{other:?}"),
+    };
     assert_eq!(
         net.recover(1, b"a wrong password"),
         ClientOutcome::WrongPassword { remaining: 4 }
@@ -226,6 +245,7 @@ fn relay_view_never_contains_password_backup_key_wrapped_key_or_export_key() {
         .server_login_start(
             &mut rng,
             &net.oracle_fleet,
+            &oprf_seed,
             &registration,
             &start.message,
             ids,
@@ -273,7 +293,7 @@ fn flipping_any_byte_of_a_sealed_request_is_rejected_without_a_state_change() {
     net.add_client(1, &alice);
     net.register(1, PASSWORD, &key(), 5);
     let record_before = net.vault.store().record(&alice).cloned();
-    net.start_recover(1, PASSWORD);
+    net.start_recover_past_status(1, PASSWORD);
     let genuine = next_send(&mut net, 1);
     let decoded = ClientRequest::decode(&genuine).unwrap();
     // Bytes 2..10 are the unauthenticated request id (routing data); every other byte is
@@ -316,7 +336,7 @@ fn flipping_any_byte_of_a_sealed_reply_is_ignored_by_the_client() {
     net.add_client(1, &alice);
     net.register(1, PASSWORD, &key(), 5);
     // Capture one genuine LoginChallenge reply as the client would receive it.
-    net.start_recover(1, PASSWORD);
+    net.start_recover_past_status(1, PASSWORD);
     let request = next_send(&mut net, 1);
     net.relay.handle_client_message(net.now_ms, 1, &request);
     let Some(RelayOutput::ToVault { bytes, .. }) = net.relay.poll_output() else {

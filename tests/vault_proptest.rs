@@ -33,6 +33,7 @@ fn kind() -> impl Strategy<Value = RequestKind> {
         Just(RequestKind::LoginStart),
         Just(RequestKind::LoginFinish),
         Just(RequestKind::Delete),
+        Just(RequestKind::Status),
     ]
 }
 
@@ -63,7 +64,8 @@ fn request() -> impl Strategy<Value = Request> {
             bytes(200),
             bytes(80),
             any::<[u8; 32]>(),
-            any::<[u8; 32]>()
+            any::<[u8; 32]>(),
+            bytes(120)
         )
             .prop_map(
                 |(
@@ -73,6 +75,7 @@ fn request() -> impl Strategy<Value = Request> {
                     wrapped_key,
                     expose_check,
                     delete_check,
+                    ticket,
                 )| {
                     Request::RegisterFinish {
                         base_generation,
@@ -81,12 +84,20 @@ fn request() -> impl Strategy<Value = Request> {
                         wrapped_key,
                         expose_check,
                         delete_check,
+                        ticket,
                     }
                 }
             ),
         (any::<u64>(), any::<[u8; 32]>())
             .prop_map(|(generation, proof)| Request::Expose { generation, proof }),
-        bytes(100).prop_map(|credential_request| Request::LoginStart { credential_request }),
+        (any::<u64>(), any::<u64>(), bytes(100)).prop_map(
+            |(generation, login_epoch, credential_request)| Request::LoginStart {
+                generation,
+                login_epoch,
+                credential_request
+            }
+        ),
+        Just(Request::Status),
         (any::<[u8; 16]>(), bytes(100)).prop_map(|(login_id, credential_finalization)| {
             Request::LoginFinish {
                 login_id,
@@ -100,12 +111,28 @@ fn request() -> impl Strategy<Value = Request> {
 
 fn reply() -> impl Strategy<Value = Reply> {
     prop_oneof![
-        (any::<u64>(), bytes(100)).prop_map(|(generation, registration_response)| {
-            Reply::RegistrationResponse {
-                generation,
-                registration_response,
+        (any::<u64>(), bytes(100), bytes(120)).prop_map(
+            |(generation, registration_response, ticket)| {
+                Reply::RegistrationResponse {
+                    generation,
+                    registration_response,
+                    ticket,
+                }
             }
+        ),
+        (any::<u64>(), 0u8..5, any::<u32>(), any::<u64>()).prop_map(
+            |(generation, state, attempts_remaining, login_epoch)| Reply::Status {
+                generation,
+                state: e2ee_backup::wire::RecordStatus::from_code(state).unwrap(),
+                attempts_remaining,
+                login_epoch,
+            }
+        ),
+        (any::<u64>(), any::<u64>()).prop_map(|(generation, login_epoch)| Reply::LoginStale {
+            generation,
+            login_epoch
         }),
+        Just(Reply::OutcomeUnknown),
         any::<u64>().prop_map(|generation| Reply::Registered { generation }),
         any::<u64>().prop_map(|current_generation| Reply::RegistrationStale { current_generation }),
         any::<u64>().prop_map(|generation| Reply::Exposed { generation }),
@@ -133,6 +160,7 @@ fn reply() -> impl Strategy<Value = Reply> {
 
 fn registration() -> impl Strategy<Value = Registration> {
     (
+        bytes(64),
         bytes(200),
         bytes(80),
         1..=100u32,
@@ -141,8 +169,9 @@ fn registration() -> impl Strategy<Value = Registration> {
         any::<[u8; 32]>(),
     )
         .prop_map(
-            |(reg, wrapped, attempt_limit, expose_check, delete_check, registration_digest)| {
+            |(seed, reg, wrapped, attempt_limit, expose_check, delete_check, registration_digest)| {
                 Registration {
+                    oprf_seed: SecretBytes::new(seed),
                     opaque_registration: SecretBytes::new(reg),
                     wrapped_key: SecretBytes::new(wrapped),
                     attempt_limit,
@@ -166,15 +195,17 @@ fn record() -> impl Strategy<Value = AccountRecord> {
     let active = (
         registration(),
         any::<u32>(),
+        any::<u64>(),
         proptest::option::of(login),
         proptest::collection::vec(any::<[u8; 32]>(), 0..4),
     )
         .prop_map(
-            |(registration, used, pending_login, recent_login_digests)| {
+            |(registration, used, login_epoch, pending_login, recent_login_digests)| {
                 let attempts_used = used % (registration.attempt_limit + 1);
                 RecordState::Active(ActiveRecord {
                     registration,
                     attempts_used,
+                    login_epoch,
                     pending_login,
                     recent_login_digests,
                 })

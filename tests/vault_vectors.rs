@@ -11,8 +11,8 @@ use e2ee_backup::crypto::{CryptoSuite, Identities, SecretBytes};
 use e2ee_backup::ids::{AccountId, FleetId};
 use e2ee_backup::vault::{AccountRecord, ActiveRecord, PendingLogin, RecordState, Registration};
 use e2ee_backup::wire::{
-    ClientReply, ClientRequest, Reply, ReplyBody, Request, RequestKind, VaultReply, VaultRequest,
-    reply_aad, request_aad,
+    ClientReply, ClientRequest, RecordStatus, Reply, ReplyBody, Request, RequestKind, VaultReply,
+    VaultRequest, reply_aad, request_aad,
 };
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
@@ -40,6 +40,7 @@ fn vectors() -> Vec<(&'static str, Vec<u8>)> {
         generation: 3,
         state: RecordState::Active(ActiveRecord {
             registration: Registration {
+                oprf_seed: SecretBytes::new(vec![0x43; 2]),
                 opaque_registration: SecretBytes::new(vec![0x44; 4]),
                 wrapped_key: SecretBytes::new(vec![0x55; 3]),
                 attempt_limit: 10,
@@ -48,6 +49,7 @@ fn vectors() -> Vec<(&'static str, Vec<u8>)> {
                 registration_digest: [0x88; 32],
             },
             attempts_used: 2,
+            login_epoch: 5,
             pending_login: Some(PendingLogin {
                 login_id: [0x99; 16],
                 request_digest: [0xAA; 32],
@@ -120,6 +122,7 @@ fn vectors() -> Vec<(&'static str, Vec<u8>)> {
                 wrapped_key: vec![3; 2],
                 expose_check: [4; 32],
                 delete_check: [5; 32],
+                ticket: vec![0x0B; 2],
             }
             .encode(),
         ),
@@ -134,6 +137,8 @@ fn vectors() -> Vec<(&'static str, Vec<u8>)> {
         (
             "request_login_start",
             Request::LoginStart {
+                generation: 3,
+                login_epoch: 5,
                 credential_request: vec![7; 2],
             }
             .encode(),
@@ -159,8 +164,33 @@ fn vectors() -> Vec<(&'static str, Vec<u8>)> {
             Reply::RegistrationResponse {
                 generation: 0,
                 registration_response: vec![1; 2],
+                ticket: vec![0x0B; 2],
             }
             .encode(),
+        ),
+        ("request_status", Request::Status.encode()),
+        (
+            "reply_status",
+            Reply::Status {
+                generation: 3,
+                state: RecordStatus::Active,
+                attempts_remaining: 8,
+                login_epoch: 5,
+            }
+            .encode(),
+        ),
+        (
+            "reply_login_stale",
+            Reply::LoginStale {
+                generation: 3,
+                login_epoch: 6,
+            }
+            .encode(),
+        ),
+        ("reply_outcome_unknown", Reply::OutcomeUnknown.encode()),
+        (
+            "reply_locked_padded_for_login_finish",
+            Reply::Locked.encode_padded(RequestKind::LoginFinish),
         ),
         (
             "reply_registered",
@@ -229,27 +259,30 @@ fn vectors() -> Vec<(&'static str, Vec<u8>)> {
 }
 
 const PINNED: &[(&str, &str)] = &[
-    ("client_request", "011001020304050607080400000004aaaaaaaa"),
+    ("client_request", "021001020304050607080400000004aaaaaaaa"),
     (
         "client_reply_sealed",
-        "01110000000000000007050000000003010203",
+        "02110000000000000007050000000003010203",
     ),
-    ("client_reply_rate_limited", "011100000000000000070102"),
+    ("client_reply_rate_limited", "021100000000000000070102"),
     (
         "vault_request",
-        "0120000000000000000905616c6963650300000002bbbb",
+        "0220000000000000000905616c6963650300000002bbbb",
     ),
-    ("vault_reply_rejected", "012100000000000000090601"),
+    ("vault_reply_rejected", "022100000000000000090601"),
     ("request_register_start", "010003010101"),
     (
         "request_register_finish",
-        "0200000000000000020000000a00030202020002030304040404040404040404040404040404040404040404040404040404040404040505050505050505050505050505050505050505050505050505050505050505",
+        "0200000000000000020000000a0003020202000203030404040404040404040404040404040404040404040404040404040404040404050505050505050505050505050505050505050505050505050505050505050500020b0b",
     ),
     (
         "request_expose",
         "0300000000000000030606060606060606060606060606060606060606060606060606060606060606",
     ),
-    ("request_login_start", "0400020707"),
+    (
+        "request_login_start",
+        "040000000000000003000000000000000500020707",
+    ),
     (
         "request_login_finish",
         "050808080808080808080808080808080800020909",
@@ -258,7 +291,21 @@ const PINNED: &[(&str, &str)] = &[
         "request_delete",
         "0600000000000000030a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a",
     ),
-    ("reply_registration_response", "01000000000000000000020101"),
+    (
+        "reply_registration_response",
+        "0100000000000000000002010100020b0b",
+    ),
+    ("request_status", "07"),
+    (
+        "reply_status",
+        "0f000000000000000302000000080000000000000005",
+    ),
+    ("reply_login_stale", "1000000000000000030000000000000006"),
+    ("reply_outcome_unknown", "11"),
+    (
+        "reply_locked_padded_for_login_finish",
+        "0001090000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000",
+    ),
     ("reply_registered", "020000000000000001"),
     (
         "reply_login_challenge",
@@ -269,7 +316,7 @@ const PINNED: &[(&str, &str)] = &[
     ("reply_locked", "09"),
     (
         "record_active",
-        "0100000000000000030200044444444400035555550000000a666666666666666666666666666666666666666666666666666666666666666677777777777777777777777777777777777777777777777777777777777777778888888888888888888888888888888888888888888888888888888888888888000000020199999999999999999999999999999999aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa0002bbbb0002cccc01dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd",
+        "020000000000000003020002434300044444444400035555550000000a6666666666666666666666666666666666666666666666666666666666666666777777777777777777777777777777777777777777777777777777777777777788888888888888888888888888888888888888888888888888888888888888880000000200000000000000050199999999999999999999999999999999aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa0002bbbb0002cccc01dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd",
     ),
     (
         "request_aad",
@@ -300,6 +347,14 @@ const PINNED: &[(&str, &str)] = &[
         "892674a040cb6b70cf63978d9b1c8a53dd981c04b1b2fa42bfa2387226cf65",
     ),
 ];
+
+#[test]
+#[ignore = "prints the vectors, for pinning a deliberate protocol change"]
+fn print_vectors() {
+    for (name, bytes) in vectors() {
+        println!("VECTOR {name} {}", hex::encode(bytes));
+    }
+}
 
 #[test]
 fn wire_messages_and_derivations_match_frozen_vectors() {

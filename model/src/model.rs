@@ -406,7 +406,7 @@ fn observe_reply(state: &mut ModelState, bytes: &[u8]) {
     let Some(plain) = inspect::reply_plaintext(sealed) else {
         return;
     };
-    let Ok(body) = Reply::decode(&plain) else {
+    let Ok(body) = Reply::decode_padded(&plain) else {
         return;
     };
     let history = &mut state.history;

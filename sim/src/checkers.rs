@@ -164,7 +164,7 @@ impl Oracle {
         else {
             return;
         };
-        let Ok(body) = Reply::decode(&plain) else {
+        let Ok(body) = Reply::decode_padded(&plain) else {
             return;
         };
         self.judge(time_ms, &seen, &body);

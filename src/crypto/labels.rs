@@ -44,3 +44,11 @@ pub const LABEL_LINK_KEY: &[u8] = b"e2ee-backup v1 replica link key";
 pub const LABEL_REPLICA_LINK_AAD: &[u8] = b"e2ee-backup v1 replica link";
 /// AAD prefix of a sealed consensus durable write; group, replica and slot follow it.
 pub const LABEL_REPLICA_STATE_AAD: &[u8] = b"e2ee-backup v1 replica state";
+
+/// AAD label of a registration ticket: the per-registration OPRF seed sealed under the storage
+/// key for one account and base generation (SPEC.md "Per-registration OPRF seeds").
+pub const LABEL_REGISTRATION_TICKET_AAD: &[u8] = b"e2ee-backup v2 registration ticket";
+
+/// Label of the deliberately broken `SharedOprfKey` fault: one OPRF seed per account for every
+/// registration, as before version 2 (fault injection only; refuted by the checkers).
+pub const LABEL_BROKEN_SHARED_OPRF_SEED: &[u8] = b"e2ee-backup broken shared oprf seed";

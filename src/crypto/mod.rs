@@ -209,6 +209,11 @@ pub trait CryptoSuite {
         password: &[u8],
     ) -> Result<ClientLoginStart<Self::ClientLogin>, CryptoError>;
 
+    /// OPAQUE client: a `CredentialFinalization`-sized message that no vault verifies. A client
+    /// whose password turned out wrong sends it, so that right and wrong passwords make the
+    /// same flow on the wire (SPEC.md "What the relay sees").
+    fn client_dummy_finalization(&self, rng: &mut (impl CryptoRng + RngCore)) -> Vec<u8>;
+
     /// OPAQUE client: finish a login; [`CryptoError::WrongPassword`] if the password is wrong.
     fn client_login_finish(
         &self,
@@ -220,10 +225,18 @@ pub trait CryptoSuite {
         pinned: &FleetPublicKeys,
     ) -> Result<ClientLoginFinish, CryptoError>;
 
-    /// OPAQUE server: answer a `RegistrationRequest` (deterministic).
+    /// Vault: fresh OPRF key material for one registration (SPEC.md "Per-registration OPRF
+    /// seeds"). Every registration gets its own, so no answer to a `RegisterStart` is ever
+    /// computed under the OPRF key of a live record.
+    fn new_oprf_seed(&self, rng: &mut (impl CryptoRng + RngCore)) -> SecretBytes;
+
+    /// OPAQUE server: answer a `RegistrationRequest` under the OPRF key that `oprf_seed` gives
+    /// this account (deterministic in the seed; `rng` only fills OPAQUE's unused dummy key).
     fn server_registration_start(
         &self,
+        rng: &mut (impl CryptoRng + RngCore),
         fleet: &Self::FleetSecrets,
+        oprf_seed: &SecretBytes,
         request: &[u8],
         account: &AccountId,
     ) -> Result<Vec<u8>, CryptoError>;
@@ -231,11 +244,13 @@ pub trait CryptoSuite {
     /// OPAQUE server: validate a `RegistrationUpload` and return the registration record bytes.
     fn server_registration_finish(&self, upload: &[u8]) -> Result<Vec<u8>, CryptoError>;
 
-    /// OPAQUE server: answer a `CredentialRequest` against a registration (randomized).
+    /// OPAQUE server: answer a `CredentialRequest` against a registration (randomized), under
+    /// the OPRF key of that registration's `oprf_seed`.
     fn server_login_start(
         &self,
         rng: &mut (impl CryptoRng + RngCore),
         fleet: &Self::FleetSecrets,
+        oprf_seed: &SecretBytes,
         registration: &[u8],
         request: &[u8],
         ids: Identities<'_>,

@@ -308,6 +308,11 @@ fn digest(label: &'static [u8], parts: &[&[u8]]) -> Digest {
     hasher.finalize().into()
 }
 
+/// Length of the per-registration OPRF seed (the output length of OPAQUE's OPRF hash, SHA-512).
+pub const OPRF_SEED_LEN: usize = 64;
+/// Length of an OPAQUE `CredentialFinalization` (a SHA-512 MAC).
+const CREDENTIAL_FINALIZATION_LEN: usize = 64;
+
 struct HpkeKeys {
     private: <HpkeKem as hpke::Kem>::PrivateKey,
     public: <HpkeKem as hpke::Kem>::PublicKey,
@@ -379,6 +384,28 @@ macro_rules! real_suite {
             /// The key authenticating replica-to-replica messages (used by consensus).
             pub fn replica_link_key(&self) -> &SecretBytes {
                 &self.replica_link_key
+            }
+
+            /// The fleet's OPAQUE server key pair with one registration's OPRF seed: OPAQUE then
+            /// derives that registration's OPRF key from the seed and the account id, exactly as
+            /// it would from a server-wide seed, but the seed is fresh for every registration and
+            /// lives (sealed) in its record (SPEC.md "Per-registration OPRF seeds").
+            fn registration_setup(
+                rng: &mut (impl CryptoRng + RngCore),
+                setup: &opaque_ke::ServerSetup<$cs>,
+                oprf_seed: &SecretBytes,
+            ) -> Result<opaque_ke::ServerSetup<$cs>, CryptoError> {
+                if oprf_seed.expose().len() != OPRF_SEED_LEN {
+                    return Err(CryptoError::Malformed);
+                }
+                let mut bytes = oprf_seed.expose();
+                let seed = <opaque_ke::keypair::OprfSeed<sha2::Sha512> as opaque_ke::keypair::OprfSeedSerialization<sha2::Sha512, core::convert::Infallible>>::deserialize_take(&mut bytes)
+                    .map_err(|_| CryptoError::Malformed)?;
+                Ok(opaque_ke::ServerSetup::<$cs>::new_with_key_pair_and_seed(
+                    rng,
+                    setup.keypair().clone(),
+                    seed,
+                ))
             }
 
             /// The OPAQUE server setup (exposed for benchmarks against opaque-ke itself).
@@ -464,6 +491,12 @@ macro_rules! real_suite {
                 Ok(ClientLoginStart { message: r.message.serialize().to_vec(), state: r.state })
             }
 
+            fn client_dummy_finalization(&self, rng: &mut (impl CryptoRng + RngCore)) -> Vec<u8> {
+                let mut bytes = [0u8; CREDENTIAL_FINALIZATION_LEN];
+                rng.fill_bytes(&mut bytes);
+                bytes.to_vec()
+            }
+
             fn client_login_finish(
                 &self,
                 rng: &mut (impl CryptoRng + RngCore),
@@ -491,15 +524,26 @@ macro_rules! real_suite {
                 })
             }
 
+            fn new_oprf_seed(&self, rng: &mut (impl CryptoRng + RngCore)) -> SecretBytes {
+                let mut seed = [0u8; OPRF_SEED_LEN];
+                rng.fill_bytes(&mut seed);
+                let out = SecretBytes::new(seed.to_vec());
+                zeroize::Zeroize::zeroize(&mut seed);
+                out
+            }
+
             fn server_registration_start(
                 &self,
+                rng: &mut (impl CryptoRng + RngCore),
                 fleet: &$fleet,
+                oprf_seed: &SecretBytes,
                 request: &[u8],
                 account: &AccountId,
             ) -> Result<Vec<u8>, CryptoError> {
                 let request = opaque_ke::RegistrationRequest::<$cs>::deserialize(request)
                     .map_err(|_| CryptoError::Malformed)?;
-                let r = opaque_ke::ServerRegistration::<$cs>::start(&fleet.opaque, request, account.as_bytes())
+                let setup = $fleet::registration_setup(rng, &fleet.opaque, oprf_seed)?;
+                let r = opaque_ke::ServerRegistration::<$cs>::start(&setup, request, account.as_bytes())
                     .map_err(|_| CryptoError::Malformed)?;
                 Ok(r.message.serialize().to_vec())
             }
@@ -514,6 +558,7 @@ macro_rules! real_suite {
                 &self,
                 rng: &mut (impl CryptoRng + RngCore),
                 fleet: &$fleet,
+                oprf_seed: &SecretBytes,
                 registration: &[u8],
                 request: &[u8],
                 ids: Identities<'_>,
@@ -526,9 +571,10 @@ macro_rules! real_suite {
                     context: Some(LABEL_OPAQUE_CONTEXT),
                     identifiers: opaque_ids(ids),
                 };
+                let setup = $fleet::registration_setup(rng, &fleet.opaque, oprf_seed)?;
                 let r = opaque_ke::ServerLogin::<$cs>::start(
                     rng,
-                    &fleet.opaque,
+                    &setup,
                     Some(registration),
                     request,
                     ids.account.as_bytes(),

@@ -53,6 +53,8 @@ mod tag {
     pub const WRAPPED_KEY: u8 = 0x40;
     pub const RELEASE: u8 = 0x41;
     pub const STORAGE: u8 = 0x42;
+    pub const OPRF_SEED: u8 = 0x50;
+    pub const OPRF_KEY: u8 = 0x51;
 }
 
 /// The symbolic suite. Zero-sized; every method is a pure function of its inputs and the RNG.
@@ -131,11 +133,18 @@ fn opaque_public_key(fleet_id: &FleetId) -> Vec<u8> {
     token(tag::OPAQUE_PUBLIC_KEY, &[fleet_id.as_bytes()])
 }
 
-fn envelope(ids: Identities<'_>, password: &[u8]) -> Vec<u8> {
+/// The envelope binds the password to the OPRF key it was registered under: in OPAQUE the
+/// envelope opens only with the OPRF output of the same password under the same key.
+fn envelope(ids: Identities<'_>, password: &[u8], oprf_key: &[u8]) -> Vec<u8> {
     token(
         tag::ENVELOPE,
-        &[ids.account.as_bytes(), ids.fleet.as_bytes(), password],
+        &[ids.account.as_bytes(), ids.fleet.as_bytes(), password, oprf_key],
     )
+}
+
+/// The OPRF key OPAQUE derives from a seed and the account id (the credential identifier).
+fn oprf_key(seed: &SecretBytes, account: &[u8]) -> Vec<u8> {
+    token(tag::OPRF_KEY, &[seed.expose(), account])
 }
 
 fn export_key(ids: Identities<'_>, password: &[u8]) -> SecretBytes {
@@ -200,11 +209,14 @@ impl CryptoSuite for SymbolicSuite {
         ids: Identities<'_>,
         pinned: &FleetPublicKeys,
     ) -> Result<ClientRegistrationFinish, CryptoError> {
-        let [nonce, server_key] = fields(tag::REGISTRATION_RESPONSE, response)?;
+        let [nonce, server_key, oprf_key] = fields(tag::REGISTRATION_RESPONSE, response)?;
         require(nonce == state.nonce && server_key == pinned.opaque_server_public_key)?;
         require(ids.fleet == &pinned.fleet_id)?;
         Ok(ClientRegistrationFinish {
-            message: token(tag::REGISTRATION_UPLOAD, &[&envelope(ids, password)]),
+            message: token(
+                tag::REGISTRATION_UPLOAD,
+                &[&envelope(ids, password, oprf_key)],
+            ),
             export_key: export_key(ids, password),
         })
     }
@@ -221,6 +233,10 @@ impl CryptoSuite for SymbolicSuite {
         })
     }
 
+    fn client_dummy_finalization(&self, rng: &mut (impl CryptoRng + RngCore)) -> Vec<u8> {
+        token(tag::CREDENTIAL_FINALIZATION, &[&nonce(rng)])
+    }
+
     fn client_login_finish(
         &self,
         _rng: &mut (impl CryptoRng + RngCore),
@@ -230,12 +246,15 @@ impl CryptoSuite for SymbolicSuite {
         ids: Identities<'_>,
         pinned: &FleetPublicKeys,
     ) -> Result<ClientLoginFinish, CryptoError> {
-        let [client_nonce, server_nonce, sealed_envelope, server_key] =
+        let [client_nonce, server_nonce, sealed_envelope, server_key, evaluated_under] =
             fields(tag::CREDENTIAL_RESPONSE, response)?;
         require(client_nonce == state.nonce && server_key == pinned.opaque_server_public_key)?;
-        let [account, fleet, registered_password] = fields(tag::ENVELOPE, sealed_envelope)?;
+        let [account, fleet, registered_password, registered_under] =
+            fields(tag::ENVELOPE, sealed_envelope)?;
         require(account == ids.account.as_bytes() && fleet == ids.fleet.as_bytes())?;
-        if registered_password != password {
+        // An evaluation under another OPRF key than the envelope's gives another OPRF output:
+        // the envelope does not open, exactly as with a wrong password.
+        if registered_password != password || evaluated_under != registered_under {
             return Err(CryptoError::WrongPassword);
         }
         let session = session_key(client_nonce, server_nonce, password);
@@ -246,22 +265,32 @@ impl CryptoSuite for SymbolicSuite {
         })
     }
 
+    fn new_oprf_seed(&self, rng: &mut (impl CryptoRng + RngCore)) -> SecretBytes {
+        SecretBytes::new(token(tag::OPRF_SEED, &[&nonce(rng)]))
+    }
+
     fn server_registration_start(
         &self,
+        _rng: &mut (impl CryptoRng + RngCore),
         fleet: &Self::FleetSecrets,
+        oprf_seed: &SecretBytes,
         request: &[u8],
-        _account: &crate::ids::AccountId,
+        account: &crate::ids::AccountId,
     ) -> Result<Vec<u8>, CryptoError> {
         let [nonce] = fields(tag::REGISTRATION_REQUEST, request)?;
         Ok(token(
             tag::REGISTRATION_RESPONSE,
-            &[nonce, &opaque_public_key(&fleet.fleet_id)],
+            &[
+                nonce,
+                &opaque_public_key(&fleet.fleet_id),
+                &oprf_key(oprf_seed, account.as_bytes()),
+            ],
         ))
     }
 
     fn server_registration_finish(&self, upload: &[u8]) -> Result<Vec<u8>, CryptoError> {
         let [sealed_envelope] = fields(tag::REGISTRATION_UPLOAD, upload)?;
-        let [_account, _fleet, _password] = fields(tag::ENVELOPE, sealed_envelope)?;
+        let [_account, _fleet, _password, _oprf_key] = fields(tag::ENVELOPE, sealed_envelope)?;
         Ok(sealed_envelope.to_vec())
     }
 
@@ -269,12 +298,13 @@ impl CryptoSuite for SymbolicSuite {
         &self,
         rng: &mut (impl CryptoRng + RngCore),
         fleet: &Self::FleetSecrets,
+        oprf_seed: &SecretBytes,
         registration: &[u8],
         request: &[u8],
         ids: Identities<'_>,
     ) -> Result<ServerLoginStart, CryptoError> {
         let [client_nonce] = fields(tag::CREDENTIAL_REQUEST, request)?;
-        let [account, fleet_id, _password] = fields(tag::ENVELOPE, registration)?;
+        let [account, fleet_id, _password, _oprf_key] = fields(tag::ENVELOPE, registration)?;
         require(account == ids.account.as_bytes() && fleet_id == fleet.fleet_id.as_bytes())?;
         let server_nonce = nonce(rng);
         Ok(ServerLoginStart {
@@ -285,6 +315,7 @@ impl CryptoSuite for SymbolicSuite {
                     &server_nonce,
                     registration,
                     &opaque_public_key(&fleet.fleet_id),
+                    &oprf_key(oprf_seed, ids.account.as_bytes()),
                 ],
             ),
             state: SecretBytes::new(token(
@@ -301,7 +332,7 @@ impl CryptoSuite for SymbolicSuite {
         ids: Identities<'_>,
     ) -> Result<SecretBytes, CryptoError> {
         let [client_nonce, server_nonce, registration] = fields(tag::SERVER_LOGIN, state)?;
-        let [account, fleet, password] = fields(tag::ENVELOPE, registration)?;
+        let [account, fleet, password, _oprf_key] = fields(tag::ENVELOPE, registration)?;
         require(account == ids.account.as_bytes() && fleet == ids.fleet.as_bytes())?;
         let expected = session_key(client_nonce, server_nonce, password);
         let [session] = fields(tag::CREDENTIAL_FINALIZATION, finalization)?;
@@ -492,6 +523,30 @@ pub mod inspect {
         Some(plaintext.to_vec())
     }
 
+    /// The OPRF key a vault answer was computed under: a `RegistrationResponse` or a
+    /// `CredentialResponse` (the model counts every such answer under a live record's key as
+    /// a password test, SPEC.md INV-ATTEMPTS).
+    pub fn oprf_key_of_response(response: &[u8]) -> Option<Vec<u8>> {
+        if let Ok([_nonce, _server_key, key]) = fields(tag::REGISTRATION_RESPONSE, response) {
+            return Some(key.to_vec());
+        }
+        let [_client, _server, _envelope, _server_key, key] =
+            fields(tag::CREDENTIAL_RESPONSE, response).ok()?;
+        Some(key.to_vec())
+    }
+
+    /// The OPRF key a registration (`opaque_registration` of a record) was made under.
+    pub fn oprf_key_of_registration(registration: &[u8]) -> Option<Vec<u8>> {
+        let [_account, _fleet, _password, key] = fields(tag::ENVELOPE, registration).ok()?;
+        Some(key.to_vec())
+    }
+
+    /// The password inside a registration's envelope.
+    pub fn password_of_registration(registration: &[u8]) -> Option<Vec<u8>> {
+        let [_account, _fleet, password, _key] = fields(tag::ENVELOPE, registration).ok()?;
+        Some(password.to_vec())
+    }
+
     /// What a sealed release holds.
     #[derive(Clone, Debug, PartialEq, Eq, Hash)]
     pub struct Release {
@@ -536,6 +591,10 @@ mod tests {
         (suite, fleet, pinned, AccountId::new(b"alice").unwrap())
     }
 
+    fn seed() -> SecretBytes {
+        SymbolicSuite.new_oprf_seed(&mut ChaCha20Rng::seed_from_u64(9))
+    }
+
     fn registration(password: &[u8]) -> Vec<u8> {
         let (suite, fleet, pinned, account) = setup();
         let mut rng = ChaCha20Rng::seed_from_u64(1);
@@ -545,7 +604,7 @@ mod tests {
         };
         let start = suite.client_registration_start(&mut rng, password).unwrap();
         let response = suite
-            .server_registration_start(&fleet, &start.message, &account)
+            .server_registration_start(&mut rng, &fleet, &seed(), &start.message, &account)
             .unwrap();
         let finish = suite
             .client_registration_finish(&mut rng, start.state, password, &response, ids, &pinned)
@@ -563,7 +622,7 @@ mod tests {
         let record = registration(registered);
         let start = suite.client_login_start(&mut rng, password).unwrap();
         let server = suite
-            .server_login_start(&mut rng, &fleet, &record, &start.message, ids)
+            .server_login_start(&mut rng, &fleet, &seed(), &record, &start.message, ids)
             .unwrap();
         let finish = suite.client_login_finish(
             &mut rng,

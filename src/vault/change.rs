@@ -50,8 +50,10 @@ pub enum RecordChange {
     /// "Count one attempt if any are left and store the prepared login; erase if none are left;
     /// answer a retried identical request with the stored response."
     LoginStart {
-        /// The generation the login was prepared against.
+        /// The generation the client's `LoginStart` names.
         generation: u64,
+        /// The login epoch the client's `LoginStart` names.
+        login_epoch: u64,
         /// Digest of the credential request.
         request_digest: Digest,
         /// The prepared login, absent when the vault saw no need to prepare one.
@@ -127,8 +129,19 @@ pub enum ChangeOutcome {
     UnknownLogin,
     /// The record is deleted.
     Deleted,
-    /// The record changed under the request (or the request replays an old one); retry.
+    /// The record changed under the request (or the request replays an old one); not done.
     Busy,
+    /// The `LoginStart` was made for another registration or login epoch (a replay, or a
+    /// login that a success overtook): not counted, not done.
+    LoginStale {
+        /// The record's generation.
+        generation: u64,
+        /// The record's login epoch.
+        login_epoch: u64,
+    },
+    /// The store could not finish the change (a consensus round gave up): it may or may not
+    /// take effect later. The client resends the same request (SPEC.md "Outcome unknown").
+    Unknown,
 }
 
 /// The result of [`RecordChange::apply`].
@@ -177,9 +190,15 @@ impl RecordChange {
             } => apply_expose(current, *generation, proof_check),
             Self::LoginStart {
                 generation,
+                login_epoch,
                 request_digest,
                 prepared,
-            } => apply_login_start(current, *generation, request_digest, prepared.as_ref()),
+            } => apply_login_start(
+                current,
+                (*generation, *login_epoch),
+                request_digest,
+                prepared.as_ref(),
+            ),
             Self::LoginFinish {
                 generation,
                 login_id,
@@ -236,6 +255,7 @@ fn apply_expose(current: Option<&AccountRecord>, generation: u64, proof_check: &
             let state = RecordState::Active(ActiveRecord {
                 registration: p.registration.clone(),
                 attempts_used: 0,
+                login_epoch: 0,
                 pending_login: None,
                 recent_login_digests: Vec::new(),
             });
@@ -258,7 +278,7 @@ fn lock(generation: u64) -> Applied {
 
 fn apply_login_start(
     current: Option<&AccountRecord>,
-    generation: u64,
+    (generation, login_epoch): (u64, u64),
     request_digest: &Digest,
     prepared: Option<&PreparedLogin>,
 ) -> Applied {
@@ -272,8 +292,13 @@ fn apply_login_start(
             return unchanged(ChangeOutcome::NoRecord);
         }
     };
-    if record.generation != generation {
-        return unchanged(ChangeOutcome::Busy);
+    if record.generation != generation || active.login_epoch != login_epoch {
+        // INV-ATTEMPTS: a LoginStart counts only against the registration and login epoch it
+        // was made for; a replay from an earlier one is never counted.
+        return unchanged(ChangeOutcome::LoginStale {
+            generation: record.generation,
+            login_epoch: active.login_epoch,
+        });
     }
     if let Some(login) = &active.pending_login
         && digests_equal(&login.request_digest, request_digest)
@@ -310,6 +335,8 @@ fn apply_login_start(
         sealed_server_login: prepared.sealed_server_login.clone(),
         credential_response: prepared.credential_response.clone(),
     });
+    // At most `attempt_limit` <= RECENT_LOGIN_DIGESTS logins count per epoch, so the window
+    // never drops a digest of this epoch; the guard only keeps the record bounded.
     if next.recent_login_digests.len() >= RECENT_LOGIN_DIGESTS {
         next.recent_login_digests.remove(0);
     }
@@ -357,7 +384,13 @@ fn apply_login_finish(
     let mut next = active.clone();
     if verified {
         // Success resets the counter; the login stays so that a retried finish gets the same
-        // release (INV-DISCLOSE: only to the session that completed OPAQUE).
+        // release (INV-DISCLOSE: only to the session that completed OPAQUE). A counted login
+        // always has `attempts_used >= 1`, so `0` here means this success is already written.
+        if active.attempts_used != 0 {
+            // A new login epoch: every LoginStart made before this success is stale now.
+            next.login_epoch = active.login_epoch.saturating_add(1);
+            next.recent_login_digests.clear();
+        }
         next.attempts_used = 0;
         let outcome = ChangeOutcome::Released {
             wrapped_key: active.registration.wrapped_key.clone(),

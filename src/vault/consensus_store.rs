@@ -4,9 +4,9 @@
 //! [`ConsensusStore`] runs one [`Replica`] of the generic engine with keys [`AccountId`], values
 //! [`AccountRecord`] and changes [`RecordChange`]. Each submitted change becomes one consensus
 //! operation; its outcome is reported when the engine completes it. An operation the engine
-//! gives up on completes with [`ChangeOutcome::Busy`]: the client sees "busy, retry", and the
-//! change may or may not take effect later (every change is idempotent or conservative, so a
-//! retry is safe).
+//! gives up on completes with [`ChangeOutcome::Unknown`]: the change may or may not take effect
+//! later, so the client is told "outcome unknown" and resends the *same* request (every change
+//! is idempotent or conservative, so that resend is safe; SPEC.md "Outcome unknown").
 
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
@@ -130,7 +130,7 @@ impl ConsensusStore {
                     };
                     StoreEvent::Completed {
                         ticket,
-                        outcome: ChangeOutcome::Busy,
+                        outcome: ChangeOutcome::Unknown,
                     }
                 }
             };

@@ -14,7 +14,7 @@ pub use record::{
     AccountRecord, ActiveRecord, DEFAULT_ATTEMPT_LIMIT, MAX_ATTEMPT_LIMIT, PendingLogin,
     PendingRecord, RecordState, Registration,
 };
-pub use replica::{RestoreError, VaultOutput, VaultReplica, open_replica_write};
+pub use replica::{RestoreError, VaultFault, VaultOutput, VaultReplica, open_replica_write};
 pub use replica_link::{DurableSlot, LinkEnvelope};
 pub use store::{
     LocalStore, RecordStore, ReplicaMessage, ReplicaPlace, ReplicaWrite, StoreEvent, Ticket,

@@ -13,12 +13,14 @@ use crate::wire::{LOGIN_ID_LEN, LoginId};
 pub const DEFAULT_ATTEMPT_LIMIT: u32 = 10;
 /// Largest attempt limit the vault accepts.
 pub const MAX_ATTEMPT_LIMIT: u32 = 100;
-/// How many recent credential-request digests an active record remembers, so that a replayed
-/// old `LoginStart` is recognised and never counted again.
-pub const RECENT_LOGIN_DIGESTS: usize = 64;
+/// How many credential-request digests an active record remembers within one login epoch, so
+/// that a replayed `LoginStart` is recognised and never counted again. At most `attempt_limit`
+/// logins are counted per epoch, so a window of [`MAX_ATTEMPT_LIMIT`] holds every one of them
+/// (INV-ATTEMPTS: no replay inside its epoch counts twice; one from another epoch is stale).
+pub const RECENT_LOGIN_DIGESTS: usize = MAX_ATTEMPT_LIMIT as usize;
 
-/// Record encoding version.
-pub const RECORD_VERSION: u8 = 1;
+/// Record encoding version (2: per-registration OPRF seed, login epoch).
+pub const RECORD_VERSION: u8 = 2;
 /// State code of [`RecordState::Pending`].
 pub const STATE_PENDING: u8 = 0x01;
 /// State code of [`RecordState::Active`].
@@ -53,6 +55,9 @@ pub enum RecordState {
 /// The secrets and settings of a registration.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Registration {
+    /// The OPRF seed the vault chose at random for this registration alone; its OPRF key is
+    /// derived from it (SPEC.md "Per-registration OPRF seeds").
+    pub oprf_seed: SecretBytes,
     /// The OPAQUE registration record (`ServerRegistration`), serialized.
     pub opaque_registration: SecretBytes,
     /// The backup key wrapped under a key only the password holder can derive.
@@ -81,9 +86,13 @@ pub struct ActiveRecord {
     pub registration: Registration,
     /// Attempts counted since exposure or the last successful login.
     pub attempts_used: u32,
+    /// Incremented by every successful login: a `LoginStart` names the epoch it was made for,
+    /// so one recorded before a success is stale afterwards and never counted again.
+    pub login_epoch: u64,
     /// The most recent counted login, if any.
     pub pending_login: Option<PendingLogin>,
-    /// Digests of recently counted credential requests (at most [`RECENT_LOGIN_DIGESTS`]).
+    /// Digests of the credential requests counted in this login epoch (at most
+    /// [`RECENT_LOGIN_DIGESTS`]).
     pub recent_login_digests: Vec<Digest>,
 }
 
@@ -110,7 +119,8 @@ impl ActiveRecord {
 }
 
 fn write_registration(w: &mut Writer, r: &Registration) {
-    w.bytes16(r.opaque_registration.expose())
+    w.bytes16(r.oprf_seed.expose())
+        .bytes16(r.opaque_registration.expose())
         .bytes16(r.wrapped_key.expose())
         .u32(r.attempt_limit)
         .raw(&r.expose_check)
@@ -120,6 +130,7 @@ fn write_registration(w: &mut Writer, r: &Registration) {
 
 fn read_registration(r: &mut Reader<'_>) -> Result<Registration, DecodeError> {
     let registration = Registration {
+        oprf_seed: SecretBytes::new(r.bytes16()?.to_vec()),
         opaque_registration: SecretBytes::new(r.bytes16()?.to_vec()),
         wrapped_key: SecretBytes::new(r.bytes16()?.to_vec()),
         attempt_limit: r.u32()?,
@@ -146,7 +157,7 @@ impl AccountRecord {
             RecordState::Active(a) => {
                 w.u8(STATE_ACTIVE);
                 write_registration(&mut w, &a.registration);
-                w.u32(a.attempts_used);
+                w.u32(a.attempts_used).u64(a.login_epoch);
                 match &a.pending_login {
                     None => {
                         w.u8(0);
@@ -193,6 +204,7 @@ impl AccountRecord {
                 if attempts_used > registration.attempt_limit {
                     return Err(DecodeError::InvalidValue);
                 }
+                let login_epoch = r.u64()?;
                 let pending_login = match r.u8()? {
                     0 => None,
                     1 => Some(PendingLogin {
@@ -214,6 +226,7 @@ impl AccountRecord {
                 RecordState::Active(ActiveRecord {
                     registration,
                     attempts_used,
+                    login_epoch,
                     pending_login,
                     recent_login_digests,
                 })

@@ -24,14 +24,15 @@ use super::replica_wire::{
 use super::store::{LocalStore, RecordStore, ReplicaPlace, ReplicaWrite, StoreEvent, Ticket};
 use crate::consensus::ReplicaId;
 use crate::crypto::labels::{
-    LABEL_IN_FLIGHT_REQUEST, LABEL_LOGIN_REQUEST_DIGEST, LABEL_LOGIN_STATE_AAD, LABEL_PROOF_CHECK,
-    LABEL_RECORD_AAD, LABEL_REGISTRATION_DIGEST,
+    LABEL_BROKEN_SHARED_OPRF_SEED, LABEL_IN_FLIGHT_REQUEST, LABEL_LOGIN_REQUEST_DIGEST,
+    LABEL_LOGIN_STATE_AAD, LABEL_PROOF_CHECK, LABEL_RECORD_AAD, LABEL_REGISTRATION_DIGEST,
+    LABEL_REGISTRATION_TICKET_AAD,
 };
 use crate::crypto::{CryptoError, CryptoSuite, Digest, Identities, SecretBytes};
 use crate::ids::AccountId;
 use crate::wire::{
-    DecodeError, LOGIN_ID_LEN, LoginId, Reply, ReplyBody, Request, RequestKind, VaultReply,
-    VaultRequest, reply_aad, request_aad,
+    DecodeError, LOGIN_ID_LEN, LoginId, RecordStatus, Reply, ReplyBody, Request, RequestKind,
+    VaultReply, VaultRequest, reply_aad, request_aad,
 };
 
 /// What the vault asks its host to do, in order.
@@ -98,6 +99,18 @@ impl core::error::Error for RestoreError {
     }
 }
 
+/// A deliberately broken vault behaviour, for showing that the checkers catch it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum VaultFault {
+    /// The correct vault.
+    #[default]
+    None,
+    /// Every registration of an account uses one OPRF seed (the behaviour before version 2):
+    /// a `RegisterStart` then evaluates the OPRF under the live record's key, an uncounted
+    /// password test (INV-ATTEMPTS).
+    SharedOprfKey,
+}
+
 /// What a request waits for in the store.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum Step {
@@ -106,7 +119,10 @@ enum Step {
     },
     RegisterFinishCommit,
     ExposeCommit,
+    StatusRead,
     LoginStartRead {
+        generation: u64,
+        login_epoch: u64,
         credential_request: Vec<u8>,
         request_digest: [u8; 32],
     },
@@ -150,6 +166,7 @@ pub struct VaultReplica<S: CryptoSuite, St: RecordStore = LocalStore> {
     in_flight: BTreeMap<Digest, Vec<u64>>,
     outputs: VecDeque<VaultOutput>,
     now_ms: u64,
+    fault: VaultFault,
 }
 
 /// Most copies of one in-flight request that wait for its answer; later copies are dropped
@@ -175,7 +192,14 @@ impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
             in_flight: BTreeMap::new(),
             outputs: VecDeque::new(),
             now_ms: 0,
+            fault: VaultFault::None,
         }
+    }
+
+    /// Makes this replica deliberately broken (fault injection for the checkers only).
+    #[cfg(feature = "fault-injection")]
+    pub fn inject_fault(&mut self, fault: VaultFault) {
+        self.fault = fault;
     }
 
     /// The store (for hosts and tests that inspect records).
@@ -278,12 +302,23 @@ impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
                 wrapped_key,
                 expose_check,
                 delete_check,
+                ticket,
             } => {
                 if attempt_limit == 0 || attempt_limit > MAX_ATTEMPT_LIMIT || wrapped_key.is_empty()
                 {
                     self.reply(rng, &waiting, &Reply::InvalidRequest);
                     return;
                 }
+                // The OPRF seed this registration's RegistrationResponse was computed under,
+                // sealed by a vault of this fleet for this account and base generation.
+                let Ok(oprf_seed) = self.suite.open_storage(
+                    &self.fleet,
+                    &ticket_aad(&waiting.account, base_generation),
+                    &ticket,
+                ) else {
+                    self.reply(rng, &waiting, &Reply::InvalidRequest);
+                    return;
+                };
                 let Ok(opaque_registration) =
                     self.suite.server_registration_finish(&registration_upload)
                 else {
@@ -293,6 +328,7 @@ impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
                 let registration_digest = self.suite.digest(
                     LABEL_REGISTRATION_DIGEST,
                     &[
+                        oprf_seed.expose(),
                         &opaque_registration,
                         &wrapped_key,
                         &attempt_limit.to_be_bytes(),
@@ -304,6 +340,7 @@ impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
                 RecordChange::Register {
                     base_generation,
                     registration: Registration {
+                        oprf_seed,
                         opaque_registration: SecretBytes::new(opaque_registration),
                         wrapped_key: SecretBytes::new(wrapped_key),
                         attempt_limit,
@@ -320,15 +357,30 @@ impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
                     proof_check: self.suite.digest(LABEL_PROOF_CHECK, &[&proof]),
                 }
             }
-            Request::LoginStart { credential_request } => {
+            Request::LoginStart {
+                generation,
+                login_epoch,
+                credential_request,
+            } => {
                 let request_digest = self.suite.digest(
                     LABEL_LOGIN_REQUEST_DIGEST,
-                    &[waiting.account.as_bytes(), &credential_request],
+                    &[
+                        waiting.account.as_bytes(),
+                        &generation.to_be_bytes(),
+                        &login_epoch.to_be_bytes(),
+                        &credential_request,
+                    ],
                 );
                 waiting.step = Step::LoginStartRead {
+                    generation,
+                    login_epoch,
                     credential_request,
                     request_digest,
                 };
+                RecordChange::Read
+            }
+            Request::Status => {
+                waiting.step = Step::StatusRead;
                 RecordChange::Read
             }
             Request::LoginFinish {
@@ -500,27 +552,35 @@ impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
                 ChangeOutcome::Current(record),
             ) => {
                 let generation = record.as_ref().map_or(0, |r| r.generation);
-                let reply = match self.suite.server_registration_start(
-                    &self.fleet,
-                    &registration_request,
+                let reply = self.registration_response(
+                    rng,
                     &waiting.account,
-                ) {
-                    Ok(registration_response) => Reply::RegistrationResponse {
-                        generation,
-                        registration_response,
-                    },
-                    Err(_) => Reply::InvalidRequest,
-                };
+                    generation,
+                    &registration_request,
+                );
+                self.reply(rng, &waiting, &reply);
+            }
+            (Step::StatusRead, ChangeOutcome::Current(record)) => {
+                let reply = status_of(record.as_deref());
                 self.reply(rng, &waiting, &reply);
             }
             (
                 Step::LoginStartRead {
+                    generation,
+                    login_epoch,
                     credential_request,
                     request_digest,
                 },
                 ChangeOutcome::Current(record),
             ) => {
-                self.prepare_login(rng, waiting, record, &credential_request, request_digest);
+                self.prepare_login(
+                    rng,
+                    waiting,
+                    record,
+                    (generation, login_epoch),
+                    &credential_request,
+                    request_digest,
+                );
             }
             (
                 Step::LoginFinishRead {
@@ -549,10 +609,10 @@ impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
                             wrapped_key.expose(),
                         ) {
                             Ok(sealed_wrapped_key) => Reply::KeyReleased { sealed_wrapped_key },
-                            Err(_) => Reply::Busy,
+                            Err(_) => Reply::OutcomeUnknown,
                         }
                     }
-                    None => Reply::Busy,
+                    None => Reply::OutcomeUnknown,
                 };
                 self.reply(rng, &waiting, &reply);
             }
@@ -563,20 +623,60 @@ impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
         }
     }
 
+    /// Answers a `RegisterStart` under a fresh OPRF seed (never the live record's: no
+    /// `RegisterStart` is a password test, INV-ATTEMPTS) and seals that seed into the ticket
+    /// the `RegisterFinish` brings back.
+    fn registration_response(
+        &mut self,
+        rng: &mut (impl CryptoRng + RngCore),
+        account: &AccountId,
+        generation: u64,
+        registration_request: &[u8],
+    ) -> Reply {
+        let oprf_seed = match self.fault {
+            VaultFault::None => self.suite.new_oprf_seed(rng),
+            VaultFault::SharedOprfKey => shared_oprf_seed(&self.suite, account),
+        };
+        let Ok(registration_response) = self.suite.server_registration_start(
+            rng,
+            &self.fleet,
+            &oprf_seed,
+            registration_request,
+            account,
+        ) else {
+            return Reply::InvalidRequest;
+        };
+        let Ok(ticket) = self.suite.seal_storage(
+            rng,
+            &self.fleet,
+            &ticket_aad(account, generation),
+            oprf_seed.expose(),
+        ) else {
+            return Reply::OutcomeUnknown;
+        };
+        Reply::RegistrationResponse {
+            generation,
+            registration_response,
+            ticket,
+        }
+    }
+
     fn prepare_login(
         &mut self,
         rng: &mut (impl CryptoRng + RngCore),
         mut waiting: Waiting,
         record: Option<Box<AccountRecord>>,
+        (generation, login_epoch): (u64, u64),
         credential_request: &[u8],
         request_digest: [u8; 32],
     ) {
-        let generation = record.as_ref().map_or(0, |r| r.generation);
         let mut prepared = None;
         if let Some(AccountRecord {
             state: RecordState::Active(active),
-            ..
+            generation: record_generation,
         }) = record.as_deref()
+            && *record_generation == generation
+            && active.login_epoch == login_epoch
         {
             let retry = active
                 .pending_login
@@ -593,6 +693,7 @@ impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
                 let started = self.suite.server_login_start(
                     rng,
                     &self.fleet,
+                    &active.registration.oprf_seed,
                     active.registration.opaque_registration.expose(),
                     credential_request,
                     ids,
@@ -606,7 +707,7 @@ impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
                     self.suite
                         .seal_storage(rng, &self.fleet, &aad, started.state.expose())
                 else {
-                    self.reply(rng, &waiting, &Reply::Busy);
+                    self.reply(rng, &waiting, &Reply::OutcomeUnknown);
                     return;
                 };
                 prepared = Some(PreparedLogin {
@@ -621,6 +722,7 @@ impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
             waiting,
             RecordChange::LoginStart {
                 generation,
+                login_epoch,
                 request_digest,
                 prepared,
             },
@@ -684,11 +786,13 @@ impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
     }
 
     fn reply(&mut self, rng: &mut (impl CryptoRng + RngCore), waiting: &Waiting, reply: &Reply) {
+        // Padded to the fixed size of its kind: the relay cannot tell answers apart by size.
+        let plaintext = SecretBytes::new(reply.encode_padded(waiting.kind));
         let body = match self.suite.seal_reply(
             rng,
             &waiting.reply_key,
             &reply_aad(waiting.kind),
-            &reply.encode(),
+            plaintext.expose(),
         ) {
             Ok(sealed) => ReplyBody::Sealed(sealed),
             Err(_) => ReplyBody::Rejected,
@@ -735,12 +839,73 @@ fn reply_for(outcome: ChangeOutcome) -> Reply {
         ChangeOutcome::NoRecord => Reply::NoRecord,
         ChangeOutcome::UnknownLogin => Reply::UnknownLogin,
         ChangeOutcome::Deleted => Reply::Deleted,
+        ChangeOutcome::LoginStale {
+            generation,
+            login_epoch,
+        } => Reply::LoginStale {
+            generation,
+            login_epoch,
+        },
+        ChangeOutcome::Busy => Reply::Busy,
+        ChangeOutcome::Unknown => Reply::OutcomeUnknown,
         // A read or a release never reaches here for a step that expects something else; such
-        // a mismatch (only possible with a misbehaving store) is answered with "retry".
-        ChangeOutcome::Busy | ChangeOutcome::Current(_) | ChangeOutcome::Released { .. } => {
-            Reply::Busy
-        }
+        // a mismatch (only possible with a misbehaving store) is answered with "outcome unknown"
+        // so that the client resends rather than gives up on a login that may have counted.
+        ChangeOutcome::Current(_) | ChangeOutcome::Released { .. } => Reply::OutcomeUnknown,
     }
+}
+
+/// The guess-free answer to `Status` (SPEC.md "Status").
+fn status_of(record: Option<&AccountRecord>) -> Reply {
+    let Some(record) = record else {
+        return Reply::Status {
+            generation: 0,
+            state: RecordStatus::NoRecord,
+            attempts_remaining: 0,
+            login_epoch: 0,
+        };
+    };
+    let (state, attempts_remaining, login_epoch) = match &record.state {
+        RecordState::Pending(_) => (RecordStatus::Pending, 0, 0),
+        RecordState::Active(active) => (
+            RecordStatus::Active,
+            active.attempts_remaining(),
+            active.login_epoch,
+        ),
+        RecordState::Locked => (RecordStatus::Locked, 0, 0),
+        RecordState::Deleted => (RecordStatus::Deleted, 0, 0),
+    };
+    Reply::Status {
+        generation: record.generation,
+        state,
+        attempts_remaining,
+        login_epoch,
+    }
+}
+
+/// The OPRF seed of the broken [`VaultFault::SharedOprfKey`]: one per account, the same for
+/// every registration (64 bytes, the length the real suite expects).
+fn shared_oprf_seed<S: CryptoSuite>(suite: &S, account: &AccountId) -> SecretBytes {
+    let mut seed = Vec::with_capacity(64);
+    for part in [0u8, 1] {
+        seed.extend_from_slice(&suite.digest(
+            LABEL_BROKEN_SHARED_OPRF_SEED,
+            &[account.as_bytes(), &[part]],
+        ));
+    }
+    SecretBytes::new(seed)
+}
+
+fn ticket_aad(account: &AccountId, base_generation: u64) -> Vec<u8> {
+    let mut aad = LABEL_REGISTRATION_TICKET_AAD.to_vec();
+    aad.extend_from_slice(
+        &u32::try_from(account.as_bytes().len())
+            .unwrap_or(u32::MAX)
+            .to_be_bytes(),
+    );
+    aad.extend_from_slice(account.as_bytes());
+    aad.extend_from_slice(&base_generation.to_be_bytes());
+    aad
 }
 
 fn record_aad(account: &AccountId) -> Vec<u8> {

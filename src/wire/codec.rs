@@ -101,6 +101,11 @@ impl<'a> Reader<'a> {
         self.take(len)
     }
 
+    /// Takes every byte that is left (for padding, which the caller then checks).
+    pub fn rest(&mut self) -> &'a [u8] {
+        core::mem::take(&mut self.rest)
+    }
+
     /// Ends reading; fails if any byte is left.
     pub fn finish(self) -> Result<(), DecodeError> {
         if self.rest.is_empty() {

@@ -6,8 +6,9 @@ use super::codec::{DecodeError, Reader, Writer};
 use crate::crypto::{DIGEST_LEN, Digest};
 use crate::ids::AccountId;
 
-/// Version byte that starts every envelope.
-pub const WIRE_VERSION: u8 = 1;
+/// Version byte that starts every envelope (2: per-registration OPRF seeds, status queries,
+/// login freshness, padded replies).
+pub const WIRE_VERSION: u8 = 2;
 
 /// Envelope code of [`ClientRequest`].
 pub const CODE_CLIENT_REQUEST: u8 = 0x10;
@@ -45,6 +46,8 @@ pub enum RequestKind {
     LoginFinish,
     /// Erases the record on the account's say-so.
     Delete,
+    /// Asks for the record's state and attempts left; counts nothing, tests no password.
+    Status,
 }
 
 impl RequestKind {
@@ -60,6 +63,19 @@ impl RequestKind {
     pub const CODE_LOGIN_FINISH: u8 = 0x05;
     /// Code of [`RequestKind::Delete`].
     pub const CODE_DELETE: u8 = 0x06;
+    /// Code of [`RequestKind::Status`].
+    pub const CODE_STATUS: u8 = 0x07;
+
+    /// Every kind, in code order.
+    pub const ALL: [Self; 7] = [
+        Self::RegisterStart,
+        Self::RegisterFinish,
+        Self::Expose,
+        Self::LoginStart,
+        Self::LoginFinish,
+        Self::Delete,
+        Self::Status,
+    ];
 
     /// The wire code.
     pub const fn code(self) -> u8 {
@@ -70,6 +86,7 @@ impl RequestKind {
             Self::LoginStart => Self::CODE_LOGIN_START,
             Self::LoginFinish => Self::CODE_LOGIN_FINISH,
             Self::Delete => Self::CODE_DELETE,
+            Self::Status => Self::CODE_STATUS,
         }
     }
 
@@ -82,6 +99,7 @@ impl RequestKind {
             Self::CODE_LOGIN_START => Ok(Self::LoginStart),
             Self::CODE_LOGIN_FINISH => Ok(Self::LoginFinish),
             Self::CODE_DELETE => Ok(Self::Delete),
+            Self::CODE_STATUS => Ok(Self::Status),
             other => Err(DecodeError::UnknownCode(other)),
         }
     }
@@ -324,6 +342,9 @@ pub enum Request {
         expose_check: Digest,
         /// Digest of the delete proof for generation `base_generation + 1`.
         delete_check: Digest,
+        /// The registration ticket from the `RegistrationResponse`: the OPRF seed that answer
+        /// was computed under, sealed by the vault (opaque to the client).
+        ticket: Vec<u8>,
     },
     /// Expose the pending record of `generation`.
     Expose {
@@ -332,8 +353,13 @@ pub enum Request {
         /// The expose proof.
         proof: Digest,
     },
-    /// OPAQUE `CredentialRequest`.
+    /// OPAQUE `CredentialRequest` for the record of `generation` in `login_epoch` (from a
+    /// `Status` reply); counts one attempt.
     LoginStart {
+        /// The generation of the registration this login is for.
+        generation: u64,
+        /// The login epoch this login is for.
+        login_epoch: u64,
         /// Serialized `CredentialRequest`.
         credential_request: Vec<u8>,
     },
@@ -351,6 +377,8 @@ pub enum Request {
         /// The delete proof.
         proof: Digest,
     },
+    /// Ask for the record's state (no fields).
+    Status,
 }
 
 impl Request {
@@ -363,6 +391,7 @@ impl Request {
             Self::LoginStart { .. } => RequestKind::LoginStart,
             Self::LoginFinish { .. } => RequestKind::LoginFinish,
             Self::Delete { .. } => RequestKind::Delete,
+            Self::Status => RequestKind::Status,
         }
     }
 
@@ -383,20 +412,29 @@ impl Request {
                 wrapped_key,
                 expose_check,
                 delete_check,
+                ticket,
             } => {
                 w.u64(*base_generation)
                     .u32(*attempt_limit)
                     .bytes16(registration_upload)
                     .bytes16(wrapped_key)
                     .raw(expose_check)
-                    .raw(delete_check);
+                    .raw(delete_check)
+                    .bytes16(ticket);
             }
             Self::Expose { generation, proof } | Self::Delete { generation, proof } => {
                 w.u64(*generation).raw(proof);
             }
-            Self::LoginStart { credential_request } => {
-                w.bytes16(credential_request);
+            Self::LoginStart {
+                generation,
+                login_epoch,
+                credential_request,
+            } => {
+                w.u64(*generation)
+                    .u64(*login_epoch)
+                    .bytes16(credential_request);
             }
+            Self::Status => {}
             Self::LoginFinish {
                 login_id,
                 credential_finalization,
@@ -421,12 +459,15 @@ impl Request {
                 wrapped_key: r.bytes16()?.to_vec(),
                 expose_check: r.array::<DIGEST_LEN>()?,
                 delete_check: r.array::<DIGEST_LEN>()?,
+                ticket: r.bytes16()?.to_vec(),
             },
             RequestKind::Expose => Self::Expose {
                 generation: r.u64()?,
                 proof: r.array()?,
             },
             RequestKind::LoginStart => Self::LoginStart {
+                generation: r.u64()?,
+                login_epoch: r.u64()?,
                 credential_request: r.bytes16()?.to_vec(),
             },
             RequestKind::LoginFinish => Self::LoginFinish {
@@ -437,6 +478,7 @@ impl Request {
                 generation: r.u64()?,
                 proof: r.array()?,
             },
+            RequestKind::Status => Self::Status,
         };
         r.finish()?;
         Ok(request)
@@ -450,8 +492,11 @@ pub enum Reply {
     RegistrationResponse {
         /// Current generation (0 if the account never had a record).
         generation: u64,
-        /// Serialized `RegistrationResponse`.
+        /// Serialized `RegistrationResponse`, computed under a fresh OPRF seed.
         registration_response: Vec<u8>,
+        /// That OPRF seed, sealed by the vault for this account and generation; the client
+        /// returns it in `RegisterFinish`.
+        ticket: Vec<u8>,
     },
     /// To `RegisterFinish`: the pending record of `generation` exists.
     Registered {
@@ -503,6 +548,68 @@ pub enum Reply {
     Busy,
     /// The request opened but its contents are invalid (e.g. attempt limit out of bounds).
     InvalidRequest,
+    /// To `Status`: the record's state; spends no attempt.
+    Status {
+        /// The record's generation (0: the account never registered).
+        generation: u64,
+        /// What the record holds.
+        state: RecordStatus,
+        /// Attempts left (0 unless `Active`).
+        attempts_remaining: u32,
+        /// The login epoch a `LoginStart` must name (0 unless `Active`).
+        login_epoch: u64,
+    },
+    /// To `LoginStart`: it names another generation or login epoch (a replay, or a success
+    /// overtook it): not counted. A new login must name these.
+    LoginStale {
+        /// The record's generation.
+        generation: u64,
+        /// The record's login epoch.
+        login_epoch: u64,
+    },
+    /// The vault could not finish the request and cannot tell whether it will take effect:
+    /// resend the same request bytes (never a fresh request).
+    OutcomeUnknown,
+}
+
+/// What a record holds, as a `Status` reply tells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RecordStatus {
+    /// The account has no record (never registered).
+    NoRecord,
+    /// Registered, not yet exposed: no login possible.
+    Pending,
+    /// Exposed: logins are counted.
+    Active,
+    /// The attempts ran out; the secrets are erased.
+    Locked,
+    /// Deleted on the account's say-so.
+    Deleted,
+}
+
+impl RecordStatus {
+    /// The wire code.
+    pub const fn code(self) -> u8 {
+        match self {
+            Self::NoRecord => 0x00,
+            Self::Pending => 0x01,
+            Self::Active => 0x02,
+            Self::Locked => 0x03,
+            Self::Deleted => 0x04,
+        }
+    }
+
+    /// Parses a wire code.
+    pub fn from_code(code: u8) -> Result<Self, DecodeError> {
+        match code {
+            0x00 => Ok(Self::NoRecord),
+            0x01 => Ok(Self::Pending),
+            0x02 => Ok(Self::Active),
+            0x03 => Ok(Self::Locked),
+            0x04 => Ok(Self::Deleted),
+            other => Err(DecodeError::UnknownCode(other)),
+        }
+    }
 }
 
 impl Reply {
@@ -534,6 +641,12 @@ impl Reply {
     pub const CODE_BUSY: u8 = 0x0D;
     /// Code of [`Reply::InvalidRequest`].
     pub const CODE_INVALID_REQUEST: u8 = 0x0E;
+    /// Code of [`Reply::Status`].
+    pub const CODE_STATUS: u8 = 0x0F;
+    /// Code of [`Reply::LoginStale`].
+    pub const CODE_LOGIN_STALE: u8 = 0x10;
+    /// Code of [`Reply::OutcomeUnknown`].
+    pub const CODE_OUTCOME_UNKNOWN: u8 = 0x11;
 
     /// The status code.
     pub const fn code(&self) -> u8 {
@@ -552,6 +665,9 @@ impl Reply {
             Self::Deleted => Self::CODE_DELETED,
             Self::Busy => Self::CODE_BUSY,
             Self::InvalidRequest => Self::CODE_INVALID_REQUEST,
+            Self::Status { .. } => Self::CODE_STATUS,
+            Self::LoginStale { .. } => Self::CODE_LOGIN_STALE,
+            Self::OutcomeUnknown => Self::CODE_OUTCOME_UNKNOWN,
         }
     }
 
@@ -563,8 +679,28 @@ impl Reply {
             Self::RegistrationResponse {
                 generation,
                 registration_response,
+                ticket,
             } => {
-                w.u64(*generation).bytes16(registration_response);
+                w.u64(*generation)
+                    .bytes16(registration_response)
+                    .bytes16(ticket);
+            }
+            Self::Status {
+                generation,
+                state,
+                attempts_remaining,
+                login_epoch,
+            } => {
+                w.u64(*generation)
+                    .u8(state.code())
+                    .u32(*attempts_remaining)
+                    .u64(*login_epoch);
+            }
+            Self::LoginStale {
+                generation,
+                login_epoch,
+            } => {
+                w.u64(*generation).u64(*login_epoch);
             }
             Self::Registered { generation } | Self::Exposed { generation } => {
                 w.u64(*generation);
@@ -595,7 +731,8 @@ impl Reply {
             | Self::UnknownLogin
             | Self::Deleted
             | Self::Busy
-            | Self::InvalidRequest => {}
+            | Self::InvalidRequest
+            | Self::OutcomeUnknown => {}
         }
         w.into_bytes()
     }
@@ -607,7 +744,19 @@ impl Reply {
             Self::CODE_REGISTRATION_RESPONSE => Self::RegistrationResponse {
                 generation: r.u64()?,
                 registration_response: r.bytes16()?.to_vec(),
+                ticket: r.bytes16()?.to_vec(),
             },
+            Self::CODE_STATUS => Self::Status {
+                generation: r.u64()?,
+                state: RecordStatus::from_code(r.u8()?)?,
+                attempts_remaining: r.u32()?,
+                login_epoch: r.u64()?,
+            },
+            Self::CODE_LOGIN_STALE => Self::LoginStale {
+                generation: r.u64()?,
+                login_epoch: r.u64()?,
+            },
+            Self::CODE_OUTCOME_UNKNOWN => Self::OutcomeUnknown,
             Self::CODE_REGISTERED => Self::Registered {
                 generation: r.u64()?,
             },
@@ -640,6 +789,51 @@ impl Reply {
         };
         r.finish()?;
         Ok(reply)
+    }
+
+    /// Encodes the body padded to the fixed size of replies to `kind` (SPEC.md "Padding"):
+    /// `u16` body length ‖ body ‖ zero bytes, [`padded_reply_len`] bytes in all, so that every
+    /// answer to one request kind has the same size on the wire.
+    pub fn encode_padded(&self, kind: RequestKind) -> Vec<u8> {
+        let body = self.encode();
+        let len = padded_reply_len(kind, body.len());
+        let mut w = Writer::new();
+        w.bytes16(&body);
+        let mut out = w.into_bytes();
+        out.resize(len, 0);
+        out
+    }
+
+    /// Decodes a body padded by [`Reply::encode_padded`]; rejects non-zero padding.
+    pub fn decode_padded(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(bytes);
+        let body = r.bytes16()?;
+        let padding = r.rest();
+        if padding.iter().any(|&b| b != 0) {
+            return Err(DecodeError::InvalidValue);
+        }
+        Self::decode(body)
+    }
+}
+
+/// The size of a padded reply to `kind` whose body is `body_len` bytes: the fixed size of that
+/// kind (large enough for every reply of the real suite), or, for a larger body (only the
+/// symbolic suite makes those), the next multiple of 64.
+pub fn padded_reply_len(kind: RequestKind, body_len: usize) -> usize {
+    let fixed = match kind {
+        RequestKind::RegisterStart => 256,
+        RequestKind::LoginStart => 384,
+        RequestKind::LoginFinish => 128,
+        RequestKind::RegisterFinish
+        | RequestKind::Expose
+        | RequestKind::Delete
+        | RequestKind::Status => 32,
+    };
+    let needed = body_len.saturating_add(2);
+    if needed <= fixed {
+        fixed
+    } else {
+        needed.div_ceil(64).saturating_mul(64)
     }
 }
 

@@ -9,6 +9,6 @@ pub mod messages;
 
 pub use codec::DecodeError;
 pub use messages::{
-    ClientReply, ClientRequest, LOGIN_ID_LEN, LoginId, Reply, ReplyBody, Request, RequestKind,
-    VaultReply, VaultRequest, WIRE_VERSION, reply_aad, request_aad,
+    ClientReply, ClientRequest, LOGIN_ID_LEN, LoginId, RecordStatus, Reply, ReplyBody, Request,
+    RequestKind, VaultReply, VaultRequest, WIRE_VERSION, padded_reply_len, reply_aad, request_aad,
 };

@@ -170,14 +170,14 @@ struct Event {
 
 /// The events of one account: a completed change takes effect once with its outcome (and may
 /// have taken effect once more per extra Accept round: at-least-once); a change that never
-/// completed, or completed `Busy` (possibly a consensus give-up), may take effect once per
+/// completed, or completed `Unknown` (a consensus give-up), may take effect once per
 /// Accept round, at any later time.
 fn events_for(log: &Log, account: &AccountId) -> Vec<Event> {
     let mut events = Vec::new();
     for r in log.changes.iter().filter(|r| &r.account == account) {
         let rounds = r.accept_ballots.len();
         match (&r.outcome, r.responded) {
-            (Some(outcome), Some(responded)) if *outcome != ChangeOutcome::Busy => {
+            (Some(outcome), Some(responded)) if *outcome != ChangeOutcome::Unknown => {
                 events.push(Event {
                     invoked: r.invoked,
                     responded,
@@ -641,7 +641,7 @@ impl Cluster {
             .suite
             .open_reply(&key, &reply_aad(reply.kind), sealed)
             .unwrap();
-        match Reply::decode(&plain).unwrap() {
+        match Reply::decode_padded(&plain).unwrap() {
             Reply::LoginChallenge {
                 login_id,
                 generation,

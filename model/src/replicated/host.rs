@@ -257,7 +257,7 @@ impl ReplicatedModel {
             && pending.request_id == reply.request_id
             && let ReplyBody::Sealed(sealed) = &reply.body
             && let Some(plain) = inspect::reply_plaintext(sealed)
-            && let Ok(body) = Reply::decode(&plain)
+            && let Ok(body) = Reply::decode_padded(&plain)
             && let Some(ret) = spec_ret(&body)
         {
             let _ = state.linear.on_return(pending.thread, ret);
@@ -299,7 +299,10 @@ fn spec_ret(reply: &Reply) -> Option<SpecRet> {
         | Reply::ProofRejected
         | Reply::Deleted
         | Reply::Busy
-        | Reply::InvalidRequest => None,
+        | Reply::InvalidRequest
+        | Reply::Status { .. }
+        | Reply::LoginStale { .. }
+        | Reply::OutcomeUnknown => None,
     }
 }
 
@@ -356,7 +359,7 @@ fn observe_reply(state: &mut ReplicatedState, bytes: &[u8]) {
     let Some(plain) = inspect::reply_plaintext(sealed) else {
         return;
     };
-    let Ok(body) = Reply::decode(&plain) else {
+    let Ok(body) = Reply::decode_padded(&plain) else {
         return;
     };
     let history = &mut state.history;
@@ -410,6 +413,9 @@ fn observe_reply(state: &mut ReplicatedState, bytes: &[u8]) {
         | Reply::ProofRejected
         | Reply::Deleted
         | Reply::Busy
-        | Reply::InvalidRequest => {}
+        | Reply::InvalidRequest
+        | Reply::Status { .. }
+        | Reply::LoginStale { .. }
+        | Reply::OutcomeUnknown => {}
     }
 }
