@@ -27,9 +27,8 @@ fn with_blackout(net: &mut Net<e2ee_backup::crypto::real::InsecureFastSuite>) ->
     let blackout = Rc::new(RefCell::new(false));
     let flag = blackout.clone();
     net.hook = Some(Box::new(move |hop, bytes| {
-        let login_answer = VaultReply::decode(bytes).is_ok_and(|r| {
-            matches!(r.kind, RequestKind::LoginStart | RequestKind::LoginFinish)
-        });
+        let login_answer = VaultReply::decode(bytes)
+            .is_ok_and(|r| matches!(r.kind, RequestKind::LoginStart | RequestKind::LoginFinish));
         if *flag.borrow() && hop == Hop::VaultToRelay && login_answer {
             vec![]
         } else {

@@ -14,7 +14,13 @@ use support::{Net, account, fleet_id};
 
 fn symbolic_net(seed: u64) -> Net<SymbolicSuite> {
     let fleet = || SymbolicFleetSecrets::new(fleet_id());
-    Net::new(SymbolicSuite, fleet(), fleet(), seed, RelayConfig::default())
+    Net::new(
+        SymbolicSuite,
+        fleet(),
+        fleet(),
+        seed,
+        RelayConfig::default(),
+    )
 }
 
 #[test]

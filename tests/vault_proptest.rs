@@ -169,7 +169,15 @@ fn registration() -> impl Strategy<Value = Registration> {
         any::<[u8; 32]>(),
     )
         .prop_map(
-            |(seed, reg, wrapped, attempt_limit, expose_check, delete_check, registration_digest)| {
+            |(
+                seed,
+                reg,
+                wrapped,
+                attempt_limit,
+                expose_check,
+                delete_check,
+                registration_digest,
+            )| {
                 Registration {
                     oprf_seed: SecretBytes::new(seed),
                     opaque_registration: SecretBytes::new(reg),

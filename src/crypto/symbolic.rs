@@ -138,7 +138,12 @@ fn opaque_public_key(fleet_id: &FleetId) -> Vec<u8> {
 fn envelope(ids: Identities<'_>, password: &[u8], oprf_key: &[u8]) -> Vec<u8> {
     token(
         tag::ENVELOPE,
-        &[ids.account.as_bytes(), ids.fleet.as_bytes(), password, oprf_key],
+        &[
+            ids.account.as_bytes(),
+            ids.fleet.as_bytes(),
+            password,
+            oprf_key,
+        ],
     )
 }
 
@@ -246,8 +251,13 @@ impl CryptoSuite for SymbolicSuite {
         ids: Identities<'_>,
         pinned: &FleetPublicKeys,
     ) -> Result<ClientLoginFinish, CryptoError> {
-        let [client_nonce, server_nonce, sealed_envelope, server_key, evaluated_under] =
-            fields(tag::CREDENTIAL_RESPONSE, response)?;
+        let [
+            client_nonce,
+            server_nonce,
+            sealed_envelope,
+            server_key,
+            evaluated_under,
+        ] = fields(tag::CREDENTIAL_RESPONSE, response)?;
         require(client_nonce == state.nonce && server_key == pinned.opaque_server_public_key)?;
         let [account, fleet, registered_password, registered_under] =
             fields(tag::ENVELOPE, sealed_envelope)?;

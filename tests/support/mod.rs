@@ -343,7 +343,9 @@ impl<S: CryptoSuite + Copy> Net<S> {
             panic!("the recovery sent nothing")
         };
         assert_eq!(
-            e2ee_backup::wire::ClientRequest::decode(&bytes).unwrap().kind,
+            e2ee_backup::wire::ClientRequest::decode(&bytes)
+                .unwrap()
+                .kind,
             e2ee_backup::wire::RequestKind::Status
         );
         let now = self.now_ms;
@@ -372,6 +374,25 @@ impl<S: CryptoSuite + Copy> Net<S> {
             }
         }
         op
+    }
+
+    /// Starts a guess-free status query on `connection` without running the network.
+    pub fn start_status(&mut self, connection: ConnectionId) -> OperationId {
+        let now = self.now_ms;
+        self.clients
+            .get_mut(&connection)
+            .unwrap()
+            .start_status(now, &mut self.rng)
+            .unwrap()
+    }
+
+    /// Hands `bytes` (a `ClientReply`) straight to the client on `connection`.
+    pub fn to_client(&mut self, connection: ConnectionId, bytes: &[u8]) {
+        let now = self.now_ms;
+        self.clients
+            .get_mut(&connection)
+            .unwrap()
+            .handle_relay_message(now, &mut self.rng, bytes);
     }
 
     /// Starts a recovery on `connection` and runs it to the end.
