@@ -377,7 +377,7 @@ fn outcome_unknown_keeps_the_login_and_the_resend_costs_no_second_attempt() {
         body: ReplyBody::Sealed(sealed),
     }
     .encode();
-    net.to_client(1, &reply);
+    net.deliver_to_client(1, &reply);
     assert!(
         net.client(1).poll_output().is_none(),
         "ended on OutcomeUnknown"
@@ -616,12 +616,18 @@ fn every_answer_to_one_request_kind_has_the_same_size() {
     for (kind, set) in &sizes {
         assert_eq!(set.len(), 1, "{kind:?} answers have sizes {set:?}");
     }
-    for kind in [
-        RequestKind::Status,
-        RequestKind::LoginStart,
-        RequestKind::LoginFinish,
+    // The envelope sizes SPEC.md "What the relay sees" names.
+    for (kind, size) in [
+        (RequestKind::Status, 76),
+        (RequestKind::LoginStart, 428),
+        (RequestKind::LoginFinish, 172),
+        (RequestKind::RegisterStart, 300),
     ] {
-        assert!(sizes.contains_key(&kind), "{kind:?} never answered");
+        assert_eq!(
+            sizes.get(&kind).and_then(|s| s.first()),
+            Some(&size),
+            "{kind:?}"
+        );
     }
 }
 

@@ -387,7 +387,7 @@ impl<S: CryptoSuite + Copy> Net<S> {
     }
 
     /// Hands `bytes` (a `ClientReply`) straight to the client on `connection`.
-    pub fn to_client(&mut self, connection: ConnectionId, bytes: &[u8]) {
+    pub fn deliver_to_client(&mut self, connection: ConnectionId, bytes: &[u8]) {
         let now = self.now_ms;
         self.clients
             .get_mut(&connection)
