@@ -618,10 +618,10 @@ fn every_answer_to_one_request_kind_has_the_same_size() {
     }
     // The envelope sizes SPEC.md "What the relay sees" names.
     for (kind, size) in [
-        (RequestKind::Status, 76),
-        (RequestKind::LoginStart, 428),
-        (RequestKind::LoginFinish, 172),
-        (RequestKind::RegisterStart, 300),
+        (RequestKind::Status, 96),
+        (RequestKind::LoginStart, 448),
+        (RequestKind::LoginFinish, 192),
+        (RequestKind::RegisterStart, 320),
     ] {
         assert_eq!(
             sizes.get(&kind).and_then(|s| s.first()),

@@ -344,7 +344,7 @@ const PINNED: &[(&str, &str)] = &[
     ),
     (
         "release",
-        "892674a040cb6b70cf63978d9b1c8a53dd981c04b1b2fa42bfa2387226cf65",
+        "892674a040cb6b70cf63978d36a2ea9bfd4cef3e332fa28eca69111b4e09c76d3d14c29942f8eb518e1310dea3fafbd2e84f64",
     ),
 ];
 

@@ -52,3 +52,10 @@ pub const LABEL_REGISTRATION_TICKET_AAD: &[u8] = b"e2ee-backup v2 registration t
 /// Label of the deliberately broken `SharedOprfKey` fault: one OPRF seed per account for every
 /// registration, as before version 2 (fault injection only; refuted by the checkers).
 pub const LABEL_BROKEN_SHARED_OPRF_SEED: &[u8] = b"e2ee-backup broken shared oprf seed";
+
+/// Info of the one-time keys a reply is sealed under (salted from the reply key), so that any
+/// number of answers to one request stay safe (SPEC.md "Sealing").
+pub const LABEL_REPLY_SEAL_KEY: &[u8] = b"e2ee-backup v2 reply seal key";
+
+/// Info of the one-time keys a release is sealed under (salted from the release key).
+pub const LABEL_RELEASE_SEAL_KEY: &[u8] = b"e2ee-backup v2 release seal key";

@@ -17,8 +17,8 @@ use rand_core::{CryptoRng, RngCore};
 use sha2::{Digest as _, Sha256};
 
 use super::labels::{
-    LABEL_LINK_KEY, LABEL_OPAQUE_CONTEXT, LABEL_RELEASE_KEY, LABEL_REPLY_KEY, LABEL_REQUEST_INFO,
-    LABEL_STORAGE_KEY, LABEL_WRAP_KEY,
+    LABEL_LINK_KEY, LABEL_OPAQUE_CONTEXT, LABEL_RELEASE_KEY, LABEL_RELEASE_SEAL_KEY,
+    LABEL_REPLY_KEY, LABEL_REPLY_SEAL_KEY, LABEL_REQUEST_INFO, LABEL_STORAGE_KEY, LABEL_WRAP_KEY,
 };
 use super::{
     ClientLoginFinish, ClientLoginStart, ClientRegistrationFinish, ClientRegistrationStart,
@@ -238,63 +238,40 @@ fn release_key(session_key: &SecretBytes, login_id: &[u8]) -> SecretBytes {
     )
 }
 
-fn storage_key(storage: &SecretBytes, salt: &[u8]) -> SecretBytes {
-    hkdf_32(Some(salt), storage.expose(), LABEL_STORAGE_KEY)
-}
-
-fn seal_storage(
+/// Seals under a one-time key: AES-256-GCM under HKDF-SHA256(salt = 32 random bytes, ikm =
+/// `master`, info = `label`) with the all-zero nonce; output = salt ‖ ciphertext ‖ tag. Each salt
+/// gives a fresh key, so the zero nonce is never reused under one key, no nonce state has to
+/// survive a restart or an amnesia (a reset counter would reuse nonces), and unlike random 96-bit
+/// nonces under one key there is no practical bound on how many values one master key seals
+/// (replays of one request may be answered any number of times).
+fn seal_one_time(
     rng: &mut (impl CryptoRng + RngCore),
-    storage: &SecretBytes,
+    master: &SecretBytes,
+    label: &[u8],
     aad: &[u8],
     plaintext: &[u8],
 ) -> Result<Vec<u8>, CryptoError> {
     let mut salt = [0u8; STORAGE_SALT_LEN];
     rng.fill_bytes(&mut salt);
-    let key = storage_key(storage, &salt);
-    // Each salt gives a fresh one-time key, so the all-zero nonce is never reused under one key.
+    let key = hkdf_32(Some(&salt), master.expose(), label);
     let ct = aead_seal(key.expose(), &[0u8; NONCE_LEN], aad, plaintext)?;
     let mut out = salt.to_vec();
     out.extend_from_slice(&ct);
     Ok(out)
 }
 
-fn open_storage(
-    storage: &SecretBytes,
+/// Opens what [`seal_one_time`] sealed under `master` and `label`.
+fn open_one_time(
+    master: &SecretBytes,
+    label: &[u8],
     aad: &[u8],
     sealed: &[u8],
-) -> Result<SecretBytes, CryptoError> {
-    let (salt, ct) = sealed
-        .split_at_checked(STORAGE_SALT_LEN)
-        .ok_or(CryptoError::Authentication)?;
-    let key = storage_key(storage, salt);
-    aead_open(key.expose(), &[0u8; NONCE_LEN], aad, ct).map(SecretBytes::new)
-}
-
-/// Replica link: AES-256-GCM under a one-time key HKDF(link key, random 32-byte salt,
-/// [`LABEL_LINK_KEY`]), zero nonce. Random salts need no nonce state that would have to survive
-/// a restart or an amnesia (a reset counter would reuse nonces), and unlike random 96-bit nonces
-/// under one key they put no practical bound on the number of messages.
-fn seal_link(
-    rng: &mut (impl CryptoRng + RngCore),
-    link: &SecretBytes,
-    aad: &[u8],
-    plaintext: &[u8],
 ) -> Result<Vec<u8>, CryptoError> {
-    let mut salt = [0u8; STORAGE_SALT_LEN];
-    rng.fill_bytes(&mut salt);
-    let key = hkdf_32(Some(&salt), link.expose(), LABEL_LINK_KEY);
-    let ct = aead_seal(key.expose(), &[0u8; NONCE_LEN], aad, plaintext)?;
-    let mut out = salt.to_vec();
-    out.extend_from_slice(&ct);
-    Ok(out)
-}
-
-fn open_link(link: &SecretBytes, aad: &[u8], sealed: &[u8]) -> Result<SecretBytes, CryptoError> {
     let (salt, ct) = sealed
         .split_at_checked(STORAGE_SALT_LEN)
         .ok_or(CryptoError::Authentication)?;
-    let key = hkdf_32(Some(salt), link.expose(), LABEL_LINK_KEY);
-    aead_open(key.expose(), &[0u8; NONCE_LEN], aad, ct).map(SecretBytes::new)
+    let key = hkdf_32(Some(salt), master.expose(), label);
+    aead_open(key.expose(), &[0u8; NONCE_LEN], aad, ct)
 }
 
 fn digest(label: &'static [u8], parts: &[&[u8]]) -> Digest {
@@ -626,11 +603,11 @@ macro_rules! real_suite {
                 aad: &[u8],
                 plaintext: &[u8],
             ) -> Result<Vec<u8>, CryptoError> {
-                seal_random_nonce(rng, reply_key.expose(), aad, plaintext)
+                seal_one_time(rng, reply_key, LABEL_REPLY_SEAL_KEY, aad, plaintext)
             }
 
             fn open_reply(&self, reply_key: &SecretBytes, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, CryptoError> {
-                open_random_nonce(reply_key.expose(), aad, sealed)
+                open_one_time(reply_key, LABEL_REPLY_SEAL_KEY, aad, sealed)
             }
 
             fn wrap_backup_key(
@@ -670,7 +647,7 @@ macro_rules! real_suite {
                 wrapped: &[u8],
             ) -> Result<Vec<u8>, CryptoError> {
                 let key = release_key(session_key, login_id);
-                seal_random_nonce(rng, key.expose(), LABEL_RELEASE_KEY, wrapped)
+                seal_one_time(rng, &key, LABEL_RELEASE_SEAL_KEY, LABEL_RELEASE_KEY, wrapped)
             }
 
             fn open_release(
@@ -680,7 +657,7 @@ macro_rules! real_suite {
                 sealed: &[u8],
             ) -> Result<Vec<u8>, CryptoError> {
                 let key = release_key(session_key, login_id);
-                open_random_nonce(key.expose(), LABEL_RELEASE_KEY, sealed)
+                open_one_time(&key, LABEL_RELEASE_SEAL_KEY, LABEL_RELEASE_KEY, sealed)
             }
 
             fn seal_storage(
@@ -690,11 +667,11 @@ macro_rules! real_suite {
                 aad: &[u8],
                 plaintext: &[u8],
             ) -> Result<Vec<u8>, CryptoError> {
-                seal_storage(rng, &fleet.storage_key, aad, plaintext)
+                seal_one_time(rng, &fleet.storage_key, LABEL_STORAGE_KEY, aad, plaintext)
             }
 
             fn open_storage(&self, fleet: &$fleet, aad: &[u8], sealed: &[u8]) -> Result<SecretBytes, CryptoError> {
-                open_storage(&fleet.storage_key, aad, sealed)
+                open_one_time(&fleet.storage_key, LABEL_STORAGE_KEY, aad, sealed).map(SecretBytes::new)
             }
 
             fn digest(&self, label: &'static [u8], parts: &[&[u8]]) -> Digest {
@@ -708,11 +685,11 @@ macro_rules! real_suite {
                 aad: &[u8],
                 plaintext: &[u8],
             ) -> Result<Vec<u8>, CryptoError> {
-                seal_link(rng, &fleet.replica_link_key, aad, plaintext)
+                seal_one_time(rng, &fleet.replica_link_key, LABEL_LINK_KEY, aad, plaintext)
             }
 
             fn open_link(&self, fleet: &$fleet, aad: &[u8], sealed: &[u8]) -> Result<SecretBytes, CryptoError> {
-                open_link(&fleet.replica_link_key, aad, sealed)
+                open_one_time(&fleet.replica_link_key, LABEL_LINK_KEY, aad, sealed).map(SecretBytes::new)
             }
         }
     };
