@@ -11,7 +11,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::{BTreeMap, VecDeque};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use e2ee_backup::client::{ClientConfig, ClientOutcome, ClientOutput};
 use e2ee_backup::consensus::{Config, PeerMessage, ReplicaId};
@@ -50,7 +50,7 @@ impl Corpus {
         self.0.entry(target).or_default().insert(name.into(), bytes);
     }
 
-    fn write(&self, root: &PathBuf) {
+    fn write(&self, root: &Path) {
         for (target, seeds) in &self.0 {
             let dir = root.join(target);
             std::fs::create_dir_all(&dir).unwrap();
@@ -76,9 +76,9 @@ fn envelope<T>(
 }
 
 enum Packet {
-    ToReplica { to: u8, bytes: Vec<u8> },
-    ToRelay(Vec<u8>),
-    ToClient(Vec<u8>),
+    Replica { to: u8, bytes: Vec<u8> },
+    Relay(Vec<u8>),
+    Client(Vec<u8>),
 }
 
 struct World {
@@ -184,7 +184,7 @@ impl World {
     fn deliver(&mut self, mut queue: VecDeque<Packet>) {
         while let Some(packet) = queue.pop_front() {
             match packet {
-                Packet::ToReplica { to, bytes } => {
+                Packet::Replica { to, bytes } => {
                     let id = usize::from(to);
                     if let Ok(link) = LinkEnvelope::decode(&bytes) {
                         self.seed_link(&link, &bytes);
@@ -195,12 +195,12 @@ impl World {
                     }
                     self.drain_vault(id, &mut queue);
                 }
-                Packet::ToRelay(bytes) => {
+                Packet::Relay(bytes) => {
                     self.seed_vault_reply(&bytes);
                     self.relay.handle_vault_message(0, &bytes);
                     self.drain_relay(&mut queue);
                 }
-                Packet::ToClient(bytes) => {
+                Packet::Client(bytes) => {
                     let name = self.name("client-reply");
                     envelope(
                         &mut self.corpus,
@@ -219,9 +219,9 @@ impl World {
         while let Some(out) = self.relay.poll_output() {
             match out {
                 RelayOutput::ToReplica { replica, bytes, .. } => {
-                    queue.push_back(Packet::ToReplica { to: replica, bytes });
+                    queue.push_back(Packet::Replica { to: replica, bytes });
                 }
-                RelayOutput::ToClient { bytes, .. } => queue.push_back(Packet::ToClient(bytes)),
+                RelayOutput::ToClient { bytes, .. } => queue.push_back(Packet::Client(bytes)),
                 other => panic!("unexpected relay output {other:?}"),
             }
         }
@@ -234,9 +234,9 @@ impl World {
         };
         while let Some(out) = self.vaults[id].poll_output() {
             match out {
-                VaultOutput::ReplyToRelay { bytes } => queue.push_back(Packet::ToRelay(bytes)),
+                VaultOutput::ReplyToRelay { bytes } => queue.push_back(Packet::Relay(bytes)),
                 VaultOutput::ToReplica { to, bytes } => {
-                    queue.push_back(Packet::ToReplica { to: to.0, bytes });
+                    queue.push_back(Packet::Replica { to: to.0, bytes });
                 }
                 VaultOutput::PersistReplica { slot, sealed } => {
                     let plain = self
