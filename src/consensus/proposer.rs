@@ -168,14 +168,13 @@ where
             return;
         }
         let key = op.key.clone();
-        if self.config.skip_prepare {
-            if let Some(warm) = self.warm.remove(&key) {
-                if warm.next.epoch == self.meta.established_epoch {
-                    // Phase 1 for `warm.next` already happened with the last Accept.
-                    self.enter_accepting(ctx, now, id, warm.next, warm.value.as_ref());
-                    return;
-                }
-            }
+        if self.config.skip_prepare
+            && let Some(warm) = self.warm.remove(&key)
+            && warm.next.epoch == self.meta.established_epoch
+        {
+            // Phase 1 for `warm.next` already happened with the last Accept.
+            self.enter_accepting(ctx, now, id, warm.next, warm.value.as_ref());
+            return;
         }
         let ballot = self.next_ballot();
         if let Some(op) = self.ops.get_mut(&id) {

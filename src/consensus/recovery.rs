@@ -129,12 +129,13 @@ where
         tag: RequestTag,
         epoch_floor: u64,
     ) {
-        if let Some(raise) = self.raise.as_mut() {
-            if raise.tag == tag && epoch_floor >= raise.epoch {
-                raise.acks.insert(from);
-                self.check_raise(ctx, now);
-                return;
-            }
+        if let Some(raise) = self.raise.as_mut()
+            && raise.tag == tag
+            && epoch_floor >= raise.epoch
+        {
+            raise.acks.insert(from);
+            self.check_raise(ctx, now);
+            return;
         }
         if from == self.id {
             return;

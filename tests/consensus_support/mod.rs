@@ -404,12 +404,11 @@ impl Sim {
     }
 
     fn attribute_persist(&mut self, id: ReplicaId, write: &DurableWrite<Key, u64>) {
-        if let DurableWrite::Register { key, state } = write {
-            if let Some(accepted) = &state.accepted {
-                if accepted.ballot.replica == id {
-                    self.attribute_accept(id, *key, accepted.ballot);
-                }
-            }
+        if let DurableWrite::Register { key, state } = write
+            && let Some(accepted) = &state.accepted
+            && accepted.ballot.replica == id
+        {
+            self.attribute_accept(id, *key, accepted.ballot);
         }
     }
 
@@ -446,10 +445,10 @@ impl Sim {
     }
 
     pub fn crash(&mut self, id: ReplicaId) {
-        if let Some(node) = self.nodes.get_mut(&id) {
-            if node.replica.take().is_some() {
-                self.stats.crashes += 1;
-            }
+        if let Some(node) = self.nodes.get_mut(&id)
+            && node.replica.take().is_some()
+        {
+            self.stats.crashes += 1;
         }
         self.active.retain(|(p, _), _| *p != id);
     }
