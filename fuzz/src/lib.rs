@@ -395,6 +395,6 @@ impl<St: RecordStore> Harness<St> {
                     .ok()
             })
             .expect("a reply to a sealed request opens under its reply key");
-        Reply::decode(&opened).expect("the sealed reply decodes");
+        Reply::decode_padded(&opened).expect("the sealed reply decodes");
     }
 }
