@@ -11,7 +11,7 @@ mod selfcheck;
 
 use std::process::ExitCode;
 
-use e2ee_backup_model::config::{Broken, ModelConfig};
+use e2ee_backup_model::config::{Broken, ModelConfig, Op};
 use e2ee_backup_model::model::VaultModel;
 use e2ee_backup_model::run::{self, Search};
 use stateright::Model;
@@ -80,6 +80,15 @@ fn config(name: &str, broken: Option<Broken>) -> Result<ModelConfig, String> {
     if broken == Some(Broken::QuorumTooSmall) && config.replication.is_none() {
         return Err(format!(
             "--broken quorum-too-small needs a replicated config; {name} has one replica"
+        ));
+    }
+    let probes = config
+        .devices
+        .iter()
+        .any(|d| d.script.contains(&Op::ProbeRegister));
+    if broken == Some(Broken::SharedOprfKey) && !probes {
+        return Err(format!(
+            "--broken shared-oprf-key needs a config with a RegisterStart prober (oracle, r3-oracle); {name} has none"
         ));
     }
     Ok(config)
