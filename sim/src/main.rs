@@ -52,7 +52,8 @@ fn parse() -> Result<Args, String> {
             "--broken" => {
                 let name = value()?;
                 args.broken = Some(Broken::from_name(&name).ok_or_else(|| {
-                    format!("unknown broken option {name}; known: reply-before-persist")
+                    let names: Vec<_> = Broken::ALL.iter().map(|b| b.name()).collect();
+                    format!("unknown broken option {name}; known: {}", names.join(", "))
                 })?);
             }
             other => return Err(format!("unknown argument {other}")),
