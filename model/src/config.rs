@@ -9,6 +9,11 @@ pub enum Op {
     Register,
     /// Recover the backup key with the device's password.
     Recover,
+    /// An attacker with the account's session sends one `RegisterStart` (a fresh blinded
+    /// guess) and never finishes the registration: the OPRF-oracle probe of issue 10. Only the
+    /// vault's answer matters (INV-ATTEMPTS counts it if it was computed under the live
+    /// record's OPRF key); the device does not wait for it.
+    ProbeRegister,
 }
 
 /// A device in the model: the honest owner or an attacker who guesses wrong passwords.
@@ -32,17 +37,26 @@ pub enum Broken {
     /// each complete a change without seeing the other's. Refuted by INV-ATTEMPTS (and
     /// INV-LINEAR).
     QuorumTooSmall,
+    /// Every vault replica runs with `VaultFault::SharedOprfKey` (the behaviour before vault
+    /// protocol v2): one OPRF seed per account, so a `RegisterStart` is answered under the live
+    /// record's OPRF key, an uncounted password test. Refuted by INV-ATTEMPTS.
+    SharedOprfKey,
 }
 
 impl Broken {
     /// Every broken variant.
-    pub const ALL: [Broken; 2] = [Broken::ReplyBeforePersist, Broken::QuorumTooSmall];
+    pub const ALL: [Broken; 3] = [
+        Broken::ReplyBeforePersist,
+        Broken::QuorumTooSmall,
+        Broken::SharedOprfKey,
+    ];
 
     /// The name used on the command line.
     pub fn name(self) -> &'static str {
         match self {
             Broken::ReplyBeforePersist => "reply-before-persist",
             Broken::QuorumTooSmall => "quorum-too-small",
+            Broken::SharedOprfKey => "shared-oprf-key",
         }
     }
 
@@ -131,13 +145,15 @@ impl Replication {
 
 impl ModelConfig {
     /// Names of the predefined configurations, smallest first.
-    pub const NAMES: [&'static str; 14] = [
+    pub const NAMES: [&'static str; 16] = [
         "tiny",
+        "oracle",
         "single",
         "register",
         "two-clients",
         "default",
         "r3-tiny",
+        "r3-oracle",
         "r3-owner-crash",
         "r3-no-crash",
         "r3-attacker",
@@ -153,6 +169,10 @@ impl ModelConfig {
         let attacker = |guesses: usize| DeviceConfig {
             honest: false,
             script: vec![Op::Recover; guesses],
+        };
+        let prober = |probes: usize| DeviceConfig {
+            honest: false,
+            script: vec![Op::ProbeRegister; probes],
         };
         let owner = |script: Vec<Op>| DeviceConfig {
             honest: true,
@@ -172,6 +192,13 @@ impl ModelConfig {
                 max_sends: 1,
                 broken: None,
                 replication: None,
+            },
+            // As `tiny`, plus an attacker who sends two `RegisterStart`s and never finishes
+            // (the OPRF-oracle probe): with a shared OPRF key each answer is a password test.
+            "oracle" => Self {
+                name: "oracle",
+                devices: vec![owner(vec![Op::Recover]), attacker(1), prober(2)],
+                ..Self::named("tiny")?
             },
             // The owner recovers while an attacker guesses twice; limit 2; a lossy, duplicating,
             // reordering network (replays come from duplication); one crash.
@@ -231,6 +258,9 @@ impl ModelConfig {
             ),
             // The owner alone recovers through three replicas; no fault (the tests' smallest).
             "r3-tiny" => replicated("r3-tiny", 1, vec![owner(vec![Op::Recover])], 0, group(3)),
+            // Three replicas, no fault: an attacker guesses once while another sends a
+            // `RegisterStart` and never finishes it (the OPRF-oracle probe).
+            "r3-oracle" => replicated("r3-oracle", 1, vec![attacker(1), prober(1)], 0, group(3)),
             // The owner alone recovers through three replicas; one crash.
             "r3-owner-crash" => replicated(
                 "r3-owner-crash",

@@ -13,6 +13,7 @@ pub mod challenges;
 pub mod config;
 pub mod model;
 pub mod multiset;
+pub mod probe;
 pub mod properties;
 pub mod replicated;
 pub mod rng;

@@ -19,7 +19,7 @@ use std::net::{TcpListener, ToSocketAddrs};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use e2ee_backup_model::config::{Broken, ModelConfig};
+use e2ee_backup_model::config::{Broken, ModelConfig, Op};
 use e2ee_backup_model::model::VaultModel;
 use e2ee_backup_model::replicated::ReplicatedModel;
 use e2ee_backup_model::run::{self, Search};
@@ -119,6 +119,15 @@ fn config(name: &str, broken: Option<Broken>) -> Result<ModelConfig, String> {
     if broken == Some(Broken::QuorumTooSmall) && config.replication.is_none() {
         return Err(format!(
             "--broken quorum-too-small needs a replicated config; {name} has one replica"
+        ));
+    }
+    let probes = config
+        .devices
+        .iter()
+        .any(|d| d.script.contains(&Op::ProbeRegister));
+    if broken == Some(Broken::SharedOprfKey) && !probes {
+        return Err(format!(
+            "--broken shared-oprf-key needs a config with a RegisterStart prober (oracle, r3-oracle); {name} has none"
         ));
     }
     Ok(config)

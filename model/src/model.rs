@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use e2ee_backup::client::{ClientConfig, ClientOutcome, ClientOutput};
 use e2ee_backup::crypto::symbolic::{SymbolicFleetSecrets, SymbolicSuite, inspect};
 use e2ee_backup::relay::{ConnectionId, RelayConfig, RelayOutput};
-use e2ee_backup::vault::{AccountRecord, RecordState, VaultOutput};
+use e2ee_backup::vault::{AccountRecord, RecordState, VaultFault, VaultOutput};
 use e2ee_backup::wire::{Reply, ReplyBody, VaultReply};
 use e2ee_backup::{AccountId, BackupKey, Client, CryptoSuite, FleetId, Relay, VaultReplica};
 use stateright::{Model, Property};
@@ -90,6 +90,15 @@ impl VaultModel {
         Client::new(SymbolicSuite, pinned, self.account.clone(), config)
     }
 
+    /// A fresh vault replica (with the broken variant's fault, if any).
+    fn new_replica(&self) -> VaultReplica<SymbolicSuite> {
+        let mut replica = VaultReplica::new(SymbolicSuite, self.fleet.clone());
+        if self.config.broken == Some(Broken::SharedOprfKey) {
+            replica.inject_fault(VaultFault::SharedOprfKey);
+        }
+        replica
+    }
+
     fn password(&self, device: usize) -> &'static [u8] {
         match self.config.devices.get(device) {
             Some(d) if d.honest => OWNER_PASSWORD,
@@ -120,7 +129,7 @@ impl VaultModel {
             devices,
             relay,
             vault: VaultHost {
-                replica: VaultReplica::new(SymbolicSuite, self.fleet.clone()),
+                replica: self.new_replica(),
                 durable: None,
                 rng: CounterRng::new(VAULT_STREAM),
                 crashes: 0,
@@ -186,6 +195,9 @@ impl VaultModel {
             }
         }
         state.relay.handle_connection_closed(setup);
+        // The registration's record (and its OPRF key) is what INV-ATTEMPTS starts from.
+        observe_durable(state);
+        observe_live(state);
     }
 
     fn send(state: &mut ModelState, packet: Packet) {
@@ -286,7 +298,7 @@ impl VaultModel {
         observe_live(state);
         match self.config.broken {
             // A single replica has no quorum; `run` refuses this combination.
-            None | Some(Broken::QuorumTooSmall) => {}
+            None | Some(Broken::QuorumTooSmall | Broken::SharedOprfKey) => {}
             Some(Broken::ReplyBeforePersist) => {
                 outputs.sort_by_key(|o| !matches!(o, VaultOutput::ReplyToRelay { .. }));
             }
@@ -318,7 +330,7 @@ impl VaultModel {
 
     /// The replica loses its volatile state and restarts from its durable record.
     fn crash_and_restart(&self, state: &mut ModelState) {
-        let mut replica = VaultReplica::new(SymbolicSuite, self.fleet.clone());
+        let mut replica = self.new_replica();
         if let Some(sealed) = &state.vault.durable {
             // A record this host wrote itself always restores.
             let _ = replica.restore_record(self.account.clone(), sealed);
@@ -380,6 +392,9 @@ fn observe_durable(state: &mut ModelState) {
             RecordState::Pending(_) | RecordState::Active(_) => {}
         }
     }
+    if let Some(r) = &record {
+        state.history.challenges.observe_record(r);
+    }
     check_record(&mut state.history, record.as_ref());
 }
 
@@ -392,6 +407,9 @@ fn observe_live(state: &mut ModelState) {
         .values()
         .next()
         .cloned();
+    if let Some(r) = &record {
+        state.history.challenges.observe_record(r);
+    }
     check_record(&mut state.history, record.as_ref());
 }
 
@@ -414,9 +432,22 @@ fn observe_reply(state: &mut ModelState, bytes: &[u8]) {
         Reply::LoginChallenge {
             login_id,
             generation,
+            credential_response,
             ..
         } => {
-            history.challenges.record(login_id, generation);
+            history
+                .challenges
+                .record(login_id, generation, &credential_response);
+        }
+        // INV-ATTEMPTS: an answer to a `RegisterStart` under the live record's OPRF key is a
+        // password test too (the broken `shared-oprf-key` vault).
+        Reply::RegistrationResponse {
+            registration_response,
+            ..
+        } => {
+            history
+                .challenges
+                .record_registration_response(&registration_response);
         }
         Reply::KeyReleased { sealed_wrapped_key } => {
             let release = inspect::release(&sealed_wrapped_key);
@@ -488,6 +519,24 @@ impl Model for VaultModel {
                 let limit = self.config.attempt_limit;
                 let device = state.devices.get_mut(i)?;
                 device.next_op += 1;
+                if op == Op::ProbeRegister {
+                    let pinned = SymbolicSuite.fleet_public_keys(&self.fleet);
+                    let bytes = crate::probe::register_start(
+                        &mut device.rng,
+                        &pinned,
+                        &self.account,
+                        password,
+                        device.next_op,
+                    )?;
+                    Self::send(
+                        &mut state,
+                        Packet::ClientToRelay {
+                            connection: i as ConnectionId,
+                            bytes,
+                        },
+                    );
+                    return Some(state);
+                }
                 device.running = true;
                 let now = device.now_ms;
                 let started = match op {
@@ -498,6 +547,7 @@ impl Model for VaultModel {
                             .start_register(now, &mut device.rng, password, &key, limit)
                     }
                     Op::Recover => device.client.start_recover(now, &mut device.rng, password),
+                    Op::ProbeRegister => return None,
                 };
                 started.ok()?;
                 self.drain_device(&mut state, i);

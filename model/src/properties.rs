@@ -6,9 +6,11 @@ use stateright::{Model, Property};
 use crate::model::VaultModel;
 use crate::state::ModelState;
 
-/// INV-ATTEMPTS: per generation, distinct `LoginChallenge`s released since exposure or the last
-/// `KeyReleased` never exceed the attempt limit.
-pub const INV_ATTEMPTS: &str = "INV-ATTEMPTS: challenges per registration <= limit";
+/// INV-ATTEMPTS: per generation, the distinct password tests granted since exposure or the last
+/// committed successful login never exceed the attempt limit. A password test is any vault
+/// output computed under the live record's OPRF key: a `LoginChallenge`, or a
+/// `RegistrationResponse` under that key (the broken `shared-oprf-key` vault).
+pub const INV_ATTEMPTS: &str = "INV-ATTEMPTS: password tests per registration <= limit";
 /// Sibling of INV-ATTEMPTS: the limit is reached.
 pub const ATTEMPT_LIMIT_REACHED: &str = "sometimes: the attempt limit is reached";
 /// INV-DISCLOSE: a released key goes only to a session made with the registered password, is

@@ -8,6 +8,12 @@ use e2ee_backup_model::properties::{
 };
 use e2ee_backup_model::run::{Report, Search, check};
 
+/// Unique states of `oracle` (DFS).
+/// Deepest path of `tiny` (DFS).
+const TINY_DEPTH: usize = 19;
+/// Unique states of `oracle` (DFS).
+const ORACLE_UNIQUE: usize = 94_413;
+
 fn named(name: &str) -> ModelConfig {
     ModelConfig::named(name).expect("a predefined configuration")
 }
@@ -36,15 +42,18 @@ fn assert_all_as_expected(report: &Report) {
 fn tiny_config_explores_a_pinned_number_of_states_in_dfs_and_bfs() {
     let dfs = check(named("tiny"), Search::Dfs, 1);
     let bfs = check(named("tiny"), Search::Bfs, 1);
-    assert_eq!(dfs.unique_states, 294);
-    assert_eq!(bfs.unique_states, 294);
-    assert_eq!(dfs.max_depth, 11);
+    // v1: 294 unique, depth 11; v2 adds a `Status` before every login and a finish after a
+    // wrong password.
+    assert_eq!(dfs.unique_states, 1_203);
+    assert_eq!(bfs.unique_states, 1_203);
+    assert_eq!(dfs.max_depth, TINY_DEPTH);
 }
 
 #[test]
 fn register_config_explores_a_pinned_number_of_states() {
     let report = check(named("register"), Search::Dfs, 2);
-    assert_eq!(report.unique_states, 3_474);
+    // v1: 3,474.
+    assert_eq!(report.unique_states, 7_246);
     assert_all_as_expected(&report);
 }
 
@@ -94,6 +103,27 @@ fn host_that_replies_before_persisting_is_refuted_with_a_trace() {
             "the counterexample logs in: {trace}"
         );
     }
+}
+
+#[test]
+fn register_start_probes_test_no_password_on_the_correct_vault() {
+    let report = check(named("oracle"), Search::Dfs, 2);
+    assert_eq!(report.unique_states, ORACLE_UNIQUE);
+    assert_all_as_expected(&report);
+    assert!(!verdict(&report, INV_ATTEMPTS).discovered);
+}
+
+#[test]
+fn shared_oprf_key_is_refuted_with_a_trace_of_register_start_probes() {
+    let broken = named("oracle").with_broken(Some(Broken::SharedOprfKey));
+    let report = check(broken, Search::Bfs, 2);
+    let attempts = verdict(&report, INV_ATTEMPTS);
+    assert!(attempts.discovered, "the shared OPRF key is not refuted");
+    let trace = attempts.trace.as_deref().unwrap_or_default();
+    assert!(
+        trace.contains("RegisterStart"),
+        "the counterexample probes with RegisterStart: {trace}"
+    );
 }
 
 #[test]

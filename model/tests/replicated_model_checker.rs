@@ -12,6 +12,11 @@ use e2ee_backup_model::replicated::spec::{AccountSpec, SpecOp, SpecRet};
 use e2ee_backup_model::run::{Report, Search, Verdict, check};
 use stateright::semantics::{ConsistencyTester, LinearizabilityTester};
 
+/// Deepest path of `r3-tiny` (DFS).
+const R3_TINY_DEPTH: usize = 48;
+/// Unique states of `r3-oracle` (DFS).
+const R3_ORACLE_UNIQUE: usize = 27_103;
+
 fn named(name: &str) -> ModelConfig {
     ModelConfig::named(name).expect("a predefined configuration")
 }
@@ -40,9 +45,10 @@ fn assert_all_as_expected(report: &Report) {
 fn tiny_replicated_config_explores_a_pinned_number_of_states_in_dfs_and_bfs() {
     let dfs = check(named("r3-tiny"), Search::Dfs, 1);
     let bfs = check(named("r3-tiny"), Search::Bfs, 1);
-    assert_eq!(dfs.unique_states, 830);
-    assert_eq!(bfs.unique_states, 830);
-    assert_eq!(dfs.max_depth, 38);
+    // v1: 830 unique, depth 38; v2 adds a `Status` before the login.
+    assert_eq!(dfs.unique_states, 1_456);
+    assert_eq!(bfs.unique_states, 1_456);
+    assert_eq!(dfs.max_depth, R3_TINY_DEPTH);
     assert_all_as_expected(&dfs);
     assert_all_as_expected(&bfs);
 }
@@ -50,7 +56,8 @@ fn tiny_replicated_config_explores_a_pinned_number_of_states_in_dfs_and_bfs() {
 #[test]
 fn owner_recovers_through_three_replicas_with_a_crash_and_every_invariant_holds() {
     let report = check(named("r3-owner-crash"), Search::Dfs, 2);
-    assert_eq!(report.unique_states, 8_565);
+    // v1: 8,565.
+    assert_eq!(report.unique_states, 16_199);
     assert_all_as_expected(&report);
     for safety in [
         INV_ATTEMPTS,
@@ -83,7 +90,8 @@ fn owner_recovers_through_three_replicas_with_a_crash_and_every_invariant_holds(
 #[test]
 fn attacker_through_three_replicas_with_a_crash_is_locked_out_and_never_exceeds_the_limit() {
     let report = check(named("r3-attacker"), Search::Dfs, 2);
-    assert_eq!(report.unique_states, 15_890);
+    // v1: 15,890; v2: every wrong guess also sends its (dummy) LoginFinish.
+    assert_eq!(report.unique_states, 84_075);
     assert_all_as_expected(&report);
     assert!(verdict(&report, LOCKOUT_HAPPENS).discovered);
     assert!(verdict(&report, ATTEMPT_LIMIT_REACHED).discovered);
@@ -104,8 +112,31 @@ fn quorum_too_small_is_refuted_with_a_trace() {
     );
     // The same configuration with the correct quorum holds (see `default` for crashes).
     let correct = check(named("r3-no-crash"), Search::Dfs, 2);
-    assert_eq!(correct.unique_states, 42_425);
+    // v1: 42,425.
+    assert_eq!(correct.unique_states, 660_633);
     assert_all_as_expected(&correct);
+}
+
+#[test]
+fn register_start_probes_through_three_replicas_test_no_password_on_the_correct_vault() {
+    let report = check(named("r3-oracle"), Search::Dfs, 2);
+    assert_eq!(report.unique_states, R3_ORACLE_UNIQUE);
+    assert_all_as_expected(&report);
+    assert!(!verdict(&report, INV_ATTEMPTS).discovered);
+    assert!(verdict(&report, LOCKOUT_HAPPENS).discovered);
+}
+
+#[test]
+fn shared_oprf_key_through_three_replicas_is_refuted_with_a_trace() {
+    let broken = named("r3-oracle").with_broken(Some(Broken::SharedOprfKey));
+    let report = check(broken, Search::Bfs, 2);
+    let attempts = verdict(&report, INV_ATTEMPTS);
+    assert!(attempts.discovered, "the shared OPRF key is not refuted");
+    let trace = attempts.trace.as_deref().unwrap_or_default();
+    assert!(
+        trace.contains("RegisterStart"),
+        "the counterexample probes with RegisterStart: {trace}"
+    );
 }
 
 #[test]
@@ -117,6 +148,10 @@ fn broken_variants_have_distinct_command_line_names() {
     assert_eq!(
         Broken::from_name("reply-before-persist"),
         Some(Broken::ReplyBeforePersist)
+    );
+    assert_eq!(
+        Broken::from_name("shared-oprf-key"),
+        Some(Broken::SharedOprfKey)
     );
 }
 

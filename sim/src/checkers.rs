@@ -2,8 +2,13 @@
 //!
 //! The [`Oracle`] holds its own copy of the fleet secrets (made from the same seed as the vault's)
 //! and opens every request a vault replica accepted and every reply a host actually sent:
-//! - **INV-ATTEMPTS**: per registration (account, generation), the distinct login challenges
-//!   released since the last key release never exceed the registration's attempt limit.
+//! - **INV-ATTEMPTS**: per registration (account, generation), the distinct password tests
+//!   granted since the last key release never exceed the registration's attempt limit. A
+//!   password test is any vault output computed under the live registration's OPRF key: every
+//!   login challenge, and every `RegistrationResponse` that the registration's own OPRF seed
+//!   reproduces (the oracle opens the seed from the registration's ticket and evaluates the
+//!   `RegisterStart` under it itself: OPAQUE's registration response is a deterministic
+//!   function of the OPRF key and the blinded input, so equal bytes mean the same key).
 //! - **INV-DISCLOSE**: every released key answers a login whose `LoginStart` was sealed with the
 //!   password of that registration (the simulator knows which password each sealed request
 //!   carries), and no key is released for a generation already answered `Locked` or `Deleted`.
@@ -15,12 +20,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use e2ee_backup::client::ClientOutcome;
+use e2ee_backup::crypto::labels::LABEL_REGISTRATION_TICKET_AAD;
 use e2ee_backup::crypto::real::{InsecureFastFleetSecrets, InsecureFastSuite};
 use e2ee_backup::crypto::{CryptoSuite as _, SecretBytes};
 use e2ee_backup::ids::AccountId;
 use e2ee_backup::wire::{
     LoginId, Reply, ReplyBody, Request, VaultReply, VaultRequest, reply_aad, request_aad,
 };
+use rand_core::SeedableRng as _;
 use sha2::{Digest as _, Sha256};
 
 /// Names a password in the simulation (its bytes are derived from the id).
@@ -65,6 +72,12 @@ struct RegistrationFacts {
     attempt_limit: u32,
     password: Option<PasswordId>,
     granted_since_release: u32,
+    /// The registration's OPRF seed, opened from the ticket its `RegisterFinish` carried.
+    oprf_seed: Option<SecretBytes>,
+    /// An `Exposed` reply or a login challenge showed the record exposed.
+    exposed: bool,
+    /// Digests of the `RegistrationResponse`s computed under this registration's OPRF key.
+    registration_tests: BTreeSet<[u8; 32]>,
 }
 
 /// The omniscient observer of the vault fleet.
@@ -81,6 +94,9 @@ pub struct Oracle {
     pub granted_max_limit: u32,
     /// Keys released.
     pub releases: u64,
+    /// `RegistrationResponse`s computed under a live registration's OPRF key (password tests
+    /// the broken `shared-oprf-key` vault grants without counting them).
+    pub registration_tests: u64,
     /// Violations found.
     pub violations: Vec<Violation>,
 }
@@ -102,6 +118,7 @@ impl Oracle {
             granted_max: 0,
             granted_max_limit: 0,
             releases: 0,
+            registration_tests: 0,
             violations: Vec::new(),
         }
     }
@@ -177,16 +194,122 @@ impl Oracle {
             .map_or(0, |((_, generation), _)| *generation)
     }
 
+    /// One more password test granted to registration (`account`, `generation`).
+    fn grant(&mut self, time_ms: u64, account: &AccountId, generation: u64, what: &str) {
+        let facts = self
+            .registrations
+            .entry((account.clone(), generation))
+            .or_default();
+        facts.granted_since_release += 1;
+        let (granted, limit) = (facts.granted_since_release, facts.attempt_limit);
+        if granted > self.granted_max
+            || (granted == self.granted_max && limit < self.granted_max_limit)
+        {
+            self.granted_max = granted;
+            self.granted_max_limit = limit;
+        }
+        if granted > limit {
+            self.violations.push(Violation {
+                invariant: INV_ATTEMPTS,
+                time_ms,
+                detail: format!(
+                    "account {} generation {generation}: {granted} password tests enabled, limit {limit} (the last: {what})",
+                    show(account)
+                ),
+            });
+        }
+    }
+
+    /// The live registrations of `account` (exposed, not ended) whose OPRF key computed
+    /// `response` to `request`: the oracle evaluates the request under each one's seed.
+    fn registrations_tested_by(
+        &self,
+        account: &AccountId,
+        request: &[u8],
+        response: &[u8],
+    ) -> Vec<u64> {
+        let ended = self.ended.get(account).copied();
+        let mut rng = rand_chacha::ChaCha20Rng::from_seed([0; 32]);
+        self.registrations
+            .range((account.clone(), 0)..=(account.clone(), u64::MAX))
+            .filter(|((_, generation), facts)| {
+                facts.exposed && ended.is_none_or(|e| e < *generation)
+            })
+            .filter_map(|((_, generation), facts)| {
+                let seed = facts.oprf_seed.as_ref()?;
+                let expected = InsecureFastSuite
+                    .server_registration_start(&mut rng, &self.fleet, seed, request, account)
+                    .ok()?;
+                (expected == response).then_some(*generation)
+            })
+            .collect()
+    }
+
     fn judge(&mut self, time_ms: u64, seen: &Seen, reply: &Reply) {
         let account = &seen.account;
         match (reply, &seen.request) {
-            (Reply::Registered { generation }, Request::RegisterFinish { attempt_limit, .. }) => {
+            (
+                Reply::Registered { generation },
+                Request::RegisterFinish {
+                    attempt_limit,
+                    base_generation,
+                    ticket,
+                    ..
+                },
+            ) => {
+                let oprf_seed = InsecureFastSuite
+                    .open_storage(&self.fleet, &ticket_aad(account, *base_generation), ticket)
+                    .ok();
+                if oprf_seed.is_none() {
+                    self.violations.push(Violation {
+                        invariant: SIM_LIMIT,
+                        time_ms,
+                        detail: format!(
+                            "account {} generation {generation}: the oracle cannot open the registration ticket",
+                            show(account)
+                        ),
+                    });
+                }
                 let facts = self
                     .registrations
                     .entry((account.clone(), *generation))
                     .or_default();
                 facts.attempt_limit = *attempt_limit;
                 facts.password = seen.password;
+                facts.oprf_seed = oprf_seed;
+            }
+            (Reply::Exposed { generation }, _) => {
+                self.registrations
+                    .entry((account.clone(), *generation))
+                    .or_default()
+                    .exposed = true;
+            }
+            (
+                Reply::RegistrationResponse {
+                    registration_response,
+                    ..
+                },
+                Request::RegisterStart {
+                    registration_request,
+                },
+            ) => {
+                // INV-ATTEMPTS: an answer to a RegisterStart computed under a live
+                // registration's OPRF key is a password test of that registration.
+                let test = digest(registration_response);
+                for generation in self.registrations_tested_by(
+                    account,
+                    registration_request,
+                    registration_response,
+                ) {
+                    let fresh = self
+                        .registrations
+                        .get_mut(&(account.clone(), generation))
+                        .is_some_and(|facts| facts.registration_tests.insert(test));
+                    if fresh {
+                        self.registration_tests += 1;
+                        self.grant(time_ms, account, generation, "a RegistrationResponse");
+                    }
+                }
             }
             (
                 Reply::LoginChallenge {
@@ -201,28 +324,11 @@ impl Oracle {
                     return;
                 }
                 self.logins.insert(key, (*generation, seen.password));
-                let facts = self
-                    .registrations
+                self.registrations
                     .entry((account.clone(), *generation))
-                    .or_default();
-                facts.granted_since_release += 1;
-                let (granted, limit) = (facts.granted_since_release, facts.attempt_limit);
-                if granted > self.granted_max
-                    || (granted == self.granted_max && limit < self.granted_max_limit)
-                {
-                    self.granted_max = granted;
-                    self.granted_max_limit = limit;
-                }
-                if granted > limit {
-                    self.violations.push(Violation {
-                        invariant: INV_ATTEMPTS,
-                        time_ms,
-                        detail: format!(
-                            "account {} generation {generation}: {granted} password tests enabled, limit {limit}",
-                            show(account)
-                        ),
-                    });
-                }
+                    .or_default()
+                    .exposed = true;
+                self.grant(time_ms, account, *generation, "a LoginChallenge");
             }
             (Reply::KeyReleased { .. }, Request::LoginFinish { login_id, .. }) => {
                 self.releases += 1;
@@ -277,6 +383,18 @@ impl Oracle {
             _ => {}
         }
     }
+}
+
+/// The AAD the vault seals a registration ticket under (SPEC.md "Per-registration OPRF
+/// seeds"): the label, the account id with its 4-byte length, the base generation. A ticket
+/// that does not open is reported (SIM-LIMIT), so a drift from the vault's format shows.
+fn ticket_aad(account: &AccountId, base_generation: u64) -> Vec<u8> {
+    let mut aad = LABEL_REGISTRATION_TICKET_AAD.to_vec();
+    let len = u32::try_from(account.as_bytes().len()).unwrap_or(u32::MAX);
+    aad.extend_from_slice(&len.to_be_bytes());
+    aad.extend_from_slice(account.as_bytes());
+    aad.extend_from_slice(&base_generation.to_be_bytes());
+    aad
 }
 
 /// An account id for messages.

@@ -57,7 +57,10 @@ fn scenarios(name: &str) -> Result<ScenarioList, String> {
 }
 
 fn broken(name: &str) -> Result<Broken, String> {
-    Broken::from_name(name).ok_or_else(|| format!("unknown broken variant {name}"))
+    Broken::from_name(name).ok_or_else(|| {
+        let names: Vec<_> = Broken::ALL.iter().map(|b| b.name()).collect();
+        format!("unknown broken variant {name}; known: {}", names.join(", "))
+    })
 }
 
 fn main() -> ExitCode {

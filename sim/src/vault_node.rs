@@ -24,7 +24,8 @@ use e2ee_backup::consensus::{Config, DurableState, ReplicaId};
 use e2ee_backup::crypto::real::{InsecureFastFleetSecrets, InsecureFastSuite};
 use e2ee_backup::ids::AccountId;
 use e2ee_backup::vault::{
-    ConsensusStore, DurableSlot, ReplicaPlace, VaultOutput, VaultReplica, open_replica_write,
+    ConsensusStore, DurableSlot, ReplicaPlace, VaultFault, VaultOutput, VaultReplica,
+    open_replica_write,
 };
 use e2ee_backup::wire::{VaultReply, VaultRequest};
 use rand_chacha::ChaCha20Rng;
@@ -42,6 +43,10 @@ pub enum HostMode {
     Correct,
     /// Broken on purpose: messages are sent before the writes that precede them.
     ReplyBeforePersist,
+    /// A correct host whose replicas are broken on purpose with
+    /// `VaultFault::SharedOprfKey`: one OPRF seed per account, so a `RegisterStart` is
+    /// answered under the live record's OPRF key (an uncounted password test).
+    SharedOprfKey,
 }
 
 /// What the host asks the world to do.
@@ -181,6 +186,9 @@ impl VaultNode {
         store: ConsensusStore,
     ) -> Vec<NodeEffect> {
         let mut replica = VaultReplica::with_store(InsecureFastSuite, fleet, store);
+        if self.mode == HostMode::SharedOprfKey {
+            replica.inject_fault(VaultFault::SharedOprfKey);
+        }
         replica.start(&mut self.rng);
         self.replica = Some(replica);
         self.collect()

@@ -1,17 +1,21 @@
 //! The workload: honest users (register, back up a small file with the stream cipher, recover and
 //! restore it, change the password, sometimes delete), forgetful users (a wrong password, then the
 //! right one), victims whose accounts attackers guess at until locked (concurrently, through
-//! relays in different datacenters). Every user retries an operation that ended `Unavailable`
+//! relays in different datacenters), and one prober per victim that sends `RegisterStart`s for
+//! guessed passwords and never finishes them (the OPRF-oracle attack of issue 10: each answer
+//! computed under the live record's OPRF key would be an uncounted password test). Every user
+//! retries an operation that ended `Unavailable`
 //! with exponential backoff and jitter, a bounded number of times.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use e2ee_backup::BackupKey;
 use e2ee_backup::client::{Client, ClientConfig, ClientOutcome, OperationId};
-use e2ee_backup::crypto::FleetPublicKeys;
 use e2ee_backup::crypto::real::InsecureFastSuite;
+use e2ee_backup::crypto::{CryptoSuite as _, FleetPublicKeys};
 use e2ee_backup::ids::AccountId;
 use e2ee_backup::stream::{open_to_vec, seal_to_vec};
+use e2ee_backup::wire::{ClientRequest, Request, RequestKind, request_aad};
 use rand_chacha::ChaCha20Rng;
 use rand_core::RngCore as _;
 
@@ -30,6 +34,10 @@ pub const TRIES_MAX: u32 = 12;
 pub const BACKOFF_MS_MAX: u64 = 20_000;
 /// Most guesses one attacker makes.
 pub const GUESSES_MAX: u64 = 40;
+/// How many `RegisterStart`s one prober sends (more than a victim's attempt limit).
+pub const PROBES_MAX: u32 = 8;
+/// Request ids of probes start here, far from the ids of the prober's own client.
+pub const PROBE_REQUEST_ID_BASE: u64 = 1 << 40;
 /// Size of the file an honest user backs up.
 pub const BACKUP_FILE_LEN: usize = 3_000;
 /// Segment size of that backup.
@@ -46,6 +54,12 @@ pub enum Role {
     Victim,
     /// Guesses passwords of user `victim` until locked out.
     Attacker {
+        /// The victim's user index.
+        victim: usize,
+    },
+    /// Sends `RegisterStart`s for guessed passwords on user `victim`'s account (its session)
+    /// and never finishes them.
+    Prober {
         /// The victim's user index.
         victim: usize,
     },
@@ -112,6 +126,10 @@ pub struct User {
     pub connections: BTreeSet<usize>,
     /// Its RNG.
     pub rng: ChaCha20Rng,
+    /// The fleet keys its phone pins (a prober seals its `RegisterStart`s to them).
+    pub pinned: FleetPublicKeys,
+    /// `RegisterStart`s a prober has still to send.
+    pub probes_left: u32,
 }
 
 /// The bytes of password `id`.
@@ -173,6 +191,7 @@ impl User {
             Role::Attacker { .. } => {
                 script.extend((0..GUESSES_MAX).map(|n| ModelOp::Recover(password_id(index, n))));
             }
+            Role::Prober { .. } => {}
         }
         let mut model = AccountModel::default();
         model.attacked = role == Role::Victim;
@@ -186,10 +205,16 @@ impl User {
             role,
             client: Client::new(
                 InsecureFastSuite,
-                fleet,
+                fleet.clone(),
                 account.clone(),
                 ClientConfig::default(),
             ),
+            pinned: fleet,
+            probes_left: if matches!(role, Role::Prober { .. }) {
+                PROBES_MAX
+            } else {
+                0
+            },
             account,
             home_dc,
             clock,
@@ -209,12 +234,49 @@ impl User {
 
     /// True for users whose operations count in the report and must be live.
     pub fn is_owner(&self) -> bool {
-        !matches!(self.role, Role::Attacker { .. })
+        !matches!(self.role, Role::Attacker { .. } | Role::Prober { .. })
     }
 
     /// True when the user has nothing left to do.
     pub fn is_idle(&self) -> bool {
-        self.running.is_none() && self.retry.is_none() && self.script.is_empty()
+        self.running.is_none()
+            && self.retry.is_none()
+            && self.script.is_empty()
+            && self.probes_left == 0
+    }
+
+    /// A prober's next `RegisterStart` (an encoded [`ClientRequest`] for a fresh guessed
+    /// password, sealed to the pinned fleet), or `None` when it has sent them all. Its answer
+    /// goes to the prober's client, which ignores it: the attacker checks it offline, and the
+    /// oracle counts it if it was computed under the live record's OPRF key.
+    pub fn probe(&mut self) -> Option<Vec<u8>> {
+        self.probes_left = self.probes_left.checked_sub(1)?;
+        let n = u64::from(PROBES_MAX - self.probes_left);
+        let guess = password_bytes(password_id(self.index, 100 + n));
+        let suite = InsecureFastSuite;
+        let start = suite
+            .client_registration_start(&mut self.rng, &guess)
+            .ok()?;
+        let request = Request::RegisterStart {
+            registration_request: start.message,
+        };
+        let kind = RequestKind::RegisterStart;
+        let sealed = suite
+            .seal_request(
+                &mut self.rng,
+                &self.pinned,
+                &request_aad(&self.account, kind),
+                &request.encode(),
+            )
+            .ok()?;
+        Some(
+            ClientRequest {
+                request_id: PROBE_REQUEST_ID_BASE + n,
+                kind,
+                sealed: sealed.sealed,
+            }
+            .encode(),
+        )
     }
 
     /// The password the running operation was started with.
@@ -328,7 +390,7 @@ impl User {
             return (complaint, None);
         }
         let think_ms = match self.role {
-            Role::Attacker { .. } => draw_range(&mut self.rng, 10, 300),
+            Role::Attacker { .. } | Role::Prober { .. } => draw_range(&mut self.rng, 10, 300),
             Role::Honest | Role::Forgetful | Role::Victim => draw_range(&mut self.rng, 100, 5_000),
         };
         (complaint, Some(think_ms))

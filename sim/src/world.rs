@@ -25,19 +25,26 @@ use crate::workload::{Role, User, account_name};
 pub enum Broken {
     /// The host sends replies before completing the writes that precede them.
     ReplyBeforePersist,
+    /// Every replica runs with `VaultFault::SharedOprfKey` (one OPRF seed per account, the
+    /// behaviour before vault protocol v2): a `RegisterStart` is an uncounted password test.
+    SharedOprfKey,
 }
 
 impl Broken {
+    /// Every broken option.
+    pub const ALL: [Broken; 2] = [Broken::ReplyBeforePersist, Broken::SharedOprfKey];
+
     /// The command-line name.
     pub fn name(self) -> &'static str {
         match self {
             Broken::ReplyBeforePersist => "reply-before-persist",
+            Broken::SharedOprfKey => "shared-oprf-key",
         }
     }
 
     /// The option named `name`.
     pub fn from_name(name: &str) -> Option<Broken> {
-        (name == "reply-before-persist").then_some(Broken::ReplyBeforePersist)
+        Self::ALL.into_iter().find(|b| b.name() == name)
     }
 }
 
@@ -123,6 +130,11 @@ pub struct Stats {
     pub granted_limit: u32,
     /// Attackers' guesses started.
     pub guesses: u64,
+    /// Probers' `RegisterStart`s sent.
+    pub probes: u64,
+    /// `RegistrationResponse`s the oracle found computed under a live registration's OPRF key
+    /// (0 on a correct vault).
+    pub registration_tests: u64,
     /// Keys released by the vault.
     pub releases: u64,
 }
@@ -279,6 +291,7 @@ impl World {
         let mut clocks = derive_rng(config.seed, "clocks");
         let mode = match config.broken {
             Some(Broken::ReplyBeforePersist) => HostMode::ReplyBeforePersist,
+            Some(Broken::SharedOprfKey) => HostMode::SharedOprfKey,
             None => HostMode::Correct,
         };
         let mut nodes = Vec::new();
@@ -358,6 +371,12 @@ impl World {
                     (dc + 1 + k) % DATACENTERS,
                 );
             }
+            add(
+                &mut users,
+                Role::Prober { victim },
+                victim,
+                (dc + 1 + size.attackers_per_victim) % DATACENTERS,
+            );
         }
         let mut queue = EventQueue::new(QUEUE_CAPACITY);
         for (time_ms, action) in &plan.schedule {
@@ -573,6 +592,14 @@ impl World {
                         self.stats.guesses += 1;
                     } else {
                         self.stats.attempted += 1;
+                    }
+                } else if let Some(bytes) = u.probe() {
+                    let again = u.probes_left > 0;
+                    let think_ms = draw_range(&mut u.rng, 10, 300);
+                    self.stats.probes += 1;
+                    self.send_from_phone(user, bytes);
+                    if again {
+                        self.schedule(think_ms, Event::Wake { user });
                     }
                 }
                 self.drain_client(user);
@@ -951,30 +978,7 @@ impl World {
                     {
                         self.oracle.note_sealed(&request.sealed, password);
                     }
-                    let home_dc = user.home_dc;
-                    let Some(relay) = self.pick_relay(index, home_dc) else {
-                        continue;
-                    };
-                    let Some(user) = self.users.get_mut(index) else {
-                        return;
-                    };
-                    if user.connections.insert(relay)
-                        && let Some(host) = self.relays.get_mut(relay)
-                    {
-                        host.relay
-                            .handle_connection_opened(index as u64, user.account.clone());
-                    }
-                    let to = self.relays.get(relay).map_or(0, |r| r.dc);
-                    for delay_ms in self.net.plan(Endpoint::Phone, Endpoint::Datacenter(to)) {
-                        self.schedule(
-                            delay_ms,
-                            Event::PhoneToRelay {
-                                user: index,
-                                relay,
-                                bytes: bytes.clone(),
-                            },
-                        );
-                    }
+                    self.send_from_phone(index, bytes);
                 }
                 ClientOutput::Completed { operation, outcome } => {
                     let running = user.running;
@@ -1025,7 +1029,10 @@ impl World {
                         let attackers: Vec<usize> = self
                             .users
                             .iter()
-                            .filter(|u| u.role == (Role::Attacker { victim: index }))
+                            .filter(|u| {
+                                u.role == (Role::Attacker { victim: index })
+                                    || u.role == (Role::Prober { victim: index })
+                            })
                             .map(|u| u.index)
                             .collect();
                         for attacker in attackers {
@@ -1037,6 +1044,36 @@ impl World {
             }
         }
         self.update_timer(index);
+    }
+
+    /// User `index`'s phone sends `bytes` (an encoded `ClientRequest`) to a relay it reaches.
+    fn send_from_phone(&mut self, index: usize, bytes: Vec<u8>) {
+        let Some(user) = self.users.get(index) else {
+            return;
+        };
+        let Some(relay) = self.pick_relay(index, user.home_dc) else {
+            return;
+        };
+        let Some(user) = self.users.get_mut(index) else {
+            return;
+        };
+        if user.connections.insert(relay)
+            && let Some(host) = self.relays.get_mut(relay)
+        {
+            host.relay
+                .handle_connection_opened(index as u64, user.account.clone());
+        }
+        let to = self.relays.get(relay).map_or(0, |r| r.dc);
+        for delay_ms in self.net.plan(Endpoint::Phone, Endpoint::Datacenter(to)) {
+            self.schedule(
+                delay_ms,
+                Event::PhoneToRelay {
+                    user: index,
+                    relay,
+                    bytes: bytes.clone(),
+                },
+            );
+        }
     }
 
     fn update_timer(&mut self, index: usize) {
@@ -1101,6 +1138,7 @@ impl World {
         self.stats.granted_max = self.oracle.granted_max;
         self.stats.granted_limit = self.oracle.granted_max_limit;
         self.stats.releases = self.oracle.releases;
+        self.stats.registration_tests = self.oracle.registration_tests;
         RunResult {
             config: self.config,
             trace_hash: self.trace.hash(),

@@ -6,7 +6,7 @@ use e2ee_backup::crypto::symbolic::{SymbolicSuite, inspect};
 use e2ee_backup::relay::{ConnectionId, RelayOutput};
 use e2ee_backup::vault::replica_wire::decode_replica_write;
 use e2ee_backup::vault::{
-    ConsensusStore, RecordState, ReplicaPlace, ReplicaWrite, VaultOutput, VaultReplica,
+    ConsensusStore, RecordState, ReplicaPlace, ReplicaWrite, VaultFault, VaultOutput, VaultReplica,
     open_replica_write,
 };
 use e2ee_backup::wire::{ClientReply, Reply, ReplyBody, VaultReply};
@@ -25,6 +25,9 @@ impl ReplicatedModel {
             return;
         };
         let mut vault = VaultReplica::with_store(SymbolicSuite, self.fleet.clone(), store);
+        if self.config.broken == Some(Broken::SharedOprfKey) {
+            vault.inject_fault(VaultFault::SharedOprfKey);
+        }
         vault.start(&mut host.rng);
         host.vault = Some(vault);
         self.carry_out(state, id, None);
@@ -329,6 +332,11 @@ fn observe_write(state: &mut ReplicatedState, id: u8, sealed: &[u8], quorum: usi
         ));
     }
     let history = &mut state.history;
+    // Any record an acceptor holds durably may be chosen: its registration's OPRF key is live
+    // (INV-ATTEMPTS counts every answer under it).
+    if let Some(record) = &accepted.value {
+        history.challenges.observe_record(record);
+    }
     if history.highest_chosen.is_some_and(|c| accepted.ballot <= c) {
         return;
     }
@@ -369,6 +377,7 @@ fn observe_reply(state: &mut ReplicatedState, bytes: &[u8]) {
         Reply::LoginChallenge {
             login_id,
             generation,
+            credential_response,
             ..
         } => {
             if generation < history.acknowledged {
@@ -377,7 +386,9 @@ fn observe_reply(state: &mut ReplicatedState, bytes: &[u8]) {
             if history.erased.contains(&generation) {
                 history.lockout_violated = true;
             }
-            history.challenges.record(login_id, generation);
+            history
+                .challenges
+                .record(login_id, generation, &credential_response);
         }
         Reply::KeyReleased { sealed_wrapped_key } => {
             let release = inspect::release(&sealed_wrapped_key);
@@ -404,9 +415,16 @@ fn observe_reply(state: &mut ReplicatedState, bytes: &[u8]) {
                 history.durable_violated = true;
             }
         }
+        // INV-ATTEMPTS: an answer to a `RegisterStart` under the live record's OPRF key is a
+        // password test too (the broken `shared-oprf-key` vault).
+        Reply::RegistrationResponse {
+            registration_response,
+            ..
+        } => history
+            .challenges
+            .record_registration_response(&registration_response),
         Reply::LoginFailed { .. }
         | Reply::UnknownLogin
-        | Reply::RegistrationResponse { .. }
         | Reply::Registered { .. }
         | Reply::RegistrationStale { .. }
         | Reply::Exposed { .. }

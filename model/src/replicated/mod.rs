@@ -421,6 +421,25 @@ impl ReplicatedModel {
         let password = self.password(i);
         let limit = self.config.attempt_limit;
         let device = state.devices.get_mut(i)?;
+        if op == Op::ProbeRegister {
+            let pinned = SymbolicSuite.fleet_public_keys(&self.fleet);
+            let bytes = crate::probe::register_start(
+                &mut device.rng,
+                &pinned,
+                &self.account,
+                password,
+                device.next_op,
+            )?;
+            device.next_op += 1;
+            Self::send(
+                state,
+                Packet::ClientToRelay {
+                    connection: i as ConnectionId,
+                    bytes,
+                },
+            );
+            return Some(());
+        }
         device.running = true;
         let now = device.now_ms;
         let started = match op {
@@ -431,6 +450,7 @@ impl ReplicatedModel {
                     .start_register(now, &mut device.rng, password, &key, limit)
             }
             Op::Recover => device.client.start_recover(now, &mut device.rng, password),
+            Op::ProbeRegister => return None,
         };
         started.ok()?;
         self.drain_device(state, i);

@@ -6,6 +6,7 @@ use stateright::Property;
 
 use super::ReplicatedModel;
 use super::state::ReplicatedState;
+use crate::config::Op;
 pub use crate::properties::{
     ATTEMPT_LIMIT_REACHED, COMPLETES_AFTER_CRASH, INV_ATTEMPTS, INV_DISCLOSE, INV_DURABLE,
     LOCKOUT_HAPPENS, LOCKOUT_PERMANENT, RECOVERY_SUCCEEDS,
@@ -29,7 +30,12 @@ pub const SCRIPTS_END: &str = "eventually: every device's operations end";
 /// Every property of `model`, in report order.
 pub fn all(model: &ReplicatedModel) -> Vec<Property<ReplicatedModel>> {
     let honest = model.config.devices.iter().any(|d| d.honest);
-    let attacker = model.config.devices.iter().any(|d| !d.honest);
+    // A guesser who logs in (a prober alone never locks the record).
+    let attacker = model
+        .config
+        .devices
+        .iter()
+        .any(|d| !d.honest && d.script.contains(&Op::Recover));
     let crashes = model.config.max_crashes > 0;
     let mut properties = vec![
         Property::always(INV_ATTEMPTS, |m: &ReplicatedModel, s: &ReplicatedState| {
