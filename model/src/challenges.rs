@@ -84,13 +84,21 @@ impl ChallengeLog {
             .collect()
     }
 
-    /// The vault holds `record` (durably or live): an exposed registration is live under its
-    /// OPRF key; a newer generation, a lockout or a deletion ends the older ones.
-    pub fn observe_record(&mut self, record: &AccountRecord) {
+    /// The vault holds `record`: an exposed registration is live under its OPRF key. Only a
+    /// `settled` record (durable on the single replica, chosen in a group) ends a registration:
+    /// a newer generation, a lockout or a deletion. A record that may still be undone (live
+    /// but not yet durable, accepted by too few acceptors) only ever makes one live, so the
+    /// log never stops counting a registration the vault may still serve.
+    pub fn observe_record(&mut self, record: &AccountRecord, settled: bool) {
         let generation = record.generation;
+        if !settled && !matches!(record.state, RecordState::Active(_)) {
+            return;
+        }
         match &record.state {
             RecordState::Active(active) => {
-                self.live_keys.retain(|g, _| *g >= generation);
+                if settled {
+                    self.live_keys.retain(|g, _| *g >= generation);
+                }
                 if let Some(key) = inspect::oprf_key_of_registration(
                     active.registration.opaque_registration.expose(),
                 ) {
@@ -161,8 +169,12 @@ mod tests {
     use crate::rng::CounterRng;
 
     /// An exposed record of generation 1 registered under `seed`, and the vault's answer to a
-    /// fresh `RegisterStart` under `probe_seed`.
-    fn record_and_probe(seed: &SecretBytes, probe_seed: &SecretBytes) -> (AccountRecord, Vec<u8>) {
+    /// fresh `RegisterStart` under `probe_seed` (nonces from RNG stream `stream`).
+    fn record_and_probe(
+        seed: &SecretBytes,
+        probe_seed: &SecretBytes,
+        stream: u32,
+    ) -> (AccountRecord, Vec<u8>) {
         let suite = SymbolicSuite;
         let fleet = SymbolicFleetSecrets::new(FleetId::new(b"fleet").unwrap());
         let pinned = suite.fleet_public_keys(&fleet);
@@ -171,7 +183,7 @@ mod tests {
             account: &account,
             fleet: &pinned.fleet_id,
         };
-        let mut rng = CounterRng::new(7);
+        let mut rng = CounterRng::new(stream);
         let start = suite.client_registration_start(&mut rng, b"pw").unwrap();
         let response = suite
             .server_registration_start(&mut rng, &fleet, seed, &start.message, &account)
@@ -211,27 +223,37 @@ mod tests {
         let live = SymbolicSuite.new_oprf_seed(&mut rng);
         let fresh = SymbolicSuite.new_oprf_seed(&mut rng);
 
-        let (record, shared) = record_and_probe(&live, &live);
+        let (record, shared) = record_and_probe(&live, &live, 7);
         let mut log = ChallengeLog::default();
-        log.observe_record(&record);
+        log.observe_record(&record, true);
         log.record_registration_response(&shared);
         log.record_registration_response(&shared);
         assert!(log.registration_tested() && log.reached(1) && log.within(1));
 
-        let (record, unrelated) = record_and_probe(&live, &fresh);
+        let (record, unrelated) = record_and_probe(&live, &fresh, 7);
         let mut log = ChallengeLog::default();
-        log.observe_record(&record);
+        log.observe_record(&record, true);
         log.record_registration_response(&unrelated);
         assert!(!log.registration_tested() && log.within(0));
 
-        let (record, shared) = record_and_probe(&live, &live);
+        let (record, shared) = record_and_probe(&live, &live, 7);
         let mut log = ChallengeLog::default();
-        log.observe_record(&record);
-        log.observe_record(&AccountRecord {
+        log.observe_record(&record, true);
+        let locked = AccountRecord {
             generation: 1,
             state: RecordState::Locked,
-        });
+        };
+        log.observe_record(&locked, false);
         log.record_registration_response(&shared);
+        assert!(
+            log.reached(1),
+            "a lockout that may still be undone does not end the registration"
+        );
+        log.reset(1);
+        log.observe_record(&locked, true);
+        let (_, other) = record_and_probe(&live, &live, 8);
+        assert_ne!(other, shared);
+        log.record_registration_response(&other);
         assert!(log.within(0), "an erased registration is not live");
     }
 }

@@ -393,7 +393,7 @@ fn observe_durable(state: &mut ModelState) {
         }
     }
     if let Some(r) = &record {
-        state.history.challenges.observe_record(r);
+        state.history.challenges.observe_record(r, true);
     }
     check_record(&mut state.history, record.as_ref());
 }
@@ -407,8 +407,10 @@ fn observe_live(state: &mut ModelState) {
         .values()
         .next()
         .cloned();
+    // The live record may be ahead of the durable one (and lost in a crash): it can make a
+    // registration live, never end one.
     if let Some(r) = &record {
-        state.history.challenges.observe_record(r);
+        state.history.challenges.observe_record(r, false);
     }
     check_record(&mut state.history, record.as_ref());
 }

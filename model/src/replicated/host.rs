@@ -333,9 +333,9 @@ fn observe_write(state: &mut ReplicatedState, id: u8, sealed: &[u8], quorum: usi
     }
     let history = &mut state.history;
     // Any record an acceptor holds durably may be chosen: its registration's OPRF key is live
-    // (INV-ATTEMPTS counts every answer under it).
+    // (INV-ATTEMPTS counts every answer under it); only a chosen record ends a registration.
     if let Some(record) = &accepted.value {
-        history.challenges.observe_record(record);
+        history.challenges.observe_record(record, false);
     }
     if history.highest_chosen.is_some_and(|c| accepted.ballot <= c) {
         return;
@@ -347,6 +347,9 @@ fn observe_write(state: &mut ReplicatedState, id: u8, sealed: &[u8], quorum: usi
     }
     history.highest_chosen = Some(accepted.ballot);
     history.accepts.retain(|b, _| *b > accepted.ballot);
+    if let Some(record) = &accepted.value {
+        history.challenges.observe_record(record, true);
+    }
     if let Some(record) = accepted.value
         && let RecordState::Active(active) = &record.state
         && active.attempts_used == 0
