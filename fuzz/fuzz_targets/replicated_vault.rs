@@ -10,5 +10,5 @@ use libfuzzer_sys::arbitrary::Unstructured;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = Harness::replicated().run(&mut Unstructured::new(data));
+    let _ = Harness::replicated().run(&mut Unstructured::new(data), |_| {});
 });

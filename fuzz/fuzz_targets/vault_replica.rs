@@ -1,7 +1,8 @@
 //! Structured: a single vault replica (insecure fast suite), with or without a registered
 //! account restored from disk, fed up to 64 relay messages the fuzzer chooses: raw bytes, any
 //! `Request` plaintext sealed to the fleet, and real captured traffic replayed with new routes
-//! and accounts, or with one byte changed. See `e2ee_backup_fuzz::Harness` for the oracles.
+//! and accounts, or with one byte changed. See `e2ee_backup_fuzz::Harness` for the oracles; here
+//! also INV-ATTEMPTS on the records (`Harness::check_records`).
 #![no_main]
 
 use e2ee_backup_fuzz::Harness;
@@ -13,5 +14,5 @@ fuzz_target!(|data: &[u8]| {
     let Ok(registered) = u.arbitrary::<bool>() else {
         return;
     };
-    let _ = Harness::single(registered).run(&mut u);
+    let _ = Harness::single(registered).run(&mut u, Harness::check_records);
 });

@@ -25,8 +25,8 @@ use e2ee_backup::ids::{AccountId, FleetId};
 use e2ee_backup::relay::{RelayConfig, RelayOutput};
 use e2ee_backup::vault::replica_link::link_aad;
 use e2ee_backup::vault::{
-    ConsensusStore, LinkEnvelope, RecordStore, ReplicaPlace, VaultOutput, VaultReplica,
-    open_replica_write,
+    ConsensusStore, LinkEnvelope, RecordState, RecordStore, ReplicaPlace, VaultOutput,
+    VaultReplica, open_replica_write,
 };
 use e2ee_backup::wire::{
     Reply, ReplyBody, RequestKind, VaultReply, VaultRequest, reply_aad, request_aad,
@@ -35,6 +35,28 @@ use e2ee_backup::{BackupKey, Client, Relay};
 use libfuzzer_sys::arbitrary::{Result as ArbResult, Unstructured};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
+
+/// The decoder properties of every codec target: decoding never panics (libFuzzer catches
+/// that); a successful decode re-encodes to exactly the input (one encoding per message); and
+/// the input with its last byte cut off or one byte appended does not decode (SPEC: every
+/// decoder rejects truncated and trailing input).
+pub fn check_codec<T, E>(
+    what: &str,
+    data: &[u8],
+    decode: impl Fn(&[u8]) -> Result<T, E>,
+    encode: impl Fn(&T) -> Vec<u8>,
+) {
+    let Ok(decoded) = decode(data) else {
+        return;
+    };
+    assert_eq!(encode(&decoded), data, "{what} re-encodes to its input");
+    if let Some((_, shorter)) = data.split_last() {
+        assert!(decode(shorter).is_err(), "{what} rejects a truncated input");
+    }
+    let mut longer = data.to_vec();
+    longer.push(0);
+    assert!(decode(&longer).is_err(), "{what} rejects a trailing byte");
+}
 
 /// The backup key of the `stream_open` target; the stream seeds are sealed under it.
 pub const STREAM_KEY: [u8; 32] = [0x42; 32];
@@ -165,6 +187,8 @@ pub struct Harness<St: RecordStore> {
     /// Every request given to the vault, by route: `None` for one the harness did not seal.
     routes: BTreeMap<u64, Vec<Option<Sent>>>,
     place: Option<ReplicaPlace>,
+    /// Per account, the last record state seen: (generation, state rank, attempts used).
+    seen: BTreeMap<AccountId, (u64, u8, u32)>,
 }
 
 /// Replicas in the group of the replicated target (this one is replica 0).
@@ -181,6 +205,45 @@ impl Harness<e2ee_backup::vault::LocalStore> {
                 .expect("the captured record restores");
         }
         Self::wrap(vault, None)
+    }
+}
+
+impl Harness<e2ee_backup::vault::LocalStore> {
+    /// INV-ATTEMPTS as the records show it: without the password nobody can reset a count,
+    /// so within one generation the attempts used never go down, a locked or deleted record
+    /// stays so, and the count never passes the limit; generations never go back.
+    pub fn check_records(&mut self) {
+        for (account, record) in self.vault.store().records() {
+            let (rank, used) = match &record.state {
+                RecordState::Pending(_) => (0, 0),
+                RecordState::Active(active) => {
+                    assert!(
+                        active.attempts_used <= active.registration.attempt_limit,
+                        "INV-ATTEMPTS: attempts within the limit"
+                    );
+                    (1, active.attempts_used)
+                }
+                RecordState::Locked => (2, 0),
+                RecordState::Deleted => (3, 0),
+            };
+            let now = (record.generation, rank, used);
+            if let Some(&(generation, old_rank, old_used)) = self.seen.get(account) {
+                assert!(record.generation >= generation, "generations never go back");
+                if record.generation == generation {
+                    assert!(
+                        rank >= old_rank,
+                        "INV-ATTEMPTS: no way back from locked or deleted, or to pending"
+                    );
+                    if rank == 1 && old_rank == 1 {
+                        assert!(
+                            used >= old_used,
+                            "INV-ATTEMPTS: no reset without the password"
+                        );
+                    }
+                }
+            }
+            self.seen.insert(account.clone(), now);
+        }
     }
 }
 
@@ -215,11 +278,12 @@ impl<St: RecordStore> Harness<St> {
             now_ms: 1_000,
             routes: BTreeMap::new(),
             place,
+            seen: BTreeMap::new(),
         }
     }
 
-    /// Runs the operations the fuzzer chose, checking every output.
-    pub fn run(&mut self, u: &mut Unstructured<'_>) -> ArbResult<()> {
+    /// Runs the operations the fuzzer chose, checking every output, and `check` after each.
+    pub fn run(&mut self, u: &mut Unstructured<'_>, check: fn(&mut Self)) -> ArbResult<()> {
         let ops = if self.place.is_some() { 8 } else { 5 };
         for _ in 0..64 {
             if u.is_empty() {
@@ -253,6 +317,7 @@ impl<St: RecordStore> Harness<St> {
                 _ => self.link_message(u)?,
             }
             self.check_outputs();
+            check(self);
         }
         Ok(())
     }
