@@ -83,7 +83,9 @@ fn owner_recovers_through_three_replicas_with_a_crash_and_every_invariant_holds(
 #[test]
 fn attacker_through_three_replicas_with_a_crash_is_locked_out_and_never_exceeds_the_limit() {
     let report = check(named("r3-attacker"), Search::Dfs, 2);
-    assert_eq!(report.unique_states, 15_890);
+    // 15,890 before rollback detection: a crash between two durable writes of one step now
+    // restarts that replica as an amnesiac (its disk is behind its trusted cell).
+    assert_eq!(report.unique_states, 18_649);
     assert_all_as_expected(&report);
     assert!(verdict(&report, LOCKOUT_HAPPENS).discovered);
     assert!(verdict(&report, ATTEMPT_LIMIT_REACHED).discovered);

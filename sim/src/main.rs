@@ -3,7 +3,7 @@
 //! simulator's speed. Exits non-zero if any run broke an invariant.
 //!
 //! `cargo run --release -p e2ee-backup-sim -- --scenario NAME|all --seed N --seeds N [--lite]
-//! [--broken reply-before-persist] [--quiet]`
+//! [--broken reply-before-persist|trust-host-disk] [--quiet]`
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -52,7 +52,8 @@ fn parse() -> Result<Args, String> {
             "--broken" => {
                 let name = value()?;
                 args.broken = Some(Broken::from_name(&name).ok_or_else(|| {
-                    format!("unknown broken option {name}; known: reply-before-persist")
+                    let names: Vec<_> = Broken::ALL.iter().map(|b| b.name()).collect();
+                    format!("unknown broken option {name}; known: {}", names.join(", "))
                 })?);
             }
             other => return Err(format!("unknown argument {other}")),

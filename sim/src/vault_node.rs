@@ -20,11 +20,12 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use e2ee_backup::consensus::{Config, DurableState, ReplicaId};
+use e2ee_backup::consensus::{Config, FaultInjection, ReplicaId};
 use e2ee_backup::crypto::real::{InsecureFastFleetSecrets, InsecureFastSuite};
 use e2ee_backup::ids::AccountId;
 use e2ee_backup::vault::{
-    ConsensusStore, DurableSlot, ReplicaPlace, VaultOutput, VaultReplica, open_replica_write,
+    ConsensusStore, DurableImage, DurableSlot, MemoryTrustedState, ReplicaPlace, VaultOutput,
+    VaultReplica, open_replica_write,
 };
 use e2ee_backup::wire::{VaultReply, VaultRequest};
 use rand_chacha::ChaCha20Rng;
@@ -42,6 +43,9 @@ pub enum HostMode {
     Correct,
     /// Broken on purpose: messages are sent before the writes that precede them.
     ReplyBeforePersist,
+    /// Broken on purpose: a restarted replica believes whatever its disk holds (no rollback
+    /// check against the trusted cell).
+    TrustHostDisk,
 }
 
 /// What the host asks the world to do.
@@ -76,7 +80,7 @@ pub enum NodeEffect {
     },
 }
 
-type Replica = VaultReplica<InsecureFastSuite, ConsensusStore>;
+type Replica = VaultReplica<InsecureFastSuite, ConsensusStore<MemoryTrustedState>>;
 
 /// One vault replica with its host: disk, pending outputs, relay routes.
 pub struct VaultNode {
@@ -108,6 +112,8 @@ pub struct VaultNode {
     mode: HostMode,
     disk_write_ms: u64,
     rng: ChaCha20Rng,
+    /// The HSM's trusted cell: survives crashes and every disk rollback.
+    trusted: MemoryTrustedState,
 }
 
 /// Most requests a host keeps routes for (older ones are forgotten).
@@ -149,8 +155,15 @@ impl VaultNode {
         disk_write_ms: u64,
         rng: ChaCha20Rng,
     ) -> Result<(Self, Vec<NodeEffect>), NodeError> {
-        let store = ConsensusStore::new(group, ReplicaId(replica_id), group_config(), 1)
-            .map_err(|e| NodeError::Start(format!("{e:?}")))?;
+        let trusted = MemoryTrustedState::new();
+        let store = ConsensusStore::new(
+            group,
+            ReplicaId(replica_id),
+            group_config(),
+            1,
+            trusted.clone(),
+        )
+        .map_err(|e| NodeError::Start(format!("{e:?}")))?;
         let mut node = Self {
             group,
             replica_id,
@@ -170,6 +183,7 @@ impl VaultNode {
             mode,
             disk_write_ms,
             rng,
+            trusted,
         };
         let effects = node.install(fleet, store);
         Ok((node, effects))
@@ -178,7 +192,7 @@ impl VaultNode {
     fn install(
         &mut self,
         fleet: InsecureFastFleetSecrets,
-        store: ConsensusStore,
+        store: ConsensusStore<MemoryTrustedState>,
     ) -> Vec<NodeEffect> {
         let mut replica = VaultReplica::with_store(InsecureFastSuite, fleet, store);
         replica.start(&mut self.rng);
@@ -226,34 +240,33 @@ impl VaultNode {
             group: self.group,
             replica: ReplicaId(self.replica_id),
         };
-        let mut durable = DurableState::default();
+        let mut image = DurableImage::new();
         let mut failed = 0;
         for (slot, sealed) in &self.disk {
-            match open_replica_write(&InsecureFastSuite, &fleet, place, slot, sealed) {
-                Ok(write) => durable.apply(&write),
-                Err(_) => failed += 1,
+            let opened = open_replica_write(&InsecureFastSuite, &fleet, place, slot, sealed);
+            if !opened.is_ok_and(|write| image.insert(write).is_ok()) {
+                failed += 1;
             }
         }
         // The incarnation must grow across restarts: the epoch does (one per crash).
         let incarnation = self.epoch + 1;
         let id = ReplicaId(self.replica_id);
-        let store =
-            match ConsensusStore::restore(self.group, id, group_config(), durable, incarnation) {
-                Ok(store) => store,
-                // No meta on disk (a crash before the first write finished, or an interrupted
-                // amnesia recovery): recover without durable state.
-                Err(_) => {
-                    self.disk.clear();
-                    ConsensusStore::recover_amnesiac(
-                        self.group,
-                        id,
-                        group_config(),
-                        incarnation,
-                        self.clock.local_ms(now_ms),
-                    )
-                    .map_err(|e| NodeError::Start(format!("{e:?}")))?
-                }
-            };
+        let mut config = group_config();
+        if self.mode == HostMode::TrustHostDisk {
+            config.fault = FaultInjection::TrustHostDisk;
+        }
+        // The store trusts the disk only if the trusted cell vouches for it (SPEC.md
+        // "Rollback"); otherwise (no meta, a rollback, an interrupted write) it recovers.
+        let store = ConsensusStore::start(
+            self.group,
+            id,
+            config,
+            &image,
+            self.trusted.clone(),
+            incarnation,
+            self.clock.local_ms(now_ms),
+        )
+        .map_err(|e| NodeError::Start(format!("{e:?}")))?;
         let effects = self.install(fleet, store);
         Ok((failed, effects))
     }

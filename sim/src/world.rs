@@ -25,19 +25,26 @@ use crate::workload::{Role, User, account_name};
 pub enum Broken {
     /// The host sends replies before completing the writes that precede them.
     ReplyBeforePersist,
+    /// Restarted replicas believe whatever their host's disk holds (no check against the
+    /// trusted cell): an operator who restores old disks resets the attempt counter.
+    TrustHostDisk,
 }
 
 impl Broken {
+    /// Every broken option.
+    pub const ALL: [Broken; 2] = [Broken::ReplyBeforePersist, Broken::TrustHostDisk];
+
     /// The command-line name.
     pub fn name(self) -> &'static str {
         match self {
             Broken::ReplyBeforePersist => "reply-before-persist",
+            Broken::TrustHostDisk => "trust-host-disk",
         }
     }
 
     /// The option named `name`.
     pub fn from_name(name: &str) -> Option<Broken> {
-        (name == "reply-before-persist").then_some(Broken::ReplyBeforePersist)
+        Self::ALL.into_iter().find(|b| b.name() == name)
     }
 }
 
@@ -279,6 +286,7 @@ impl World {
         let mut clocks = derive_rng(config.seed, "clocks");
         let mode = match config.broken {
             Some(Broken::ReplyBeforePersist) => HostMode::ReplyBeforePersist,
+            Some(Broken::TrustHostDisk) => HostMode::TrustHostDisk,
             None => HostMode::Correct,
         };
         let mut nodes = Vec::new();

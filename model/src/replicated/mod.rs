@@ -24,7 +24,7 @@ use e2ee_backup::client::{ClientConfig, ClientOutcome, ClientOutput};
 use e2ee_backup::consensus::{Config, FaultInjection, ReplicaId};
 use e2ee_backup::crypto::symbolic::{SymbolicFleetSecrets, SymbolicSuite};
 use e2ee_backup::relay::{ConnectionId, FirstReplica, RelayConfig};
-use e2ee_backup::vault::{ConsensusStore, DurableSlot};
+use e2ee_backup::vault::{ConsensusStore, DurableSlot, OwnedTrustedState};
 use e2ee_backup::wire::{ClientRequest, RequestKind};
 use e2ee_backup::{AccountId, BackupKey, Client, CryptoSuite, FleetId, Relay};
 use stateright::semantics::{ConsistencyTester, LinearizabilityTester};
@@ -191,6 +191,7 @@ impl ReplicatedModel {
         for id in 0..self.replication.replicas {
             state.replicas.push(ReplicaHost {
                 vault: None,
+                trusted: OwnedTrustedState::default(),
                 disk: BTreeMap::new(),
                 incarnation: 1,
                 now_ms: 0,
@@ -198,7 +199,13 @@ impl ReplicatedModel {
                 amnesiac: false,
                 disk_accepted: None,
             });
-            let store = ConsensusStore::new(GROUP, ReplicaId(id), self.group_config(), 1);
+            let store = ConsensusStore::new(
+                GROUP,
+                ReplicaId(id),
+                self.group_config(),
+                1,
+                OwnedTrustedState::default(),
+            );
             if let Ok(store) = store {
                 self.install(&mut state, id, store);
             }

@@ -9,7 +9,9 @@ use e2ee_backup::consensus::Ballot;
 use e2ee_backup::crypto::symbolic::{SymbolicSuite, inspect};
 use e2ee_backup::relay::ConnectionId;
 use e2ee_backup::vault::replica_wire::decode_replica_message;
-use e2ee_backup::vault::{ConsensusStore, DurableSlot, LinkEnvelope, ReplicaMessage};
+use e2ee_backup::vault::{
+    ConsensusStore, DurableSlot, LinkEnvelope, OwnedTrustedState, ReplicaMessage,
+};
 use e2ee_backup::wire::{ClientReply, ClientRequest};
 use e2ee_backup::{Relay, VaultReplica};
 use stateright::semantics::LinearizabilityTester;
@@ -23,7 +25,10 @@ use crate::state::Device;
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ReplicaHost {
     /// The running replica; `None` while it is down.
-    pub vault: Option<VaultReplica<SymbolicSuite, ConsensusStore>>,
+    pub vault: Option<VaultReplica<SymbolicSuite, ConsensusStore<OwnedTrustedState>>>,
+    /// The HSM's trusted cell as of the replica's last crash (while it runs, its store holds
+    /// the live copy); the host's rollback never touches it.
+    pub trusted: OwnedTrustedState,
     /// Durable storage: the last sealed write per slot.
     pub disk: BTreeMap<DurableSlot, Vec<u8>>,
     /// Process starts so far (the consensus incarnation).
