@@ -524,6 +524,30 @@ impl Cluster {
         .unwrap()
     }
 
+    /// The operator starts a second instance of replica `id` on a copy of its disk; it
+    /// replaces the running one in the cluster, which is returned (still running: the operator
+    /// may keep feeding it).
+    pub fn clone_instance(&mut self, id: u8) -> Vault {
+        let store = self.start_instance(id);
+        let older = self.nodes[usize::from(id)]
+            .vault
+            .take()
+            .expect("replica is up");
+        self.install(id, store);
+        older
+    }
+
+    /// Sealed messages addressed to replica `id` in flight now (for feeding an old instance).
+    pub fn any_peer_message_to(&mut self, id: u8) -> Vec<Vec<u8>> {
+        self.in_flight
+            .iter()
+            .filter_map(|p| match p {
+                Packet::Peer(_, to, bytes) if *to == id => Some(bytes.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Whether replica `id` is up but halted (a newer instance of it started).
     pub fn halted(&self, id: u8) -> bool {
         self.nodes[usize::from(id)]
