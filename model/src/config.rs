@@ -32,17 +32,26 @@ pub enum Broken {
     /// each complete a change without seeing the other's. Refuted by INV-ATTEMPTS (and
     /// INV-LINEAR).
     QuorumTooSmall,
+    /// Replicated configurations only: a restarted replica believes whatever its host's disk
+    /// holds (`consensus::FaultInjection::TrustHostDisk`, the behaviour before rollback
+    /// detection), so a rolled-back disk votes with a forgotten count. Refuted by INV-ATTEMPTS.
+    TrustHostDisk,
 }
 
 impl Broken {
     /// Every broken variant.
-    pub const ALL: [Broken; 2] = [Broken::ReplyBeforePersist, Broken::QuorumTooSmall];
+    pub const ALL: [Broken; 3] = [
+        Broken::ReplyBeforePersist,
+        Broken::QuorumTooSmall,
+        Broken::TrustHostDisk,
+    ];
 
     /// The name used on the command line.
     pub fn name(self) -> &'static str {
         match self {
             Broken::ReplyBeforePersist => "reply-before-persist",
             Broken::QuorumTooSmall => "quorum-too-small",
+            Broken::TrustHostDisk => "trust-host-disk",
         }
     }
 
@@ -95,6 +104,15 @@ pub struct Replication {
     /// How many restarts may come back without durable state (amnesia; at most one replica
     /// is impaired at a time).
     pub max_amnesia: u8,
+    /// How many times the host may replace a down (or killed) replica's disk with the copy it
+    /// took earlier (`Snapshot`, at most one per replica): a rollback by the operator.
+    pub max_rollbacks: u8,
+    /// How many disk copies the operator may take (`Snapshot`).
+    pub max_snapshots: u8,
+    /// The operator copies disks only before any device starts an operation (the state right
+    /// after registration), which keeps the search small enough to finish; otherwise at any
+    /// time.
+    pub snapshot_at_start_only: bool,
     /// How many consensus timeouts (round timeouts and backoffs) the replicas may take in all.
     pub max_replica_timeouts: u8,
     /// How many times the relay sends one request over all replicas
@@ -120,6 +138,9 @@ impl Replication {
             replicas,
             max_down: replicas.saturating_sub(1) / 2,
             max_amnesia: 0,
+            max_rollbacks: 0,
+            max_snapshots: 0,
+            snapshot_at_start_only: false,
             max_replica_timeouts: 0,
             relay_sends: 2,
             max_rounds: 2,
@@ -131,7 +152,7 @@ impl Replication {
 
 impl ModelConfig {
     /// Names of the predefined configurations, smallest first.
-    pub const NAMES: [&'static str; 14] = [
+    pub const NAMES: [&'static str; 17] = [
         "tiny",
         "single",
         "register",
@@ -145,6 +166,9 @@ impl ModelConfig {
         "r3-lossy",
         "r3-two-clients",
         "r3-amnesia",
+        "r3-rollback",
+        "r3-rollback-owner",
+        "r3-rollback-anytime",
         "r5",
     ];
 
@@ -249,6 +273,47 @@ impl ModelConfig {
             ),
             // An attacker guesses twice through three replicas; limit 1; one crash.
             "r3-attacker" => replicated("r3-attacker", 1, vec![attacker(2)], 1, group(3)),
+            // As `r3-attacker`, plus an operator who copies one replica's disk right after
+            // registration and later puts the copy back once (a rollback), at any time.
+            "r3-rollback" => replicated(
+                "r3-rollback",
+                1,
+                vec![attacker(2)],
+                1,
+                Replication {
+                    max_rollbacks: 1,
+                    max_snapshots: 1,
+                    snapshot_at_start_only: true,
+                    ..group(3)
+                },
+            ),
+            // As `r3-owner-crash` (the owner recovers, one crash), plus one disk copy taken
+            // right after registration and one rollback.
+            "r3-rollback-owner" => replicated(
+                "r3-rollback-owner",
+                1,
+                vec![owner(vec![Op::Recover])],
+                1,
+                Replication {
+                    max_rollbacks: 1,
+                    max_snapshots: 1,
+                    snapshot_at_start_only: true,
+                    ..group(3)
+                },
+            ),
+            // As `r3-rollback`, but the operator may copy a disk at any point of the run (any
+            // earlier state a replica had); does not finish unbounded.
+            "r3-rollback-anytime" => replicated(
+                "r3-rollback-anytime",
+                1,
+                vec![attacker(2)],
+                1,
+                Replication {
+                    max_rollbacks: 1,
+                    max_snapshots: 1,
+                    ..group(3)
+                },
+            ),
             // As `default`, plus one consensus timeout (round timeout or backoff retry).
             "r3-timeouts" => replicated(
                 "r3-timeouts",

@@ -77,9 +77,12 @@ fn config(name: &str, broken: Option<Broken>) -> Result<ModelConfig, String> {
             "unknown config {name}; known: {}, all",
             ModelConfig::NAMES.join(", ")
         ))?;
-    if broken == Some(Broken::QuorumTooSmall) && config.replication.is_none() {
+    if let Some(b @ (Broken::QuorumTooSmall | Broken::TrustHostDisk)) = broken
+        && config.replication.is_none()
+    {
         return Err(format!(
-            "--broken quorum-too-small needs a replicated config; {name} has one replica"
+            "--broken {} needs a replicated config; {name} has one replica",
+            b.name()
         ));
     }
     Ok(config)

@@ -114,6 +114,8 @@ pub struct VaultNode {
     rng: ChaCha20Rng,
     /// The HSM's trusted cell: survives crashes and every disk rollback.
     trusted: MemoryTrustedState,
+    /// The operator's last copy of the disk (the rollback adversary).
+    disk_copy: Option<BTreeMap<DurableSlot, Vec<u8>>>,
 }
 
 /// Most requests a host keeps routes for (older ones are forgotten).
@@ -184,6 +186,7 @@ impl VaultNode {
             disk_write_ms,
             rng,
             trusted,
+            disk_copy: None,
         };
         let effects = node.install(fleet, store);
         Ok((node, effects))
@@ -224,6 +227,21 @@ impl VaultNode {
         self.routes.clear();
         self.timer_at_ms = None;
         self.epoch += 1;
+    }
+
+    /// The operator copies the disk as it is now (completed writes only).
+    pub fn copy_disk(&mut self) {
+        self.disk_copy = Some(self.disk.clone());
+    }
+
+    /// The operator puts its last copy of the disk back (the node must be down); without a copy
+    /// nothing changes.
+    pub fn restore_disk_copy(&mut self) {
+        if self.replica.is_none()
+            && let Some(copy) = self.disk_copy.clone()
+        {
+            self.disk = copy;
+        }
     }
 
     /// Restarts a crashed node from its disk at global time `now_ms`. Returns the number of

@@ -652,6 +652,17 @@ impl World {
             FaultAction::Uncut { from, to } => self.net.uncut(from, to),
             FaultAction::Clog { from, to, extra_ms } => self.net.clog(from, to, extra_ms),
             FaultAction::Unclog { from, to } => self.net.unclog(from, to),
+            FaultAction::CopyDisk { group, replica } => {
+                if let Some(node) = self.nodes.get_mut(node_index(group, replica)) {
+                    node.copy_disk();
+                }
+            }
+            FaultAction::RestoreDisk { group, replica } => {
+                if let Some(node) = self.nodes.get_mut(node_index(group, replica)) {
+                    node.crash();
+                    node.restore_disk_copy();
+                }
+            }
             FaultAction::Slow {
                 group,
                 replica,

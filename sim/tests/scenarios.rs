@@ -1,7 +1,7 @@
 //! The simulator's own checks: determinism, every named scenario clean on a fixed set of seeds
 //! (lite), and a deliberately broken host caught by the checkers.
 
-use e2ee_backup_sim::checkers::{INV_ATTEMPTS, INV_DISCLOSE, LIVE};
+use e2ee_backup_sim::checkers::{INV_ATTEMPTS, INV_DISCLOSE, INV_DURABLE, LIVE};
 use e2ee_backup_sim::{Broken, RunResult, Scenario, SimConfig, replay_command, run};
 
 fn lite(scenario: Scenario, seed: u64) -> SimConfig {
@@ -16,13 +16,16 @@ fn lite(scenario: Scenario, seed: u64) -> SimConfig {
 /// The violations that count for `scenario`. In `group-crashes` a whole group may crash while
 /// three or more of its replicas have writes in flight: their disks are then behind their
 /// trusted cells, they recover as amnesiacs, and without three healthy others the group stays
-/// unavailable (SPEC.md "Rollback", durability per mode). That shows as LIVE, never as a safety
-/// violation.
+/// unavailable (SPEC.md "Rollback", durability per mode). In `rollback-all` every disk of every
+/// group is put back: every replica notices, none can recover, every group stays unavailable.
+/// Both show as LIVE (and, for the records such a group held, INV-DURABLE: out of reach),
+/// never as INV-ATTEMPTS, INV-DISCLOSE or INV-LINEAR.
 fn counted(scenario: Scenario, result: &RunResult) -> usize {
+    let group_lost = matches!(scenario, Scenario::GroupCrashes | Scenario::RollbackAll);
     result
         .violations
         .iter()
-        .filter(|v| !(scenario == Scenario::GroupCrashes && v.invariant == LIVE))
+        .filter(|v| !(group_lost && (v.invariant == LIVE || v.invariant == INV_DURABLE)))
         .count()
 }
 
@@ -123,6 +126,45 @@ fn replying_before_the_attempt_is_persisted_is_masked_by_the_trusted_write_count
         );
         assert!(replay_command(&result.config).ends_with("--lite --broken reply-before-persist"));
     }
+}
+
+#[test]
+fn believing_rolled_back_disks_is_caught_by_the_checkers() {
+    // `--broken trust-host-disk`: restored disks vote with forgotten counts.
+    let mut attempts_caught = 0;
+    for seed in 1..=6 {
+        let result = run(SimConfig {
+            broken: Some(Broken::TrustHostDisk),
+            ..lite(Scenario::Rollback, seed)
+        });
+        let safety: Vec<_> = result
+            .violations
+            .iter()
+            .filter(|v| v.invariant != LIVE)
+            .collect();
+        assert!(!safety.is_empty(), "seed {seed} not caught");
+        if result
+            .violations
+            .iter()
+            .any(|v| v.invariant == INV_ATTEMPTS)
+        {
+            attempts_caught += 1;
+        }
+        assert!(replay_command(&result.config).ends_with("--lite --broken trust-host-disk"));
+    }
+    assert!(attempts_caught > 0, "no seed shows an extra password test");
+}
+
+#[test]
+fn rolling_back_every_disk_of_a_group_grants_no_guess_and_loses_only_availability() {
+    let result = run(lite(Scenario::RollbackAll, 1));
+    assert_eq!(
+        counted(Scenario::RollbackAll, &result),
+        0,
+        "{}",
+        describe(&result)
+    );
+    assert!(result.stats.granted_max <= result.stats.granted_limit);
 }
 
 #[test]

@@ -47,6 +47,7 @@ impl ReplicatedModel {
             return None;
         }
         host.incarnation += 1;
+        host.rolled_back = false;
         if amnesia {
             host.disk.clear();
             host.disk_accepted = None;

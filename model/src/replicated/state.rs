@@ -42,6 +42,19 @@ pub struct ReplicaHost {
     /// What its disk holds for the account: the accepted ballot and the record's generation
     /// (`None` for an empty register); a function of `disk`, kept for the properties.
     pub disk_accepted: Option<(Ballot, Option<u64>)>,
+    /// The operator's copy of this replica's disk (and its summary), if it took one.
+    pub snapshot: Option<DiskCopy>,
+    /// Its disk was replaced by an earlier copy and it has not restarted since.
+    pub rolled_back: bool,
+}
+
+/// A copy of a replica's disk the operator took (`Snapshot`) and may put back (`Rollback`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct DiskCopy {
+    /// The slots as they were.
+    pub disk: BTreeMap<DurableSlot, Vec<u8>>,
+    /// Their summary as it was.
+    pub disk_accepted: Option<(Ballot, Option<u64>)>,
 }
 
 /// A message in flight.
@@ -174,6 +187,10 @@ pub struct History {
     pub restarted: bool,
     /// A replica that lost its disk caught up and votes again.
     pub amnesiac_recovered: bool,
+    /// The operator put an earlier copy of a replica's disk back.
+    pub rolled_back: bool,
+    /// The owner recovered the right key after a rollback.
+    pub recovered_after_rollback: bool,
     /// Login requests that returned to their device (INV-LINEAR), saturating.
     pub returns: u8,
 }
@@ -205,6 +222,10 @@ pub struct ReplicatedState {
     pub crashes_left: u8,
     /// Amnesiac restarts still allowed.
     pub amnesia_left: u8,
+    /// Disk copies the operator may still take.
+    pub snapshots_left: u8,
+    /// Rollbacks the operator may still make.
+    pub rollbacks_left: u8,
     /// Consensus timeouts still allowed.
     pub replica_timeouts_left: u8,
     /// Observations for the properties.
