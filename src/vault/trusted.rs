@@ -306,3 +306,72 @@ impl DurableImage {
         (durable, counts)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::consensus::{AcceptorState, ReplicaMeta};
+
+    fn meta(era: u64, slot_writes: u64) -> CountedWrite {
+        CountedWrite {
+            write: ReplicaWrite::Meta(ReplicaMeta::default()),
+            era,
+            slot_writes,
+        }
+    }
+
+    fn register(name: &[u8], era: u64, slot_writes: u64) -> CountedWrite {
+        CountedWrite {
+            write: ReplicaWrite::Register {
+                key: AccountId::new(name).unwrap_or_else(|_| unreachable!()),
+                state: AcceptorState::default(),
+            },
+            era,
+            slot_writes,
+        }
+    }
+
+    #[test]
+    fn an_image_is_current_only_with_every_slot_at_its_latest_write() {
+        // Era 7: meta written twice, alice three times, bob once: 6 writes.
+        let latest = [meta(7, 2), register(b"alice", 7, 3), register(b"bob", 7, 1)];
+        let mut image = DurableImage::new();
+        for w in latest.iter().cloned() {
+            assert_eq!(image.insert(w), Ok(()));
+        }
+        assert!(image.is_current(7, 6));
+        // One slot rolled back, one slot dropped, or the counts of another era: never current.
+        for (i, stale) in [meta(7, 1), register(b"alice", 7, 2)]
+            .into_iter()
+            .enumerate()
+        {
+            let mut image = DurableImage::new();
+            for (j, w) in latest.iter().cloned().enumerate() {
+                let w = if j == i { stale.clone() } else { w };
+                assert_eq!(image.insert(w), Ok(()));
+            }
+            assert!(!image.is_current(7, 6));
+        }
+        let mut dropped = DurableImage::new();
+        for w in latest.iter().take(2).cloned() {
+            assert_eq!(dropped.insert(w), Ok(()));
+        }
+        assert!(!dropped.is_current(7, 6));
+        assert!(!image.is_current(8, 6));
+        assert_eq!(image.insert(meta(7, 2)), Err(ImageError::DuplicateSlot));
+    }
+
+    #[test]
+    fn a_superseded_instance_can_neither_check_nor_advance() {
+        let mut first = MemoryTrustedState::new();
+        let mut clone = first.clone();
+        let a = first.begin().map(|c| c.incarnation);
+        let b = clone.begin().map(|c| c.incarnation);
+        assert_eq!((a, b), (Ok(1), Ok(2)));
+        assert_eq!(first.check(1), Err(TrustedStateError::Superseded));
+        assert_eq!(first.advance(1, 1, 5), Err(TrustedStateError::Superseded));
+        assert_eq!(clone.advance(2, 2, 5), Ok(()));
+        assert_eq!(first.cell().writes, 5);
+        assert_eq!(VolatileTrust.begin(), Err(TrustedStateError::NotProvided));
+    }
+}
