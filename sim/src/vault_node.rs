@@ -7,8 +7,10 @@
 //! write is on disk (the documented output-order contract). A crash drops the replica's
 //! volatile state and every output not yet carried out (including a write in progress); a
 //! restart opens every durable write on disk and rebuilds the replica with
-//! [`ConsensusStore::restore`] (or, if the disk holds no consensus meta, with
-//! [`ConsensusStore::recover_amnesiac`]).
+//! [`ConsensusStore::start`], which trusts the disk only if the HSM's trusted cell (a
+//! [`MemoryTrustedState`] the host cannot roll back) vouches for it, and otherwise recovers as
+//! an amnesiac (SPEC.md "Rollback"). The operator adversary copies the disk and puts the copy
+//! back ([`VaultNode::copy_disk`], [`VaultNode::restore_disk_copy`]).
 //!
 //! The host multiplexes relays: it gives each request a host route id (unique per group across
 //! replicas and restarts), hands the replica that id, and maps the reply back to the relay and
@@ -16,7 +18,10 @@
 //!
 //! [`HostMode::ReplyBeforePersist`] is the deliberately broken host of `--broken
 //! reply-before-persist`: it sends replies and replica messages at once, before the writes they
-//! depend on, so a crash in between forgets a counted attempt that was already answered.
+//! depend on, so a crash in between forgets a counted attempt that was already answered (now
+//! caught by the trusted write count: the replica recovers instead).
+//! [`HostMode::TrustHostDisk`] is `--broken trust-host-disk`: the replica believes whatever
+//! its disk holds.
 
 use std::collections::{BTreeMap, VecDeque};
 

@@ -353,7 +353,7 @@ impl<T: TrustedState> RecordStore for ConsensusStore<T> {
     }
 
     /// Ignored: a replicated store restores from its consensus durable state
-    /// ([`ConsensusStore::restore`]), never from single records.
+    /// ([`ConsensusStore::start`]), never from single records.
     fn load(&mut self, account: AccountId, record: AccountRecord) {
         let _ = (account, record);
     }
