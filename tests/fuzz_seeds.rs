@@ -25,7 +25,8 @@ use e2ee_backup::vault::replica_wire::{
     decode_replica_message, decode_replica_write, encode_replica_message, encode_replica_write,
 };
 use e2ee_backup::vault::{
-    AccountRecord, ConsensusStore, LinkEnvelope, ReplicaPlace, ReplicaWrite, VaultOutput,
+    AccountRecord, ConsensusStore, LinkEnvelope, MemoryTrustedState, ReplicaPlace, ReplicaWrite,
+    VaultOutput,
     VaultReplica,
 };
 use e2ee_backup::wire::{
@@ -86,7 +87,7 @@ struct World {
     fleet: InsecureFastFleetSecrets,
     rng: ChaCha20Rng,
     relay: Relay,
-    vaults: Vec<VaultReplica<InsecureFastSuite, ConsensusStore>>,
+    vaults: Vec<VaultReplica<InsecureFastSuite, ConsensusStore<MemoryTrustedState>>>,
     client: Client<InsecureFastSuite>,
     account: AccountId,
     corpus: Corpus,
@@ -109,7 +110,14 @@ impl World {
         let config = Config::new((0..REPLICAS).map(ReplicaId));
         let mut vaults = Vec::new();
         for id in 0..REPLICAS {
-            let store = ConsensusStore::new(0, ReplicaId(id), config.clone(), 1).unwrap();
+            let store = ConsensusStore::new(
+                0,
+                ReplicaId(id),
+                config.clone(),
+                1,
+                MemoryTrustedState::new(),
+            )
+            .unwrap();
             vaults.push(VaultReplica::with_store(suite, fleet(), store));
         }
         let relay = Relay::new(RelayConfig {
@@ -249,7 +257,7 @@ impl World {
                         plain.expose(),
                         "it re-encodes"
                     );
-                    if let ReplicaWrite::Register { state, .. } = &write
+                    if let ReplicaWrite::Register { state, .. } = &write.write
                         && let Some(accepted) = &state.accepted
                     {
                         self.seed_record(accepted.value.as_ref());

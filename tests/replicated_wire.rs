@@ -13,8 +13,8 @@ use e2ee_backup::vault::replica_wire::{
     decode_replica_message, decode_replica_write, encode_replica_message, encode_replica_write,
 };
 use e2ee_backup::vault::{
-    AccountRecord, ConsensusStore, LinkEnvelope, PendingRecord, RecordState, Registration,
-    ReplicaMessage, ReplicaWrite, VaultOutput, VaultReplica,
+    AccountRecord, ConsensusStore, CountedWrite, LinkEnvelope, PendingRecord, RecordState,
+    Registration, ReplicaMessage, ReplicaWrite, VaultOutput, VaultReplica, VolatileTrust,
 };
 use e2ee_backup::wire::DecodeError;
 use proptest::prelude::*;
@@ -190,7 +190,12 @@ proptest! {
     }
 
     #[test]
-    fn every_durable_write_round_trips(write in write_strategy()) {
+    fn every_durable_write_round_trips(
+        write in write_strategy(),
+        era in any::<u64>(),
+        slot_writes in any::<u64>(),
+    ) {
+        let write = CountedWrite { write, era, slot_writes };
         let bytes = encode_replica_write(&write);
         prop_assert_eq!(decode_replica_write(&bytes), Ok(write));
         let mut longer = bytes;
@@ -297,14 +302,14 @@ fn fleet() -> InsecureFastFleetSecrets {
     )
 }
 
-type Vault = VaultReplica<InsecureFastSuite, ConsensusStore>;
+type Vault = VaultReplica<InsecureFastSuite, ConsensusStore<VolatileTrust>>;
 
 fn config() -> Config {
     Config::new((0..5).map(ReplicaId))
 }
 
 fn vault(group: u32, id: u8) -> Vault {
-    let store = ConsensusStore::new(group, ReplicaId(id), config(), 1).unwrap();
+    let store = ConsensusStore::new(group, ReplicaId(id), config(), 1, VolatileTrust).unwrap();
     let mut v = VaultReplica::with_store(InsecureFastSuite, fleet(), store);
     v.start(&mut ChaCha20Rng::seed_from_u64(1));
     while v.poll_output().is_some() {}
@@ -313,7 +318,8 @@ fn vault(group: u32, id: u8) -> Vault {
 
 /// The first sealed message an amnesiac replica 0 sends to replica `to`.
 fn fence_to(to: u8) -> Vec<u8> {
-    let store = ConsensusStore::recover_amnesiac(0, ReplicaId(0), config(), 9, 0).unwrap();
+    let store =
+        ConsensusStore::recover_amnesiac(0, ReplicaId(0), config(), 9, 0, VolatileTrust).unwrap();
     let mut v = VaultReplica::with_store(InsecureFastSuite, fleet(), store);
     v.start(&mut ChaCha20Rng::seed_from_u64(2));
     let mut found = None;
@@ -383,7 +389,8 @@ fn drops_a_message_sealed_under_another_fleets_link_key() {
         &mut ChaCha20Rng::seed_from_u64(99),
         FleetId::new(b"fleet-test-1").unwrap(),
     );
-    let store = ConsensusStore::recover_amnesiac(0, ReplicaId(0), config(), 9, 0).unwrap();
+    let store =
+        ConsensusStore::recover_amnesiac(0, ReplicaId(0), config(), 9, 0, VolatileTrust).unwrap();
     let mut forger = VaultReplica::with_store(InsecureFastSuite, other, store);
     forger.start(&mut ChaCha20Rng::seed_from_u64(2));
     let forged = outputs(&mut forger)

@@ -25,7 +25,7 @@ use e2ee_backup::ids::{AccountId, FleetId};
 use e2ee_backup::relay::{RelayConfig, RelayOutput};
 use e2ee_backup::vault::replica_link::link_aad;
 use e2ee_backup::vault::{
-    ConsensusStore, LinkEnvelope, RecordState, RecordStore, ReplicaPlace, VaultOutput,
+    ConsensusStore, LinkEnvelope, MemoryTrustedState, RecordState, RecordStore, ReplicaPlace, VaultOutput,
     VaultReplica, open_replica_write,
 };
 use e2ee_backup::wire::{
@@ -247,7 +247,7 @@ impl Harness<e2ee_backup::vault::LocalStore> {
     }
 }
 
-impl Harness<ConsensusStore> {
+impl Harness<ConsensusStore<MemoryTrustedState>> {
     /// Replica 0 of a fresh group.
     pub fn replicated() -> Self {
         let store = ConsensusStore::new(
@@ -255,6 +255,7 @@ impl Harness<ConsensusStore> {
             ReplicaId(0),
             Config::new((0..GROUP_SIZE).map(ReplicaId)),
             1,
+            MemoryTrustedState::new(),
         )
         .expect("a valid group");
         let vault = VaultReplica::with_store(InsecureFastSuite, fleet(), store);

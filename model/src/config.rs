@@ -41,14 +41,19 @@ pub enum Broken {
     /// protocol v2): one OPRF seed per account, so a `RegisterStart` is answered under the live
     /// record's OPRF key, an uncounted password test. Refuted by INV-ATTEMPTS.
     SharedOprfKey,
+    /// Replicated configurations only: a restarted replica believes whatever its host's disk
+    /// holds (`consensus::FaultInjection::TrustHostDisk`, the behaviour before rollback
+    /// detection), so a rolled-back disk votes with a forgotten count. Refuted by INV-ATTEMPTS.
+    TrustHostDisk,
 }
 
 impl Broken {
     /// Every broken variant.
-    pub const ALL: [Broken; 3] = [
+    pub const ALL: [Broken; 4] = [
         Broken::ReplyBeforePersist,
         Broken::QuorumTooSmall,
         Broken::SharedOprfKey,
+        Broken::TrustHostDisk,
     ];
 
     /// The name used on the command line.
@@ -57,6 +62,7 @@ impl Broken {
             Broken::ReplyBeforePersist => "reply-before-persist",
             Broken::QuorumTooSmall => "quorum-too-small",
             Broken::SharedOprfKey => "shared-oprf-key",
+            Broken::TrustHostDisk => "trust-host-disk",
         }
     }
 
@@ -109,6 +115,15 @@ pub struct Replication {
     /// How many restarts may come back without durable state (amnesia; at most one replica
     /// is impaired at a time).
     pub max_amnesia: u8,
+    /// How many times the host may replace a down (or killed) replica's disk with the copy it
+    /// took earlier (`Snapshot`, at most one per replica): a rollback by the operator.
+    pub max_rollbacks: u8,
+    /// How many disk copies the operator may take (`Snapshot`).
+    pub max_snapshots: u8,
+    /// The operator copies disks only before any device starts an operation (the state right
+    /// after registration), which keeps the search small enough to finish; otherwise at any
+    /// time.
+    pub snapshot_at_start_only: bool,
     /// How many consensus timeouts (round timeouts and backoffs) the replicas may take in all.
     pub max_replica_timeouts: u8,
     /// How many times the relay sends one request over all replicas
@@ -134,6 +149,9 @@ impl Replication {
             replicas,
             max_down: replicas.saturating_sub(1) / 2,
             max_amnesia: 0,
+            max_rollbacks: 0,
+            max_snapshots: 0,
+            snapshot_at_start_only: false,
             max_replica_timeouts: 0,
             relay_sends: 2,
             max_rounds: 2,
@@ -145,7 +163,7 @@ impl Replication {
 
 impl ModelConfig {
     /// Names of the predefined configurations, smallest first.
-    pub const NAMES: [&'static str; 16] = [
+    pub const NAMES: [&'static str; 19] = [
         "tiny",
         "oracle",
         "single",
@@ -161,6 +179,9 @@ impl ModelConfig {
         "r3-lossy",
         "r3-two-clients",
         "r3-amnesia",
+        "r3-rollback",
+        "r3-rollback-owner",
+        "r3-rollback-anytime",
         "r5",
     ];
 
@@ -279,6 +300,47 @@ impl ModelConfig {
             ),
             // An attacker guesses twice through three replicas; limit 1; one crash.
             "r3-attacker" => replicated("r3-attacker", 1, vec![attacker(2)], 1, group(3)),
+            // As `r3-attacker`, plus an operator who copies one replica's disk right after
+            // registration and later puts the copy back once (a rollback), at any time.
+            "r3-rollback" => replicated(
+                "r3-rollback",
+                1,
+                vec![attacker(2)],
+                1,
+                Replication {
+                    max_rollbacks: 1,
+                    max_snapshots: 1,
+                    snapshot_at_start_only: true,
+                    ..group(3)
+                },
+            ),
+            // As `r3-owner-crash` (the owner recovers, one crash), plus one disk copy taken
+            // right after registration and one rollback.
+            "r3-rollback-owner" => replicated(
+                "r3-rollback-owner",
+                1,
+                vec![owner(vec![Op::Recover])],
+                1,
+                Replication {
+                    max_rollbacks: 1,
+                    max_snapshots: 1,
+                    snapshot_at_start_only: true,
+                    ..group(3)
+                },
+            ),
+            // As `r3-rollback`, but the operator may copy a disk at any point of the run (any
+            // earlier state a replica had); does not finish unbounded.
+            "r3-rollback-anytime" => replicated(
+                "r3-rollback-anytime",
+                1,
+                vec![attacker(2)],
+                1,
+                Replication {
+                    max_rollbacks: 1,
+                    max_snapshots: 1,
+                    ..group(3)
+                },
+            ),
             // As `default`, plus one consensus timeout (round timeout or backoff retry).
             "r3-timeouts" => replicated(
                 "r3-timeouts",

@@ -119,10 +119,16 @@ fn broken_name(name: &str) -> Result<Broken, String> {
 fn config(name: &str, broken: Option<Broken>) -> Result<ModelConfig, String> {
     let config = ModelConfig::named(name)
         .map(|c| c.with_broken(broken))
-        .ok_or(format!("unknown config {name}"))?;
-    if broken == Some(Broken::QuorumTooSmall) && config.replication.is_none() {
+        .ok_or(format!(
+            "unknown config {name}; known: {}, all",
+            ModelConfig::NAMES.join(", ")
+        ))?;
+    if let Some(b @ (Broken::QuorumTooSmall | Broken::TrustHostDisk)) = broken
+        && config.replication.is_none()
+    {
         return Err(format!(
-            "--broken quorum-too-small needs a replicated config; {name} has one replica"
+            "--broken {} needs a replicated config; {name} has one replica",
+            b.name()
         ));
     }
     let probes = config

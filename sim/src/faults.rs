@@ -29,13 +29,20 @@ pub enum Scenario {
     /// Correlated crashes: every replica of a group crashes at once, right after one of them
     /// sent a reply, while disks are slow (writes take up to `disk_write_ms_max`).
     GroupCrashes,
+    /// The operator rolls disks back (SPEC.md "Threat model"): it copies the disks of one or two
+    /// replicas of every group, lets attempts be counted by a quorum that includes them (the
+    /// others down), then puts the copies back and takes down the replicas that saw the count,
+    /// so that a stale quorum answers; then the witnesses return.
+    Rollback,
+    /// As `Rollback`, but all five disks of every group are copied and put back at once.
+    RollbackAll,
     /// Each seed draws its own fault mix.
     Swarm,
 }
 
 impl Scenario {
     /// Every scenario, in report order.
-    pub const ALL: [Scenario; 9] = [
+    pub const ALL: [Scenario; 11] = [
         Scenario::NoFaults,
         Scenario::OneReplicaDown,
         Scenario::OneDcDown,
@@ -44,6 +51,8 @@ impl Scenario {
         Scenario::FlappingPartitions,
         Scenario::CrashRestart,
         Scenario::GroupCrashes,
+        Scenario::Rollback,
+        Scenario::RollbackAll,
         Scenario::Swarm,
     ];
 
@@ -58,6 +67,8 @@ impl Scenario {
             Scenario::FlappingPartitions => "flapping-partitions",
             Scenario::CrashRestart => "crash-restart",
             Scenario::GroupCrashes => "group-crashes",
+            Scenario::Rollback => "rollback",
+            Scenario::RollbackAll => "rollback-all",
             Scenario::Swarm => "swarm",
         }
     }
@@ -124,6 +135,21 @@ pub enum FaultAction {
         from: Dc,
         /// Receiving datacenter.
         to: Dc,
+    },
+    /// The operator copies the disk of replica `replica` of `group` (what it holds now).
+    CopyDisk {
+        /// Replica group.
+        group: u32,
+        /// Replica (and datacenter) index.
+        replica: u8,
+    },
+    /// The operator stops replica `replica` of `group` (if it runs) and puts its last copy of
+    /// the disk back; the replica stays down until a `Restart`.
+    RestoreDisk {
+        /// Replica group.
+        group: u32,
+        /// Replica (and datacenter) index.
+        replica: u8,
     },
     /// Replica `replica` of `group` handles messages `extra_ms` late (0: normal speed).
     Slow {
@@ -243,6 +269,14 @@ pub fn plan(
             plan.group_crash_after_reply_per_million = 20_000;
             plan.disk_write_ms_max = 250;
         }
+        Scenario::Rollback => {
+            let mix = rollbacks(rng, &mut plan, groups, start_ms, end_ms, &[1, 2]);
+            plan.mix = mix;
+        }
+        Scenario::RollbackAll => {
+            let mix = rollbacks(rng, &mut plan, groups, start_ms, end_ms, &[5]);
+            plan.mix = mix;
+        }
         Scenario::Swarm => swarm(rng, &mut plan, groups, start_ms, end_ms),
     }
     plan.schedule.truncate(FAULT_ACTIONS_MAX);
@@ -325,6 +359,84 @@ fn crashes(
     }
 }
 
+/// Rollback cycles over the safety phase, each on every group at once. A cycle draws how many
+/// replicas of a group the operator rolls back (`k`, one of `sizes`: 1, 2 or 5) and runs, with
+/// `R` = the rolled-back replicas `0..k`, `W` = the witnesses `k..3` that complete a first
+/// quorum with them and `O` = the others (replica `i` lives in datacenter `i`): copy the disks
+/// of `R` and cut `O`'s datacenters off (the attempts of the next seconds are counted by
+/// `R ∪ W`); then crash `R`, put the copies back, cut `W` off instead of `O` and restart `R` (a
+/// quorum `R ∪ O` that never saw the count, unless the replicas notice); after a while `W`
+/// returns. Returns the mix.
+fn rollbacks(
+    rng: &mut ChaCha20Rng,
+    plan: &mut FaultPlan,
+    groups: u32,
+    start_ms: u64,
+    end_ms: u64,
+    sizes: &[u8],
+) -> String {
+    let isolate = |plan: &mut FaultPlan, at_ms: u64, dc: Dc, cut: bool| {
+        for other in (0..DATACENTERS).filter(|o| *o != dc) {
+            for (from, to) in [(dc, other), (other, dc)] {
+                let action = if cut {
+                    FaultAction::Cut { from, to }
+                } else {
+                    FaultAction::Uncut { from, to }
+                };
+                plan.schedule.push((at_ms, action));
+            }
+        }
+    };
+    let mut at_ms = start_ms;
+    let mut drawn = [0u32; 3];
+    for _ in 0..FAULT_ACTIONS_MAX / (64 * groups.max(1) as usize) {
+        let counted_ms = draw_range(rng, 1_000, 6_000);
+        let stale_ms = draw_range(rng, 3_000, 10_000);
+        if at_ms + counted_ms + stale_ms + 1_000 >= end_ms {
+            break;
+        }
+        let pick = draw_range(rng, 0, sizes.len().saturating_sub(1) as u64);
+        let k = sizes
+            .get(usize::try_from(pick).unwrap_or(0))
+            .copied()
+            .unwrap_or(1);
+        let kind = match k {
+            1 => 0,
+            2 => 1,
+            _ => 2,
+        };
+        if let Some(n) = drawn.get_mut(kind) {
+            *n += 1;
+        }
+        let rolled: Vec<u8> = (0..k).collect();
+        let witnesses: Vec<u8> = (k..3).collect();
+        let others: Vec<u8> = (k.max(3)..5).collect();
+        let swap_ms = at_ms + counted_ms;
+        let heal_ms = swap_ms + stale_ms;
+        for &replica in &others {
+            isolate(plan, at_ms, usize::from(replica), true);
+            isolate(plan, swap_ms, usize::from(replica), false);
+        }
+        for &replica in &witnesses {
+            isolate(plan, swap_ms, usize::from(replica), true);
+            isolate(plan, heal_ms, usize::from(replica), false);
+        }
+        for group in 0..groups {
+            for &replica in &rolled {
+                plan.schedule
+                    .push((at_ms, FaultAction::CopyDisk { group, replica }));
+                plan.schedule
+                    .push((swap_ms, FaultAction::RestoreDisk { group, replica }));
+                plan.schedule
+                    .push((swap_ms + 1, FaultAction::Restart { group, replica }));
+            }
+        }
+        at_ms = heal_ms + draw_range(rng, 500, 3_000);
+    }
+    let [one, two, all] = drawn;
+    format!("rollbacks(one={one},two={two},all={all})")
+}
+
 fn swarm(rng: &mut ChaCha20Rng, plan: &mut FaultPlan, groups: u32, start_ms: u64, end_ms: u64) {
     plan.network = NetworkConfig {
         loss_per_million: u32::try_from(draw_range(rng, 0, 50_000)).unwrap_or(0),
@@ -404,6 +516,16 @@ fn swarm(rng: &mut ChaCha20Rng, plan: &mut FaultPlan, groups: u32, start_ms: u64
             },
         ));
         let _ = write!(mix, " slow(group{group}/replica{replica},+{extra_ms}ms)");
+    }
+    if draw_chance(rng, 300_000) {
+        let mut rollback_plan = FaultPlan {
+            schedule: Vec::new(),
+            mix: String::new(),
+            ..plan.clone()
+        };
+        let drawn = rollbacks(rng, &mut rollback_plan, groups, start_ms, end_ms, &[1, 2]);
+        plan.schedule.extend(rollback_plan.schedule);
+        let _ = write!(mix, " {drawn}");
     }
     plan.mix = mix;
 }

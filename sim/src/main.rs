@@ -3,7 +3,7 @@
 //! simulator's speed. Exits non-zero if any run broke an invariant.
 //!
 //! `cargo run --release -p e2ee-backup-sim -- --scenario NAME|all --seed N --seeds N [--lite]
-//! [--broken reply-before-persist] [--quiet]`
+//! [--broken reply-before-persist|trust-host-disk] [--quiet]`
 
 use std::process::ExitCode;
 use std::time::Instant;

@@ -7,8 +7,10 @@
 //! write is on disk (the documented output-order contract). A crash drops the replica's
 //! volatile state and every output not yet carried out (including a write in progress); a
 //! restart opens every durable write on disk and rebuilds the replica with
-//! [`ConsensusStore::restore`] (or, if the disk holds no consensus meta, with
-//! [`ConsensusStore::recover_amnesiac`]).
+//! [`ConsensusStore::start`], which trusts the disk only if the HSM's trusted cell (a
+//! [`MemoryTrustedState`] the host cannot roll back) vouches for it, and otherwise recovers as
+//! an amnesiac (SPEC.md "Rollback"). The operator adversary copies the disk and puts the copy
+//! back ([`VaultNode::copy_disk`], [`VaultNode::restore_disk_copy`]).
 //!
 //! The host multiplexes relays: it gives each request a host route id (unique per group across
 //! replicas and restarts), hands the replica that id, and maps the reply back to the relay and
@@ -16,16 +18,19 @@
 //!
 //! [`HostMode::ReplyBeforePersist`] is the deliberately broken host of `--broken
 //! reply-before-persist`: it sends replies and replica messages at once, before the writes they
-//! depend on, so a crash in between forgets a counted attempt that was already answered.
+//! depend on, so a crash in between forgets a counted attempt that was already answered (now
+//! caught by the trusted write count: the replica recovers instead).
+//! [`HostMode::TrustHostDisk`] is `--broken trust-host-disk`: the replica believes whatever
+//! its disk holds.
 
 use std::collections::{BTreeMap, VecDeque};
 
-use e2ee_backup::consensus::{Config, DurableState, ReplicaId};
+use e2ee_backup::consensus::{Config, FaultInjection, ReplicaId};
 use e2ee_backup::crypto::real::{InsecureFastFleetSecrets, InsecureFastSuite};
 use e2ee_backup::ids::AccountId;
 use e2ee_backup::vault::{
-    ConsensusStore, DurableSlot, ReplicaPlace, VaultFault, VaultOutput, VaultReplica,
-    open_replica_write,
+    ConsensusStore, DurableImage, DurableSlot, MemoryTrustedState, ReplicaPlace, VaultFault,
+    VaultOutput, VaultReplica, open_replica_write,
 };
 use e2ee_backup::wire::{VaultReply, VaultRequest};
 use rand_chacha::ChaCha20Rng;
@@ -47,6 +52,9 @@ pub enum HostMode {
     /// `VaultFault::SharedOprfKey`: one OPRF seed per account, so a `RegisterStart` is
     /// answered under the live record's OPRF key (an uncounted password test).
     SharedOprfKey,
+    /// Broken on purpose: a restarted replica believes whatever its disk holds (no rollback
+    /// check against the trusted cell).
+    TrustHostDisk,
 }
 
 /// What the host asks the world to do.
@@ -81,7 +89,7 @@ pub enum NodeEffect {
     },
 }
 
-type Replica = VaultReplica<InsecureFastSuite, ConsensusStore>;
+type Replica = VaultReplica<InsecureFastSuite, ConsensusStore<MemoryTrustedState>>;
 
 /// One vault replica with its host: disk, pending outputs, relay routes.
 pub struct VaultNode {
@@ -113,6 +121,10 @@ pub struct VaultNode {
     mode: HostMode,
     disk_write_ms: u64,
     rng: ChaCha20Rng,
+    /// The HSM's trusted cell: survives crashes and every disk rollback.
+    trusted: MemoryTrustedState,
+    /// The operator's last copy of the disk (the rollback adversary).
+    disk_copy: Option<BTreeMap<DurableSlot, Vec<u8>>>,
 }
 
 /// Most requests a host keeps routes for (older ones are forgotten).
@@ -154,8 +166,15 @@ impl VaultNode {
         disk_write_ms: u64,
         rng: ChaCha20Rng,
     ) -> Result<(Self, Vec<NodeEffect>), NodeError> {
-        let store = ConsensusStore::new(group, ReplicaId(replica_id), group_config(), 1)
-            .map_err(|e| NodeError::Start(format!("{e:?}")))?;
+        let trusted = MemoryTrustedState::new();
+        let store = ConsensusStore::new(
+            group,
+            ReplicaId(replica_id),
+            group_config(),
+            1,
+            trusted.clone(),
+        )
+        .map_err(|e| NodeError::Start(format!("{e:?}")))?;
         let mut node = Self {
             group,
             replica_id,
@@ -175,6 +194,8 @@ impl VaultNode {
             mode,
             disk_write_ms,
             rng,
+            trusted,
+            disk_copy: None,
         };
         let effects = node.install(fleet, store);
         Ok((node, effects))
@@ -183,7 +204,7 @@ impl VaultNode {
     fn install(
         &mut self,
         fleet: InsecureFastFleetSecrets,
-        store: ConsensusStore,
+        store: ConsensusStore<MemoryTrustedState>,
     ) -> Vec<NodeEffect> {
         let mut replica = VaultReplica::with_store(InsecureFastSuite, fleet, store);
         if self.mode == HostMode::SharedOprfKey {
@@ -220,6 +241,21 @@ impl VaultNode {
         self.epoch += 1;
     }
 
+    /// The operator copies the disk as it is now (completed writes only).
+    pub fn copy_disk(&mut self) {
+        self.disk_copy = Some(self.disk.clone());
+    }
+
+    /// The operator puts its last copy of the disk back (the node must be down); without a copy
+    /// nothing changes.
+    pub fn restore_disk_copy(&mut self) {
+        if self.replica.is_none()
+            && let Some(copy) = self.disk_copy.clone()
+        {
+            self.disk = copy;
+        }
+    }
+
     /// Restarts a crashed node from its disk at global time `now_ms`. Returns the number of
     /// durable writes that failed to open, and the effects of the first outputs.
     pub fn restart(
@@ -234,34 +270,33 @@ impl VaultNode {
             group: self.group,
             replica: ReplicaId(self.replica_id),
         };
-        let mut durable = DurableState::default();
+        let mut image = DurableImage::new();
         let mut failed = 0;
         for (slot, sealed) in &self.disk {
-            match open_replica_write(&InsecureFastSuite, &fleet, place, slot, sealed) {
-                Ok(write) => durable.apply(&write),
-                Err(_) => failed += 1,
+            let opened = open_replica_write(&InsecureFastSuite, &fleet, place, slot, sealed);
+            if !opened.is_ok_and(|write| image.insert(write).is_ok()) {
+                failed += 1;
             }
         }
         // The incarnation must grow across restarts: the epoch does (one per crash).
         let incarnation = self.epoch + 1;
         let id = ReplicaId(self.replica_id);
-        let store =
-            match ConsensusStore::restore(self.group, id, group_config(), durable, incarnation) {
-                Ok(store) => store,
-                // No meta on disk (a crash before the first write finished, or an interrupted
-                // amnesia recovery): recover without durable state.
-                Err(_) => {
-                    self.disk.clear();
-                    ConsensusStore::recover_amnesiac(
-                        self.group,
-                        id,
-                        group_config(),
-                        incarnation,
-                        self.clock.local_ms(now_ms),
-                    )
-                    .map_err(|e| NodeError::Start(format!("{e:?}")))?
-                }
-            };
+        let mut config = group_config();
+        if self.mode == HostMode::TrustHostDisk {
+            config.fault = FaultInjection::TrustHostDisk;
+        }
+        // The store trusts the disk only if the trusted cell vouches for it (SPEC.md
+        // "Rollback"); otherwise (no meta, a rollback, an interrupted write) it recovers.
+        let store = ConsensusStore::start(
+            self.group,
+            id,
+            config,
+            &image,
+            self.trusted.clone(),
+            incarnation,
+            self.clock.local_ms(now_ms),
+        )
+        .map_err(|e| NodeError::Start(format!("{e:?}")))?;
         let effects = self.install(fleet, store);
         Ok((failed, effects))
     }

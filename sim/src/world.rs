@@ -28,17 +28,25 @@ pub enum Broken {
     /// Every replica runs with `VaultFault::SharedOprfKey` (one OPRF seed per account, the
     /// behaviour before vault protocol v2): a `RegisterStart` is an uncounted password test.
     SharedOprfKey,
+    /// Restarted replicas believe whatever their host's disk holds (no check against the
+    /// trusted cell): an operator who restores old disks resets the attempt counter.
+    TrustHostDisk,
 }
 
 impl Broken {
     /// Every broken option.
-    pub const ALL: [Broken; 2] = [Broken::ReplyBeforePersist, Broken::SharedOprfKey];
+    pub const ALL: [Broken; 3] = [
+        Broken::ReplyBeforePersist,
+        Broken::SharedOprfKey,
+        Broken::TrustHostDisk,
+    ];
 
     /// The command-line name.
     pub fn name(self) -> &'static str {
         match self {
             Broken::ReplyBeforePersist => "reply-before-persist",
             Broken::SharedOprfKey => "shared-oprf-key",
+            Broken::TrustHostDisk => "trust-host-disk",
         }
     }
 
@@ -292,6 +300,7 @@ impl World {
         let mode = match config.broken {
             Some(Broken::ReplyBeforePersist) => HostMode::ReplyBeforePersist,
             Some(Broken::SharedOprfKey) => HostMode::SharedOprfKey,
+            Some(Broken::TrustHostDisk) => HostMode::TrustHostDisk,
             None => HostMode::Correct,
         };
         let mut nodes = Vec::new();
@@ -671,6 +680,17 @@ impl World {
             FaultAction::Uncut { from, to } => self.net.uncut(from, to),
             FaultAction::Clog { from, to, extra_ms } => self.net.clog(from, to, extra_ms),
             FaultAction::Unclog { from, to } => self.net.unclog(from, to),
+            FaultAction::CopyDisk { group, replica } => {
+                if let Some(node) = self.nodes.get_mut(node_index(group, replica)) {
+                    node.copy_disk();
+                }
+            }
+            FaultAction::RestoreDisk { group, replica } => {
+                if let Some(node) = self.nodes.get_mut(node_index(group, replica)) {
+                    node.crash();
+                    node.restore_disk_copy();
+                }
+            }
             FaultAction::Slow {
                 group,
                 replica,

@@ -1,7 +1,7 @@
 //! The simulator's own checks: determinism, every named scenario clean on a fixed set of seeds
 //! (lite), and a deliberately broken host caught by the checkers.
 
-use e2ee_backup_sim::checkers::INV_ATTEMPTS;
+use e2ee_backup_sim::checkers::{INV_ATTEMPTS, INV_DISCLOSE, INV_DURABLE, LIVE};
 use e2ee_backup_sim::{Broken, RunResult, Scenario, SimConfig, replay_command, run};
 
 fn lite(scenario: Scenario, seed: u64) -> SimConfig {
@@ -11,6 +11,22 @@ fn lite(scenario: Scenario, seed: u64) -> SimConfig {
         lite: true,
         broken: None,
     }
+}
+
+/// The violations that count for `scenario`. In `group-crashes` a whole group may crash while
+/// three or more of its replicas have writes in flight: their disks are then behind their
+/// trusted cells, they recover as amnesiacs, and without three healthy others the group stays
+/// unavailable (SPEC.md "Rollback", durability per mode). In `rollback-all` every disk of every
+/// group is put back: every replica notices, none can recover, every group stays unavailable.
+/// Both show as LIVE (and, for the records such a group held, INV-DURABLE: out of reach),
+/// never as INV-ATTEMPTS, INV-DISCLOSE or INV-LINEAR.
+fn counted(scenario: Scenario, result: &RunResult) -> usize {
+    let group_lost = matches!(scenario, Scenario::GroupCrashes | Scenario::RollbackAll);
+    result
+        .violations
+        .iter()
+        .filter(|v| !(group_lost && (v.invariant == LIVE || v.invariant == INV_DURABLE)))
+        .count()
 }
 
 fn describe(result: &RunResult) -> String {
@@ -47,7 +63,7 @@ fn every_scenario_keeps_every_invariant_on_the_ci_seeds() {
     for scenario in Scenario::ALL {
         for seed in [1, 2] {
             let result = run(lite(scenario, seed));
-            assert!(result.violations.is_empty(), "{}", describe(&result));
+            assert_eq!(counted(scenario, &result), 0, "{}", describe(&result));
             assert!(
                 result.stats.succeeded > 0,
                 "{}: nothing succeeded",
@@ -90,32 +106,78 @@ fn three_datacenters_down_make_the_groups_unavailable_until_healed() {
 }
 
 #[test]
-fn replying_before_the_attempt_is_persisted_is_caught_as_inv_attempts() {
-    // With five replicas one crash loses one vote, which the quorum masks; a whole group
-    // crashing while slow disks still hold acknowledged writes loses the counted attempt
-    // (seeds 13 and 18 of 1-30 with the v2 workload).
-    let caught = (1..=20).find_map(|seed| {
+fn replying_before_the_attempt_is_persisted_is_masked_by_the_trusted_write_count() {
+    // A host that sends before its writes are durable and then crashes leaves a disk behind
+    // the trusted cell: the replica recovers as an amnesiac instead of forgetting the counted
+    // attempt (before rollback detection, seeds 1-8 of group-crashes showed INV-ATTEMPTS). A
+    // group stuck without three healthy replicas shows as LIVE and INV-DURABLE, not as a guess.
+    for seed in 1..=4 {
         let result = run(SimConfig {
             broken: Some(Broken::ReplyBeforePersist),
             ..lite(Scenario::GroupCrashes, seed)
         });
-        result
-            .violations
-            .iter()
-            .any(|v| v.invariant == INV_ATTEMPTS)
-            .then_some(result)
-    });
-    let result = caught.expect("some seed shows more password tests than the limit");
-    assert!(result.stats.granted_max > result.stats.granted_limit);
-    assert!(replay_command(&result.config).ends_with("--lite --broken reply-before-persist"));
+        assert!(
+            result
+                .violations
+                .iter()
+                .all(|v| v.invariant != INV_ATTEMPTS && v.invariant != INV_DISCLOSE),
+            "{}",
+            describe(&result)
+        );
+        assert!(replay_command(&result.config).ends_with("--lite --broken reply-before-persist"));
+    }
 }
 
 #[test]
-fn a_correct_host_survives_whole_group_crashes() {
+fn believing_rolled_back_disks_is_caught_by_the_checkers() {
+    // `--broken trust-host-disk`: restored disks vote with forgotten counts.
+    let mut attempts_caught = 0;
+    for seed in 1..=6 {
+        let result = run(SimConfig {
+            broken: Some(Broken::TrustHostDisk),
+            ..lite(Scenario::Rollback, seed)
+        });
+        let safety: Vec<_> = result
+            .violations
+            .iter()
+            .filter(|v| v.invariant != LIVE)
+            .collect();
+        assert!(!safety.is_empty(), "seed {seed} not caught");
+        if result
+            .violations
+            .iter()
+            .any(|v| v.invariant == INV_ATTEMPTS)
+        {
+            attempts_caught += 1;
+        }
+        assert!(replay_command(&result.config).ends_with("--lite --broken trust-host-disk"));
+    }
+    assert!(attempts_caught > 0, "no seed shows an extra password test");
+}
+
+#[test]
+fn rolling_back_every_disk_of_a_group_grants_no_guess_and_loses_only_availability() {
+    let result = run(lite(Scenario::RollbackAll, 1));
+    assert_eq!(
+        counted(Scenario::RollbackAll, &result),
+        0,
+        "{}",
+        describe(&result)
+    );
+    assert!(result.stats.granted_max <= result.stats.granted_limit);
+}
+
+#[test]
+fn a_correct_host_keeps_safety_through_whole_group_crashes() {
     let result = run(lite(Scenario::GroupCrashes, 1));
-    assert!(result.violations.is_empty(), "{}", describe(&result));
+    assert_eq!(
+        counted(Scenario::GroupCrashes, &result),
+        0,
+        "{}",
+        describe(&result)
+    );
     assert!(result.stats.releases > 0);
-    assert_eq!(result.stats.granted_max, result.stats.granted_limit);
+    assert!(result.stats.granted_max <= result.stats.granted_limit);
 }
 
 #[test]

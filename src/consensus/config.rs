@@ -55,6 +55,9 @@ pub enum FaultInjection {
     SkipFence,
     /// Skip-Prepare: acceptors claim to promise the Accept's `next` ballot but do not.
     UnkeptNextPromise,
+    /// The replicated vault restores from whatever its host's disk holds, without checking it
+    /// against the trusted state (the behaviour before rollback detection).
+    TrustHostDisk,
 }
 
 /// The configuration of one replica group (identical on every replica).
@@ -111,7 +114,8 @@ impl Config {
             | FaultInjection::IgnoreAcceptedValues
             | FaultInjection::SkipRecovery
             | FaultInjection::SkipFence
-            | FaultInjection::UnkeptNextPromise => self.replicas.len() / 2 + 1,
+            | FaultInjection::UnkeptNextPromise
+            | FaultInjection::TrustHostDisk => self.replicas.len() / 2 + 1,
         }
     }
 

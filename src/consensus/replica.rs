@@ -25,6 +25,8 @@ pub enum StartError {
     /// The durable state has no [`ReplicaMeta`]: it is incomplete (for example an interrupted
     /// amnesia recovery) and must be discarded; start with [`Replica::recover_amnesiac`].
     IncompleteDurableState,
+    /// The HSM's trusted state failed at start (SPEC.md "Trusted state").
+    TrustedStateFailed,
 }
 
 impl fmt::Display for StartError {
@@ -32,6 +34,7 @@ impl fmt::Display for StartError {
         match self {
             Self::NotAMember => f.write_str("replica id is not a member of the group"),
             Self::IncompleteDurableState => f.write_str("durable state has no replica meta"),
+            Self::TrustedStateFailed => f.write_str("the trusted state failed at start"),
         }
     }
 }
@@ -163,7 +166,8 @@ where
             FaultInjection::None
             | FaultInjection::QuorumTooSmall
             | FaultInjection::IgnoreAcceptedValues
-            | FaultInjection::UnkeptNextPromise => {
+            | FaultInjection::UnkeptNextPromise
+            | FaultInjection::TrustHostDisk => {
                 let tag = replica.new_tag();
                 replica.recovery = Some(Recovery::Querying {
                     tag,
@@ -480,7 +484,8 @@ where
                     | FaultInjection::QuorumTooSmall
                     | FaultInjection::IgnoreAcceptedValues
                     | FaultInjection::SkipRecovery
-                    | FaultInjection::SkipFence => next.filter(|_| promised_next),
+                    | FaultInjection::SkipFence
+                    | FaultInjection::TrustHostDisk => next.filter(|_| promised_next),
                 };
                 self.dispatch(from, PeerMessage::Accepted { key, ballot, next });
             }

@@ -10,12 +10,17 @@
 
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
+use alloc::vec::Vec;
 
 use super::change::{ChangeOutcome, RecordChange};
 use super::record::AccountRecord;
+use super::replica_link::DurableSlot;
 use super::store::{RecordStore, ReplicaMessage, ReplicaPlace, StoreEvent, Ticket};
+use super::trusted::{
+    CountedWrite, DurableImage, TrustedCell, TrustedState, TrustedStateError, slot_of,
+};
 use crate::consensus::{
-    Change, Config, DurableState, OpId, Output, Replica, ReplicaId, StartError,
+    Change, Config, FaultInjection, OpId, Output, Replica, ReplicaId, StartError,
 };
 use crate::ids::AccountId;
 
@@ -37,63 +42,212 @@ impl Change<AccountRecord> for RecordChange {
     }
 }
 
+/// The store's share of the trusted cell in durable mode: this instance's incarnation, the era
+/// of its durable writes and how many it has emitted in that era.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct Series {
+    incarnation: u64,
+    era: u64,
+    writes: u64,
+}
+
 /// A [`RecordStore`] that replicates every record over a group with per-account CASPaxos.
+///
+/// `T` is the HSM's [`TrustedState`]: in durable mode every durable write is counted in it
+/// before the host sees the write, and a restart trusts the disk only if its counts match
+/// ([`ConsensusStore::start`]); with [`VolatileTrust`](super::VolatileTrust) every start is an
+/// amnesia recovery. An instance superseded by a newer one of the same replica (a clone) halts.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct ConsensusStore {
+pub struct ConsensusStore<T: TrustedState> {
     group: u32,
     replica: RecordReplica,
     tickets: BTreeMap<OpId, Ticket>,
     events: VecDeque<StoreEvent>,
     now: u64,
+    trusted: T,
+    series: Option<Series>,
+    slot_writes: BTreeMap<DurableSlot, u64>,
+    halted: bool,
+    restored: bool,
 }
 
-impl ConsensusStore {
-    fn wrap(group: u32, replica: RecordReplica, now: u64) -> Self {
+/// How a started store came up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StartKind {
+    /// From the host's disk, which matched the trusted state.
+    Restored,
+    /// As an amnesiac: volatile mode, a lost disk, or a disk older than the trusted state
+    /// (a rollback, a dropped or an interrupted write). It fences and catches up before voting.
+    Recovering,
+}
+
+impl<T: TrustedState> ConsensusStore<T> {
+    fn wrap(
+        group: u32,
+        replica: RecordReplica,
+        now: u64,
+        trusted: T,
+        series: Option<Series>,
+        slot_writes: BTreeMap<DurableSlot, u64>,
+    ) -> Self {
+        let restored = replica.is_voting();
         let mut store = Self {
             group,
             replica,
             tickets: BTreeMap::new(),
             events: VecDeque::new(),
             now,
+            trusted,
+            series,
+            slot_writes,
+            halted: false,
+            restored,
         };
         store.drain();
         store
     }
 
-    /// A member of a brand-new group (see [`Replica::new`]).
+    /// Starts an instance: `begin` on the trusted state. `Ok(None)` in volatile mode.
+    fn begin(trusted: &mut T) -> Result<Option<TrustedCell>, StartError> {
+        match trusted.begin() {
+            Ok(cell) => Ok(Some(cell)),
+            Err(TrustedStateError::NotProvided) => Ok(None),
+            Err(TrustedStateError::Superseded | TrustedStateError::Failed) => {
+                Err(StartError::TrustedStateFailed)
+            }
+        }
+    }
+
+    /// A new era of durable writes starting now (genesis or amnesia), recorded in the cell.
+    fn new_era(trusted: &mut T, cell: Option<TrustedCell>) -> Result<Option<Series>, StartError> {
+        let Some(cell) = cell else {
+            return Ok(None);
+        };
+        trusted
+            .advance(cell.incarnation, cell.incarnation, 0)
+            .map_err(|_| StartError::TrustedStateFailed)?;
+        Ok(Some(Series {
+            incarnation: cell.incarnation,
+            era: cell.incarnation,
+            writes: 0,
+        }))
+    }
+
+    /// A member of a brand-new group (see [`Replica::new`]); starts a new era in `trusted`.
     pub fn new(
         group: u32,
         id: ReplicaId,
         config: Config,
         incarnation: u64,
+        mut trusted: T,
     ) -> Result<Self, StartError> {
-        Ok(Self::wrap(group, Replica::new(id, config, incarnation)?, 0))
+        let replica = Replica::new(id, config, incarnation)?;
+        let cell = Self::begin(&mut trusted)?;
+        let series = Self::new_era(&mut trusted, cell)?;
+        Ok(Self::wrap(
+            group,
+            replica,
+            0,
+            trusted,
+            series,
+            BTreeMap::new(),
+        ))
     }
 
-    /// Restarts from durable state (see [`Replica::restore`]); open the sealed writes with
-    /// [`open_replica_write`](super::open_replica_write).
-    pub fn restore(
+    /// Restarts replica `id` (SPEC.md "Rollback"): from `image`, the writes its host's disk
+    /// offers, only if the trusted state vouches that they are the latest (durable mode and
+    /// every write of the current era present at its latest version, with a meta); otherwise as
+    /// an amnesiac (see [`Replica::recover_amnesiac`]), in a new era. In volatile mode every
+    /// start is an amnesia recovery. See [`ConsensusStore::start_kind`].
+    pub fn start(
         group: u32,
         id: ReplicaId,
         config: Config,
-        durable: DurableState<AccountId, AccountRecord>,
+        image: &DurableImage,
+        mut trusted: T,
         incarnation: u64,
+        now: u64,
     ) -> Result<Self, StartError> {
-        let replica = Replica::restore(id, config, durable, incarnation)?;
-        Ok(Self::wrap(group, replica, 0))
+        let cell = Self::begin(&mut trusted)?;
+        if config.fault == FaultInjection::TrustHostDisk {
+            // Deliberately broken (tests only): the disk is believed whatever it holds.
+            let (durable, _) = image.fold(None);
+            if durable.meta.is_some() {
+                let replica = Replica::restore(id, config, durable, incarnation)?;
+                let series = Self::new_era(&mut trusted, cell)?;
+                return Ok(Self::wrap(
+                    group,
+                    replica,
+                    0,
+                    trusted,
+                    series,
+                    BTreeMap::new(),
+                ));
+            }
+        } else if let Some(cell) = cell {
+            // INV-ROLLBACK: the disk is used only if it is exactly the latest one.
+            let (durable, counts) = image.fold(Some(cell.era));
+            if durable.meta.is_some() && image.is_current(cell.era, cell.writes) {
+                let replica = Replica::restore(id, config, durable, incarnation)?;
+                let series = Series {
+                    incarnation: cell.incarnation,
+                    era: cell.era,
+                    writes: cell.writes,
+                };
+                return Ok(Self::wrap(group, replica, 0, trusted, Some(series), counts));
+            }
+        }
+        let series = Self::new_era(&mut trusted, cell)?;
+        let replica = Replica::recover_amnesiac(id, config, incarnation, now)?;
+        Ok(Self::wrap(
+            group,
+            replica,
+            now,
+            trusted,
+            series,
+            BTreeMap::new(),
+        ))
     }
 
-    /// Restarts without durable state: fences and catches up before voting (see
-    /// [`Replica::recover_amnesiac`]).
+    /// Restarts without durable state (a lost disk): fences and catches up before voting (see
+    /// [`Replica::recover_amnesiac`]); starts a new era in `trusted`.
     pub fn recover_amnesiac(
         group: u32,
         id: ReplicaId,
         config: Config,
         incarnation: u64,
         now: u64,
+        trusted: T,
     ) -> Result<Self, StartError> {
-        let replica = Replica::recover_amnesiac(id, config, incarnation, now)?;
-        Ok(Self::wrap(group, replica, now))
+        Self::start(
+            group,
+            id,
+            config,
+            &DurableImage::new(),
+            trusted,
+            incarnation,
+            now,
+        )
+    }
+
+    /// Whether this instance came up from its disk or as an amnesiac.
+    pub fn start_kind(&self) -> StartKind {
+        if self.restored {
+            StartKind::Restored
+        } else {
+            StartKind::Recovering
+        }
+    }
+
+    /// Whether a newer instance of this replica superseded this one (or the trusted state
+    /// failed): it emits nothing any more.
+    pub fn is_halted(&self) -> bool {
+        self.halted
+    }
+
+    /// The trusted state (for hosts that keep it across instances, e.g. the model checker).
+    pub fn trusted(&self) -> &T {
+        &self.trusted
     }
 
     /// The consensus replica (for hosts and tests that inspect it).
@@ -110,10 +264,60 @@ impl ConsensusStore {
             .and_then(|a| a.value.as_ref())
     }
 
+    /// Turns the engine's outputs of one input into events. In durable mode the batch's durable
+    /// writes are counted in the trusted cell (one NVRAM write per batch that has any) before
+    /// any of them, or anything after them, reaches the host; a batch without writes only
+    /// checks the incarnation. If the cell names a newer instance, the batch is dropped and
+    /// this instance halts (a clone never acts after its successor started).
     fn drain(&mut self) {
+        let mut batch = Vec::new();
         while let Some(output) = self.replica.poll_output() {
+            batch.push(output);
+        }
+        if self.halted || batch.is_empty() {
+            return;
+        }
+        // This batch's slot counts, committed only once the trusted cell took them.
+        let mut pending: BTreeMap<DurableSlot, u64> = BTreeMap::new();
+        let mut counted = Vec::new();
+        let mut writes = self.series.map_or(0, |s| s.writes);
+        for output in &batch {
+            if let Output::Persist(write) = output {
+                let slot = slot_of(write);
+                let before = pending
+                    .get(&slot)
+                    .or_else(|| self.slot_writes.get(&slot))
+                    .copied()
+                    .unwrap_or(0);
+                let count = before.saturating_add(1);
+                pending.insert(slot, count);
+                writes = writes.saturating_add(1);
+                counted.push(count);
+            }
+        }
+        if let Some(series) = self.series.as_mut() {
+            let verdict = if counted.is_empty() {
+                self.trusted.check(series.incarnation)
+            } else {
+                self.trusted.advance(series.incarnation, series.era, writes)
+            };
+            if verdict.is_err() {
+                self.halted = true;
+                self.tickets.clear();
+                return;
+            }
+            series.writes = writes;
+        }
+        self.slot_writes.extend(pending);
+        let era = self.series.map_or(0, |s| s.era);
+        let mut counts = counted.into_iter();
+        for output in batch {
             let event = match output {
-                Output::Persist(write) => StoreEvent::ReplicaPersist(Box::new(write)),
+                Output::Persist(write) => StoreEvent::ReplicaPersist(Box::new(CountedWrite {
+                    write,
+                    era,
+                    slot_writes: counts.next().unwrap_or(0),
+                })),
                 Output::Send { to, message } => StoreEvent::ReplicaSend {
                     to,
                     message: Box::new(message),
@@ -139,7 +343,7 @@ impl ConsensusStore {
     }
 }
 
-impl RecordStore for ConsensusStore {
+impl<T: TrustedState> RecordStore for ConsensusStore<T> {
     fn submit(&mut self, ticket: Ticket, account: AccountId, change: RecordChange) {
         self.submit_at(self.now, ticket, account, change);
     }
@@ -149,12 +353,15 @@ impl RecordStore for ConsensusStore {
     }
 
     /// Ignored: a replicated store restores from its consensus durable state
-    /// ([`ConsensusStore::restore`]), never from single records.
+    /// ([`ConsensusStore::start`]), never from single records.
     fn load(&mut self, account: AccountId, record: AccountRecord) {
         let _ = (account, record);
     }
 
     fn submit_at(&mut self, now: u64, ticket: Ticket, account: AccountId, change: RecordChange) {
+        if self.halted {
+            return;
+        }
         self.now = self.now.max(now);
         let op = self.replica.propose(self.now, account, change, &());
         self.tickets.insert(op, ticket);
@@ -169,18 +376,27 @@ impl RecordStore for ConsensusStore {
     }
 
     fn handle_replica_message(&mut self, now: u64, from: ReplicaId, message: ReplicaMessage) {
+        if self.halted {
+            return;
+        }
         self.now = self.now.max(now);
         self.replica.handle_message(self.now, from, message, &());
         self.drain();
     }
 
     fn handle_timeout(&mut self, now: u64) {
+        if self.halted {
+            return;
+        }
         self.now = self.now.max(now);
         self.replica.handle_timeout(self.now, &());
         self.drain();
     }
 
     fn poll_timeout(&self) -> Option<u64> {
+        if self.halted {
+            return None;
+        }
         self.replica.poll_timeout()
     }
 }

@@ -7,9 +7,10 @@ pub mod replica;
 pub mod replica_link;
 pub mod replica_wire;
 pub mod store;
+pub mod trusted;
 
 pub use change::{Applied, ChangeOutcome, PreparedLogin, RecordChange};
-pub use consensus_store::{ConsensusStore, RecordReplica};
+pub use consensus_store::{ConsensusStore, RecordReplica, StartKind};
 pub use record::{
     AccountRecord, ActiveRecord, DEFAULT_ATTEMPT_LIMIT, MAX_ATTEMPT_LIMIT, PendingLogin,
     PendingRecord, RecordState, Registration,
@@ -18,4 +19,8 @@ pub use replica::{RestoreError, VaultFault, VaultOutput, VaultReplica, open_repl
 pub use replica_link::{DurableSlot, LinkEnvelope};
 pub use store::{
     LocalStore, RecordStore, ReplicaMessage, ReplicaPlace, ReplicaWrite, StoreEvent, Ticket,
+};
+pub use trusted::{
+    CountedWrite, DurableImage, ImageError, MemoryTrustedState, OwnedTrustedState, TrustedCell,
+    TrustedState, TrustedStateError, VolatileTrust,
 };

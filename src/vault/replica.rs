@@ -22,6 +22,7 @@ use super::replica_wire::{
     decode_replica_message, decode_replica_write, encode_replica_message, encode_replica_write,
 };
 use super::store::{LocalStore, RecordStore, ReplicaPlace, ReplicaWrite, StoreEvent, Ticket};
+use super::trusted::{CountedWrite, slot_of};
 use crate::consensus::ReplicaId;
 use crate::crypto::labels::{
     LABEL_BROKEN_SHARED_OPRF_SEED, LABEL_IN_FLIGHT_REQUEST, LABEL_LOGIN_REQUEST_DIGEST,
@@ -493,10 +494,7 @@ impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
                     let Some(place) = self.store.place() else {
                         return;
                     };
-                    let slot = match write.as_ref() {
-                        ReplicaWrite::Meta(_) => DurableSlot::Meta,
-                        ReplicaWrite::Register { key, .. } => DurableSlot::Register(key.clone()),
-                    };
+                    let slot = slot_of(&write.write);
                     let aad = durable_aad(place, &slot);
                     match self.suite.seal_storage(
                         rng,
@@ -932,20 +930,22 @@ fn login_state_aad(account: &AccountId, login_id: &LoginId) -> Vec<u8> {
 }
 
 /// Opens a consensus durable write persisted by an earlier [`VaultOutput::PersistReplica`] of
-/// the replica at `place`, for [`ConsensusStore::restore`](super::ConsensusStore::restore).
-/// Fails if it was sealed for another replica, group or slot, or does not decode.
+/// the replica at `place`.
+/// Fails if it was sealed for another replica, group or slot, or does not decode. Add the
+/// result to a [`DurableImage`](super::DurableImage) for
+/// [`ConsensusStore::start`](super::ConsensusStore::start).
 pub fn open_replica_write<S: CryptoSuite>(
     suite: &S,
     fleet: &S::FleetSecrets,
     place: ReplicaPlace,
     slot: &DurableSlot,
     sealed: &[u8],
-) -> Result<ReplicaWrite, RestoreError> {
+) -> Result<CountedWrite, RestoreError> {
     let plain = suite
         .open_storage(fleet, &durable_aad(place, slot), sealed)
         .map_err(RestoreError::Crypto)?;
     let write = decode_replica_write(plain.expose()).map_err(RestoreError::Decode)?;
-    let matches = match (&write, slot) {
+    let matches = match (&write.write, slot) {
         (ReplicaWrite::Meta(_), DurableSlot::Meta) => true,
         (ReplicaWrite::Register { key, .. }, DurableSlot::Register(account)) => key == account,
         (ReplicaWrite::Meta(_), DurableSlot::Register(_))

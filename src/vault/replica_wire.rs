@@ -9,6 +9,7 @@ use alloc::vec::Vec;
 
 use super::record::AccountRecord;
 use super::store::{ReplicaMessage, ReplicaWrite};
+use super::trusted::CountedWrite;
 use crate::consensus::{
     AcceptedValue, AcceptorState, Ballot, CATCH_UP_PAGE_MAX, PeerMessage, Refusal, ReplicaId,
     ReplicaMeta, RequestTag,
@@ -312,19 +313,27 @@ pub fn decode_replica_message(bytes: &[u8]) -> Result<ReplicaMessage, DecodeErro
     Ok(message)
 }
 
-/// Encodes a consensus durable write (the plaintext that is sealed under the storage key).
-pub fn encode_replica_write(write: &ReplicaWrite) -> Vec<u8> {
+/// Version byte of a durable-write encoding (2: the write carries its era and slot count).
+pub const DURABLE_WRITE_VERSION: u8 = 2;
+
+/// Encodes a consensus durable write with its era and slot count (the plaintext that is sealed
+/// under the storage key): version ‖ code ‖ era u64 ‖ slot writes u64 ‖ fields.
+pub fn encode_replica_write(counted: &CountedWrite) -> Vec<u8> {
     let mut w = Writer::new();
-    w.u8(REPLICA_WIRE_VERSION);
-    match write {
+    w.u8(DURABLE_WRITE_VERSION);
+    match &counted.write {
         ReplicaWrite::Meta(meta) => {
             w.u8(CODE_WRITE_META)
+                .u64(counted.era)
+                .u64(counted.slot_writes)
                 .u64(meta.epoch_floor)
                 .u64(meta.established_epoch)
                 .u64(meta.counter_reserved);
         }
         ReplicaWrite::Register { key, state } => {
-            w.u8(CODE_WRITE_REGISTER);
+            w.u8(CODE_WRITE_REGISTER)
+                .u64(counted.era)
+                .u64(counted.slot_writes);
             write_account(&mut w, key);
             write_opt_ballot(&mut w, &state.promised);
             write_opt_accepted(&mut w, &state.accepted);
@@ -333,14 +342,17 @@ pub fn encode_replica_write(write: &ReplicaWrite) -> Vec<u8> {
     w.into_bytes()
 }
 
-/// Decodes a consensus durable write; rejects trailing bytes and unknown codes.
-pub fn decode_replica_write(bytes: &[u8]) -> Result<ReplicaWrite, DecodeError> {
+/// Decodes a consensus durable write; rejects other versions, trailing bytes and unknown codes.
+pub fn decode_replica_write(bytes: &[u8]) -> Result<CountedWrite, DecodeError> {
     let mut r = Reader::new(bytes);
     let version = r.u8()?;
-    if version != REPLICA_WIRE_VERSION {
+    if version != DURABLE_WRITE_VERSION {
         return Err(DecodeError::UnsupportedVersion(version));
     }
-    let write = match r.u8()? {
+    let code = r.u8()?;
+    let era = r.u64()?;
+    let slot_writes = r.u64()?;
+    let write = match code {
         CODE_WRITE_META => ReplicaWrite::Meta(ReplicaMeta {
             epoch_floor: r.u64()?,
             established_epoch: r.u64()?,
@@ -356,5 +368,9 @@ pub fn decode_replica_write(bytes: &[u8]) -> Result<ReplicaWrite, DecodeError> {
         other => return Err(DecodeError::UnknownCode(other)),
     };
     r.finish()?;
-    Ok(write)
+    Ok(CountedWrite {
+        write,
+        era,
+        slot_writes,
+    })
 }

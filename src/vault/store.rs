@@ -12,6 +12,7 @@ use alloc::collections::{BTreeMap, VecDeque};
 
 use super::change::{ChangeOutcome, RecordChange};
 use super::record::AccountRecord;
+use super::trusted::CountedWrite;
 use crate::consensus::{DurableWrite, PeerMessage, ReplicaId};
 use crate::ids::AccountId;
 
@@ -53,7 +54,8 @@ pub enum StoreEvent {
     },
     /// Replicated stores only: durably write this consensus state before acting on any later
     /// event (the vault seals it under the storage key).
-    ReplicaPersist(Box<ReplicaWrite>),
+    /// The write carries its era and slot count (SPEC.md "Rollback").
+    ReplicaPersist(Box<CountedWrite>),
     /// Replicated stores only: send `message` to replica `to` (the vault seals it under the
     /// replica-link key).
     ReplicaSend {

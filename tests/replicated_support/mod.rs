@@ -15,15 +15,15 @@ use std::rc::Rc;
 
 use e2ee_backup::BackupKey;
 use e2ee_backup::client::{Client, ClientConfig, ClientOutcome, ClientOutput, OperationId};
-use e2ee_backup::consensus::{Ballot, Config, DurableState, PeerMessage, ReplicaId};
+use e2ee_backup::consensus::{Ballot, Config, FaultInjection, PeerMessage, ReplicaId};
 use e2ee_backup::crypto::CryptoSuite;
 use e2ee_backup::crypto::real::{InsecureFastFleetSecrets, InsecureFastSuite};
 use e2ee_backup::ids::AccountId;
 use e2ee_backup::relay::{ConnectionId, Relay, RelayConfig, RelayOutput};
 use e2ee_backup::vault::{
-    AccountRecord, ChangeOutcome, ConsensusStore, DurableSlot, RecordChange, RecordStore,
-    ReplicaMessage, ReplicaPlace, StoreEvent, Ticket, VaultOutput, VaultReplica,
-    open_replica_write,
+    AccountRecord, ChangeOutcome, ConsensusStore, DurableImage, DurableSlot, MemoryTrustedState,
+    RecordChange, RecordStore, ReplicaMessage, ReplicaPlace, StoreEvent, Ticket, TrustedCell,
+    TrustedState, TrustedStateError, VaultOutput, VaultReplica, VolatileTrust, open_replica_write,
 };
 use e2ee_backup::wire::{
     Reply, ReplyBody, Request, RequestKind, VaultReply, VaultRequest, reply_aad, request_aad,
@@ -45,6 +45,53 @@ pub use fixtures::{account, fast_fleet as fleet};
 pub fn group_config() -> Config {
     Config::new((0..REPLICAS).map(ReplicaId))
 }
+
+/// The HSM's trusted state of one replica identity in the harness: a shared in-memory cell the
+/// simulated host cannot roll back (durable mode), or none (volatile mode).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Trust {
+    Durable(MemoryTrustedState),
+    Volatile(VolatileTrust),
+}
+
+impl TrustedState for Trust {
+    fn begin(&mut self) -> Result<TrustedCell, TrustedStateError> {
+        match self {
+            Self::Durable(t) => t.begin(),
+            Self::Volatile(t) => t.begin(),
+        }
+    }
+    fn check(&self, incarnation: u64) -> Result<(), TrustedStateError> {
+        match self {
+            Self::Durable(t) => t.check(incarnation),
+            Self::Volatile(t) => t.check(incarnation),
+        }
+    }
+    fn advance(
+        &mut self,
+        incarnation: u64,
+        era: u64,
+        writes: u64,
+    ) -> Result<(), TrustedStateError> {
+        match self {
+            Self::Durable(t) => t.advance(incarnation, era, writes),
+            Self::Volatile(t) => t.advance(incarnation, era, writes),
+        }
+    }
+}
+
+impl Trust {
+    /// NVRAM writes so far (0 in volatile mode).
+    pub fn nvram_writes(&self) -> u64 {
+        match self {
+            Self::Durable(t) => t.nvram_writes(),
+            Self::Volatile(_) => 0,
+        }
+    }
+}
+
+/// The store every harness replica runs.
+pub type Store = ConsensusStore<Trust>;
 
 // ---- the change log (INV-LINEAR) ------------------------------------------------------------
 
@@ -74,7 +121,7 @@ pub struct Log {
 
 /// A `ConsensusStore` that reports every change and its Accept rounds to the shared `Log`.
 pub struct LoggedStore {
-    pub inner: ConsensusStore,
+    pub inner: Store,
     log: Rc<RefCell<Log>>,
     replica: u8,
     incarnation: u64,
@@ -294,6 +341,8 @@ pub struct Node {
     pub vault: Option<Vault>,
     pub disk: BTreeMap<DurableSlot, Vec<u8>>,
     pub incarnation: u64,
+    /// The HSM's trusted cell: survives crashes and disk rollbacks; shared by clones.
+    pub trusted: Trust,
 }
 
 #[derive(Default, Debug, Clone, Copy)]
@@ -341,10 +390,29 @@ pub struct Cluster {
     pub spread: bool,
     /// How many proposers `Faults::crash_at_accept` crashed.
     pub crashes_at_accept: u32,
+    /// Deliberately broken behaviour of every replica started from now on (tests that show a
+    /// checker can fail).
+    pub fault: FaultInjection,
 }
 
 impl Cluster {
+    /// Five replicas in durable mode (each HSM has a trusted cell).
     pub fn new(seed: u64) -> Self {
+        Self::with_mode(seed, true)
+    }
+
+    /// Five replicas in volatile mode (no trusted state: every start is an amnesia recovery).
+    pub fn volatile(seed: u64) -> Self {
+        Self::with_mode(seed, false)
+    }
+
+    fn config(&self) -> Config {
+        let mut config = group_config();
+        config.fault = self.fault;
+        config
+    }
+
+    fn with_mode(seed: u64, durable: bool) -> Self {
         let log = Rc::new(RefCell::new(Log::default()));
         let relay = Relay::new(RelayConfig {
             bucket_capacity: 10_000,
@@ -373,20 +441,29 @@ impl Cluster {
             redirect: BTreeMap::new(),
             spread: false,
             crashes_at_accept: 0,
+            fault: FaultInjection::None,
         };
         for id in 0..REPLICAS {
-            let store = ConsensusStore::new(GROUP, ReplicaId(id), group_config(), 1).unwrap();
+            let trusted = if durable {
+                Trust::Durable(MemoryTrustedState::new())
+            } else {
+                Trust::Volatile(VolatileTrust)
+            };
+            let store =
+                ConsensusStore::new(GROUP, ReplicaId(id), group_config(), 1, trusted.clone())
+                    .unwrap();
             cluster.nodes.push(Node {
                 vault: None,
                 disk: BTreeMap::new(),
                 incarnation: 1,
+                trusted,
             });
             cluster.install(id, store);
         }
         cluster
     }
 
-    fn install(&mut self, id: u8, store: ConsensusStore) {
+    fn install(&mut self, id: u8, store: Store) {
         let node = &mut self.nodes[usize::from(id)];
         let logged = LoggedStore {
             inner: store,
@@ -413,47 +490,80 @@ impl Cluster {
         self.nodes[usize::from(id)].vault = None;
     }
 
-    /// Restarts replica `id` from its disk (INV-DURABLE).
+    /// Restarts replica `id` from what its disk holds: the store trusts the disk only if the
+    /// trusted cell vouches for it, else it recovers as an amnesiac (INV-DURABLE, rollback).
     pub fn restart(&mut self, id: u8) {
+        let store = self.start_instance(id);
+        self.install(id, store);
+    }
+
+    /// A new instance of replica `id` over its current disk (the caller installs it).
+    fn start_instance(&mut self, id: u8) -> Store {
         let place = ReplicaPlace {
             group: GROUP,
             replica: ReplicaId(id),
         };
+        let config = self.config();
         let node = &mut self.nodes[usize::from(id)];
         node.incarnation += 1;
-        let mut durable = DurableState::default();
+        let mut image = DurableImage::new();
         for (slot, sealed) in &node.disk {
             let write = open_replica_write(&self.suite, &self.oracle_fleet, place, slot, sealed)
                 .expect("own durable writes open");
-            durable.apply(&write);
+            image.insert(write).expect("one write per slot");
         }
-        let incarnation = node.incarnation;
-        let store = match ConsensusStore::restore(
+        ConsensusStore::start(
             GROUP,
             ReplicaId(id),
-            group_config(),
-            durable,
-            incarnation,
-        ) {
-            Ok(store) => store,
-            // An interrupted amnesia recovery left no meta: recover again from nothing.
-            Err(_) => {
-                node.disk.clear();
-                ConsensusStore::recover_amnesiac(
-                    GROUP,
-                    ReplicaId(id),
-                    group_config(),
-                    incarnation,
-                    self.now_ms,
-                )
-                .unwrap()
-            }
-        };
+            config,
+            &image,
+            node.trusted.clone(),
+            node.incarnation,
+            self.now_ms,
+        )
+        .unwrap()
+    }
+
+    /// The operator starts a second instance of replica `id` on a copy of its disk; it
+    /// replaces the running one in the cluster, which is returned (still running: the operator
+    /// may keep feeding it).
+    pub fn clone_instance(&mut self, id: u8) -> Vault {
+        let store = self.start_instance(id);
+        let older = self.nodes[usize::from(id)]
+            .vault
+            .take()
+            .expect("replica is up");
         self.install(id, store);
+        older
+    }
+
+    /// Sealed messages addressed to replica `id` in flight now (for feeding an old instance).
+    pub fn any_peer_message_to(&mut self, id: u8) -> Vec<Vec<u8>> {
+        self.in_flight
+            .iter()
+            .filter_map(|p| match p {
+                Packet::Peer(_, to, bytes) if *to == id => Some(bytes.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Whether replica `id` is up but halted (a newer instance of it started).
+    pub fn halted(&self, id: u8) -> bool {
+        self.nodes[usize::from(id)]
+            .vault
+            .as_ref()
+            .is_some_and(|v| v.store().inner.is_halted())
+    }
+
+    /// NVRAM writes of every replica's trusted cell so far.
+    pub fn nvram_writes(&self) -> u64 {
+        self.nodes.iter().map(|n| n.trusted.nvram_writes()).sum()
     }
 
     /// Restarts replica `id` with its disk wiped: it must not vote until it has caught up.
     pub fn restart_amnesiac(&mut self, id: u8) {
+        let config = self.config();
         let node = &mut self.nodes[usize::from(id)];
         node.vault = None;
         node.disk.clear();
@@ -461,12 +571,28 @@ impl Cluster {
         let store = ConsensusStore::recover_amnesiac(
             GROUP,
             ReplicaId(id),
-            group_config(),
+            config,
             node.incarnation,
             self.now_ms,
+            node.trusted.clone(),
         )
         .unwrap();
         self.install(id, store);
+    }
+
+    /// The operator's copy of replica `id`'s durable writes (every slot, as the host holds it).
+    pub fn copy_disk(&self, id: u8) -> BTreeMap<DurableSlot, Vec<u8>> {
+        self.nodes[usize::from(id)].disk.clone()
+    }
+
+    /// The operator puts an earlier copy of replica `id`'s durable writes back (a rollback of the
+    /// whole disk); the replica must be down.
+    pub fn put_disk(&mut self, id: u8, disk: BTreeMap<DurableSlot, Vec<u8>>) {
+        assert!(
+            !self.is_up(id),
+            "roll a disk back only while its replica is down"
+        );
+        self.nodes[usize::from(id)].disk = disk;
     }
 
     pub fn voting(&self, id: u8) -> bool {

@@ -1,13 +1,13 @@
 //! Hosts of the replicated model: carrying out a replica's outputs (with crash points), the
 //! relay hop, restarts, and what the history observes at the group's boundary.
 
-use e2ee_backup::consensus::{DurableState, ReplicaId};
+use e2ee_backup::consensus::ReplicaId;
 use e2ee_backup::crypto::symbolic::{SymbolicSuite, inspect};
 use e2ee_backup::relay::{ConnectionId, RelayOutput};
 use e2ee_backup::vault::replica_wire::decode_replica_write;
 use e2ee_backup::vault::{
-    ConsensusStore, RecordState, ReplicaPlace, ReplicaWrite, VaultFault, VaultOutput, VaultReplica,
-    open_replica_write,
+    ConsensusStore, DurableImage, OwnedTrustedState, RecordState, ReplicaPlace, ReplicaWrite,
+    VaultFault, VaultOutput, VaultReplica, open_replica_write,
 };
 use e2ee_backup::wire::{ClientReply, Reply, ReplyBody, VaultReply};
 use stateright::semantics::ConsistencyTester;
@@ -20,7 +20,12 @@ use crate::model::{OWNER_BACKUP_KEY, OWNER_PASSWORD};
 
 impl ReplicatedModel {
     /// Starts a replica over `store` and carries out what it emits first.
-    pub(super) fn install(&self, state: &mut ReplicatedState, id: u8, store: ConsensusStore) {
+    pub(super) fn install(
+        &self,
+        state: &mut ReplicatedState,
+        id: u8,
+        store: ConsensusStore<OwnedTrustedState>,
+    ) {
         let Some(host) = state.replicas.get_mut(usize::from(id)) else {
             return;
         };
@@ -45,37 +50,36 @@ impl ReplicatedModel {
             return None;
         }
         host.incarnation += 1;
+        host.rolled_back = false;
         if amnesia {
             host.disk.clear();
             host.disk_accepted = None;
             host.amnesiac = true;
         }
-        let mut durable = DurableState::default();
+        let mut image = DurableImage::new();
         for (slot, sealed) in &host.disk {
             // A write this host made itself always opens.
             let write =
                 open_replica_write(&SymbolicSuite, &self.fleet, place, slot, sealed).ok()?;
-            durable.apply(&write);
+            image.insert(write).ok()?;
         }
-        let config = self.group_config();
-        let store = match durable.meta {
-            Some(_) if !amnesia => {
-                ConsensusStore::restore(GROUP, ReplicaId(id), config, durable, host.incarnation)
-                    .ok()?
-            }
-            _ => {
-                host.disk.clear();
-                host.disk_accepted = None;
-                ConsensusStore::recover_amnesiac(
-                    GROUP,
-                    ReplicaId(id),
-                    config,
-                    host.incarnation,
-                    host.now_ms,
-                )
-                .ok()?
-            }
-        };
+        let store = ConsensusStore::start(
+            GROUP,
+            ReplicaId(id),
+            self.group_config(),
+            &image,
+            host.trusted,
+            host.incarnation,
+            host.now_ms,
+        )
+        .ok()?;
+        if !store.replica().is_voting() {
+            // The store did not trust the disk (lost, rolled back, or an interrupted batch of
+            // writes): it recovers as an amnesiac and its old writes are void.
+            host.amnesiac = true;
+            host.disk.clear();
+            host.disk_accepted = None;
+        }
         state.history.restarted |= !amnesia;
         self.install(state, id, store);
         Some(())
@@ -231,7 +235,10 @@ impl ReplicatedModel {
         if crash.is_some()
             && let Some(host) = state.replicas.get_mut(usize::from(id))
         {
-            host.vault = None;
+            // The HSM's trusted cell survives the crash.
+            if let Some(vault) = host.vault.take() {
+                host.trusted = *vault.store().trusted();
+            }
         }
         if let Some(host) = state.replicas.get_mut(usize::from(id))
             && host.amnesiac
@@ -318,7 +325,7 @@ fn observe_write(state: &mut ReplicatedState, id: u8, sealed: &[u8], quorum: usi
     };
     let Ok(ReplicaWrite::Register {
         state: acceptor, ..
-    }) = decode_replica_write(&plain)
+    }) = decode_replica_write(&plain).map(|c| c.write)
     else {
         return;
     };

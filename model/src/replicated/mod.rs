@@ -24,7 +24,7 @@ use e2ee_backup::client::{ClientConfig, ClientOutcome, ClientOutput};
 use e2ee_backup::consensus::{Config, FaultInjection, ReplicaId};
 use e2ee_backup::crypto::symbolic::{SymbolicFleetSecrets, SymbolicSuite};
 use e2ee_backup::relay::{ConnectionId, FirstReplica, RelayConfig};
-use e2ee_backup::vault::{ConsensusStore, DurableSlot};
+use e2ee_backup::vault::{ConsensusStore, DurableSlot, OwnedTrustedState};
 use e2ee_backup::wire::{ClientRequest, RequestKind};
 use e2ee_backup::{AccountId, BackupKey, Client, CryptoSuite, FleetId, Relay};
 use stateright::semantics::{ConsistencyTester, LinearizabilityTester};
@@ -35,7 +35,7 @@ use crate::model::{ACCOUNT, ATTACKER_PASSWORD, OWNER_BACKUP_KEY, OWNER_PASSWORD}
 use crate::rng::CounterRng;
 use crate::state::Device;
 use spec::{AccountSpec, SpecOp};
-use state::{History, Packet, PendingRequest, ReplicaHost, ReplicatedState};
+use state::{DiskCopy, History, Packet, PendingRequest, ReplicaHost, ReplicatedState};
 
 const FLEET: &[u8] = b"fleet";
 /// RNG streams of the replica hosts (devices use 1, 2, …).
@@ -80,6 +80,11 @@ pub enum Action {
     Restart(u8),
     /// A down replica restarts without its disk (amnesia) and recovers before it votes.
     RestartAmnesiac(u8),
+    /// The operator copies replica `r`'s disk (the HSM's trusted cell is out of reach).
+    Snapshot(u8),
+    /// The operator stops replica `r` (if it runs) and puts the copy of its disk back; it stays
+    /// down until `Restart`.
+    Rollback(u8),
 }
 
 /// The replicated model of one configuration.
@@ -109,8 +114,10 @@ impl ReplicatedModel {
     pub fn group_config(&self) -> Config {
         let mut config = Config::new((0..self.replication.replicas).map(ReplicaId));
         config.max_rounds = self.replication.max_rounds;
-        if self.config.broken == Some(Broken::QuorumTooSmall) {
-            config.fault = FaultInjection::QuorumTooSmall;
+        match self.config.broken {
+            Some(Broken::QuorumTooSmall) => config.fault = FaultInjection::QuorumTooSmall,
+            Some(Broken::TrustHostDisk) => config.fault = FaultInjection::TrustHostDisk,
+            Some(Broken::ReplyBeforePersist | Broken::SharedOprfKey) | None => {}
         }
         config
     }
@@ -184,6 +191,8 @@ impl ReplicatedModel {
             duplicates_left: self.config.max_duplicates,
             crashes_left: self.config.max_crashes,
             amnesia_left: self.replication.max_amnesia,
+            snapshots_left: self.replication.max_snapshots,
+            rollbacks_left: self.replication.max_rollbacks,
             replica_timeouts_left: self.replication.max_replica_timeouts,
             history: History::default(),
             linear: LinearizabilityTester::new(AccountSpec::new(self.config.attempt_limit)),
@@ -191,14 +200,23 @@ impl ReplicatedModel {
         for id in 0..self.replication.replicas {
             state.replicas.push(ReplicaHost {
                 vault: None,
+                trusted: OwnedTrustedState::default(),
                 disk: BTreeMap::new(),
                 incarnation: 1,
                 now_ms: 0,
                 rng: CounterRng::new(REPLICA_STREAM + u32::from(id)),
                 amnesiac: false,
                 disk_accepted: None,
+                snapshot: None,
+                rolled_back: false,
             });
-            let store = ConsensusStore::new(GROUP, ReplicaId(id), self.group_config(), 1);
+            let store = ConsensusStore::new(
+                GROUP,
+                ReplicaId(id),
+                self.group_config(),
+                1,
+                OwnedTrustedState::default(),
+            );
             if let Ok(store) = store {
                 self.install(&mut state, id, store);
             }
@@ -317,6 +335,7 @@ impl ReplicatedModel {
                 && outcome == ClientOutcome::Recovered(BackupKey::from_bytes(OWNER_BACKUP_KEY))
             {
                 state.history.recovered = true;
+                state.history.recovered_after_rollback |= state.history.rolled_back;
             }
             if outcome != ClientOutcome::Unavailable {
                 state.history.completed_while_down |= any_down;
@@ -407,7 +426,7 @@ impl ReplicatedModel {
     pub fn impaired(host: &ReplicaHost) -> bool {
         match &host.vault {
             Some(vault) => !vault.store().replica().is_voting(),
-            None => !host.disk.contains_key(&DurableSlot::Meta),
+            None => host.rolled_back || !host.disk.contains_key(&DurableSlot::Meta),
         }
     }
 
@@ -514,6 +533,18 @@ impl Model for ReplicatedModel {
                 None => {}
             }
         }
+        for (id, host) in state.replicas.iter().enumerate() {
+            let id = id as u8;
+            let at_start = state.devices.iter().all(|d| !d.running && d.next_op == 0);
+            let may_copy = at_start || !self.replication.snapshot_at_start_only;
+            if state.snapshots_left > 0 && host.snapshot.is_none() && may_copy {
+                actions.push(Action::Snapshot(id));
+            }
+            let may_stop = host.vault.is_none() || down < usize::from(self.replication.max_down);
+            if state.rollbacks_left > 0 && host.snapshot.is_some() && may_stop {
+                actions.push(Action::Rollback(id));
+            }
+        }
         let may_crash = state.crashes_left > 0 && down < usize::from(self.replication.max_down);
         for packet in state.network.keys() {
             actions.push(Action::Deliver(packet.clone()));
@@ -592,6 +623,27 @@ impl Model for ReplicatedModel {
             Action::RestartAmnesiac(id) => {
                 state.amnesia_left = state.amnesia_left.checked_sub(1)?;
                 self.restart(&mut state, id, true)?;
+            }
+            Action::Snapshot(id) => {
+                state.snapshots_left = state.snapshots_left.checked_sub(1)?;
+                let host = state.replicas.get_mut(usize::from(id))?;
+                host.snapshot = Some(DiskCopy {
+                    disk: host.disk.clone(),
+                    disk_accepted: host.disk_accepted,
+                });
+            }
+            Action::Rollback(id) => {
+                state.rollbacks_left = state.rollbacks_left.checked_sub(1)?;
+                let host = state.replicas.get_mut(usize::from(id))?;
+                // The HSM's trusted cell survives; only the host's disk goes back.
+                if let Some(vault) = host.vault.take() {
+                    host.trusted = *vault.store().trusted();
+                }
+                let copy = host.snapshot.clone()?;
+                host.disk = copy.disk;
+                host.disk_accepted = copy.disk_accepted;
+                host.rolled_back = true;
+                state.history.rolled_back = true;
             }
             Action::Deliver(packet) | Action::DeliverThenCrash(packet, _)
                 if !Self::take(&mut state, &packet) =>

@@ -23,6 +23,10 @@ pub const REPLICA_RESTARTS: &str = "sometimes: a replica restarts from its disk"
 pub const COMPLETES_WHILE_DOWN: &str = "sometimes: an operation completes while a replica is down";
 /// An amnesiac replica catches up and votes again.
 pub const AMNESIAC_RECOVERS: &str = "sometimes: a replica that lost its disk votes again";
+/// The operator put an earlier copy of a replica's disk back.
+pub const ROLLBACK_HAPPENS: &str = "sometimes: a replica's disk is rolled back";
+/// The owner still recovers the key after a rollback.
+pub const RECOVERS_AFTER_ROLLBACK: &str = "sometimes: a recovery succeeds after a rollback";
 /// Liveness: every device's script ends (each operation ends with an outcome, possibly
 /// `Unavailable`): no operation hangs.
 pub const SCRIPTS_END: &str = "eventually: every device's operations end";
@@ -103,6 +107,18 @@ pub fn all(model: &ReplicatedModel) -> Vec<Property<ReplicatedModel>> {
             AMNESIAC_RECOVERS,
             |_, s: &ReplicatedState| s.history.amnesiac_recovered,
         ));
+    }
+    if model.replication.max_rollbacks > 0 {
+        properties.push(Property::sometimes(
+            ROLLBACK_HAPPENS,
+            |_, s: &ReplicatedState| s.history.rolled_back,
+        ));
+        if honest {
+            properties.push(Property::sometimes(
+                RECOVERS_AFTER_ROLLBACK,
+                |_, s: &ReplicatedState| s.history.recovered_after_rollback,
+            ));
+        }
     }
     properties.push(Property::eventually(
         SCRIPTS_END,

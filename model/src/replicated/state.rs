@@ -9,7 +9,9 @@ use e2ee_backup::consensus::Ballot;
 use e2ee_backup::crypto::symbolic::{SymbolicSuite, inspect};
 use e2ee_backup::relay::ConnectionId;
 use e2ee_backup::vault::replica_wire::decode_replica_message;
-use e2ee_backup::vault::{ConsensusStore, DurableSlot, LinkEnvelope, ReplicaMessage};
+use e2ee_backup::vault::{
+    ConsensusStore, DurableSlot, LinkEnvelope, OwnedTrustedState, ReplicaMessage,
+};
 use e2ee_backup::wire::{ClientReply, ClientRequest};
 use e2ee_backup::{Relay, VaultReplica};
 use stateright::semantics::LinearizabilityTester;
@@ -23,7 +25,10 @@ use crate::state::Device;
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ReplicaHost {
     /// The running replica; `None` while it is down.
-    pub vault: Option<VaultReplica<SymbolicSuite, ConsensusStore>>,
+    pub vault: Option<VaultReplica<SymbolicSuite, ConsensusStore<OwnedTrustedState>>>,
+    /// The HSM's trusted cell as of the replica's last crash (while it runs, its store holds
+    /// the live copy); the host's rollback never touches it.
+    pub trusted: OwnedTrustedState,
     /// Durable storage: the last sealed write per slot.
     pub disk: BTreeMap<DurableSlot, Vec<u8>>,
     /// Process starts so far (the consensus incarnation).
@@ -36,6 +41,19 @@ pub struct ReplicaHost {
     pub amnesiac: bool,
     /// What its disk holds for the account: the accepted ballot and the record's generation
     /// (`None` for an empty register); a function of `disk`, kept for the properties.
+    pub disk_accepted: Option<(Ballot, Option<u64>)>,
+    /// The operator's copy of this replica's disk (and its summary), if it took one.
+    pub snapshot: Option<DiskCopy>,
+    /// Its disk was replaced by an earlier copy and it has not restarted since.
+    pub rolled_back: bool,
+}
+
+/// A copy of a replica's disk the operator took (`Snapshot`) and may put back (`Rollback`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct DiskCopy {
+    /// The slots as they were.
+    pub disk: BTreeMap<DurableSlot, Vec<u8>>,
+    /// Their summary as it was.
     pub disk_accepted: Option<(Ballot, Option<u64>)>,
 }
 
@@ -169,6 +187,10 @@ pub struct History {
     pub restarted: bool,
     /// A replica that lost its disk caught up and votes again.
     pub amnesiac_recovered: bool,
+    /// The operator put an earlier copy of a replica's disk back.
+    pub rolled_back: bool,
+    /// The owner recovered the right key after a rollback.
+    pub recovered_after_rollback: bool,
     /// Login requests that returned to their device (INV-LINEAR), saturating.
     pub returns: u8,
 }
@@ -200,6 +222,10 @@ pub struct ReplicatedState {
     pub crashes_left: u8,
     /// Amnesiac restarts still allowed.
     pub amnesia_left: u8,
+    /// Disk copies the operator may still take.
+    pub snapshots_left: u8,
+    /// Rollbacks the operator may still make.
+    pub rollbacks_left: u8,
     /// Consensus timeouts still allowed.
     pub replica_timeouts_left: u8,
     /// Observations for the properties.
