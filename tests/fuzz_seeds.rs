@@ -26,8 +26,7 @@ use e2ee_backup::vault::replica_wire::{
 };
 use e2ee_backup::vault::{
     AccountRecord, ConsensusStore, LinkEnvelope, MemoryTrustedState, ReplicaPlace, ReplicaWrite,
-    VaultOutput,
-    VaultReplica,
+    VaultOutput, VaultReplica,
 };
 use e2ee_backup::wire::{
     ClientReply, ClientRequest, Reply, ReplyBody, Request, VaultReply, VaultRequest, reply_aad,
