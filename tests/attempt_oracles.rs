@@ -456,13 +456,8 @@ fn a_lost_answer_and_a_rate_limited_resend_keep_the_login() {
 
 // ---- finding 5: a lost Exposed answer and the app's retry ---------------------------------------
 
-#[test]
-fn an_unanswered_registration_is_resumed_not_registered_again() {
-    // Every Expose answer is lost. The old app retry registered again, giving the same
-    // password a fresh counter each round. Now the retry resumes: same generation.
-    let mut net = Net::fast(10);
-    let alice = account("alice");
-    net.add_client(1, &alice);
+/// Loses every answer to `Expose` while the returned flag is true (it starts true).
+fn lose_expose_answers(net: &mut FastNet) -> Rc<RefCell<bool>> {
     let blackout = Rc::new(RefCell::new(true));
     let b = blackout.clone();
     net.hook = Some(Box::new(move |hop, bytes| {
@@ -472,6 +467,17 @@ fn an_unanswered_registration_is_resumed_not_registered_again() {
         }
         vec![bytes.to_vec()]
     }));
+    blackout
+}
+
+#[test]
+fn an_unanswered_registration_is_resumed_not_registered_again() {
+    // Every Expose answer is lost. The old app retry registered again, giving the same
+    // password a fresh counter each round. Now the retry resumes: same generation.
+    let mut net = Net::fast(10);
+    let alice = account("alice");
+    net.add_client(1, &alice);
+    let blackout = lose_expose_answers(&mut net);
     assert_eq!(
         net.register(1, PASSWORD, &key(), 3),
         ClientOutcome::Unavailable
@@ -495,15 +501,7 @@ fn a_registration_with_another_password_or_key_starts_afresh() {
     let mut net = Net::fast(11);
     let alice = account("alice");
     net.add_client(1, &alice);
-    let blackout = Rc::new(RefCell::new(true));
-    let b = blackout.clone();
-    net.hook = Some(Box::new(move |hop, bytes| {
-        let expose = VaultReply::decode(bytes).is_ok_and(|r| r.kind == RequestKind::Expose);
-        if *b.borrow() && hop == Hop::VaultToRelay && expose {
-            return vec![];
-        }
-        vec![bytes.to_vec()]
-    }));
+    let blackout = lose_expose_answers(&mut net);
     assert_eq!(
         net.register(1, PASSWORD, &key(), 3),
         ClientOutcome::Unavailable

@@ -894,37 +894,30 @@ fn shared_oprf_seed<S: CryptoSuite>(suite: &S, account: &AccountId) -> SecretByt
     SecretBytes::new(seed)
 }
 
-fn ticket_aad(account: &AccountId, base_generation: u64) -> Vec<u8> {
-    let mut aad = LABEL_REGISTRATION_TICKET_AAD.to_vec();
+/// `label ‖ u32 length ‖ account`: the start of every storage AAD bound to an account.
+fn account_aad(label: &[u8], account: &AccountId) -> Vec<u8> {
+    let mut aad = label.to_vec();
     aad.extend_from_slice(
         &u32::try_from(account.as_bytes().len())
             .unwrap_or(u32::MAX)
             .to_be_bytes(),
     );
     aad.extend_from_slice(account.as_bytes());
+    aad
+}
+
+fn ticket_aad(account: &AccountId, base_generation: u64) -> Vec<u8> {
+    let mut aad = account_aad(LABEL_REGISTRATION_TICKET_AAD, account);
     aad.extend_from_slice(&base_generation.to_be_bytes());
     aad
 }
 
 fn record_aad(account: &AccountId) -> Vec<u8> {
-    let mut aad = LABEL_RECORD_AAD.to_vec();
-    aad.extend_from_slice(
-        &u32::try_from(account.as_bytes().len())
-            .unwrap_or(u32::MAX)
-            .to_be_bytes(),
-    );
-    aad.extend_from_slice(account.as_bytes());
-    aad
+    account_aad(LABEL_RECORD_AAD, account)
 }
 
 fn login_state_aad(account: &AccountId, login_id: &LoginId) -> Vec<u8> {
-    let mut aad = LABEL_LOGIN_STATE_AAD.to_vec();
-    aad.extend_from_slice(
-        &u32::try_from(account.as_bytes().len())
-            .unwrap_or(u32::MAX)
-            .to_be_bytes(),
-    );
-    aad.extend_from_slice(account.as_bytes());
+    let mut aad = account_aad(LABEL_LOGIN_STATE_AAD, account);
     aad.extend_from_slice(login_id);
     aad
 }
