@@ -17,7 +17,7 @@ use e2ee_backup::crypto::CryptoSuite;
 use e2ee_backup::crypto::real::InsecureFastSuite;
 use e2ee_backup::ids::AccountId;
 use e2ee_backup::relay::RelayConfig;
-use e2ee_backup::vault::{RecordState, VaultFault, VaultOutput};
+use e2ee_backup::vault::{RecordState, VaultOutput};
 use e2ee_backup::wire::{
     ClientReply, ClientRequest, RecordStatus, Reply, ReplyBody, Request, RequestKind, VaultReply,
     VaultRequest, reply_aad, request_aad,
@@ -157,12 +157,14 @@ fn register_start_never_answers_under_the_live_records_oprf_key() {
     assert_eq!(active(&net, &alice).attempts_used, 0);
 }
 
+#[cfg(feature = "fault-injection")]
 #[test]
 fn with_the_broken_shared_oprf_key_register_start_is_a_password_test() {
     // The check above can fail: the pre-v2 vault (one OPRF key per account) lets every
     // uncounted RegisterStart test a password offline.
     let mut net = Net::fast(1);
-    net.vault.inject_fault(VaultFault::SharedOprfKey);
+    net.vault
+        .inject_fault(e2ee_backup::vault::VaultFault::SharedOprfKey);
     let alice = account("alice");
     net.add_client(1, &alice);
     net.register(1, PASSWORD, &key(), 10);
