@@ -256,6 +256,16 @@ fn record_login_starts(net: &mut FastNet) -> Rc<RefCell<Vec<Vec<u8>>>> {
     log
 }
 
+/// Alice makes `times` recoveries with a wrong password, each answered `WrongPassword`.
+fn guess_wrong(net: &mut FastNet, times: usize) {
+    for _ in 0..times {
+        assert!(matches!(
+            net.recover(1, b"a guess"),
+            ClientOutcome::WrongPassword { .. }
+        ));
+    }
+}
+
 fn replay(net: &mut FastNet, requests: &[Vec<u8>]) {
     let now = net.now_ms;
     for bytes in requests {
@@ -269,12 +279,7 @@ fn login_starts_of_an_earlier_registration_do_not_count_against_a_new_one() {
     let mut net = registered_net(4, 5);
     let alice = account("alice");
     let log = record_login_starts(&mut net);
-    for _ in 0..4 {
-        assert!(matches!(
-            net.recover(1, b"a guess"),
-            ClientOutcome::WrongPassword { .. }
-        ));
-    }
+    guess_wrong(&mut net, 4);
     assert_eq!(log.borrow().len(), 4);
     // The owner re-registers (generation 2, limit 4); the operator replays the four old ones.
     assert_eq!(
@@ -299,12 +304,7 @@ fn a_login_start_replayed_after_many_newer_ones_is_not_counted_again() {
     let mut net = registered_net(5, 100);
     let alice = account("alice");
     let log = record_login_starts(&mut net);
-    for _ in 0..70 {
-        assert!(matches!(
-            net.recover(1, b"a guess"),
-            ClientOutcome::WrongPassword { .. }
-        ));
-    }
+    guess_wrong(&mut net, 70);
     assert_eq!(active(&net, &alice).attempts_used, 70);
     let first = log.borrow()[0].clone();
     replay(&mut net, &[first]);
@@ -316,12 +316,7 @@ fn login_starts_from_before_a_successful_login_are_stale_after_it() {
     let mut net = registered_net(6, 5);
     let alice = account("alice");
     let log = record_login_starts(&mut net);
-    for _ in 0..3 {
-        assert!(matches!(
-            net.recover(1, b"a guess"),
-            ClientOutcome::WrongPassword { .. }
-        ));
-    }
+    guess_wrong(&mut net, 3);
     assert_eq!(net.recover(1, PASSWORD), ClientOutcome::Recovered(key()));
     let record = active(&net, &alice);
     assert_eq!((record.attempts_used, record.login_epoch), (0, 1));

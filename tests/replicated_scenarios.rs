@@ -7,27 +7,16 @@ use e2ee_backup::BackupKey;
 use e2ee_backup::client::ClientOutcome;
 use e2ee_backup::vault::RecordState;
 use e2ee_backup::wire::RequestKind;
-use rand_chacha::ChaCha20Rng;
-use rand_core::SeedableRng;
-use replicated_support::{Cluster, REPLICAS, account};
+use replicated_support::{Cluster, REPLICAS, account, register_and_guess_wrong_once, seeded_key};
 
 fn key(seed: u64) -> BackupKey {
-    BackupKey::generate(&mut ChaCha20Rng::seed_from_u64(seed))
+    seeded_key(seed)
 }
 
 /// A cluster where alice registered (limit 3) and guessed wrong once (2 attempts left).
 fn registered_with_one_wrong_guess(seed: u64) -> (Cluster, BackupKey) {
     let mut c = Cluster::new(seed);
-    c.add_client(1, &account("alice"));
-    let k = key(seed);
-    assert_eq!(
-        c.register(1, b"pw", &k, 3),
-        ClientOutcome::Registered { generation: 1 }
-    );
-    assert_eq!(
-        c.recover(1, b"wrong"),
-        ClientOutcome::WrongPassword { remaining: 2 }
-    );
+    let k = register_and_guess_wrong_once(&mut c, seed, 3);
     (c, k)
 }
 

@@ -8,12 +8,10 @@ use e2ee_backup::client::ClientOutcome;
 use e2ee_backup::consensus::FaultInjection;
 use e2ee_backup::vault::DurableSlot;
 use e2ee_backup::wire::RequestKind;
-use rand_chacha::ChaCha20Rng;
-use rand_core::SeedableRng;
-use replicated_support::{Cluster, REPLICAS, account};
+use replicated_support::{Cluster, REPLICAS, account, register_and_guess_wrong_once, seeded_key};
 
 fn key(seed: u64) -> BackupKey {
-    BackupKey::generate(&mut ChaCha20Rng::seed_from_u64(seed))
+    seeded_key(seed)
 }
 
 /// One password attempt; the run is bounded because replicas that wait for healthy peers retry
@@ -246,16 +244,7 @@ fn a_clone_started_from_a_copy_of_the_disk_halts_the_older_instance() {
 #[test]
 fn volatile_replicas_recover_at_every_start_and_keep_the_count() {
     let mut c = Cluster::volatile(17);
-    c.add_client(1, &account("alice"));
-    let k = key(17);
-    assert_eq!(
-        c.register(1, b"pw", &k, 3),
-        ClientOutcome::Registered { generation: 1 }
-    );
-    assert_eq!(
-        c.recover(1, b"wrong"),
-        ClientOutcome::WrongPassword { remaining: 2 }
-    );
+    let k = register_and_guess_wrong_once(&mut c, 17, 3);
     // Even an untouched disk is not trusted: every restart is an amnesia recovery.
     for id in 0..REPLICAS {
         c.crash(id);
@@ -275,16 +264,7 @@ fn volatile_replicas_recover_at_every_start_and_keep_the_count() {
 #[test]
 fn a_whole_group_restart_keeps_records_in_durable_mode() {
     let mut c = Cluster::new(18);
-    c.add_client(1, &account("alice"));
-    let k = key(18);
-    assert_eq!(
-        c.register(1, b"pw", &k, 3),
-        ClientOutcome::Registered { generation: 1 }
-    );
-    assert_eq!(
-        c.recover(1, b"wrong"),
-        ClientOutcome::WrongPassword { remaining: 2 }
-    );
+    let k = register_and_guess_wrong_once(&mut c, 18, 3);
     // Every datacenter loses power after its writes completed.
     for id in 0..REPLICAS {
         c.crash(id);
@@ -303,16 +283,7 @@ fn a_whole_group_restart_keeps_records_in_durable_mode() {
 #[test]
 fn a_whole_group_restart_in_volatile_mode_answers_unavailable_never_a_fresh_count() {
     let mut c = Cluster::volatile(19);
-    c.add_client(1, &account("alice"));
-    let k = key(19);
-    assert_eq!(
-        c.register(1, b"pw", &k, 2),
-        ClientOutcome::Registered { generation: 1 }
-    );
-    assert_eq!(
-        c.recover(1, b"wrong"),
-        ClientOutcome::WrongPassword { remaining: 1 }
-    );
+    register_and_guess_wrong_once(&mut c, 19, 2);
     for id in 0..REPLICAS {
         c.crash(id);
     }

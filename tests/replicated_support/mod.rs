@@ -42,6 +42,29 @@ mod fixtures;
 #[allow(unused_imports)]
 pub use fixtures::{account, fast_fleet as fleet};
 
+/// The backup key of the test seeded with `seed`.
+pub fn seeded_key(seed: u64) -> BackupKey {
+    BackupKey::generate(&mut ChaCha20Rng::seed_from_u64(seed))
+}
+
+/// Alice (connection 1) registers password `pw` with `limit` and guesses wrong once, leaving
+/// `limit - 1` attempts; returns her backup key. The prefix most replicated tests share.
+pub fn register_and_guess_wrong_once(c: &mut Cluster, seed: u64, limit: u32) -> BackupKey {
+    c.add_client(1, &account("alice"));
+    let k = seeded_key(seed);
+    assert_eq!(
+        c.register(1, b"pw", &k, limit),
+        ClientOutcome::Registered { generation: 1 }
+    );
+    assert_eq!(
+        c.recover(1, b"wrong"),
+        ClientOutcome::WrongPassword {
+            remaining: limit - 1
+        }
+    );
+    k
+}
+
 pub fn group_config() -> Config {
     Config::new((0..REPLICAS).map(ReplicaId))
 }
