@@ -92,15 +92,28 @@ impl TrustedState for VolatileTrust {
     }
 }
 
+/// `begin` on a cell: a new instance of the replica, superseding every earlier one.
+fn cell_begin(cell: &mut TrustedCell) -> TrustedCell {
+    cell.incarnation = cell.incarnation.saturating_add(1);
+    *cell
+}
+
+/// `check` on a cell: only the newest instance may go on.
+fn cell_check(cell: &TrustedCell, incarnation: u64) -> Result<(), TrustedStateError> {
+    if cell.incarnation == incarnation {
+        Ok(())
+    } else {
+        Err(TrustedStateError::Superseded)
+    }
+}
+
 fn cell_advance(
     cell: &mut TrustedCell,
     incarnation: u64,
     era: u64,
     writes: u64,
 ) -> Result<(), TrustedStateError> {
-    if cell.incarnation != incarnation {
-        return Err(TrustedStateError::Superseded);
-    }
+    cell_check(cell, incarnation)?;
     cell.era = era;
     cell.writes = writes;
     Ok(())
@@ -116,15 +129,10 @@ pub struct OwnedTrustedState {
 
 impl TrustedState for OwnedTrustedState {
     fn begin(&mut self) -> Result<TrustedCell, TrustedStateError> {
-        self.cell.incarnation = self.cell.incarnation.saturating_add(1);
-        Ok(self.cell)
+        Ok(cell_begin(&mut self.cell))
     }
     fn check(&self, incarnation: u64) -> Result<(), TrustedStateError> {
-        if self.cell.incarnation == incarnation {
-            Ok(())
-        } else {
-            Err(TrustedStateError::Superseded)
-        }
+        cell_check(&self.cell, incarnation)
     }
     fn advance(
         &mut self,
@@ -185,16 +193,12 @@ impl core::hash::Hash for MemoryTrustedState {
 impl TrustedState for MemoryTrustedState {
     fn begin(&mut self) -> Result<TrustedCell, TrustedStateError> {
         let mut shared = self.shared.borrow_mut();
-        shared.cell.incarnation = shared.cell.incarnation.saturating_add(1);
+        let cell = cell_begin(&mut shared.cell);
         shared.nvram_writes = shared.nvram_writes.saturating_add(1);
-        Ok(shared.cell)
+        Ok(cell)
     }
     fn check(&self, incarnation: u64) -> Result<(), TrustedStateError> {
-        if self.shared.borrow().cell.incarnation == incarnation {
-            Ok(())
-        } else {
-            Err(TrustedStateError::Superseded)
-        }
+        cell_check(&self.shared.borrow().cell, incarnation)
     }
     fn advance(
         &mut self,
