@@ -20,10 +20,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use e2ee_backup::client::ClientOutcome;
-use e2ee_backup::crypto::labels::LABEL_REGISTRATION_TICKET_AAD;
 use e2ee_backup::crypto::real::{InsecureFastFleetSecrets, InsecureFastSuite};
 use e2ee_backup::crypto::{CryptoSuite as _, SecretBytes};
 use e2ee_backup::ids::AccountId;
+use e2ee_backup::vault::ticket_aad;
 use e2ee_backup::wire::{
     LoginId, Reply, ReplyBody, Request, VaultReply, VaultRequest, reply_aad, request_aad,
 };
@@ -383,18 +383,6 @@ impl Oracle {
             _ => {}
         }
     }
-}
-
-/// The AAD the vault seals a registration ticket under (SPEC.md "Per-registration OPRF
-/// seeds"): the label, the account id with its 4-byte length, the base generation. A ticket
-/// that does not open is reported (SIM-LIMIT), so a drift from the vault's format shows.
-fn ticket_aad(account: &AccountId, base_generation: u64) -> Vec<u8> {
-    let mut aad = LABEL_REGISTRATION_TICKET_AAD.to_vec();
-    let len = u32::try_from(account.as_bytes().len()).unwrap_or(u32::MAX);
-    aad.extend_from_slice(&len.to_be_bytes());
-    aad.extend_from_slice(account.as_bytes());
-    aad.extend_from_slice(&base_generation.to_be_bytes());
-    aad
 }
 
 /// An account id for messages.

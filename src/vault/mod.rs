@@ -15,7 +15,9 @@ pub use record::{
     AccountRecord, ActiveRecord, DEFAULT_ATTEMPT_LIMIT, MAX_ATTEMPT_LIMIT, PendingLogin,
     PendingRecord, RecordState, Registration,
 };
-pub use replica::{RestoreError, VaultFault, VaultOutput, VaultReplica, open_replica_write};
+pub use replica::{
+    RestoreError, VaultFault, VaultOutput, VaultReplica, open_replica_write, ticket_aad,
+};
 pub use replica_link::{DurableSlot, LinkEnvelope};
 pub use store::{
     LocalStore, RecordStore, ReplicaMessage, ReplicaPlace, ReplicaWrite, StoreEvent, Ticket,

@@ -906,7 +906,10 @@ fn account_aad(label: &[u8], account: &AccountId) -> Vec<u8> {
     aad
 }
 
-fn ticket_aad(account: &AccountId, base_generation: u64) -> Vec<u8> {
+/// The AAD a registration ticket is sealed under (SPEC.md "Per-registration OPRF seeds"):
+/// [`LABEL_REGISTRATION_TICKET_AAD`] ‖ u32 length ‖ account ‖ u64 base generation. Public for
+/// oracles that hold the fleet secrets (the simulator's checker opens tickets with it).
+pub fn ticket_aad(account: &AccountId, base_generation: u64) -> Vec<u8> {
     let mut aad = account_aad(LABEL_REGISTRATION_TICKET_AAD, account);
     aad.extend_from_slice(&base_generation.to_be_bytes());
     aad
