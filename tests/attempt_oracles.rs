@@ -17,6 +17,7 @@ use e2ee_backup::crypto::CryptoSuite;
 use e2ee_backup::crypto::real::InsecureFastSuite;
 use e2ee_backup::ids::AccountId;
 use e2ee_backup::relay::RelayConfig;
+use e2ee_backup::vault::change::first_login_epoch;
 use e2ee_backup::vault::{RecordState, VaultOutput};
 use e2ee_backup::wire::{
     ClientReply, ClientRequest, RecordStatus, Reply, ReplyBody, Request, RequestKind, VaultReply,
@@ -316,10 +317,19 @@ fn login_starts_from_before_a_successful_login_are_stale_after_it() {
     let mut net = registered_net(6, 5);
     let alice = account("alice");
     let log = record_login_starts(&mut net);
+    let first_epoch = active(&net, &alice).login_epoch;
+    assert_eq!(
+        first_epoch,
+        first_login_epoch(&active(&net, &alice).registration.registration_digest),
+        "the first epoch comes from the registration"
+    );
     guess_wrong(&mut net, 3);
     assert_eq!(net.recover(1, PASSWORD), ClientOutcome::Recovered(key()));
     let record = active(&net, &alice);
-    assert_eq!((record.attempts_used, record.login_epoch), (0, 1));
+    assert_eq!(
+        (record.attempts_used, record.login_epoch),
+        (0, first_epoch + 1)
+    );
     let recorded = log.borrow().clone();
     replay(&mut net, &recorded);
     assert_eq!(active(&net, &alice).attempts_used, 0);

@@ -25,8 +25,8 @@ use e2ee_backup::vault::replica_wire::{
     decode_replica_message, decode_replica_write, encode_replica_message, encode_replica_write,
 };
 use e2ee_backup::vault::{
-    AccountRecord, ConsensusStore, LinkEnvelope, MemoryTrustedState, ReplicaPlace, ReplicaWrite,
-    VaultOutput, VaultReplica,
+    AccountRecord, ConsensusStore, LinkEnvelope, MemoryTrustedState, ReplicaBody, ReplicaPlace,
+    ReplicaWrite, VaultOutput, VaultReplica,
 };
 use e2ee_backup::wire::{
     ClientReply, ClientRequest, Reply, ReplyBody, Request, VaultReply, VaultRequest, reply_aad,
@@ -338,12 +338,14 @@ impl World {
             plain.expose(),
             "it re-encodes"
         );
-        match &message {
-            PeerMessage::Accept { value, .. } => self.seed_record(value.as_ref()),
-            PeerMessage::Promise {
+        match &message.body {
+            ReplicaBody::Peer(PeerMessage::Accept { value, .. }) => {
+                self.seed_record(value.as_ref())
+            }
+            ReplicaBody::Peer(PeerMessage::Promise {
                 accepted: Some(accepted),
                 ..
-            } => self.seed_record(accepted.value.as_ref()),
+            }) => self.seed_record(accepted.value.as_ref()),
             _ => {}
         }
         let name = self.name("replica-message");

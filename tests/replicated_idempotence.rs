@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use e2ee_backup::crypto::SecretBytes;
+use e2ee_backup::vault::change::first_login_epoch;
 use e2ee_backup::vault::{
     AccountRecord, ChangeOutcome, PreparedLogin, RecordChange, RecordState, Registration,
 };
@@ -22,8 +23,14 @@ fn registration(tag: u8, limit: u32) -> Registration {
     }
 }
 
+/// The first login epoch of generation `generation` (its registration is `registration(g)`).
+fn first_epoch(generation: u64) -> u64 {
+    let tag = u8::try_from(generation).unwrap();
+    first_login_epoch(&registration(tag, 3).registration_digest)
+}
+
 fn login_start(generation: u64, n: u8) -> RecordChange {
-    login_start_in(generation, 0, n)
+    login_start_in(generation, first_epoch(generation), n)
 }
 
 fn login_start_in(generation: u64, login_epoch: u64, n: u8) -> RecordChange {
@@ -68,7 +75,11 @@ fn pool() -> Vec<RecordChange> {
         for n in 1..=4u8 {
             pool.push(login_start(generation, n));
             // The same login made for the epoch after a success.
-            pool.push(login_start_in(generation, 1, n.wrapping_add(8)));
+            pool.push(login_start_in(
+                generation,
+                first_epoch(generation) + 1,
+                n.wrapping_add(8),
+            ));
             for verified in [false, true] {
                 pool.push(RecordChange::LoginFinish {
                     generation,

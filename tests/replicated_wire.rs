@@ -13,8 +13,9 @@ use e2ee_backup::vault::replica_wire::{
     decode_replica_message, decode_replica_write, encode_replica_message, encode_replica_write,
 };
 use e2ee_backup::vault::{
-    AccountRecord, ConsensusStore, CountedWrite, LinkEnvelope, PendingRecord, RecordState,
-    Registration, ReplicaMessage, ReplicaWrite, VaultOutput, VaultReplica, VolatileTrust,
+    AccountRecord, CensusMessage, ConsensusStore, CountedWrite, Lineage, LinkEnvelope,
+    PendingRecord, RecordState, Registration, ReplicaBody, ReplicaMessage, ReplicaWrite,
+    VaultOutput, VaultReplica, VolatileTrust,
 };
 use e2ee_backup::wire::DecodeError;
 use proptest::prelude::*;
@@ -79,7 +80,34 @@ fn tag_strategy() -> impl Strategy<Value = RequestTag> {
     })
 }
 
+fn lineage_strategy() -> impl Strategy<Value = Option<Lineage>> {
+    proptest::option::of((any::<u8>(), tag_strategy()).prop_map(|(r, tag)| Lineage {
+        founder: ReplicaId(r),
+        tag,
+    }))
+}
+
+fn census_strategy() -> impl Strategy<Value = CensusMessage> {
+    prop_oneof![
+        tag_strategy().prop_map(|tag| CensusMessage::Query { tag }),
+        (tag_strategy(), any::<u64>())
+            .prop_map(|(tag, instance)| CensusMessage::Frozen { tag, instance }),
+        tag_strategy().prop_map(|tag| CensusMessage::Check { tag }),
+        (tag_strategy(), any::<u64>())
+            .prop_map(|(tag, instance)| CensusMessage::StillFrozen { tag, instance }),
+        tag_strategy().prop_map(|tag| CensusMessage::Commit { tag }),
+    ]
+}
+
 fn message_strategy() -> impl Strategy<Value = ReplicaMessage> {
+    let body = prop_oneof![
+        peer_strategy().prop_map(ReplicaBody::Peer),
+        census_strategy().prop_map(ReplicaBody::Census),
+    ];
+    (lineage_strategy(), body).prop_map(|(lineage, body)| ReplicaMessage { lineage, body })
+}
+
+fn peer_strategy() -> impl Strategy<Value = PeerMessage<AccountId, AccountRecord>> {
     prop_oneof![
         (account_strategy(), ballot_strategy())
             .prop_map(|(key, ballot)| PeerMessage::Prepare { key, ballot }),
@@ -194,8 +222,10 @@ proptest! {
         write in write_strategy(),
         era in any::<u64>(),
         slot_writes in any::<u64>(),
+        lineage in lineage_strategy(),
     ) {
-        let write = CountedWrite { write, era, slot_writes };
+        let lineage = lineage.unwrap_or(Lineage::ORIGINAL);
+        let write = CountedWrite { write, era, slot_writes, lineage };
         let bytes = encode_replica_write(&write);
         prop_assert_eq!(decode_replica_write(&bytes), Ok(write));
         let mut longer = bytes;
@@ -213,21 +243,24 @@ proptest! {
 
 #[test]
 fn rejects_unknown_versions_and_codes() {
-    let message = PeerMessage::Fence {
-        tag: RequestTag {
-            incarnation: 1,
-            sequence: 2,
-        },
-        epoch: 3,
+    let message = ReplicaMessage {
+        lineage: None,
+        body: ReplicaBody::Peer(PeerMessage::Fence {
+            tag: RequestTag {
+                incarnation: 1,
+                sequence: 2,
+            },
+            epoch: 3,
+        }),
     };
     let mut bytes = encode_replica_message(&message);
-    bytes[0] = 2;
+    bytes[0] = 1;
     assert_eq!(
         decode_replica_message(&bytes),
-        Err(DecodeError::UnsupportedVersion(2))
+        Err(DecodeError::UnsupportedVersion(1))
     );
-    bytes[0] = 1;
-    bytes[1] = 0x7F;
+    bytes[0] = 2;
+    bytes[2] = 0x7F;
     assert_eq!(
         decode_replica_message(&bytes),
         Err(DecodeError::UnknownCode(0x7F))
@@ -236,8 +269,8 @@ fn rejects_unknown_versions_and_codes() {
 
 #[test]
 fn rejects_a_catch_up_page_claiming_more_entries_than_allowed() {
-    // version, CatchUpPage, tag (16 bytes), more = 0, count = u32::MAX, nothing else.
-    let mut bytes = vec![1, 0x09];
+    // version, no lineage, CatchUpPage, tag (16 bytes), more = 0, count = u32::MAX, nothing else.
+    let mut bytes = vec![2, 0, 0x09];
     bytes.extend_from_slice(&[0; 16]);
     bytes.push(0);
     bytes.extend_from_slice(&u32::MAX.to_be_bytes());
@@ -253,40 +286,47 @@ fn vector_account() -> AccountId {
     AccountId::new(b"alice").unwrap()
 }
 
-const PREPARE_HEX: &str = "010105616c6963650000000000000001000000000000000203";
-const ACCEPT_LOCKED_HEX: &str =
-    "010305616c6963650000000000000001000000000000000203010000000a0200000000000000070300";
+/// Sent by a recovering replica: no lineage.
+const PREPARE_HEX: &str = "02000105616c6963650000000000000001000000000000000203";
+/// Sent by a voter of the original lineage: founder 0, tag {0, 0}.
+const ACCEPT_LOCKED_HEX: &str = "020100000000000000000000000000000000000305616c6963650000000000000001000000000000000203010000000a0200000000000000070300";
 /// The Fence an amnesiac replica 0 (incarnation 9) of group 0 sends replica 1, sealed under the
 /// test fleet's link key with the salt drawn from `ChaCha20Rng::seed_from_u64(2)`.
-const SEALED_FENCE_HEX: &str = "010000000000010000004a8e0bb7534fcf4f12ac7458fb8092fe529ce56ea0bb68edb63b5f6ccb168aad930838792ee3f690e6aa6a1f9b4d1517dab99bc3792b759335ed8486437ba830a98a9d8dbab3a0c28b6ce2";
+const SEALED_FENCE_HEX: &str = "010000000000010000004b8e0bb7534fcf4f12ac7458fb8092fe529ce56ea0bb68edb63b5f6ccb168aad930b3e7f2ee3f690e6aa63169b4d1517dab99bc3792b759335ed84f6144b25398f857c316141b796b57bee32";
 
 #[test]
 fn prepare_matches_its_frozen_vector() {
-    let message = PeerMessage::Prepare {
-        key: vector_account(),
-        ballot: Ballot {
-            epoch: 1,
-            counter: 2,
-            replica: ReplicaId(3),
-        },
+    let message = ReplicaMessage {
+        lineage: None,
+        body: ReplicaBody::Peer(PeerMessage::Prepare {
+            key: vector_account(),
+            ballot: Ballot {
+                epoch: 1,
+                counter: 2,
+                replica: ReplicaId(3),
+            },
+        }),
     };
     assert_eq!(hex::encode(encode_replica_message(&message)), PREPARE_HEX);
 }
 
 #[test]
 fn accept_of_a_locked_record_matches_its_frozen_vector() {
-    let message = PeerMessage::Accept {
-        key: vector_account(),
-        ballot: Ballot {
-            epoch: 1,
-            counter: 2,
-            replica: ReplicaId(3),
-        },
-        value: Some(AccountRecord {
-            generation: 7,
-            state: RecordState::Locked,
+    let message = ReplicaMessage {
+        lineage: Some(Lineage::ORIGINAL),
+        body: ReplicaBody::Peer(PeerMessage::Accept {
+            key: vector_account(),
+            ballot: Ballot {
+                epoch: 1,
+                counter: 2,
+                replica: ReplicaId(3),
+            },
+            value: Some(AccountRecord {
+                generation: 7,
+                state: RecordState::Locked,
+            }),
+            next: None,
         }),
-        next: None,
     };
     let bytes = encode_replica_message(&message);
     assert_eq!(hex::encode(&bytes), ACCEPT_LOCKED_HEX);

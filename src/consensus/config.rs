@@ -58,6 +58,9 @@ pub enum FaultInjection {
     /// The replicated vault restores from whatever its host's disk holds, without checking it
     /// against the trusted state (the behaviour before rollback detection).
     TrustHostDisk,
+    /// The replicated vault takes consensus messages of every lineage, not only its own
+    /// (SPEC.md "Re-genesis"): an older lineage's delayed messages reach a new one.
+    IgnoreLineage,
 }
 
 /// The configuration of one replica group (identical on every replica).
@@ -81,6 +84,11 @@ pub struct Config {
     pub skip_prepare: bool,
     /// Seed of the backoff jitter (mixed with the replica id and the op id).
     pub jitter_seed: u64,
+    /// Re-genesis (SPEC.md "Re-genesis"; used by the replicated vault's store): a replica whose
+    /// amnesia recovery has not finished after this long (plus `round_timeout_ms` per replica
+    /// id, so that the lowest id goes first) runs a census; `None`: never. A group whose
+    /// majority is impaired then starts again empty instead of staying unavailable.
+    pub regenesis_after_ms: Option<u64>,
     /// Test-only fault injection; [`FaultInjection::None`] in production.
     #[doc(hidden)]
     pub fault: FaultInjection,
@@ -88,7 +96,8 @@ pub struct Config {
 
 impl Config {
     /// A group of `replicas` with the default timings (100 ms rounds, 20 ms backoff base,
-    /// 8 rounds, counter blocks of 1024, catch-up pages of 256, skip-Prepare off).
+    /// 8 rounds, counter blocks of 1024, catch-up pages of 256, skip-Prepare off, re-genesis
+    /// after 2 s of stalled recovery).
     pub fn new(replicas: impl IntoIterator<Item = ReplicaId>) -> Self {
         let mut replicas: Vec<ReplicaId> = replicas.into_iter().collect();
         replicas.sort();
@@ -102,6 +111,7 @@ impl Config {
             catch_up_page: 256,
             skip_prepare: false,
             jitter_seed: 0,
+            regenesis_after_ms: Some(2_000),
             fault: FaultInjection::None,
         }
     }
@@ -115,7 +125,8 @@ impl Config {
             | FaultInjection::SkipRecovery
             | FaultInjection::SkipFence
             | FaultInjection::UnkeptNextPromise
-            | FaultInjection::TrustHostDisk => self.replicas.len() / 2 + 1,
+            | FaultInjection::TrustHostDisk
+            | FaultInjection::IgnoreLineage => self.replicas.len() / 2 + 1,
         }
     }
 

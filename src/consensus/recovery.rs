@@ -53,6 +53,15 @@ impl<K, V> Recovery<K, V> {
         }
     }
 
+    /// The tag of the current request.
+    pub(crate) fn tag(&self) -> RequestTag {
+        match self {
+            Self::Querying { tag, .. }
+            | Self::Fencing { tag, .. }
+            | Self::CatchingUp { tag, .. } => *tag,
+        }
+    }
+
     /// The replicas that answered the current request.
     pub(crate) fn answered(&self) -> BTreeSet<ReplicaId> {
         match self {

@@ -167,7 +167,8 @@ where
             | FaultInjection::QuorumTooSmall
             | FaultInjection::IgnoreAcceptedValues
             | FaultInjection::UnkeptNextPromise
-            | FaultInjection::TrustHostDisk => {
+            | FaultInjection::TrustHostDisk
+            | FaultInjection::IgnoreLineage => {
                 let tag = replica.new_tag();
                 replica.recovery = Some(Recovery::Querying {
                     tag,
@@ -193,6 +194,12 @@ where
     /// Whether the replica votes (false while an amnesia recovery is running).
     pub fn is_voting(&self) -> bool {
         self.recovery.is_none()
+    }
+
+    /// While an amnesia recovery runs: the tag its answers must carry now (answers to other
+    /// tags are ignored).
+    pub fn recovery_tag(&self) -> Option<RequestTag> {
+        self.recovery.as_ref().map(|r| r.tag())
     }
 
     /// The replica-wide durable record as last emitted.
@@ -485,7 +492,8 @@ where
                     | FaultInjection::IgnoreAcceptedValues
                     | FaultInjection::SkipRecovery
                     | FaultInjection::SkipFence
-                    | FaultInjection::TrustHostDisk => next.filter(|_| promised_next),
+                    | FaultInjection::TrustHostDisk
+                    | FaultInjection::IgnoreLineage => next.filter(|_| promised_next),
                 };
                 self.dispatch(from, PeerMessage::Accepted { key, ballot, next });
             }

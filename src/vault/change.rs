@@ -246,6 +246,15 @@ fn apply_register(
     })
 }
 
+/// The first login epoch of a registration: 63 bits of its digest, so that no `LoginStart` made
+/// for another registration (of an earlier generation, or of a lineage lost before a re-genesis
+/// that restarted the generations) is ever fresh for it (SPEC.md "Login freshness").
+pub fn first_login_epoch(registration_digest: &Digest) -> u64 {
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&registration_digest[..8]);
+    u64::from_be_bytes(first) >> 1
+}
+
 fn apply_expose(current: Option<&AccountRecord>, generation: u64, proof_check: &Digest) -> Applied {
     let Some(record) = current.filter(|r| r.generation == generation) else {
         return unchanged(ChangeOutcome::ProofRejected);
@@ -255,7 +264,7 @@ fn apply_expose(current: Option<&AccountRecord>, generation: u64, proof_check: &
             let state = RecordState::Active(ActiveRecord {
                 registration: p.registration.clone(),
                 attempts_used: 0,
-                login_epoch: 0,
+                login_epoch: first_login_epoch(&p.registration.registration_digest),
                 pending_login: None,
                 recent_login_digests: Vec::new(),
             });

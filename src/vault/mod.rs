@@ -2,6 +2,7 @@
 
 pub mod change;
 pub mod consensus_store;
+pub mod genesis;
 pub mod record;
 pub mod replica;
 pub mod replica_link;
@@ -11,16 +12,19 @@ pub mod trusted;
 
 pub use change::{Applied, ChangeOutcome, PreparedLogin, RecordChange};
 pub use consensus_store::{ConsensusStore, RecordReplica, StartKind};
+pub use genesis::{CensusMessage, Lineage};
 pub use record::{
     AccountRecord, ActiveRecord, DEFAULT_ATTEMPT_LIMIT, MAX_ATTEMPT_LIMIT, PendingLogin,
     PendingRecord, RecordState, Registration,
 };
 pub use replica::{
     RestoreError, VaultFault, VaultOutput, VaultReplica, open_replica_write, ticket_aad,
+    ticket_aad_in,
 };
 pub use replica_link::{DurableSlot, LinkEnvelope};
 pub use store::{
-    LocalStore, RecordStore, ReplicaMessage, ReplicaPlace, ReplicaWrite, StoreEvent, Ticket,
+    LocalStore, RecordStore, ReplicaBody, ReplicaMessage, ReplicaPeerMessage, ReplicaPlace,
+    ReplicaWrite, StoreEvent, Ticket,
 };
 pub use trusted::{
     CountedWrite, DurableImage, ImageError, MemoryTrustedState, OwnedTrustedState, TrustedCell,

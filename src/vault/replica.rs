@@ -16,6 +16,7 @@ use alloc::vec::Vec;
 use rand_core::{CryptoRng, RngCore};
 
 use super::change::{ChangeOutcome, PreparedLogin, RecordChange};
+use super::genesis::Lineage;
 use super::record::{AccountRecord, MAX_ATTEMPT_LIMIT, RecordState, Registration};
 use super::replica_link::{DurableSlot, LinkEnvelope, durable_aad, link_aad};
 use super::replica_wire::{
@@ -312,9 +313,14 @@ impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
                 }
                 // The OPRF seed this registration's RegistrationResponse was computed under,
                 // sealed by a vault of this fleet for this account and base generation.
+                // A recovering replica does not know its lineage yet: the client resends.
+                let Some(lineage) = self.store.lineage() else {
+                    self.reply(rng, &waiting, &Reply::OutcomeUnknown);
+                    return;
+                };
                 let Ok(oprf_seed) = self.suite.open_storage(
                     &self.fleet,
-                    &ticket_aad(&waiting.account, base_generation),
+                    &ticket_aad_in(&waiting.account, base_generation, lineage),
                     &ticket,
                 ) else {
                     self.reply(rng, &waiting, &Reply::InvalidRequest);
@@ -644,10 +650,13 @@ impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
         ) else {
             return Reply::InvalidRequest;
         };
+        let Some(lineage) = self.store.lineage() else {
+            return Reply::OutcomeUnknown;
+        };
         let Ok(ticket) = self.suite.seal_storage(
             rng,
             &self.fleet,
-            &ticket_aad(account, generation),
+            &ticket_aad_in(account, generation, lineage),
             oprf_seed.expose(),
         ) else {
             return Reply::OutcomeUnknown;
@@ -910,8 +919,20 @@ fn account_aad(label: &[u8], account: &AccountId) -> Vec<u8> {
 /// [`LABEL_REGISTRATION_TICKET_AAD`] ‖ u32 length ‖ account ‖ u64 base generation. Public for
 /// oracles that hold the fleet secrets (the simulator's checker opens tickets with it).
 pub fn ticket_aad(account: &AccountId, base_generation: u64) -> Vec<u8> {
+    ticket_aad_in(account, base_generation, Lineage::ORIGINAL)
+}
+
+/// [`ticket_aad`] in a given lineage (SPEC.md "Re-genesis"): a ticket of another lineage never
+/// opens, so a registration of a lost lineage cannot be replayed into a new one. The original
+/// lineage's AAD is unchanged (no lineage bytes).
+pub fn ticket_aad_in(account: &AccountId, base_generation: u64, lineage: Lineage) -> Vec<u8> {
     let mut aad = account_aad(LABEL_REGISTRATION_TICKET_AAD, account);
     aad.extend_from_slice(&base_generation.to_be_bytes());
+    if lineage != Lineage::ORIGINAL {
+        aad.push(lineage.founder.0);
+        aad.extend_from_slice(&lineage.tag.incarnation.to_be_bytes());
+        aad.extend_from_slice(&lineage.tag.sequence.to_be_bytes());
+    }
     aad
 }
 

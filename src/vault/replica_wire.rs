@@ -7,8 +7,9 @@
 
 use alloc::vec::Vec;
 
+use super::genesis::{CensusMessage, Lineage};
 use super::record::AccountRecord;
-use super::store::{ReplicaMessage, ReplicaWrite};
+use super::store::{ReplicaBody, ReplicaMessage, ReplicaPeerMessage, ReplicaWrite};
 use super::trusted::CountedWrite;
 use crate::consensus::{
     AcceptedValue, AcceptorState, Ballot, CATCH_UP_PAGE_MAX, PeerMessage, Refusal, ReplicaId,
@@ -17,8 +18,8 @@ use crate::consensus::{
 use crate::ids::AccountId;
 use crate::wire::codec::{DecodeError, Reader, Writer};
 
-/// Version byte of every replica-wire encoding.
-pub const REPLICA_WIRE_VERSION: u8 = 1;
+/// Version byte of every replica-message encoding (2: the sender's lineage and the census).
+pub const REPLICA_WIRE_VERSION: u8 = 2;
 
 /// Code of `Prepare`.
 pub const CODE_PREPARE: u8 = 0x01;
@@ -38,6 +39,17 @@ pub const CODE_FENCE_ACK: u8 = 0x07;
 pub const CODE_CATCH_UP: u8 = 0x08;
 /// Code of `CatchUpPage`.
 pub const CODE_CATCH_UP_PAGE: u8 = 0x09;
+
+/// Code of `CensusQuery`.
+pub const CODE_CENSUS_QUERY: u8 = 0x21;
+/// Code of `CensusFrozen`.
+pub const CODE_CENSUS_FROZEN: u8 = 0x22;
+/// Code of `CensusCheck`.
+pub const CODE_CENSUS_CHECK: u8 = 0x23;
+/// Code of `CensusStillFrozen`.
+pub const CODE_CENSUS_STILL_FROZEN: u8 = 0x24;
+/// Code of `CensusCommit`.
+pub const CODE_CENSUS_COMMIT: u8 = 0x25;
 
 /// Code of a durable write of the replica-wide `ReplicaMeta`.
 pub const CODE_WRITE_META: u8 = 0x11;
@@ -149,15 +161,67 @@ fn read_tag(r: &mut Reader<'_>) -> Result<RequestTag, DecodeError> {
     })
 }
 
-/// Encodes a replica message (the plaintext that is sealed under the replica-link key).
+fn write_lineage(w: &mut Writer, lineage: &Lineage) {
+    w.u8(lineage.founder.0);
+    write_tag(w, &lineage.tag);
+}
+
+fn read_lineage(r: &mut Reader<'_>) -> Result<Lineage, DecodeError> {
+    Ok(Lineage {
+        founder: ReplicaId(r.u8()?),
+        tag: read_tag(r)?,
+    })
+}
+
+/// Encodes a replica message (the plaintext that is sealed under the replica-link key):
+/// version ‖ lineage flag ‖ [founder u8 ‖ tag] ‖ code ‖ fields.
 pub fn encode_replica_message(message: &ReplicaMessage) -> Vec<u8> {
     let mut w = Writer::new();
     w.u8(REPLICA_WIRE_VERSION);
+    write_flag(&mut w, message.lineage.is_some());
+    if let Some(lineage) = &message.lineage {
+        write_lineage(&mut w, lineage);
+    }
+    match &message.body {
+        ReplicaBody::Peer(peer) => write_peer(&mut w, peer),
+        ReplicaBody::Census(census) => write_census(&mut w, census),
+    }
+    w.into_bytes()
+}
+
+fn write_census(w: &mut Writer, message: &CensusMessage) {
+    match message {
+        CensusMessage::Query { tag } => {
+            w.u8(CODE_CENSUS_QUERY);
+            write_tag(w, tag);
+        }
+        CensusMessage::Frozen { tag, instance } => {
+            w.u8(CODE_CENSUS_FROZEN);
+            write_tag(w, tag);
+            w.u64(*instance);
+        }
+        CensusMessage::Check { tag } => {
+            w.u8(CODE_CENSUS_CHECK);
+            write_tag(w, tag);
+        }
+        CensusMessage::StillFrozen { tag, instance } => {
+            w.u8(CODE_CENSUS_STILL_FROZEN);
+            write_tag(w, tag);
+            w.u64(*instance);
+        }
+        CensusMessage::Commit { tag } => {
+            w.u8(CODE_CENSUS_COMMIT);
+            write_tag(w, tag);
+        }
+    }
+}
+
+fn write_peer(w: &mut Writer, message: &ReplicaPeerMessage) {
     match message {
         PeerMessage::Prepare { key, ballot } => {
             w.u8(CODE_PREPARE);
-            write_account(&mut w, key);
-            write_ballot(&mut w, ballot);
+            write_account(w, key);
+            write_ballot(w, ballot);
         }
         PeerMessage::Promise {
             key,
@@ -165,9 +229,9 @@ pub fn encode_replica_message(message: &ReplicaMessage) -> Vec<u8> {
             accepted,
         } => {
             w.u8(CODE_PROMISE);
-            write_account(&mut w, key);
-            write_ballot(&mut w, ballot);
-            write_opt_accepted(&mut w, accepted);
+            write_account(w, key);
+            write_ballot(w, ballot);
+            write_opt_accepted(w, accepted);
         }
         PeerMessage::Accept {
             key,
@@ -176,16 +240,16 @@ pub fn encode_replica_message(message: &ReplicaMessage) -> Vec<u8> {
             next,
         } => {
             w.u8(CODE_ACCEPT);
-            write_account(&mut w, key);
-            write_ballot(&mut w, ballot);
-            write_value(&mut w, value);
-            write_opt_ballot(&mut w, next);
+            write_account(w, key);
+            write_ballot(w, ballot);
+            write_value(w, value);
+            write_opt_ballot(w, next);
         }
         PeerMessage::Accepted { key, ballot, next } => {
             w.u8(CODE_ACCEPTED);
-            write_account(&mut w, key);
-            write_ballot(&mut w, ballot);
-            write_opt_ballot(&mut w, next);
+            write_account(w, key);
+            write_ballot(w, ballot);
+            write_opt_ballot(w, next);
         }
         PeerMessage::Reject {
             key,
@@ -193,19 +257,19 @@ pub fn encode_replica_message(message: &ReplicaMessage) -> Vec<u8> {
             refusal,
         } => {
             w.u8(CODE_REJECT);
-            write_account(&mut w, key);
-            write_ballot(&mut w, ballot);
-            write_opt_ballot(&mut w, &refusal.promised);
+            write_account(w, key);
+            write_ballot(w, ballot);
+            write_opt_ballot(w, &refusal.promised);
             w.u64(refusal.epoch_floor);
         }
         PeerMessage::Fence { tag, epoch } => {
             w.u8(CODE_FENCE);
-            write_tag(&mut w, tag);
+            write_tag(w, tag);
             w.u64(*epoch);
         }
         PeerMessage::FenceAck { tag, epoch_floor } => {
             w.u8(CODE_FENCE_ACK);
-            write_tag(&mut w, tag);
+            write_tag(w, tag);
             w.u64(*epoch_floor);
         }
         PeerMessage::CatchUp {
@@ -215,26 +279,25 @@ pub fn encode_replica_message(message: &ReplicaMessage) -> Vec<u8> {
             limit,
         } => {
             w.u8(CODE_CATCH_UP);
-            write_tag(&mut w, tag);
+            write_tag(w, tag);
             w.u64(*epoch);
-            write_flag(&mut w, after.is_some());
+            write_flag(w, after.is_some());
             if let Some(account) = after {
-                write_account(&mut w, account);
+                write_account(w, account);
             }
             w.u32(*limit);
         }
         PeerMessage::CatchUpPage { tag, entries, more } => {
             w.u8(CODE_CATCH_UP_PAGE);
-            write_tag(&mut w, tag);
-            write_flag(&mut w, *more);
+            write_tag(w, tag);
+            write_flag(w, *more);
             w.u32(u32::try_from(entries.len()).unwrap_or(u32::MAX));
             for (account, accepted) in entries {
-                write_account(&mut w, account);
-                write_accepted(&mut w, accepted);
+                write_account(w, account);
+                write_accepted(w, accepted);
             }
         }
     }
-    w.into_bytes()
 }
 
 /// Decodes a replica message; rejects trailing bytes, unknown codes and oversized pages.
@@ -244,80 +307,115 @@ pub fn decode_replica_message(bytes: &[u8]) -> Result<ReplicaMessage, DecodeErro
     if version != REPLICA_WIRE_VERSION {
         return Err(DecodeError::UnsupportedVersion(version));
     }
-    let message = match r.u8()? {
+    let lineage = if read_flag(&mut r)? {
+        Some(read_lineage(&mut r)?)
+    } else {
+        None
+    };
+    let body = match r.u8()? {
+        CODE_CENSUS_QUERY => ReplicaBody::Census(CensusMessage::Query {
+            tag: read_tag(&mut r)?,
+        }),
+        CODE_CENSUS_FROZEN => ReplicaBody::Census(CensusMessage::Frozen {
+            tag: read_tag(&mut r)?,
+            instance: r.u64()?,
+        }),
+        CODE_CENSUS_CHECK => ReplicaBody::Census(CensusMessage::Check {
+            tag: read_tag(&mut r)?,
+        }),
+        CODE_CENSUS_STILL_FROZEN => ReplicaBody::Census(CensusMessage::StillFrozen {
+            tag: read_tag(&mut r)?,
+            instance: r.u64()?,
+        }),
+        CODE_CENSUS_COMMIT => ReplicaBody::Census(CensusMessage::Commit {
+            tag: read_tag(&mut r)?,
+        }),
+        code => ReplicaBody::Peer(read_peer(&mut r, code, bytes.len())?),
+    };
+    r.finish()?;
+    Ok(ReplicaMessage { lineage, body })
+}
+
+fn read_peer(
+    r: &mut Reader<'_>,
+    code: u8,
+    input_len: usize,
+) -> Result<ReplicaPeerMessage, DecodeError> {
+    let message = match code {
         CODE_PREPARE => PeerMessage::Prepare {
-            key: read_account(&mut r)?,
-            ballot: read_ballot(&mut r)?,
+            key: read_account(r)?,
+            ballot: read_ballot(r)?,
         },
         CODE_PROMISE => PeerMessage::Promise {
-            key: read_account(&mut r)?,
-            ballot: read_ballot(&mut r)?,
-            accepted: read_opt_accepted(&mut r)?,
+            key: read_account(r)?,
+            ballot: read_ballot(r)?,
+            accepted: read_opt_accepted(r)?,
         },
         CODE_ACCEPT => PeerMessage::Accept {
-            key: read_account(&mut r)?,
-            ballot: read_ballot(&mut r)?,
-            value: read_value(&mut r)?,
-            next: read_opt_ballot(&mut r)?,
+            key: read_account(r)?,
+            ballot: read_ballot(r)?,
+            value: read_value(r)?,
+            next: read_opt_ballot(r)?,
         },
         CODE_ACCEPTED => PeerMessage::Accepted {
-            key: read_account(&mut r)?,
-            ballot: read_ballot(&mut r)?,
-            next: read_opt_ballot(&mut r)?,
+            key: read_account(r)?,
+            ballot: read_ballot(r)?,
+            next: read_opt_ballot(r)?,
         },
         CODE_REJECT => PeerMessage::Reject {
-            key: read_account(&mut r)?,
-            ballot: read_ballot(&mut r)?,
+            key: read_account(r)?,
+            ballot: read_ballot(r)?,
             refusal: Refusal {
-                promised: read_opt_ballot(&mut r)?,
+                promised: read_opt_ballot(r)?,
                 epoch_floor: r.u64()?,
             },
         },
         CODE_FENCE => PeerMessage::Fence {
-            tag: read_tag(&mut r)?,
+            tag: read_tag(r)?,
             epoch: r.u64()?,
         },
         CODE_FENCE_ACK => PeerMessage::FenceAck {
-            tag: read_tag(&mut r)?,
+            tag: read_tag(r)?,
             epoch_floor: r.u64()?,
         },
         CODE_CATCH_UP => PeerMessage::CatchUp {
-            tag: read_tag(&mut r)?,
+            tag: read_tag(r)?,
             epoch: r.u64()?,
-            after: if read_flag(&mut r)? {
-                Some(read_account(&mut r)?)
+            after: if read_flag(r)? {
+                Some(read_account(r)?)
             } else {
                 None
             },
             limit: r.u32()?,
         },
         CODE_CATCH_UP_PAGE => {
-            let tag = read_tag(&mut r)?;
-            let more = read_flag(&mut r)?;
+            let tag = read_tag(r)?;
+            let more = read_flag(r)?;
             let count = r.u32()?;
             if count > CATCH_UP_PAGE_MAX {
                 return Err(DecodeError::InvalidValue);
             }
             let count = usize::try_from(count).map_err(|_| DecodeError::InvalidValue)?;
             // Never reserve more than the remaining input could possibly hold.
-            let mut entries = Vec::with_capacity(count.min(bytes.len() / MIN_ENTRY_LEN));
+            let mut entries = Vec::with_capacity(count.min(input_len / MIN_ENTRY_LEN));
             for _ in 0..count {
-                let account = read_account(&mut r)?;
-                entries.push((account, read_accepted(&mut r)?));
+                let account = read_account(r)?;
+                entries.push((account, read_accepted(r)?));
             }
             PeerMessage::CatchUpPage { tag, entries, more }
         }
         other => return Err(DecodeError::UnknownCode(other)),
     };
-    r.finish()?;
     Ok(message)
 }
 
-/// Version byte of a durable-write encoding (2: the write carries its era and slot count).
-pub const DURABLE_WRITE_VERSION: u8 = 2;
+/// Version byte of a durable-write encoding (2: the write carries its era and slot count; 3:
+/// and its lineage).
+pub const DURABLE_WRITE_VERSION: u8 = 3;
 
-/// Encodes a consensus durable write with its era and slot count (the plaintext that is sealed
-/// under the storage key): version ‖ code ‖ era u64 ‖ slot writes u64 ‖ fields.
+/// Encodes a consensus durable write with its era, slot count and lineage (the plaintext that
+/// is sealed under the storage key): version ‖ code ‖ era u64 ‖ slot writes u64 ‖ founder u8 ‖
+/// lineage tag ‖ fields.
 pub fn encode_replica_write(counted: &CountedWrite) -> Vec<u8> {
     let mut w = Writer::new();
     w.u8(DURABLE_WRITE_VERSION);
@@ -325,8 +423,9 @@ pub fn encode_replica_write(counted: &CountedWrite) -> Vec<u8> {
         ReplicaWrite::Meta(meta) => {
             w.u8(CODE_WRITE_META)
                 .u64(counted.era)
-                .u64(counted.slot_writes)
-                .u64(meta.epoch_floor)
+                .u64(counted.slot_writes);
+            write_lineage(&mut w, &counted.lineage);
+            w.u64(meta.epoch_floor)
                 .u64(meta.established_epoch)
                 .u64(meta.counter_reserved);
         }
@@ -334,6 +433,7 @@ pub fn encode_replica_write(counted: &CountedWrite) -> Vec<u8> {
             w.u8(CODE_WRITE_REGISTER)
                 .u64(counted.era)
                 .u64(counted.slot_writes);
+            write_lineage(&mut w, &counted.lineage);
             write_account(&mut w, key);
             write_opt_ballot(&mut w, &state.promised);
             write_opt_accepted(&mut w, &state.accepted);
@@ -352,6 +452,7 @@ pub fn decode_replica_write(bytes: &[u8]) -> Result<CountedWrite, DecodeError> {
     let code = r.u8()?;
     let era = r.u64()?;
     let slot_writes = r.u64()?;
+    let lineage = read_lineage(&mut r)?;
     let write = match code {
         CODE_WRITE_META => ReplicaWrite::Meta(ReplicaMeta {
             epoch_floor: r.u64()?,
@@ -372,5 +473,6 @@ pub fn decode_replica_write(bytes: &[u8]) -> Result<CountedWrite, DecodeError> {
         write,
         era,
         slot_writes,
+        lineage,
     })
 }

@@ -11,6 +11,7 @@ use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 
 use super::change::{ChangeOutcome, RecordChange};
+use super::genesis::{CensusMessage, Lineage};
 use super::record::AccountRecord;
 use super::trusted::CountedWrite;
 use crate::consensus::{DurableWrite, PeerMessage, ReplicaId};
@@ -18,8 +19,41 @@ use crate::ids::AccountId;
 
 /// The consensus durable write of a replicated vault store.
 pub type ReplicaWrite = DurableWrite<AccountId, AccountRecord>;
-/// A replica-to-replica message of a replicated vault store (plain, before sealing).
-pub type ReplicaMessage = PeerMessage<AccountId, AccountRecord>;
+/// A consensus message of a replicated vault store.
+pub type ReplicaPeerMessage = PeerMessage<AccountId, AccountRecord>;
+
+/// What a replica-to-replica message carries.
+// Census messages are rare and small; boxing the common variant instead would cost an
+// allocation per consensus message (the whole message is boxed in `StoreEvent` already).
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ReplicaBody {
+    /// A message of the consensus engine.
+    Peer(ReplicaPeerMessage),
+    /// A census message (SPEC.md "Re-genesis").
+    Census(CensusMessage),
+}
+
+/// A replica-to-replica message of a replicated vault store (plain, before sealing): the
+/// sender's lineage (`None` while it recovers and has none) and the body. A voting replica
+/// takes consensus messages of its own lineage only (SPEC.md "Re-genesis").
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ReplicaMessage {
+    /// The sender's lineage.
+    pub lineage: Option<Lineage>,
+    /// The message.
+    pub body: ReplicaBody,
+}
+
+impl ReplicaMessage {
+    /// The name of the message kind, as in SPEC.md (for traces and counters).
+    pub fn kind(&self) -> &'static str {
+        match &self.body {
+            ReplicaBody::Peer(message) => message.kind(),
+            ReplicaBody::Census(message) => message.kind(),
+        }
+    }
+}
 
 /// Where a replicated store sits: its group and its own replica id (bound into every sealed
 /// replica message and durable write; SPEC.md "Replica link").
@@ -84,6 +118,10 @@ pub trait RecordStore {
     fn place(&self) -> Option<ReplicaPlace> {
         None
     }
+    /// The lineage whose records this store serves (SPEC.md "Re-genesis"); `None` while a
+    /// replicated store recovers. Registration tickets are bound to it. (No default: a store
+    /// that wraps another must pass its answer on.)
+    fn lineage(&self) -> Option<Lineage>;
     /// Replicated stores only: a message from replica `from`, already opened and authenticated.
     fn handle_replica_message(&mut self, now: u64, from: ReplicaId, message: ReplicaMessage) {
         let _ = (now, from, message);
@@ -123,6 +161,11 @@ impl LocalStore {
 }
 
 impl RecordStore for LocalStore {
+    /// A single replica is never re-founded: always the original lineage.
+    fn lineage(&self) -> Option<Lineage> {
+        Some(Lineage::ORIGINAL)
+    }
+
     fn submit(&mut self, ticket: Ticket, account: AccountId, change: RecordChange) {
         let applied = change.apply(self.records.get(&account));
         if let Some(record) = applied.write {

@@ -18,6 +18,7 @@ use alloc::rc::Rc;
 use core::cell::RefCell;
 use core::fmt;
 
+use super::genesis::Lineage;
 use super::replica_link::DurableSlot;
 use super::store::ReplicaWrite;
 use crate::consensus::DurableState;
@@ -223,6 +224,9 @@ pub struct CountedWrite {
     pub era: u64,
     /// The number of writes to this slot in `era`, this one included.
     pub slot_writes: u64,
+    /// The lineage the replica voted in (or recovered for) when it emitted the write
+    /// (SPEC.md "Re-genesis"); a restored replica takes its meta write's lineage.
+    pub lineage: Lineage,
 }
 
 /// The slot a consensus durable write belongs to.
@@ -289,6 +293,14 @@ impl DurableImage {
         sum == writes
     }
 
+    /// The lineage of the image's meta write of `era` (or of any era if `era` is `None`).
+    pub(crate) fn meta_lineage(&self, era: Option<u64>) -> Option<Lineage> {
+        self.slots
+            .get(&DurableSlot::Meta)
+            .filter(|c| era.is_none_or(|e| e == c.era))
+            .map(|c| c.lineage)
+    }
+
     /// The durable state of the writes of `era` (or of every write if `era` is `None`), with
     /// each slot's count.
     pub(crate) fn fold(
@@ -321,6 +333,7 @@ mod tests {
             write: ReplicaWrite::Meta(ReplicaMeta::default()),
             era,
             slot_writes,
+            lineage: Lineage::ORIGINAL,
         }
     }
 
@@ -332,6 +345,7 @@ mod tests {
             },
             era,
             slot_writes,
+            lineage: Lineage::ORIGINAL,
         }
     }
 

@@ -21,9 +21,10 @@ use e2ee_backup::crypto::real::{InsecureFastFleetSecrets, InsecureFastSuite};
 use e2ee_backup::ids::AccountId;
 use e2ee_backup::relay::{ConnectionId, Relay, RelayConfig, RelayOutput};
 use e2ee_backup::vault::{
-    AccountRecord, ChangeOutcome, ConsensusStore, DurableImage, DurableSlot, MemoryTrustedState,
-    RecordChange, RecordStore, ReplicaMessage, ReplicaPlace, StoreEvent, Ticket, TrustedCell,
-    TrustedState, TrustedStateError, VaultOutput, VaultReplica, VolatileTrust, open_replica_write,
+    AccountRecord, ChangeOutcome, ConsensusStore, DurableImage, DurableSlot, Lineage,
+    MemoryTrustedState, RecordChange, RecordStore, ReplicaBody, ReplicaMessage, ReplicaPlace,
+    StoreEvent, Ticket, TrustedCell, TrustedState, TrustedStateError, VaultOutput, VaultReplica,
+    VolatileTrust, open_replica_write,
 };
 use e2ee_backup::wire::{
     Reply, ReplyBody, Request, RequestKind, VaultReply, VaultRequest, reply_aad, request_aad,
@@ -156,7 +157,7 @@ impl LoggedStore {
         let clock = log.clock;
         match event {
             StoreEvent::ReplicaSend { message, .. } => {
-                if let PeerMessage::Accept { key, ballot, .. } = message.as_ref() {
+                if let ReplicaBody::Peer(PeerMessage::Accept { key, ballot, .. }) = &message.body {
                     log.accept_senders.insert(self.replica);
                     let q = (self.replica, self.incarnation, key.clone());
                     if let Some(&front) = log.queues.get(&q).and_then(|v| v.first()) {
@@ -216,6 +217,9 @@ impl RecordStore for LoggedStore {
     }
     fn place(&self) -> Option<ReplicaPlace> {
         self.inner.place()
+    }
+    fn lineage(&self) -> Option<Lineage> {
+        self.inner.lineage()
     }
     fn handle_replica_message(&mut self, now: u64, from: ReplicaId, message: ReplicaMessage) {
         self.inner.handle_replica_message(now, from, message);
@@ -416,6 +420,8 @@ pub struct Cluster {
     /// Deliberately broken behaviour of every replica started from now on (tests that show a
     /// checker can fail).
     pub fault: FaultInjection,
+    /// When set, a copy of every delivered packet (the operator's wiretap, for replay tests).
+    pub wiretap: Option<Vec<Packet>>,
 }
 
 impl Cluster {
@@ -465,6 +471,7 @@ impl Cluster {
             spread: false,
             crashes_at_accept: 0,
             fault: FaultInjection::None,
+            wiretap: None,
         };
         for id in 0..REPLICAS {
             let trusted = if durable {
@@ -616,6 +623,30 @@ impl Cluster {
             "roll a disk back only while its replica is down"
         );
         self.nodes[usize::from(id)].disk = disk;
+    }
+
+    /// The lineage replica `id` votes in (`None` if it is down or recovering).
+    pub fn lineage(&self, id: u8) -> Option<Lineage> {
+        self.nodes[usize::from(id)]
+            .vault
+            .as_ref()
+            .and_then(|v| v.store().inner.lineage())
+    }
+
+    /// How often replica `id`'s current instance founded or joined a lineage, and abandoned.
+    pub fn regenesis_counts(&self, id: u8) -> (u64, u64) {
+        self.nodes[usize::from(id)]
+            .vault
+            .as_ref()
+            .map_or((0, 0), |v| v.store().inner.regenesis_counts())
+    }
+
+    /// Consensus messages replica `id` dropped as another lineage's.
+    pub fn foreign_lineage_drops(&self, id: u8) -> u64 {
+        self.nodes[usize::from(id)]
+            .vault
+            .as_ref()
+            .map_or(0, |v| v.store().inner.foreign_lineage_drops())
     }
 
     pub fn voting(&self, id: u8) -> bool {
@@ -811,6 +842,9 @@ impl Cluster {
     }
 
     fn deliver(&mut self, packet: Packet) {
+        if let Some(tap) = self.wiretap.as_mut() {
+            tap.push(packet.clone());
+        }
         let now = self.now_ms;
         self.collect();
         let mark = self.in_flight.len();

@@ -114,6 +114,9 @@ impl ReplicatedModel {
     pub fn group_config(&self) -> Config {
         let mut config = Config::new((0..self.replication.replicas).map(ReplicaId));
         config.max_rounds = self.replication.max_rounds;
+        // Re-genesis (SPEC.md "Re-genesis") is not modelled yet: off, so the configurations
+        // keep their pinned state counts; `tests/regenesis.rs` covers it.
+        config.regenesis_after_ms = None;
         match self.config.broken {
             Some(Broken::QuorumTooSmall) => config.fault = FaultInjection::QuorumTooSmall,
             Some(Broken::TrustHostDisk) => config.fault = FaultInjection::TrustHostDisk,

@@ -104,8 +104,15 @@ pub fn peer_message(bytes: &[u8]) -> Option<ReplicaMessage> {
 
 fn peer_name(message: &ReplicaMessage) -> String {
     use e2ee_backup::consensus::PeerMessage;
+    use e2ee_backup::vault::ReplicaBody;
     let ballot = |b: &Ballot| format!("({},{},{})", b.epoch, b.counter, b.replica.0);
-    match message {
+    let peer = match &message.body {
+        ReplicaBody::Peer(peer) => peer,
+        ReplicaBody::Census(census) => {
+            return format!("{}({})", census.kind(), census.tag().sequence);
+        }
+    };
+    match peer {
         PeerMessage::Prepare { ballot: b, .. } => format!("Prepare{}", ballot(b)),
         PeerMessage::Promise { ballot: b, .. } => format!("Promise{}", ballot(b)),
         PeerMessage::Accept { ballot: b, .. } => format!("Accept{}", ballot(b)),
