@@ -115,6 +115,7 @@ pub mod backup_key;
 pub mod client;
 pub mod consensus;
 pub mod crypto;
+pub mod drops;
 pub mod ids;
 pub mod recovery_key;
 pub mod relay;

@@ -25,6 +25,7 @@ use alloc::vec::Vec;
 use sha2::{Digest as _, Sha256};
 
 use crate::crypto::labels::LABEL_GROUP_ROUTING;
+use crate::drops::{DropCounts, DropReason};
 use crate::ids::AccountId;
 use crate::wire::{ClientReply, ClientRequest, ReplyBody, RequestKind, VaultReply, VaultRequest};
 
@@ -174,6 +175,7 @@ pub struct Relay {
     next_route: u64,
     outputs: VecDeque<RelayOutput>,
     suspects: BTreeMap<(u32, u8), u64>,
+    drops: DropCounts,
 }
 
 /// The replica group that owns `account` among `groups` groups: the first four bytes of
@@ -228,12 +230,18 @@ impl Relay {
             next_route: 0,
             outputs: VecDeque::new(),
             suspects: BTreeMap::new(),
+            drops: DropCounts::default(),
         }
     }
 
     /// The next output, if any.
     pub fn poll_output(&mut self) -> Option<RelayOutput> {
         self.outputs.pop_front()
+    }
+
+    /// The inputs this relay dropped, by reason.
+    pub fn drops(&self) -> &DropCounts {
+        &self.drops
     }
 
     /// The host's transport authenticated `account` on `connection`.
@@ -251,9 +259,11 @@ impl Relay {
     /// Handles the bytes of a [`ClientRequest`] arriving on `connection`.
     pub fn handle_client_message(&mut self, now_ms: u64, connection: ConnectionId, bytes: &[u8]) {
         let Some(account) = self.connections.get(&connection).cloned() else {
+            self.drops.count(DropReason::NotAddressed);
             return;
         };
         let Ok(request) = ClientRequest::decode(bytes) else {
+            self.drops.count(DropReason::CannotDecode);
             return;
         };
         if !self.take_token(now_ms, &account) || self.routes.len() >= self.config.max_routes {
@@ -398,12 +408,15 @@ impl Relay {
     pub fn handle_vault_message(&mut self, now_ms: u64, bytes: &[u8]) {
         let _ = now_ms;
         let Ok(reply) = VaultReply::decode(bytes) else {
+            self.drops.count(DropReason::CannotDecode);
             return;
         };
         let Some(route) = self.routes.get(&reply.route_id) else {
+            self.drops.count(DropReason::Replayed);
             return;
         };
         if route.kind != reply.kind {
+            self.drops.count(DropReason::Replayed);
             return;
         }
         let Some(route) = self.routes.remove(&reply.route_id) else {

@@ -8,7 +8,9 @@ use e2ee_backup::consensus::{
 };
 use e2ee_backup::crypto::SecretBytes;
 use e2ee_backup::crypto::real::{InsecureFastFleetSecrets, InsecureFastSuite};
+use e2ee_backup::drops::DropReason;
 use e2ee_backup::ids::{AccountId, FleetId};
+use e2ee_backup::relay::{Relay, RelayConfig};
 use e2ee_backup::vault::replica_wire::{
     decode_replica_message, decode_replica_write, encode_replica_message, encode_replica_write,
 };
@@ -457,4 +459,52 @@ fn a_sealed_fence_matches_its_frozen_vector() {
         (env.group, env.from, env.to),
         (0, ReplicaId(0), ReplicaId(1))
     );
+}
+
+// ---- dropped inputs are counted for the host ---------------------------------------------------
+
+#[test]
+fn every_dropped_replica_message_is_counted_by_reason() {
+    let mut b = vault(0, 1);
+    b.handle_replica_message(0, &mut ChaCha20Rng::seed_from_u64(3), b"garbage");
+    assert_eq!(b.drops().get(DropReason::CannotDecode), 1);
+    b.handle_replica_message(0, &mut ChaCha20Rng::seed_from_u64(3), &fence_to(2));
+    assert_eq!(b.drops().get(DropReason::NotAddressed), 1);
+    let mut tampered = fence_to(1);
+    let last = tampered.len() - 1;
+    tampered[last] ^= 0x01;
+    b.handle_replica_message(0, &mut ChaCha20Rng::seed_from_u64(3), &tampered);
+    assert_eq!(b.drops().get(DropReason::CannotOpen), 1);
+    assert_eq!(b.drops().total(), 3);
+    assert!(
+        outputs(&mut b).is_empty(),
+        "nothing answers a dropped input"
+    );
+    // A good message is not counted.
+    b.handle_replica_message(0, &mut ChaCha20Rng::seed_from_u64(3), &fence_to(1));
+    assert_eq!(b.drops().total(), 3);
+}
+
+#[test]
+fn a_single_replica_counts_replica_messages_and_garbage_requests_as_dropped() {
+    let mut single = VaultReplica::new(InsecureFastSuite, fleet());
+    let mut rng = ChaCha20Rng::seed_from_u64(4);
+    single.handle_replica_message(0, &mut rng, &fence_to(1));
+    assert_eq!(single.drops().get(DropReason::NotAddressed), 1);
+    single.handle_relay_message(0, &mut rng, b"\x02garbage");
+    assert_eq!(single.drops().get(DropReason::CannotDecode), 1);
+}
+
+#[test]
+fn the_relay_counts_what_it_drops() {
+    let mut relay = Relay::new(RelayConfig::default());
+    relay.handle_client_message(0, 9, b"anything");
+    assert_eq!(relay.drops().get(DropReason::NotAddressed), 1);
+    relay.handle_connection_opened(1, AccountId::new(b"alice").unwrap());
+    relay.handle_client_message(0, 1, b"\xffnot a request");
+    assert_eq!(relay.drops().get(DropReason::CannotDecode), 1);
+    relay.handle_vault_message(0, b"\xffnot a reply");
+    assert_eq!(relay.drops().get(DropReason::CannotDecode), 2);
+    assert_eq!(relay.drops().total(), 3);
+    assert!(relay.poll_output().is_none());
 }

@@ -24,6 +24,7 @@ use crate::consensus::{
     Change, Config, FaultInjection, OpId, Output, PeerMessage, Replica, ReplicaId, RequestTag,
     StartError,
 };
+use crate::drops::{DropCounts, DropReason};
 use crate::ids::AccountId;
 
 /// The consensus replica a [`ConsensusStore`] runs.
@@ -97,8 +98,8 @@ struct Regenesis {
     committing: Option<(RequestTag, u64, u64)>,
     /// How many times the engine was replaced (join or abandon); keeps its tags fresh.
     engine_restarts: u64,
-    /// Consensus messages dropped because they came from another lineage.
-    foreign_lineage_drops: u64,
+    /// Inputs dropped: consensus messages of another lineage.
+    drops: DropCounts,
     /// Lineages founded or joined, and states abandoned, by this instance.
     joined: u64,
     abandoned: u64,
@@ -118,7 +119,7 @@ impl Regenesis {
             last_frozen: BTreeMap::new(),
             committing: None,
             engine_restarts: 0,
-            foreign_lineage_drops: 0,
+            drops: DropCounts::default(),
             joined: 0,
             abandoned: 0,
         }
@@ -367,7 +368,7 @@ impl<T: TrustedState> ConsensusStore<T> {
     /// Consensus messages dropped because they came from another lineage (for the host's
     /// counters).
     pub fn foreign_lineage_drops(&self) -> u64 {
-        self.regenesis.foreign_lineage_drops
+        self.regenesis.drops.get(DropReason::ForeignLineage)
     }
 
     /// How many times this instance founded or joined a new lineage, and abandoned its state
@@ -895,8 +896,7 @@ impl<T: TrustedState> RecordStore for ConsensusStore<T> {
             return;
         }
         if !self.admits(&message) {
-            self.regenesis.foreign_lineage_drops =
-                self.regenesis.foreign_lineage_drops.saturating_add(1);
+            self.regenesis.drops.count(DropReason::ForeignLineage);
             return;
         }
         let ReplicaBody::Peer(peer) = message.body else {

@@ -31,6 +31,7 @@ use crate::crypto::labels::{
     LABEL_REGISTRATION_TICKET_AAD,
 };
 use crate::crypto::{CryptoError, CryptoSuite, Digest, Identities, SecretBytes};
+use crate::drops::{DropCounts, DropReason};
 use crate::ids::AccountId;
 use crate::wire::{
     DecodeError, LOGIN_ID_LEN, LoginId, RecordStatus, Reply, ReplyBody, Request, RequestKind,
@@ -169,6 +170,7 @@ pub struct VaultReplica<S: CryptoSuite, St: RecordStore = LocalStore> {
     outputs: VecDeque<VaultOutput>,
     now_ms: u64,
     fault: VaultFault,
+    drops: DropCounts,
 }
 
 /// Most copies of one in-flight request that wait for its answer; later copies are dropped
@@ -195,7 +197,14 @@ impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
             outputs: VecDeque::new(),
             now_ms: 0,
             fault: VaultFault::None,
+            drops: DropCounts::default(),
         }
+    }
+
+    /// The inputs this replica dropped, by reason (its store's own drops, such as consensus
+    /// messages of another lineage, are counted by the store).
+    pub fn drops(&self) -> &DropCounts {
+        &self.drops
     }
 
     /// Makes this replica deliberately broken (fault injection for the checkers only).
@@ -246,6 +255,7 @@ impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
     ) {
         self.now_ms = self.now_ms.max(now_ms);
         let Ok(request) = VaultRequest::decode(bytes) else {
+            self.drops.count(DropReason::CannotDecode);
             return;
         };
         let VaultRequest {
@@ -263,6 +273,8 @@ impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
         if let Some(copies) = self.in_flight.get_mut(&in_flight) {
             if copies.len() < IN_FLIGHT_COPIES_MAX && !copies.contains(&route_id) {
                 copies.push(route_id);
+            } else {
+                self.drops.count(DropReason::Replayed);
             }
             return;
         }
@@ -434,19 +446,24 @@ impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
     ) {
         self.now_ms = self.now_ms.max(now_ms);
         let Some(place) = self.store.place() else {
+            self.drops.count(DropReason::NotAddressed);
             return;
         };
         let Ok(envelope) = LinkEnvelope::decode(bytes) else {
+            self.drops.count(DropReason::CannotDecode);
             return;
         };
         if envelope.group != place.group || envelope.to != place.replica {
+            self.drops.count(DropReason::NotAddressed);
             return;
         }
         let aad = link_aad(envelope.group, envelope.from, envelope.to);
         let Ok(plain) = self.suite.open_link(&self.fleet, &aad, &envelope.sealed) else {
+            self.drops.count(DropReason::CannotOpen);
             return;
         };
         let Ok(message) = decode_replica_message(plain.expose()) else {
+            self.drops.count(DropReason::CannotDecode);
             return;
         };
         self.store
