@@ -2,7 +2,7 @@
 //! (lite), and a deliberately broken host caught by the checkers.
 
 use e2ee_backup_sim::checkers::{INV_ATTEMPTS, INV_DISCLOSE, INV_DURABLE, LIVE};
-use e2ee_backup_sim::{Broken, RunResult, Scenario, SimConfig, replay_command, run};
+use e2ee_backup_sim::{Broken, RunResult, Scenario, SimConfig, TrustMode, replay_command, run};
 
 fn lite(scenario: Scenario, seed: u64) -> SimConfig {
     SimConfig {
@@ -10,6 +10,7 @@ fn lite(scenario: Scenario, seed: u64) -> SimConfig {
         seed,
         lite: true,
         broken: None,
+        trust: TrustMode::Durable,
     }
 }
 
@@ -223,6 +224,7 @@ fn the_replay_command_names_scenario_and_seed() {
         seed: 42,
         lite: false,
         broken: None,
+        trust: TrustMode::Durable,
     });
     assert_eq!(
         command,
