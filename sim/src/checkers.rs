@@ -181,6 +181,21 @@ impl Oracle {
             .max()
     }
 
+    /// The rule before issue 12, kept only for comparison: a `LoginFinish` of a login made with
+    /// the registration's password restarts the legacy count as soon as a replica accepts it,
+    /// whether or not the reset then commits.
+    fn legacy_reset_at_accepted_finish(&mut self, account: &AccountId, login_id: LoginId) {
+        if let Some(login) = self.logins.get(&(account.clone(), login_id)).copied()
+            && let Some(facts) = self
+                .registrations
+                .get_mut(&(account.clone(), login.generation))
+            && login.password.is_some()
+            && facts.password == login.password
+        {
+            facts.legacy_granted = 0;
+        }
+    }
+
     /// Replica group `group` accepted `request` under `host_route` at `time_ms`.
     pub fn observe_request(
         &mut self,
@@ -198,20 +213,8 @@ impl Oracle {
             return;
         };
         let password = self.senders.get(&digest(&request.sealed)).copied();
-        // The rule before issue 12, kept only for comparison: a LoginFinish of a login made
-        // with the registration's password restarts the count when a replica accepts it.
-        if let Request::LoginFinish { login_id, .. } = &body
-            && let Some(login) = self
-                .logins
-                .get(&(request.account.clone(), *login_id))
-                .copied()
-            && let Some(facts) = self
-                .registrations
-                .get_mut(&(request.account.clone(), login.generation))
-            && login.password.is_some()
-            && facts.password == login.password
-        {
-            facts.legacy_granted = 0;
+        if let Request::LoginFinish { login_id, .. } = &body {
+            self.legacy_reset_at_accepted_finish(&request.account, *login_id);
         }
         self.requests.insert(
             (group, host_route),
@@ -328,14 +331,7 @@ impl Oracle {
         *facts.tests_per_epoch.entry(epoch).or_default() += 1;
         facts.legacy_granted += 1;
         let legacy_over = facts.legacy_granted == facts.attempt_limit + 1;
-        // The window of epochs between committed resets that holds `epoch`.
-        let after = facts.reset_epochs.range(..epoch).next_back().copied();
-        let until = facts.reset_epochs.range(epoch..).next().copied();
-        let granted: u32 = facts
-            .tests_per_epoch
-            .range(after.map_or(0, |r| r + 1)..=until.unwrap_or(u64::MAX))
-            .map(|(_, n)| *n)
-            .sum();
+        let granted = tests_since_reset(&facts.tests_per_epoch, &facts.reset_epochs, epoch);
         let limit = facts.attempt_limit;
         if legacy_over {
             self.legacy_attempt_violations += 1;
@@ -555,6 +551,23 @@ impl Oracle {
     }
 }
 
+/// The password tests of the window of login epochs between committed resets that holds
+/// `epoch`: from the epoch after the last reset epoch below `epoch` up to the first reset epoch
+/// at or after it (an epoch that began without a reset the oracle saw commit continues the
+/// count of the one before it).
+fn tests_since_reset(
+    tests_per_epoch: &BTreeMap<u64, u32>,
+    reset_epochs: &BTreeSet<u64>,
+    epoch: u64,
+) -> u32 {
+    let after = reset_epochs.range(..epoch).next_back().copied();
+    let until = reset_epochs.range(epoch..).next().copied();
+    tests_per_epoch
+        .range(after.map_or(0, |r| r + 1)..=until.unwrap_or(u64::MAX))
+        .map(|(_, n)| *n)
+        .sum()
+}
+
 /// An account id for messages.
 pub fn show(account: &AccountId) -> String {
     String::from_utf8_lossy(account.as_bytes()).into_owned()
@@ -740,6 +753,143 @@ pub fn outcome_name(outcome: &ClientOutcome) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const OWNER_PASSWORD: PasswordId = 10;
+
+    /// An oracle that knows registration 1 of `acct-x` (limit 2, password 10, exposed).
+    fn oracle_with_registration() -> (Oracle, AccountId) {
+        let mut oracle = Oracle::new(crate::world::fleet_secrets(1));
+        let account = AccountId::new(b"acct-x").unwrap();
+        oracle.registrations.insert(
+            (account.clone(), 1),
+            RegistrationFacts {
+                attempt_limit: 2,
+                password: Some(OWNER_PASSWORD),
+                exposed: true,
+                ..RegistrationFacts::default()
+            },
+        );
+        (oracle, account)
+    }
+
+    fn seen(account: &AccountId, request: Request, password: Option<PasswordId>) -> Seen {
+        Seen {
+            account: account.clone(),
+            request,
+            reply_key: SecretBytes::new(vec![0; 32]),
+            password,
+            accepted_ms: 0,
+        }
+    }
+
+    /// A login `id` of epoch `epoch` with `password` is challenged.
+    fn challenge(oracle: &mut Oracle, account: &AccountId, id: u8, epoch: u64, password: u64) {
+        let request = Request::LoginStart {
+            generation: 1,
+            login_epoch: epoch,
+            credential_request: Vec::new(),
+        };
+        let reply = Reply::LoginChallenge {
+            login_id: [id; 16],
+            generation: 1,
+            attempts_remaining: 0,
+            credential_response: Vec::new(),
+        };
+        oracle.judge(0, &seen(account, request, Some(password)), &reply);
+    }
+
+    fn attempts_violations(oracle: &Oracle) -> usize {
+        oracle
+            .violations
+            .iter()
+            .filter(|v| v.invariant == INV_ATTEMPTS)
+            .count()
+    }
+
+    #[test]
+    fn an_accepted_finish_that_never_commits_does_not_restart_the_count() {
+        let (mut oracle, account) = oracle_with_registration();
+        challenge(&mut oracle, &account, 1, 0, OWNER_PASSWORD);
+        // A replica accepts the owner's LoginFinish, but the reset never commits (no release).
+        oracle.legacy_reset_at_accepted_finish(&account, [1; 16]);
+        challenge(&mut oracle, &account, 2, 0, 99);
+        challenge(&mut oracle, &account, 3, 0, 98);
+        assert_eq!(
+            attempts_violations(&oracle),
+            1,
+            "three tests in one epoch, limit 2"
+        );
+        assert_eq!(
+            oracle.legacy_attempt_violations, 0,
+            "the rule before issue 12 restarted its count at the accepted finish"
+        );
+    }
+
+    #[test]
+    fn a_committed_release_starts_a_new_count_in_the_next_epoch() {
+        let (mut oracle, account) = oracle_with_registration();
+        challenge(&mut oracle, &account, 1, 0, OWNER_PASSWORD);
+        challenge(&mut oracle, &account, 2, 0, 99);
+        let finish = Request::LoginFinish {
+            login_id: [1; 16],
+            credential_finalization: Vec::new(),
+        };
+        let released = Reply::KeyReleased {
+            sealed_wrapped_key: Vec::new(),
+        };
+        oracle.judge(0, &seen(&account, finish, Some(OWNER_PASSWORD)), &released);
+        assert!(oracle.violations.is_empty(), "{:?}", oracle.violations);
+        challenge(&mut oracle, &account, 3, 1, 97);
+        challenge(&mut oracle, &account, 4, 1, 96);
+        assert_eq!(attempts_violations(&oracle), 0);
+        challenge(&mut oracle, &account, 5, 1, 95);
+        assert_eq!(attempts_violations(&oracle), 1);
+    }
+
+    #[test]
+    fn an_epoch_without_a_committed_reset_continues_the_count() {
+        let tests = BTreeMap::from([(0, 2), (1, 1), (2, 2), (3, 1)]);
+        let resets = BTreeSet::from([1]);
+        assert_eq!(tests_since_reset(&tests, &resets, 0), 3);
+        assert_eq!(tests_since_reset(&tests, &resets, 1), 3);
+        assert_eq!(tests_since_reset(&tests, &resets, 2), 3);
+        assert_eq!(tests_since_reset(&tests, &resets, 3), 3);
+        assert_eq!(tests_since_reset(&tests, &BTreeSet::new(), 3), 6);
+    }
+
+    #[test]
+    fn a_read_after_an_acknowledged_registration_must_show_it() {
+        let (mut oracle, account) = oracle_with_registration();
+        oracle.note_acknowledged(100, &account, 2);
+        let status = |generation, state| Reply::Status {
+            generation,
+            state,
+            attempts_remaining: 2,
+            login_epoch: 0,
+        };
+        let mut read = seen(&account, Request::Status, None);
+        read.accepted_ms = 50;
+        oracle.check_durable(60, 0, &read, &status(1, RecordStatus::Active));
+        assert!(
+            oracle.durable_findings.is_empty(),
+            "the read began before the ack"
+        );
+        read.accepted_ms = 150;
+        oracle.check_durable(160, 0, &read, &status(2, RecordStatus::Active));
+        oracle.check_durable(160, 0, &read, &status(3, RecordStatus::Pending));
+        assert!(oracle.durable_findings.is_empty());
+        oracle.check_durable(160, 0, &read, &status(1, RecordStatus::Active));
+        oracle.check_durable(160, 0, &read, &status(2, RecordStatus::Pending));
+        assert_eq!(
+            oracle.durable_findings.len(),
+            2,
+            "a lost generation, a lost exposure"
+        );
+        assert_eq!(
+            oracle.durable_checks, 4,
+            "the read before the ack is not compared"
+        );
+    }
 
     /// An account model where key 1 is registered under password 10 with `attempt_limit`.
     fn registered(attempt_limit: u32) -> AccountModel {
