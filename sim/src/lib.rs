@@ -34,6 +34,9 @@ pub fn replay_command(config: &SimConfig) -> String {
         command.push_str(" --broken ");
         command.push_str(broken.name());
     }
+    if config.victims_log_in {
+        command.push_str(" --victims-log-in");
+    }
     if config.trust != TrustMode::Durable {
         command.push_str(" --trust ");
         command.push_str(config.trust.name());

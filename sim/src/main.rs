@@ -40,6 +40,10 @@ struct Args {
     /// for) or volatile mode (no trusted state: every start is an amnesia recovery).
     #[arg(long, default_value = "durable", value_parser = trust)]
     trust: TrustMode,
+    /// Victims also recover with their own password (twice) while the attackers guess (owner
+    /// logins and resets race with the guesses; not in the default workload).
+    #[arg(long)]
+    victims_log_in: bool,
     /// Print only the runs that broke an invariant, and the report.
     #[arg(long)]
     quiet: bool,
@@ -79,10 +83,18 @@ fn main() -> ExitCode {
     let args = Args::parse();
     let scenarios = args.scenario.0.clone();
     let mut report = Report {
-        mode: match args.broken {
-            Some(broken) => format!("{} `--broken {}`", args.trust.name(), broken.name()),
-            None => args.trust.name().to_owned(),
-        },
+        mode: format!(
+            "{}{}{}",
+            args.trust.name(),
+            args.broken
+                .map(|b| format!(" `--broken {}`", b.name()))
+                .unwrap_or_default(),
+            if args.victims_log_in {
+                " `--victims-log-in`"
+            } else {
+                ""
+            }
+        ),
         ..Report::default()
     };
     let mut failed = 0u64;
@@ -96,6 +108,7 @@ fn main() -> ExitCode {
                 lite: args.lite,
                 broken: args.broken,
                 trust: args.trust,
+                victims_log_in: args.victims_log_in,
             };
             let run_started = Instant::now();
             let result = run(config);
@@ -104,7 +117,7 @@ fn main() -> ExitCode {
             simulated_ms += result.simulated_ms;
             if !args.quiet || !result.violations.is_empty() {
                 println!(
-                    "{} seed {seed}: trace {} events {} ops {}/{} granted {}/{} [{}]",
+                    "{} seed {seed}: trace {} events {} ops {}/{} granted {}/{} a1-broken-groups {} [{}]",
                     scenario.name(),
                     to_hex(&result.trace_hash),
                     result.events,
@@ -112,6 +125,7 @@ fn main() -> ExitCode {
                     result.stats.attempted,
                     result.stats.granted_max,
                     result.stats.granted_limit,
+                    result.stats.a1_groups,
                     result.mix
                 );
             }

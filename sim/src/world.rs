@@ -74,6 +74,9 @@ pub struct SimConfig {
     pub broken: Option<Broken>,
     /// Durable mode (a trusted cell per replica) or volatile mode (none).
     pub trust: TrustMode,
+    /// Victims also recover with their own password (twice) while the attackers guess, so
+    /// that owner logins and resets race with the guesses (off in the default workload).
+    pub victims_log_in: bool,
 }
 
 /// The size of the world.
@@ -407,6 +410,15 @@ impl World {
                 victim,
                 (dc + 1 + size.attackers_per_victim) % DATACENTERS,
             );
+        }
+        if config.victims_log_in {
+            for user in users.iter_mut().filter(|u| u.role == Role::Victim) {
+                let password = user.password;
+                user.script.extend([
+                    crate::checkers::ModelOp::Recover(password),
+                    crate::checkers::ModelOp::Recover(password),
+                ]);
+            }
         }
         let mut queue = EventQueue::new(QUEUE_CAPACITY);
         for (time_ms, action) in &plan.schedule {

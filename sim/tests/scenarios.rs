@@ -11,6 +11,7 @@ fn lite(scenario: Scenario, seed: u64) -> SimConfig {
         lite: true,
         broken: None,
         trust: TrustMode::Durable,
+        victims_log_in: false,
     }
 }
 
@@ -313,6 +314,7 @@ fn the_replay_command_names_scenario_and_seed() {
         lite: false,
         broken: None,
         trust: TrustMode::Durable,
+        victims_log_in: false,
     });
     assert_eq!(
         command,
