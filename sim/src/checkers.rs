@@ -25,7 +25,8 @@ use e2ee_backup::crypto::{CryptoSuite as _, SecretBytes};
 use e2ee_backup::ids::AccountId;
 use e2ee_backup::vault::ticket_aad;
 use e2ee_backup::wire::{
-    LoginId, Reply, ReplyBody, Request, VaultReply, VaultRequest, reply_aad, request_aad,
+    LoginId, RecordStatus, Reply, ReplyBody, Request, VaultReply, VaultRequest, reply_aad,
+    request_aad,
 };
 use rand_core::SeedableRng as _;
 use sha2::{Digest as _, Sha256};
@@ -65,13 +66,32 @@ struct Seen {
     request: Request,
     reply_key: SecretBytes,
     password: Option<PasswordId>,
+    /// When the replica accepted the request (global ms).
+    accepted_ms: u64,
+}
+
+/// A login the oracle saw challenged.
+#[derive(Clone, Copy, Debug)]
+struct LoginFacts {
+    generation: u64,
+    /// The login epoch its `LoginStart` named (the epoch the attempt was counted in).
+    epoch: u64,
+    password: Option<PasswordId>,
 }
 
 #[derive(Clone, Debug, Default)]
 struct RegistrationFacts {
     attempt_limit: u32,
     password: Option<PasswordId>,
-    granted_since_release: u32,
+    /// Password tests granted per login epoch (distinct login challenges, plus registration
+    /// tests of the shared-OPRF-key variant, put in the epoch current when they were seen).
+    tests_per_epoch: BTreeMap<u64, u32>,
+    /// Epochs that ended with a committed reset: a `KeyReleased` reply was sent (after its
+    /// change was chosen) for a login counted in that epoch. The next epoch starts a new count.
+    reset_epochs: BTreeSet<u64>,
+    /// The count of the rule before issue 12 (reset when a replica accepts a `LoginFinish` with
+    /// the registration's password, or at a release), kept only to compare the two oracles.
+    legacy_granted: u32,
     /// The registration's OPRF seed, opened from the ticket its `RegisterFinish` carried.
     oprf_seed: Option<SecretBytes>,
     /// An `Exposed` reply or a login challenge showed the record exposed.
@@ -86,8 +106,18 @@ pub struct Oracle {
     senders: BTreeMap<[u8; 32], PasswordId>,
     requests: BTreeMap<(u32, u64), Seen>,
     registrations: BTreeMap<(AccountId, u64), RegistrationFacts>,
-    logins: BTreeMap<(AccountId, LoginId), (u64, Option<PasswordId>)>,
+    logins: BTreeMap<(AccountId, LoginId), LoginFacts>,
     ended: BTreeMap<AccountId, u64>,
+    /// Registrations acknowledged to their owners: (time, generation), in time order.
+    acknowledged: BTreeMap<AccountId, Vec<(u64, u64)>>,
+    /// INV-DURABLE findings by replica group, judged at the end of the run against assumption
+    /// A1 (a group that had more than two replicas impaired at once may lose records).
+    pub durable_findings: Vec<(u32, Violation)>,
+    /// Replies whose record generation the per-operation INV-DURABLE check compared.
+    pub durable_checks: u64,
+    /// Registrations whose legacy count (reset at an accepted `LoginFinish`) went over the
+    /// limit: what the oracle before issue 12 would have reported.
+    pub legacy_attempt_violations: u64,
     /// Most password tests granted to one registration between key releases.
     pub granted_max: u32,
     /// The attempt limit of that registration.
@@ -115,6 +145,10 @@ impl Oracle {
             registrations: BTreeMap::new(),
             logins: BTreeMap::new(),
             ended: BTreeMap::new(),
+            acknowledged: BTreeMap::new(),
+            durable_findings: Vec::new(),
+            durable_checks: 0,
+            legacy_attempt_violations: 0,
             granted_max: 0,
             granted_max_limit: 0,
             releases: 0,
@@ -128,8 +162,48 @@ impl Oracle {
         self.senders.insert(digest(sealed), password);
     }
 
-    /// Replica group `group` accepted `request` under `host_route`.
-    pub fn observe_request(&mut self, group: u32, host_route: u64, request: &VaultRequest) {
+    /// The owner of `account` was told at `time_ms` that registration `generation` is done
+    /// (registered and exposed): every read that starts later must see it (INV-DURABLE).
+    pub fn note_acknowledged(&mut self, time_ms: u64, account: &AccountId, generation: u64) {
+        self.acknowledged
+            .entry(account.clone())
+            .or_default()
+            .push((time_ms, generation));
+    }
+
+    /// The highest generation acknowledged to `account`'s owner before `time_ms`.
+    fn acknowledged_before(&self, account: &AccountId, time_ms: u64) -> Option<u64> {
+        self.acknowledged
+            .get(account)?
+            .iter()
+            .filter(|(at, _)| *at < time_ms)
+            .map(|(_, generation)| *generation)
+            .max()
+    }
+
+    /// The rule before issue 12, kept only for comparison: a `LoginFinish` of a login made with
+    /// the registration's password restarts the legacy count as soon as a replica accepts it,
+    /// whether or not the reset then commits.
+    fn legacy_reset_at_accepted_finish(&mut self, account: &AccountId, login_id: LoginId) {
+        if let Some(login) = self.logins.get(&(account.clone(), login_id)).copied()
+            && let Some(facts) = self
+                .registrations
+                .get_mut(&(account.clone(), login.generation))
+            && login.password.is_some()
+            && facts.password == login.password
+        {
+            facts.legacy_granted = 0;
+        }
+    }
+
+    /// Replica group `group` accepted `request` under `host_route` at `time_ms`.
+    pub fn observe_request(
+        &mut self,
+        time_ms: u64,
+        group: u32,
+        host_route: u64,
+        request: &VaultRequest,
+    ) {
         let suite = InsecureFastSuite;
         let aad = request_aad(&request.account, request.kind);
         let Ok(opened) = suite.open_request(&self.fleet, &aad, &request.sealed) else {
@@ -139,20 +213,8 @@ impl Oracle {
             return;
         };
         let password = self.senders.get(&digest(&request.sealed)).copied();
-        // A LoginFinish of a login made with the registration's password may commit a
-        // successful login (which resets the count) even if its `KeyReleased` reply is then
-        // lost: from here on the count restarts, so a lost reply is never a false violation.
-        if let Request::LoginFinish { login_id, .. } = &body
-            && let Some((generation, Some(login_password))) = self
-                .logins
-                .get(&(request.account.clone(), *login_id))
-                .copied()
-            && let Some(facts) = self
-                .registrations
-                .get_mut(&(request.account.clone(), generation))
-            && facts.password == Some(login_password)
-        {
-            facts.granted_since_release = 0;
+        if let Request::LoginFinish { login_id, .. } = &body {
+            self.legacy_reset_at_accepted_finish(&request.account, *login_id);
         }
         self.requests.insert(
             (group, host_route),
@@ -161,6 +223,7 @@ impl Oracle {
                 request: body,
                 reply_key: opened.reply_key,
                 password,
+                accepted_ms: time_ms,
             },
         );
     }
@@ -184,7 +247,48 @@ impl Oracle {
         let Ok(body) = Reply::decode_padded(&plain) else {
             return;
         };
+        self.check_durable(time_ms, group, &seen, &body);
         self.judge(time_ms, &seen, &body);
+    }
+
+    /// INV-DURABLE, per operation: a reply that shows the record's generation, to a request
+    /// accepted after a registration was acknowledged to the owner, shows that generation or a
+    /// later one, and an acknowledged registration is still exposed.
+    fn check_durable(&mut self, time_ms: u64, group: u32, seen: &Seen, reply: &Reply) {
+        let Some(acked) = self.acknowledged_before(&seen.account, seen.accepted_ms) else {
+            return;
+        };
+        let (shown, pending) = match reply {
+            Reply::Status {
+                generation, state, ..
+            } => (*generation, *state == RecordStatus::Pending),
+            Reply::LoginChallenge { generation, .. }
+            | Reply::RegistrationResponse { generation, .. }
+            | Reply::LoginStale { generation, .. } => (*generation, false),
+            Reply::RegistrationStale { current_generation } => (*current_generation, false),
+            _ => return,
+        };
+        self.durable_checks += 1;
+        let what = if shown < acked {
+            format!("shows generation {shown}")
+        } else if shown == acked && pending {
+            format!("shows generation {shown} not exposed")
+        } else {
+            return;
+        };
+        self.durable_findings.push((
+            group,
+            Violation {
+                invariant: INV_DURABLE,
+                time_ms,
+                detail: format!(
+                    "account {}: registration {acked} was acknowledged before a {:?} accepted at {} ms; the reply {what}",
+                    show(&seen.account),
+                    seen.request.kind(),
+                    seen.accepted_ms
+                ),
+            },
+        ));
     }
 
     fn latest_generation(&self, account: &AccountId) -> u64 {
@@ -194,14 +298,44 @@ impl Oracle {
             .map_or(0, |((_, generation), _)| *generation)
     }
 
-    /// One more password test granted to registration (`account`, `generation`).
-    fn grant(&mut self, time_ms: u64, account: &AccountId, generation: u64, what: &str) {
+    /// One more password test granted to registration (`account`, `generation`), counted in
+    /// login epoch `epoch` (`None`: the epoch current now, for tests no login names). The
+    /// count runs per (account, generation) over the epochs since the last committed reset
+    /// (a `KeyReleased` for a login of an earlier epoch); an epoch that began without a reset
+    /// the oracle saw commit continues the count of the one before it.
+    fn grant(
+        &mut self,
+        time_ms: u64,
+        account: &AccountId,
+        generation: u64,
+        epoch: Option<u64>,
+        what: &str,
+    ) {
         let facts = self
             .registrations
             .entry((account.clone(), generation))
             .or_default();
-        facts.granted_since_release += 1;
-        let (granted, limit) = (facts.granted_since_release, facts.attempt_limit);
+        let epoch = epoch.unwrap_or_else(|| {
+            let latest = facts
+                .tests_per_epoch
+                .keys()
+                .next_back()
+                .copied()
+                .unwrap_or(0);
+            if facts.reset_epochs.contains(&latest) {
+                latest + 1
+            } else {
+                latest
+            }
+        });
+        *facts.tests_per_epoch.entry(epoch).or_default() += 1;
+        facts.legacy_granted += 1;
+        let legacy_over = facts.legacy_granted == facts.attempt_limit + 1;
+        let granted = tests_since_reset(&facts.tests_per_epoch, &facts.reset_epochs, epoch);
+        let limit = facts.attempt_limit;
+        if legacy_over {
+            self.legacy_attempt_violations += 1;
+        }
         if granted > self.granted_max
             || (granted == self.granted_max && limit < self.granted_max_limit)
         {
@@ -213,7 +347,7 @@ impl Oracle {
                 invariant: INV_ATTEMPTS,
                 time_ms,
                 detail: format!(
-                    "account {} generation {generation}: {granted} password tests enabled, limit {limit} (the last: {what})",
+                    "account {} generation {generation} login epoch {epoch}: {granted} password tests enabled since the last committed reset, limit {limit} (the last: {what})",
                     show(account)
                 ),
             });
@@ -307,7 +441,7 @@ impl Oracle {
                         .is_some_and(|facts| facts.registration_tests.insert(test));
                     if fresh {
                         self.registration_tests += 1;
-                        self.grant(time_ms, account, generation, "a RegistrationResponse");
+                        self.grant(time_ms, account, generation, None, "a RegistrationResponse");
                     }
                 }
             }
@@ -323,17 +457,46 @@ impl Oracle {
                 if self.logins.contains_key(&key) {
                     return;
                 }
-                self.logins.insert(key, (*generation, seen.password));
-                self.registrations
+                let epoch = match &seen.request {
+                    Request::LoginStart { login_epoch, .. } => Some(*login_epoch),
+                    _ => None,
+                };
+                let facts = self
+                    .registrations
                     .entry((account.clone(), *generation))
-                    .or_default()
-                    .exposed = true;
-                self.grant(time_ms, account, *generation, "a LoginChallenge");
+                    .or_default();
+                facts.exposed = true;
+                let epoch = epoch.unwrap_or_else(|| {
+                    facts
+                        .tests_per_epoch
+                        .keys()
+                        .next_back()
+                        .copied()
+                        .unwrap_or(0)
+                });
+                self.logins.insert(
+                    key,
+                    LoginFacts {
+                        generation: *generation,
+                        epoch,
+                        password: seen.password,
+                    },
+                );
+                self.grant(
+                    time_ms,
+                    account,
+                    *generation,
+                    Some(epoch),
+                    "a LoginChallenge",
+                );
             }
             (Reply::KeyReleased { .. }, Request::LoginFinish { login_id, .. }) => {
                 self.releases += 1;
-                let Some((generation, login_password)) =
-                    self.logins.get(&(account.clone(), *login_id)).copied()
+                let Some(LoginFacts {
+                    generation,
+                    epoch,
+                    password: login_password,
+                }) = self.logins.get(&(account.clone(), *login_id)).copied()
                 else {
                     self.violations.push(Violation {
                         invariant: INV_DISCLOSE,
@@ -349,7 +512,10 @@ impl Oracle {
                     .registrations
                     .entry((account.clone(), generation))
                     .or_default();
-                facts.granted_since_release = 0;
+                // The release is the outcome of a chosen change: the reset has committed, and
+                // the attempts of this login's epoch end here.
+                facts.reset_epochs.insert(epoch);
+                facts.legacy_granted = 0;
                 let registered = facts.password;
                 if login_password.is_none() || login_password != registered {
                     self.violations.push(Violation {
@@ -383,6 +549,23 @@ impl Oracle {
             _ => {}
         }
     }
+}
+
+/// The password tests of the window of login epochs between committed resets that holds
+/// `epoch`: from the epoch after the last reset epoch below `epoch` up to the first reset epoch
+/// at or after it (an epoch that began without a reset the oracle saw commit continues the
+/// count of the one before it).
+fn tests_since_reset(
+    tests_per_epoch: &BTreeMap<u64, u32>,
+    reset_epochs: &BTreeSet<u64>,
+    epoch: u64,
+) -> u32 {
+    let after = reset_epochs.range(..epoch).next_back().copied();
+    let until = reset_epochs.range(epoch..).next().copied();
+    tests_per_epoch
+        .range(after.map_or(0, |r| r + 1)..=until.unwrap_or(u64::MAX))
+        .map(|(_, n)| *n)
+        .sum()
 }
 
 /// An account id for messages.
@@ -570,6 +753,143 @@ pub fn outcome_name(outcome: &ClientOutcome) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const OWNER_PASSWORD: PasswordId = 10;
+
+    /// An oracle that knows registration 1 of `acct-x` (limit 2, password 10, exposed).
+    fn oracle_with_registration() -> (Oracle, AccountId) {
+        let mut oracle = Oracle::new(crate::world::fleet_secrets(1));
+        let account = AccountId::new(b"acct-x").unwrap();
+        oracle.registrations.insert(
+            (account.clone(), 1),
+            RegistrationFacts {
+                attempt_limit: 2,
+                password: Some(OWNER_PASSWORD),
+                exposed: true,
+                ..RegistrationFacts::default()
+            },
+        );
+        (oracle, account)
+    }
+
+    fn seen(account: &AccountId, request: Request, password: Option<PasswordId>) -> Seen {
+        Seen {
+            account: account.clone(),
+            request,
+            reply_key: SecretBytes::new(vec![0; 32]),
+            password,
+            accepted_ms: 0,
+        }
+    }
+
+    /// A login `id` of epoch `epoch` with `password` is challenged.
+    fn challenge(oracle: &mut Oracle, account: &AccountId, id: u8, epoch: u64, password: u64) {
+        let request = Request::LoginStart {
+            generation: 1,
+            login_epoch: epoch,
+            credential_request: Vec::new(),
+        };
+        let reply = Reply::LoginChallenge {
+            login_id: [id; 16],
+            generation: 1,
+            attempts_remaining: 0,
+            credential_response: Vec::new(),
+        };
+        oracle.judge(0, &seen(account, request, Some(password)), &reply);
+    }
+
+    fn attempts_violations(oracle: &Oracle) -> usize {
+        oracle
+            .violations
+            .iter()
+            .filter(|v| v.invariant == INV_ATTEMPTS)
+            .count()
+    }
+
+    #[test]
+    fn an_accepted_finish_that_never_commits_does_not_restart_the_count() {
+        let (mut oracle, account) = oracle_with_registration();
+        challenge(&mut oracle, &account, 1, 0, OWNER_PASSWORD);
+        // A replica accepts the owner's LoginFinish, but the reset never commits (no release).
+        oracle.legacy_reset_at_accepted_finish(&account, [1; 16]);
+        challenge(&mut oracle, &account, 2, 0, 99);
+        challenge(&mut oracle, &account, 3, 0, 98);
+        assert_eq!(
+            attempts_violations(&oracle),
+            1,
+            "three tests in one epoch, limit 2"
+        );
+        assert_eq!(
+            oracle.legacy_attempt_violations, 0,
+            "the rule before issue 12 restarted its count at the accepted finish"
+        );
+    }
+
+    #[test]
+    fn a_committed_release_starts_a_new_count_in_the_next_epoch() {
+        let (mut oracle, account) = oracle_with_registration();
+        challenge(&mut oracle, &account, 1, 0, OWNER_PASSWORD);
+        challenge(&mut oracle, &account, 2, 0, 99);
+        let finish = Request::LoginFinish {
+            login_id: [1; 16],
+            credential_finalization: Vec::new(),
+        };
+        let released = Reply::KeyReleased {
+            sealed_wrapped_key: Vec::new(),
+        };
+        oracle.judge(0, &seen(&account, finish, Some(OWNER_PASSWORD)), &released);
+        assert!(oracle.violations.is_empty(), "{:?}", oracle.violations);
+        challenge(&mut oracle, &account, 3, 1, 97);
+        challenge(&mut oracle, &account, 4, 1, 96);
+        assert_eq!(attempts_violations(&oracle), 0);
+        challenge(&mut oracle, &account, 5, 1, 95);
+        assert_eq!(attempts_violations(&oracle), 1);
+    }
+
+    #[test]
+    fn an_epoch_without_a_committed_reset_continues_the_count() {
+        let tests = BTreeMap::from([(0, 2), (1, 1), (2, 2), (3, 1)]);
+        let resets = BTreeSet::from([1]);
+        assert_eq!(tests_since_reset(&tests, &resets, 0), 3);
+        assert_eq!(tests_since_reset(&tests, &resets, 1), 3);
+        assert_eq!(tests_since_reset(&tests, &resets, 2), 3);
+        assert_eq!(tests_since_reset(&tests, &resets, 3), 3);
+        assert_eq!(tests_since_reset(&tests, &BTreeSet::new(), 3), 6);
+    }
+
+    #[test]
+    fn a_read_after_an_acknowledged_registration_must_show_it() {
+        let (mut oracle, account) = oracle_with_registration();
+        oracle.note_acknowledged(100, &account, 2);
+        let status = |generation, state| Reply::Status {
+            generation,
+            state,
+            attempts_remaining: 2,
+            login_epoch: 0,
+        };
+        let mut read = seen(&account, Request::Status, None);
+        read.accepted_ms = 50;
+        oracle.check_durable(60, 0, &read, &status(1, RecordStatus::Active));
+        assert!(
+            oracle.durable_findings.is_empty(),
+            "the read began before the ack"
+        );
+        read.accepted_ms = 150;
+        oracle.check_durable(160, 0, &read, &status(2, RecordStatus::Active));
+        oracle.check_durable(160, 0, &read, &status(3, RecordStatus::Pending));
+        assert!(oracle.durable_findings.is_empty());
+        oracle.check_durable(160, 0, &read, &status(1, RecordStatus::Active));
+        oracle.check_durable(160, 0, &read, &status(2, RecordStatus::Pending));
+        assert_eq!(
+            oracle.durable_findings.len(),
+            2,
+            "a lost generation, a lost exposure"
+        );
+        assert_eq!(
+            oracle.durable_checks, 4,
+            "the read before the ack is not compared"
+        );
+    }
 
     /// An account model where key 1 is registered under password 10 with `attempt_limit`.
     fn registered(attempt_limit: u32) -> AccountModel {

@@ -17,6 +17,7 @@ pub mod workload;
 pub mod world;
 
 pub use faults::Scenario;
+pub use vault_node::TrustMode;
 pub use world::{Broken, RunResult, SimConfig, run};
 
 /// The command that replays `config`.
@@ -32,6 +33,13 @@ pub fn replay_command(config: &SimConfig) -> String {
     if let Some(broken) = config.broken {
         command.push_str(" --broken ");
         command.push_str(broken.name());
+    }
+    if config.victims_log_in {
+        command.push_str(" --victims-log-in");
+    }
+    if config.trust != TrustMode::Durable {
+        command.push_str(" --trust ");
+        command.push_str(config.trust.name());
     }
     command
 }

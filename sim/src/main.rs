@@ -3,7 +3,8 @@
 //! simulator's speed. Exits non-zero if any run broke an invariant.
 //!
 //! `cargo run --release -p e2ee-backup-sim -- --scenario NAME|all --seed N --seeds N [--lite]
-//! [--broken reply-before-persist|trust-host-disk] [--quiet]`
+//! [--broken reply-before-persist|shared-oprf-key|trust-host-disk] [--trust durable|volatile]
+//! [--quiet]`
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -11,7 +12,7 @@ use std::time::Instant;
 use clap::Parser;
 use e2ee_backup_sim::report::Report;
 use e2ee_backup_sim::trace::to_hex;
-use e2ee_backup_sim::{Broken, Scenario, SimConfig, replay_command, run};
+use e2ee_backup_sim::{Broken, Scenario, SimConfig, TrustMode, replay_command, run};
 
 /// The deterministic simulator of the e2ee-backup vault: one seed drives a world of five
 /// datacenters, replica groups, relays, users and attackers, with faults; checkers outside the
@@ -35,6 +36,14 @@ struct Args {
     /// A deliberately broken variant that the checkers must catch.
     #[arg(long, value_parser = broken)]
     broken: Option<Broken>,
+    /// Durable mode (each replica's HSM keeps a trusted cell; restarts trust a disk it vouches
+    /// for) or volatile mode (no trusted state: every start is an amnesia recovery).
+    #[arg(long, default_value = "durable", value_parser = trust)]
+    trust: TrustMode,
+    /// Victims also recover with their own password (twice) while the attackers guess (owner
+    /// logins and resets race with the guesses; not in the default workload).
+    #[arg(long)]
+    victims_log_in: bool,
     /// Print only the runs that broke an invariant, and the report.
     #[arg(long)]
     quiet: bool,
@@ -63,10 +72,31 @@ fn broken(name: &str) -> Result<Broken, String> {
     })
 }
 
+fn trust(name: &str) -> Result<TrustMode, String> {
+    TrustMode::from_name(name).ok_or_else(|| {
+        let names: Vec<_> = TrustMode::ALL.iter().map(|m| m.name()).collect();
+        format!("unknown trust mode {name}; known: {}", names.join(", "))
+    })
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     let scenarios = args.scenario.0.clone();
-    let mut report = Report::default();
+    let mut report = Report {
+        mode: format!(
+            "{}{}{}",
+            args.trust.name(),
+            args.broken
+                .map(|b| format!(" `--broken {}`", b.name()))
+                .unwrap_or_default(),
+            if args.victims_log_in {
+                " `--victims-log-in`"
+            } else {
+                ""
+            }
+        ),
+        ..Report::default()
+    };
     let mut failed = 0u64;
     let started = Instant::now();
     let (mut operations, mut simulated_ms) = (0u64, 0u64);
@@ -77,13 +107,17 @@ fn main() -> ExitCode {
                 seed,
                 lite: args.lite,
                 broken: args.broken,
+                trust: args.trust,
+                victims_log_in: args.victims_log_in,
             };
+            let run_started = Instant::now();
             let result = run(config);
+            let run_seconds = run_started.elapsed().as_secs_f64();
             operations += result.stats.attempted + result.stats.guesses;
             simulated_ms += result.simulated_ms;
             if !args.quiet || !result.violations.is_empty() {
                 println!(
-                    "{} seed {seed}: trace {} events {} ops {}/{} granted {}/{} [{}]",
+                    "{} seed {seed}: trace {} events {} ops {}/{} granted {}/{} a1-broken-groups {} [{}]",
                     scenario.name(),
                     to_hex(&result.trace_hash),
                     result.events,
@@ -91,6 +125,7 @@ fn main() -> ExitCode {
                     result.stats.attempted,
                     result.stats.granted_max,
                     result.stats.granted_limit,
+                    result.stats.a1_groups,
                     result.mix
                 );
             }
@@ -107,12 +142,36 @@ fn main() -> ExitCode {
                 }
                 println!("  replay: {}", replay_command(&config));
             }
-            report.add(&result);
+            report.add(&result, run_seconds);
         }
     }
     let seconds = started.elapsed().as_secs_f64().max(1e-9);
     println!();
+    println!(
+        "mode: {} ({}){}{}",
+        args.trust.name(),
+        match args.trust {
+            TrustMode::Durable =>
+                "trusted cell per replica; a restart trusts a disk it vouches for",
+            TrustMode::Volatile => "no trusted state; every start is an amnesia recovery",
+        },
+        if args.lite { ", lite" } else { ", full size" },
+        args.broken
+            .map(|b| format!(", broken: {}", b.name()))
+            .unwrap_or_default()
+    );
     print!("{}", report.table());
+    for (scenario, row) in &report.rows {
+        println!(
+            "{}: INV-ATTEMPTS in {} runs; the oracle before issue 12 (reset at an accepted LoginFinish) in {} runs",
+            scenario.name(),
+            row.runs_by_kind
+                .get(e2ee_backup_sim::checkers::INV_ATTEMPTS)
+                .copied()
+                .unwrap_or(0),
+            row.legacy_attempt_runs
+        );
+    }
     println!();
     println!(
         "speed: {:.0} simulated operations per real second, {:.1} simulated seconds per real second ({} runs in {:.1} s)",

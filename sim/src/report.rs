@@ -8,7 +8,7 @@ use crate::faults::Scenario;
 use crate::world::RunResult;
 
 /// Totals of one scenario over its seeds.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct ScenarioRow {
     /// Seeds run.
     pub seeds: u64,
@@ -24,6 +24,22 @@ pub struct ScenarioRow {
     pub granted_limit: u32,
     /// Violations.
     pub violations: u64,
+    /// Violations by invariant.
+    pub by_kind: BTreeMap<&'static str, u64>,
+    /// Runs with at least one violation of each invariant.
+    pub runs_by_kind: BTreeMap<&'static str, u64>,
+    /// Runs with any violation.
+    pub failed_runs: u64,
+    /// Per-operation INV-DURABLE comparisons made, and findings excused by A1.
+    pub durable_checks: u64,
+    /// See [`crate::world::Stats::durable_excluded`].
+    pub durable_excluded: u64,
+    /// Groups (summed over runs) that broke assumption A1.
+    pub a1_groups: u64,
+    /// Runs the INV-ATTEMPTS rule before issue 12 would have flagged.
+    pub legacy_attempt_runs: u64,
+    /// Real time spent in these runs.
+    pub wall_seconds: f64,
     /// Events handled.
     pub events: u64,
     /// Virtual time simulated.
@@ -35,12 +51,32 @@ pub struct ScenarioRow {
 pub struct Report {
     /// One row per scenario run.
     pub rows: BTreeMap<Scenario, ScenarioRow>,
+    /// The trust mode (and broken variant) of every run, for the mode column.
+    pub mode: String,
 }
 
 impl Report {
-    /// Adds one run.
-    pub fn add(&mut self, result: &RunResult) {
+    /// Adds one run that took `wall_seconds` of real time.
+    pub fn add(&mut self, result: &RunResult, wall_seconds: f64) {
         let row = self.rows.entry(result.config.scenario).or_default();
+        row.wall_seconds += wall_seconds;
+        let mut kinds = std::collections::BTreeSet::new();
+        for violation in &result.violations {
+            *row.by_kind.entry(violation.invariant).or_default() += 1;
+            kinds.insert(violation.invariant);
+        }
+        for kind in kinds {
+            *row.runs_by_kind.entry(kind).or_default() += 1;
+        }
+        if !result.violations.is_empty() {
+            row.failed_runs += 1;
+        }
+        row.durable_checks += result.stats.durable_checks;
+        row.durable_excluded += result.stats.durable_excluded;
+        row.a1_groups += result.stats.a1_groups;
+        if result.stats.legacy_attempt_violations > 0 {
+            row.legacy_attempt_runs += 1;
+        }
         row.seeds += 1;
         row.attempted += result.stats.attempted;
         row.succeeded += result.stats.succeeded;
@@ -60,9 +96,12 @@ impl Report {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "| scenario | seeds | ops attempted | ops succeeded | availability % | p50 ms | p99 ms | max attempts granted / limit | violations |"
+            "| scenario | mode | seeds | ops attempted | ops succeeded | availability % | p50 ms | p99 ms | max attempts granted / limit | violations | by kind: violations (runs) | A1-broken groups | INV-DURABLE checks (excused by A1) | wall s |"
         );
-        let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        let _ = writeln!(
+            out,
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|"
+        );
         for (scenario, row) in &self.rows {
             let mut latencies = row.latencies_ms.clone();
             latencies.sort_unstable();
@@ -71,10 +110,26 @@ impl Report {
             } else {
                 100.0 * row.succeeded as f64 / row.attempted as f64
             };
+            let kinds: Vec<String> = row
+                .by_kind
+                .iter()
+                .map(|(kind, n)| {
+                    format!(
+                        "{kind} {n} ({})",
+                        row.runs_by_kind.get(kind).copied().unwrap_or(0)
+                    )
+                })
+                .collect();
+            let kinds = if kinds.is_empty() {
+                "—".to_owned()
+            } else {
+                kinds.join(", ")
+            };
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {:.2} | {} | {} | {} / {} | {} |",
+                "| {} | {} | {} | {} | {} | {:.2} | {} | {} | {} / {} | {} in {} runs | {} | {} | {} ({}) | {:.0} |",
                 scenario.name(),
+                self.mode,
                 row.seeds,
                 row.attempted,
                 row.succeeded,
@@ -83,7 +138,13 @@ impl Report {
                 percentile(&latencies, 99),
                 row.granted_max,
                 row.granted_limit,
-                row.violations
+                row.violations,
+                row.failed_runs,
+                kinds,
+                row.a1_groups,
+                row.durable_checks,
+                row.durable_excluded,
+                row.wall_seconds
             );
         }
         out

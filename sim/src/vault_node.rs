@@ -29,8 +29,9 @@ use e2ee_backup::consensus::{Config, FaultInjection, ReplicaId};
 use e2ee_backup::crypto::real::{InsecureFastFleetSecrets, InsecureFastSuite};
 use e2ee_backup::ids::AccountId;
 use e2ee_backup::vault::{
-    ConsensusStore, DurableImage, DurableSlot, MemoryTrustedState, ReplicaPlace, VaultFault,
-    VaultOutput, VaultReplica, open_replica_write,
+    ConsensusStore, DurableImage, DurableSlot, MemoryTrustedState, ReplicaPlace, StartKind,
+    TrustedCell, TrustedState, TrustedStateError, VaultFault, VaultOutput, VaultReplica,
+    VolatileTrust, open_replica_write,
 };
 use e2ee_backup::wire::{VaultReply, VaultRequest};
 use rand_chacha::ChaCha20Rng;
@@ -55,6 +56,26 @@ pub enum HostMode {
     /// Broken on purpose: a restarted replica believes whatever its disk holds (no rollback
     /// check against the trusted cell).
     TrustHostDisk,
+    /// Both of the above: messages before their writes, and restarts that believe the disk
+    /// (the vault before rollback detection with a host breaking the output order; issue 12
+    /// measured lost acknowledged registrations with it).
+    ReplyBeforePersistTrustingDisk,
+}
+
+impl HostMode {
+    fn replies_before_persist(self) -> bool {
+        matches!(
+            self,
+            HostMode::ReplyBeforePersist | HostMode::ReplyBeforePersistTrustingDisk
+        )
+    }
+
+    fn trusts_host_disk(self) -> bool {
+        matches!(
+            self,
+            HostMode::TrustHostDisk | HostMode::ReplyBeforePersistTrustingDisk
+        )
+    }
 }
 
 /// What the host asks the world to do.
@@ -89,7 +110,83 @@ pub enum NodeEffect {
     },
 }
 
-type Replica = VaultReplica<InsecureFastSuite, ConsensusStore<MemoryTrustedState>>;
+/// Which trusted state the replicas run with (SPEC.md "Rollback": durable or volatile mode).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TrustMode {
+    /// Each replica's HSM has a trusted cell ([`MemoryTrustedState`], out of the operator's
+    /// reach): a restart trusts the disk only if the cell vouches for it.
+    #[default]
+    Durable,
+    /// No trusted NVRAM ([`VolatileTrust`]): nothing on the disk is trusted, every start is an
+    /// amnesia recovery.
+    Volatile,
+}
+
+impl TrustMode {
+    /// Both modes.
+    pub const ALL: [TrustMode; 2] = [TrustMode::Durable, TrustMode::Volatile];
+
+    /// The command-line name.
+    pub fn name(self) -> &'static str {
+        match self {
+            TrustMode::Durable => "durable",
+            TrustMode::Volatile => "volatile",
+        }
+    }
+
+    /// The mode named `name`.
+    pub fn from_name(name: &str) -> Option<TrustMode> {
+        Self::ALL.into_iter().find(|m| m.name() == name)
+    }
+}
+
+/// The trusted state of one simulated replica identity: the HSM's cell (durable mode) or none
+/// (volatile mode). Clones of a durable one are the same cell.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum SimTrust {
+    /// Durable mode.
+    Durable(MemoryTrustedState),
+    /// Volatile mode.
+    Volatile(VolatileTrust),
+}
+
+impl SimTrust {
+    /// A fresh trusted state for `mode`.
+    pub fn new(mode: TrustMode) -> Self {
+        match mode {
+            TrustMode::Durable => SimTrust::Durable(MemoryTrustedState::new()),
+            TrustMode::Volatile => SimTrust::Volatile(VolatileTrust),
+        }
+    }
+}
+
+impl TrustedState for SimTrust {
+    fn begin(&mut self) -> Result<TrustedCell, TrustedStateError> {
+        match self {
+            SimTrust::Durable(t) => t.begin(),
+            SimTrust::Volatile(t) => t.begin(),
+        }
+    }
+    fn check(&self, incarnation: u64) -> Result<(), TrustedStateError> {
+        match self {
+            SimTrust::Durable(t) => t.check(incarnation),
+            SimTrust::Volatile(t) => t.check(incarnation),
+        }
+    }
+    fn advance(
+        &mut self,
+        incarnation: u64,
+        era: u64,
+        writes: u64,
+    ) -> Result<(), TrustedStateError> {
+        match self {
+            SimTrust::Durable(t) => t.advance(incarnation, era, writes),
+            SimTrust::Volatile(t) => t.advance(incarnation, era, writes),
+        }
+    }
+}
+
+type Replica = VaultReplica<InsecureFastSuite, ConsensusStore<SimTrust>>;
 
 /// One vault replica with its host: disk, pending outputs, relay routes.
 pub struct VaultNode {
@@ -121,8 +218,16 @@ pub struct VaultNode {
     mode: HostMode,
     disk_write_ms: u64,
     rng: ChaCha20Rng,
-    /// The HSM's trusted cell: survives crashes and every disk rollback.
-    trusted: MemoryTrustedState,
+    /// The HSM's trusted cell: survives crashes and every disk rollback (none in volatile
+    /// mode).
+    trusted: SimTrust,
+    /// When the node last crashed (global ms), while it is down.
+    down_since_ms: Option<u64>,
+    /// Since when the node is impaired (lost its state and has not finished recovery: SPEC.md
+    /// "Amnesia", assumption A1), if it is now.
+    impaired_since_ms: Option<u64>,
+    /// Closed intervals `[from, to)` during which the node was impaired.
+    impaired: Vec<(u64, u64)>,
     /// The operator's last copy of the disk (the rollback adversary).
     disk_copy: Option<BTreeMap<DurableSlot, Vec<u8>>>,
 }
@@ -167,10 +272,11 @@ impl VaultNode {
         replica_id: u8,
         fleet: InsecureFastFleetSecrets,
         mode: HostMode,
+        trust: TrustMode,
         disk_write_ms: u64,
         rng: ChaCha20Rng,
     ) -> Result<(Self, Vec<NodeEffect>), NodeError> {
-        let trusted = MemoryTrustedState::new();
+        let trusted = SimTrust::new(trust);
         let store = ConsensusStore::new(
             group,
             ReplicaId(replica_id),
@@ -199,6 +305,9 @@ impl VaultNode {
             disk_write_ms,
             rng,
             trusted,
+            down_since_ms: None,
+            impaired_since_ms: None,
+            impaired: Vec::new(),
             disk_copy: None,
         };
         let effects = node.install(fleet, store);
@@ -208,7 +317,7 @@ impl VaultNode {
     fn install(
         &mut self,
         fleet: InsecureFastFleetSecrets,
-        store: ConsensusStore<MemoryTrustedState>,
+        store: ConsensusStore<SimTrust>,
     ) -> Vec<NodeEffect> {
         let mut replica = VaultReplica::with_store(InsecureFastSuite, fleet, store);
         if self.mode == HostMode::SharedOprfKey {
@@ -233,8 +342,12 @@ impl VaultNode {
             .map(|r| r.generation)
     }
 
-    /// Crashes the node: volatile state, pending outputs and any write in progress are lost.
-    pub fn crash(&mut self) {
+    /// Crashes the node at global time `now_ms`: volatile state, pending outputs and any write
+    /// in progress are lost.
+    pub fn crash(&mut self, now_ms: u64) {
+        if self.replica.is_some() {
+            self.down_since_ms = Some(now_ms);
+        }
         self.replica = None;
         self.pending.clear();
         self.writes_issued = 0;
@@ -286,7 +399,7 @@ impl VaultNode {
         let incarnation = self.epoch + 1;
         let id = ReplicaId(self.replica_id);
         let mut config = group_config();
-        if self.mode == HostMode::TrustHostDisk {
+        if self.mode.trusts_host_disk() {
             config.fault = FaultInjection::TrustHostDisk;
         }
         // The store trusts the disk only if the trusted cell vouches for it (SPEC.md
@@ -301,8 +414,44 @@ impl VaultNode {
             self.clock.local_ms(now_ms),
         )
         .map_err(|e| NodeError::Start(format!("{e:?}")))?;
+        let recovering = store.start_kind() == StartKind::Recovering;
+        let down_since_ms = self.down_since_ms.take().unwrap_or(now_ms);
+        if recovering {
+            // Impaired since it lost its state: at the crash (its disk could not be used).
+            self.impaired_since_ms.get_or_insert(down_since_ms);
+        } else if let Some(from) = self.impaired_since_ms.take() {
+            self.impaired.push((from, now_ms));
+        }
         let effects = self.install(fleet, store);
+        self.note_voting(now_ms);
         Ok((failed, effects))
+    }
+
+    /// Closes the impairment interval once the replica votes again (recovery finished).
+    pub fn note_voting(&mut self, now_ms: u64) {
+        if self.impaired_since_ms.is_some()
+            && self
+                .replica
+                .as_ref()
+                .is_some_and(|r| r.store().replica().is_voting())
+            && let Some(from) = self.impaired_since_ms.take()
+        {
+            self.impaired.push((from, now_ms));
+        }
+    }
+
+    /// Every interval `[from, to)` the node was impaired (an open one ends at `end_ms`).
+    pub fn impaired_intervals(&self, end_ms: u64) -> Vec<(u64, u64)> {
+        let mut intervals = self.impaired.clone();
+        if let Some(from) = self.impaired_since_ms {
+            intervals.push((from, end_ms.max(from + 1)));
+        }
+        intervals
+    }
+
+    /// True while the node is impaired (down or up, not yet voting after losing its state).
+    pub fn is_impaired(&self) -> bool {
+        self.impaired_since_ms.is_some()
     }
 
     /// When (in the node's local time) the replica wants its next timeout.
@@ -402,7 +551,7 @@ impl VaultNode {
                 });
             }
         }
-        if self.mode == HostMode::ReplyBeforePersist {
+        if self.mode.replies_before_persist() {
             let mut kept = VecDeque::new();
             while let Some((sequence, output)) = self.pending.pop_front() {
                 match output {

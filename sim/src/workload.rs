@@ -34,6 +34,12 @@ pub const TRIES_MAX: u32 = 12;
 pub const BACKOFF_MS_MAX: u64 = 20_000;
 /// Most guesses one attacker makes.
 pub const GUESSES_MAX: u64 = 40;
+/// After its guesses or at `Locked`, an attacker keeps probing the account this many more
+/// times during the safety phase: a `Status` (the first step of a recovery), and a guess when
+/// the status says attempts are left, so that a record a rollback unlocked is exploited.
+pub const LOCK_PROBES_MAX: u32 = 60;
+/// Think time between such probes while the record answers `Locked` or `NoRecord`.
+pub const LOCK_PROBE_MS: (u64, u64) = (1_000, 2_000);
 /// How many `RegisterStart`s one prober sends (more than a victim's attempt limit).
 pub const PROBES_MAX: u32 = 8;
 /// Request ids of probes start here, far from the ids of the prober's own client.
@@ -130,6 +136,9 @@ pub struct User {
     pub pinned: FleetPublicKeys,
     /// `RegisterStart`s a prober has still to send.
     pub probes_left: u32,
+    /// Probes an attacker has left after its guesses or a `Locked` answer (see
+    /// [`LOCK_PROBES_MAX`]).
+    pub lock_probes_left: u32,
 }
 
 /// The bytes of password `id`.
@@ -212,6 +221,11 @@ impl User {
             pinned: fleet,
             probes_left: if matches!(role, Role::Prober { .. }) {
                 PROBES_MAX
+            } else {
+                0
+            },
+            lock_probes_left: if matches!(role, Role::Attacker { .. }) {
+                LOCK_PROBES_MAX
             } else {
                 0
             },
@@ -385,6 +399,23 @@ impl User {
                 complaint,
                 Some(backoff_ms + draw_range(&mut self.rng, 0, 500)),
             );
+        }
+        if matches!(self.role, Role::Attacker { .. })
+            && self.script.is_empty()
+            && self.lock_probes_left > 0
+        {
+            // Keep probing: a stale quorum may answer with the record unlocked again.
+            self.lock_probes_left -= 1;
+            let n = u64::from(LOCK_PROBES_MAX - self.lock_probes_left);
+            self.script
+                .push_back(ModelOp::Recover(password_id(self.index, GUESSES_MAX + n)));
+            let (low, high) = if matches!(outcome, ClientOutcome::Locked | ClientOutcome::NoRecord)
+            {
+                LOCK_PROBE_MS
+            } else {
+                (10, 300)
+            };
+            return (complaint, Some(draw_range(&mut self.rng, low, high)));
         }
         if self.script.is_empty() {
             return (complaint, None);
