@@ -118,6 +118,7 @@ pub mod crypto;
 pub mod ids;
 pub mod recovery_key;
 pub mod relay;
+pub mod rng;
 pub mod stream;
 pub mod vault;
 pub mod wire;
@@ -126,6 +127,9 @@ pub use backup_key::{BACKUP_KEY_LEN, BackupKey};
 pub use client::{Client, ClientOutcome, ClientOutput};
 pub use crypto::CryptoSuite;
 pub use ids::{AccountId, FleetId};
+/// The `rand_core` line (0.6) whose traits this crate's RNG parameters take; see [`rng`] for
+/// using the current `rand` (0.10) RNGs.
+pub use rand_core;
 pub use recovery_key::{RecoveryKey, RecoveryKeyError, Typo};
 pub use relay::{Relay, RelayOutput};
 pub use stream::{SegmentOpener, SegmentSealer, StreamError, StreamLayout};
