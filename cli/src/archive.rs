@@ -459,9 +459,12 @@ fn classify(err: io::Error, path: &Path) -> CliError {
 mod tests {
     use super::*;
 
-    /// A tar archive of the given `(path bytes, type, link target, content)` entries, built
-    /// without the tar crate's path checks (as a hostile archive would be).
-    fn raw_archive(entries: &[(&[u8], EntryType, &[u8], &[u8])]) -> Vec<u8> {
+    /// `(path bytes, type, link target, content)` of one raw tar entry.
+    type RawEntry<'a> = (&'a [u8], EntryType, &'a [u8], &'a [u8]);
+
+    /// A tar archive of the given entries, built without the tar crate's path checks (as a
+    /// hostile archive would be).
+    fn raw_archive(entries: &[RawEntry<'_>]) -> Vec<u8> {
         let mut out = Vec::new();
         for (path, kind, link, content) in entries {
             let mut header = Header::new_old();
@@ -492,7 +495,7 @@ mod tests {
         Ok(extractor.stats)
     }
 
-    fn hostile(entries: &[(&[u8], EntryType, &[u8], &[u8])]) -> (tempfile::TempDir, String) {
+    fn hostile(entries: &[RawEntry<'_>]) -> (tempfile::TempDir, String) {
         let outer = tempfile::tempdir().expect("temp dir");
         let root = outer.path().join("root");
         fs::create_dir(&root).expect("root");
