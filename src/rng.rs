@@ -8,6 +8,11 @@
 //! "the trait `rand_core::RngCore` is not implemented" (and a note that two versions of
 //! `rand_core` are in the build).
 //!
+//! ```compile_fail
+//! // Does not compile: rand 0.10's RNGs implement rand_core 0.10, not the 0.6 traits.
+//! let key = e2ee_backup::BackupKey::generate(&mut rand::rng());
+//! ```
+//!
 //! [`Compat`] bridges the two: it wraps any infallible cryptographic RNG of the 0.10 line
 //! (`rand_core::CryptoRng` 0.10, for example `rand::rng()`, or the OS RNG `rand::rngs::SysRng`
 //! behind `rand::rand_core::UnwrapErr`) and implements the 0.6 `RngCore + CryptoRng` this crate
