@@ -699,3 +699,112 @@ fn every_command_has_help() {
     run.assert_code(2);
     world.run(&["--version"]).assert_code(0);
 }
+
+/// Sends SIGINT to a running command once `ready` holds, and returns its result.
+fn interrupt_when(mut child: std::process::Child, ready: impl Fn() -> bool) -> Option<Output> {
+    let started = std::time::Instant::now();
+    while !ready() {
+        if child.try_wait().expect("try_wait").is_some() || started.elapsed().as_secs() > 60 {
+            // Finished before it could be interrupted: the machine was too fast for the test.
+            let _ = child.wait();
+            eprintln!("the command finished before it could be interrupted; nothing checked");
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    Some(child.wait_with_output().expect("wait"))
+}
+
+fn spawn(world: &World, args: &[&str]) -> std::process::Child {
+    Command::new(BIN)
+        .args(args)
+        .env("XDG_CONFIG_HOME", world.path("config"))
+        .env_remove("E2EE_BACKUP_KEY_FILE")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn")
+}
+
+/// A sparse file of 2 GiB: quick to make, long enough to back up that a signal lands mid-way.
+fn huge_sparse_tree(root: &Path) {
+    fs::create_dir_all(root).expect("src");
+    fs::write(root.join("before.txt"), "first").expect("file");
+    let file = fs::File::create(root.join("sparse.bin")).expect("sparse");
+    file.set_len(2 << 30).expect("set_len");
+}
+
+#[test]
+fn an_interrupted_backup_leaves_no_snapshot_and_no_temporary_file() {
+    let world = World::new();
+    let src = world.path("src");
+    huge_sparse_tree(&src);
+    world.init();
+    let repo = world.repo();
+    let snapshots = repo.join("snapshots");
+    let child = spawn(
+        &world,
+        &[
+            "backup",
+            src.to_str().expect("utf-8"),
+            "--repo",
+            repo.to_str().expect("utf-8"),
+            "--compression",
+            "none",
+        ],
+    );
+    let writing = || fs::read_dir(&snapshots).is_ok_and(|mut d| d.next().is_some());
+    let Some(output) = interrupt_when(child, writing) else {
+        return;
+    };
+    let run = Run(output);
+    run.assert_code(130);
+    assert!(run.stderr().contains("interrupted"), "{}", run.stderr());
+    assert_eq!(
+        names_in(&snapshots),
+        Vec::<String>::new(),
+        "a half snapshot is visible"
+    );
+    assert_eq!(names_in(&repo), ["config", "snapshots"]);
+}
+
+#[test]
+fn an_interrupted_restore_leaves_nothing() {
+    let world = World::new();
+    let src = world.path("src");
+    fs::create_dir_all(&src).expect("src");
+    // 1 GiB of zeros: compressed to almost nothing, slow enough to write out to interrupt it.
+    fs::File::create(src.join("zeros.bin"))
+        .and_then(|f| f.set_len(1 << 30))
+        .expect("zeros");
+    world.init();
+    let id = world.backup(&src, &[]);
+    let parent = world.path("parent");
+    fs::create_dir(&parent).expect("parent");
+    let target = parent.join("target");
+    let repo = world.repo();
+    let child = spawn(
+        &world,
+        &[
+            "restore",
+            &id,
+            "--repo",
+            repo.to_str().expect("utf-8"),
+            "--to",
+            target.to_str().expect("utf-8"),
+        ],
+    );
+    let extracting = || fs::read_dir(&parent).is_ok_and(|mut d| d.next().is_some());
+    let Some(output) = interrupt_when(child, extracting) else {
+        return;
+    };
+    let run = Run(output);
+    run.assert_code(130);
+    assert_eq!(names_in(&parent), Vec::<String>::new(), "left behind");
+}
