@@ -8,6 +8,8 @@
 //! - [`stream`]: each backup file is sealed as a STREAM of AES-256-GCM segments under keys derived
 //!   from the backup key (random access, `std::io` adapters, parallel sealing, two backends).
 //! - [`RecoveryKey`]: the backup key as 64 characters a person writes down (checksummed).
+//! - [`rng`]: today's `rand` (0.10) RNGs, such as the OS RNG, as the `rand_core` 0.6 RNGs the
+//!   crate's APIs take ([`rng::Compat`]).
 //! - [`Client`], [`Relay`], [`VaultReplica`]: the vault protocol roles. The vault checks the
 //!   password with OPAQUE (it never sees it), commits every guess before it answers, and erases
 //!   the key for good after the attempt limit. All crypto goes through one [`CryptoSuite`] trait.
@@ -119,6 +121,7 @@ pub mod drops;
 pub mod ids;
 pub mod recovery_key;
 pub mod relay;
+pub mod rng;
 pub mod stream;
 pub mod vault;
 pub mod wire;
@@ -127,6 +130,9 @@ pub use backup_key::{BACKUP_KEY_LEN, BackupKey};
 pub use client::{Client, ClientOutcome, ClientOutput};
 pub use crypto::CryptoSuite;
 pub use ids::{AccountId, FleetId};
+/// The `rand_core` line (0.6) whose traits this crate's RNG parameters take; see [`rng`] for
+/// using the current `rand` (0.10) RNGs.
+pub use rand_core;
 pub use recovery_key::{RecoveryKey, RecoveryKeyError, Typo};
 pub use relay::{Relay, RelayOutput};
 pub use stream::{SegmentOpener, SegmentSealer, StreamError, StreamLayout};
