@@ -29,9 +29,8 @@ use e2ee_backup::consensus::{Config, FaultInjection, ReplicaId};
 use e2ee_backup::crypto::real::{InsecureFastFleetSecrets, InsecureFastSuite};
 use e2ee_backup::ids::AccountId;
 use e2ee_backup::vault::{
-    ConsensusStore, DurableImage, DurableSlot, MemoryTrustedState, ReplicaPlace, StartKind,
-    TrustedCell, TrustedState, TrustedStateError, VaultFault, VaultOutput, VaultReplica,
-    VolatileTrust, open_replica_write,
+    ConsensusStore, DurableImage, DurableSlot, MemoryOrVolatileTrust, ReplicaPlace, StartKind,
+    VaultFault, VaultOutput, VaultReplica, open_replica_write,
 };
 use e2ee_backup::wire::{VaultReply, VaultRequest};
 use rand_chacha::ChaCha20Rng;
@@ -117,7 +116,7 @@ pub enum TrustMode {
     /// reach): a restart trusts the disk only if the cell vouches for it.
     #[default]
     Durable,
-    /// No trusted NVRAM ([`VolatileTrust`]): nothing on the disk is trusted, every start is an
+    /// No trusted NVRAM ([`VolatileTrust`](e2ee_backup::vault::VolatileTrust)): nothing on the disk is trusted, every start is an
     /// amnesia recovery.
     Volatile,
 }
@@ -142,48 +141,10 @@ impl TrustMode {
 
 /// The trusted state of one simulated replica identity: the HSM's cell (durable mode) or none
 /// (volatile mode). Clones of a durable one are the same cell.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum SimTrust {
-    /// Durable mode.
-    Durable(MemoryTrustedState),
-    /// Volatile mode.
-    Volatile(VolatileTrust),
-}
+pub type SimTrust = MemoryOrVolatileTrust;
 
-impl SimTrust {
-    /// A fresh trusted state for `mode`.
-    pub fn new(mode: TrustMode) -> Self {
-        match mode {
-            TrustMode::Durable => SimTrust::Durable(MemoryTrustedState::new()),
-            TrustMode::Volatile => SimTrust::Volatile(VolatileTrust),
-        }
-    }
-}
-
-impl TrustedState for SimTrust {
-    fn begin(&mut self) -> Result<TrustedCell, TrustedStateError> {
-        match self {
-            SimTrust::Durable(t) => t.begin(),
-            SimTrust::Volatile(t) => t.begin(),
-        }
-    }
-    fn check(&self, incarnation: u64) -> Result<(), TrustedStateError> {
-        match self {
-            SimTrust::Durable(t) => t.check(incarnation),
-            SimTrust::Volatile(t) => t.check(incarnation),
-        }
-    }
-    fn advance(
-        &mut self,
-        incarnation: u64,
-        era: u64,
-        writes: u64,
-    ) -> Result<(), TrustedStateError> {
-        match self {
-            SimTrust::Durable(t) => t.advance(incarnation, era, writes),
-            SimTrust::Volatile(t) => t.advance(incarnation, era, writes),
-        }
-    }
+fn sim_trust(mode: TrustMode) -> SimTrust {
+    MemoryOrVolatileTrust::new(mode == TrustMode::Durable)
 }
 
 type Replica = VaultReplica<InsecureFastSuite, ConsensusStore<SimTrust>>;
@@ -276,7 +237,7 @@ impl VaultNode {
         disk_write_ms: u64,
         rng: ChaCha20Rng,
     ) -> Result<(Self, Vec<NodeEffect>), NodeError> {
-        let trusted = SimTrust::new(trust);
+        let trusted = sim_trust(trust);
         let store = ConsensusStore::new(
             group,
             ReplicaId(replica_id),

@@ -27,6 +27,6 @@ pub use store::{
     ReplicaWrite, StoreEvent, Ticket,
 };
 pub use trusted::{
-    CountedWrite, DurableImage, ImageError, MemoryTrustedState, OwnedTrustedState, TrustedCell,
-    TrustedState, TrustedStateError, VolatileTrust,
+    CountedWrite, DurableImage, ImageError, MemoryOrVolatileTrust, MemoryTrustedState,
+    OwnedTrustedState, TrustedCell, TrustedState, TrustedStateError, VolatileTrust,
 };

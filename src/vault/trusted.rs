@@ -214,6 +214,62 @@ impl TrustedState for MemoryTrustedState {
     }
 }
 
+/// An in-memory host's trusted state, in either mode: a shared [`MemoryTrustedState`] cell
+/// (durable mode; clones are the same cell) or none ([`VolatileTrust`]). For test harnesses and
+/// simulators that run both modes over one store type.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum MemoryOrVolatileTrust {
+    /// Durable mode: the HSM's cell.
+    Durable(MemoryTrustedState),
+    /// Volatile mode: no trusted state.
+    Volatile(VolatileTrust),
+}
+
+impl MemoryOrVolatileTrust {
+    /// A fresh trusted state: a new cell if `durable`, else none.
+    pub fn new(durable: bool) -> Self {
+        if durable {
+            Self::Durable(MemoryTrustedState::new())
+        } else {
+            Self::Volatile(VolatileTrust)
+        }
+    }
+
+    /// NVRAM writes so far (0 in volatile mode).
+    pub fn nvram_writes(&self) -> u64 {
+        match self {
+            Self::Durable(t) => t.nvram_writes(),
+            Self::Volatile(_) => 0,
+        }
+    }
+}
+
+impl TrustedState for MemoryOrVolatileTrust {
+    fn begin(&mut self) -> Result<TrustedCell, TrustedStateError> {
+        match self {
+            Self::Durable(t) => t.begin(),
+            Self::Volatile(t) => t.begin(),
+        }
+    }
+    fn check(&self, incarnation: u64) -> Result<(), TrustedStateError> {
+        match self {
+            Self::Durable(t) => t.check(incarnation),
+            Self::Volatile(t) => t.check(incarnation),
+        }
+    }
+    fn advance(
+        &mut self,
+        incarnation: u64,
+        era: u64,
+        writes: u64,
+    ) -> Result<(), TrustedStateError> {
+        match self {
+            Self::Durable(t) => t.advance(incarnation, era, writes),
+            Self::Volatile(t) => t.advance(incarnation, era, writes),
+        }
+    }
+}
+
 /// A consensus durable write as sealed on the host's disk: the write, the era it belongs to
 /// and its slot's write count in that era (the k-th write to this slot has `slot_writes = k`).
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]

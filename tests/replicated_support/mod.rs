@@ -22,9 +22,8 @@ use e2ee_backup::ids::AccountId;
 use e2ee_backup::relay::{ConnectionId, Relay, RelayConfig, RelayOutput};
 use e2ee_backup::vault::{
     AccountRecord, ChangeOutcome, ConsensusStore, DurableImage, DurableSlot, Lineage,
-    MemoryTrustedState, RecordChange, RecordStore, ReplicaBody, ReplicaMessage, ReplicaPlace,
-    StoreEvent, Ticket, TrustedCell, TrustedState, TrustedStateError, VaultOutput, VaultReplica,
-    VolatileTrust, open_replica_write,
+    MemoryOrVolatileTrust, RecordChange, RecordStore, ReplicaBody, ReplicaMessage, ReplicaPlace,
+    StoreEvent, Ticket, VaultOutput, VaultReplica, open_replica_write,
 };
 use e2ee_backup::wire::{
     Reply, ReplyBody, Request, RequestKind, VaultReply, VaultRequest, reply_aad, request_aad,
@@ -72,47 +71,7 @@ pub fn group_config() -> Config {
 
 /// The HSM's trusted state of one replica identity in the harness: a shared in-memory cell the
 /// simulated host cannot roll back (durable mode), or none (volatile mode).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Trust {
-    Durable(MemoryTrustedState),
-    Volatile(VolatileTrust),
-}
-
-impl TrustedState for Trust {
-    fn begin(&mut self) -> Result<TrustedCell, TrustedStateError> {
-        match self {
-            Self::Durable(t) => t.begin(),
-            Self::Volatile(t) => t.begin(),
-        }
-    }
-    fn check(&self, incarnation: u64) -> Result<(), TrustedStateError> {
-        match self {
-            Self::Durable(t) => t.check(incarnation),
-            Self::Volatile(t) => t.check(incarnation),
-        }
-    }
-    fn advance(
-        &mut self,
-        incarnation: u64,
-        era: u64,
-        writes: u64,
-    ) -> Result<(), TrustedStateError> {
-        match self {
-            Self::Durable(t) => t.advance(incarnation, era, writes),
-            Self::Volatile(t) => t.advance(incarnation, era, writes),
-        }
-    }
-}
-
-impl Trust {
-    /// NVRAM writes so far (0 in volatile mode).
-    pub fn nvram_writes(&self) -> u64 {
-        match self {
-            Self::Durable(t) => t.nvram_writes(),
-            Self::Volatile(_) => 0,
-        }
-    }
-}
+pub type Trust = MemoryOrVolatileTrust;
 
 /// The store every harness replica runs.
 pub type Store = ConsensusStore<Trust>;
@@ -474,11 +433,7 @@ impl Cluster {
             wiretap: None,
         };
         for id in 0..REPLICAS {
-            let trusted = if durable {
-                Trust::Durable(MemoryTrustedState::new())
-            } else {
-                Trust::Volatile(VolatileTrust)
-            };
+            let trusted = Trust::new(durable);
             let store =
                 ConsensusStore::new(GROUP, ReplicaId(id), group_config(), 1, trusted.clone())
                     .unwrap();
