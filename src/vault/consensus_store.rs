@@ -384,6 +384,13 @@ impl<T: TrustedState> ConsensusStore<T> {
         granted || own
     }
 
+    /// Whether a freeze for `from`'s census `tag` holds now.
+    fn frozen_for(&self, from: ReplicaId, tag: RequestTag) -> bool {
+        self.regenesis
+            .freeze
+            .is_some_and(|f| self.now < f.until && (f.by, f.tag) == (from, tag))
+    }
+
     fn round(&self) -> u64 {
         self.replica.config().round_timeout_ms.max(1)
     }
@@ -573,11 +580,7 @@ impl<T: TrustedState> ConsensusStore<T> {
                 {
                     return;
                 }
-                let current = self
-                    .regenesis
-                    .freeze
-                    .is_some_and(|f| now < f.until && (f.by, f.tag) == (from, tag));
-                if !current {
+                if !self.frozen_for(from, tag) {
                     if self.regenesis.last_frozen.get(&from) == Some(&tag) {
                         return; // never a second, discontinuous freeze for one census
                     }
@@ -593,22 +596,12 @@ impl<T: TrustedState> ConsensusStore<T> {
                 self.send_census(from, CensusMessage::Frozen { tag, instance });
             }
             CensusMessage::Check { tag } => {
-                if !self.replica.is_voting()
-                    && self
-                        .regenesis
-                        .freeze
-                        .is_some_and(|f| now < f.until && (f.by, f.tag) == (from, tag))
-                {
+                if !self.replica.is_voting() && self.frozen_for(from, tag) {
                     self.send_census(from, CensusMessage::StillFrozen { tag, instance });
                 }
             }
             CensusMessage::Commit { tag } => {
-                if !self.replica.is_voting()
-                    && self
-                        .regenesis
-                        .freeze
-                        .is_some_and(|f| now < f.until && (f.by, f.tag) == (from, tag))
-                {
+                if !self.replica.is_voting() && self.frozen_for(from, tag) {
                     self.join(Lineage { founder: from, tag });
                 }
             }
