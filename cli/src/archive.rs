@@ -57,9 +57,11 @@ pub fn scan_size(root: &Path) -> u64 {
 }
 
 /// Writes the folder `root` as a tar stream into `out`. Unreadable entries are reported on
-/// stderr and counted in `skipped`; errors writing `out` abort.
+/// stderr and counted in `skipped`; errors writing `out` abort. The directory `exclude`
+/// (device, inode) — the repository being written, when it lies inside `root` — is left out.
 pub fn write_archive<W: Write>(
     root: &Path,
+    exclude: Option<(u64, u64)>,
     out: W,
     progress: &mut Progress,
     interrupt: &Interrupt,
@@ -101,7 +103,12 @@ pub fn write_archive<W: Write>(
         header.set_uid(0);
         header.set_gid(0);
         let file_type = meta.file_type();
-        if file_type.is_dir() {
+        if file_type.is_dir() && exclude == Some((meta.dev(), meta.ino())) {
+            eprintln!(
+                "note: left out {}: it is the repository this backup is written to",
+                full.display()
+            );
+        } else if file_type.is_dir() {
             let children = match sorted_names(&full) {
                 Ok(children) => children,
                 Err(err) => {

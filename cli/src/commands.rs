@@ -5,7 +5,7 @@ use std::ffi::OsStr;
 use std::fs;
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -220,7 +220,11 @@ fn backup(key_file: Option<PathBuf>, quiet: bool, args: &BackupArgs) -> Result<u
         inner: compressor,
         len: 0,
     };
-    let (counting, stats) = archive::write_archive(&root, counting, &mut progress, &interrupt)?;
+    let repo_dir = fs::metadata(&args.repo)
+        .ok()
+        .map(|meta| (meta.dev(), meta.ino()));
+    let (counting, stats) =
+        archive::write_archive(&root, repo_dir, counting, &mut progress, &interrupt)?;
     let archive_len = counting.len;
     let sink = counting
         .inner
@@ -245,7 +249,7 @@ fn backup(key_file: Option<PathBuf>, quiet: bool, args: &BackupArgs) -> Result<u
         created_unix_s,
         source_path: root.as_os_str().as_bytes().to_vec(),
         root_mode: root_meta.permissions().mode() & 0o777,
-        root_mtime: std::os::unix::fs::MetadataExt::mtime(&root_meta),
+        root_mtime: root_meta.mtime(),
         files: stats.files,
         dirs: stats.dirs,
         symlinks: stats.symlinks,

@@ -666,6 +666,39 @@ fn unreadable_entries_are_left_out_with_exit_code_3() {
 }
 
 #[test]
+fn a_repository_inside_the_backed_up_folder_is_left_out() {
+    let world = World::new();
+    let src = world.path("src");
+    fs::create_dir_all(src.join("docs")).expect("src");
+    fs::write(src.join("docs/a.txt"), "a").expect("file");
+    world.init();
+    let repo = src.join("backups");
+    let args = [
+        "backup",
+        src.to_str().expect("utf-8"),
+        "--repo",
+        repo.to_str().expect("utf-8"),
+    ];
+    let first = world.run(&args);
+    first.assert_code(0);
+    let second = world.run(&args);
+    second.assert_code(0);
+    assert!(second.stderr().contains("left out"), "{}", second.stderr());
+    let id = second.stdout().trim().to_owned();
+    let out = world.path("out");
+    let run = world.run(&[
+        "restore",
+        &id,
+        "--repo",
+        repo.to_str().expect("utf-8"),
+        "--to",
+        out.to_str().expect("utf-8"),
+    ]);
+    run.assert_code(0);
+    assert_eq!(names_in(&out), ["docs"]);
+}
+
+#[test]
 fn every_command_has_help() {
     let world = World::new();
     for args in [
