@@ -3,12 +3,15 @@
 //! The [`Oracle`] holds its own copy of the fleet secrets (made from the same seed as the vault's)
 //! and opens every request a vault replica accepted and every reply a host actually sent:
 //! - **INV-ATTEMPTS**: per registration (account, generation), the distinct password tests
-//!   granted since the last key release never exceed the registration's attempt limit. A
+//!   granted since the last committed reset never exceed the registration's attempt limit. A
 //!   password test is any vault output computed under the live registration's OPRF key: every
 //!   login challenge, and every `RegistrationResponse` that the registration's own OPRF seed
 //!   reproduces (the oracle opens the seed from the registration's ticket and evaluates the
 //!   `RegisterStart` under it itself: OPAQUE's registration response is a deterministic
 //!   function of the OPRF key and the blinded input, so equal bytes mean the same key).
+//!   A reset is known to have committed from the release reply of its login, or, when that
+//!   reply was never sent, from the owner's accepted `LoginFinish` followed by a reply that
+//!   shows a later login epoch.
 //! - **INV-DISCLOSE**: every released key answers a login whose `LoginStart` was sealed with the
 //!   password of that registration (the simulator knows which password each sealed request
 //!   carries), and no key is released for a generation already answered `Locked` or `Deleted`.
@@ -86,9 +89,16 @@ struct RegistrationFacts {
     /// Password tests granted per login epoch (distinct login challenges, plus registration
     /// tests of the shared-OPRF-key variant, put in the epoch current when they were seen).
     tests_per_epoch: BTreeMap<u64, u32>,
-    /// Epochs that ended with a committed reset: a `KeyReleased` reply was sent (after its
-    /// change was chosen) for a login counted in that epoch. The next epoch starts a new count.
+    /// Epochs that ended with a committed reset. The oracle knows a reset committed when a
+    /// `KeyReleased` reply was sent (after its change was chosen) for a login counted in that
+    /// epoch, or when a `LoginFinish` with the registration's password was accepted for a login
+    /// of that epoch and a later reply shows the registration at a later login epoch (the epoch
+    /// advances only in a chosen reset; the release reply itself may have been lost with a
+    /// crashed host). The next epoch starts a new count.
     reset_epochs: BTreeSet<u64>,
+    /// Epochs in which a replica accepted a `LoginFinish` with the registration's password: a
+    /// reset of that epoch may commit (it is credited once a reply shows a later epoch).
+    owner_finished_epochs: BTreeSet<u64>,
     /// The count of the rule before issue 12 (reset when a replica accepts a `LoginFinish` with
     /// the registration's password, or at a release), kept only to compare the two oracles.
     legacy_granted: u32,
@@ -124,6 +134,9 @@ pub struct Oracle {
     pub granted_max_limit: u32,
     /// Keys released.
     pub releases: u64,
+    /// Committed resets the oracle learnt from a later login epoch, not from a release reply
+    /// (the release was never sent: its host crashed, or the client gave up first).
+    pub resets_seen_by_epoch: u64,
     /// `RegistrationResponse`s computed under a live registration's OPRF key (password tests
     /// the broken `shared-oprf-key` vault grants without counting them).
     pub registration_tests: u64,
@@ -152,6 +165,7 @@ impl Oracle {
             granted_max: 0,
             granted_max_limit: 0,
             releases: 0,
+            resets_seen_by_epoch: 0,
             registration_tests: 0,
             violations: Vec::new(),
         }
@@ -196,6 +210,39 @@ impl Oracle {
         }
     }
 
+    /// A replica accepted a `LoginFinish` for `login_id`: if the login was made with the
+    /// registration's password, the reset of its epoch may commit.
+    fn note_owner_finish(&mut self, account: &AccountId, login_id: LoginId) {
+        if let Some(login) = self.logins.get(&(account.clone(), login_id)).copied()
+            && let Some(facts) = self
+                .registrations
+                .get_mut(&(account.clone(), login.generation))
+            && login.password.is_some()
+            && facts.password == login.password
+        {
+            facts.owner_finished_epochs.insert(login.epoch);
+        }
+    }
+
+    /// A reply showed registration (`account`, `generation`) at login epoch `shown`: every
+    /// earlier epoch in which the owner finished a login ended with a committed reset (the
+    /// vault moves to a later epoch only in a chosen reset, and only after such a finish).
+    fn note_epoch_shown(&mut self, account: &AccountId, generation: u64, shown: u64) {
+        let Some(facts) = self.registrations.get_mut(&(account.clone(), generation)) else {
+            return;
+        };
+        let ended: Vec<u64> = facts
+            .owner_finished_epochs
+            .range(..shown)
+            .copied()
+            .collect();
+        for epoch in ended {
+            if facts.reset_epochs.insert(epoch) {
+                self.resets_seen_by_epoch += 1;
+            }
+        }
+    }
+
     /// Replica group `group` accepted `request` under `host_route` at `time_ms`.
     pub fn observe_request(
         &mut self,
@@ -215,6 +262,7 @@ impl Oracle {
         let password = self.senders.get(&digest(&request.sealed)).copied();
         if let Request::LoginFinish { login_id, .. } = &body {
             self.legacy_reset_at_accepted_finish(&request.account, *login_id);
+            self.note_owner_finish(&request.account, *login_id);
         }
         self.requests.insert(
             (group, host_route),
@@ -381,6 +429,25 @@ impl Oracle {
 
     fn judge(&mut self, time_ms: u64, seen: &Seen, reply: &Reply) {
         let account = &seen.account;
+        match (reply, &seen.request) {
+            (
+                Reply::Status {
+                    generation,
+                    login_epoch,
+                    ..
+                }
+                | Reply::LoginStale {
+                    generation,
+                    login_epoch,
+                },
+                _,
+            )
+            | (Reply::LoginChallenge { generation, .. }, Request::LoginStart { login_epoch, .. }) =>
+            {
+                self.note_epoch_shown(account, *generation, *login_epoch);
+            }
+            _ => {}
+        }
         match (reply, &seen.request) {
             (
                 Reply::Registered { generation },
@@ -843,6 +910,47 @@ mod tests {
         challenge(&mut oracle, &account, 4, 1, 96);
         assert_eq!(attempts_violations(&oracle), 0);
         challenge(&mut oracle, &account, 5, 1, 95);
+        assert_eq!(attempts_violations(&oracle), 1);
+    }
+
+    fn status_at_epoch(oracle: &mut Oracle, account: &AccountId, login_epoch: u64) {
+        let reply = Reply::Status {
+            generation: 1,
+            state: RecordStatus::Active,
+            attempts_remaining: 2,
+            login_epoch,
+        };
+        oracle.judge(0, &seen(account, Request::Status, None), &reply);
+    }
+
+    #[test]
+    fn a_reset_whose_release_was_lost_is_learnt_from_a_later_epoch() {
+        let (mut oracle, account) = oracle_with_registration();
+        challenge(&mut oracle, &account, 1, 0, OWNER_PASSWORD);
+        challenge(&mut oracle, &account, 2, 0, 99);
+        // The owner's finish is accepted; its release reply is never sent.
+        oracle.note_owner_finish(&account, [1; 16]);
+        // A reply shows the record at epoch 1: the reset of epoch 0 was chosen.
+        status_at_epoch(&mut oracle, &account, 1);
+        challenge(&mut oracle, &account, 3, 1, 97);
+        challenge(&mut oracle, &account, 4, 1, 96);
+        assert_eq!(attempts_violations(&oracle), 0);
+        assert_eq!(oracle.resets_seen_by_epoch, 1);
+        challenge(&mut oracle, &account, 5, 1, 95);
+        assert_eq!(attempts_violations(&oracle), 1, "three tests in epoch 1");
+    }
+
+    #[test]
+    fn a_later_epoch_without_an_owner_finish_restarts_nothing() {
+        let (mut oracle, account) = oracle_with_registration();
+        challenge(&mut oracle, &account, 1, 0, 98);
+        challenge(&mut oracle, &account, 2, 0, 99);
+        // A finish of a wrong-password login, then a vault that shows a later epoch anyway: no
+        // reset is credited, so the count of epoch 0 continues into epoch 1.
+        oracle.note_owner_finish(&account, [1; 16]);
+        status_at_epoch(&mut oracle, &account, 1);
+        challenge(&mut oracle, &account, 3, 1, 97);
+        assert_eq!(oracle.resets_seen_by_epoch, 0);
         assert_eq!(attempts_violations(&oracle), 1);
     }
 

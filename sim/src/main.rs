@@ -163,13 +163,14 @@ fn main() -> ExitCode {
     print!("{}", report.table());
     for (scenario, row) in &report.rows {
         println!(
-            "{}: INV-ATTEMPTS in {} runs; the oracle before issue 12 (reset at an accepted LoginFinish) in {} runs",
+            "{}: INV-ATTEMPTS in {} runs; the oracle before issue 12 (reset at an accepted LoginFinish) in {} runs; {} committed resets learnt from a later login epoch (their release never sent)",
             scenario.name(),
             row.runs_by_kind
                 .get(e2ee_backup_sim::checkers::INV_ATTEMPTS)
                 .copied()
                 .unwrap_or(0),
-            row.legacy_attempt_runs
+            row.legacy_attempt_runs,
+            row.resets_seen_by_epoch
         );
     }
     println!();

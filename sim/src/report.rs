@@ -38,6 +38,8 @@ pub struct ScenarioRow {
     pub a1_groups: u64,
     /// Runs the INV-ATTEMPTS rule before issue 12 would have flagged.
     pub legacy_attempt_runs: u64,
+    /// Committed resets learnt from a later login epoch (their release reply was never sent).
+    pub resets_seen_by_epoch: u64,
     /// Real time spent in these runs.
     pub wall_seconds: f64,
     /// Events handled.
@@ -77,6 +79,7 @@ impl Report {
         if result.stats.legacy_attempt_violations > 0 {
             row.legacy_attempt_runs += 1;
         }
+        row.resets_seen_by_epoch += result.stats.resets_seen_by_epoch;
         row.seeds += 1;
         row.attempted += result.stats.attempted;
         row.succeeded += result.stats.succeeded;

@@ -155,6 +155,9 @@ pub struct Stats {
     pub registration_tests: u64,
     /// Keys released by the vault.
     pub releases: u64,
+    /// Committed resets the oracle learnt from a later login epoch rather than from a release
+    /// reply (see [`crate::checkers::Oracle::resets_seen_by_epoch`]).
+    pub resets_seen_by_epoch: u64,
     /// Replies the per-operation INV-DURABLE check compared with an acknowledged registration.
     pub durable_checks: u64,
     /// INV-DURABLE findings not reported because their group had broken assumption A1 (more
@@ -1232,6 +1235,7 @@ impl World {
         self.stats.granted_max = self.oracle.granted_max;
         self.stats.granted_limit = self.oracle.granted_max_limit;
         self.stats.releases = self.oracle.releases;
+        self.stats.resets_seen_by_epoch = self.oracle.resets_seen_by_epoch;
         self.stats.registration_tests = self.oracle.registration_tests;
         self.stats.durable_checks = self.oracle.durable_checks;
         self.stats.legacy_attempt_violations = self.oracle.legacy_attempt_violations;
