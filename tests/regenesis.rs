@@ -95,6 +95,51 @@ fn two_of_five_volatile_restarts_recover_and_keep_every_record() {
     assert_eq!(c.recover(1, b"pw"), ClientOutcome::Recovered(k));
 }
 
+/// Durable mode: replicas 0 and 1 lose their disks while replica 2 is down, so that the two
+/// survivors (3, 4) cannot help the amnesiacs recover and censuses run for a while; then
+/// replica 2 comes back from its intact disk. Two impaired of five is within assumption A1:
+/// nothing may be lost. Returns what the owner's right password then gets.
+fn two_impaired_while_a_third_is_down(fault: FaultInjection) -> (Cluster, ClientOutcome) {
+    let mut c = Cluster::new(37);
+    c.fault = fault;
+    let k = register_and_guess_wrong_once(&mut c, 37, 3);
+    assert_eq!(k, seeded_key(37));
+    // The survivors run the configuration under test (restarted from their intact disks).
+    for id in 3..REPLICAS {
+        c.crash(id);
+        c.restart(id);
+        assert!(c.voting(id));
+    }
+    c.crash(2);
+    c.restart_amnesiac(0);
+    c.restart_amnesiac(1);
+    // No quorum can form: the amnesiacs stall, query, and the survivors run censuses.
+    c.run_steps(20_000);
+    c.restart(2);
+    c.run_steps(200_000);
+    let outcome = c.recover(1, b"pw");
+    (c, outcome)
+}
+
+#[test]
+fn a_census_never_gives_up_a_state_a_quorum_may_still_hold() {
+    let (c, outcome) = two_impaired_while_a_third_is_down(FaultInjection::None);
+    assert_eq!(outcome, ClientOutcome::Recovered(seeded_key(37)));
+    for id in 0..REPLICAS {
+        assert_eq!(c.lineage(id), Some(Lineage::ORIGINAL), "replica {id}");
+        assert_eq!(c.regenesis_counts(id), (0, 0), "replica {id}");
+    }
+}
+
+#[test]
+fn with_a_census_one_short_of_a_quorum_a_survivor_gives_up_and_the_records_are_lost() {
+    // Control for the census threshold (SPEC.md "Re-genesis", G1): a voter that abandons on
+    // two frozen replicas of five turns a survivable failure into a re-genesis.
+    let (c, outcome) = two_impaired_while_a_third_is_down(FaultInjection::CensusQuorumTooSmall);
+    assert_eq!(outcome, ClientOutcome::NoRecord);
+    assert!((0..REPLICAS).any(|id| c.regenesis_counts(id).1 > 0));
+}
+
 #[test]
 fn a_power_loss_that_impairs_three_durable_replicas_refounds_the_group() {
     let mut c = Cluster::new(34);

@@ -61,6 +61,9 @@ pub enum FaultInjection {
     /// The replicated vault takes consensus messages of every lineage, not only its own
     /// (SPEC.md "Re-genesis"): an older lineage's delayed messages reach a new one.
     IgnoreLineage,
+    /// The re-genesis census of a voter is satisfied by one frozen replica fewer than a quorum
+    /// (SPEC.md "Re-genesis", G1): a voter gives its state up while a quorum may still hold it.
+    CensusQuorumTooSmall,
 }
 
 /// The configuration of one replica group (identical on every replica).
@@ -126,7 +129,8 @@ impl Config {
             | FaultInjection::SkipFence
             | FaultInjection::UnkeptNextPromise
             | FaultInjection::TrustHostDisk
-            | FaultInjection::IgnoreLineage => self.replicas.len() / 2 + 1,
+            | FaultInjection::IgnoreLineage
+            | FaultInjection::CensusQuorumTooSmall => self.replicas.len() / 2 + 1,
         }
     }
 

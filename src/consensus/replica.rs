@@ -168,7 +168,8 @@ where
             | FaultInjection::IgnoreAcceptedValues
             | FaultInjection::UnkeptNextPromise
             | FaultInjection::TrustHostDisk
-            | FaultInjection::IgnoreLineage => {
+            | FaultInjection::IgnoreLineage
+            | FaultInjection::CensusQuorumTooSmall => {
                 let tag = replica.new_tag();
                 replica.recovery = Some(Recovery::Querying {
                     tag,
@@ -493,7 +494,8 @@ where
                     | FaultInjection::SkipRecovery
                     | FaultInjection::SkipFence
                     | FaultInjection::TrustHostDisk
-                    | FaultInjection::IgnoreLineage => next.filter(|_| promised_next),
+                    | FaultInjection::IgnoreLineage
+                    | FaultInjection::CensusQuorumTooSmall => next.filter(|_| promised_next),
                 };
                 self.dispatch(from, PeerMessage::Accepted { key, ballot, next });
             }

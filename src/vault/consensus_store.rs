@@ -436,7 +436,11 @@ impl<T: TrustedState> ConsensusStore<T> {
     fn census_needed(&self) -> usize {
         let n = self.replica.config().replicas.len();
         if self.replica.is_voting() {
-            self.replica.config().quorum()
+            let quorum = self.replica.config().quorum();
+            if self.replica.config().fault == FaultInjection::CensusQuorumTooSmall {
+                return quorum.saturating_sub(1);
+            }
+            quorum
         } else {
             n.saturating_sub(1)
         }
