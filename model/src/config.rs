@@ -45,15 +45,20 @@ pub enum Broken {
     /// holds (`consensus::FaultInjection::TrustHostDisk`, the behaviour before rollback
     /// detection), so a rolled-back disk votes with a forgotten count. Refuted by INV-ATTEMPTS.
     TrustHostDisk,
+    /// Replicated configurations with re-genesis only: a voter's census is satisfied by one
+    /// frozen replica fewer than a quorum (`consensus::FaultInjection::CensusQuorumTooSmall`),
+    /// so it gives its state up while a quorum may still hold it. Refuted by INV-REGENESIS.
+    CensusQuorumTooSmall,
 }
 
 impl Broken {
     /// Every broken variant.
-    pub const ALL: [Broken; 4] = [
+    pub const ALL: [Broken; 5] = [
         Broken::ReplyBeforePersist,
         Broken::QuorumTooSmall,
         Broken::SharedOprfKey,
         Broken::TrustHostDisk,
+        Broken::CensusQuorumTooSmall,
     ];
 
     /// The name used on the command line.
@@ -63,6 +68,7 @@ impl Broken {
             Broken::QuorumTooSmall => "quorum-too-small",
             Broken::SharedOprfKey => "shared-oprf-key",
             Broken::TrustHostDisk => "trust-host-disk",
+            Broken::CensusQuorumTooSmall => "census-quorum-too-small",
         }
     }
 
@@ -138,6 +144,14 @@ pub struct Replication {
     /// flight; when false they fire only when no message is in flight (timeouts longer than
     /// any delivery; a lost message is what makes a timer fire).
     pub eager_timers: bool,
+    /// Re-genesis is on (`consensus::Config::regenesis_after_ms`, SPEC.md "Re-genesis").
+    pub regenesis: bool,
+    /// Right after the registration, this many replicas (those just before the
+    /// `initial_down` ones) restart without their disks (they recover before they vote).
+    pub initial_amnesiacs: u8,
+    /// Right after the registration, the last `initial_down` replicas crash with their disks
+    /// intact (a `Restart` brings them back).
+    pub initial_down: u8,
 }
 
 impl Replication {
@@ -157,13 +171,16 @@ impl Replication {
             max_rounds: 2,
             reorder_window: 1,
             eager_timers: false,
+            regenesis: false,
+            initial_amnesiacs: 0,
+            initial_down: 0,
         }
     }
 }
 
 impl ModelConfig {
     /// Names of the predefined configurations, smallest first.
-    pub const NAMES: [&'static str; 19] = [
+    pub const NAMES: [&'static str; 21] = [
         "tiny",
         "oracle",
         "single",
@@ -182,6 +199,8 @@ impl ModelConfig {
         "r3-rollback",
         "r3-rollback-owner",
         "r3-rollback-anytime",
+        "r3-regenesis",
+        "r3-regenesis-survivable",
         "r5",
     ];
 
@@ -386,6 +405,37 @@ impl ModelConfig {
                 1,
                 Replication {
                     max_amnesia: 1,
+                    ..group(3)
+                },
+            ),
+            // Re-genesis (SPEC.md "Re-genesis"): right after the registration replicas 1 and 2
+            // lose their disks (a majority impaired, assumption A1 broken); the owner recovers.
+            // The group may refound itself (the record is then lost for good: `NoRecord`).
+            "r3-regenesis" => replicated(
+                "r3-regenesis",
+                1,
+                vec![owner(vec![Op::Recover])],
+                0,
+                Replication {
+                    regenesis: true,
+                    initial_amnesiacs: 2,
+                    max_replica_timeouts: 20,
+                    ..group(3)
+                },
+            ),
+            // Re-genesis on, one replica impaired (replica 1 lost its disk) while replica 2 is
+            // down with its disk intact (A1 holds): the amnesiac stalls and runs censuses, and
+            // no census may give anything up; replica 2 returns and the owner recovers.
+            "r3-regenesis-survivable" => replicated(
+                "r3-regenesis-survivable",
+                1,
+                vec![owner(vec![Op::Recover])],
+                0,
+                Replication {
+                    regenesis: true,
+                    initial_amnesiacs: 1,
+                    initial_down: 1,
+                    max_replica_timeouts: 8,
                     ..group(3)
                 },
             ),

@@ -123,7 +123,8 @@ fn config(name: &str, broken: Option<Broken>) -> Result<ModelConfig, String> {
             "unknown config {name}; known: {}, all",
             ModelConfig::NAMES.join(", ")
         ))?;
-    if let Some(b @ (Broken::QuorumTooSmall | Broken::TrustHostDisk)) = broken
+    if let Some(b @ (Broken::QuorumTooSmall | Broken::TrustHostDisk | Broken::CensusQuorumTooSmall)) =
+        broken
         && config.replication.is_none()
     {
         return Err(format!(

@@ -298,8 +298,13 @@ impl VaultModel {
         observe_live(state);
         match self.config.broken {
             // A single replica has no quorum; `run` refuses this combination.
-            None | Some(Broken::QuorumTooSmall | Broken::SharedOprfKey | Broken::TrustHostDisk) => {
-            }
+            None
+            | Some(
+                Broken::QuorumTooSmall
+                | Broken::SharedOprfKey
+                | Broken::TrustHostDisk
+                | Broken::CensusQuorumTooSmall,
+            ) => {}
             Some(Broken::ReplyBeforePersist) => {
                 outputs.sort_by_key(|o| !matches!(o, VaultOutput::ReplyToRelay { .. }));
             }

@@ -185,12 +185,20 @@ struct Run {
     progress: Option<Duration>,
 }
 
+/// How often the reporter looks whether the check is done (stateright's `report` sleeps this
+/// long between looks, so it bounds how long a finished check waits).
+const PROGRESS_POLL: Duration = Duration::from_millis(50);
+
 /// Prints the checker's progress to stderr at a fixed interval.
-struct Progress(Duration);
+struct Progress {
+    every: Duration,
+    printed: Duration,
+}
 
 impl<M: Model> Reporter<M> for Progress {
     fn report_checking(&mut self, data: ReportData) {
-        if !data.done {
+        if !data.done && data.duration >= self.printed + self.every {
+            self.printed = data.duration;
             eprintln!(
                 "  checking: {} states, {} unique, depth {}, {} s",
                 data.total_states,
@@ -209,7 +217,7 @@ impl<M: Model> Reporter<M> for Progress {
     }
 
     fn delay(&self) -> Duration {
-        self.0
+        PROGRESS_POLL.min(self.every)
     }
 }
 
@@ -221,7 +229,13 @@ where
     M::Action: Clone + Debug + PartialEq,
 {
     match progress {
-        Some(every) => collect(model, checker.report(&mut Progress(every))),
+        Some(every) => collect(
+            model,
+            checker.report(&mut Progress {
+                every,
+                printed: Duration::ZERO,
+            }),
+        ),
         None => collect(model, checker.join()),
     }
 }

@@ -5,8 +5,9 @@
 use e2ee_backup_model::config::{Broken, ModelConfig};
 use e2ee_backup_model::replicated::properties::{
     ATTEMPT_LIMIT_REACHED, COMPLETES_AFTER_CRASH, COMPLETES_WHILE_DOWN, INV_ATTEMPTS, INV_DISCLOSE,
-    INV_DURABLE, INV_LINEAR, LINEAR_HISTORY, LOCKOUT_HAPPENS, LOCKOUT_PERMANENT,
-    RECOVERS_AFTER_ROLLBACK, RECOVERY_SUCCEEDS, REPLICA_RESTARTS, ROLLBACK_HAPPENS, SCRIPTS_END,
+    INV_DURABLE, INV_LINEAR, INV_REGENESIS, LINEAR_HISTORY, LOCKOUT_HAPPENS, LOCKOUT_PERMANENT,
+    RECOVERS_AFTER_ROLLBACK, RECOVERY_SUCCEEDS, REGENESIS_HAPPENS, REPLICA_RESTARTS,
+    ROLLBACK_HAPPENS, SCRIPTS_END,
 };
 use e2ee_backup_model::replicated::spec::{AccountSpec, SpecOp, SpecRet};
 use e2ee_backup_model::run::{Report, Search, Verdict, check};
@@ -17,6 +18,10 @@ const R3_TINY_DEPTH: usize = 48;
 /// Unique states of `r3-oracle` (DFS).
 const R3_ORACLE_UNIQUE: usize = 26_843;
 const R3_ATTACKER_UNIQUE: usize = 116_267;
+/// Unique states of `r3-regenesis` (DFS, exhaustive).
+const R3_REGENESIS_UNIQUE: usize = 1_548_961;
+/// Unique states of `r3-regenesis-survivable` (DFS, exhaustive).
+const R3_REGENESIS_SURVIVABLE_UNIQUE: usize = 138_719;
 
 fn named(name: &str) -> ModelConfig {
     ModelConfig::named(name).expect("a predefined configuration")
@@ -244,4 +249,40 @@ fn linearizability_spec_rejects_a_second_challenge_beyond_the_limit_unless_a_log
         .expect("a well-formed history");
     // The owner's finish never returned, but it may have taken effect before the second login.
     assert!(owner_between.is_consistent());
+}
+
+#[test]
+fn a_group_with_a_majority_impaired_refounds_itself_and_every_invariant_holds_exhaustively() {
+    // Replicas 1 and 2 lose their disks right after the registration; re-genesis is on.
+    let report = check(named("r3-regenesis"), Search::Dfs, 2);
+    assert_eq!(report.unique_states, R3_REGENESIS_UNIQUE);
+    assert_all_as_expected(&report);
+    assert!(verdict(&report, REGENESIS_HAPPENS).discovered);
+    for safety in [INV_ATTEMPTS, INV_DISCLOSE, INV_LINEAR, INV_REGENESIS] {
+        assert!(
+            !verdict(&report, safety).discovered,
+            "{safety} has a counterexample"
+        );
+    }
+}
+
+#[test]
+fn a_survivable_failure_never_refounds_and_the_owner_recovers_exhaustively() {
+    // One replica impaired and one down with its disk: censuses run, none may give up.
+    let report = check(named("r3-regenesis-survivable"), Search::Dfs, 2);
+    assert_eq!(report.unique_states, R3_REGENESIS_SURVIVABLE_UNIQUE);
+    assert_all_as_expected(&report);
+    assert!(verdict(&report, RECOVERY_SUCCEEDS).discovered);
+    assert!(!verdict(&report, INV_REGENESIS).discovered);
+    assert!(!verdict(&report, INV_DURABLE).discovered);
+}
+
+#[test]
+fn a_census_one_short_of_a_quorum_is_refuted_with_a_trace() {
+    let broken = named("r3-regenesis-survivable").with_broken(Some(Broken::CensusQuorumTooSmall));
+    let report = check(broken, Search::Dfs, 2);
+    let regenesis = verdict(&report, INV_REGENESIS);
+    assert!(regenesis.discovered, "the broken census is not refuted");
+    let trace = regenesis.trace.as_deref().unwrap_or_default();
+    assert!(trace.contains("CensusStillFrozen"), "{trace}");
 }

@@ -34,7 +34,7 @@ use crate::config::{Broken, ModelConfig, Op, Replication};
 use crate::model::{ACCOUNT, ATTACKER_PASSWORD, OWNER_BACKUP_KEY, OWNER_PASSWORD};
 use crate::rng::CounterRng;
 use crate::state::Device;
-use spec::{AccountSpec, SpecOp};
+use spec::{AccountSpec, SpecOp, SpecRet};
 use state::{DiskCopy, History, Packet, PendingRequest, ReplicaHost, ReplicatedState};
 
 const FLEET: &[u8] = b"fleet";
@@ -47,6 +47,12 @@ const SETUP_CONNECTION: ConnectionId = 1_000;
 pub const MAX_CRASH_POINTS: usize = 3;
 /// The replica group's id (one group in the model).
 pub const GROUP: u32 = 0;
+/// `consensus::Config::regenesis_after_ms` in the configurations with re-genesis: a stalled
+/// recovery runs its census at its next timer (every timer costs the search a timeout of its
+/// budget, and the model explores every order anyway).
+const REGENESIS_AFTER_MS: u64 = 1;
+/// The linearizability tester's thread of the group's re-genesis (not a device).
+const REGENESIS_THREAD: (u8, u8) = (u8::MAX, 0);
 
 /// A step of the replicated model.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -114,12 +120,15 @@ impl ReplicatedModel {
     pub fn group_config(&self) -> Config {
         let mut config = Config::new((0..self.replication.replicas).map(ReplicaId));
         config.max_rounds = self.replication.max_rounds;
-        // Re-genesis (SPEC.md "Re-genesis") is not modelled yet: off, so the configurations
-        // keep their pinned state counts; `tests/regenesis.rs` covers it.
-        config.regenesis_after_ms = None;
+        // Re-genesis (SPEC.md "Re-genesis") runs only in the configurations made for it, so the
+        // others keep their pinned state counts.
+        config.regenesis_after_ms = self.replication.regenesis.then_some(REGENESIS_AFTER_MS);
         match self.config.broken {
             Some(Broken::QuorumTooSmall) => config.fault = FaultInjection::QuorumTooSmall,
             Some(Broken::TrustHostDisk) => config.fault = FaultInjection::TrustHostDisk,
+            Some(Broken::CensusQuorumTooSmall) => {
+                config.fault = FaultInjection::CensusQuorumTooSmall;
+            }
             Some(Broken::ReplyBeforePersist | Broken::SharedOprfKey) | None => {}
         }
         config
@@ -225,7 +234,83 @@ impl ReplicatedModel {
             }
         }
         self.preregister(&mut state);
+        self.initial_faults(&mut state);
         state
+    }
+
+    /// The faults the configuration starts with, right after the registration: the last
+    /// `initial_down` replicas crash (disks intact), and the `initial_amnesiacs` replicas just
+    /// before them restart without their disks (replica 0, the relay's first choice, keeps
+    /// voting unless every replica is hit).
+    fn initial_faults(&self, state: &mut ReplicatedState) {
+        let n = self.replication.replicas;
+        let down = self.replication.initial_down.min(n);
+        let amnesiacs = self.replication.initial_amnesiacs.min(n - down);
+        let first_amnesiac = n - down - amnesiacs;
+        for id in first_amnesiac..n {
+            if let Some(host) = state.replicas.get_mut(usize::from(id))
+                && let Some(vault) = host.vault.take()
+            {
+                // The HSM's trusted cell survives the crash.
+                host.trusted = *vault.store().trusted();
+            }
+        }
+        for id in first_amnesiac..n - down {
+            let _ = self.restart(state, id, true);
+        }
+        state.history.majority_impaired = self.majority_impaired(state);
+    }
+
+    /// At least a quorum of the replicas is impaired (assumption A1 is broken: the group may
+    /// lose its records).
+    pub fn majority_impaired(&self, state: &ReplicatedState) -> bool {
+        state.replicas.iter().filter(|h| Self::impaired(h)).count() >= self.quorum()
+    }
+
+    /// The re-genesis counters (lineages founded or joined, states abandoned) of each running
+    /// replica, with its incarnation (the counters are per instance).
+    fn regenesis_counters(state: &ReplicatedState) -> Vec<Option<(u64, (u64, u64))>> {
+        state
+            .replicas
+            .iter()
+            .map(|h| {
+                h.vault
+                    .as_ref()
+                    .map(|v| (h.incarnation, v.store().regenesis_counts()))
+            })
+            .collect()
+    }
+
+    /// Judges a step's re-genesis events (SPEC.md "Re-genesis", G1): a replica that abandoned
+    /// its state or founded or joined a lineage in this step may do so only if a quorum was
+    /// impaired at once at some earlier state. The first founding empties the record for
+    /// INV-LINEAR (the group's records are lost for good: `NoRecord` from then on).
+    fn judge_regenesis(
+        &self,
+        state: &mut ReplicatedState,
+        before: &[Option<(u64, (u64, u64))>],
+        majority_impaired_before: bool,
+    ) {
+        let after = Self::regenesis_counters(state);
+        let mut abandoned = false;
+        let mut joined = false;
+        for (b, a) in before.iter().zip(&after) {
+            if let (Some((inc_b, (j_b, ab_b))), Some((inc_a, (j_a, ab_a)))) = (b, a)
+                && inc_b == inc_a
+            {
+                abandoned |= ab_a > ab_b;
+                joined |= j_a > j_b;
+            }
+        }
+        if (abandoned || joined) && !majority_impaired_before {
+            state.history.regenesis_unjustified = true;
+        }
+        if joined && !state.history.refounded {
+            state.history.refounded = true;
+            let _ = state.linear.on_invoke(REGENESIS_THREAD, SpecOp::Refound);
+            let _ = state.linear.on_return(REGENESIS_THREAD, SpecRet::Refounded);
+        }
+        state.history.majority_impaired |= self.majority_impaired(state);
     }
 
     /// Registers the owner's key over a reliable, in-order path before the model starts (a
@@ -602,6 +687,23 @@ impl Model for ReplicatedModel {
     }
 
     fn next_state(&self, last: &Self::State, action: Self::Action) -> Option<Self::State> {
+        let mut state = self.step(last, action)?;
+        if self.replication.regenesis {
+            let before = Self::regenesis_counters(last);
+            let majority_before = last.history.majority_impaired || self.majority_impaired(last);
+            self.judge_regenesis(&mut state, &before, majority_before);
+        }
+        Some(state)
+    }
+
+    fn properties(&self) -> Vec<Property<Self>> {
+        properties::all(self)
+    }
+}
+
+impl ReplicatedModel {
+    /// The state after `action`, without the re-genesis judgement.
+    fn step(&self, last: &ReplicatedState, action: Action) -> Option<ReplicatedState> {
         let mut state = last.clone();
         match action {
             Action::Start(i) => self.start_op(&mut state, i)?,
@@ -692,12 +794,6 @@ impl Model for ReplicatedModel {
         Some(state)
     }
 
-    fn properties(&self) -> Vec<Property<Self>> {
-        properties::all(self)
-    }
-}
-
-impl ReplicatedModel {
     /// Whether the tester has found the history not linearizable.
     pub fn linearizable(state: &ReplicatedState) -> bool {
         state.linear.is_consistent()

@@ -27,6 +27,12 @@ pub const AMNESIAC_RECOVERS: &str = "sometimes: a replica that lost its disk vot
 pub const ROLLBACK_HAPPENS: &str = "sometimes: a replica's disk is rolled back";
 /// The owner still recovers the key after a rollback.
 pub const RECOVERS_AFTER_ROLLBACK: &str = "sometimes: a recovery succeeds after a rollback";
+/// INV-REGENESIS (SPEC.md "Re-genesis", G1): no replica gives its state up, and no lineage is
+/// founded, unless a quorum of the group was impaired at once.
+pub const INV_REGENESIS: &str =
+    "INV-REGENESIS: a group refounds only after a majority was impaired";
+/// Sibling of INV-REGENESIS: the group founds a new lineage.
+pub const REGENESIS_HAPPENS: &str = "sometimes: the group refounds itself";
 /// Liveness: every device's script ends (each operation ends with an outcome, possibly
 /// `Unavailable`): no operation hangs.
 pub const SCRIPTS_END: &str = "eventually: every device's operations end";
@@ -41,23 +47,30 @@ pub fn all(model: &ReplicatedModel) -> Vec<Property<ReplicatedModel>> {
         .iter()
         .any(|d| !d.honest && d.script.contains(&Op::Recover));
     let crashes = model.config.max_crashes > 0;
-    let mut properties = vec![
-        Property::always(INV_ATTEMPTS, |m: &ReplicatedModel, s: &ReplicatedState| {
+    // A group that starts with a majority impaired never serves the record again (it waits
+    // for a re-genesis): no login is answered, so the siblings that need one are left out;
+    // REGENESIS_HAPPENS shows that configuration is not vacuous.
+    let serves = usize::from(model.replication.initial_amnesiacs) < model.quorum();
+    let mut properties = vec![Property::always(
+        INV_ATTEMPTS,
+        |m: &ReplicatedModel, s: &ReplicatedState| {
             let limit = m.attempt_limit() as usize;
             s.history.challenges.within(limit)
-        }),
-        Property::sometimes(
+        },
+    )];
+    if serves {
+        properties.push(Property::sometimes(
             ATTEMPT_LIMIT_REACHED,
             |m: &ReplicatedModel, s: &ReplicatedState| {
                 let limit = m.attempt_limit() as usize;
                 s.history.challenges.reached(limit)
             },
-        ),
-        Property::always(INV_DISCLOSE, |_, s: &ReplicatedState| {
-            !s.history.disclose_violated
-        }),
-    ];
-    if honest {
+        ));
+    }
+    properties.push(Property::always(INV_DISCLOSE, |_, s: &ReplicatedState| {
+        !s.history.disclose_violated
+    }));
+    if honest && serves {
         properties.push(Property::sometimes(
             RECOVERY_SUCCEEDS,
             |_, s: &ReplicatedState| s.history.recovered,
@@ -76,16 +89,31 @@ pub fn all(model: &ReplicatedModel) -> Vec<Property<ReplicatedModel>> {
     properties.push(Property::always(INV_LINEAR, |_, s: &ReplicatedState| {
         ReplicatedModel::linearizable(s)
     }));
-    properties.push(Property::sometimes(
-        LINEAR_HISTORY,
-        |_, s: &ReplicatedState| s.history.returns >= 2 && ReplicatedModel::linearizable(s),
-    ));
+    if serves {
+        properties.push(Property::sometimes(
+            LINEAR_HISTORY,
+            |_, s: &ReplicatedState| s.history.returns >= 2 && ReplicatedModel::linearizable(s),
+        ));
+    }
     properties.push(Property::always(
         INV_DURABLE,
         |m: &ReplicatedModel, s: &ReplicatedState| {
-            !s.history.durable_violated && every_quorum_holds_the_registration(m, s)
+            // Under assumption A1 only: a group with a majority impaired may lose records.
+            s.history.majority_impaired
+                || (!s.history.durable_violated && every_quorum_holds_the_registration(m, s))
         },
     ));
+    if model.replication.regenesis {
+        properties.push(Property::always(INV_REGENESIS, |_, s: &ReplicatedState| {
+            !s.history.regenesis_unjustified
+        }));
+        if usize::from(model.replication.initial_amnesiacs) >= model.quorum() {
+            properties.push(Property::sometimes(
+                REGENESIS_HAPPENS,
+                |_, s: &ReplicatedState| s.history.refounded,
+            ));
+        }
+    }
     if crashes {
         properties.push(Property::sometimes(
             REPLICA_RESTARTS,

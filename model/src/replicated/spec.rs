@@ -22,6 +22,8 @@ pub struct AccountSpec {
     pub pending: Option<LoginRef>,
     /// The record is locked (secrets erased).
     pub locked: bool,
+    /// The group refounded itself: the record is gone for good.
+    pub lost: bool,
 }
 
 impl AccountSpec {
@@ -32,6 +34,7 @@ impl AccountSpec {
             attempts_used: 0,
             pending: None,
             locked: false,
+            lost: false,
         }
     }
 }
@@ -52,6 +55,10 @@ pub enum SpecOp {
         /// Whether OPAQUE verifies (the registered password).
         verified: bool,
     },
+    /// The group founded a new lineage after a majority of it was impaired (SPEC.md
+    /// "Re-genesis"): not a device request; the model invokes and returns it at the step the
+    /// first replica founds or joins the new lineage.
+    Refound,
 }
 
 /// A vault reply, as far as the specification determines it.
@@ -73,8 +80,10 @@ pub enum SpecRet {
     Locked,
     /// `UnknownLogin`.
     UnknownLogin,
-    /// `NoRecord` (never right for a registered account).
+    /// `NoRecord` (right only after a re-genesis).
     NoRecord,
+    /// The re-genesis took place.
+    Refounded,
 }
 
 impl SequentialSpec for AccountSpec {
@@ -82,6 +91,14 @@ impl SequentialSpec for AccountSpec {
     type Ret = SpecRet;
 
     fn invoke(&mut self, op: &SpecOp) -> SpecRet {
+        if let SpecOp::Refound = op {
+            self.lost = true;
+            self.pending = None;
+            return SpecRet::Refounded;
+        }
+        if self.lost {
+            return SpecRet::NoRecord;
+        }
         if self.locked {
             return SpecRet::Locked;
         }
@@ -124,6 +141,7 @@ impl SequentialSpec for AccountSpec {
                     remaining: self.limit.saturating_sub(self.attempts_used),
                 }
             }
+            SpecOp::Refound => SpecRet::Refounded,
         }
     }
 }

@@ -200,6 +200,14 @@ pub struct History {
     pub recovered_after_rollback: bool,
     /// Login requests that returned to their device (INV-LINEAR), saturating.
     pub returns: u8,
+    /// At some state a quorum of the replicas was impaired at once (assumption A1 broken: the
+    /// group may lose its records, INV-DURABLE no longer applies).
+    pub majority_impaired: bool,
+    /// A replica abandoned its state or founded or joined a lineage before any quorum was
+    /// impaired at once (INV-REGENESIS violated).
+    pub regenesis_unjustified: bool,
+    /// The group founded a new lineage (its records are gone).
+    pub refounded: bool,
 }
 
 /// One state of the replicated model.
