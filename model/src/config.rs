@@ -146,6 +146,9 @@ pub struct Replication {
     pub eager_timers: bool,
     /// Re-genesis is on (`consensus::Config::regenesis_after_ms`, SPEC.md "Re-genesis").
     pub regenesis: bool,
+    /// Skip-Prepare is on (`consensus::Config::skip_prepare`): a proposer's next change to a
+    /// key whose last Accept round also collected promises of its next ballot skips phase 1.
+    pub skip_prepare: bool,
     /// Right after the registration, this many replicas (those just before the
     /// `initial_down` ones) restart without their disks (they recover before they vote).
     pub initial_amnesiacs: u8,
@@ -172,6 +175,7 @@ impl Replication {
             reorder_window: 1,
             eager_timers: false,
             regenesis: false,
+            skip_prepare: false,
             initial_amnesiacs: 0,
             initial_down: 0,
         }
@@ -180,7 +184,7 @@ impl Replication {
 
 impl ModelConfig {
     /// Names of the predefined configurations, smallest first.
-    pub const NAMES: [&'static str; 21] = [
+    pub const NAMES: [&'static str; 23] = [
         "tiny",
         "oracle",
         "single",
@@ -201,6 +205,8 @@ impl ModelConfig {
         "r3-rollback-anytime",
         "r3-regenesis",
         "r3-regenesis-survivable",
+        "r3-skip-prepare",
+        "r3-skip-prepare-crash",
         "r5",
     ];
 
@@ -436,6 +442,30 @@ impl ModelConfig {
                     initial_amnesiacs: 1,
                     initial_down: 1,
                     max_replica_timeouts: 8,
+                    ..group(3)
+                },
+            ),
+            // `r3-no-crash` with skip-Prepare: after a login's first change, its next changes
+            // (the counted LoginStart after the Status read, the LoginFinish) skip phase 1.
+            "r3-skip-prepare" => replicated(
+                "r3-skip-prepare",
+                1,
+                vec![owner(vec![Op::Recover]), attacker(1)],
+                0,
+                Replication {
+                    skip_prepare: true,
+                    ..group(3)
+                },
+            ),
+            // An attacker guesses twice through three replicas with skip-Prepare and one crash
+            // (a restarted proposer forgets its promised next ballots).
+            "r3-skip-prepare-crash" => replicated(
+                "r3-skip-prepare-crash",
+                1,
+                vec![attacker(2)],
+                1,
+                Replication {
+                    skip_prepare: true,
                     ..group(3)
                 },
             ),

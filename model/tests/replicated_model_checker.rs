@@ -7,7 +7,7 @@ use e2ee_backup_model::replicated::properties::{
     ATTEMPT_LIMIT_REACHED, COMPLETES_AFTER_CRASH, COMPLETES_WHILE_DOWN, INV_ATTEMPTS, INV_DISCLOSE,
     INV_DURABLE, INV_LINEAR, INV_REGENESIS, LINEAR_HISTORY, LOCKOUT_HAPPENS, LOCKOUT_PERMANENT,
     RECOVERS_AFTER_ROLLBACK, RECOVERY_SUCCEEDS, REGENESIS_HAPPENS, REPLICA_RESTARTS,
-    ROLLBACK_HAPPENS, SCRIPTS_END,
+    ROLLBACK_HAPPENS, SCRIPTS_END, SKIPS_PREPARE,
 };
 use e2ee_backup_model::replicated::spec::{AccountSpec, SpecOp, SpecRet};
 use e2ee_backup_model::run::{Report, Search, Verdict, check};
@@ -22,6 +22,11 @@ const R3_ATTACKER_UNIQUE: usize = 116_267;
 const R3_REGENESIS_UNIQUE: usize = 1_548_961;
 /// Unique states of `r3-regenesis-survivable` (DFS, exhaustive).
 const R3_REGENESIS_SURVIVABLE_UNIQUE: usize = 138_719;
+/// Unique states of `r3-skip-prepare` (DFS, exhaustive; `r3-no-crash` without skip-Prepare:
+/// 676,400).
+const R3_SKIP_PREPARE_UNIQUE: usize = 89_950;
+/// Unique states of `r3-skip-prepare-crash` (DFS, exhaustive).
+const R3_SKIP_PREPARE_CRASH_UNIQUE: usize = 21_451;
 
 fn named(name: &str) -> ModelConfig {
     ModelConfig::named(name).expect("a predefined configuration")
@@ -285,4 +290,23 @@ fn a_census_one_short_of_a_quorum_is_refuted_with_a_trace() {
     assert!(regenesis.discovered, "the broken census is not refuted");
     let trace = regenesis.trace.as_deref().unwrap_or_default();
     assert!(trace.contains("CensusStillFrozen"), "{trace}");
+}
+
+#[test]
+fn skip_prepare_through_three_replicas_holds_exhaustively_and_skips_phase_one() {
+    for (name, unique) in [
+        ("r3-skip-prepare", R3_SKIP_PREPARE_UNIQUE),
+        ("r3-skip-prepare-crash", R3_SKIP_PREPARE_CRASH_UNIQUE),
+    ] {
+        let report = check(named(name), Search::Dfs, 2);
+        assert_eq!(report.unique_states, unique, "{name}");
+        assert_all_as_expected(&report);
+        assert!(
+            verdict(&report, SKIPS_PREPARE).discovered,
+            "{name}: no change skipped phase 1"
+        );
+        for safety in [INV_ATTEMPTS, INV_DISCLOSE, INV_LINEAR, INV_DURABLE] {
+            assert!(!verdict(&report, safety).discovered, "{name}: {safety}");
+        }
+    }
 }

@@ -214,14 +214,19 @@ impl ReplicatedModel {
                         host.disk.insert(slot, sealed);
                     }
                 }
-                VaultOutput::ToReplica { to, bytes } => Self::send(
-                    state,
-                    Packet::Peer {
-                        from: id,
-                        to: to.0,
-                        bytes,
-                    },
-                ),
+                VaultOutput::ToReplica { to, bytes } => {
+                    if self.replication.skip_prepare {
+                        observe_accept(state, &bytes);
+                    }
+                    Self::send(
+                        state,
+                        Packet::Peer {
+                            from: id,
+                            to: to.0,
+                            bytes,
+                        },
+                    );
+                }
                 VaultOutput::ReplyToRelay { bytes } => {
                     observe_reply(state, &bytes);
                     let now = state.relay_now_ms;
@@ -313,6 +318,26 @@ fn spec_ret(reply: &Reply) -> Option<SpecRet> {
         | Reply::Status { .. }
         | Reply::LoginStale { .. }
         | Reply::OutcomeUnknown => None,
+    }
+}
+
+/// Skip-Prepare configurations: an `Accept` at a ballot that an earlier `Accept` announced as
+/// its `next` skipped phase 1 (next ballots are fresh: no `Prepare` ever named them).
+fn observe_accept(state: &mut ReplicatedState, bytes: &[u8]) {
+    use e2ee_backup::consensus::PeerMessage;
+    use e2ee_backup::vault::ReplicaBody;
+    let Some(message) = super::state::peer_message(bytes) else {
+        return;
+    };
+    let ReplicaBody::Peer(PeerMessage::Accept { ballot, next, .. }) = message.body else {
+        return;
+    };
+    let history = &mut state.history;
+    if history.announced_next.contains(&ballot) {
+        history.skipped_prepare = true;
+    }
+    if let Some(next) = next {
+        history.announced_next.insert(next);
     }
 }
 

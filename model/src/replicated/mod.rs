@@ -123,6 +123,7 @@ impl ReplicatedModel {
         // Re-genesis (SPEC.md "Re-genesis") runs only in the configurations made for it, so the
         // others keep their pinned state counts.
         config.regenesis_after_ms = self.replication.regenesis.then_some(REGENESIS_AFTER_MS);
+        config.skip_prepare = self.replication.skip_prepare;
         match self.config.broken {
             Some(Broken::QuorumTooSmall) => config.fault = FaultInjection::QuorumTooSmall,
             Some(Broken::TrustHostDisk) => config.fault = FaultInjection::TrustHostDisk,

@@ -33,6 +33,8 @@ pub const INV_REGENESIS: &str =
     "INV-REGENESIS: a group refounds only after a majority was impaired";
 /// Sibling of INV-REGENESIS: the group founds a new lineage.
 pub const REGENESIS_HAPPENS: &str = "sometimes: the group refounds itself";
+/// Skip-Prepare configurations: a change skips phase 1.
+pub const SKIPS_PREPARE: &str = "sometimes: a change skips phase 1 (skip-Prepare)";
 /// Liveness: every device's script ends (each operation ends with an outcome, possibly
 /// `Unavailable`): no operation hangs.
 pub const SCRIPTS_END: &str = "eventually: every device's operations end";
@@ -103,6 +105,12 @@ pub fn all(model: &ReplicatedModel) -> Vec<Property<ReplicatedModel>> {
                 || (!s.history.durable_violated && every_quorum_holds_the_registration(m, s))
         },
     ));
+    if model.replication.skip_prepare {
+        properties.push(Property::sometimes(
+            SKIPS_PREPARE,
+            |_, s: &ReplicatedState| s.history.skipped_prepare,
+        ));
+    }
     if model.replication.regenesis {
         properties.push(Property::always(INV_REGENESIS, |_, s: &ReplicatedState| {
             !s.history.regenesis_unjustified

@@ -208,6 +208,10 @@ pub struct History {
     pub regenesis_unjustified: bool,
     /// The group founded a new lineage (its records are gone).
     pub refounded: bool,
+    /// Skip-Prepare configurations: the `next` ballots Accepts announced.
+    pub announced_next: BTreeSet<Ballot>,
+    /// An Accept was sent at an announced `next` ballot, without phase 1 (skip-Prepare).
+    pub skipped_prepare: bool,
 }
 
 /// One state of the replicated model.
