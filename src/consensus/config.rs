@@ -119,6 +119,24 @@ impl Config {
         }
     }
 
+    /// The deployment default for a group spread over datacenters (one replica in each, up to
+    /// about 150 ms apart one way, as in the simulator): 1,200 ms rounds (a quorum round trip
+    /// from the farthest replica plus disk writes fits several times), a 400 ms backoff base
+    /// (duelling proposers in different datacenters need a backoff on the scale of their round
+    /// trips), skip-Prepare on (one round trip per change while the account's proposer stays
+    /// the same; model-checked in `r3-skip-prepare`), and re-genesis after 12 s of stalled
+    /// recovery (ten rounds: a recovery slowed by the WAN is not frozen by a census that cannot
+    /// succeed). The other settings are those of [`Config::new`].
+    pub fn across_datacenters(replicas: impl IntoIterator<Item = ReplicaId>) -> Self {
+        Self {
+            round_timeout_ms: 1_200,
+            backoff_base_ms: 400,
+            skip_prepare: true,
+            regenesis_after_ms: Some(12_000),
+            ..Self::new(replicas)
+        }
+    }
+
     /// A majority of the group: `N/2 + 1`.
     pub fn quorum(&self) -> usize {
         match self.fault {
