@@ -13,18 +13,17 @@ use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
 
 use super::change::{ChangeOutcome, RecordChange};
-use super::genesis::{Census, CensusMessage, CensusPhase, CensusVerdict, Freeze, Lineage};
+use super::genesis::Lineage;
 use super::record::AccountRecord;
+use super::regenesis::{Admission, CensusAction, CensusStep, Regenesis, ReplicaView};
 use super::replica_link::DurableSlot;
 use super::store::{RecordStore, ReplicaBody, ReplicaMessage, ReplicaPlace, StoreEvent, Ticket};
 use super::trusted::{
     CountedWrite, DurableImage, TrustedCell, TrustedState, TrustedStateError, slot_of,
 };
 use crate::consensus::{
-    Change, Config, FaultInjection, OpId, Output, PeerMessage, Replica, ReplicaId, RequestTag,
-    StartError,
+    Change, Config, FaultInjection, OpId, Output, Replica, ReplicaId, StartError,
 };
-use crate::drops::{DropCounts, DropReason};
 use crate::ids::AccountId;
 
 /// The consensus replica a [`ConsensusStore`] runs.
@@ -74,62 +73,6 @@ pub struct ConsensusStore<T: TrustedState> {
     restored: bool,
     regenesis: Regenesis,
 }
-
-/// The store's share of re-genesis (SPEC.md "Re-genesis"): its lineage, the census it runs, the
-/// freeze it granted, and what it counts.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct Regenesis {
-    /// This start's instance (the host's incarnation); census tags and replies carry it.
-    instance: u64,
-    /// The lineage this replica votes in (`None` while it recovers).
-    lineage: Option<Lineage>,
-    /// While recovering: the lineage whose answers the recovery takes (the first one seen).
-    recovery_lineage: Option<Lineage>,
-    /// While recovering: when the current stall period began.
-    recovering_since: u64,
-    /// When this replica last ran a census as a voter (rate limit).
-    last_voter_census: Option<u64>,
-    next_census: u64,
-    census: Option<Census>,
-    freeze: Option<Freeze>,
-    /// Per replica, the last census this replica froze for: it never freezes twice for one.
-    last_frozen: BTreeMap<ReplicaId, RequestTag>,
-    /// The founder resends its commit until then.
-    committing: Option<(RequestTag, u64, u64)>,
-    /// How many times the engine was replaced (join or abandon); keeps its tags fresh.
-    engine_restarts: u64,
-    /// Inputs dropped: consensus messages of another lineage.
-    drops: DropCounts,
-    /// Lineages founded or joined, and states abandoned, by this instance.
-    joined: u64,
-    abandoned: u64,
-}
-
-impl Regenesis {
-    fn new(instance: u64, lineage: Option<Lineage>, since: u64) -> Self {
-        Self {
-            instance,
-            lineage,
-            recovery_lineage: None,
-            recovering_since: since,
-            last_voter_census: None,
-            next_census: 0,
-            census: None,
-            freeze: None,
-            last_frozen: BTreeMap::new(),
-            committing: None,
-            engine_restarts: 0,
-            drops: DropCounts::default(),
-            joined: 0,
-            abandoned: 0,
-        }
-    }
-}
-
-/// How long a granted freeze lasts, in rounds.
-const FREEZE_ROUNDS: u64 = 6;
-/// How long a census waits for its replies, in rounds.
-const CENSUS_ROUNDS: u64 = 4;
 
 /// How a started store came up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -358,119 +301,50 @@ impl<T: TrustedState> ConsensusStore<T> {
 
     /// The lineage stamped on outgoing messages: this replica's, while it votes.
     fn stamp(&self) -> Option<Lineage> {
-        if self.replica.is_voting() {
-            self.regenesis.lineage.or(Some(Lineage::ORIGINAL))
-        } else {
-            None
-        }
+        self.regenesis.stamp(self.replica.is_voting())
     }
 
     /// Consensus messages dropped because they came from another lineage (for the host's
     /// counters).
     pub fn foreign_lineage_drops(&self) -> u64 {
-        self.regenesis.drops.get(DropReason::ForeignLineage)
+        self.regenesis.foreign_lineage_drops()
     }
 
     /// How many times this instance founded or joined a new lineage, and abandoned its state
     /// after a census (for the host's counters and tests).
     pub fn regenesis_counts(&self) -> (u64, u64) {
-        (self.regenesis.joined, self.regenesis.abandoned)
+        self.regenesis.counts()
     }
 
-    /// Whether this replica's amnesia recovery is held by a census (its own or another's).
-    fn is_frozen(&self) -> bool {
-        let granted = self.regenesis.freeze.is_some_and(|f| self.now < f.until);
-        let own = !self.replica.is_voting() && self.regenesis.census.is_some();
-        granted || own
-    }
-
-    /// Whether a freeze for `from`'s census `tag` holds now.
-    fn frozen_for(&self, from: ReplicaId, tag: RequestTag) -> bool {
-        self.regenesis
-            .freeze
-            .is_some_and(|f| self.now < f.until && (f.by, f.tag) == (from, tag))
-    }
-
-    fn round(&self) -> u64 {
-        self.replica.config().round_timeout_ms.max(1)
-    }
-
-    /// When a stalled recovery runs its census, if re-genesis is on.
-    fn stall_deadline(&self) -> Option<u64> {
-        if self.replica.is_voting() || self.regenesis.census.is_some() || self.is_frozen() {
-            return None;
-        }
-        let after = self.replica.config().regenesis_after_ms?;
-        let stagger = self.round().saturating_mul(u64::from(self.replica.id().0));
-        Some(
-            self.regenesis
-                .recovering_since
-                .saturating_add(after)
-                .saturating_add(stagger),
-        )
-    }
-
-    fn send_census(&mut self, to: ReplicaId, message: CensusMessage) {
-        self.events.push_back(StoreEvent::ReplicaSend {
-            to,
-            message: Box::new(ReplicaMessage {
-                lineage: self.stamp(),
-                body: ReplicaBody::Census(message),
-            }),
-        });
-    }
-
-    fn others(&self) -> Vec<ReplicaId> {
-        let me = self.replica.id();
-        self.replica
-            .config()
-            .replicas
-            .iter()
-            .copied()
-            .filter(|r| *r != me)
-            .collect()
-    }
-
-    /// How many other replicas a census must find frozen at once: a quorum to prove a voter's
-    /// lineage dead, all of them to found a new one.
-    fn census_needed(&self) -> usize {
-        let n = self.replica.config().replicas.len();
-        if self.replica.is_voting() {
-            let quorum = self.replica.config().quorum();
-            if self.replica.config().fault == FaultInjection::CensusQuorumTooSmall {
-                return quorum.saturating_sub(1);
-            }
-            quorum
-        } else {
-            n.saturating_sub(1)
+    /// What the re-genesis machine reads of `replica` at `now`.
+    fn view(replica: &RecordReplica, now: u64) -> ReplicaView<'_> {
+        ReplicaView {
+            me: replica.id(),
+            voting: replica.is_voting(),
+            config: replica.config(),
+            recovery_tag: replica.recovery_tag(),
+            now,
         }
     }
 
-    fn start_census(&mut self) {
-        let tag = RequestTag {
-            incarnation: self.regenesis.instance,
-            sequence: self.regenesis.next_census,
-        };
-        self.regenesis.next_census = self.regenesis.next_census.saturating_add(1);
-        self.regenesis.census = Some(Census {
-            tag,
-            phase: CensusPhase::Querying(BTreeMap::new()),
-            deadline: self
-                .now
-                .saturating_add(self.round().saturating_mul(CENSUS_ROUNDS)),
-        });
-        if self.replica.is_voting() {
-            self.regenesis.last_voter_census = Some(self.now);
+    /// Carries out a census step: its messages (stamped with the lineage before the action),
+    /// then its action on the engine.
+    fn apply_census(&mut self, step: CensusStep) {
+        let lineage = self.stamp();
+        for (to, message) in step.sends {
+            self.events.push_back(StoreEvent::ReplicaSend {
+                to,
+                message: Box::new(ReplicaMessage {
+                    lineage,
+                    body: ReplicaBody::Census(message),
+                }),
+            });
         }
-        for to in self.others() {
-            self.send_census(to, CensusMessage::Query { tag });
+        match step.action {
+            None => {}
+            Some(CensusAction::Abandon) => self.abandon(),
+            Some(CensusAction::Join(lineage)) => self.join(lineage),
         }
-    }
-
-    /// A fresh engine incarnation for a replaced engine (its request tags never repeat).
-    fn fresh_engine_incarnation(&mut self) -> u64 {
-        self.regenesis.engine_restarts = self.regenesis.engine_restarts.saturating_add(1);
-        self.regenesis.instance.rotate_left(32) ^ self.regenesis.engine_restarts
     }
 
     /// Starts a new era in the trusted cell for a replaced engine (its writes start afresh).
@@ -510,10 +384,7 @@ impl<T: TrustedState> ConsensusStore<T> {
         match replica {
             Ok(replica) if self.restart_series() => {
                 self.replica = replica;
-                self.regenesis.census = None;
-                self.regenesis.freeze = None;
-                self.regenesis.recovery_lineage = None;
-                self.regenesis.recovering_since = self.now;
+                self.regenesis.engine_replaced(self.now);
                 self.drain();
             }
             _ => {
@@ -527,9 +398,8 @@ impl<T: TrustedState> ConsensusStore<T> {
     fn join(&mut self, lineage: Lineage) {
         let id = self.replica.id();
         let config = self.replica.config().clone();
-        let incarnation = self.fresh_engine_incarnation();
-        self.regenesis.lineage = Some(lineage);
-        self.regenesis.joined = self.regenesis.joined.saturating_add(1);
+        let incarnation = self.regenesis.next_engine_incarnation();
+        self.regenesis.note_joined(lineage);
         self.replace_engine(Replica::new(id, config, incarnation));
     }
 
@@ -538,162 +408,10 @@ impl<T: TrustedState> ConsensusStore<T> {
     fn abandon(&mut self) {
         let id = self.replica.id();
         let config = self.replica.config().clone();
-        let incarnation = self.fresh_engine_incarnation();
+        let incarnation = self.regenesis.next_engine_incarnation();
         let now = self.now;
-        self.regenesis.lineage = None;
-        self.regenesis.abandoned = self.regenesis.abandoned.saturating_add(1);
+        self.regenesis.note_abandoned();
         self.replace_engine(Replica::recover_amnesiac(id, config, incarnation, now));
-    }
-
-    fn on_census(
-        &mut self,
-        from: ReplicaId,
-        sender_lineage: Option<Lineage>,
-        message: CensusMessage,
-    ) {
-        let now = self.now;
-        let hold = self.round().saturating_mul(FREEZE_ROUNDS);
-        let instance = self.regenesis.instance;
-        match message {
-            CensusMessage::Query { tag } => {
-                if self.replica.is_voting() {
-                    let after = self.replica.config().regenesis_after_ms;
-                    let rested = match (after, self.regenesis.last_voter_census) {
-                        (None, _) => false,
-                        (Some(_), None) => true,
-                        (Some(after), Some(last)) => now >= last.saturating_add(after),
-                    };
-                    if rested && self.regenesis.census.is_none() {
-                        self.start_census();
-                    }
-                    return;
-                }
-                // A voter's census goes first (voters must give up before any genesis can
-                // succeed), then the lowest id; a census or freeze of lower rank yields.
-                let rank = (sender_lineage.is_none(), from);
-                if self.regenesis.census.is_some() {
-                    if rank > (true, self.replica.id()) {
-                        return;
-                    }
-                    self.regenesis.census = None;
-                }
-                if let Some(freeze) = self.regenesis.freeze
-                    && now < freeze.until
-                    && (freeze.by, freeze.tag) != (from, tag)
-                    && freeze.rank < rank
-                {
-                    return;
-                }
-                if !self.frozen_for(from, tag) {
-                    if self.regenesis.last_frozen.get(&from) == Some(&tag) {
-                        return; // never a second, discontinuous freeze for one census
-                    }
-                    self.regenesis.freeze = Some(Freeze {
-                        rank,
-                        by: from,
-                        tag,
-                        until: now.saturating_add(hold),
-                    });
-                    self.regenesis.last_frozen.insert(from, tag);
-                    self.regenesis.recovering_since = now;
-                }
-                self.send_census(from, CensusMessage::Frozen { tag, instance });
-            }
-            CensusMessage::Check { tag } => {
-                if !self.replica.is_voting() && self.frozen_for(from, tag) {
-                    self.send_census(from, CensusMessage::StillFrozen { tag, instance });
-                }
-            }
-            CensusMessage::Commit { tag } => {
-                if !self.replica.is_voting() && self.frozen_for(from, tag) {
-                    self.join(Lineage { founder: from, tag });
-                }
-            }
-            CensusMessage::Frozen { .. } | CensusMessage::StillFrozen { .. } => {
-                let needed = self.census_needed();
-                let Some(census) = self.regenesis.census.as_mut() else {
-                    return;
-                };
-                match census.on_reply(from, message, needed) {
-                    CensusVerdict::Waiting => {}
-                    CensusVerdict::Check => {
-                        let tag = census.tag;
-                        let asked: Vec<ReplicaId> = match &census.phase {
-                            CensusPhase::Checking { frozen, .. } => {
-                                frozen.keys().copied().collect()
-                            }
-                            CensusPhase::Querying(_) => Vec::new(),
-                        };
-                        for to in asked {
-                            self.send_census(to, CensusMessage::Check { tag });
-                        }
-                    }
-                    CensusVerdict::Proven => {
-                        let tag = census.tag;
-                        self.regenesis.census = None;
-                        if self.replica.is_voting() {
-                            self.abandon();
-                        } else {
-                            let lineage = Lineage {
-                                founder: self.replica.id(),
-                                tag,
-                            };
-                            self.regenesis.committing = Some((tag, now.saturating_add(hold), now));
-                            for to in self.others() {
-                                self.send_census(to, CensusMessage::Commit { tag });
-                            }
-                            self.join(lineage);
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// Whether a consensus message may reach the engine: a voter takes its own lineage only
-    /// (and the recovery requests of replicas that have none); a recovering replica takes
-    /// answers of one lineage, and none while a census holds it.
-    fn admits(&mut self, message: &ReplicaMessage) -> bool {
-        let ReplicaBody::Peer(peer) = &message.body else {
-            return false;
-        };
-        if self.replica.config().fault == FaultInjection::IgnoreLineage {
-            return true;
-        }
-        if self.replica.is_voting() {
-            let own = self.stamp();
-            let recovery_request = matches!(
-                peer,
-                PeerMessage::Fence { .. } | PeerMessage::CatchUp { .. }
-            );
-            return message.lineage == own || (message.lineage.is_none() && recovery_request);
-        }
-        let tag = match peer {
-            PeerMessage::FenceAck { tag, .. } | PeerMessage::CatchUpPage { tag, .. } => *tag,
-            _ => return true, // the engine ignores everything else while it recovers
-        };
-        if self.is_frozen() {
-            return false;
-        }
-        let Some(lineage) = message.lineage else {
-            return false;
-        };
-        if self.replica.recovery_tag() != Some(tag) {
-            return true; // a stale answer: the engine ignores it, and it pins nothing
-        }
-        match self.regenesis.recovery_lineage {
-            None => {
-                self.regenesis.recovery_lineage = Some(lineage);
-                true
-            }
-            Some(pinned) if pinned == lineage => true,
-            Some(_) => {
-                // Voters of another lineage answer now: the one this recovery read from was
-                // lost meanwhile. Nothing read from it may be kept: recover again, afresh.
-                self.restart_recovery(lineage);
-                false
-            }
-        }
     }
 
     /// Starts the amnesia recovery again (a new era: nothing adopted so far is kept), taking
@@ -701,62 +419,16 @@ impl<T: TrustedState> ConsensusStore<T> {
     fn restart_recovery(&mut self, lineage: Lineage) {
         let id = self.replica.id();
         let config = self.replica.config().clone();
-        let incarnation = self.fresh_engine_incarnation();
+        let incarnation = self.regenesis.next_engine_incarnation();
         let now = self.now;
         self.replace_engine(Replica::recover_amnesiac(id, config, incarnation, now));
-        self.regenesis.recovery_lineage = Some(lineage);
-    }
-
-    /// Runs the re-genesis timers that are due.
-    fn regenesis_timeouts(&mut self) {
-        let now = self.now;
-        if let Some(freeze) = self.regenesis.freeze
-            && now >= freeze.until
-        {
-            self.regenesis.freeze = None;
-            self.regenesis.recovering_since = now;
-        }
-        if let Some(census) = &self.regenesis.census
-            && now >= census.deadline
-        {
-            self.regenesis.census = None;
-            self.regenesis.recovering_since = now;
-        }
-        if let Some((tag, until, last)) = self.regenesis.committing {
-            if now >= until {
-                self.regenesis.committing = None;
-            } else if now >= last.saturating_add(self.round()) {
-                self.regenesis.committing = Some((tag, until, now));
-                for to in self.others() {
-                    self.send_census(to, CensusMessage::Commit { tag });
-                }
-            }
-        }
-        if self.stall_deadline().is_some_and(|d| now >= d) {
-            self.start_census();
-        }
-    }
-
-    fn regenesis_timeout(&self) -> Option<u64> {
-        let freeze = self.regenesis.freeze.map(|f| f.until);
-        let census = self.regenesis.census.as_ref().map(|c| c.deadline);
-        let commit = self
-            .regenesis
-            .committing
-            .map(|(_, until, last)| until.min(last.saturating_add(self.round())));
-        [freeze, census, commit, self.stall_deadline()]
-            .into_iter()
-            .flatten()
-            .min()
+        self.regenesis.pin_recovery_lineage(lineage);
     }
 
     /// After an input: a recovery that finished adopts the lineage it recovered from.
     fn note_recovery_end(&mut self, was_voting: bool) {
-        if !was_voting && self.replica.is_voting() {
-            self.regenesis.lineage =
-                Some(self.regenesis.recovery_lineage.unwrap_or(Lineage::ORIGINAL));
-            self.regenesis.recovery_lineage = None;
-        }
+        self.regenesis
+            .note_recovery_end(was_voting, self.replica.is_voting());
     }
 
     /// Turns the engine's outputs of one input into events. In durable mode the batch's durable
@@ -806,9 +478,7 @@ impl<T: TrustedState> ConsensusStore<T> {
         self.slot_writes.extend(pending);
         let era = self.series.map_or(0, |s| s.era);
         let lineage = self.stamp();
-        let write_lineage = lineage
-            .or(self.regenesis.recovery_lineage)
-            .unwrap_or(Lineage::ORIGINAL);
+        let write_lineage = self.regenesis.write_lineage(self.replica.is_voting());
         let mut counts = counted.into_iter();
         for output in batch {
             let event = match output {
@@ -889,12 +559,25 @@ impl<T: TrustedState> RecordStore for ConsensusStore<T> {
         }
         self.now = self.now.max(now);
         if let ReplicaBody::Census(census) = message.body {
-            self.on_census(from, message.lineage, census);
+            let view = Self::view(&self.replica, self.now);
+            let step = self
+                .regenesis
+                .on_census(&view, from, message.lineage, census);
+            self.apply_census(step);
             return;
         }
-        if !self.admits(&message) {
-            self.regenesis.drops.count(DropReason::ForeignLineage);
-            return;
+        let view = Self::view(&self.replica, self.now);
+        match self.regenesis.admit(&view, &message) {
+            Admission::Admit => {}
+            Admission::Drop => {
+                self.regenesis.count_foreign_drop();
+                return;
+            }
+            Admission::RestartRecovery(lineage) => {
+                self.restart_recovery(lineage);
+                self.regenesis.count_foreign_drop();
+                return;
+            }
         }
         let ReplicaBody::Peer(peer) = message.body else {
             return;
@@ -912,16 +595,22 @@ impl<T: TrustedState> RecordStore for ConsensusStore<T> {
         self.now = self.now.max(now);
         self.replica.handle_timeout(self.now, &());
         self.drain();
-        self.regenesis_timeouts();
+        let view = Self::view(&self.replica, self.now);
+        let step = self.regenesis.on_timers(&view);
+        self.apply_census(step);
     }
 
     fn poll_timeout(&self) -> Option<u64> {
         if self.halted {
             return None;
         }
-        [self.replica.poll_timeout(), self.regenesis_timeout()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.replica.poll_timeout(),
+            self.regenesis
+                .next_deadline(&Self::view(&self.replica, self.now)),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 }

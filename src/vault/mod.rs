@@ -4,6 +4,7 @@ pub mod change;
 pub mod consensus_store;
 pub mod genesis;
 pub mod record;
+mod regenesis;
 pub mod replica;
 pub mod replica_link;
 pub mod replica_wire;
