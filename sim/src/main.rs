@@ -172,6 +172,7 @@ fn main() -> ExitCode {
             row.legacy_attempt_runs,
             row.resets_seen_by_epoch
         );
+        println!("{}: {}", scenario.name(), row.faults.line());
     }
     println!();
     println!(
