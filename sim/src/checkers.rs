@@ -874,6 +874,7 @@ mod tests {
             reply_key: SecretBytes::new(vec![0; 32]),
             password,
             accepted_ms: 0,
+            unsent: false,
         }
     }
 
@@ -991,6 +992,34 @@ mod tests {
         assert_eq!(tests_since_reset(&tests, &resets, 2), 3);
         assert_eq!(tests_since_reset(&tests, &resets, 3), 3);
         assert_eq!(tests_since_reset(&tests, &BTreeSet::new(), 3), 6);
+    }
+
+    #[test]
+    fn a_sealed_answer_to_a_request_no_phone_sent_is_inv_tamper() {
+        let (mut oracle, account) = oracle_with_registration();
+        let reply = VaultReply {
+            route_id: 7,
+            kind: e2ee_backup::wire::RequestKind::Status,
+            body: ReplyBody::Sealed(vec![0; 48]),
+        }
+        .encode();
+        oracle
+            .requests
+            .insert((0, 7), seen(&account, Request::Status, None));
+        oracle.observe_reply(10, 0, 7, &reply);
+        assert!(oracle.violations.is_empty(), "a phone sent that request");
+        let mut forged = seen(&account, Request::Status, None);
+        forged.unsent = true;
+        oracle.requests.insert((0, 7), forged);
+        oracle.observe_reply(20, 0, 7, &reply);
+        assert_eq!(
+            oracle
+                .violations
+                .iter()
+                .filter(|v| v.invariant == INV_TAMPER)
+                .count(),
+            1
+        );
     }
 
     #[test]
