@@ -55,6 +55,12 @@ pub enum Scenario {
     MaliciousRelay,
     /// Each seed draws its own fault mix.
     Swarm,
+    /// Not in [`Scenario::ALL`] (it breaks safety by design): replica 0 of every group is
+    /// Byzantine. It sends well-formed consensus messages under its own link key, but every
+    /// `Promise` it sends claims it accepted nothing (an acceptor that hides what it accepted),
+    /// and every `Accept` it sends as a proposer sets an active record's `attempts_used` to 0;
+    /// partitions flap as in `flapping-partitions` so that other replicas become proposers.
+    ByzantineReplica,
 }
 
 impl Scenario {
@@ -78,6 +84,10 @@ impl Scenario {
         Scenario::Swarm,
     ];
 
+    /// Scenarios outside [`Scenario::ALL`] (not run by `--scenario all`, nor in `swarm`): their
+    /// faults are beyond what the design tolerates (SPEC.md "Simulation", Byzantine replica).
+    pub const BEYOND_DESIGN: [Scenario; 1] = [Scenario::ByzantineReplica];
+
     /// The name used on the command line and in the report.
     pub fn name(self) -> &'static str {
         match self {
@@ -97,12 +107,16 @@ impl Scenario {
             Scenario::TornWrites => "torn-writes",
             Scenario::MaliciousRelay => "malicious-relay",
             Scenario::Swarm => "swarm",
+            Scenario::ByzantineReplica => "byzantine-replica",
         }
     }
 
     /// The scenario named `name`.
     pub fn from_name(name: &str) -> Option<Scenario> {
-        Scenario::ALL.into_iter().find(|s| s.name() == name)
+        Scenario::ALL
+            .into_iter()
+            .chain(Scenario::BEYOND_DESIGN)
+            .find(|s| s.name() == name)
     }
 }
 
@@ -258,6 +272,9 @@ pub struct ExtraFaults {
     pub torn_write_per_million: u32,
     /// Malicious relays, if any.
     pub malicious_relay: Option<MaliciousRelay>,
+    /// Replica 0 of every group hides what it accepted in every `Promise` it sends and refunds
+    /// the counted attempts in every `Accept` it sends.
+    pub byzantine_replica: bool,
 }
 
 /// A scenario drawn for one seed.
@@ -416,6 +433,11 @@ pub fn plan(
             plan.extra.malicious_relay = Some(relay);
         }
         Scenario::Swarm => swarm(rng, &mut plan, groups, start_ms, end_ms),
+        Scenario::ByzantineReplica => {
+            flapping(rng, &mut plan, start_ms, end_ms, 2_000, 8_000);
+            plan.extra.byzantine_replica = true;
+            plan.mix = "byzantine(replica 0 of every group hides accepted values)".to_owned();
+        }
     }
     plan.schedule.truncate(FAULT_ACTIONS_MAX);
     plan.schedule.sort_by_key(|(time_ms, _)| *time_ms);
@@ -789,7 +811,7 @@ mod tests {
 
     #[test]
     fn every_scenario_name_round_trips() {
-        for scenario in Scenario::ALL {
+        for scenario in Scenario::ALL.into_iter().chain(Scenario::BEYOND_DESIGN) {
             assert_eq!(Scenario::from_name(scenario.name()), Some(scenario));
         }
     }

@@ -72,6 +72,8 @@ pub struct FaultTotals {
     pub disks_lost: u64,
     /// Messages a malicious relay dropped, rewrote or misdelivered.
     pub relay_tampered: u64,
+    /// `Promise`s a Byzantine replica sent with its accepted value hidden.
+    pub byzantine_lies: u64,
 }
 
 impl FaultTotals {
@@ -79,7 +81,8 @@ impl FaultTotals {
     pub fn line(&self) -> String {
         format!(
             "corrupted {} (replica-link deliveries {}), drops counted: replicas {} relays {}; \
-             replays {}; clock jumps {}; torn writes {}; disks lost {}; relay tampering {}",
+             replays {}; clock jumps {}; torn writes {}; disks lost {}; relay tampering {}; \
+             Byzantine promises {}",
             self.corrupted,
             self.corrupted_link_deliveries,
             self.replica_drops,
@@ -88,7 +91,8 @@ impl FaultTotals {
             self.clock_jumps,
             self.torn_writes,
             self.disks_lost,
-            self.relay_tampered
+            self.relay_tampered,
+            self.byzantine_lies
         )
     }
 }
@@ -135,6 +139,7 @@ impl Report {
         f.torn_writes += st.torn_writes;
         f.disks_lost += st.disks_lost;
         f.relay_tampered += st.relay_tampered;
+        f.byzantine_lies += st.byzantine_lies;
         row.seeds += 1;
         row.attempted += result.stats.attempted;
         row.succeeded += result.stats.succeeded;

@@ -197,6 +197,8 @@ pub struct Stats {
     pub disks_lost: u64,
     /// Messages a malicious relay dropped, rewrote (account or route) or misdelivered.
     pub relay_tampered: u64,
+    /// `Promise`s the Byzantine replica sent with its accepted value hidden.
+    pub byzantine_lies: u64,
 }
 
 /// The result of one run.
@@ -630,6 +632,54 @@ impl World {
         flip_byte(bytes, routed, &mut self.extra_rng);
     }
 
+    /// The Byzantine replica's lies: a `Promise` it sends claims it accepted nothing, and an
+    /// `Accept` it sends as a proposer refunds every counted attempt of an active record. The
+    /// envelope is opened and sealed again with the link key the replica holds (a replica whose
+    /// code, not its key, is corrupted).
+    fn byzantine_rewrite(&mut self, bytes: Vec<u8>) -> Vec<u8> {
+        use e2ee_backup::consensus::PeerMessage;
+        use e2ee_backup::vault::ReplicaBody;
+        use e2ee_backup::vault::replica_wire::{decode_replica_message, encode_replica_message};
+        let Ok(mut envelope) = LinkEnvelope::decode(&bytes) else {
+            return bytes;
+        };
+        let fleet = fleet_secrets(self.config.seed);
+        let aad = link_aad(envelope.group, envelope.from, envelope.to);
+        let Ok(plain) = InsecureFastSuite.open_link(&fleet, &aad, &envelope.sealed) else {
+            return bytes;
+        };
+        let Ok(mut message) = decode_replica_message(plain.expose()) else {
+            return bytes;
+        };
+        let ReplicaBody::Peer(peer) = &mut message.body else {
+            return bytes;
+        };
+        match peer {
+            PeerMessage::Promise { accepted, .. } if accepted.is_some() => *accepted = None,
+            PeerMessage::Accept {
+                value: Some(record),
+                ..
+            } => match &mut record.state {
+                e2ee_backup::vault::RecordState::Active(active) if active.attempts_used > 0 => {
+                    active.attempts_used = 0;
+                }
+                _ => return bytes,
+            },
+            _ => return bytes,
+        }
+        self.stats.byzantine_lies += 1;
+        let Ok(sealed) = InsecureFastSuite.seal_link(
+            &mut self.extra_rng,
+            &fleet,
+            &aad,
+            &encode_replica_message(&message),
+        ) else {
+            return bytes;
+        };
+        envelope.sealed = sealed;
+        envelope.encode()
+    }
+
     /// Crashes `node`; with `torn_write_per_million` its first write in progress may tear.
     fn crash_node(&mut self, node: usize) {
         let torn = self.extra.torn_write_per_million;
@@ -1046,6 +1096,14 @@ impl World {
                 }
                 NodeEffect::ToReplica { to, bytes } => {
                     let target = node_index(group, to);
+                    let byzantine = self.extra.byzantine_replica
+                        && !self.healed
+                        && self.nodes.get(node).is_some_and(|n| n.replica_id == 0);
+                    let bytes = if byzantine {
+                        self.byzantine_rewrite(bytes)
+                    } else {
+                        bytes
+                    };
                     let Some((to_dc, slow_ms)) = self.nodes.get(target).map(|n| (n.dc, n.slow_ms))
                     else {
                         continue;

@@ -394,3 +394,19 @@ fn a_malicious_relay_breaks_no_safety_invariant() {
         assert!(result.stats.relay_tampered > 0 && result.stats.replays > 0);
     }
 }
+
+/// Beyond the design (SPEC.md "Simulation", Byzantine replica): one replica per group that
+/// refunds counted attempts in the `Accept`s it proposes breaks INV-ATTEMPTS; the checkers see it.
+#[test]
+fn one_byzantine_replica_per_group_breaks_inv_attempts_and_the_oracle_sees_it() {
+    let result = run(lite(Scenario::ByzantineReplica, 1));
+    assert!(result.stats.byzantine_lies > 0);
+    assert!(
+        result
+            .violations
+            .iter()
+            .any(|v| v.invariant == INV_ATTEMPTS),
+        "{}",
+        describe(&result)
+    );
+}
