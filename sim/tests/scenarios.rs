@@ -51,7 +51,12 @@ fn describe(result: &RunResult) -> String {
 
 #[test]
 fn the_same_seed_gives_a_byte_identical_trace() {
-    for scenario in [Scenario::Swarm, Scenario::CrashRestart] {
+    for scenario in [
+        Scenario::Swarm,
+        Scenario::CrashRestart,
+        Scenario::TornWrites,
+        Scenario::MaliciousRelay,
+    ] {
         let first = run(lite(scenario, 11));
         let second = run(lite(scenario, 11));
         assert_eq!(first.trace_hash, second.trace_hash, "{}", scenario.name());
