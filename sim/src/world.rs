@@ -39,8 +39,9 @@ pub enum Broken {
     /// restarted replica votes without them (the behaviour issue 12 measured).
     ReplyBeforePersistTrustingDisk,
     /// Not a broken build but a broken assumption, for INV-TAMPER: the network's corruption of
-    /// replica-link messages is re-sealed under the link key (a flipped byte of the plaintext,
-    /// as if the links had no AEAD), so replicas accept corrupted consensus messages.
+    /// replica-link messages and of relays' requests is sealed again after a byte of the
+    /// plaintext is flipped (as if links and requests had no integrity), so replicas accept
+    /// corrupted consensus messages and answer corrupted requests.
     UnsealedLinks,
 }
 
@@ -376,6 +377,28 @@ fn reseal_flipped(bytes: &mut Vec<u8>, seed: u64, rng: &mut rand_chacha::ChaCha2
     *bytes = envelope.encode();
 }
 
+/// `--broken unsealed-links` on a relay's request: opens the sealed request with the fleet's
+/// secrets, flips one byte of the plaintext and seals it to the fleet again (a request without
+/// integrity); requests that do not decode or open are left alone.
+fn reseal_request_flipped(bytes: &mut Vec<u8>, seed: u64, rng: &mut rand_chacha::ChaCha20Rng) {
+    let Ok(mut request) = VaultRequest::decode(bytes) else {
+        return;
+    };
+    let fleet = fleet_secrets(seed);
+    let aad = e2ee_backup::wire::request_aad(&request.account, request.kind);
+    let Ok(opened) = InsecureFastSuite.open_request(&fleet, &aad, &request.sealed) else {
+        return;
+    };
+    let mut plain = opened.plaintext.clone();
+    flip_byte(&mut plain, false, rng);
+    let public = InsecureFastSuite.fleet_public_keys(&fleet);
+    let Ok(sealed) = InsecureFastSuite.seal_request(rng, &public, &aad, &plain) else {
+        return;
+    };
+    request.sealed = sealed.sealed;
+    *bytes = request.encode();
+}
+
 /// Runs one seed of one scenario.
 pub fn run(config: SimConfig) -> RunResult {
     let mut world = World::new(config);
@@ -606,10 +629,16 @@ impl World {
     /// (`ClientRequest::request_id`, `VaultRequest::route_id`, bytes 2–9 after version and
     /// code) are left alone: they are unauthenticated labels by design (a flip only misroutes,
     /// as a malicious relay's rewrite does). With `--broken unsealed-links` a replica-link
-    /// envelope is opened, a byte of its plaintext flipped, and sealed again.
+    /// envelope, or a relay's request to a replica, is opened, a byte of its plaintext flipped,
+    /// and sealed again.
     fn corrupt(&mut self, event: &mut Event) {
         let unsealed = self.config.broken == Some(Broken::UnsealedLinks);
         let (bytes, routed) = match event {
+            Event::RelayToVault { bytes, .. } if unsealed => {
+                self.stats.corrupted += 1;
+                reseal_request_flipped(bytes, self.config.seed, &mut self.extra_rng);
+                return;
+            }
             Event::PhoneToRelay { bytes, .. }
             | Event::RelayToVault { bytes, .. }
             | Event::VaultToRelay { bytes, .. }
