@@ -10,7 +10,11 @@
 //! [`ConsensusStore::start`], which trusts the disk only if the HSM's trusted cell (a
 //! [`MemoryTrustedState`] the host cannot roll back) vouches for it, and otherwise recovers as
 //! an amnesiac (SPEC.md "Rollback"). The operator adversary copies the disk and puts the copy
-//! back ([`VaultNode::copy_disk`], [`VaultNode::restore_disk_copy`]).
+//! back ([`VaultNode::copy_disk`], [`VaultNode::restore_disk_copy`]). A crash may also tear the
+//! first write in progress ([`VaultNode::crash_tearing`]: the slot keeps a mix of old and new
+//! bytes, which does not open), and a disk may vanish ([`VaultNode::lose_disk`]); both restart
+//! the replica as an amnesiac. The node sums the inputs its replicas dropped over every
+//! incarnation ([`VaultNode::drops_over_run`]).
 //!
 //! The host multiplexes relays: it gives each request a host route id (unique per group across
 //! replicas and restarts), hands the replica that id, and maps the reply back to the relay and
