@@ -62,6 +62,8 @@ pub struct FaultTotals {
     pub replica_drops: u64,
     /// Inputs the relays dropped and counted.
     pub relay_drops: u64,
+    /// Requests answered `Rejected`.
+    pub rejected_replies: u64,
     /// Old copies delivered again.
     pub replays: u64,
     /// Clock jumps.
@@ -81,12 +83,14 @@ impl FaultTotals {
     pub fn line(&self) -> String {
         format!(
             "corrupted {} (replica-link deliveries {}), drops counted: replicas {} relays {}; \
+             requests answered Rejected {}; \
              replays {}; clock jumps {}; torn writes {}; disks lost {}; relay tampering {}; \
              Byzantine promises {}",
             self.corrupted,
             self.corrupted_link_deliveries,
             self.replica_drops,
             self.relay_drops,
+            self.rejected_replies,
             self.replays,
             self.clock_jumps,
             self.torn_writes,
@@ -134,6 +138,7 @@ impl Report {
         f.corrupted_link_deliveries += st.corrupted_link_deliveries;
         f.replica_drops += st.replica_drops;
         f.relay_drops += st.relay_drops;
+        f.rejected_replies += st.rejected_replies;
         f.replays += st.replays;
         f.clock_jumps += st.clock_jumps;
         f.torn_writes += st.torn_writes;

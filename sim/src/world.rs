@@ -188,6 +188,9 @@ pub struct Stats {
     pub replica_drops: u64,
     /// Inputs the relays dropped and counted.
     pub relay_drops: u64,
+    /// Requests the replicas answered `Rejected` (a sealed request that does not open, or does
+    /// not decode: not a drop, SPEC.md "Dropped inputs").
+    pub rejected_replies: u64,
     /// Old message copies delivered again (network replays and malicious relays).
     pub replays: u64,
     /// Clock jumps applied.
@@ -1090,6 +1093,11 @@ impl World {
                 } => {
                     self.oracle
                         .observe_reply(self.now_ms, group, host_route, &bytes);
+                    if e2ee_backup::wire::VaultReply::decode(&bytes)
+                        .is_ok_and(|r| r.body == e2ee_backup::wire::ReplyBody::Rejected)
+                    {
+                        self.stats.rejected_replies += 1;
+                    }
                     let Some(to) = self.relays.get(relay).map(|r| r.dc) else {
                         continue;
                     };
