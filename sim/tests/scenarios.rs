@@ -347,6 +347,10 @@ fn corrupted_messages_are_dropped_and_counted_by_the_core() {
             stats.relay_drops > 0,
             "some corrupted client requests do not decode"
         );
+        assert!(
+            stats.rejected_replies > 0,
+            "corrupted sealed requests are refused"
+        );
     }
 }
 
