@@ -50,6 +50,10 @@ pub const INV_DURABLE: &str = "INV-DURABLE";
 pub const INV_LINEAR: &str = "INV-LINEAR";
 /// See SPEC.md.
 pub const LIVE: &str = "LIVE";
+/// See SPEC.md ("Simulation", corrupted bytes): a message corrupted in transit is never acted
+/// on: a replica drops (and counts) every corrupted replica-link envelope, and no host answers
+/// with a sealed reply a request whose sealed bytes no phone sent.
+pub const INV_TAMPER: &str = "INV-TAMPER";
 /// A simulator limit was hit (event queue full, loop bound) or the run itself misbehaved.
 pub const SIM_LIMIT: &str = "SIM-LIMIT";
 
@@ -71,6 +75,8 @@ struct Seen {
     password: Option<PasswordId>,
     /// When the replica accepted the request (global ms).
     accepted_ms: u64,
+    /// No phone sent these sealed bytes (they were corrupted on the way).
+    unsent: bool,
 }
 
 /// A login the oracle saw challenged.
@@ -114,6 +120,8 @@ struct RegistrationFacts {
 pub struct Oracle {
     fleet: InsecureFastFleetSecrets,
     senders: BTreeMap<[u8; 32], PasswordId>,
+    /// Digests of the sealed part of every request a phone sent (owners, attackers, probers).
+    sent: BTreeSet<[u8; 32]>,
     requests: BTreeMap<(u32, u64), Seen>,
     registrations: BTreeMap<(AccountId, u64), RegistrationFacts>,
     logins: BTreeMap<(AccountId, LoginId), LoginFacts>,
@@ -154,6 +162,7 @@ impl Oracle {
         Self {
             fleet,
             senders: BTreeMap::new(),
+            sent: BTreeSet::new(),
             requests: BTreeMap::new(),
             registrations: BTreeMap::new(),
             logins: BTreeMap::new(),
@@ -174,6 +183,11 @@ impl Oracle {
     /// A client sealed a request (`sealed` bytes) with password `password`.
     pub fn note_sealed(&mut self, sealed: &[u8], password: PasswordId) {
         self.senders.insert(digest(sealed), password);
+    }
+
+    /// A phone sent a request whose sealed part is `sealed` (INV-TAMPER).
+    pub fn note_sent(&mut self, sealed: &[u8]) {
+        self.sent.insert(digest(sealed));
     }
 
     /// The owner of `account` was told at `time_ms` that registration `generation` is done
@@ -259,7 +273,9 @@ impl Oracle {
         let Ok(body) = Request::decode(&opened.plaintext) else {
             return;
         };
-        let password = self.senders.get(&digest(&request.sealed)).copied();
+        let sealed_digest = digest(&request.sealed);
+        let password = self.senders.get(&sealed_digest).copied();
+        let unsent = !self.sent.contains(&sealed_digest);
         if let Request::LoginFinish { login_id, .. } = &body {
             self.legacy_reset_at_accepted_finish(&request.account, *login_id);
             self.note_owner_finish(&request.account, *login_id);
@@ -272,6 +288,7 @@ impl Oracle {
                 reply_key: opened.reply_key,
                 password,
                 accepted_ms: time_ms,
+                unsent,
             },
         );
     }
@@ -287,6 +304,17 @@ impl Oracle {
         let ReplyBody::Sealed(sealed) = &reply.body else {
             return;
         };
+        if seen.unsent {
+            self.violations.push(Violation {
+                invariant: INV_TAMPER,
+                time_ms,
+                detail: format!(
+                    "group {group} answered a {:?} of account {} that no phone sealed",
+                    reply.kind,
+                    show(&seen.account)
+                ),
+            });
+        }
         let Ok(plain) =
             InsecureFastSuite.open_reply(&seen.reply_key, &reply_aad(reply.kind), sealed)
         else {
@@ -846,6 +874,7 @@ mod tests {
             reply_key: SecretBytes::new(vec![0; 32]),
             password,
             accepted_ms: 0,
+            unsent: false,
         }
     }
 
@@ -963,6 +992,34 @@ mod tests {
         assert_eq!(tests_since_reset(&tests, &resets, 2), 3);
         assert_eq!(tests_since_reset(&tests, &resets, 3), 3);
         assert_eq!(tests_since_reset(&tests, &BTreeSet::new(), 3), 6);
+    }
+
+    #[test]
+    fn a_sealed_answer_to_a_request_no_phone_sent_is_inv_tamper() {
+        let (mut oracle, account) = oracle_with_registration();
+        let reply = VaultReply {
+            route_id: 7,
+            kind: e2ee_backup::wire::RequestKind::Status,
+            body: ReplyBody::Sealed(vec![0; 48]),
+        }
+        .encode();
+        oracle
+            .requests
+            .insert((0, 7), seen(&account, Request::Status, None));
+        oracle.observe_reply(10, 0, 7, &reply);
+        assert!(oracle.violations.is_empty(), "a phone sent that request");
+        let mut forged = seen(&account, Request::Status, None);
+        forged.unsent = true;
+        oracle.requests.insert((0, 7), forged);
+        oracle.observe_reply(20, 0, 7, &reply);
+        assert_eq!(
+            oracle
+                .violations
+                .iter()
+                .filter(|v| v.invariant == INV_TAMPER)
+                .count(),
+            1
+        );
     }
 
     #[test]

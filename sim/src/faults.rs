@@ -36,13 +36,36 @@ pub enum Scenario {
     Rollback,
     /// As `Rollback`, but all five disks of every group are copied and put back at once.
     RollbackAll,
+    /// Bytes flipped in transit on every kind of link (phone→relay, relay→replica,
+    /// replica→replica and every reply): the receivers must drop them (INV-TAMPER).
+    Corruption,
+    /// The network keeps a sample of old messages of every link and delivers them again
+    /// 20–120 s later (long-delayed replays, across the heal).
+    Replays,
+    /// Replica and relay clocks jump forward and back by up to two minutes.
+    ClockJumps,
+    /// Crashes with real disk semantics: a write is durable only once it completes (its sync);
+    /// at a crash the writes in progress are lost and the first of them may land torn (its
+    /// slot then holds neither the old nor the new bytes); disks also vanish at any time (the
+    /// replica restarts as an amnesiac).
+    TornWrites,
+    /// The relays of one datacenter are malicious during the safety phase: they drop, replay
+    /// and reorder messages both ways, rewrite account ids and route ids of requests and send
+    /// replies to the wrong phones.
+    MaliciousRelay,
     /// Each seed draws its own fault mix.
     Swarm,
+    /// Not in [`Scenario::ALL`] (it breaks safety by design): replica 0 of every group is
+    /// Byzantine. It sends well-formed consensus messages under its own link key, but every
+    /// `Promise` it sends claims it accepted nothing (an acceptor that hides what it accepted),
+    /// and every `Accept` it sends as a proposer sets an active record's `attempts_used` to 0;
+    /// partitions flap as in `flapping-partitions` so that other replicas become proposers.
+    ByzantineReplica,
 }
 
 impl Scenario {
     /// Every scenario, in report order.
-    pub const ALL: [Scenario; 11] = [
+    pub const ALL: [Scenario; 16] = [
         Scenario::NoFaults,
         Scenario::OneReplicaDown,
         Scenario::OneDcDown,
@@ -53,8 +76,17 @@ impl Scenario {
         Scenario::GroupCrashes,
         Scenario::Rollback,
         Scenario::RollbackAll,
+        Scenario::Corruption,
+        Scenario::Replays,
+        Scenario::ClockJumps,
+        Scenario::TornWrites,
+        Scenario::MaliciousRelay,
         Scenario::Swarm,
     ];
+
+    /// Scenarios outside [`Scenario::ALL`] (not run by `--scenario all`, nor in `swarm`): their
+    /// faults are beyond what the design tolerates (SPEC.md "Simulation", Byzantine replica).
+    pub const BEYOND_DESIGN: [Scenario; 1] = [Scenario::ByzantineReplica];
 
     /// The name used on the command line and in the report.
     pub fn name(self) -> &'static str {
@@ -69,13 +101,22 @@ impl Scenario {
             Scenario::GroupCrashes => "group-crashes",
             Scenario::Rollback => "rollback",
             Scenario::RollbackAll => "rollback-all",
+            Scenario::Corruption => "corruption",
+            Scenario::Replays => "replays",
+            Scenario::ClockJumps => "clock-jumps",
+            Scenario::TornWrites => "torn-writes",
+            Scenario::MaliciousRelay => "malicious-relay",
             Scenario::Swarm => "swarm",
+            Scenario::ByzantineReplica => "byzantine-replica",
         }
     }
 
     /// The scenario named `name`.
     pub fn from_name(name: &str) -> Option<Scenario> {
-        Scenario::ALL.into_iter().find(|s| s.name() == name)
+        Scenario::ALL
+            .into_iter()
+            .chain(Scenario::BEYOND_DESIGN)
+            .find(|s| s.name() == name)
     }
 }
 
@@ -151,6 +192,21 @@ pub enum FaultAction {
         /// Replica (and datacenter) index.
         replica: u8,
     },
+    /// The clock of `target` jumps by `jump_ms` (negative: backward) and keeps its drift.
+    ClockJump {
+        /// Whose clock.
+        target: ClockTarget,
+        /// The step, milliseconds.
+        jump_ms: i64,
+    },
+    /// The disk of replica `replica` of `group` vanishes: the replica crashes, its disk is
+    /// replaced by an empty one, and it restarts 1–3 s later (an amnesiac).
+    LoseDisk {
+        /// Replica group.
+        group: u32,
+        /// Replica (and datacenter) index.
+        replica: u8,
+    },
     /// Replica `replica` of `group` handles messages `extra_ms` late (0: normal speed).
     Slow {
         /// Replica group.
@@ -160,6 +216,65 @@ pub enum FaultAction {
         /// Extra delay.
         extra_ms: u64,
     },
+}
+
+/// Whose clock a [`FaultAction::ClockJump`] moves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClockTarget {
+    /// Replica `replica` of `group`.
+    Replica {
+        /// Replica group.
+        group: u32,
+        /// Replica (and datacenter) index.
+        replica: u8,
+    },
+    /// Relay number `relay` (relays are numbered by datacenter).
+    Relay {
+        /// Relay index.
+        relay: usize,
+    },
+}
+
+/// What a malicious relay does to the messages it sends, each a chance per million per message
+/// (SPEC.md "Simulation", malicious relay).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MaliciousRelay {
+    /// The datacenter whose relays are malicious.
+    pub dc: Dc,
+    /// A message is dropped.
+    pub drop_per_million: u32,
+    /// A message is sent again 1–60 s later.
+    pub replay_per_million: u32,
+    /// Most extra delay of a message (reordering).
+    pub reorder_ms_max: u64,
+    /// A request is sent with another account's id.
+    pub rewrite_account_per_million: u32,
+    /// A request is sent with a random route id, or a reply to another phone.
+    pub rewrite_route_per_million: u32,
+}
+
+/// Faults added by issue 12 (all off by default; drawn from their own RNG, `faults-extra`, so
+/// that the scenarios before them run exactly as they did).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExtraFaults {
+    /// Chance, per million, that a message copy has one byte flipped in transit (before the
+    /// heal; never the relay's or client's unauthenticated routing ids, which a flip would
+    /// merely misroute).
+    pub corrupt_per_million: u32,
+    /// Chance, per million, that a message copy is also kept and delivered again later.
+    pub replay_per_million: u32,
+    /// Earliest delay of a replayed copy.
+    pub replay_delay_ms_min: u64,
+    /// Latest delay of a replayed copy.
+    pub replay_delay_ms_max: u64,
+    /// Chance, per million, that a crash tears the first write in progress (the slot then
+    /// holds a mix of the old and new bytes).
+    pub torn_write_per_million: u32,
+    /// Malicious relays, if any.
+    pub malicious_relay: Option<MaliciousRelay>,
+    /// Replica 0 of every group hides what it accepted in every `Promise` it sends and refunds
+    /// the counted attempts in every `Accept` it sends.
+    pub byzantine_replica: bool,
 }
 
 /// A scenario drawn for one seed.
@@ -181,6 +296,8 @@ pub struct FaultPlan {
     /// Each durable write takes between `DISK_WRITE_MS` and this long (slow disks); `0`: always
     /// `DISK_WRITE_MS`.
     pub disk_write_ms_max: u64,
+    /// The faults of issue 12 (corruption, replays, torn writes, malicious relays).
+    pub extra: ExtraFaults,
     /// Fault actions by virtual time (sorted).
     pub schedule: Vec<(u64, FaultAction)>,
     /// What was drawn, for the log.
@@ -214,6 +331,7 @@ pub fn plan(
         crash_after_reply_per_million: 0,
         group_crash_after_reply_per_million: 0,
         disk_write_ms_max: 0,
+        extra: ExtraFaults::default(),
         schedule: Vec::new(),
         mix: String::new(),
     };
@@ -277,7 +395,49 @@ pub fn plan(
             let mix = rollbacks(rng, &mut plan, groups, start_ms, end_ms, &[5]);
             plan.mix = mix;
         }
+        Scenario::Corruption => {
+            plan.extra.corrupt_per_million = 20_000;
+            plan.mix = format!("corruption({}ppm)", plan.extra.corrupt_per_million);
+        }
+        Scenario::Replays => {
+            plan.extra.replay_per_million = 5_000;
+            plan.extra.replay_delay_ms_min = 20_000;
+            plan.extra.replay_delay_ms_max = 120_000;
+            plan.mix = format!("replays({}ppm,20-120s)", plan.extra.replay_per_million);
+        }
+        Scenario::ClockJumps => {
+            let jumps = clock_jumps(rng, &mut plan, groups, start_ms, end_ms, 2_000, 120_000);
+            plan.mix = format!("clock-jumps({jumps},|jump|<=120s)");
+        }
+        Scenario::TornWrites => {
+            crashes(rng, &mut plan, groups, start_ms, end_ms, 1_000, 5_000);
+            plan.crash_after_reply_per_million = 30_000;
+            plan.disk_write_ms_max = 100;
+            plan.extra.torn_write_per_million = 500_000;
+            let lost = disk_losses(rng, &mut plan, groups, start_ms, end_ms, 10_000);
+            plan.mix = format!(
+                "torn-writes(crashes,torn={}ppm,disk<=100ms,disks-lost={lost})",
+                plan.extra.torn_write_per_million
+            );
+        }
+        Scenario::MaliciousRelay => {
+            let relay = MaliciousRelay {
+                dc: usize::try_from(draw_range(rng, 0, DATACENTERS as u64 - 1)).unwrap_or(0),
+                drop_per_million: 50_000,
+                replay_per_million: 50_000,
+                reorder_ms_max: 2_000,
+                rewrite_account_per_million: 50_000,
+                rewrite_route_per_million: 50_000,
+            };
+            plan.mix = format!("{relay:?}");
+            plan.extra.malicious_relay = Some(relay);
+        }
         Scenario::Swarm => swarm(rng, &mut plan, groups, start_ms, end_ms),
+        Scenario::ByzantineReplica => {
+            flapping(rng, &mut plan, start_ms, end_ms, 2_000, 8_000);
+            plan.extra.byzantine_replica = true;
+            plan.mix = "byzantine(replica 0 of every group hides accepted values)".to_owned();
+        }
     }
     plan.schedule.truncate(FAULT_ACTIONS_MAX);
     plan.schedule.sort_by_key(|(time_ms, _)| *time_ms);
@@ -437,6 +597,73 @@ fn rollbacks(
     format!("rollbacks(one={one},two={two},all={all})")
 }
 
+/// Clock jumps of random replicas and relays, one every up to `gap_ms_max`, each by up to
+/// `jump_ms_max` either way. Returns how many.
+fn clock_jumps(
+    rng: &mut ChaCha20Rng,
+    plan: &mut FaultPlan,
+    groups: u32,
+    start_ms: u64,
+    end_ms: u64,
+    gap_ms_max: u64,
+    jump_ms_max: u64,
+) -> usize {
+    let mut at_ms = start_ms;
+    let mut jumps = 0;
+    for _ in 0..FAULT_ACTIONS_MAX / 4 {
+        at_ms += draw_range(rng, 100, gap_ms_max);
+        if at_ms >= end_ms {
+            break;
+        }
+        let target = if draw_chance(rng, 700_000) {
+            ClockTarget::Replica {
+                group: u32::try_from(draw_range(rng, 0, u64::from(groups.max(1)) - 1)).unwrap_or(0),
+                replica: u8::try_from(draw_range(rng, 0, REPLICAS - 1)).unwrap_or(0),
+            }
+        } else {
+            // Relay indices `0..DATACENTERS` exist in every world size.
+            ClockTarget::Relay {
+                relay: usize::try_from(draw_range(rng, 0, DATACENTERS as u64 - 1)).unwrap_or(0),
+            }
+        };
+        let size = i64::try_from(draw_range(rng, 1, jump_ms_max)).unwrap_or(1);
+        let jump_ms = if draw_chance(rng, 500_000) {
+            size
+        } else {
+            -size
+        };
+        plan.schedule
+            .push((at_ms, FaultAction::ClockJump { target, jump_ms }));
+        jumps += 1;
+    }
+    jumps
+}
+
+/// Disks of random replicas vanish, one every up to `gap_ms_max`. Returns how many.
+fn disk_losses(
+    rng: &mut ChaCha20Rng,
+    plan: &mut FaultPlan,
+    groups: u32,
+    start_ms: u64,
+    end_ms: u64,
+    gap_ms_max: u64,
+) -> usize {
+    let mut at_ms = start_ms;
+    let mut lost = 0;
+    for _ in 0..FAULT_ACTIONS_MAX / 4 {
+        at_ms += draw_range(rng, 1_000, gap_ms_max);
+        if at_ms >= end_ms {
+            break;
+        }
+        let group = u32::try_from(draw_range(rng, 0, u64::from(groups.max(1)) - 1)).unwrap_or(0);
+        let replica = u8::try_from(draw_range(rng, 0, REPLICAS - 1)).unwrap_or(0);
+        plan.schedule
+            .push((at_ms, FaultAction::LoseDisk { group, replica }));
+        lost += 1;
+    }
+    lost
+}
+
 fn swarm(rng: &mut ChaCha20Rng, plan: &mut FaultPlan, groups: u32, start_ms: u64, end_ms: u64) {
     plan.network = NetworkConfig {
         loss_per_million: u32::try_from(draw_range(rng, 0, 50_000)).unwrap_or(0),
@@ -527,6 +754,53 @@ fn swarm(rng: &mut ChaCha20Rng, plan: &mut FaultPlan, groups: u32, start_ms: u64
         plan.schedule.extend(rollback_plan.schedule);
         let _ = write!(mix, " {drawn}");
     }
+    // Issue 12's faults, drawn last so that every draw above is what it was before them.
+    if draw_chance(rng, 300_000) {
+        plan.extra.corrupt_per_million = u32::try_from(draw_range(rng, 100, 20_000)).unwrap_or(0);
+        let _ = write!(mix, " corruption({}ppm)", plan.extra.corrupt_per_million);
+    }
+    if draw_chance(rng, 300_000) {
+        plan.extra.replay_per_million = u32::try_from(draw_range(rng, 100, 5_000)).unwrap_or(0);
+        plan.extra.replay_delay_ms_min = 1_000;
+        plan.extra.replay_delay_ms_max = draw_range(rng, 2_000, 120_000);
+        let _ = write!(
+            mix,
+            " replays({}ppm,<={}s)",
+            plan.extra.replay_per_million,
+            plan.extra.replay_delay_ms_max / 1_000
+        );
+    }
+    if draw_chance(rng, 300_000) {
+        let jump_ms_max = draw_range(rng, 100, 120_000);
+        let jumps = clock_jumps(rng, plan, groups, start_ms, end_ms, 10_000, jump_ms_max);
+        let _ = write!(mix, " clock-jumps({jumps},<={jump_ms_max}ms)");
+    }
+    if draw_chance(rng, 300_000) {
+        plan.extra.torn_write_per_million =
+            u32::try_from(draw_range(rng, 0, 1_000_000)).unwrap_or(0);
+        let lost = if draw_chance(rng, 500_000) {
+            disk_losses(rng, plan, groups, start_ms, end_ms, 30_000)
+        } else {
+            0
+        };
+        let _ = write!(
+            mix,
+            " torn-writes({}ppm,disks-lost={lost})",
+            plan.extra.torn_write_per_million
+        );
+    }
+    if draw_chance(rng, 200_000) {
+        let relay = MaliciousRelay {
+            dc: usize::try_from(draw_range(rng, 0, DATACENTERS as u64 - 1)).unwrap_or(0),
+            drop_per_million: u32::try_from(draw_range(rng, 0, 50_000)).unwrap_or(0),
+            replay_per_million: u32::try_from(draw_range(rng, 0, 50_000)).unwrap_or(0),
+            reorder_ms_max: draw_range(rng, 0, 2_000),
+            rewrite_account_per_million: u32::try_from(draw_range(rng, 0, 50_000)).unwrap_or(0),
+            rewrite_route_per_million: u32::try_from(draw_range(rng, 0, 50_000)).unwrap_or(0),
+        };
+        let _ = write!(mix, " {relay:?}");
+        plan.extra.malicious_relay = Some(relay);
+    }
     plan.mix = mix;
 }
 
@@ -537,7 +811,7 @@ mod tests {
 
     #[test]
     fn every_scenario_name_round_trips() {
-        for scenario in Scenario::ALL {
+        for scenario in Scenario::ALL.into_iter().chain(Scenario::BEYOND_DESIGN) {
             assert_eq!(Scenario::from_name(scenario.name()), Some(scenario));
         }
     }

@@ -3,8 +3,11 @@
 //! simulator's speed. Exits non-zero if any run broke an invariant.
 //!
 //! `cargo run --release -p e2ee-backup-sim -- --scenario NAME|all --seed N --seeds N [--lite]
-//! [--broken reply-before-persist|shared-oprf-key|trust-host-disk] [--trust durable|volatile]
-//! [--quiet]`
+//! [--broken reply-before-persist|shared-oprf-key|trust-host-disk|reply-before-persist-trusting-disk|unsealed-links]
+//! [--trust durable|volatile] [--victims-log-in] [--quiet]`
+//!
+//! `--scenario all` runs [`Scenario::ALL`]; `byzantine-replica` (beyond the design) runs only
+//! by name.
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -60,7 +63,11 @@ fn scenarios(name: &str) -> Result<ScenarioList, String> {
     Scenario::from_name(name)
         .map(|s| ScenarioList(vec![s]))
         .ok_or_else(|| {
-            let names: Vec<_> = Scenario::ALL.iter().map(|s| s.name()).collect();
+            let names: Vec<_> = Scenario::ALL
+                .iter()
+                .chain(Scenario::BEYOND_DESIGN.iter())
+                .map(|s| s.name())
+                .collect();
             format!("unknown scenario {name}; known: all, {}", names.join(", "))
         })
 }
@@ -172,6 +179,7 @@ fn main() -> ExitCode {
             row.legacy_attempt_runs,
             row.resets_seen_by_epoch
         );
+        println!("{}: {}", scenario.name(), row.faults.line());
     }
     println!();
     println!(

@@ -40,12 +40,65 @@ pub struct ScenarioRow {
     pub legacy_attempt_runs: u64,
     /// Committed resets learnt from a later login epoch (their release reply was never sent).
     pub resets_seen_by_epoch: u64,
+    /// Faults of issue 12 and the drops they caused, summed over runs (see
+    /// [`crate::world::Stats`]; its fields of the same names).
+    pub faults: FaultTotals,
     /// Real time spent in these runs.
     pub wall_seconds: f64,
     /// Events handled.
     pub events: u64,
     /// Virtual time simulated.
     pub simulated_ms: u64,
+}
+
+/// Sums of the fault counters of issue 12 and of the inputs the core dropped.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FaultTotals {
+    /// Message copies corrupted in transit.
+    pub corrupted: u64,
+    /// Corrupted replica-link envelopes delivered to a running replica.
+    pub corrupted_link_deliveries: u64,
+    /// Inputs the replicas dropped and counted.
+    pub replica_drops: u64,
+    /// Inputs the relays dropped and counted.
+    pub relay_drops: u64,
+    /// Requests answered `Rejected`.
+    pub rejected_replies: u64,
+    /// Old copies delivered again.
+    pub replays: u64,
+    /// Clock jumps.
+    pub clock_jumps: u64,
+    /// Torn writes.
+    pub torn_writes: u64,
+    /// Disks lost.
+    pub disks_lost: u64,
+    /// Messages a malicious relay dropped, rewrote or misdelivered.
+    pub relay_tampered: u64,
+    /// `Promise`s a Byzantine replica sent with its accepted value hidden.
+    pub byzantine_lies: u64,
+}
+
+impl FaultTotals {
+    /// One line for the report.
+    pub fn line(&self) -> String {
+        format!(
+            "corrupted {} (replica-link deliveries {}), drops counted: replicas {} relays {}; \
+             requests answered Rejected {}; \
+             replays {}; clock jumps {}; torn writes {}; disks lost {}; relay tampering {}; \
+             Byzantine promises {}",
+            self.corrupted,
+            self.corrupted_link_deliveries,
+            self.replica_drops,
+            self.relay_drops,
+            self.rejected_replies,
+            self.replays,
+            self.clock_jumps,
+            self.torn_writes,
+            self.disks_lost,
+            self.relay_tampered,
+            self.byzantine_lies
+        )
+    }
 }
 
 /// Rows by scenario.
@@ -80,6 +133,18 @@ impl Report {
             row.legacy_attempt_runs += 1;
         }
         row.resets_seen_by_epoch += result.stats.resets_seen_by_epoch;
+        let (f, st) = (&mut row.faults, &result.stats);
+        f.corrupted += st.corrupted;
+        f.corrupted_link_deliveries += st.corrupted_link_deliveries;
+        f.replica_drops += st.replica_drops;
+        f.relay_drops += st.relay_drops;
+        f.rejected_replies += st.rejected_replies;
+        f.replays += st.replays;
+        f.clock_jumps += st.clock_jumps;
+        f.torn_writes += st.torn_writes;
+        f.disks_lost += st.disks_lost;
+        f.relay_tampered += st.relay_tampered;
+        f.byzantine_lies += st.byzantine_lies;
         row.seeds += 1;
         row.attempted += result.stats.attempted;
         row.succeeded += result.stats.succeeded;

@@ -10,7 +10,11 @@
 //! [`ConsensusStore::start`], which trusts the disk only if the HSM's trusted cell (a
 //! [`MemoryTrustedState`] the host cannot roll back) vouches for it, and otherwise recovers as
 //! an amnesiac (SPEC.md "Rollback"). The operator adversary copies the disk and puts the copy
-//! back ([`VaultNode::copy_disk`], [`VaultNode::restore_disk_copy`]).
+//! back ([`VaultNode::copy_disk`], [`VaultNode::restore_disk_copy`]). A crash may also tear the
+//! first write in progress ([`VaultNode::crash_tearing`]: the slot keeps a mix of old and new
+//! bytes, which does not open), and a disk may vanish ([`VaultNode::lose_disk`]); both restart
+//! the replica as an amnesiac. The node sums the inputs its replicas dropped over every
+//! incarnation ([`VaultNode::drops_over_run`]).
 //!
 //! The host multiplexes relays: it gives each request a host route id (unique per group across
 //! replicas and restarts), hands the replica that id, and maps the reply back to the relay and
@@ -23,10 +27,11 @@
 //! [`HostMode::TrustHostDisk`] is `--broken trust-host-disk`: the replica believes whatever
 //! its disk holds.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use e2ee_backup::consensus::{Config, FaultInjection, ReplicaId};
 use e2ee_backup::crypto::real::{InsecureFastFleetSecrets, InsecureFastSuite};
+use e2ee_backup::drops::DropCounts;
 use e2ee_backup::ids::AccountId;
 use e2ee_backup::vault::{
     ConsensusStore, DurableImage, DurableSlot, MemoryOrVolatileTrust, ReplicaPlace, StartKind,
@@ -191,6 +196,32 @@ pub struct VaultNode {
     impaired: Vec<(u64, u64)>,
     /// The operator's last copy of the disk (the rollback adversary).
     disk_copy: Option<BTreeMap<DurableSlot, Vec<u8>>>,
+    /// Slots whose last write was torn by a crash (and not written since): they are expected
+    /// not to open at the next restart.
+    torn_slots: BTreeSet<DurableSlot>,
+    /// Writes torn by crashes.
+    pub torn_writes: u64,
+    /// Disks lost.
+    pub disks_lost: u64,
+    /// Inputs dropped by earlier incarnations of this replica (their counts die with them).
+    retired_drops: u64,
+}
+
+/// A torn write: the first `cut` bytes of the new write over the old bytes of the slot (a
+/// sector-wise overwrite interrupted by power loss); at least one byte differs from both.
+fn tear(old: Option<&[u8]>, new: &[u8], cut: u64) -> Vec<u8> {
+    let len = new.len().max(1);
+    let cut = usize::try_from(cut).unwrap_or(0) % len;
+    let mut torn: Vec<u8> = new.iter().take(cut).copied().collect();
+    match old {
+        Some(old) if old.len() > cut => torn.extend_from_slice(old.get(cut..).unwrap_or(&[])),
+        _ => {}
+    }
+    if torn == new || old.is_some_and(|o| o == torn.as_slice()) {
+        // The old and new bytes agree past the cut: the write is cut short instead.
+        torn.truncate(cut);
+    }
+    torn
 }
 
 /// Most requests a host keeps routes for (older ones are forgotten).
@@ -270,6 +301,10 @@ impl VaultNode {
             impaired_since_ms: None,
             impaired: Vec::new(),
             disk_copy: None,
+            torn_slots: BTreeSet::new(),
+            torn_writes: 0,
+            disks_lost: 0,
+            retired_drops: 0,
         };
         let effects = node.install(fleet, store);
         Ok((node, effects))
@@ -306,9 +341,37 @@ impl VaultNode {
     /// Crashes the node at global time `now_ms`: volatile state, pending outputs and any write
     /// in progress are lost.
     pub fn crash(&mut self, now_ms: u64) {
+        self.crash_tearing(now_ms, None);
+    }
+
+    /// As [`VaultNode::crash`]; with `tear = Some(cut)` the first write in progress (issued,
+    /// not completed: not yet synced) lands torn at byte `cut` (modulo its length) over the
+    /// slot's old bytes, as a power loss in the middle of an in-place overwrite leaves it. The
+    /// sealed write is authenticated, so the torn slot does not open at the next restart.
+    pub fn crash_tearing(&mut self, now_ms: u64, tear_at: Option<u64>) {
         if self.replica.is_some() {
             self.down_since_ms = Some(now_ms);
         }
+        if let Some(cut) = tear_at {
+            let in_progress = self
+                .pending
+                .iter()
+                .find_map(|(sequence, output)| match output {
+                    VaultOutput::PersistReplica { slot, sealed }
+                        if sequence.is_some_and(|s| s > self.writes_done) =>
+                    {
+                        Some((slot.clone(), sealed.clone()))
+                    }
+                    _ => None,
+                });
+            if let Some((slot, sealed)) = in_progress {
+                let torn = tear(self.disk.get(&slot).map(Vec::as_slice), &sealed, cut);
+                self.disk.insert(slot.clone(), torn);
+                self.torn_slots.insert(slot);
+                self.torn_writes += 1;
+            }
+        }
+        self.retired_drops = self.retired_drops.saturating_add(self.drops_total());
         self.replica = None;
         self.pending.clear();
         self.writes_issued = 0;
@@ -317,6 +380,35 @@ impl VaultNode {
         self.routes.clear();
         self.timer_at_ms = None;
         self.epoch += 1;
+    }
+
+    /// The disk vanishes at global time `now_ms` (the node crashes; a blank disk replaces it):
+    /// the next restart is an amnesia recovery.
+    pub fn lose_disk(&mut self, now_ms: u64) {
+        self.crash(now_ms);
+        self.disk.clear();
+        self.torn_slots.clear();
+        self.disks_lost += 1;
+    }
+
+    /// Inputs the running replica dropped so far (0 while down): its own counts and its
+    /// store's (consensus messages of another lineage).
+    pub fn drops_total(&self) -> u64 {
+        self.replica.as_ref().map_or(0, |r| {
+            r.drops()
+                .total()
+                .saturating_add(r.store().foreign_lineage_drops())
+        })
+    }
+
+    /// The running replica's drop counts by reason, if it runs.
+    pub fn drops(&self) -> Option<DropCounts> {
+        self.replica.as_ref().map(|r| *r.drops())
+    }
+
+    /// Inputs dropped by this node over the whole run (every incarnation).
+    pub fn drops_over_run(&self) -> u64 {
+        self.retired_drops.saturating_add(self.drops_total())
     }
 
     /// The operator copies the disk as it is now (completed writes only).
@@ -331,11 +423,13 @@ impl VaultNode {
             && let Some(copy) = self.disk_copy.clone()
         {
             self.disk = copy;
+            self.torn_slots.clear();
         }
     }
 
     /// Restarts a crashed node from its disk at global time `now_ms`. Returns the number of
-    /// durable writes that failed to open, and the effects of the first outputs.
+    /// durable writes that failed to open (other than torn ones, which are expected not to),
+    /// and the effects of the first outputs.
     pub fn restart(
         &mut self,
         now_ms: u64,
@@ -352,7 +446,9 @@ impl VaultNode {
         let mut failed = 0;
         for (slot, sealed) in &self.disk {
             let opened = open_replica_write(&InsecureFastSuite, &fleet, place, slot, sealed);
-            if !opened.is_ok_and(|write| image.insert(write).is_ok()) {
+            if !opened.is_ok_and(|write| image.insert(write).is_ok())
+                && !self.torn_slots.contains(slot)
+            {
                 failed += 1;
             }
         }
@@ -529,6 +625,7 @@ impl VaultNode {
             match output {
                 VaultOutput::PersistReplica { slot, sealed } => {
                     if sequence.is_some_and(|s| s <= self.writes_done) {
+                        self.torn_slots.remove(&slot);
                         self.disk.insert(slot, sealed);
                     } else {
                         self.pending

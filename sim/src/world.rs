@@ -8,11 +8,15 @@ use e2ee_backup::ids::FleetId;
 use e2ee_backup::relay::{FirstReplica, Relay, RelayConfig, RelayOutput};
 use e2ee_backup::wire::ClientRequest;
 
+use e2ee_backup::vault::LinkEnvelope;
+use e2ee_backup::vault::replica_link::link_aad;
+use e2ee_backup::wire::{ClientReply, VaultRequest};
+
 use crate::checkers::{
-    INV_DURABLE, INV_LINEAR, LIVE, Oracle, SIM_LIMIT, Violation, outcome_name, show,
+    INV_DURABLE, INV_LINEAR, INV_TAMPER, LIVE, Oracle, SIM_LIMIT, Violation, outcome_name, show,
 };
 use crate::events::EventQueue;
-use crate::faults::{FaultAction, FaultPlan, Scenario, plan};
+use crate::faults::{ClockTarget, ExtraFaults, FaultAction, FaultPlan, Scenario, plan};
 use crate::network::{DATACENTERS, Dc, Endpoint, Network};
 use crate::seed::{derive_rng, draw_chance, draw_range};
 use crate::time::{NodeClock, START_MS};
@@ -34,15 +38,21 @@ pub enum Broken {
     /// Both `ReplyBeforePersist` and `TrustHostDisk`: a crash loses answered writes and the
     /// restarted replica votes without them (the behaviour issue 12 measured).
     ReplyBeforePersistTrustingDisk,
+    /// Not a broken build but a broken assumption, for INV-TAMPER: the network's corruption of
+    /// replica-link messages and of relays' requests is sealed again after a byte of the
+    /// plaintext is flipped (as if links and requests had no integrity), so replicas accept
+    /// corrupted consensus messages and answer corrupted requests.
+    UnsealedLinks,
 }
 
 impl Broken {
     /// Every broken option.
-    pub const ALL: [Broken; 4] = [
+    pub const ALL: [Broken; 5] = [
         Broken::ReplyBeforePersist,
         Broken::SharedOprfKey,
         Broken::TrustHostDisk,
         Broken::ReplyBeforePersistTrustingDisk,
+        Broken::UnsealedLinks,
     ];
 
     /// The command-line name.
@@ -52,6 +62,7 @@ impl Broken {
             Broken::SharedOprfKey => "shared-oprf-key",
             Broken::TrustHostDisk => "trust-host-disk",
             Broken::ReplyBeforePersistTrustingDisk => "reply-before-persist-trusting-disk",
+            Broken::UnsealedLinks => "unsealed-links",
         }
     }
 
@@ -168,6 +179,30 @@ pub struct Stats {
     /// Registrations the INV-ATTEMPTS rule before issue 12 (reset at an accepted
     /// `LoginFinish`) would have reported.
     pub legacy_attempt_violations: u64,
+    /// Message copies corrupted in transit (every link).
+    pub corrupted: u64,
+    /// Of those, replica-link envelopes delivered to a running replica (each must be dropped
+    /// and counted: INV-TAMPER).
+    pub corrupted_link_deliveries: u64,
+    /// Inputs the replicas dropped and counted (every reason, every incarnation).
+    pub replica_drops: u64,
+    /// Inputs the relays dropped and counted.
+    pub relay_drops: u64,
+    /// Requests the replicas answered `Rejected` (a sealed request that does not open, or does
+    /// not decode: not a drop, SPEC.md "Dropped inputs").
+    pub rejected_replies: u64,
+    /// Old message copies delivered again (network replays and malicious relays).
+    pub replays: u64,
+    /// Clock jumps applied.
+    pub clock_jumps: u64,
+    /// Writes torn by crashes.
+    pub torn_writes: u64,
+    /// Disks lost.
+    pub disks_lost: u64,
+    /// Messages a malicious relay dropped, rewrote (account or route) or misdelivered.
+    pub relay_tampered: u64,
+    /// `Promise`s the Byzantine replica sent with its accepted value hidden.
+    pub byzantine_lies: u64,
 }
 
 /// The result of one run.
@@ -189,6 +224,7 @@ pub struct RunResult {
     pub violations: Vec<Violation>,
 }
 
+#[derive(Clone)]
 enum Event {
     PhoneToRelay {
         user: usize,
@@ -203,6 +239,8 @@ enum Event {
     ReplicaToReplica {
         node: usize,
         bytes: Vec<u8>,
+        /// The network corrupted these bytes (INV-TAMPER: the replica must drop them).
+        tampered: bool,
     },
     VaultTimer {
         node: usize,
@@ -287,6 +325,9 @@ struct World {
     group_crash_after_reply_per_million: u32,
     disk_write_ms_max: u64,
     fault_rng: rand_chacha::ChaCha20Rng,
+    extra: ExtraFaults,
+    /// Draws of the faults of issue 12 (their own stream: the older faults draw as before).
+    extra_rng: rand_chacha::ChaCha20Rng,
 }
 
 fn draw_clock(rng: &mut rand_chacha::ChaCha20Rng, plan: &FaultPlan) -> NodeClock {
@@ -298,6 +339,67 @@ fn draw_clock(rng: &mut rand_chacha::ChaCha20Rng, plan: &FaultPlan) -> NodeClock
         offset_ms: i64::try_from(draw_range(rng, 0, 2 * offset)).unwrap_or(0)
             - plan.offset_ms_max.max(0),
     }
+}
+
+/// Flips one byte of `bytes` (XOR with a nonzero value); with `routed`, bytes 2–9 (the
+/// unauthenticated request or route id after version and code) are left alone.
+fn flip_byte(bytes: &mut [u8], routed: bool, rng: &mut rand_chacha::ChaCha20Rng) {
+    let skipped = if routed && bytes.len() > 10 { 8 } else { 0 };
+    let choices = bytes.len().saturating_sub(skipped) as u64;
+    if choices == 0 {
+        return;
+    }
+    let mut at = usize::try_from(draw_range(rng, 0, choices - 1)).unwrap_or(0);
+    if skipped > 0 && at >= 2 {
+        at += skipped;
+    }
+    let mask = u8::try_from(draw_range(rng, 1, 255)).unwrap_or(1);
+    if let Some(byte) = bytes.get_mut(at) {
+        *byte ^= mask;
+    }
+}
+
+/// `--broken unsealed-links`: opens a replica-link envelope with the fleet's link key, flips
+/// one byte of the plaintext and seals it again (a link without an AEAD); envelopes that do
+/// not open are left alone.
+fn reseal_flipped(bytes: &mut Vec<u8>, seed: u64, rng: &mut rand_chacha::ChaCha20Rng) {
+    let Ok(mut envelope) = LinkEnvelope::decode(bytes) else {
+        return;
+    };
+    let fleet = fleet_secrets(seed);
+    let aad = link_aad(envelope.group, envelope.from, envelope.to);
+    let Ok(plain) = InsecureFastSuite.open_link(&fleet, &aad, &envelope.sealed) else {
+        return;
+    };
+    let mut plain = plain.expose().to_vec();
+    flip_byte(&mut plain, false, rng);
+    let Ok(sealed) = InsecureFastSuite.seal_link(rng, &fleet, &aad, &plain) else {
+        return;
+    };
+    envelope.sealed = sealed;
+    *bytes = envelope.encode();
+}
+
+/// `--broken unsealed-links` on a relay's request: opens the sealed request with the fleet's
+/// secrets, flips one byte of the plaintext and seals it to the fleet again (a request without
+/// integrity); requests that do not decode or open are left alone.
+fn reseal_request_flipped(bytes: &mut Vec<u8>, seed: u64, rng: &mut rand_chacha::ChaCha20Rng) {
+    let Ok(mut request) = VaultRequest::decode(bytes) else {
+        return;
+    };
+    let fleet = fleet_secrets(seed);
+    let aad = e2ee_backup::wire::request_aad(&request.account, request.kind);
+    let Ok(opened) = InsecureFastSuite.open_request(&fleet, &aad, &request.sealed) else {
+        return;
+    };
+    let mut plain = opened.plaintext.clone();
+    flip_byte(&mut plain, false, rng);
+    let public = InsecureFastSuite.fleet_public_keys(&fleet);
+    let Ok(sealed) = InsecureFastSuite.seal_request(rng, &public, &aad, &plain) else {
+        return;
+    };
+    request.sealed = sealed.sealed;
+    *bytes = request.encode();
 }
 
 /// Runs one seed of one scenario.
@@ -327,7 +429,7 @@ impl World {
             Some(Broken::ReplyBeforePersistTrustingDisk) => {
                 HostMode::ReplyBeforePersistTrustingDisk
             }
-            None => HostMode::Correct,
+            Some(Broken::UnsealedLinks) | None => HostMode::Correct,
         };
         let mut nodes = Vec::new();
         let mut first_effects = Vec::new();
@@ -455,6 +557,8 @@ impl World {
             group_crash_after_reply_per_million: plan.group_crash_after_reply_per_million,
             disk_write_ms_max: plan.disk_write_ms_max,
             fault_rng: derive_rng(config.seed, "faults-live"),
+            extra: plan.extra,
+            extra_rng: derive_rng(config.seed, "faults-extra"),
         };
         for (node, effects) in first_effects {
             world.apply_effects(node, effects);
@@ -494,6 +598,128 @@ impl World {
 
     fn schedule(&mut self, delay_ms: u64, event: Event) {
         self.queue.push(self.now_ms.saturating_add(delay_ms), event);
+    }
+
+    /// Schedules one network copy of a message `delay_ms` from now, with the faults of issue
+    /// 12 before the heal: the copy may be kept and delivered again much later (a replay), and
+    /// it may have one byte flipped in transit.
+    fn transmit(&mut self, delay_ms: u64, mut event: Event) {
+        let extra = self.extra;
+        if self.healed {
+            self.schedule(delay_ms, event);
+            return;
+        }
+        if extra.replay_per_million > 0
+            && draw_chance(&mut self.extra_rng, extra.replay_per_million)
+        {
+            let later_ms = draw_range(
+                &mut self.extra_rng,
+                extra.replay_delay_ms_min,
+                extra.replay_delay_ms_max,
+            );
+            self.stats.replays += 1;
+            self.schedule(delay_ms.saturating_add(later_ms), event.clone());
+        }
+        if extra.corrupt_per_million > 0
+            && draw_chance(&mut self.extra_rng, extra.corrupt_per_million)
+        {
+            self.corrupt(&mut event);
+        }
+        self.schedule(delay_ms, event);
+    }
+
+    /// Flips one byte of a message in transit. The relay's and the client's routing ids
+    /// (`ClientRequest::request_id`, `VaultRequest::route_id`, bytes 2–9 after version and
+    /// code) are left alone: they are unauthenticated labels by design (a flip only misroutes,
+    /// as a malicious relay's rewrite does). With `--broken unsealed-links` a replica-link
+    /// envelope, or a relay's request to a replica, is opened, a byte of its plaintext flipped,
+    /// and sealed again.
+    fn corrupt(&mut self, event: &mut Event) {
+        let unsealed = self.config.broken == Some(Broken::UnsealedLinks);
+        let (bytes, routed) = match event {
+            Event::RelayToVault { bytes, .. } if unsealed => {
+                self.stats.corrupted += 1;
+                reseal_request_flipped(bytes, self.config.seed, &mut self.extra_rng);
+                return;
+            }
+            Event::PhoneToRelay { bytes, .. }
+            | Event::RelayToVault { bytes, .. }
+            | Event::VaultToRelay { bytes, .. }
+            | Event::RelayToPhone { bytes, .. } => (bytes, true),
+            Event::ReplicaToReplica {
+                bytes, tampered, ..
+            } => {
+                *tampered = true;
+                if unsealed {
+                    self.stats.corrupted += 1;
+                    let seed = self.config.seed;
+                    reseal_flipped(bytes, seed, &mut self.extra_rng);
+                    return;
+                }
+                (bytes, false)
+            }
+            _ => return,
+        };
+        self.stats.corrupted += 1;
+        flip_byte(bytes, routed, &mut self.extra_rng);
+    }
+
+    /// The Byzantine replica's lies: a `Promise` it sends claims it accepted nothing, and an
+    /// `Accept` it sends as a proposer refunds every counted attempt of an active record. The
+    /// envelope is opened and sealed again with the link key the replica holds (a replica whose
+    /// code, not its key, is corrupted).
+    fn byzantine_rewrite(&mut self, bytes: Vec<u8>) -> Vec<u8> {
+        use e2ee_backup::consensus::PeerMessage;
+        use e2ee_backup::vault::ReplicaBody;
+        use e2ee_backup::vault::replica_wire::{decode_replica_message, encode_replica_message};
+        let Ok(mut envelope) = LinkEnvelope::decode(&bytes) else {
+            return bytes;
+        };
+        let fleet = fleet_secrets(self.config.seed);
+        let aad = link_aad(envelope.group, envelope.from, envelope.to);
+        let Ok(plain) = InsecureFastSuite.open_link(&fleet, &aad, &envelope.sealed) else {
+            return bytes;
+        };
+        let Ok(mut message) = decode_replica_message(plain.expose()) else {
+            return bytes;
+        };
+        let ReplicaBody::Peer(peer) = &mut message.body else {
+            return bytes;
+        };
+        match peer {
+            PeerMessage::Promise { accepted, .. } if accepted.is_some() => *accepted = None,
+            PeerMessage::Accept {
+                value: Some(record),
+                ..
+            } => match &mut record.state {
+                e2ee_backup::vault::RecordState::Active(active) if active.attempts_used > 0 => {
+                    active.attempts_used = 0;
+                }
+                _ => return bytes,
+            },
+            _ => return bytes,
+        }
+        self.stats.byzantine_lies += 1;
+        let Ok(sealed) = InsecureFastSuite.seal_link(
+            &mut self.extra_rng,
+            &fleet,
+            &aad,
+            &encode_replica_message(&message),
+        ) else {
+            return bytes;
+        };
+        envelope.sealed = sealed;
+        envelope.encode()
+    }
+
+    /// Crashes `node`; with `torn_write_per_million` its first write in progress may tear.
+    fn crash_node(&mut self, node: usize) {
+        let torn = self.extra.torn_write_per_million;
+        let tear_at = (torn > 0 && !self.healed && draw_chance(&mut self.extra_rng, torn))
+            .then(|| draw_range(&mut self.extra_rng, 0, u64::from(u32::MAX)));
+        if let Some(vault) = self.nodes.get_mut(node) {
+            vault.crash_tearing(self.now_ms, tear_at);
+        }
     }
 
     fn handle(&mut self, event: Event) {
@@ -544,7 +770,11 @@ impl World {
                 }
                 self.apply_effects(node, effects);
             }
-            Event::ReplicaToReplica { node, bytes } => {
+            Event::ReplicaToReplica {
+                node,
+                bytes,
+                tampered,
+            } => {
                 self.trace
                     .record(now, 11, &[&(node as u64).to_be_bytes(), &bytes]);
                 let Some(vault) = self.nodes.get_mut(node) else {
@@ -553,7 +783,24 @@ impl World {
                 if self.net.is_down(vault.dc) {
                     return;
                 }
+                let running = vault.is_up();
+                let drops_before = vault.drops_total();
                 let effects = vault.handle_replica_message(now, &bytes);
+                let drops_after = vault.drops_total();
+                let (group, replica) = (vault.group, vault.replica_id);
+                if tampered && running {
+                    self.stats.corrupted_link_deliveries += 1;
+                    // INV-TAMPER: a corrupted envelope is dropped and counted, never acted on.
+                    if drops_after == drops_before {
+                        self.violate(
+                            INV_TAMPER,
+                            format!(
+                                "group {group} replica {replica} accepted a corrupted replica \
+                                 message without counting a drop"
+                            ),
+                        );
+                    }
+                }
                 self.apply_effects(node, effects);
             }
             Event::VaultTimer { node } => {
@@ -689,16 +936,14 @@ impl World {
     fn apply_fault(&mut self, action: FaultAction) {
         let now = self.now_ms;
         match action {
-            FaultAction::Crash { group, replica } => {
-                if let Some(node) = self.nodes.get_mut(node_index(group, replica)) {
-                    node.crash(now);
-                }
-            }
+            FaultAction::Crash { group, replica } => self.crash_node(node_index(group, replica)),
             FaultAction::Restart { group, replica } => self.restart(node_index(group, replica)),
             FaultAction::DcDown { dc } => {
                 self.net.set_down(dc, true);
-                for node in self.nodes.iter_mut().filter(|n| n.dc == dc) {
-                    node.crash(now);
+                for node in 0..self.nodes.len() {
+                    if self.nodes.get(node).is_some_and(|n| n.dc == dc) {
+                        self.crash_node(node);
+                    }
                 }
             }
             FaultAction::DcUp { dc } => {
@@ -728,6 +973,32 @@ impl World {
                     node.crash(now);
                     node.restore_disk_copy();
                 }
+            }
+            FaultAction::ClockJump { target, jump_ms } => {
+                self.stats.clock_jumps += 1;
+                match target {
+                    ClockTarget::Replica { group, replica } => {
+                        let node = node_index(group, replica);
+                        if let Some(vault) = self.nodes.get_mut(node) {
+                            vault.clock.offset_ms = vault.clock.offset_ms.saturating_add(jump_ms);
+                        }
+                        self.update_node_timer(node);
+                    }
+                    ClockTarget::Relay { relay } => {
+                        if let Some(host) = self.relays.get_mut(relay) {
+                            host.clock.offset_ms = host.clock.offset_ms.saturating_add(jump_ms);
+                        }
+                        self.update_relay_timer(relay);
+                    }
+                }
+            }
+            FaultAction::LoseDisk { group, replica } => {
+                let node = node_index(group, replica);
+                if let Some(vault) = self.nodes.get_mut(node) {
+                    vault.lose_disk(now);
+                }
+                let down_ms = draw_range(&mut self.extra_rng, 1_000, 3_000);
+                self.schedule(down_ms, Event::RestartNode { node });
             }
             FaultAction::Slow {
                 group,
@@ -822,6 +1093,11 @@ impl World {
                 } => {
                     self.oracle
                         .observe_reply(self.now_ms, group, host_route, &bytes);
+                    if e2ee_backup::wire::VaultReply::decode(&bytes)
+                        .is_ok_and(|r| r.body == e2ee_backup::wire::ReplyBody::Rejected)
+                    {
+                        self.stats.rejected_replies += 1;
+                    }
                     let Some(to) = self.relays.get(relay).map(|r| r.dc) else {
                         continue;
                     };
@@ -829,7 +1105,7 @@ impl World {
                         .net
                         .plan(Endpoint::Datacenter(from), Endpoint::Datacenter(to))
                     {
-                        self.schedule(
+                        self.transmit(
                             delay_ms,
                             Event::VaultToRelay {
                                 relay,
@@ -857,6 +1133,14 @@ impl World {
                 }
                 NodeEffect::ToReplica { to, bytes } => {
                     let target = node_index(group, to);
+                    let byzantine = self.extra.byzantine_replica
+                        && !self.healed
+                        && self.nodes.get(node).is_some_and(|n| n.replica_id == 0);
+                    let bytes = if byzantine {
+                        self.byzantine_rewrite(bytes)
+                    } else {
+                        bytes
+                    };
                     let Some((to_dc, slow_ms)) = self.nodes.get(target).map(|n| (n.dc, n.slow_ms))
                     else {
                         continue;
@@ -865,11 +1149,12 @@ impl World {
                         .net
                         .plan(Endpoint::Datacenter(from), Endpoint::Datacenter(to_dc))
                     {
-                        self.schedule(
+                        self.transmit(
                             delay_ms + slow_ms,
                             Event::ReplicaToReplica {
                                 node: target,
                                 bytes: bytes.clone(),
+                                tampered: false,
                             },
                         );
                     }
@@ -945,9 +1230,7 @@ impl World {
     /// Crashes `node` and schedules its restart from disk between `down_ms_min` and 3 s later
     /// (traced as `trace_kind`).
     fn crash_for_a_while(&mut self, node: usize, trace_kind: u8, down_ms_min: u64) {
-        if let Some(vault) = self.nodes.get_mut(node) {
-            vault.crash(self.now_ms);
-        }
+        self.crash_node(node);
         let down_ms = draw_range(&mut self.fault_rng, down_ms_min, 3_000);
         self.trace.record(
             self.now_ms,
@@ -1000,6 +1283,10 @@ impl World {
             let Some(output) = host.relay.poll_output() else {
                 break;
             };
+            let malicious = self
+                .extra
+                .malicious_relay
+                .filter(|m| m.dc == from && !self.healed);
             match output {
                 RelayOutput::ToReplica {
                     group,
@@ -1011,12 +1298,21 @@ impl World {
                         continue;
                     };
                     let (to, slow_ms) = (vault.dc, vault.slow_ms);
+                    let mut bytes = bytes;
+                    let mut extra_ms = 0;
+                    if let Some(m) = malicious {
+                        let Some((rewritten, delay_ms)) = self.misbehave_to_vault(m, relay, bytes)
+                        else {
+                            continue;
+                        };
+                        (bytes, extra_ms) = (rewritten, delay_ms);
+                    }
                     for delay_ms in self
                         .net
                         .plan(Endpoint::Datacenter(from), Endpoint::Datacenter(to))
                     {
-                        self.schedule(
-                            delay_ms + slow_ms,
+                        self.transmit(
+                            delay_ms + slow_ms + extra_ms,
                             Event::RelayToVault {
                                 relay,
                                 node,
@@ -1026,10 +1322,18 @@ impl World {
                     }
                 }
                 RelayOutput::ToClient { connection, bytes } => {
-                    let user = usize::try_from(connection).unwrap_or(usize::MAX);
+                    let mut user = usize::try_from(connection).unwrap_or(usize::MAX);
+                    let mut extra_ms = 0;
+                    if let Some(m) = malicious {
+                        let Some((to_user, delay_ms)) = self.misbehave_to_phone(m, user, &bytes)
+                        else {
+                            continue;
+                        };
+                        (user, extra_ms) = (to_user, delay_ms);
+                    }
                     for delay_ms in self.net.plan(Endpoint::Datacenter(from), Endpoint::Phone) {
-                        self.schedule(
-                            delay_ms,
+                        self.transmit(
+                            delay_ms + extra_ms,
                             Event::RelayToPhone {
                                 relay,
                                 user,
@@ -1042,6 +1346,105 @@ impl World {
             }
         }
         self.update_relay_timer(relay);
+    }
+
+    /// A malicious relay's request to a replica: dropped (`None`), or sent with a rewritten
+    /// account id or route id, an extra delay (reordering) and perhaps again 1–60 s later.
+    /// Returns the bytes and the extra delay.
+    fn misbehave_to_vault(
+        &mut self,
+        m: crate::faults::MaliciousRelay,
+        relay: usize,
+        bytes: Vec<u8>,
+    ) -> Option<(Vec<u8>, u64)> {
+        let rng = &mut self.extra_rng;
+        if draw_chance(rng, m.drop_per_million) {
+            self.stats.relay_tampered += 1;
+            return None;
+        }
+        let mut bytes = bytes;
+        let rewrite_account = draw_chance(rng, m.rewrite_account_per_million);
+        let rewrite_route = draw_chance(rng, m.rewrite_route_per_million);
+        if (rewrite_account || rewrite_route)
+            && let Ok(mut request) = VaultRequest::decode(&bytes)
+        {
+            if rewrite_account {
+                let other =
+                    usize::try_from(draw_range(rng, 0, self.users.len() as u64 - 1)).unwrap_or(0);
+                if let Some(user) = self.users.get(other) {
+                    request.account = user.account.clone();
+                }
+            }
+            if rewrite_route {
+                request.route_id = draw_range(rng, 0, u64::MAX - 1);
+            }
+            bytes = request.encode();
+            self.stats.relay_tampered += 1;
+        }
+        let extra_ms = draw_range(rng, 0, m.reorder_ms_max);
+        if draw_chance(rng, m.replay_per_million) {
+            let later_ms = draw_range(rng, 1_000, 60_000);
+            self.replay_to_vault_later(later_ms, relay, &bytes);
+        }
+        Some((bytes, extra_ms))
+    }
+
+    /// Keeps a copy of a malicious relay's request to send it again `later_ms` from now, to a
+    /// replica of the account's group chosen at random then.
+    fn replay_to_vault_later(&mut self, later_ms: u64, relay: usize, bytes: &[u8]) {
+        let Ok(request) = VaultRequest::decode(bytes) else {
+            return;
+        };
+        let group = e2ee_backup::relay::group_for(&request.account, self.size.groups);
+        let replica = u8::try_from(draw_range(
+            &mut self.extra_rng,
+            0,
+            u64::from(REPLICAS_PER_GROUP) - 1,
+        ))
+        .unwrap_or(0);
+        self.stats.replays += 1;
+        self.schedule(
+            later_ms,
+            Event::RelayToVault {
+                relay,
+                node: node_index(group, replica),
+                bytes: bytes.to_vec(),
+            },
+        );
+    }
+
+    /// A malicious relay's reply to a phone: dropped (`None`), or delivered to another phone,
+    /// late, and perhaps again 1–60 s later. Returns the phone and the extra delay.
+    fn misbehave_to_phone(
+        &mut self,
+        m: crate::faults::MaliciousRelay,
+        user: usize,
+        bytes: &[u8],
+    ) -> Option<(usize, u64)> {
+        let rng = &mut self.extra_rng;
+        if draw_chance(rng, m.drop_per_million) {
+            self.stats.relay_tampered += 1;
+            return None;
+        }
+        let mut to_user = user;
+        if draw_chance(rng, m.rewrite_route_per_million) {
+            to_user = usize::try_from(draw_range(rng, 0, self.users.len() as u64 - 1)).unwrap_or(0);
+            self.stats.relay_tampered += 1;
+        }
+        let extra_ms = draw_range(rng, 0, m.reorder_ms_max);
+        if draw_chance(rng, m.replay_per_million) && ClientReply::decode(bytes).is_ok() {
+            let later_ms = draw_range(rng, 1_000, 60_000);
+            self.stats.replays += 1;
+            self.schedule(
+                later_ms,
+                Event::RelayToPhone {
+                    relay: 0,
+                    user: to_user,
+                    bytes: bytes.to_vec(),
+                },
+            );
+        }
+        Some((to_user, extra_ms))
     }
 
     /// The relay a phone reaches: in its home datacenter, else the next one that is up.
@@ -1150,6 +1553,9 @@ impl World {
         let Some(relay) = self.pick_relay(index, user.home_dc) else {
             return;
         };
+        if let Ok(request) = ClientRequest::decode(&bytes) {
+            self.oracle.note_sent(&request.sealed);
+        }
         let Some(user) = self.users.get_mut(index) else {
             return;
         };
@@ -1161,7 +1567,7 @@ impl World {
         }
         let to = self.relays.get(relay).map_or(0, |r| r.dc);
         for delay_ms in self.net.plan(Endpoint::Phone, Endpoint::Datacenter(to)) {
-            self.schedule(
+            self.transmit(
                 delay_ms,
                 Event::PhoneToRelay {
                     user: index,
@@ -1239,6 +1645,10 @@ impl World {
         self.stats.registration_tests = self.oracle.registration_tests;
         self.stats.durable_checks = self.oracle.durable_checks;
         self.stats.legacy_attempt_violations = self.oracle.legacy_attempt_violations;
+        self.stats.replica_drops = self.nodes.iter().map(VaultNode::drops_over_run).sum();
+        self.stats.relay_drops = self.relays.iter().map(|r| r.relay.drops().total()).sum();
+        self.stats.torn_writes = self.nodes.iter().map(|n| n.torn_writes).sum();
+        self.stats.disks_lost = self.nodes.iter().map(|n| n.disks_lost).sum();
         RunResult {
             config: self.config,
             trace_hash: self.trace.hash(),
