@@ -152,8 +152,15 @@ struct Bucket {
 }
 
 impl Bucket {
-    /// Adds the tokens earned by `now_ms` (at most `capacity`).
+    /// Adds the tokens earned by `now_ms` (at most `capacity`). A clock that stepped back
+    /// earns nothing for the step, and the bucket counts on from the new time (otherwise an
+    /// empty bucket would earn nothing until the clock caught up again: a step back of minutes
+    /// refused the account for minutes).
     fn refill(&mut self, now_ms: u64, capacity: u32, interval_ms: u64) {
+        if now_ms < self.refilled_at_ms {
+            self.refilled_at_ms = now_ms;
+            return;
+        }
         let earned = now_ms.saturating_sub(self.refilled_at_ms) / interval_ms;
         if earned > 0 {
             let earned_tokens = u32::try_from(earned).unwrap_or(u32::MAX);

@@ -88,3 +88,23 @@ fn the_bucket_map_is_bounded_and_keeps_an_empty_bucket_over_a_fuller_one() {
     assert!(send(&mut r, 10_000, 1));
     assert!(!send(&mut r, 10_000, 1));
 }
+
+#[test]
+fn a_clock_stepped_back_neither_grants_tokens_nor_stalls_the_bucket() {
+    // The simulator's clock-jumps fault: a relay clock stepped back 260 s left an empty bucket
+    // earning nothing until the clock caught up, refusing the account for minutes.
+    let mut r = relay(16);
+    open(&mut r, 1, "alice");
+    assert!(send(&mut r, 300_000, 1));
+    assert!(send(&mut r, 300_001, 1));
+    assert!(!send(&mut r, 300_002, 1), "burst of two spent");
+    // The clock steps back by 260 s: the step earns nothing.
+    assert!(!send(&mut r, 40_000, 1), "a step back grants no token");
+    // From the new time on, one token per interval as usual.
+    assert!(!send(&mut r, 40_999, 1));
+    assert!(
+        send(&mut r, 41_000, 1),
+        "one interval after the step, a token"
+    );
+    assert!(!send(&mut r, 41_001, 1));
+}
