@@ -62,10 +62,12 @@ pub fn read_password(file: Option<&Path>, confirm: bool) -> Result<Zeroizing<Str
     if let Ok(p) = std::env::var(PASSWORD_ENV) {
         return Ok(Zeroizing::new(p));
     }
-    let first = Zeroizing::new(rpassword::prompt_password("Password: ").map_err(|e| e.to_string())?);
+    let first =
+        Zeroizing::new(rpassword::prompt_password("Password: ").map_err(|e| e.to_string())?);
     if confirm {
-        let again =
-            Zeroizing::new(rpassword::prompt_password("Password again: ").map_err(|e| e.to_string())?);
+        let again = Zeroizing::new(
+            rpassword::prompt_password("Password again: ").map_err(|e| e.to_string())?,
+        );
         if *again != *first {
             return Err("the passwords differ".into());
         }

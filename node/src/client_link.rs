@@ -74,7 +74,9 @@ impl ClientLink {
         frame::write_frame(&mut tls, token.as_bytes())
             .await
             .map_err(|e| c(&e))?;
-        let answer = frame::read_frame(&mut tls).await.map_err(|_| LinkError::Refused)?;
+        let answer = frame::read_frame(&mut tls)
+            .await
+            .map_err(|_| LinkError::Refused)?;
         if answer != [HANDSHAKE_OK] {
             return Err(LinkError::Refused);
         }
@@ -130,11 +132,9 @@ impl ClientLink {
                 return Err(LinkError::Timeout);
             }
             let now = self.now_ms();
-            let wait = client
-                .poll_timeout()
-                .map_or(Duration::from_secs(1), |t| {
-                    Duration::from_millis(t.saturating_sub(now))
-                });
+            let wait = client.poll_timeout().map_or(Duration::from_secs(1), |t| {
+                Duration::from_millis(t.saturating_sub(now))
+            });
             tokio::select! {
                 f = self.frames.recv() => match f {
                     Some(bytes) => {

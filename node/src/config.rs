@@ -211,7 +211,9 @@ impl RelayConfigFile {
             }
         }
         if c.replicas.iter().any(|x| x.replica >= c.replicas_per_group) {
-            return Err(invalid("a replica id is not below replicas_per_group".into()));
+            return Err(invalid(
+                "a replica id is not below replicas_per_group".into(),
+            ));
         }
         if c.stats_interval_s == 0 {
             return Err(invalid("stats_interval_s must be at least 1".into()));

@@ -122,7 +122,8 @@ impl ReplicaSecrets {
         if usize::try_from(len).ok() != Some(rest.len()) {
             return Err("wrong length");
         }
-        let fleet = FleetSecrets::from_bytes(rest).map_err(|_| "the fleet secrets do not decode")?;
+        let fleet =
+            FleetSecrets::from_bytes(rest).map_err(|_| "the fleet secrets do not decode")?;
         Ok(Self {
             group,
             replica,
@@ -170,7 +171,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let path = dir.path().join("s");
         assert!(write_atomic(&path, b"x", true).is_ok());
-        let mode = fs::metadata(&path).map(|m| m.permissions().mode() & 0o777).ok();
+        let mode = fs::metadata(&path)
+            .map(|m| m.permissions().mode() & 0o777)
+            .ok();
         assert_eq!(mode, Some(0o600));
         assert_eq!(read(&path).ok(), Some(b"x".to_vec()));
     }

@@ -89,9 +89,14 @@ mod tests {
         assert_eq!(read_frame(&mut r).await.ok(), Some(b"hello".to_vec()));
         assert_eq!(read_frame(&mut r).await.ok(), Some(Vec::new()));
         assert!(matches!(read_frame(&mut r).await, Err(FrameError::Io(_))));
-        let over = u32::try_from(FRAME_MAX + 1).unwrap_or(u32::MAX).to_be_bytes();
+        let over = u32::try_from(FRAME_MAX + 1)
+            .unwrap_or(u32::MAX)
+            .to_be_bytes();
         let mut r = over.as_slice();
-        assert!(matches!(read_frame(&mut r).await, Err(FrameError::Oversize(_))));
+        assert!(matches!(
+            read_frame(&mut r).await,
+            Err(FrameError::Oversize(_))
+        ));
     }
 
     #[test]

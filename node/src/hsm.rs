@@ -7,16 +7,17 @@
 //! sealed messages to send), the time, and randomness. In production this module runs inside
 //! the HSM and the host talks to it over the HSM's own interface.
 
-use e2ee_backup::drops::DropCounts;
 use e2ee_backup::consensus::{Config, ReplicaId};
+use e2ee_backup::drops::DropCounts;
 use e2ee_backup::vault::{
-    ConsensusStore, DurableImage, DurableSlot, ReplicaPlace, StartKind, VaultOutput, VaultReplica, open_replica_write,
+    ConsensusStore, DurableImage, DurableSlot, ReplicaPlace, StartKind, VaultOutput, VaultReplica,
+    open_replica_write,
 };
 use rand_core::{CryptoRng, RngCore};
 
+use crate::Suite;
 use crate::files::ReplicaSecrets;
 use crate::trust::NodeTrust;
-use crate::Suite;
 
 type Replica = VaultReplica<Suite, ConsensusStore<NodeTrust>>;
 
@@ -82,9 +83,9 @@ impl SoftHsm {
         } else {
             let mut image = DurableImage::new();
             for (slot, sealed) in &disk {
-                let opened = slot.as_ref().map(|slot| {
-                    open_replica_write(&Suite::default(), &fleet, place, slot, sealed)
-                });
+                let opened = slot
+                    .as_ref()
+                    .map(|slot| open_replica_write(&Suite::default(), &fleet, place, slot, sealed));
                 let inserted = match opened {
                     Some(Ok(w)) => image.insert(w).is_ok(),
                     _ => false,

@@ -92,7 +92,11 @@ pub fn provision(
             )?;
         }
     }
-    files::write_atomic(&out.join(TOKEN_KEY_FILE), TokenKey::generate(&mut rng).as_bytes(), true)?;
+    files::write_atomic(
+        &out.join(TOKEN_KEY_FILE),
+        TokenKey::generate(&mut rng).as_bytes(),
+        true,
+    )?;
     let (cert, key) = crate::tls::self_signed(tls_names)?;
     files::write_atomic(&out.join(CERT_FILE), cert.as_bytes(), false)?;
     files::write_atomic(&out.join(CERT_KEY_FILE), key.as_bytes(), true)?;

@@ -85,14 +85,31 @@ pub async fn run(
     for r in &config.replicas {
         let (tx, rx) = mpsc::channel::<Vec<u8>>(SEND_QUEUE);
         links.insert((r.group, r.replica), tx);
-        tokio::spawn(replica_link(r.addr, rx, events_tx.clone(), counters.clone()));
+        tokio::spawn(replica_link(
+            r.addr,
+            rx,
+            events_tx.clone(),
+            counters.clone(),
+        ));
     }
     let listener = TcpListener::bind(config.listen).await?;
     info!(listen = %config.listen, groups = relay_config.vault_groups, replicas_per_group = relay_config.replicas_per_group, "relay listening");
-    tokio::spawn(accept_loop(listener, acceptor, key, events_tx, counters.clone()));
+    tokio::spawn(accept_loop(
+        listener,
+        acceptor,
+        key,
+        events_tx,
+        counters.clone(),
+    ));
     let stats_every = Duration::from_secs(config.stats_interval_s);
     let core = tokio::task::spawn_blocking(move || {
-        relay_loop(Relay::new(relay_config), links, events_rx, counters, stats_every);
+        relay_loop(
+            Relay::new(relay_config),
+            links,
+            events_rx,
+            counters,
+            stats_every,
+        );
     });
     tokio::select! {
         _ = core => {}
@@ -255,8 +272,12 @@ async fn accept_loop(
         stream.set_nodelay(true).ok();
         HostCounters::bump(&counters.connections);
         next_conn += 1;
-        let (acceptor, key, events, counters) =
-            (acceptor.clone(), key.clone(), events.clone(), counters.clone());
+        let (acceptor, key, events, counters) = (
+            acceptor.clone(),
+            key.clone(),
+            events.clone(),
+            counters.clone(),
+        );
         tokio::spawn(async move {
             serve_client(stream, from, next_conn, acceptor, key, events, counters).await;
         });

@@ -140,7 +140,8 @@ pub async fn run(
     let stats_every = Duration::from_secs(config.stats_interval_s);
     let hsm_counters = counters.clone();
     // Route ids: replica id (8 bits) ‖ 16 random bits per start ‖ a 40-bit counter.
-    let route_prefix = (u64::from(me) << 56) | ((rand_core::RngCore::next_u64(&mut rng) & 0xFFFF) << 40);
+    let route_prefix =
+        (u64::from(me) << 56) | ((rand_core::RngCore::next_u64(&mut rng) & 0xFFFF) << 40);
     let hsm_thread = tokio::task::spawn_blocking(move || {
         HsmLoop {
             hsm,
@@ -389,7 +390,13 @@ async fn accept_loop(
         stream.set_nodelay(true).ok();
         HostCounters::bump(&counters.connections);
         next_conn += 1;
-        tokio::spawn(serve(stream, from, next_conn, events.clone(), counters.clone()));
+        tokio::spawn(serve(
+            stream,
+            from,
+            next_conn,
+            events.clone(),
+            counters.clone(),
+        ));
     }
 }
 

@@ -105,15 +105,22 @@ mod tests {
         let alice = DurableSlot::Register(AccountId::new(b"alice").expect("id"));
         {
             let s = Storage::open(&path).expect("open");
-            s.commit(&[(DurableSlot::Meta, b"m1".to_vec()), (alice.clone(), b"a1".to_vec())])
+            s.commit(&[
+                (DurableSlot::Meta, b"m1".to_vec()),
+                (alice.clone(), b"a1".to_vec()),
+            ])
+            .expect("commit");
+            s.commit(&[(alice.clone(), b"a2".to_vec())])
                 .expect("commit");
-            s.commit(&[(alice.clone(), b"a2".to_vec())]).expect("commit");
         }
         let s = Storage::open(&path).expect("reopen");
         let loaded = s.load().expect("load");
         assert_eq!(
             loaded,
-            vec![(Some(DurableSlot::Meta), b"m1".to_vec()), (Some(alice), b"a2".to_vec())]
+            vec![
+                (Some(DurableSlot::Meta), b"m1".to_vec()),
+                (Some(alice), b"a2".to_vec())
+            ]
         );
     }
 

@@ -144,7 +144,13 @@ mod tests {
         assert_eq!(key.verify(&forged, 0), Err(TokenError::BadMac));
         let later = format!("e2ee1.{}.9999.{tag}", hex::encode(b"alice"));
         assert_eq!(key.verify(&later, 0), Err(TokenError::BadMac));
-        for bad in ["", "e2ee1", "e2ee2.61.1.00", &format!("{token}.x"), "e2ee1.zz.1.00"] {
+        for bad in [
+            "",
+            "e2ee1",
+            "e2ee2.61.1.00",
+            &format!("{token}.x"),
+            "e2ee1.zz.1.00",
+        ] {
             assert_eq!(key.verify(bad, 0), Err(TokenError::Malformed), "{bad}");
         }
     }

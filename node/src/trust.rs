@@ -158,7 +158,10 @@ mod tests {
         assert_eq!(first.advance(1, 1, 7), Ok(()));
         let mut second = FileTrustedState::new(&path);
         let cell = second.begin();
-        assert_eq!(cell.map(|c| (c.incarnation, c.era, c.writes)), Ok((2, 1, 7)));
+        assert_eq!(
+            cell.map(|c| (c.incarnation, c.era, c.writes)),
+            Ok((2, 1, 7))
+        );
         assert_eq!(first.check(1), Err(TrustedStateError::Superseded));
         assert_eq!(first.advance(1, 1, 8), Err(TrustedStateError::Superseded));
         assert_eq!(second.read().map(|c| c.writes), Ok(7));

@@ -179,7 +179,8 @@ fn run(args: Args) -> Result<ExitCode, String> {
 fn issue(key: &Path, account: &str, valid_for_s: u64) -> Result<String, String> {
     let bytes = files::read_secret(key).map_err(|e| e.to_string())?;
     let key = TokenKey::from_bytes(&bytes).ok_or("the token key file must hold 32 bytes")?;
-    let account = AccountId::new(account.as_bytes()).map_err(|_| "the account id must be 1 to 255 bytes")?;
+    let account =
+        AccountId::new(account.as_bytes()).map_err(|_| "the account id must be 1 to 255 bytes")?;
     Ok(key.issue(&account, unix_now().saturating_add(valid_for_s)))
 }
 
@@ -210,12 +211,19 @@ fn local(
         ModeArg::Durable => Mode::Durable,
     };
     if !dir.join(PUBLIC_KEYS_FILE).exists() {
-        provision::provision(dir, "e2ee-vault-local", 1, 5, &["localhost".into(), "127.0.0.1".into()])
-            .map_err(|e| e.to_string())?;
+        provision::provision(
+            dir,
+            "e2ee-vault-local",
+            1,
+            5,
+            &["localhost".into(), "127.0.0.1".into()],
+        )
+        .map_err(|e| e.to_string())?;
         eprintln!("provisioned a new fleet in {}", dir.display());
     }
-    let (replicas, relay) = provision::write_local_configs(dir, base_port, 5, mode, stats_interval_s)
-        .map_err(|e| e.to_string())?;
+    let (replicas, relay) =
+        provision::write_local_configs(dir, base_port, 5, mode, stats_interval_s)
+            .map_err(|e| e.to_string())?;
     if configure_only {
         println!("configuration written in {}", dir.display());
         return Ok(ExitCode::SUCCESS);
@@ -224,7 +232,8 @@ fn local(
     let bin = |name: &str| exe.with_file_name(name);
     let mut children = Children(Vec::new());
     for (r, config) in replicas.iter().enumerate() {
-        let log = std::fs::File::create(dir.join(format!("replica-{r}.log"))).map_err(|e| e.to_string())?;
+        let log = std::fs::File::create(dir.join(format!("replica-{r}.log")))
+            .map_err(|e| e.to_string())?;
         let child = Command::new(bin("e2ee-vault-replica"))
             .arg("--config")
             .arg(config)
@@ -247,7 +256,10 @@ fn local(
         base_port.saturating_add(5),
         dir.display()
     );
-    println!("try: e2ee-vault client --local {} --account alice register", dir.display());
+    println!(
+        "try: e2ee-vault client --local {} --account alice register",
+        dir.display()
+    );
     println!("Ctrl-C stops the fleet");
     cli::block_on(cli::shutdown_signal());
     drop(children);
@@ -259,11 +271,21 @@ fn client(link: LinkArgs, op: ClientOp) -> Result<ExitCode, String> {
     let from_local = |name: &str| local.map(|d| d.join(name));
     let relay = match (link.relay, local) {
         (Some(a), _) => a,
-        (None, Some(d)) => RelayConfigFile::load(&d.join("relay.toml")).map_err(|e| e.to_string())?.listen,
+        (None, Some(d)) => {
+            RelayConfigFile::load(&d.join("relay.toml"))
+                .map_err(|e| e.to_string())?
+                .listen
+        }
         (None, None) => return Err("--relay (or --local) is needed".into()),
     };
-    let cert_path = link.cert.or_else(|| from_local(CERT_FILE)).ok_or("--cert (or --local) is needed")?;
-    let fleet_path = link.fleet.or_else(|| from_local(PUBLIC_KEYS_FILE)).ok_or("--fleet (or --local) is needed")?;
+    let cert_path = link
+        .cert
+        .or_else(|| from_local(CERT_FILE))
+        .ok_or("--cert (or --local) is needed")?;
+    let fleet_path = link
+        .fleet
+        .or_else(|| from_local(PUBLIC_KEYS_FILE))
+        .ok_or("--fleet (or --local) is needed")?;
     let token = match (link.token, local) {
         (Some(t), _) => t,
         (None, Some(d)) => issue(&d.join(TOKEN_KEY_FILE), &link.account, 3_600)?,
@@ -272,7 +294,8 @@ fn client(link: LinkArgs, op: ClientOp) -> Result<ExitCode, String> {
     let pinned = files::read(&cert_path).map_err(|e| e.to_string())?;
     let fleet = FleetPublicKeys::from_bytes(&files::read(&fleet_path).map_err(|e| e.to_string())?)
         .map_err(|_| format!("{}: not a fleet public keys file", fleet_path.display()))?;
-    let account = AccountId::new(link.account.as_bytes()).map_err(|_| "the account id must be 1 to 255 bytes")?;
+    let account = AccountId::new(link.account.as_bytes())
+        .map_err(|_| "the account id must be 1 to 255 bytes")?;
     let password = match op {
         ClientOp::Status => None,
         ClientOp::Register { .. } => Some(cli::read_password(link.password_file.as_deref(), true)?),
@@ -283,14 +306,19 @@ fn client(link: LinkArgs, op: ClientOp) -> Result<ExitCode, String> {
         let mut l = ClientLink::connect(relay, &link.server_name, &pinned, &token)
             .await
             .map_err(|e| e.to_string())?;
-        let pw = password.as_ref().map(|p| p.as_bytes().to_vec()).unwrap_or_default();
+        let pw = password
+            .as_ref()
+            .map(|p| p.as_bytes().to_vec())
+            .unwrap_or_default();
         let pw = zeroize::Zeroizing::new(pw);
         match op {
             ClientOp::Register { attempts } => {
                 let mut rng = e2ee_backup_node::os_rng();
                 let key = BackupKey::generate(&mut rng);
                 let outcome = l
-                    .run(&mut client, |c, now, rng| c.start_register(now, rng, &pw, &key, attempts))
+                    .run(&mut client, |c, now, rng| {
+                        c.start_register(now, rng, &pw, &key, attempts)
+                    })
                     .await
                     .map_err(|e| e.to_string())?;
                 if matches!(outcome, ClientOutcome::Registered { .. }) {
@@ -313,9 +341,9 @@ fn client(link: LinkArgs, op: ClientOp) -> Result<ExitCode, String> {
         println!("recovery key: {}", RecoveryKey::from_backup_key(key));
     }
     Ok(match outcome {
-        ClientOutcome::Registered { .. } | ClientOutcome::Recovered(_) | ClientOutcome::Status { .. } => {
-            ExitCode::SUCCESS
-        }
+        ClientOutcome::Registered { .. }
+        | ClientOutcome::Recovered(_)
+        | ClientOutcome::Status { .. } => ExitCode::SUCCESS,
         _ => ExitCode::from(2),
     })
 }
@@ -325,7 +353,9 @@ fn describe(outcome: &ClientOutcome) -> String {
     match outcome {
         ClientOutcome::Registered { generation } => format!("registered generation={generation}"),
         ClientOutcome::Recovered(_) => "recovered".into(),
-        ClientOutcome::WrongPassword { remaining } => format!("wrong-password remaining={remaining}"),
+        ClientOutcome::WrongPassword { remaining } => {
+            format!("wrong-password remaining={remaining}")
+        }
         ClientOutcome::Locked => "locked".into(),
         ClientOutcome::NoRecord => "no-record".into(),
         ClientOutcome::Deleted => "deleted".into(),
@@ -334,7 +364,9 @@ fn describe(outcome: &ClientOutcome) -> String {
             generation,
             state,
             attempts_remaining,
-        } => format!("status generation={generation} state={state:?} attempts_remaining={attempts_remaining}"),
+        } => format!(
+            "status generation={generation} state={state:?} attempts_remaining={attempts_remaining}"
+        ),
         other => format!("{other:?}"),
     }
 }
