@@ -420,6 +420,9 @@ async fn serve(
         Ok(Ok(f)) => frame::parse_hello(&f),
         Ok(Err(e)) => {
             note_frame_error(&e, &counters, from);
+            if matches!(e, FrameError::Oversize(_)) {
+                return;
+            }
             None
         }
         Err(_) => None,

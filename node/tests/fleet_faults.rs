@@ -176,6 +176,10 @@ impl Fleet {
         fleet
     }
 
+    fn replica_addr(&self, r: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.relay_addr.port() + 1 + r))
+    }
+
     fn token(&self, account: &AccountId) -> String {
         self.token_key.issue(account, unix_now() + 3_600)
     }
@@ -203,6 +207,23 @@ impl Fleet {
         let s = line.split("started=").nth(1)?;
         Some(s.split_whitespace().next()?.to_string())
     }
+}
+
+/// Sends an oversize frame, a bad hello, and a replica hello followed by an undecodable link
+/// envelope, each on its own connection.
+fn garbage(addr: SocketAddr) {
+    use std::io::Write as _;
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.write_all(&u32::MAX.to_be_bytes()).unwrap();
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.write_all(&[0, 0, 0, 3, 1, 2, 3]).unwrap();
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let hello = e2ee_backup_node::frame::hello(e2ee_backup_node::frame::ROLE_REPLICA);
+    let mut bytes = u32::try_from(hello.len()).unwrap().to_be_bytes().to_vec();
+    bytes.extend_from_slice(&hello);
+    bytes.extend_from_slice(&[0, 0, 0, 4, 0xde, 0xad, 0xbe, 0xef]);
+    s.write_all(&bytes).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
 }
 
 /// One operation through a fresh TLS connection; retried on `Unavailable` or a dropped link up
@@ -311,6 +332,42 @@ fn the_fleet_survives_kills_stops_restarts_and_amnesia_without_losing_or_overcou
         acknowledged.push((i, keys[i].clone()));
     }
 
+    // Phase 1b: garbage. An oversize frame, a bad hello and an undecodable link envelope at
+    // replica 4, a forged token at the relay: each is dropped and counted, nothing crashes.
+    garbage(fleet.replica_addr(4));
+    let forged =
+        TokenKey::generate(&mut rng).issue(&AccountId::new(b"alice").unwrap(), unix_now() + 60);
+    let refused = rt.block_on(ClientLink::connect(
+        fleet.relay_addr,
+        "localhost",
+        &fleet.pinned,
+        &forged,
+    ));
+    assert!(
+        matches!(refused, Err(LinkError::Refused)),
+        "a forged token was accepted"
+    );
+    let counted = |text: &str| {
+        text.lines()
+            .rev()
+            .find(|l| l.contains("stats:"))
+            .is_some_and(|l| {
+                l.contains("host_oversize_frames=1")
+                    && l.contains("host_bad_handshakes=1")
+                    && !l.contains("drop_cannot_decode=0")
+            })
+    };
+    let until = Instant::now() + Duration::from_secs(10);
+    while !counted(&fleet.replicas[4].log_text()) && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        counted(&fleet.replicas[4].log_text()),
+        "replica 4 did not count the garbage:\n{}",
+        fleet.replicas[4].log_text()
+    );
+    println!("phase 1b: garbage at replica 4 counted; forged token refused by the relay");
+
     // Phase 2: kill -9 replica 1 and stop (SIGSTOP) replica 2: a minority down. Operations
     // still complete: alice recovers, dave registers.
     let (killed, stopped) = (1usize, 2usize);
@@ -340,6 +397,7 @@ fn the_fleet_survives_kills_stops_restarts_and_amnesia_without_losing_or_overcou
     // Phase 3: the attacker guesses wrong on bob; in the middle, replica 1 restarts from its
     // disk and replica 2 resumes.
     let mut attacker = client(&fleet, "bob");
+    let mut remaining_seen = Vec::new();
     let mut wrong_answers = 0u32;
     let mut locked = 0u32;
     let mut other = Vec::new();
@@ -355,7 +413,10 @@ fn the_fleet_survives_kills_stops_restarts_and_amnesia_without_losing_or_overcou
         let seen = rt.block_on(op(&fleet, &mut attacker, &Op::Recover(pw.as_bytes()), 4));
         println!("phase 3: wrong guess {guess} on bob -> {seen:?}");
         match seen.last() {
-            Some(ClientOutcome::WrongPassword { .. }) => wrong_answers += 1,
+            Some(ClientOutcome::WrongPassword { remaining }) => {
+                wrong_answers += 1;
+                remaining_seen.push(*remaining);
+            }
             Some(ClientOutcome::Locked) => locked += 1,
             o => other.push(format!("{o:?}")),
         }
