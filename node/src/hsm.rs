@@ -10,13 +10,14 @@
 use e2ee_backup::consensus::{Config, ReplicaId};
 use e2ee_backup::drops::DropCounts;
 use e2ee_backup::vault::{
-    ConsensusStore, DurableImage, DurableSlot, ReplicaPlace, StartKind, VaultOutput, VaultReplica,
+    ConsensusStore, DurableImage, ReplicaPlace, StartKind, VaultOutput, VaultReplica,
     open_replica_write,
 };
 use rand_core::{CryptoRng, RngCore};
 
 use crate::Suite;
 use crate::files::ReplicaSecrets;
+use crate::storage::DiskSlots;
 use crate::trust::NodeTrust;
 
 type Replica = VaultReplica<Suite, ConsensusStore<NodeTrust>>;
@@ -56,7 +57,7 @@ impl SoftHsm {
         secrets: ReplicaSecrets,
         mut config: Config,
         trust: NodeTrust,
-        disk: Vec<(Option<DurableSlot>, Vec<u8>)>,
+        disk: DiskSlots,
         now_ms: u64,
         rng: &mut (impl CryptoRng + RngCore),
     ) -> Result<Self, HsmError> {

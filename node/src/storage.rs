@@ -39,6 +39,9 @@ pub fn parse_slot_key(key: &[u8]) -> Option<DurableSlot> {
     }
 }
 
+/// What the disk holds: every slot (`None` for a key that names no slot) with its sealed write.
+pub type DiskSlots = Vec<(Option<DurableSlot>, Vec<u8>)>;
+
 /// The database failed.
 #[derive(Debug, thiserror::Error)]
 #[error("database: {0}")]
@@ -65,7 +68,7 @@ impl Storage {
 
     /// Every slot on disk. Keys that do not name a slot are returned as `None` (counted by
     /// the caller as unusable).
-    pub fn load(&self) -> Result<Vec<(Option<DurableSlot>, Vec<u8>)>, StorageError> {
+    pub fn load(&self) -> Result<DiskSlots, StorageError> {
         let txn = self.db.begin_read().map_err(err)?;
         let table = txn.open_table(SLOTS).map_err(err)?;
         let mut out = Vec::new();
