@@ -11,283 +11,17 @@
 //! killed on drop.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::net::{SocketAddr, TcpListener};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod support;
+
 use std::time::{Duration, Instant};
 
-use e2ee_backup::client::{Client, ClientConfig, ClientOutcome};
-use e2ee_backup::crypto::FleetPublicKeys;
+use e2ee_backup::client::{Client, ClientOutcome};
 use e2ee_backup::{AccountId, BackupKey};
 use e2ee_backup_node::Suite;
 use e2ee_backup_node::client_link::{ClientLink, LinkError};
-use e2ee_backup_node::config::Mode;
-use e2ee_backup_node::provision;
 use e2ee_backup_node::token::{TokenKey, unix_now};
 
-const REPLICA_BIN: &str = env!("CARGO_BIN_EXE_e2ee-vault-replica");
-const RELAY_BIN: &str = env!("CARGO_BIN_EXE_e2ee-vault-relay");
-
-/// Whole-test backstop (the test normally takes far less).
-const TEST_BUDGET: Duration = Duration::from_secs(85);
-
-/// A port free right now (bound, then released).
-fn free_port_block(n: u16) -> u16 {
-    // Find `n` consecutive free ports starting at an OS-chosen one.
-    'outer: for _ in 0..50 {
-        let probe = TcpListener::bind("127.0.0.1:0").unwrap();
-        let base = probe.local_addr().unwrap().port();
-        drop(probe);
-        if base > 65_000 {
-            continue;
-        }
-        for i in 0..n {
-            if TcpListener::bind(("127.0.0.1", base + i)).is_err() {
-                continue 'outer;
-            }
-        }
-        return base;
-    }
-    panic!("no block of free ports");
-}
-
-struct Proc {
-    name: String,
-    child: Option<Child>,
-    log: PathBuf,
-}
-
-impl Proc {
-    fn pid(&self) -> String {
-        self.child
-            .as_ref()
-            .map(|c| c.id().to_string())
-            .unwrap_or_default()
-    }
-    fn signal(&self, sig: &str) {
-        let status = Command::new("kill")
-            .args([sig, &self.pid()])
-            .status()
-            .unwrap();
-        assert!(status.success(), "kill {sig} {}", self.name);
-    }
-    fn kill9(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill(); // SIGKILL
-            let _ = c.wait();
-        }
-    }
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if let Some(c) = self.child.as_ref() {
-            // A stopped child must be continued to die of SIGKILL cleanly in every kernel.
-            let _ = Command::new("kill")
-                .args(["-CONT", &c.id().to_string()])
-                .status();
-        }
-        self.kill9();
-    }
-}
-
-struct Fleet {
-    dir: PathBuf,
-    replica_configs: Vec<PathBuf>,
-    replicas: Vec<Proc>,
-    relay: Option<Proc>,
-    relay_addr: SocketAddr,
-    pinned: Vec<u8>,
-    fleet: FleetPublicKeys,
-    token_key: TokenKey,
-    starts: Vec<u32>,
-}
-
-impl Fleet {
-    fn spawn(bin: &str, config: &Path, log: PathBuf, name: String) -> Proc {
-        let file = std::fs::File::create(&log).unwrap();
-        let child = Command::new(bin)
-            .arg("--config")
-            .arg(config)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(file)
-            .spawn()
-            .unwrap();
-        Proc {
-            name,
-            child: Some(child),
-            log,
-        }
-    }
-
-    fn start_replica(&mut self, r: usize) {
-        self.starts[r] += 1;
-        let log = self
-            .dir
-            .join(format!("replica-{r}.start{}.log", self.starts[r]));
-        let p = Self::spawn(
-            REPLICA_BIN,
-            &self.replica_configs[r],
-            log,
-            format!("replica {r}"),
-        );
-        if r < self.replicas.len() {
-            self.replicas[r] = p;
-        } else {
-            self.replicas.push(p);
-        }
-    }
-
-    fn new(dir: &Path) -> Self {
-        let base = free_port_block(6);
-        provision::provision(dir, "fault-test", 1, 5, &["localhost".into()]).unwrap();
-        let (replica_configs, relay_config) =
-            provision::write_local_configs(dir, base, 5, Mode::Durable, 1).unwrap();
-        let mut fleet = Fleet {
-            dir: dir.to_path_buf(),
-            replica_configs,
-            replicas: Vec::new(),
-            relay: None,
-            relay_addr: SocketAddr::from(([127, 0, 0, 1], base)),
-            pinned: std::fs::read(dir.join(provision::CERT_FILE)).unwrap(),
-            fleet: FleetPublicKeys::from_bytes(
-                &std::fs::read(dir.join(provision::PUBLIC_KEYS_FILE)).unwrap(),
-            )
-            .unwrap(),
-            token_key: TokenKey::from_bytes(
-                &std::fs::read(dir.join(provision::TOKEN_KEY_FILE)).unwrap(),
-            )
-            .unwrap(),
-            starts: vec![0; 5],
-        };
-        for r in 0..5 {
-            fleet.start_replica(r);
-        }
-        fleet.relay = Some(Self::spawn(
-            RELAY_BIN,
-            &relay_config,
-            dir.join("relay.log"),
-            "relay".into(),
-        ));
-        fleet
-    }
-
-    fn replica_addr(&self, r: u16) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], self.relay_addr.port() + 1 + r))
-    }
-
-    fn token(&self, account: &AccountId) -> String {
-        self.token_key.issue(account, unix_now() + 3_600)
-    }
-
-    /// Waits until `replica`'s current log shows it voting (a stats or transition line).
-    fn wait_voting(&self, r: usize, deadline: Instant) -> bool {
-        while Instant::now() < deadline {
-            let text = self.replicas[r].log_text();
-            if text
-                .lines()
-                .rev()
-                .find(|l| l.contains("voting="))
-                .is_some_and(|l| l.contains("voting=true"))
-            {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        false
-    }
-
-    fn started_as(&self, r: usize) -> Option<String> {
-        let text = self.replicas[r].log_text();
-        let line = text.lines().find(|l| l.contains("replica started"))?;
-        let s = line.split("started=").nth(1)?;
-        Some(s.split_whitespace().next()?.to_string())
-    }
-}
-
-/// Sends an oversize frame, a bad hello, and a replica hello followed by an undecodable link
-/// envelope, each on its own connection.
-fn garbage(addr: SocketAddr) {
-    use std::io::Write as _;
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.write_all(&u32::MAX.to_be_bytes()).unwrap();
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.write_all(&[0, 0, 0, 3, 1, 2, 3]).unwrap();
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    let hello = e2ee_backup_node::frame::hello(e2ee_backup_node::frame::ROLE_REPLICA);
-    let mut bytes = u32::try_from(hello.len()).unwrap().to_be_bytes().to_vec();
-    bytes.extend_from_slice(&hello);
-    bytes.extend_from_slice(&[0, 0, 0, 4, 0xde, 0xad, 0xbe, 0xef]);
-    s.write_all(&bytes).unwrap();
-    std::thread::sleep(Duration::from_millis(200));
-}
-
-/// One operation through a fresh TLS connection; retried on `Unavailable` or a dropped link up
-/// to `tries` times. Returns every outcome seen (the last one is final).
-async fn op(
-    fleet: &Fleet,
-    client: &mut Client<Suite>,
-    what: &Op<'_>,
-    tries: u32,
-) -> Vec<ClientOutcome> {
-    let mut seen = Vec::new();
-    for _ in 0..tries {
-        let token = fleet.token(client.account());
-        let link = ClientLink::connect(fleet.relay_addr, "localhost", &fleet.pinned, &token).await;
-        let mut link = match link {
-            Ok(l) => l,
-            Err(LinkError::Refused) => panic!("token refused"),
-            Err(_) => {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                continue;
-            }
-        };
-        let outcome = match *what {
-            Op::Register(pw, key, limit) => {
-                link.run(client, |c, now, rng| {
-                    c.start_register(now, rng, pw, key, limit)
-                })
-                .await
-            }
-            Op::Recover(pw) => {
-                link.run(client, |c, now, rng| c.start_recover(now, rng, pw))
-                    .await
-            }
-        };
-        match outcome {
-            Ok(ClientOutcome::Unavailable) => seen.push(ClientOutcome::Unavailable),
-            Ok(o) => {
-                seen.push(o);
-                return seen;
-            }
-            Err(_) => {}
-        }
-    }
-    seen
-}
-
-enum Op<'a> {
-    Register(&'a [u8], &'a BackupKey, u32),
-    Recover(&'a [u8]),
-}
-
-fn client(fleet: &Fleet, name: &str) -> Client<Suite> {
-    let config = ClientConfig {
-        retry_interval_ms: 1_500,
-        max_sends: 4,
-        resume_unfinished_login: true,
-    };
-    Client::new(
-        Suite::default(),
-        fleet.fleet.clone(),
-        AccountId::new(name.as_bytes()).unwrap(),
-        config,
-    )
-}
+use support::*;
 
 #[test]
 fn the_fleet_survives_kills_stops_restarts_and_amnesia_without_losing_or_overcounting() {
@@ -315,11 +49,11 @@ fn the_fleet_survives_kills_stops_restarts_and_amnesia_without_losing_or_overcou
         .iter()
         .map(|_| BackupKey::generate(&mut rng))
         .collect();
-    let mut clients: Vec<Client<Suite>> = names.iter().map(|n| client(&fleet, n)).collect();
+    let mut clients: Vec<Client<Suite>> = names.iter().map(|n| client(&fleet.link, n)).collect();
     let mut acknowledged: Vec<(usize, BackupKey)> = Vec::new();
     for i in 0..names.len() {
         let seen = rt.block_on(op(
-            &fleet,
+            &fleet.link,
             &mut clients[i],
             &Op::Register(b"pw-1", &keys[i], LIMIT),
             5,
@@ -338,9 +72,9 @@ fn the_fleet_survives_kills_stops_restarts_and_amnesia_without_losing_or_overcou
     let forged =
         TokenKey::generate(&mut rng).issue(&AccountId::new(b"alice").unwrap(), unix_now() + 60);
     let refused = rt.block_on(ClientLink::connect(
-        fleet.relay_addr,
+        fleet.link.relay_addr,
         "localhost",
-        &fleet.pinned,
+        &fleet.link.pinned,
         &forged,
     ));
     assert!(
@@ -374,16 +108,16 @@ fn the_fleet_survives_kills_stops_restarts_and_amnesia_without_losing_or_overcou
     fleet.replicas[killed].kill9();
     fleet.replicas[stopped].signal("-STOP");
     println!("phase 2: replica {killed} killed (SIGKILL), replica {stopped} stopped (SIGSTOP)");
-    let seen = rt.block_on(op(&fleet, &mut clients[0], &Op::Recover(b"pw-1"), 5));
+    let seen = rt.block_on(op(&fleet.link, &mut clients[0], &Op::Recover(b"pw-1"), 5));
     println!("phase 2: recover alice -> {seen:?}");
     assert!(
         matches!(seen.last(), Some(ClientOutcome::Recovered(k)) if *k == keys[0]),
         "{seen:?}"
     );
     let dave_key = BackupKey::generate(&mut rng);
-    let mut dave = client(&fleet, "dave");
+    let mut dave = client(&fleet.link, "dave");
     let seen = rt.block_on(op(
-        &fleet,
+        &fleet.link,
         &mut dave,
         &Op::Register(b"pw-d", &dave_key, LIMIT),
         5,
@@ -396,7 +130,7 @@ fn the_fleet_survives_kills_stops_restarts_and_amnesia_without_losing_or_overcou
 
     // Phase 3: the attacker guesses wrong on bob; in the middle, replica 1 restarts from its
     // disk and replica 2 resumes.
-    let mut attacker = client(&fleet, "bob");
+    let mut attacker = client(&fleet.link, "bob");
     let mut remaining_seen = Vec::new();
     let mut wrong_answers = 0u32;
     let mut locked = 0u32;
@@ -410,7 +144,12 @@ fn the_fleet_survives_kills_stops_restarts_and_amnesia_without_losing_or_overcou
             );
         }
         let pw = format!("guess-{guess}");
-        let seen = rt.block_on(op(&fleet, &mut attacker, &Op::Recover(pw.as_bytes()), 4));
+        let seen = rt.block_on(op(
+            &fleet.link,
+            &mut attacker,
+            &Op::Recover(pw.as_bytes()),
+            4,
+        ));
         println!("phase 3: wrong guess {guess} on bob -> {seen:?}");
         match seen.last() {
             Some(ClientOutcome::WrongPassword { remaining }) => {
@@ -440,7 +179,7 @@ fn the_fleet_survives_kills_stops_restarts_and_amnesia_without_losing_or_overcou
         "replica {killed} did not restart from its disk"
     );
     // Bob is locked: even the right password recovers nothing.
-    let seen = rt.block_on(op(&fleet, &mut clients[1], &Op::Recover(b"pw-1"), 4));
+    let seen = rt.block_on(op(&fleet.link, &mut clients[1], &Op::Recover(b"pw-1"), 4));
     println!("phase 3: bob with the right password after the lockout -> {seen:?}");
     assert!(
         !seen
@@ -469,7 +208,7 @@ fn the_fleet_survives_kills_stops_restarts_and_amnesia_without_losing_or_overcou
     fleet.replicas[4].kill9();
     println!("phase 5: replicas 0 and 4 killed; 1 (restored), 2 (resumed), 3 (recovered) serve");
     for (i, key) in acknowledged.iter().filter(|(i, _)| *i != 1) {
-        let seen = rt.block_on(op(&fleet, &mut clients[*i], &Op::Recover(b"pw-1"), 5));
+        let seen = rt.block_on(op(&fleet.link, &mut clients[*i], &Op::Recover(b"pw-1"), 5));
         println!("phase 5: recover {} -> {seen:?}", names[*i]);
         assert!(
             matches!(seen.last(), Some(ClientOutcome::Recovered(k)) if k == key),
@@ -477,13 +216,18 @@ fn the_fleet_survives_kills_stops_restarts_and_amnesia_without_losing_or_overcou
             names[*i]
         );
     }
-    let seen = rt.block_on(op(&fleet, &mut dave, &Op::Recover(b"pw-d"), 5));
+    let seen = rt.block_on(op(&fleet.link, &mut dave, &Op::Recover(b"pw-d"), 5));
     println!("phase 5: recover dave -> {seen:?}");
     assert!(
         matches!(seen.last(), Some(ClientOutcome::Recovered(k)) if *k == dave_key),
         "dave lost: {seen:?}"
     );
-    let seen = rt.block_on(op(&fleet, &mut attacker, &Op::Recover(b"guess-last"), 4));
+    let seen = rt.block_on(op(
+        &fleet.link,
+        &mut attacker,
+        &Op::Recover(b"guess-last"),
+        4,
+    ));
     println!("phase 5: one more guess on bob -> {seen:?}");
     assert!(
         !seen.iter().any(|o| matches!(
