@@ -150,10 +150,21 @@ impl Fleet {
     }
 
     pub fn with_mode(dir: &Path, mode: Mode) -> Self {
+        Self::with_options(dir, mode, "")
+    }
+
+    /// A fleet whose relay configuration gets `relay_extra` (TOML lines) appended.
+    pub fn with_options(dir: &Path, mode: Mode, relay_extra: &str) -> Self {
         let base = free_port_block(6);
         provision::provision(dir, "fault-test", 1, 5, &["localhost".into()]).unwrap();
         let (replica_configs, relay_config) =
             provision::write_local_configs(dir, base, 5, mode, 1).unwrap();
+        if !relay_extra.is_empty() {
+            let text = std::fs::read_to_string(&relay_config).unwrap();
+            // Top-level keys must come before the first table array.
+            let text = format!("{relay_extra}\n{text}");
+            std::fs::write(&relay_config, text).unwrap();
+        }
         let mut fleet = Fleet {
             dir: dir.to_path_buf(),
             replica_configs,
