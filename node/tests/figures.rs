@@ -38,9 +38,15 @@ fn report(what: &str, mut v: Vec<Duration>) {
 #[ignore = "figures: run with --release --ignored --nocapture"]
 fn figures_latency_and_attempts_per_second() {
     let tmp = tempfile::tempdir().unwrap();
+    // FIGURES_MODE=volatile measures without the trusted-cell file (its fsyncs).
+    let mode = match std::env::var("FIGURES_MODE").as_deref() {
+        Ok("volatile") => Mode::Volatile,
+        _ => Mode::Durable,
+    };
+    println!("mode: {mode:?}");
     let fleet = Fleet::with_options(
         tmp.path(),
-        Mode::Durable,
+        mode,
         "bucket_capacity = 1000000\nrefill_interval_ms = 1",
     );
     let deadline = Instant::now() + Duration::from_secs(30);
