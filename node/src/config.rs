@@ -51,6 +51,14 @@ pub struct ReplicaConfig {
     /// Seconds between two stats lines in the log.
     #[serde(default = "default_stats_interval")]
     pub stats_interval_s: u64,
+    /// A consensus phase without a quorum of answers is abandoned after this long (the core's
+    /// default, 100 ms, suits a group in one place; raise it for WAN round trips).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub round_timeout_ms: Option<u64>,
+    /// Base of the backoff after a refused round (the core's default, 20 ms, if absent; use
+    /// about one round trip across the group).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff_base_ms: Option<u64>,
 }
 
 /// One replica as the relay reaches it.
@@ -175,6 +183,11 @@ impl ReplicaConfig {
         }
         if c.stats_interval_s == 0 {
             return Err(invalid("stats_interval_s must be at least 1"));
+        }
+        if c.round_timeout_ms == Some(0) || c.backoff_base_ms == Some(0) {
+            return Err(invalid(
+                "round_timeout_ms and backoff_base_ms must be at least 1",
+            ));
         }
         Ok(c)
     }

@@ -136,6 +136,8 @@ pub fn write_local_configs(
                 })
                 .collect(),
             stats_interval_s,
+            round_timeout_ms: None,
+            backoff_base_ms: None,
         };
         let path = dir.join(format!("replica-{r}.toml"));
         let text = toml::to_string(&config).map_err(std::io::Error::other)?;

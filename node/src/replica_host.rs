@@ -107,9 +107,16 @@ pub async fn run(
     let mut rng = crate::os_rng();
     let disk = storage.load()?;
     let slots_on_disk = disk.len();
+    let mut consensus = group_config(ids);
+    if let Some(t) = config.round_timeout_ms {
+        consensus.round_timeout_ms = t;
+    }
+    if let Some(b) = config.backoff_base_ms {
+        consensus.backoff_base_ms = b;
+    }
     let hsm = SoftHsm::start(
         secrets,
-        group_config(ids),
+        consensus,
         trust,
         disk,
         crate::elapsed_ms(clock),

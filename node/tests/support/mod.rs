@@ -159,6 +159,14 @@ impl Fleet {
         provision::provision(dir, "fault-test", 1, 5, &["localhost".into()]).unwrap();
         let (replica_configs, relay_config) =
             provision::write_local_configs(dir, base, 5, mode, 1).unwrap();
+        // E2EE_FLEET_REPLICA_TOML: extra top-level keys for every replica (the WAN variant
+        // raises the consensus timeouts with it; node/netem/run-wan-test).
+        if let Ok(extra) = std::env::var("E2EE_FLEET_REPLICA_TOML") {
+            for path in &replica_configs {
+                let text = std::fs::read_to_string(path).unwrap();
+                std::fs::write(path, format!("{extra}\n{text}")).unwrap();
+            }
+        }
         if !relay_extra.is_empty() {
             let text = std::fs::read_to_string(&relay_config).unwrap();
             // Top-level keys must come before the first table array.
