@@ -20,13 +20,22 @@ pub enum FrameError {
     Io(#[from] std::io::Error),
 }
 
-/// Reads one frame.
+/// Reads one frame (at most [`FRAME_MAX`] bytes).
 pub async fn read_frame<R: AsyncRead + Unpin>(reader: &mut R) -> Result<Vec<u8>, FrameError> {
+    read_frame_max(reader, FRAME_MAX).await
+}
+
+/// Reads one frame of at most `max` bytes (for handshakes: a peer not yet authenticated cannot
+/// make the host allocate more than `max`).
+pub async fn read_frame_max<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    max: usize,
+) -> Result<Vec<u8>, FrameError> {
     let mut len = [0u8; 4];
     reader.read_exact(&mut len).await?;
     let len = u32::from_be_bytes(len);
     let len_usize = usize::try_from(len).unwrap_or(usize::MAX);
-    if len_usize > FRAME_MAX {
+    if len_usize > max.min(FRAME_MAX) {
         return Err(FrameError::Oversize(u64::from(len)));
     }
     let mut buf = vec![0u8; len_usize];
@@ -58,6 +67,9 @@ pub const HELLO_MAGIC: &[u8; 6] = b"E2EEN1";
 pub const ROLE_REPLICA: u8 = 1;
 /// Hello role: a relay (frames are vault requests, answered with vault replies).
 pub const ROLE_RELAY: u8 = 2;
+
+/// The length of a hello frame.
+pub const HELLO_LEN: usize = 7;
 
 /// The hello frame for `role`.
 pub fn hello(role: u8) -> Vec<u8> {

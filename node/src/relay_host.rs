@@ -21,7 +21,7 @@ use tracing::{debug, info, warn};
 
 use crate::config::RelayConfigFile;
 use crate::frame::{self, FrameError, ROLE_RELAY};
-use crate::stats::{HostCounters, drops_line};
+use crate::stats::{HostCounters, INPUT_QUEUE, deliver, drops_line, offer};
 use crate::token::{TokenKey, unix_now};
 
 /// The relay's answer to an accepted token.
@@ -32,6 +32,8 @@ pub const HANDSHAKE_REFUSED: u8 = 1;
 pub const TOKEN_FRAME_MAX: usize = 1024;
 /// How long a client has for TLS and its token.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most client connections the relay keeps open at once.
+pub const MAX_CONNECTIONS: usize = 10_000;
 /// Frames queued per connection before new ones are dropped (counted).
 pub const SEND_QUEUE: usize = 4096;
 
@@ -80,7 +82,7 @@ pub async fn run(
         relay_config.refill_interval_ms = r.max(1);
     }
     let counters = Arc::new(HostCounters::default());
-    let (events_tx, events_rx) = std_mpsc::channel::<Event>();
+    let (events_tx, events_rx) = std_mpsc::sync_channel::<Event>(INPUT_QUEUE);
     let mut links = BTreeMap::new();
     for r in &config.replicas {
         let (tx, rx) = mpsc::channel::<Vec<u8>>(SEND_QUEUE);
@@ -193,7 +195,7 @@ fn relay_loop(
 async fn replica_link(
     addr: SocketAddr,
     mut rx: mpsc::Receiver<Vec<u8>>,
-    events: std_mpsc::Sender<Event>,
+    events: std_mpsc::SyncSender<Event>,
     counters: Arc<HostCounters>,
 ) {
     let mut backoff = Duration::from_millis(50);
@@ -226,7 +228,7 @@ async fn replica_link(
             loop {
                 match frame::read_frame(&mut reader).await {
                     Ok(bytes) => {
-                        if events2.send(Event::Vault(bytes)).is_err() {
+                        if !offer(&events2, Event::Vault(bytes), &counters2) {
                             return;
                         }
                     }
@@ -260,13 +262,18 @@ async fn accept_loop(
     listener: TcpListener,
     acceptor: tokio_rustls::TlsAcceptor,
     key: Arc<TokenKey>,
-    events: std_mpsc::Sender<Event>,
+    events: std_mpsc::SyncSender<Event>,
     counters: Arc<HostCounters>,
 ) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     let mut next_conn: u64 = 0;
     loop {
         let Ok((stream, from)) = listener.accept().await else {
             tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            HostCounters::bump(&counters.connections_refused);
             continue;
         };
         stream.set_nodelay(true).ok();
@@ -280,6 +287,7 @@ async fn accept_loop(
         );
         tokio::spawn(async move {
             serve_client(stream, from, next_conn, acceptor, key, events, counters).await;
+            drop(slot);
         });
     }
 }
@@ -290,12 +298,12 @@ async fn serve_client(
     conn: u64,
     acceptor: tokio_rustls::TlsAcceptor,
     key: Arc<TokenKey>,
-    events: std_mpsc::Sender<Event>,
+    events: std_mpsc::SyncSender<Event>,
     counters: Arc<HostCounters>,
 ) {
     let handshake = async {
         let mut tls = acceptor.accept(stream).await.ok()?;
-        let token = frame::read_frame(&mut tls).await;
+        let token = frame::read_frame_max(&mut tls, TOKEN_FRAME_MAX).await;
         Some((tls, token))
     };
     let Ok(Some((mut tls, token))) = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await
@@ -304,8 +312,8 @@ async fn serve_client(
         return;
     };
     let token = match token {
-        Ok(t) if t.len() <= TOKEN_FRAME_MAX => t,
-        Ok(_) | Err(FrameError::Oversize(_)) => {
+        Ok(t) => t,
+        Err(FrameError::Oversize(_)) => {
             HostCounters::bump(&counters.oversize_frames);
             return;
         }
@@ -331,7 +339,7 @@ async fn serve_client(
     }
     let (mut reader, mut writer) = tokio::io::split(tls);
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(SEND_QUEUE);
-    if events.send(Event::Opened(conn, account, tx)).is_err() {
+    if !deliver(&events, Event::Opened(conn, account, tx)).await {
         return;
     }
     let writer_task = tokio::spawn(async move {
@@ -344,7 +352,7 @@ async fn serve_client(
     loop {
         match frame::read_frame(&mut reader).await {
             Ok(bytes) => {
-                if events.send(Event::Client(conn, bytes)).is_err() {
+                if !offer(&events, Event::Client(conn, bytes), &counters) {
                     break;
                 }
             }
@@ -357,5 +365,5 @@ async fn serve_client(
         }
     }
     writer_task.abort();
-    let _ = events.send(Event::Closed(conn));
+    deliver(&events, Event::Closed(conn)).await;
 }

@@ -28,7 +28,7 @@ use crate::config::{Mode, ReplicaConfig};
 use crate::files::ReplicaSecrets;
 use crate::frame::{self, FrameError, ROLE_RELAY, ROLE_REPLICA};
 use crate::hsm::SoftHsm;
-use crate::stats::{HostCounters, drops_line};
+use crate::stats::{HostCounters, INPUT_QUEUE, deliver, drops_line, offer};
 use crate::storage::Storage;
 use crate::trust::{FileTrustedState, NodeTrust};
 
@@ -36,6 +36,8 @@ use crate::trust::{FileTrustedState, NodeTrust};
 pub const ROUTES_MAX: usize = 100_000;
 /// Frames queued for one peer or relay connection before new ones are dropped (counted).
 pub const SEND_QUEUE: usize = 4096;
+/// Most connections a replica host keeps open at once (peers, relays, and anyone else).
+pub const MAX_CONNECTIONS: usize = 1024;
 /// How long a new connection may take to send its hello.
 pub const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -134,7 +136,7 @@ pub async fn run(
     let counters = Arc::new(HostCounters::default());
     let listener = TcpListener::bind(config.listen).await?;
     info!(listen = %config.listen, "listening");
-    let (events_tx, events_rx) = std_mpsc::channel::<Event>();
+    let (events_tx, events_rx) = std_mpsc::sync_channel::<Event>(INPUT_QUEUE);
 
     let mut peers = BTreeMap::new();
     for peer in &config.peers {
@@ -385,25 +387,28 @@ async fn peer_link(addr: SocketAddr, mut rx: mpsc::Receiver<Vec<u8>>, counters: 
 
 async fn accept_loop(
     listener: TcpListener,
-    events: std_mpsc::Sender<Event>,
+    events: std_mpsc::SyncSender<Event>,
     counters: Arc<HostCounters>,
 ) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     let mut next_conn: u64 = 0;
     loop {
         let Ok((stream, from)) = listener.accept().await else {
             tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            HostCounters::bump(&counters.connections_refused);
+            continue;
+        };
         stream.set_nodelay(true).ok();
         HostCounters::bump(&counters.connections);
         next_conn += 1;
-        tokio::spawn(serve(
-            stream,
-            from,
-            next_conn,
-            events.clone(),
-            counters.clone(),
-        ));
+        let (events, counters) = (events.clone(), counters.clone());
+        tokio::spawn(async move {
+            serve(stream, from, next_conn, events, counters).await;
+            drop(slot);
+        });
     }
 }
 
@@ -418,11 +423,15 @@ async fn serve(
     stream: TcpStream,
     from: SocketAddr,
     conn: u64,
-    events: std_mpsc::Sender<Event>,
+    events: std_mpsc::SyncSender<Event>,
     counters: Arc<HostCounters>,
 ) {
     let (mut reader, mut writer) = stream.into_split();
-    let hello = tokio::time::timeout(HELLO_TIMEOUT, frame::read_frame(&mut reader)).await;
+    let hello = tokio::time::timeout(
+        HELLO_TIMEOUT,
+        frame::read_frame_max(&mut reader, frame::HELLO_LEN),
+    )
+    .await;
     let role = match hello {
         Ok(Ok(f)) => frame::parse_hello(&f),
         Ok(Err(e)) => {
@@ -438,7 +447,7 @@ async fn serve(
         Some(ROLE_REPLICA) => loop {
             match frame::read_frame(&mut reader).await {
                 Ok(bytes) => {
-                    if events.send(Event::Peer(bytes)).is_err() {
+                    if !offer(&events, Event::Peer(bytes), &counters) {
                         return;
                     }
                 }
@@ -450,7 +459,7 @@ async fn serve(
         },
         Some(ROLE_RELAY) => {
             let (tx, mut rx) = mpsc::channel::<Vec<u8>>(SEND_QUEUE);
-            if events.send(Event::RelayOpened(conn, tx)).is_err() {
+            if !deliver(&events, Event::RelayOpened(conn, tx)).await {
                 return;
             }
             let writer_task = tokio::spawn(async move {
@@ -463,7 +472,7 @@ async fn serve(
             loop {
                 match frame::read_frame(&mut reader).await {
                     Ok(bytes) => {
-                        if events.send(Event::Relay(conn, bytes)).is_err() {
+                        if !offer(&events, Event::Relay(conn, bytes), &counters) {
                             break;
                         }
                     }
@@ -474,7 +483,7 @@ async fn serve(
                 }
             }
             writer_task.abort();
-            let _ = events.send(Event::RelayClosed(conn));
+            deliver(&events, Event::RelayClosed(conn)).await;
         }
         _ => {
             HostCounters::bump(&counters.bad_handshakes);
