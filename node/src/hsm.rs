@@ -27,6 +27,27 @@ type Replica = VaultReplica<Suite, ConsensusStore<NodeTrust>>;
 #[error("the vault replica could not start: {0}")]
 pub struct HsmError(String);
 
+/// A replica's provisioning file, opened: its place is readable, its secrets are not (only
+/// [`SoftHsm::start`] takes them).
+pub struct Provisioned(ReplicaSecrets);
+
+impl Provisioned {
+    /// Reads a replica secrets file (SPEC.md "Replica secrets file").
+    pub fn read(path: &std::path::Path) -> Result<Self, crate::files::FileError> {
+        ReplicaSecrets::read(path).map(Self)
+    }
+
+    /// The replica's group.
+    pub fn group(&self) -> u32 {
+        self.0.group
+    }
+
+    /// The replica's id within its group.
+    pub fn replica(&self) -> u8 {
+        self.0.replica
+    }
+}
+
 /// How the HSM started, for the host's log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Started {
@@ -46,7 +67,7 @@ pub struct SoftHsm {
 }
 
 impl SoftHsm {
-    /// Starts the replica named by `secrets` over `disk` (every slot the host's database holds;
+    /// Starts the replica named by `provisioned` over `disk` (every slot the host's database holds;
     /// `None` for a key that names no slot) with `trust` (durable or volatile mode).
     ///
     /// Durable mode with a cell that never started: a genesis member
@@ -54,7 +75,7 @@ impl SoftHsm {
     /// if the cell vouches for it and else recovers as an amnesiac; in volatile mode every start
     /// is a recovery, and a brand-new group founds itself by re-genesis (SPEC.md "Re-genesis").
     pub fn start(
-        secrets: ReplicaSecrets,
+        provisioned: Provisioned,
         mut config: Config,
         trust: NodeTrust,
         disk: DiskSlots,
@@ -65,7 +86,7 @@ impl SoftHsm {
             group,
             replica,
             fleet,
-        } = secrets;
+        } = provisioned.0;
         let id = ReplicaId(replica);
         let place = ReplicaPlace { group, replica: id };
         // A fresh 64-bit incarnation for every process start (consensus/ballot.rs).

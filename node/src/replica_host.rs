@@ -25,9 +25,8 @@ use tokio::sync::mpsc;
 use tracing::{debug, error, info, warn};
 
 use crate::config::{Mode, ReplicaConfig};
-use crate::files::ReplicaSecrets;
 use crate::frame::{self, FrameError, ROLE_RELAY, ROLE_REPLICA};
-use crate::hsm::SoftHsm;
+use crate::hsm::{Provisioned, SoftHsm};
 use crate::stats::{HostCounters, INPUT_QUEUE, deliver, drops_line, offer};
 use crate::storage::Storage;
 use crate::trust::{FileTrustedState, NodeTrust};
@@ -85,8 +84,8 @@ pub async fn run(
     config: ReplicaConfig,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), HostError> {
-    let secrets = ReplicaSecrets::read(&config.secrets)?;
-    let (group, me) = (secrets.group, secrets.replica);
+    let secrets = Provisioned::read(&config.secrets)?;
+    let (group, me) = (secrets.group(), secrets.replica());
     if config.peers.iter().any(|p| p.replica == me) {
         return Err(HostError::Config(format!(
             "replica {me} (from {}) is listed among its own peers",
