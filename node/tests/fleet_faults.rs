@@ -5,7 +5,7 @@
 //! down) → every operation still completes (recover, register) → an attacker guesses wrong on
 //! one account until it is locked, while A restarts from its disk and B resumes → replica C is
 //! killed, its database wiped (the trusted cell kept: amnesia) and restarted: it recovers and
-//! votes again → two other replicas are killed for good, so the three survivors (C among them)
+//! votes again (after the relay was killed and restarted) → two other replicas are killed for good, so the three survivors (C among them)
 //! must serve: every acknowledged registration recovers with its key, and the attacker never
 //! got more wrong-password answers than the limit allowed. Bounded in time; children are
 //! killed on drop.
@@ -185,6 +185,16 @@ fn the_fleet_survives_kills_stops_restarts_and_amnesia_without_losing_or_overcou
         !seen
             .iter()
             .any(|o| matches!(o, ClientOutcome::Recovered(_))),
+        "{seen:?}"
+    );
+
+    // Phase 3b: the relay dies (SIGKILL) and a new one starts: it keeps no state, clients
+    // reconnect and carry on.
+    fleet.restart_relay();
+    let seen = rt.block_on(op(&fleet.link, &mut clients[2], &Op::Recover(b"pw-1"), 8));
+    println!("phase 3b: relay killed and restarted; recover carol -> {seen:?}");
+    assert!(
+        matches!(seen.last(), Some(ClientOutcome::Recovered(k)) if *k == keys[2]),
         "{seen:?}"
     );
 

@@ -105,6 +105,7 @@ pub struct Fleet {
     pub replica_configs: Vec<PathBuf>,
     pub replicas: Vec<Proc>,
     pub relay: Option<Proc>,
+    pub relay_config: PathBuf,
     pub link: Link,
     pub starts: Vec<u32>,
 }
@@ -178,6 +179,7 @@ impl Fleet {
             replica_configs,
             replicas: Vec::new(),
             relay: None,
+            relay_config: relay_config.clone(),
             link: Link {
                 relay_addr: SocketAddr::from(([127, 0, 0, 1], base)),
                 pinned: std::fs::read(dir.join(provision::CERT_FILE)).unwrap(),
@@ -206,6 +208,20 @@ impl Fleet {
 
     pub fn replica_addr(&self, r: u16) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], self.link.relay_addr.port() + 1 + r))
+    }
+
+    /// Kills the relay with SIGKILL and starts a new one (it keeps no state).
+    pub fn restart_relay(&mut self) {
+        if let Some(mut p) = self.relay.take() {
+            p.kill9();
+        }
+        let n = self.starts.iter().sum::<u32>();
+        self.relay = Some(Self::spawn(
+            RELAY_BIN,
+            &self.relay_config,
+            self.dir.join(format!("relay.{n}.log")),
+            "relay".into(),
+        ));
     }
 
     /// Waits until `replica`'s current log shows it voting (a stats or transition line).
