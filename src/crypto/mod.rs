@@ -100,6 +100,49 @@ pub struct FleetPublicKeys {
     pub opaque_server_public_key: Vec<u8>,
 }
 
+/// Magic at the start of an encoded [`FleetPublicKeys`] (SPEC.md "Fleet public keys file").
+pub const FLEET_PUBLIC_KEYS_MAGIC: &[u8; 6] = b"E2EEFP";
+/// Version of the [`FleetPublicKeys`] encoding.
+pub const FLEET_PUBLIC_KEYS_VERSION: u8 = 1;
+
+impl FleetPublicKeys {
+    /// Encodes the keys a client pins (SPEC.md "Fleet public keys file"): magic, version, fleet
+    /// id (`bytes8`), HPKE public key (`bytes8`), OPAQUE server public key (`bytes8`).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut w = crate::wire::codec::Writer::new();
+        w.raw(FLEET_PUBLIC_KEYS_MAGIC)
+            .u8(FLEET_PUBLIC_KEYS_VERSION)
+            .bytes8(self.fleet_id.as_bytes())
+            .bytes8(&self.hpke_public_key)
+            .bytes8(&self.opaque_server_public_key);
+        w.into_bytes()
+    }
+
+    /// Decodes what [`Self::to_bytes`] wrote; rejects another magic or version, empty keys and
+    /// trailing bytes ([`CryptoError::Malformed`]).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, CryptoError> {
+        let m = |_| CryptoError::Malformed;
+        let mut r = crate::wire::codec::Reader::new(bytes);
+        if r.take(FLEET_PUBLIC_KEYS_MAGIC.len()).map_err(m)? != FLEET_PUBLIC_KEYS_MAGIC
+            || r.u8().map_err(m)? != FLEET_PUBLIC_KEYS_VERSION
+        {
+            return Err(CryptoError::Malformed);
+        }
+        let fleet_id = FleetId::new(r.bytes8().map_err(m)?).map_err(|_| CryptoError::Malformed)?;
+        let hpke_public_key = r.bytes8().map_err(m)?.to_vec();
+        let opaque_server_public_key = r.bytes8().map_err(m)?.to_vec();
+        r.finish().map_err(m)?;
+        if hpke_public_key.is_empty() || opaque_server_public_key.is_empty() {
+            return Err(CryptoError::Malformed);
+        }
+        Ok(Self {
+            fleet_id,
+            hpke_public_key,
+            opaque_server_public_key,
+        })
+    }
+}
+
 /// The identities OPAQUE binds: the account (client) and the fleet (server).
 #[derive(Clone, Copy, Debug)]
 pub struct Identities<'a> {

@@ -309,12 +309,97 @@ fn map_login_error(e: opaque_ke::errors::ProtocolError) -> CryptoError {
     }
 }
 
+/// Magic at the start of an encoded fleet secrets file (SPEC.md "Fleet secrets encoding").
+pub const FLEET_SECRETS_MAGIC: &[u8; 6] = b"E2EEFS";
+/// Version of the fleet secrets encoding.
+pub const FLEET_SECRETS_VERSION: u8 = 1;
+/// Suite code of [`ProductionSuite`] in the fleet secrets encoding.
+pub const FLEET_SUITE_PRODUCTION: u8 = 1;
+/// Suite code of [`InsecureFastSuite`] in the fleet secrets encoding.
+pub const FLEET_SUITE_INSECURE_FAST: u8 = 2;
+/// Length of the encoded OPAQUE `ServerSetup` (OPRF seed 64, server private key 32, dummy
+/// public key 32).
+const OPAQUE_SETUP_LEN: usize = 128;
+/// Length of an HPKE X25519 private key.
+const HPKE_PRIVATE_LEN: usize = 32;
+
+/// The fields of an encoded fleet secrets blob, borrowed from it (checked for framing and
+/// lengths, not yet parsed as keys).
+struct FleetSecretsParts<'a> {
+    fleet_id: FleetId,
+    opaque: &'a [u8],
+    hpke_private: &'a [u8],
+    storage_key: &'a [u8],
+    replica_link_key: &'a [u8],
+}
+
+/// Encodes the fleet secrets (SPEC.md "Fleet secrets encoding") into one buffer allocated at
+/// its final size, so no partial copy is left behind in freed memory.
+fn encode_fleet_secrets(suite: u8, parts: &FleetSecretsParts<'_>) -> zeroize::Zeroizing<Vec<u8>> {
+    let id = parts.fleet_id.as_bytes();
+    let len = FLEET_SECRETS_MAGIC.len()
+        + 2
+        + 1
+        + id.len()
+        + 2
+        + parts.opaque.len()
+        + parts.hpke_private.len()
+        + 2 * KEY_LEN;
+    let mut out = zeroize::Zeroizing::new(Vec::with_capacity(len));
+    out.extend_from_slice(FLEET_SECRETS_MAGIC);
+    out.push(FLEET_SECRETS_VERSION);
+    out.push(suite);
+    // Fleet ids are 1..=255 bytes by construction.
+    out.push(u8::try_from(id.len()).unwrap_or(u8::MAX));
+    out.extend_from_slice(id);
+    out.extend_from_slice(
+        &u16::try_from(parts.opaque.len())
+            .unwrap_or(u16::MAX)
+            .to_be_bytes(),
+    );
+    out.extend_from_slice(parts.opaque);
+    out.extend_from_slice(parts.hpke_private);
+    out.extend_from_slice(parts.storage_key);
+    out.extend_from_slice(parts.replica_link_key);
+    out
+}
+
+/// Splits an encoded fleet secrets blob of suite `suite`: right magic, version and suite, exact
+/// field lengths, no trailing bytes.
+fn decode_fleet_secrets(suite: u8, bytes: &[u8]) -> Result<FleetSecretsParts<'_>, CryptoError> {
+    let mut r = crate::wire::codec::Reader::new(bytes);
+    let m = |_| CryptoError::Malformed;
+    if r.take(FLEET_SECRETS_MAGIC.len()).map_err(m)? != FLEET_SECRETS_MAGIC
+        || r.u8().map_err(m)? != FLEET_SECRETS_VERSION
+        || r.u8().map_err(m)? != suite
+    {
+        return Err(CryptoError::Malformed);
+    }
+    let fleet_id = FleetId::new(r.bytes8().map_err(m)?).map_err(|_| CryptoError::Malformed)?;
+    let opaque = r.bytes16().map_err(m)?;
+    if opaque.len() != OPAQUE_SETUP_LEN {
+        return Err(CryptoError::Malformed);
+    }
+    let hpke_private = r.take(HPKE_PRIVATE_LEN).map_err(m)?;
+    let storage_key = r.take(KEY_LEN).map_err(m)?;
+    let replica_link_key = r.take(KEY_LEN).map_err(m)?;
+    r.finish().map_err(m)?;
+    Ok(FleetSecretsParts {
+        fleet_id,
+        opaque,
+        hpke_private,
+        storage_key,
+        replica_link_key,
+    })
+}
+
 macro_rules! real_suite {
     (
         $(#[$suite_doc:meta])* $suite:ident,
         $(#[$cs_doc:meta])* $cs:ident,
         $(#[$fleet_doc:meta])* $fleet:ident,
-        $ksf:ty
+        $ksf:ty,
+        $suite_code:expr
     ) => {
         $(#[$cs_doc])*
         #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -351,6 +436,48 @@ macro_rules! real_suite {
                     storage_key: SecretBytes::new(storage.to_vec()),
                     replica_link_key: SecretBytes::new(link.to_vec()),
                 }
+            }
+
+            /// Encodes the secrets for a provisioning file (SPEC.md "Fleet secrets encoding"):
+            /// magic, version, suite code, fleet id, OPAQUE `ServerSetup`, HPKE private key,
+            /// storage key, replica-link key. The buffer is zeroized when dropped.
+            pub fn to_bytes(&self) -> zeroize::Zeroizing<Vec<u8>> {
+                let opaque = zeroize::Zeroizing::new(self.opaque.serialize().to_vec());
+                let hpke_private = zeroize::Zeroizing::new(self.hpke.private.to_bytes().to_vec());
+                encode_fleet_secrets(
+                    $suite_code,
+                    &FleetSecretsParts {
+                        fleet_id: self.fleet_id.clone(),
+                        opaque: &opaque,
+                        hpke_private: &hpke_private,
+                        storage_key: self.storage_key.expose(),
+                        replica_link_key: self.replica_link_key.expose(),
+                    },
+                )
+            }
+
+            /// Decodes what [`Self::to_bytes`] wrote. Rejects another magic, version or suite,
+            /// wrong field lengths, keys that do not parse and trailing bytes
+            /// ([`CryptoError::Malformed`]).
+            pub fn from_bytes(bytes: &[u8]) -> Result<Self, CryptoError> {
+                let parts = decode_fleet_secrets($suite_code, bytes)?;
+                let opaque = opaque_ke::ServerSetup::<$cs>::deserialize(parts.opaque)
+                    .map_err(|_| CryptoError::Malformed)?;
+                // The parser takes a prefix: the field must be exactly one setup.
+                let again = zeroize::Zeroizing::new(opaque.serialize().to_vec());
+                if again.as_slice() != parts.opaque {
+                    return Err(CryptoError::Malformed);
+                }
+                let private = <HpkeKem as hpke::Kem>::PrivateKey::from_bytes(parts.hpke_private)
+                    .map_err(|_| CryptoError::Malformed)?;
+                let public = HpkeKem::sk_to_pk(&private);
+                Ok(Self {
+                    fleet_id: parts.fleet_id,
+                    opaque,
+                    hpke: HpkeKeys { private, public },
+                    storage_key: SecretBytes::new(parts.storage_key.to_vec()),
+                    replica_link_key: SecretBytes::new(parts.replica_link_key.to_vec()),
+                })
             }
 
             /// The fleet's identity.
@@ -703,7 +830,8 @@ real_suite!(
     /// Fleet secrets for [`ProductionSuite`]: OPAQUE server setup, HPKE key pair, storage key and
     /// replica-link key. Redacted in `Debug`.
     ProductionFleetSecrets,
-    opaque_ke::argon2::Argon2<'static>
+    opaque_ke::argon2::Argon2<'static>,
+    FLEET_SUITE_PRODUCTION
 );
 
 real_suite!(
@@ -714,5 +842,105 @@ real_suite!(
     InsecureFastOpaque,
     /// Fleet secrets for [`InsecureFastSuite`]. Redacted in `Debug`.
     InsecureFastFleetSecrets,
-    opaque_ke::ksf::Identity
+    opaque_ke::ksf::Identity,
+    FLEET_SUITE_INSECURE_FAST
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng;
+
+    fn fleet() -> InsecureFastFleetSecrets {
+        let id = FleetId::new(b"fleet-serialization").unwrap_or_else(|_| unreachable!());
+        InsecureFastFleetSecrets::generate(&mut ChaCha20Rng::seed_from_u64(5), id)
+    }
+
+    #[test]
+    fn fleet_secrets_round_trip_and_keep_every_key() {
+        let suite = InsecureFastSuite;
+        let original = fleet();
+        let bytes = original.to_bytes();
+        let Ok(decoded) = InsecureFastFleetSecrets::from_bytes(&bytes) else {
+            panic!("the encoding must decode");
+        };
+        assert_eq!(decoded.to_bytes().as_slice(), bytes.as_slice());
+        assert_eq!(
+            suite.fleet_public_keys(&decoded),
+            suite.fleet_public_keys(&original)
+        );
+        // The decoded secrets open what the original sealed, under every key.
+        let mut rng = ChaCha20Rng::seed_from_u64(9);
+        let sealed = suite.seal_storage(&mut rng, &original, b"aad", b"record");
+        let sealed = sealed.unwrap_or_default();
+        let opened = suite
+            .open_storage(&decoded, b"aad", &sealed)
+            .map(|s| s.expose().to_vec());
+        assert_eq!(opened, Ok(b"record".to_vec()));
+        let link = suite
+            .seal_link(&mut rng, &original, b"aad", b"peer")
+            .unwrap_or_default();
+        let opened = suite
+            .open_link(&decoded, b"aad", &link)
+            .map(|s| s.expose().to_vec());
+        assert_eq!(opened, Ok(b"peer".to_vec()));
+        let public = suite.fleet_public_keys(&original);
+        let request = suite.seal_request(&mut rng, &public, b"aad", b"request");
+        let request = request.map(|r| r.sealed).unwrap_or_default();
+        let opened = suite
+            .open_request(&decoded, b"aad", &request)
+            .map(|o| o.plaintext);
+        assert_eq!(opened, Ok(b"request".to_vec()));
+    }
+
+    #[test]
+    fn fleet_secrets_reject_truncated_extended_and_foreign_blobs() {
+        let bytes = fleet().to_bytes();
+        let decode = |b: &[u8]| InsecureFastFleetSecrets::from_bytes(b).map(|_| ());
+        assert_eq!(decode(&bytes), Ok(()));
+        for cut in 0..bytes.len() {
+            assert_eq!(
+                decode(&bytes[..cut]),
+                Err(CryptoError::Malformed),
+                "cut at {cut}"
+            );
+        }
+        let mut extended = bytes.to_vec();
+        extended.push(0);
+        assert_eq!(decode(&extended), Err(CryptoError::Malformed));
+        let mut wrong_version = bytes.to_vec();
+        wrong_version[FLEET_SECRETS_MAGIC.len()] = FLEET_SECRETS_VERSION + 1;
+        assert_eq!(decode(&wrong_version), Err(CryptoError::Malformed));
+        let mut wrong_magic = bytes.to_vec();
+        wrong_magic[0] ^= 1;
+        assert_eq!(decode(&wrong_magic), Err(CryptoError::Malformed));
+        // An insecure fleet never loads as a production one (the suite code differs).
+        assert!(ProductionFleetSecrets::from_bytes(&bytes).is_err());
+    }
+
+    #[test]
+    fn fleet_public_keys_round_trip_and_reject_truncated_or_extended_files() {
+        let public = InsecureFastSuite.fleet_public_keys(&fleet());
+        let bytes = public.to_bytes();
+        assert_eq!(FleetPublicKeys::from_bytes(&bytes), Ok(public));
+        for cut in 0..bytes.len() {
+            assert_eq!(
+                FleetPublicKeys::from_bytes(&bytes[..cut]),
+                Err(CryptoError::Malformed)
+            );
+        }
+        let mut extended = bytes.clone();
+        extended.push(0);
+        assert_eq!(
+            FleetPublicKeys::from_bytes(&extended),
+            Err(CryptoError::Malformed)
+        );
+        let mut wrong_version = bytes;
+        wrong_version[super::super::FLEET_PUBLIC_KEYS_MAGIC.len()] ^= 0x80;
+        assert_eq!(
+            FleetPublicKeys::from_bytes(&wrong_version),
+            Err(CryptoError::Malformed)
+        );
+    }
+}

@@ -1,0 +1,39 @@
+//! `e2ee-vault-replica`: one replica of a replicated vault group (README "Run the vault").
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use e2ee_backup_node::config::ReplicaConfig;
+
+/// One replica of a replicated vault group.
+#[derive(Parser)]
+#[command(version, about)]
+struct Args {
+    /// The replica's TOML configuration file.
+    #[arg(long, short)]
+    config: PathBuf,
+}
+
+fn main() -> ExitCode {
+    e2ee_backup_node::cli::init_logging();
+    let args = Args::parse();
+    let config = match ReplicaConfig::load(&args.config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    e2ee_backup_node::cli::block_on(async move {
+        match e2ee_backup_node::replica_host::run(config, e2ee_backup_node::cli::shutdown_signal())
+            .await
+        {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
