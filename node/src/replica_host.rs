@@ -74,7 +74,9 @@ enum Event {
 pub fn group_config(ids: impl IntoIterator<Item = u8>) -> Config {
     let mut config = Config::new(ids.into_iter().map(ReplicaId));
     // Loopback and LAN round trips are far below the default 100 ms round timeout; a WAN group
-    // should raise it (see sim/src/vault_node.rs for 150 ms one-way links).
+    // should raise it (`round_timeout_ms`, `backoff_base_ms` in the node's config; the
+    // deployment default across datacenters, `Config::across_datacenters`, uses 1,200 ms and
+    // 400 ms, as the simulator does for 150 ms one-way links).
     config.skip_prepare = true;
     config
 }
