@@ -93,7 +93,7 @@ impl SoftHsm {
         let incarnation = rng.next_u64();
         config.jitter_seed = rng.next_u64();
         let genesis = match &trust {
-            NodeTrust::File(file) => {
+            NodeTrust::Durable(file) => {
                 let cell = file.read().map_err(|e| HsmError(e.to_string()))?;
                 cell.incarnation == 0 && disk.is_empty()
             }

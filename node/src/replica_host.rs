@@ -97,7 +97,7 @@ pub async fn run(
     std::fs::create_dir_all(&config.data_dir)?;
     let storage = Storage::open(&config.data_dir.join("replica.redb"))?;
     let trust = match (config.mode, &config.trusted_cell) {
-        (Mode::Durable, Some(path)) => NodeTrust::File(FileTrustedState::new(path)),
+        (Mode::Durable, Some(path)) => NodeTrust::Durable(FileTrustedState::new(path)),
         _ => NodeTrust::Volatile(e2ee_backup::vault::VolatileTrust),
     };
     let ids = config

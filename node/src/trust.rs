@@ -10,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
-use e2ee_backup::vault::{TrustedCell, TrustedState, TrustedStateError, VolatileTrust};
+use e2ee_backup::vault::{DurableOrVolatile, TrustedCell, TrustedState, TrustedStateError};
 
 use crate::files;
 
@@ -110,40 +110,8 @@ impl TrustedState for FileTrustedState {
     }
 }
 
-/// The trusted state of a replica host, in either mode.
-#[derive(Debug)]
-pub enum NodeTrust {
-    /// Durable mode: the cell file.
-    File(FileTrustedState),
-    /// Volatile mode: none.
-    Volatile(VolatileTrust),
-}
-
-impl TrustedState for NodeTrust {
-    fn begin(&mut self) -> Result<TrustedCell, TrustedStateError> {
-        match self {
-            Self::File(t) => t.begin(),
-            Self::Volatile(t) => t.begin(),
-        }
-    }
-    fn check(&self, incarnation: u64) -> Result<(), TrustedStateError> {
-        match self {
-            Self::File(t) => t.check(incarnation),
-            Self::Volatile(t) => t.check(incarnation),
-        }
-    }
-    fn advance(
-        &mut self,
-        incarnation: u64,
-        era: u64,
-        writes: u64,
-    ) -> Result<(), TrustedStateError> {
-        match self {
-            Self::File(t) => t.advance(incarnation, era, writes),
-            Self::Volatile(t) => t.advance(incarnation, era, writes),
-        }
-    }
-}
+/// The trusted state of a replica host, in either mode: the cell file (durable mode) or none.
+pub type NodeTrust = DurableOrVolatile<FileTrustedState>;
 
 #[cfg(test)]
 mod tests {

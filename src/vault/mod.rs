@@ -28,6 +28,7 @@ pub use store::{
     ReplicaWrite, StoreEvent, Ticket,
 };
 pub use trusted::{
-    CountedWrite, DurableImage, ImageError, MemoryOrVolatileTrust, MemoryTrustedState,
-    OwnedTrustedState, TrustedCell, TrustedState, TrustedStateError, VolatileTrust,
+    CountedWrite, DurableImage, DurableOrVolatile, ImageError, MemoryOrVolatileTrust,
+    MemoryTrustedState, OwnedTrustedState, TrustedCell, TrustedState, TrustedStateError,
+    VolatileTrust,
 };

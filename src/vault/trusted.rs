@@ -214,18 +214,22 @@ impl TrustedState for MemoryTrustedState {
     }
 }
 
-/// An in-memory host's trusted state, in either mode: a shared [`MemoryTrustedState`] cell
-/// (durable mode; clones are the same cell) or none ([`VolatileTrust`]). For test harnesses and
-/// simulators that run both modes over one store type.
+/// A host's trusted state in either mode, chosen at start: the HSM's cell `T` (durable mode) or
+/// none ([`VolatileTrust`]), so that one store type serves both modes.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum MemoryOrVolatileTrust {
+pub enum DurableOrVolatile<T> {
     /// Durable mode: the HSM's cell.
-    Durable(MemoryTrustedState),
+    Durable(T),
     /// Volatile mode: no trusted state.
     Volatile(VolatileTrust),
 }
 
-impl MemoryOrVolatileTrust {
+/// An in-memory host's trusted state, in either mode: a shared [`MemoryTrustedState`] cell
+/// (durable mode; clones are the same cell) or none. For test harnesses and simulators that run
+/// both modes over one store type.
+pub type MemoryOrVolatileTrust = DurableOrVolatile<MemoryTrustedState>;
+
+impl DurableOrVolatile<MemoryTrustedState> {
     /// A fresh trusted state: a new cell if `durable`, else none.
     pub fn new(durable: bool) -> Self {
         if durable {
@@ -244,7 +248,7 @@ impl MemoryOrVolatileTrust {
     }
 }
 
-impl TrustedState for MemoryOrVolatileTrust {
+impl<T: TrustedState> TrustedState for DurableOrVolatile<T> {
     fn begin(&mut self) -> Result<TrustedCell, TrustedStateError> {
         match self {
             Self::Durable(t) => t.begin(),
