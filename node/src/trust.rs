@@ -81,18 +81,14 @@ impl FileTrustedState {
 impl TrustedState for FileTrustedState {
     fn begin(&mut self) -> Result<TrustedCell, TrustedStateError> {
         let mut cell = self.read()?;
-        cell.incarnation = cell.incarnation.saturating_add(1);
+        let started = cell.begin();
         self.write(&cell)?;
-        Ok(cell)
+        Ok(started)
     }
 
     fn check(&self, incarnation: u64) -> Result<(), TrustedStateError> {
         // Another process started on the same cell supersedes this one.
-        if self.read()?.incarnation == incarnation {
-            Ok(())
-        } else {
-            Err(TrustedStateError::Superseded)
-        }
+        self.read()?.check(incarnation)
     }
 
     fn advance(
@@ -101,12 +97,9 @@ impl TrustedState for FileTrustedState {
         era: u64,
         writes: u64,
     ) -> Result<(), TrustedStateError> {
-        self.check(incarnation)?;
-        self.write(&TrustedCell {
-            incarnation,
-            era,
-            writes,
-        })
+        let mut cell = self.read()?;
+        cell.advance(incarnation, era, writes)?;
+        self.write(&cell)
     }
 }
 

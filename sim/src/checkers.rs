@@ -209,24 +209,12 @@ impl Oracle {
             .max()
     }
 
-    /// The rule before issue 12, kept only for comparison: a `LoginFinish` of a login made with
-    /// the registration's password restarts the legacy count as soon as a replica accepts it,
-    /// whether or not the reset then commits.
-    fn legacy_reset_at_accepted_finish(&mut self, account: &AccountId, login_id: LoginId) {
-        if let Some(login) = self.logins.get(&(account.clone(), login_id)).copied()
-            && let Some(facts) = self
-                .registrations
-                .get_mut(&(account.clone(), login.generation))
-            && login.password.is_some()
-            && facts.password == login.password
-        {
-            facts.legacy_granted = 0;
-        }
-    }
-
-    /// A replica accepted a `LoginFinish` for `login_id`: if the login was made with the
-    /// registration's password, the reset of its epoch may commit.
-    fn note_owner_finish(&mut self, account: &AccountId, login_id: LoginId) {
+    /// A replica accepted a `LoginFinish` for `login_id`. If the login was made with the
+    /// registration's password:
+    /// - the reset of its epoch may commit (it is credited once a reply shows a later epoch);
+    /// - the rule before issue 12, kept only for comparison, restarts its legacy count at once,
+    ///   whether or not the reset then commits.
+    fn note_accepted_finish(&mut self, account: &AccountId, login_id: LoginId) {
         if let Some(login) = self.logins.get(&(account.clone(), login_id)).copied()
             && let Some(facts) = self
                 .registrations
@@ -235,6 +223,7 @@ impl Oracle {
             && facts.password == login.password
         {
             facts.owner_finished_epochs.insert(login.epoch);
+            facts.legacy_granted = 0;
         }
     }
 
@@ -277,8 +266,7 @@ impl Oracle {
         let password = self.senders.get(&sealed_digest).copied();
         let unsent = !self.sent.contains(&sealed_digest);
         if let Request::LoginFinish { login_id, .. } = &body {
-            self.legacy_reset_at_accepted_finish(&request.account, *login_id);
-            self.note_owner_finish(&request.account, *login_id);
+            self.note_accepted_finish(&request.account, *login_id);
         }
         self.requests.insert(
             (group, host_route),
@@ -907,7 +895,7 @@ mod tests {
         let (mut oracle, account) = oracle_with_registration();
         challenge(&mut oracle, &account, 1, 0, OWNER_PASSWORD);
         // A replica accepts the owner's LoginFinish, but the reset never commits (no release).
-        oracle.legacy_reset_at_accepted_finish(&account, [1; 16]);
+        oracle.note_accepted_finish(&account, [1; 16]);
         challenge(&mut oracle, &account, 2, 0, 99);
         challenge(&mut oracle, &account, 3, 0, 98);
         assert_eq!(
@@ -958,7 +946,7 @@ mod tests {
         challenge(&mut oracle, &account, 1, 0, OWNER_PASSWORD);
         challenge(&mut oracle, &account, 2, 0, 99);
         // The owner's finish is accepted; its release reply is never sent.
-        oracle.note_owner_finish(&account, [1; 16]);
+        oracle.note_accepted_finish(&account, [1; 16]);
         // A reply shows the record at epoch 1: the reset of epoch 0 was chosen.
         status_at_epoch(&mut oracle, &account, 1);
         challenge(&mut oracle, &account, 3, 1, 97);
@@ -976,7 +964,7 @@ mod tests {
         challenge(&mut oracle, &account, 2, 0, 99);
         // A finish of a wrong-password login, then a vault that shows a later epoch anyway: no
         // reset is credited, so the count of epoch 0 continues into epoch 1.
-        oracle.note_owner_finish(&account, [1; 16]);
+        oracle.note_accepted_finish(&account, [1; 16]);
         status_at_epoch(&mut oracle, &account, 1);
         challenge(&mut oracle, &account, 3, 1, 97);
         assert_eq!(oracle.resets_seen_by_epoch, 0);

@@ -93,31 +93,36 @@ impl TrustedState for VolatileTrust {
     }
 }
 
-/// `begin` on a cell: a new instance of the replica, superseding every earlier one.
-fn cell_begin(cell: &mut TrustedCell) -> TrustedCell {
-    cell.incarnation = cell.incarnation.saturating_add(1);
-    *cell
-}
-
-/// `check` on a cell: only the newest instance may go on.
-fn cell_check(cell: &TrustedCell, incarnation: u64) -> Result<(), TrustedStateError> {
-    if cell.incarnation == incarnation {
-        Ok(())
-    } else {
-        Err(TrustedStateError::Superseded)
+impl TrustedCell {
+    /// [`TrustedState::begin`] on this cell: a new instance of the replica, superseding every
+    /// earlier one; returns the new cell.
+    pub fn begin(&mut self) -> TrustedCell {
+        self.incarnation = self.incarnation.saturating_add(1);
+        *self
     }
-}
 
-fn cell_advance(
-    cell: &mut TrustedCell,
-    incarnation: u64,
-    era: u64,
-    writes: u64,
-) -> Result<(), TrustedStateError> {
-    cell_check(cell, incarnation)?;
-    cell.era = era;
-    cell.writes = writes;
-    Ok(())
+    /// [`TrustedState::check`] on this cell: only the newest instance may go on.
+    pub fn check(&self, incarnation: u64) -> Result<(), TrustedStateError> {
+        if self.incarnation == incarnation {
+            Ok(())
+        } else {
+            Err(TrustedStateError::Superseded)
+        }
+    }
+
+    /// [`TrustedState::advance`] on this cell: sets `era` and `writes` if `incarnation` is
+    /// still the newest instance, else nothing changes.
+    pub fn advance(
+        &mut self,
+        incarnation: u64,
+        era: u64,
+        writes: u64,
+    ) -> Result<(), TrustedStateError> {
+        self.check(incarnation)?;
+        self.era = era;
+        self.writes = writes;
+        Ok(())
+    }
 }
 
 /// An in-memory trusted cell held by value, for the model checker: the model keeps it outside
@@ -130,10 +135,10 @@ pub struct OwnedTrustedState {
 
 impl TrustedState for OwnedTrustedState {
     fn begin(&mut self) -> Result<TrustedCell, TrustedStateError> {
-        Ok(cell_begin(&mut self.cell))
+        Ok(self.cell.begin())
     }
     fn check(&self, incarnation: u64) -> Result<(), TrustedStateError> {
-        cell_check(&self.cell, incarnation)
+        self.cell.check(incarnation)
     }
     fn advance(
         &mut self,
@@ -141,7 +146,7 @@ impl TrustedState for OwnedTrustedState {
         era: u64,
         writes: u64,
     ) -> Result<(), TrustedStateError> {
-        cell_advance(&mut self.cell, incarnation, era, writes)
+        self.cell.advance(incarnation, era, writes)
     }
 }
 
@@ -194,12 +199,12 @@ impl core::hash::Hash for MemoryTrustedState {
 impl TrustedState for MemoryTrustedState {
     fn begin(&mut self) -> Result<TrustedCell, TrustedStateError> {
         let mut shared = self.shared.borrow_mut();
-        let cell = cell_begin(&mut shared.cell);
+        let cell = shared.cell.begin();
         shared.nvram_writes = shared.nvram_writes.saturating_add(1);
         Ok(cell)
     }
     fn check(&self, incarnation: u64) -> Result<(), TrustedStateError> {
-        cell_check(&self.shared.borrow().cell, incarnation)
+        self.shared.borrow().cell.check(incarnation)
     }
     fn advance(
         &mut self,
@@ -208,7 +213,7 @@ impl TrustedState for MemoryTrustedState {
         writes: u64,
     ) -> Result<(), TrustedStateError> {
         let mut shared = self.shared.borrow_mut();
-        cell_advance(&mut shared.cell, incarnation, era, writes)?;
+        shared.cell.advance(incarnation, era, writes)?;
         shared.nvram_writes = shared.nvram_writes.saturating_add(1);
         Ok(())
     }
