@@ -18,9 +18,10 @@ use crate::keys;
 use crate::progress::{self, Interrupt, Progress};
 use crate::repo::{self, Compression, IfMissing, Manifest, Repository, SnapshotId};
 use crate::store::{LocalStore, ObjectWriter, Store};
+use crate::vault::{self, NEW_PASSWORD_ENV, PASSWORD_ENV};
 use crate::{
     BackupArgs, Cli, Command, CompressionArg, ImportArgs, InitArgs, KeyArgs, KeyCommand, ListArgs,
-    RestoreArgs, VerifyArgs,
+    RestoreArgs, VaultArgs, VaultCommand, VerifyArgs,
 };
 
 /// Runs one command.
@@ -35,9 +36,8 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Verify(args) => verify(key_file, quiet, &args),
         Command::Key(KeyCommand::Show) => key_show(key_file),
         Command::Key(KeyCommand::Import(args)) => key_import(key_file, &args),
-        Command::Key(KeyCommand::Recover) => Err(CliError::Unavailable(
-            "`key recover` (recovering the key with a password)",
-        )),
+        Command::Key(KeyCommand::Recover(args)) => key_recover(key_file, &args.vault),
+        Command::Vault(command) => vault_command(key_file, command),
     }
 }
 
@@ -48,19 +48,136 @@ fn key_file_path(key_file: Option<PathBuf>) -> Result<PathBuf, CliError> {
 }
 
 fn load_key(key_file: Option<PathBuf>, args: &KeyArgs) -> Result<BackupKey, CliError> {
+    if args.password {
+        let endpoint = vault::endpoint(&args.vault)?;
+        let password = vault::current_password(&args.vault)?;
+        let key = vault::recover(&endpoint, password.as_bytes())?;
+        eprintln!(
+            "recovered the backup key from the vault (not saved on this device: `e2ee-backup key \
+             recover` saves it)"
+        );
+        return Ok(key);
+    }
     match &args.recovery_key_file {
         Some(source) => keys::read_recovery_key(source),
         None => keys::read_key_file(&key_file_path(key_file)?),
     }
 }
 
-fn init(key_file: Option<PathBuf>, args: &InitArgs) -> Result<u8, CliError> {
-    if args.password {
-        return Err(CliError::Unavailable(
-            "`init --password` (keeping the key in the vault behind a password)",
-        ));
-    }
+/// `key recover`: the key from the vault, saved as the key file (which is never replaced).
+fn key_recover(key_file: Option<PathBuf>, args: &VaultArgs) -> Result<u8, CliError> {
     let path = key_file_path(key_file)?;
+    // A key file already there: find out before an attempt is spent.
+    let existing = if fs::symlink_metadata(&path).is_ok() {
+        Some(keys::read_key_file(&path)?)
+    } else {
+        None
+    };
+    let endpoint = vault::endpoint(args)?;
+    let password = vault::current_password(args)?;
+    let key = vault::recover(&endpoint, password.as_bytes())?;
+    match existing {
+        Some(existing) if existing == key => {
+            eprintln!(
+                "recovered the backup key; the key file {} already holds it",
+                path.display()
+            );
+            Ok(EXIT_OK)
+        }
+        Some(_) => Err(CliError::Refused(format!(
+            "recovered a backup key, but the key file {} holds another one and is never replaced \
+             (a lost key loses every backup made with it): give --key-file a new path",
+            path.display()
+        ))),
+        None => {
+            keys::write_key_file(&path, &key)?;
+            eprintln!(
+                "recovered the backup key and saved it in {} (readable by you only)",
+                path.display()
+            );
+            Ok(EXIT_OK)
+        }
+    }
+}
+
+fn vault_command(key_file: Option<PathBuf>, command: VaultCommand) -> Result<u8, CliError> {
+    match command {
+        VaultCommand::Register(args) => {
+            let key = match &args.recovery_key_file {
+                Some(source) => keys::read_recovery_key(source)?,
+                None => keys::read_key_file(&key_file_path(key_file)?)?,
+            };
+            let endpoint = vault::endpoint(&args.vault)?;
+            let password = vault::new_password(args.vault.password_file.as_deref(), PASSWORD_ENV)?;
+            let generation = vault::register(&endpoint, password.as_bytes(), &key, args.attempts)?;
+            report_registered(generation, args.attempts);
+        }
+        VaultCommand::ChangePassword(args) => {
+            let path = key_file_path(key_file)?;
+            let expected = if fs::symlink_metadata(&path).is_ok() {
+                Some(keys::read_key_file(&path)?)
+            } else {
+                None
+            };
+            let endpoint = vault::endpoint(&args.vault)?;
+            let current = vault::current_password(&args.vault)?;
+            let new = vault::new_password(args.new_password_file.as_deref(), NEW_PASSWORD_ENV)?;
+            let generation = vault::change_password(
+                &endpoint,
+                current.as_bytes(),
+                new.as_bytes(),
+                expected.as_ref(),
+                args.attempts,
+            )?;
+            eprintln!("the password is changed");
+            report_registered(generation, args.attempts);
+        }
+        VaultCommand::Delete(args) => {
+            let endpoint = vault::endpoint(&args.vault)?;
+            if !args.yes
+                && !vault::confirm(&format!(
+                    "Delete the backup key of account {:?} from the vault? The key file, the \
+                     recovery key and the backups stay.",
+                    String::from_utf8_lossy(endpoint.account.as_bytes())
+                ))
+            {
+                return Err(CliError::Refused(
+                    "not deleted: confirm on the terminal, or pass --yes".to_owned(),
+                ));
+            }
+            let password = vault::current_password(&args.vault)?;
+            vault::delete(&endpoint, password.as_bytes())?;
+            println!("deleted: the vault no longer holds the backup key of this account");
+        }
+        VaultCommand::Status(args) => {
+            let endpoint = vault::endpoint(&args.vault)?;
+            let (state, attempts, _) = vault::status(&endpoint)?;
+            println!("{}", vault::describe_status(state, attempts));
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+fn report_registered(generation: u64, attempts: u32) {
+    println!(
+        "the vault holds the backup key behind your password (record generation {generation}); \
+         after {attempts} wrong guesses it is erased for good. On a new device: `e2ee-backup key \
+         recover`, or `restore --password`."
+    );
+}
+
+fn init(key_file: Option<PathBuf>, args: &InitArgs) -> Result<u8, CliError> {
+    let path = key_file_path(key_file)?;
+    // Refused now, before a password is asked for (write_key_file checks again).
+    keys::refuse_existing_key_file(&path)?;
+    // The vault and the password first: nothing is made if either is wrong.
+    let vault_setup = if args.password {
+        let endpoint = vault::endpoint(&args.vault)?;
+        let password = vault::new_password(args.vault.password_file.as_deref(), PASSWORD_ENV)?;
+        Some((endpoint, password))
+    } else {
+        None
+    };
     let key = keys::generate_backup_key()?;
     keys::write_key_file(&path, &key)?;
     let recovery = RecoveryKey::from_backup_key(&key);
@@ -85,6 +202,19 @@ fn init(key_file: Option<PathBuf>, args: &InitArgs) -> Result<u8, CliError> {
         )
     });
     shown.map_err(|err| CliError::io("writing to", Path::new("stdout"), err))?;
+    if let Some((endpoint, password)) = vault_setup {
+        let registered = vault::register(&endpoint, password.as_bytes(), &key, args.attempts);
+        match registered {
+            Ok(generation) => report_registered(generation, args.attempts),
+            Err(err) => {
+                eprintln!(
+                    "the key file and the recovery key are saved, but the vault does not hold the \
+                     key yet: `e2ee-backup vault register` tries again"
+                );
+                return Err(err.into());
+            }
+        }
+    }
     if let Some(repo_path) = &args.repo {
         let store = LocalStore::new(repo_path);
         let (_, created) = Repository::open(&store, key, IfMissing::Create)?;
@@ -437,16 +567,15 @@ fn open_repo<'s>(
     key_file: Option<PathBuf>,
     key: &KeyArgs,
 ) -> Result<Repository<'s>, CliError> {
+    if key.password {
+        // No vault attempt for a store that holds no repository.
+        Repository::check_present(store)?;
+    }
     let key = load_key(key_file, key)?;
     Ok(Repository::open(store, key, IfMissing::Fail)?.0)
 }
 
 fn restore(key_file: Option<PathBuf>, quiet: bool, args: &RestoreArgs) -> Result<u8, CliError> {
-    if args.password {
-        return Err(CliError::Unavailable(
-            "`restore --password` (recovering the key with a password)",
-        ));
-    }
     let target =
         std::path::absolute(&args.to).map_err(|err| CliError::io("resolving", &args.to, err))?;
     let (Some(parent), Some(name)) = (target.parent(), target.file_name()) else {

@@ -6,6 +6,7 @@ use std::path::Path;
 use e2ee_backup::StreamError;
 
 use crate::store::StoreError;
+use crate::vault::VaultError;
 
 /// Exit status of a successful run.
 pub const EXIT_OK: u8 = 0;
@@ -19,8 +20,14 @@ pub const EXIT_PARTIAL: u8 = 3;
 pub const EXIT_KEY: u8 = 4;
 /// Exit status of an integrity failure: a snapshot or repository object failed authentication.
 pub const EXIT_INTEGRITY: u8 = 5;
-/// Exit status of a feature that needs a part of the system not built yet (the vault path).
-pub const EXIT_UNAVAILABLE: u8 = 6;
+/// Exit status of a wrong vault password (the message says how many attempts are left).
+pub const EXIT_WRONG_PASSWORD: u8 = 6;
+/// Exit status of a locked vault record: the attempts are used up and the key is erased.
+pub const EXIT_LOCKED: u8 = 7;
+/// Exit status when the vault holds no key for the account (never registered, or deleted).
+pub const EXIT_NO_RECORD: u8 = 8;
+/// Exit status when the vault cannot be reached or does not answer in time: try again later.
+pub const EXIT_UNAVAILABLE: u8 = 9;
 /// Exit status after SIGINT, SIGTERM or SIGHUP (128 + SIGINT, as shells report it).
 pub const EXIT_INTERRUPTED: u8 = 130;
 
@@ -48,12 +55,9 @@ pub enum CliError {
     /// Stored data failed authentication or is malformed: it was changed, damaged or truncated.
     #[error("{0}")]
     Integrity(String),
-    /// The vault (password) path: it needs the relay and vault daemons (issue 13).
-    #[error(
-        "{0} needs the vault, reached through the relay (issue 13), which is not available yet; \
-         use the recovery key instead"
-    )]
-    Unavailable(&'static str),
+    /// The vault (password path) refused, failed or could not be reached.
+    #[error(transparent)]
+    Vault(#[from] VaultError),
     /// The run was stopped by a signal; everything half-written was removed.
     #[error("interrupted; nothing half-written was left behind")]
     Interrupted,
@@ -74,7 +78,7 @@ impl CliError {
             Self::Io { .. } | Self::Store(_) | Self::Refused(_) => EXIT_ERROR,
             Self::Key(_) => EXIT_KEY,
             Self::Integrity(_) => EXIT_INTEGRITY,
-            Self::Unavailable(_) => EXIT_UNAVAILABLE,
+            Self::Vault(err) => err.exit_code(),
             Self::Interrupted => EXIT_INTERRUPTED,
         }
     }

@@ -97,13 +97,7 @@ pub fn default_key_file() -> Option<PathBuf> {
 
 /// Writes a new key file (mode 0600, folder 0700); never replaces an existing one.
 pub fn write_key_file(path: &Path, key: &BackupKey) -> Result<(), CliError> {
-    if fs::symlink_metadata(path).is_ok() {
-        return Err(CliError::Refused(format!(
-            "a key file exists already at {}; it is never replaced (a lost key loses every backup \
-             made with it). Use --key-file to choose another path",
-            path.display()
-        )));
-    }
+    refuse_existing_key_file(path)?;
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
         _ => PathBuf::from("."),
@@ -121,6 +115,18 @@ pub fn write_key_file(path: &Path, key: &BackupKey) -> Result<(), CliError> {
     file.persist_noclobber(path)
         .map_err(|err| CliError::io("saving the key file", path, err.error))?;
     crate::store::sync_dir(&dir).map_err(|err| CliError::io("syncing", &dir, err))
+}
+
+/// Fails if something is at `path` already: a key file is never replaced.
+pub fn refuse_existing_key_file(path: &Path) -> Result<(), CliError> {
+    if fs::symlink_metadata(path).is_ok() {
+        return Err(CliError::Refused(format!(
+            "a key file exists already at {}; it is never replaced (a lost key loses every backup \
+             made with it). Use --key-file to choose another path",
+            path.display()
+        )));
+    }
+    Ok(())
 }
 
 fn private_file_permissions() -> fs::Permissions {

@@ -105,6 +105,19 @@ pub enum IfMissing {
 }
 
 impl<'s> Repository<'s> {
+    /// Fails as [`Repository::open`] with [`IfMissing::Fail`] would if `store` holds no
+    /// repository, without a key (checked before a vault attempt is spent on the key).
+    pub fn check_present(store: &dyn Store) -> Result<(), CliError> {
+        match store.get_small(CONFIG_OBJECT, CONFIG_LEN as u64) {
+            Ok(_) => Ok(()),
+            Err(StoreError::NotFound { .. }) => Err(CliError::Refused(format!(
+                "no e2ee-backup repository at {}",
+                store.location()
+            ))),
+            Err(err) => Err(err.into()),
+        }
+    }
+
     /// Opens the repository in `store` and checks that `key` is its key, before anything else.
     /// Returns whether it was created now.
     pub fn open(

@@ -48,6 +48,10 @@ impl World {
             .env("HOME", self.path("home"))
             .env_remove("E2EE_BACKUP_KEY_FILE")
             .env_remove("E2EE_BACKUP_REPO")
+            .env_remove("E2EE_BACKUP_VAULT")
+            .env_remove("E2EE_BACKUP_ACCOUNT")
+            .env_remove("E2EE_BACKUP_TOKEN")
+            .env_remove("E2EE_BACKUP_PASSWORD")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -583,29 +587,35 @@ fn init_makes_a_private_key_file_and_never_replaces_it() {
 }
 
 #[test]
-fn the_password_path_says_it_is_not_available_yet() {
+fn the_password_path_without_a_vault_says_what_is_missing_and_makes_no_key() {
     let world = World::new();
     let run = world.run(&["init", "--password"]);
-    run.assert_code(6);
-    assert!(run.stderr().contains("issue 13"), "{}", run.stderr());
+    run.assert_code(1);
+    assert!(run.stderr().contains("--vault"), "{}", run.stderr());
     assert!(
         !world.key_file().exists(),
         "init --password made a key anyway"
     );
-    world.run(&["key", "recover"]).assert_code(6);
+    world.run(&["key", "recover"]).assert_code(1);
+    world.run(&["vault", "status"]).assert_code(1);
     let repo = world.repo();
     let repo = repo.to_str().expect("utf-8");
-    world
-        .run(&[
-            "restore",
-            "latest",
-            "--repo",
-            repo,
-            "--to",
-            "x",
-            "--password",
-        ])
-        .assert_code(6);
+    // No repository there: refused before the vault would be asked.
+    let run = world.run(&[
+        "restore",
+        "latest",
+        "--repo",
+        repo,
+        "--to",
+        "x",
+        "--password",
+    ]);
+    run.assert_code(1);
+    assert!(
+        run.stderr().contains("no e2ee-backup repository"),
+        "{}",
+        run.stderr()
+    );
 }
 
 #[test]
@@ -712,6 +722,11 @@ fn every_command_has_help() {
         &["key", "show", "--help"],
         &["key", "import", "--help"],
         &["key", "recover", "--help"],
+        &["vault", "--help"],
+        &["vault", "register", "--help"],
+        &["vault", "change-password", "--help"],
+        &["vault", "delete", "--help"],
+        &["vault", "status", "--help"],
     ] {
         let run = world.run(args);
         run.assert_code(0);
@@ -720,7 +735,8 @@ fn every_command_has_help() {
             "{args:?}: {}",
             run.stdout()
         );
-        if args.len() > 1 && args[0] != "key" || args.len() > 2 {
+        let group = args[0] == "key" || args[0] == "vault";
+        if args.len() > 1 && !group || args.len() > 2 {
             assert!(
                 run.stdout().contains("Exit codes"),
                 "{args:?}: {}",

@@ -52,21 +52,56 @@ pub const PASSWORD_ENV: &str = "E2EE_VAULT_PASSWORD";
 /// The password: from `file` (its first line), else from [`PASSWORD_ENV`], else a prompt on
 /// the terminal (twice if `confirm`).
 pub fn read_password(file: Option<&Path>, confirm: bool) -> Result<Zeroizing<String>, String> {
-    if let Some(file) = file {
-        let text = Zeroizing::new(
-            std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?,
-        );
+    read_password_from(
+        &PasswordSource {
+            file,
+            env: PASSWORD_ENV,
+            prompt: "Password",
+        },
+        confirm,
+    )
+}
+
+/// Where a password comes from, in order: a file, an environment variable, a prompt.
+pub struct PasswordSource<'a> {
+    /// A file whose first line is the password; `-` reads the first line of standard input.
+    pub file: Option<&'a Path>,
+    /// The environment variable consulted when no file is named.
+    pub env: &'a str,
+    /// The prompt's words (`": "` is added), for example `"Password"` or `"New password"`.
+    pub prompt: &'a str,
+}
+
+/// The password from `source` (the prompt asks twice if `confirm`). The line's end (`\n` or
+/// `\r\n`) is not part of it; every other character is.
+pub fn read_password_from(
+    source: &PasswordSource<'_>,
+    confirm: bool,
+) -> Result<Zeroizing<String>, String> {
+    if let Some(file) = source.file {
+        let text = if file == Path::new("-") {
+            let mut line = Zeroizing::new(String::new());
+            std::io::stdin()
+                .read_line(&mut line)
+                .map_err(|e| format!("reading the password from standard input: {e}"))?;
+            line
+        } else {
+            Zeroizing::new(
+                std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?,
+            )
+        };
         let line = text.lines().next().unwrap_or_default();
         return Ok(Zeroizing::new(line.to_string()));
     }
-    if let Ok(p) = std::env::var(PASSWORD_ENV) {
+    if let Ok(p) = std::env::var(source.env) {
         return Ok(Zeroizing::new(p));
     }
-    let first =
-        Zeroizing::new(rpassword::prompt_password("Password: ").map_err(|e| e.to_string())?);
+    let prompt = format!("{}: ", source.prompt);
+    let first = Zeroizing::new(rpassword::prompt_password(&prompt).map_err(|e| e.to_string())?);
     if confirm {
         let again = Zeroizing::new(
-            rpassword::prompt_password("Password again: ").map_err(|e| e.to_string())?,
+            rpassword::prompt_password(format!("{} again: ", source.prompt))
+                .map_err(|e| e.to_string())?,
         );
         if *again != *first {
             return Err("the passwords differ".into());

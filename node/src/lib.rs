@@ -28,6 +28,7 @@
 pub mod cli;
 pub mod client_link;
 pub mod config;
+pub mod endpoint;
 pub mod files;
 pub mod frame;
 pub mod hsm;

@@ -85,35 +85,57 @@ impl TokenKey {
 
     /// The account `token` names, if it verifies and has not expired at `now` (Unix seconds).
     pub fn verify(&self, token: &str, now: u64) -> Result<AccountId, TokenError> {
-        let mut parts = token.trim().split('.');
-        let (Some(prefix), Some(account), Some(expiry), Some(tag), None) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
-            return Err(TokenError::Malformed);
-        };
-        if prefix != TOKEN_PREFIX {
-            return Err(TokenError::Malformed);
-        }
-        let account = hex::decode(account).map_err(|_| TokenError::Malformed)?;
-        let account = AccountId::new(&account).map_err(|_| TokenError::Malformed)?;
-        if expiry.is_empty() || !expiry.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(TokenError::Malformed);
-        }
-        let expiry: u64 = expiry.parse().map_err(|_| TokenError::Malformed)?;
-        let tag = hex::decode(tag).map_err(|_| TokenError::Malformed)?;
+        let parsed = parse(token)?;
         // Constant-time comparison (hmac's verify_slice).
-        self.mac(&account, expiry)
-            .verify_slice(&tag)
+        self.mac(&parsed.account, parsed.expiry)
+            .verify_slice(&parsed.tag)
             .map_err(|_| TokenError::BadMac)?;
-        if now >= expiry {
+        if now >= parsed.expiry {
             return Err(TokenError::Expired);
         }
-        Ok(account)
+        Ok(parsed.account)
     }
+}
+
+/// A token's fields, not yet verified.
+struct ParsedToken {
+    account: AccountId,
+    expiry: u64,
+    tag: Vec<u8>,
+}
+
+fn parse(token: &str) -> Result<ParsedToken, TokenError> {
+    let mut parts = token.trim().split('.');
+    let (Some(prefix), Some(account), Some(expiry), Some(tag), None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return Err(TokenError::Malformed);
+    };
+    if prefix != TOKEN_PREFIX {
+        return Err(TokenError::Malformed);
+    }
+    let account = hex::decode(account).map_err(|_| TokenError::Malformed)?;
+    let account = AccountId::new(&account).map_err(|_| TokenError::Malformed)?;
+    if expiry.is_empty() || !expiry.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(TokenError::Malformed);
+    }
+    let expiry: u64 = expiry.parse().map_err(|_| TokenError::Malformed)?;
+    let tag = hex::decode(tag).map_err(|_| TokenError::Malformed)?;
+    Ok(ParsedToken {
+        account,
+        expiry,
+        tag,
+    })
+}
+
+/// The account a token names, **not verified** (only the relay holds the key): what a client
+/// reads to address its requests to the same account the relay will bind it to.
+pub fn account_of(token: &str) -> Result<AccountId, TokenError> {
+    parse(token).map(|p| p.account)
 }
 
 /// Seconds since the Unix epoch (0 if the clock is before it).
@@ -135,6 +157,7 @@ mod tests {
         let alice = AccountId::new(b"alice").expect("id");
         let token = key.issue(&alice, 1_000);
         assert_eq!(key.verify(&token, 999), Ok(alice.clone()));
+        assert_eq!(account_of(&token), Ok(alice.clone()));
         assert_eq!(key.verify(&token, 1_000), Err(TokenError::Expired));
         let other = TokenKey::generate(&mut rng);
         assert_eq!(other.verify(&token, 0), Err(TokenError::BadMac));
@@ -152,6 +175,7 @@ mod tests {
             "e2ee1.zz.1.00",
         ] {
             assert_eq!(key.verify(bad, 0), Err(TokenError::Malformed), "{bad}");
+            assert_eq!(account_of(bad), Err(TokenError::Malformed), "{bad}");
         }
     }
 }

@@ -6,14 +6,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode};
 
 use clap::{Parser, Subcommand};
-use e2ee_backup::client::{Client, ClientConfig, ClientOutcome};
-use e2ee_backup::crypto::FleetPublicKeys;
+use e2ee_backup::client::ClientOutcome;
 use e2ee_backup::{AccountId, BackupKey, RecoveryKey};
-use e2ee_backup_node::client_link::ClientLink;
-use e2ee_backup_node::config::{Mode, RelayConfigFile};
-use e2ee_backup_node::provision::{self, CERT_FILE, PUBLIC_KEYS_FILE, TOKEN_KEY_FILE};
-use e2ee_backup_node::token::{TokenKey, unix_now};
-use e2ee_backup_node::{Suite, cli, files};
+use e2ee_backup_node::cli;
+use e2ee_backup_node::config::Mode;
+use e2ee_backup_node::endpoint::{self, EndpointSource, Operation, ResumePolicy};
+use e2ee_backup_node::provision::{self, PUBLIC_KEYS_FILE};
 
 /// Administer a vault fleet and talk to it.
 #[derive(Parser)]
@@ -177,11 +175,9 @@ fn run(args: Args) -> Result<ExitCode, String> {
 }
 
 fn issue(key: &Path, account: &str, valid_for_s: u64) -> Result<String, String> {
-    let bytes = files::read_secret(key).map_err(|e| e.to_string())?;
-    let key = TokenKey::from_bytes(&bytes).ok_or("the token key file must hold 32 bytes")?;
     let account =
         AccountId::new(account.as_bytes()).map_err(|_| "the account id must be 1 to 255 bytes")?;
-    Ok(key.issue(&account, unix_now().saturating_add(valid_for_s)))
+    endpoint::issue(key, &account, valid_for_s)
 }
 
 struct Children(Vec<(String, Child)>);
@@ -267,78 +263,45 @@ fn local(
 }
 
 fn client(link: LinkArgs, op: ClientOp) -> Result<ExitCode, String> {
-    let local = link.local.as_deref();
-    let from_local = |name: &str| local.map(|d| d.join(name));
-    let relay = match (link.relay, local) {
-        (Some(a), _) => a,
-        (None, Some(d)) => {
-            RelayConfigFile::load(&d.join("relay.toml"))
-                .map_err(|e| e.to_string())?
-                .listen
-        }
-        (None, None) => return Err("--relay (or --local) is needed".into()),
+    let source = EndpointSource {
+        dir: link.local,
+        relay: link.relay,
+        server_name: link.server_name,
+        cert: link.cert,
+        fleet: link.fleet,
+        account: Some(link.account),
+        token: link.token,
     };
-    let cert_path = link
-        .cert
-        .or_else(|| from_local(CERT_FILE))
-        .ok_or("--cert (or --local) is needed")?;
-    let fleet_path = link
-        .fleet
-        .or_else(|| from_local(PUBLIC_KEYS_FILE))
-        .ok_or("--fleet (or --local) is needed")?;
-    let token = match (link.token, local) {
-        (Some(t), _) => t,
-        (None, Some(d)) => issue(&d.join(TOKEN_KEY_FILE), &link.account, 3_600)?,
-        (None, None) => return Err("--token, E2EE_VAULT_TOKEN or --local is needed".into()),
-    };
-    let pinned = files::read(&cert_path).map_err(|e| e.to_string())?;
-    let fleet = FleetPublicKeys::from_bytes(&files::read(&fleet_path).map_err(|e| e.to_string())?)
-        .map_err(|_| format!("{}: not a fleet public keys file", fleet_path.display()))?;
-    let account = AccountId::new(link.account.as_bytes())
-        .map_err(|_| "the account id must be 1 to 255 bytes")?;
+    let endpoint = source.resolve().map_err(|e| e.to_string())?;
     let password = match op {
         ClientOp::Status => None,
         ClientOp::Register { .. } => Some(cli::read_password(link.password_file.as_deref(), true)?),
         ClientOp::Recover => Some(cli::read_password(link.password_file.as_deref(), false)?),
     };
-    let mut client = Client::new(Suite::default(), fleet, account, ClientConfig::default());
-    let outcome = cli::block_on(async {
-        let mut l = ClientLink::connect(relay, &link.server_name, &pinned, &token)
-            .await
-            .map_err(|e| e.to_string())?;
-        let pw = password
-            .as_ref()
-            .map(|p| p.as_bytes().to_vec())
-            .unwrap_or_default();
-        let pw = zeroize::Zeroizing::new(pw);
-        match op {
-            ClientOp::Register { attempts } => {
-                let mut rng = e2ee_backup_node::os_rng();
-                let key = BackupKey::generate(&mut rng);
-                let outcome = l
-                    .run(&mut client, |c, now, rng| {
-                        c.start_register(now, rng, &pw, &key, attempts)
-                    })
-                    .await
-                    .map_err(|e| e.to_string())?;
-                if matches!(outcome, ClientOutcome::Registered { .. }) {
-                    println!("recovery key: {}", RecoveryKey::from_backup_key(&key));
-                }
-                Ok::<_, String>(outcome)
-            }
-            ClientOp::Recover => l
-                .run(&mut client, |c, now, rng| c.start_recover(now, rng, &pw))
-                .await
-                .map_err(|e| e.to_string()),
-            ClientOp::Status => l
-                .run(&mut client, |c, now, rng| c.start_status(now, rng))
-                .await
-                .map_err(|e| e.to_string()),
-        }
-    })?;
+    let pw = password.as_ref().map(|p| p.as_bytes()).unwrap_or_default();
+    let mut rng = e2ee_backup_node::os_rng();
+    let key = BackupKey::generate(&mut rng);
+    let operation = match op {
+        ClientOp::Register { attempts } => Operation::Register {
+            password: pw,
+            key: &key,
+            attempts,
+        },
+        ClientOp::Recover => Operation::Recover { password: pw },
+        ClientOp::Status => Operation::Status,
+    };
+    let outcome = endpoint
+        .run_one_blocking(operation, ResumePolicy::NONE)
+        .map_err(|e| e.to_string())?;
     println!("outcome: {}", describe(&outcome));
-    if let ClientOutcome::Recovered(key) = &outcome {
-        println!("recovery key: {}", RecoveryKey::from_backup_key(key));
+    match &outcome {
+        ClientOutcome::Registered { .. } => {
+            println!("recovery key: {}", RecoveryKey::from_backup_key(&key));
+        }
+        ClientOutcome::Recovered(key) => {
+            println!("recovery key: {}", RecoveryKey::from_backup_key(key));
+        }
+        _ => {}
     }
     Ok(match outcome {
         ClientOutcome::Registered { .. }
