@@ -15,17 +15,29 @@ use std::time::{Duration, Instant};
 
 use e2ee_backup::client::ClientOutcome;
 use e2ee_backup_node::config::{Mode, RelayConfigFile, ReplicaConfig};
-use e2ee_backup_node::endpoint::{EndpointSource, Operation, ResumePolicy};
+use e2ee_backup_node::endpoint::{EndpointSource, Operation, ResumePolicy, VaultEndpoint};
 use e2ee_backup_node::{provision, relay_host, replica_host};
 
 const BIN: &str = env!("CARGO_BIN_EXE_e2ee-backup");
 
 /// The shared fleet's folder (provisioned once per test binary; the hosts run until the
-/// process exits).
+/// process exits). Each test runs a user's whole life in seconds: more requests than the
+/// default per-account burst (20, one back every 3 s) allows, so its relay allows 500.
 fn fleet_dir() -> &'static Path {
     static FLEET: OnceLock<tempfile::TempDir> = OnceLock::new();
-    FLEET.get_or_init(start_fleet).path()
+    FLEET.get_or_init(|| start_fleet(500, 3_000)).path()
 }
+
+/// A fleet whose relay lets an account send a burst of only [`TIGHT_BURST`] requests, one
+/// back every second.
+fn tight_fleet_dir() -> &'static Path {
+    static FLEET: OnceLock<tempfile::TempDir> = OnceLock::new();
+    FLEET.get_or_init(|| start_fleet(TIGHT_BURST, 1_000)).path()
+}
+
+const TIGHT_BURST: u32 = 2;
+/// Long enough for a tight bucket to refill completely.
+const TIGHT_REFILL: Duration = Duration::from_millis(2_500);
 
 fn free_port_block(n: u16) -> u16 {
     'search: for _ in 0..50 {
@@ -46,7 +58,7 @@ fn free_port_block(n: u16) -> u16 {
     panic!("no block of free loopback ports");
 }
 
-fn start_fleet() -> tempfile::TempDir {
+fn start_fleet(bucket_capacity: u32, refill_interval_ms: u64) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
     let names = ["localhost".to_owned(), "127.0.0.1".to_owned()];
     provision::provision(dir.path(), "e2ee-backup-cli-test", 1, 5, &names).expect("provision");
@@ -64,9 +76,8 @@ fn start_fleet() -> tempfile::TempDir {
         });
     }
     let mut config = RelayConfigFile::load(&relay).expect("relay config");
-    // Each test runs a user's whole life in seconds: more requests than the default per-account
-    // burst (20, one back every 3 s) allows.
-    config.bucket_capacity = Some(500);
+    config.bucket_capacity = Some(bucket_capacity);
+    config.refill_interval_ms = Some(refill_interval_ms);
     std::thread::spawn(move || {
         e2ee_backup_node::cli::block_on(async move {
             relay_host::run(config, std::future::pending())
@@ -78,16 +89,20 @@ fn start_fleet() -> tempfile::TempDir {
     dir
 }
 
-/// Waits until a status request through the relay gets the vault's answer.
-fn wait_until_serving(dir: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(60);
+fn endpoint_of(dir: &Path, account: &str) -> VaultEndpoint {
     let source = EndpointSource {
         dir: Some(dir.to_path_buf()),
         server_name: "localhost".into(),
-        account: Some("readiness-probe".into()),
+        account: Some(account.into()),
         ..EndpointSource::default()
     };
-    let endpoint = source.resolve().expect("endpoint");
+    source.resolve().expect("endpoint")
+}
+
+/// Waits until a status request through the relay gets the vault's answer.
+fn wait_until_serving(dir: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let endpoint = endpoint_of(dir, "readiness-probe");
     while Instant::now() < deadline {
         if let Ok(ClientOutcome::Status { .. }) =
             endpoint.run_one_blocking(Operation::Status, ResumePolicy::NONE)
@@ -492,4 +507,70 @@ fn an_unreachable_relay_is_try_again_later_and_a_different_key_file_is_never_rep
     run.assert_code(1);
     assert!(run.stderr().contains("never replaced"), "{}", run.stderr());
     assert_eq!(fs::read(&other).expect("other key"), before);
+}
+
+/// A wrong-password recovery whose `LoginFinish` the relay rate-limits, then the status
+/// after the bucket refilled: the attempts left.
+fn rate_limited_wrong_guess(endpoint: &VaultEndpoint, policy: ResumePolicy) -> ClientOutcome {
+    // A full bucket: the recovery's Status spends one token, its LoginStart (counted by the
+    // vault) the other, and the relay refuses the LoginFinish.
+    std::thread::sleep(TIGHT_REFILL);
+    let wrong = Operation::Recover {
+        password: b"not the password",
+    };
+    endpoint.run_one_blocking(wrong, policy).expect("link")
+}
+
+fn attempts_left(endpoint: &VaultEndpoint) -> u32 {
+    std::thread::sleep(TIGHT_REFILL);
+    match endpoint.run_one_blocking(Operation::Status, ResumePolicy::NONE) {
+        Ok(ClientOutcome::Status {
+            attempts_remaining, ..
+        }) => attempts_remaining,
+        other => panic!("status: {other:?}"),
+    }
+}
+
+#[test]
+fn a_rate_limited_guess_is_resumed_with_the_same_bytes_and_counted_once() {
+    let dir = tight_fleet_dir();
+    let key = e2ee_backup::BackupKey::from_bytes([9; 32]);
+    let register = |endpoint: &VaultEndpoint| {
+        let operation = Operation::Register {
+            password: b"the password",
+            key: &key,
+            attempts: 5,
+        };
+        // The Expose is rate-limited and resumed (default policy).
+        let outcome = endpoint.run_one_blocking(operation, ResumePolicy::default());
+        assert!(
+            matches!(outcome, Ok(ClientOutcome::Registered { .. })),
+            "{outcome:?}"
+        );
+        assert_eq!(attempts_left(endpoint), 5);
+    };
+
+    // Resumed: the same LoginFinish once the bucket has a token again; one attempt spent.
+    let resumed = endpoint_of(dir, "frank");
+    register(&resumed);
+    let outcome = rate_limited_wrong_guess(&resumed, ResumePolicy::default());
+    assert_eq!(outcome, ClientOutcome::WrongPassword { remaining: 4 });
+    assert_eq!(attempts_left(&resumed), 4);
+
+    // Control: without the resume the first run ends Unavailable with its guess counted, and
+    // a second run (a new client, as a new process) is counted again.
+    let fresh = endpoint_of(dir, "grace");
+    register(&fresh);
+    let outcome = rate_limited_wrong_guess(&fresh, ResumePolicy::NONE);
+    assert_eq!(outcome, ClientOutcome::Unavailable);
+    assert_eq!(attempts_left(&fresh), 4, "the unanswered guess was counted");
+    let again = Operation::Recover {
+        password: b"not the password",
+    };
+    std::thread::sleep(TIGHT_REFILL);
+    let outcome = fresh.run_one_blocking(again, ResumePolicy::default());
+    assert!(
+        matches!(outcome, Ok(ClientOutcome::WrongPassword { remaining: 3 })),
+        "{outcome:?}"
+    );
 }
