@@ -17,7 +17,7 @@ use crate::error::{CliError, EXIT_OK, EXIT_PARTIAL, describe_stream_error, strea
 use crate::keys;
 use crate::progress::{self, Interrupt, Progress};
 use crate::repo::{self, Compression, IfMissing, Manifest, Repository, SnapshotId};
-use crate::store::{LocalStore, ObjectWriter, Store};
+use crate::store::{self, ObjectWriter, Store};
 use crate::vault::{self, NEW_PASSWORD_ENV, PASSWORD_ENV};
 use crate::{
     BackupArgs, Cli, Command, CompressionArg, ImportArgs, InitArgs, KeyArgs, KeyCommand, ListArgs,
@@ -216,8 +216,8 @@ fn init(key_file: Option<PathBuf>, args: &InitArgs) -> Result<u8, CliError> {
         }
     }
     if let Some(repo_path) = &args.repo {
-        let store = LocalStore::new(repo_path);
-        let (_, created) = Repository::open(&store, key, IfMissing::Create)?;
+        let store = store::open(repo_path)?;
+        let (_, created) = Repository::open(store.as_ref(), key, IfMissing::Create)?;
         eprintln!(
             "{} repository at {}",
             if created {
@@ -313,8 +313,8 @@ fn backup(key_file: Option<PathBuf>, quiet: bool, args: &BackupArgs) -> Result<u
             root.display()
         )));
     }
-    let store = LocalStore::new(&args.repo);
-    let (repo, created) = Repository::open(&store, key, IfMissing::Create)?;
+    let store = store::open(&args.repo)?;
+    let (repo, created) = Repository::open(store.as_ref(), key, IfMissing::Create)?;
     if created {
         eprintln!("created a new repository at {}", store.location());
     }
@@ -563,7 +563,7 @@ fn read_snapshot(
 }
 
 fn open_repo<'s>(
-    store: &'s LocalStore,
+    store: &'s dyn Store,
     key_file: Option<PathBuf>,
     key: &KeyArgs,
 ) -> Result<Repository<'s>, CliError> {
@@ -610,8 +610,8 @@ fn restore(key_file: Option<PathBuf>, quiet: bool, args: &RestoreArgs) -> Result
         )));
     }
 
-    let store = LocalStore::new(&args.repo);
-    let repo = open_repo(&store, key_file, &args.key)?;
+    let store = store::open(&args.repo)?;
+    let repo = open_repo(store.as_ref(), key_file, &args.key)?;
     let id = repo.resolve(&args.snapshot)?;
     let manifest = repo.manifest(&id)?;
     fs::create_dir_all(parent).map_err(|err| CliError::io("creating", parent, err))?;
@@ -716,8 +716,8 @@ fn place(
 }
 
 fn verify(key_file: Option<PathBuf>, quiet: bool, args: &VerifyArgs) -> Result<u8, CliError> {
-    let store = LocalStore::new(&args.repo);
-    let repo = open_repo(&store, key_file, &args.key)?;
+    let store = store::open(&args.repo)?;
+    let repo = open_repo(store.as_ref(), key_file, &args.key)?;
     let id = repo.resolve(&args.snapshot)?;
     let manifest = repo.manifest(&id)?;
     let interrupt = Interrupt::install()
@@ -739,8 +739,8 @@ fn verify(key_file: Option<PathBuf>, quiet: bool, args: &VerifyArgs) -> Result<u
 }
 
 fn list(key_file: Option<PathBuf>, args: &ListArgs) -> Result<u8, CliError> {
-    let store = LocalStore::new(&args.repo);
-    let repo = open_repo(&store, key_file, &args.key)?;
+    let store = store::open(&args.repo)?;
+    let repo = open_repo(store.as_ref(), key_file, &args.key)?;
     let (ids, orphans) = repo.snapshot_ids()?;
     let mut out = io::stdout().lock();
     let mut damaged = None;

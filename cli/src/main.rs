@@ -8,6 +8,7 @@
 compile_error!("the e2ee-backup command supports Unix-like systems only (for now)");
 
 mod archive;
+mod cloud;
 mod commands;
 mod error;
 mod keys;
@@ -170,8 +171,8 @@ struct StatusArgs {
 
 #[derive(Debug, Args)]
 struct InitArgs {
-    /// Also create an empty repository in this store (a local folder); `backup` creates one
-    /// on first use otherwise.
+    /// Also create an empty repository in this store (a local folder, or s3://BUCKET/PREFIX);
+    /// `backup` creates one on first use otherwise.
     #[arg(long, env = "E2EE_BACKUP_REPO", value_name = "STORE")]
     repo: Option<PathBuf>,
     /// Also keep the key in the vault behind a password (asked twice).
@@ -211,7 +212,8 @@ enum CompressionArg {
 struct BackupArgs {
     /// The folder to back up.
     path: PathBuf,
-    /// The store (a local folder; created with a new repository if missing or empty).
+    /// The store: a local folder, or s3://BUCKET/PREFIX (AWS_* environment for credentials and
+    /// endpoint); a new repository is created in it if missing or empty.
     #[arg(long, env = "E2EE_BACKUP_REPO", value_name = "STORE")]
     repo: PathBuf,
     /// Compression applied before encryption.
@@ -228,7 +230,7 @@ struct BackupArgs {
 struct RestoreArgs {
     /// The snapshot id (see `list`), or `latest`.
     snapshot: String,
-    /// The store.
+    /// The store: a local folder, or s3://BUCKET/PREFIX.
     #[arg(long, env = "E2EE_BACKUP_REPO", value_name = "STORE")]
     repo: PathBuf,
     /// The folder to restore into: must not exist or be empty, unless --force.
@@ -244,7 +246,7 @@ struct RestoreArgs {
 
 #[derive(Debug, Args)]
 struct ListArgs {
-    /// The store.
+    /// The store: a local folder, or s3://BUCKET/PREFIX.
     #[arg(long, env = "E2EE_BACKUP_REPO", value_name = "STORE")]
     repo: PathBuf,
     #[command(flatten)]
@@ -255,7 +257,7 @@ struct ListArgs {
 struct VerifyArgs {
     /// The snapshot id (see `list`), or `latest`.
     snapshot: String,
-    /// The store.
+    /// The store: a local folder, or s3://BUCKET/PREFIX.
     #[arg(long, env = "E2EE_BACKUP_REPO", value_name = "STORE")]
     repo: PathBuf,
     #[command(flatten)]

@@ -4,9 +4,9 @@
 //! `[A-Za-z0-9_.-]` segments that never start with a dot (see [`validate_name`]), so they can
 //! never leave the store's root, and temporary files (which start with a dot) are never listed.
 //! A new object becomes visible only when it is complete ([`ObjectWriter::commit`]); dropping the
-//! writer without committing discards it. Another backend (for example S3 through the
-//! `object_store` crate, as a multipart upload completed by `commit`) implements the same five
-//! methods.
+//! writer without committing discards it. [`open`] picks the backend from the location: a
+//! local folder ([`LocalStore`]) or `s3://` ([`crate::cloud::CloudStore`], S3 and S3-compatible
+//! services through the `object_store` crate).
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
@@ -115,6 +115,34 @@ pub fn validate_name(name: &str) -> Result<(), StoreError> {
     } else {
         Err(StoreError::InvalidName(name.to_owned()))
     }
+}
+
+/// The store `location` names: `s3://BUCKET/PREFIX` (see [`crate::cloud`]) or a local folder.
+pub fn open(location: &Path) -> Result<Box<dyn Store>, StoreError> {
+    if let Some(text) = location.to_str()
+        && let Some((scheme, _)) = text.split_once("://")
+        && !scheme.is_empty()
+        && scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'+')
+    {
+        if format!("{scheme}://") == crate::cloud::S3_SCHEME {
+            return Ok(Box::new(crate::cloud::CloudStore::open_s3(text)?));
+        }
+        return Err(StoreError::Io {
+            location: text.to_owned(),
+            what: "opening",
+            name: String::new(),
+            source: io::Error::new(
+                io::ErrorKind::Unsupported,
+                format!(
+                    "{scheme}:// stores are not supported: use s3:// (S3 and S3-compatible \
+                     services) or a local folder"
+                ),
+            ),
+        });
+    }
+    Ok(Box::new(LocalStore::new(location)))
 }
 
 /// A store in a local directory: one file per object, `/` in names being subdirectories.
