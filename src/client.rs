@@ -39,6 +39,7 @@ use subtle::ConstantTimeEq as _;
 use crate::backup_key::BackupKey;
 use crate::crypto::labels::{LABEL_DELETE_PROOF, LABEL_EXPOSE_PROOF, LABEL_PROOF_CHECK};
 use crate::crypto::{CryptoError, CryptoSuite, FleetPublicKeys, Identities, SecretBytes};
+use crate::drops::{DropCounts, DropReason};
 use crate::ids::AccountId;
 use crate::vault::record::MAX_ATTEMPT_LIMIT;
 use crate::wire::{
@@ -271,6 +272,7 @@ pub struct Client<S: CryptoSuite> {
     /// resuming (a login, or a registration past its `RegisterStart`).
     unfinished: Option<Operation<S::ClientRegistration, S::ClientLogin>>,
     outputs: VecDeque<ClientOutput>,
+    drops: DropCounts,
 }
 
 enum Step<S: CryptoSuite> {
@@ -291,7 +293,13 @@ impl<S: CryptoSuite> Client<S> {
             operations: BTreeMap::new(),
             unfinished: None,
             outputs: VecDeque::new(),
+            drops: DropCounts::default(),
         }
+    }
+
+    /// The replies this client dropped, by reason (SPEC.md "Dropped inputs").
+    pub fn drops(&self) -> &DropCounts {
+        &self.drops
     }
 
     /// Whether a login that ended `Unavailable` is kept for resuming.
@@ -566,6 +574,7 @@ impl<S: CryptoSuite> Client<S> {
         bytes: &[u8],
     ) {
         let Ok(reply) = ClientReply::decode(bytes) else {
+            self.drops.count(DropReason::CannotDecode);
             return;
         };
         let found = self.operations.iter().find_map(|(id, op)| {
@@ -573,6 +582,8 @@ impl<S: CryptoSuite> Client<S> {
                 .then_some(*id)
         });
         let Some(id) = found else {
+            // A late duplicate, an answer to an operation that ended, or a forgery.
+            self.drops.count(DropReason::Replayed);
             return;
         };
         let body = match &reply.body {
@@ -584,9 +595,11 @@ impl<S: CryptoSuite> Client<S> {
                     self.suite
                         .open_reply(&op.in_flight.reply_key, &reply_aad(reply.kind), sealed)
                 else {
+                    self.drops.count(DropReason::CannotOpen);
                     return;
                 };
                 let Ok(body) = Reply::decode_padded(&plain) else {
+                    self.drops.count(DropReason::CannotDecode);
                     return;
                 };
                 body

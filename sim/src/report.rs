@@ -62,6 +62,8 @@ pub struct FaultTotals {
     pub replica_drops: u64,
     /// Inputs the relays dropped and counted.
     pub relay_drops: u64,
+    /// Replies the clients dropped and counted.
+    pub client_drops: u64,
     /// Requests answered `Rejected`.
     pub rejected_replies: u64,
     /// Old copies delivered again.
@@ -82,7 +84,8 @@ impl FaultTotals {
     /// One line for the report.
     pub fn line(&self) -> String {
         format!(
-            "corrupted {} (replica-link deliveries {}), drops counted: replicas {} relays {}; \
+            "corrupted {} (replica-link deliveries {}), drops counted: replicas {} relays {} \
+             clients {}; \
              requests answered Rejected {}; \
              replays {}; clock jumps {}; torn writes {}; disks lost {}; relay tampering {}; \
              Byzantine promises {}",
@@ -90,6 +93,7 @@ impl FaultTotals {
             self.corrupted_link_deliveries,
             self.replica_drops,
             self.relay_drops,
+            self.client_drops,
             self.rejected_replies,
             self.replays,
             self.clock_jumps,
@@ -138,6 +142,7 @@ impl Report {
         f.corrupted_link_deliveries += st.corrupted_link_deliveries;
         f.replica_drops += st.replica_drops;
         f.relay_drops += st.relay_drops;
+        f.client_drops += st.client_drops;
         f.rejected_replies += st.rejected_replies;
         f.replays += st.replays;
         f.clock_jumps += st.clock_jumps;

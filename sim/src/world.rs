@@ -188,6 +188,8 @@ pub struct Stats {
     pub replica_drops: u64,
     /// Inputs the relays dropped and counted.
     pub relay_drops: u64,
+    /// Replies the users' clients dropped and counted (corrupted, replayed, tampered).
+    pub client_drops: u64,
     /// Requests the replicas answered `Rejected` (a sealed request that does not open, or does
     /// not decode: not a drop, SPEC.md "Dropped inputs").
     pub rejected_replies: u64,
@@ -1647,6 +1649,7 @@ impl World {
         self.stats.legacy_attempt_violations = self.oracle.legacy_attempt_violations;
         self.stats.replica_drops = self.nodes.iter().map(VaultNode::drops_over_run).sum();
         self.stats.relay_drops = self.relays.iter().map(|r| r.relay.drops().total()).sum();
+        self.stats.client_drops = self.users.iter().map(|u| u.client.drops().total()).sum();
         self.stats.torn_writes = self.nodes.iter().map(|n| n.torn_writes).sum();
         self.stats.disks_lost = self.nodes.iter().map(|n| n.disks_lost).sum();
         RunResult {
