@@ -6,13 +6,16 @@
 //! change-password and delete do what they say; every setup error comes before an attempt is
 //! spent.
 
+mod common;
+
 use std::fs;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use common::Run;
 use e2ee_backup::client::ClientOutcome;
 use e2ee_backup_node::config::{Mode, RelayConfigFile, ReplicaConfig};
 use e2ee_backup_node::endpoint::{EndpointSource, Operation, ResumePolicy, VaultEndpoint};
@@ -234,33 +237,6 @@ impl Device {
             ],
             Some(password),
         )
-    }
-}
-
-struct Run(Output);
-
-impl Run {
-    fn code(&self) -> i32 {
-        self.0.status.code().expect("exit code")
-    }
-
-    fn stdout(&self) -> String {
-        String::from_utf8_lossy(&self.0.stdout).into_owned()
-    }
-
-    fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.0.stderr).into_owned()
-    }
-
-    #[track_caller]
-    fn assert_code(&self, code: i32) {
-        assert_eq!(
-            self.code(),
-            code,
-            "exit code; stdout:\n{}\nstderr:\n{}",
-            self.stdout(),
-            self.stderr()
-        );
     }
 }
 
