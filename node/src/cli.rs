@@ -30,6 +30,41 @@ pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
     }
 }
 
+/// A daemon's `main` after its arguments: logging, the configuration at `config` read by
+/// `load`, then `run(config, shutdown)` on the runtime until it ends; any error is printed and
+/// exits with failure.
+pub fn run_daemon<C, LoadError, RunError, Run>(
+    config: &Path,
+    load: impl FnOnce(&Path) -> Result<C, LoadError>,
+    run: impl FnOnce(C, BoxedShutdown) -> Run,
+) -> std::process::ExitCode
+where
+    LoadError: std::fmt::Display,
+    RunError: std::fmt::Display,
+    Run: std::future::Future<Output = Result<(), RunError>>,
+{
+    init_logging();
+    let config = match load(config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    block_on(async move {
+        match run(config, Box::pin(shutdown_signal())).await {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+/// The shutdown future [`run_daemon`] hands to a host.
+pub type BoxedShutdown = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
 /// Resolves on Ctrl-C or SIGTERM.
 pub async fn shutdown_signal() {
     let term = async {

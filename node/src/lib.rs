@@ -25,6 +25,7 @@
 //!
 //! SPEC.md "Hosts" names every frame, file and token format used here.
 
+pub mod accept;
 pub mod cli;
 pub mod client_link;
 pub mod config;

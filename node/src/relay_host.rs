@@ -19,6 +19,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
+use crate::accept::accept_loop;
 use crate::config::RelayConfigFile;
 use crate::frame::{self, FrameError, ROLE_RELAY};
 use crate::stats::{HostCounters, INPUT_QUEUE, deliver, drops_line, offer};
@@ -96,12 +97,20 @@ pub async fn run(
     }
     let listener = TcpListener::bind(config.listen).await?;
     info!(listen = %config.listen, groups = relay_config.vault_groups, replicas_per_group = relay_config.replicas_per_group, "relay listening");
+    let client_counters = counters.clone();
     tokio::spawn(accept_loop(
         listener,
-        acceptor,
-        key,
-        events_tx,
+        MAX_CONNECTIONS,
         counters.clone(),
+        move |stream, from, conn| {
+            let (acceptor, key, events, counters) = (
+                acceptor.clone(),
+                key.clone(),
+                events_tx.clone(),
+                client_counters.clone(),
+            );
+            serve_client(stream, from, conn, acceptor, key, events, counters)
+        },
     ));
     let stats_every = Duration::from_secs(config.stats_interval_s);
     let core = tokio::task::spawn_blocking(move || {
@@ -255,40 +264,6 @@ async fn replica_link(
             }
         }
         read_task.abort();
-    }
-}
-
-async fn accept_loop(
-    listener: TcpListener,
-    acceptor: tokio_rustls::TlsAcceptor,
-    key: Arc<TokenKey>,
-    events: std_mpsc::SyncSender<Event>,
-    counters: Arc<HostCounters>,
-) {
-    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
-    let mut next_conn: u64 = 0;
-    loop {
-        let Ok((stream, from)) = listener.accept().await else {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-            continue;
-        };
-        let Ok(slot) = slots.clone().try_acquire_owned() else {
-            HostCounters::bump(&counters.connections_refused);
-            continue;
-        };
-        stream.set_nodelay(true).ok();
-        HostCounters::bump(&counters.connections);
-        next_conn += 1;
-        let (acceptor, key, events, counters) = (
-            acceptor.clone(),
-            key.clone(),
-            events.clone(),
-            counters.clone(),
-        );
-        tokio::spawn(async move {
-            serve_client(stream, from, next_conn, acceptor, key, events, counters).await;
-            drop(slot);
-        });
     }
 }
 

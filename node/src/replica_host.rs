@@ -24,6 +24,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tracing::{debug, error, info, warn};
 
+use crate::accept::accept_loop;
 use crate::config::{Mode, ReplicaConfig};
 use crate::frame::{self, FrameError, ROLE_RELAY, ROLE_REPLICA};
 use crate::hsm::{Provisioned, SoftHsm};
@@ -145,7 +146,22 @@ pub async fn run(
         peers.insert(peer.replica, tx);
         tokio::spawn(peer_link(peer.addr, rx, counters.clone()));
     }
-    tokio::spawn(accept_loop(listener, events_tx, counters.clone()));
+    let peer_counters = counters.clone();
+    let peer_events = events_tx.clone();
+    tokio::spawn(accept_loop(
+        listener,
+        MAX_CONNECTIONS,
+        counters.clone(),
+        move |stream, from, conn| {
+            serve(
+                stream,
+                from,
+                conn,
+                peer_events.clone(),
+                peer_counters.clone(),
+            )
+        },
+    ));
 
     let stats_every = Duration::from_secs(config.stats_interval_s);
     let hsm_counters = counters.clone();
@@ -383,33 +399,6 @@ async fn peer_link(addr: SocketAddr, mut rx: mpsc::Receiver<Vec<u8>>, counters: 
                 backoff = (backoff * 2).min(Duration::from_secs(1));
             }
         }
-    }
-}
-
-async fn accept_loop(
-    listener: TcpListener,
-    events: std_mpsc::SyncSender<Event>,
-    counters: Arc<HostCounters>,
-) {
-    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
-    let mut next_conn: u64 = 0;
-    loop {
-        let Ok((stream, from)) = listener.accept().await else {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-            continue;
-        };
-        let Ok(slot) = slots.clone().try_acquire_owned() else {
-            HostCounters::bump(&counters.connections_refused);
-            continue;
-        };
-        stream.set_nodelay(true).ok();
-        HostCounters::bump(&counters.connections);
-        next_conn += 1;
-        let (events, counters) = (events.clone(), counters.clone());
-        tokio::spawn(async move {
-            serve(stream, from, next_conn, events, counters).await;
-            drop(slot);
-        });
     }
 }
 

@@ -16,24 +16,10 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    e2ee_backup_node::cli::init_logging();
     let args = Args::parse();
-    let config = match RelayConfigFile::load(&args.config) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    e2ee_backup_node::cli::block_on(async move {
-        match e2ee_backup_node::relay_host::run(config, e2ee_backup_node::cli::shutdown_signal())
-            .await
-        {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::FAILURE
-            }
-        }
-    })
+    e2ee_backup_node::cli::run_daemon(
+        &args.config,
+        RelayConfigFile::load,
+        e2ee_backup_node::relay_host::run,
+    )
 }
