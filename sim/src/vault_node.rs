@@ -227,21 +227,11 @@ fn tear(old: Option<&[u8]>, new: &[u8], cut: u64) -> Vec<u8> {
 /// Most requests a host keeps routes for (older ones are forgotten).
 pub const ROUTES_MAX: usize = 100_000;
 
-/// A consensus phase without a quorum of answers is abandoned after this long. The default
-/// (100 ms) is for a group in one place; the simulated datacenters are up to 150 ms apart one
-/// way, so a quorum round trip from the farthest replica takes about 230 ms plus disk writes.
-pub const ROUND_TIMEOUT_MS: u64 = 1_200;
-
-/// Base of the backoff after a refused round (default 20 ms): dueling proposers in different
-/// datacenters need a backoff on the scale of their round trips to let one of them win.
-pub const BACKOFF_BASE_MS: u64 = 400;
-
-/// The membership and timings of every group: replicas `0..REPLICAS_PER_GROUP`.
+/// The membership and timings of every group: replicas `0..REPLICAS_PER_GROUP`, with the
+/// deployment default for groups spread over datacenters ([`Config::across_datacenters`]: the
+/// simulated datacenters are up to 150 ms apart one way).
 pub fn group_config() -> Config {
-    let mut config = Config::new((0..REPLICAS_PER_GROUP).map(ReplicaId));
-    config.round_timeout_ms = ROUND_TIMEOUT_MS;
-    config.backoff_base_ms = BACKOFF_BASE_MS;
-    config.skip_prepare = true;
+    let mut config = Config::across_datacenters((0..REPLICAS_PER_GROUP).map(ReplicaId));
     // Re-genesis (SPEC.md "Re-genesis") is off in the simulator until its checkers treat a
     // refounded group's lost records as a declared loss rather than as INV-DURABLE and
     // INV-LINEAR violations, and open tickets of every lineage; `tests/regenesis.rs` covers it.
