@@ -91,13 +91,18 @@ impl CloudStore {
         })
     }
 
+    /// The bucket key of `name` (which may be empty: the key prefix of the whole store).
+    fn key_of(&self, name: &str) -> String {
+        if self.prefix.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{}/{name}", self.prefix)
+        }
+    }
+
     fn path_of(&self, name: &str) -> Result<ObjectPath, StoreError> {
         validate_name(name)?;
-        Ok(if self.prefix.is_empty() {
-            ObjectPath::from(name)
-        } else {
-            ObjectPath::from(format!("{}/{name}", self.prefix))
-        })
+        Ok(ObjectPath::from(self.key_of(name)))
     }
 
     fn error(&self, what: &'static str, name: &str, err: object_store::Error) -> StoreError {
@@ -133,11 +138,7 @@ impl CloudStore {
         let folder = key_prefix
             .rsplit_once('/')
             .map(|(folder, _)| ObjectPath::from(folder));
-        let strip = if self.prefix.is_empty() {
-            String::new()
-        } else {
-            format!("{}/", self.prefix)
-        };
+        let strip = self.key_of("");
         self.runtime.block_on(async {
             let mut listing = self.store.list(folder.as_ref());
             let mut names = Vec::new();
@@ -204,25 +205,15 @@ impl Store for CloudStore {
     }
 
     fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        let key_prefix = if self.prefix.is_empty() {
-            prefix.to_owned()
-        } else {
-            format!("{}/{prefix}", self.prefix)
-        };
         Ok(self
-            .keys(&key_prefix, None)?
+            .keys(&self.key_of(prefix), None)?
             .into_iter()
             .filter(|name| validate_name(name).is_ok())
             .collect())
     }
 
     fn is_empty(&self) -> Result<bool, StoreError> {
-        let key_prefix = if self.prefix.is_empty() {
-            String::new()
-        } else {
-            format!("{}/", self.prefix)
-        };
-        Ok(self.keys(&key_prefix, Some(1))?.is_empty())
+        Ok(self.keys(&self.key_of(""), Some(1))?.is_empty())
     }
 }
 

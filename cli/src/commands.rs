@@ -58,7 +58,15 @@ fn load_key(key_file: Option<PathBuf>, args: &KeyArgs) -> Result<BackupKey, CliE
         );
         return Ok(key);
     }
-    match &args.recovery_key_file {
+    key_from_files(key_file, args.recovery_key_file.as_deref())
+}
+
+/// The key from the recovery key at `recovery_key_file` if one is named, else the key file.
+fn key_from_files(
+    key_file: Option<PathBuf>,
+    recovery_key_file: Option<&Path>,
+) -> Result<BackupKey, CliError> {
+    match recovery_key_file {
         Some(source) => keys::read_recovery_key(source),
         None => keys::read_key_file(&key_file_path(key_file)?),
     }
@@ -68,11 +76,7 @@ fn load_key(key_file: Option<PathBuf>, args: &KeyArgs) -> Result<BackupKey, CliE
 fn key_recover(key_file: Option<PathBuf>, args: &VaultArgs) -> Result<u8, CliError> {
     let path = key_file_path(key_file)?;
     // A key file already there: find out before an attempt is spent.
-    let existing = if fs::symlink_metadata(&path).is_ok() {
-        Some(keys::read_key_file(&path)?)
-    } else {
-        None
-    };
+    let existing = keys::read_key_file_if_present(&path)?;
     let endpoint = vault::endpoint(args)?;
     let password = vault::current_password(args)?;
     let key = vault::recover(&endpoint, password.as_bytes())?;
@@ -103,10 +107,7 @@ fn key_recover(key_file: Option<PathBuf>, args: &VaultArgs) -> Result<u8, CliErr
 fn vault_command(key_file: Option<PathBuf>, command: VaultCommand) -> Result<u8, CliError> {
     match command {
         VaultCommand::Register(args) => {
-            let key = match &args.recovery_key_file {
-                Some(source) => keys::read_recovery_key(source)?,
-                None => keys::read_key_file(&key_file_path(key_file)?)?,
-            };
+            let key = key_from_files(key_file, args.recovery_key_file.as_deref())?;
             let endpoint = vault::endpoint(&args.vault)?;
             let password = vault::new_password(args.vault.password_file.as_deref(), PASSWORD_ENV)?;
             let generation = vault::register(&endpoint, password.as_bytes(), &key, args.attempts)?;
@@ -114,11 +115,7 @@ fn vault_command(key_file: Option<PathBuf>, command: VaultCommand) -> Result<u8,
         }
         VaultCommand::ChangePassword(args) => {
             let path = key_file_path(key_file)?;
-            let expected = if fs::symlink_metadata(&path).is_ok() {
-                Some(keys::read_key_file(&path)?)
-            } else {
-                None
-            };
+            let expected = keys::read_key_file_if_present(&path)?;
             let endpoint = vault::endpoint(&args.vault)?;
             let current = vault::current_password(&args.vault)?;
             let new = vault::new_password(args.new_password_file.as_deref(), NEW_PASSWORD_ENV)?;

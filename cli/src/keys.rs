@@ -173,6 +173,15 @@ pub fn read_key_file(path: &Path) -> Result<BackupKey, CliError> {
     parse_key_file(&text, path)
 }
 
+/// The key file at `path` if there is one (anything at `path` must be a valid key file).
+pub fn read_key_file_if_present(path: &Path) -> Result<Option<BackupKey>, CliError> {
+    if fs::symlink_metadata(path).is_ok() {
+        read_key_file(path).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
 fn read_bounded(reader: impl Read) -> io::Result<Zeroizing<String>> {
     let mut text = Zeroizing::new(String::with_capacity(MAX_KEY_INPUT as usize));
     reader.take(MAX_KEY_INPUT).read_to_string(&mut text)?;
