@@ -68,7 +68,6 @@ impl<S: CryptoSuite + Copy> Pair<S> {
             let bytes = match out {
                 ClientOutput::Send { bytes } => bytes,
                 ClientOutput::Completed { outcome, .. } => return outcome,
-                _ => panic!(),
             };
             let request = ClientRequest::decode(&bytes).unwrap();
             let forward = VaultRequest {

@@ -71,7 +71,6 @@ fn run(
         let bytes = match client.poll_output().expect("client stalled") {
             ClientOutput::Send { bytes } => bytes,
             ClientOutput::Completed { outcome, .. } => return outcome,
-            _ => panic!("unexpected client output"),
         };
         let request = ClientRequest::decode(&bytes).unwrap();
         let forward = VaultRequest {

@@ -81,7 +81,6 @@ impl Default for ClientConfig {
 
 /// How an operation ended. Every case is distinct and typed.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
 pub enum ClientOutcome {
     /// Registration and exposure are done; the record of `generation` is usable.
     Registered {
@@ -116,7 +115,6 @@ pub enum ClientOutcome {
 
 /// What the client asks its host to do.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
 pub enum ClientOutput {
     /// Send these bytes (an encoded [`ClientRequest`]) to the relay.
     Send {

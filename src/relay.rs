@@ -97,7 +97,6 @@ pub enum FirstReplica {
 
 /// What the relay asks its host to do.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
 pub enum RelayOutput {
     /// Send these bytes (an encoded [`VaultRequest`]) to replica group `group`.
     ToVault {

@@ -171,7 +171,6 @@ impl World {
             let bytes = match out {
                 ClientOutput::Completed { outcome, .. } => return outcome,
                 ClientOutput::Send { bytes } => bytes,
-                other => panic!("unexpected client output {other:?}"),
             };
             let name = self.name("client-request");
             envelope(

@@ -167,7 +167,6 @@ impl VaultModel {
                     state.history.acknowledged = 1;
                     break;
                 }
-                Some(other) => panic!("unexpected client output {other:?}"),
                 None => panic!("pre-registration stalled"),
             }
             while let Some(out) = state.relay.poll_output() {
@@ -237,7 +236,6 @@ impl VaultModel {
                     }
                     device.outcomes.push(outcome);
                 }
-                _ => {}
             }
         }
         for bytes in sends {
@@ -273,7 +271,9 @@ impl VaultModel {
                 RelayOutput::ToClient { connection, bytes } => {
                     Self::send(state, Packet::RelayToClient { connection, bytes });
                 }
-                _ => {}
+                RelayOutput::ToReplica { .. } => {
+                    unreachable!("a relay of single-replica groups addresses no replica")
+                }
             }
         }
         // A crash was asked for, but nothing reached the vault: not a distinct step.
@@ -325,7 +325,9 @@ impl VaultModel {
                     observe_reply(state, &bytes);
                     replies.push(bytes);
                 }
-                _ => {}
+                VaultOutput::PersistReplica { .. } | VaultOutput::ToReplica { .. } => {
+                    unreachable!("a vault on a local store has no replica outputs")
+                }
             }
         }
         if crash_after.is_some() {

@@ -193,7 +193,6 @@ impl Net {
             match out {
                 ClientOutput::Completed { outcome, .. } => return outcome,
                 ClientOutput::Send { bytes } => self.relay.handle_client_message(now_ms, 1, &bytes),
-                other => unreachable!("unknown client output {other:?}"),
             }
             while let Some(out) = self.relay.poll_output() {
                 match out {

@@ -125,7 +125,9 @@ impl ClientLink {
                     ClientOutput::Completed { operation, outcome } if operation == op => {
                         return Ok(outcome);
                     }
-                    _ => {}
+                    // An earlier operation of this client ending late (one link runs one
+                    // operation at a time, so nothing waits for it).
+                    ClientOutput::Completed { .. } => {}
                 }
             }
             if Instant::now() >= deadline {

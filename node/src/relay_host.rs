@@ -17,7 +17,7 @@ use e2ee_backup::AccountId;
 use e2ee_backup::relay::{Relay, RelayConfig, RelayOutput};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 
 use crate::accept::accept_loop;
 use crate::config::RelayConfigFile;
@@ -177,10 +177,6 @@ fn relay_loop(
                     bytes,
                 } => (links.get(&(group, replica)), bytes),
                 RelayOutput::ToClient { connection, bytes } => (clients.get(&connection), bytes),
-                other => {
-                    warn!(?other, "an output this relay host does not know");
-                    continue;
-                }
             };
             if tx.is_none_or(|tx| tx.try_send(bytes).is_err()) {
                 HostCounters::bump(&counters.send_queue_full);

@@ -627,9 +627,9 @@ impl VaultNode {
                 VaultOutput::ToReplica { to, bytes } => {
                     effects.push(NodeEffect::ToReplica { to: to.0, bytes });
                 }
-                // A single-replica write never comes from a consensus store; other outputs
-                // this host does not know are not carried out.
-                _ => {}
+                VaultOutput::Persist { .. } => {
+                    unreachable!("a replica on a consensus store persists replica writes only")
+                }
             }
         }
         effects

@@ -1344,7 +1344,9 @@ impl World {
                         );
                     }
                 }
-                _ => {}
+                RelayOutput::ToVault { .. } => {
+                    unreachable!("the simulated relays serve five-replica groups")
+                }
             }
         }
         self.update_relay_timer(relay);
@@ -1541,7 +1543,6 @@ impl World {
                         }
                     }
                 }
-                _ => {}
             }
         }
         self.update_timer(index);

@@ -40,7 +40,6 @@ use crate::wire::{
 
 /// What the vault asks its host to do, in order.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
 pub enum VaultOutput {
     /// Durably store `sealed_record` as the record of `account` (sealed under the fleet storage
     /// key). Must complete before any later output is acted on.

@@ -134,7 +134,6 @@ impl<S: CryptoSuite + Copy> Net<S> {
                     ClientOutput::Completed { operation, outcome } => {
                         self.outcomes.push((*conn, operation, outcome))
                     }
-                    _ => panic!("unknown client output"),
                 }
             }
         }

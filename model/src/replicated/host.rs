@@ -147,7 +147,9 @@ impl ReplicatedModel {
                 RelayOutput::ToClient { connection, bytes } => {
                     Self::send(state, Packet::RelayToClient { connection, bytes });
                 }
-                _ => {}
+                RelayOutput::ToVault { .. } => {
+                    unreachable!("a relay of replicated groups addresses one replica at a time")
+                }
             }
         }
         crashed
@@ -233,8 +235,9 @@ impl ReplicatedModel {
                     state.relay.handle_vault_message(now, &bytes);
                     self.relay_outputs(state, None);
                 }
-                // `Persist` is the single-replica store's; `VaultOutput` is non-exhaustive.
-                _ => {}
+                VaultOutput::Persist { .. } => {
+                    unreachable!("a replica on a consensus store persists replica writes only")
+                }
             }
         }
         if crash.is_some()

@@ -341,7 +341,6 @@ impl ReplicatedModel {
                         assert_eq!(outcome, ClientOutcome::Registered { generation: 1 });
                         registered = true;
                     }
-                    other => panic!("unexpected client output {other:?}"),
                 }
             }
             let packet = match state.links.keys().next().copied() {
@@ -415,7 +414,6 @@ impl ReplicatedModel {
                     device.outcomes.push(outcome.clone());
                     outcomes.push(outcome);
                 }
-                _ => {}
             }
         }
         let next_op = device.next_op;

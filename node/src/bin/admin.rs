@@ -279,16 +279,20 @@ fn client(link: LinkArgs, op: ClientOp) -> Result<ExitCode, String> {
         ClientOp::Recover => Some(cli::read_password(link.password_file.as_deref(), false)?),
     };
     let pw = password.as_ref().map(|p| p.as_bytes()).unwrap_or_default();
-    let mut rng = e2ee_backup_node::os_rng();
-    let key = BackupKey::generate(&mut rng);
-    let operation = match op {
-        ClientOp::Register { attempts } => Operation::Register {
+    // A backup key only for a registration: recover and status make none.
+    let new_key = match op {
+        ClientOp::Register { .. } => Some(BackupKey::generate(&mut e2ee_backup_node::os_rng())),
+        ClientOp::Recover | ClientOp::Status => None,
+    };
+    let operation = match (op, &new_key) {
+        (ClientOp::Register { attempts }, Some(key)) => Operation::Register {
             password: pw,
-            key: &key,
+            key,
             attempts,
         },
-        ClientOp::Recover => Operation::Recover { password: pw },
-        ClientOp::Status => Operation::Status,
+        (ClientOp::Register { .. }, None) => unreachable!("a registration always has a new key"),
+        (ClientOp::Recover, _) => Operation::Recover { password: pw },
+        (ClientOp::Status, _) => Operation::Status,
     };
     let outcome = endpoint
         .run_one_blocking(operation, ResumePolicy::NONE)
@@ -296,7 +300,9 @@ fn client(link: LinkArgs, op: ClientOp) -> Result<ExitCode, String> {
     println!("outcome: {}", describe(&outcome));
     match &outcome {
         ClientOutcome::Registered { .. } => {
-            println!("recovery key: {}", RecoveryKey::from_backup_key(&key));
+            if let Some(key) = &new_key {
+                println!("recovery key: {}", RecoveryKey::from_backup_key(key));
+            }
         }
         ClientOutcome::Recovered(key) => {
             println!("recovery key: {}", RecoveryKey::from_backup_key(key));
@@ -330,6 +336,5 @@ fn describe(outcome: &ClientOutcome) -> String {
         } => format!(
             "status generation={generation} state={state:?} attempts_remaining={attempts_remaining}"
         ),
-        other => format!("{other:?}"),
     }
 }
