@@ -118,9 +118,8 @@ fn main() {
     let key = BackupKey::generate(&mut ChaCha20Rng::seed_from_u64(1));
     let mut rng = ChaCha20Rng::seed_from_u64(2);
     let mut cluster = Cluster::new(3);
-    // The harness's relay, with room for a token bucket per account: with the default 65,536
-    // a relay whose buckets are all partly spent scans them all for every new account, which
-    // would be measured here instead of the vault (see the closing note of issue 16).
+    // The harness's relay, with room for a token bucket per account, so that the relay's
+    // bucket eviction (SPEC.md "Relay") is not part of a figure about the vault.
     cluster.relay = Relay::new(RelayConfig {
         bucket_capacity: 10_000,
         replicas_per_group: 5,

@@ -61,7 +61,7 @@ pub struct RelayConfig {
     pub route_ttl_ms: u64,
     /// Most per-account token buckets kept. When a new account needs one and the map is full,
     /// buckets that have refilled completely (the same as no bucket) are dropped; if none has,
-    /// the fullest one is.
+    /// the fullest `max_buckets / BUCKET_EVICTION_BATCH` (at least one) are.
     pub max_buckets: usize,
 }
 
@@ -170,6 +170,9 @@ impl Bucket {
         }
     }
 }
+
+/// A full bucket map makes room for `max_buckets / BUCKET_EVICTION_BATCH` new accounts at once.
+pub const BUCKET_EVICTION_BATCH: usize = 16;
 
 /// The relay role.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -457,8 +460,13 @@ impl Relay {
         true
     }
 
-    /// Makes room for one more bucket: drops every bucket that has refilled completely (an
-    /// account with a full bucket is treated exactly like one without), or else the fullest.
+    /// Makes room for more buckets: drops every bucket that has refilled completely (an
+    /// account with a full bucket is treated exactly like one without), or else the fullest
+    /// `max_buckets / BUCKET_EVICTION_BATCH` (at least one). Each call scans the whole map, so
+    /// it makes room for a batch: the next new accounts find room without a scan, and a relay
+    /// whose buckets are all partly spent pays one scan per batch of new accounts, not one per
+    /// new account. An evicted bucket is the fullest there was, and one bucket is dropped per
+    /// new account either way.
     fn evict_buckets(&mut self, now_ms: u64) {
         let capacity = self.config.bucket_capacity;
         let interval = self.config.refill_interval_ms.max(1);
@@ -466,13 +474,26 @@ impl Relay {
             bucket.refill(now_ms, capacity, interval);
             bucket.tokens < capacity
         });
-        if self.buckets.len() >= self.config.max_buckets.max(1) {
-            let fullest = self
+        let max = self.config.max_buckets.max(1);
+        if self.buckets.len() >= max {
+            let batch = (max / BUCKET_EVICTION_BATCH).max(1);
+            let mut by_tokens: Vec<(u32, &AccountId)> = self
                 .buckets
                 .iter()
-                .max_by_key(|(_, bucket)| bucket.tokens)
-                .map(|(account, _)| account.clone());
-            if let Some(account) = fullest {
+                .map(|(account, bucket)| (bucket.tokens, account))
+                .collect();
+            let keep = by_tokens.len().saturating_sub(batch);
+            if keep < by_tokens.len() {
+                // Everything from `keep` on holds at least as many tokens as anything before.
+                by_tokens.select_nth_unstable_by_key(keep, |(tokens, account)| (*tokens, *account));
+            }
+            let fullest: Vec<AccountId> = by_tokens
+                .get(keep..)
+                .unwrap_or_default()
+                .iter()
+                .map(|(_, account)| (*account).clone())
+                .collect();
+            for account in fullest {
                 self.buckets.remove(&account);
             }
         }

@@ -108,3 +108,40 @@ fn a_clock_stepped_back_neither_grants_tokens_nor_stalls_the_bucket() {
     );
     assert!(!send(&mut r, 41_001, 1));
 }
+
+#[test]
+fn a_full_map_of_spent_buckets_makes_room_for_a_batch_of_new_accounts_at_once() {
+    use e2ee_backup::relay::BUCKET_EVICTION_BATCH;
+    let max = 4 * BUCKET_EVICTION_BATCH;
+    let mut r = relay(max);
+    // `max` accounts, each with a partly spent bucket (nothing refills at time 0); the last
+    // `BUCKET_EVICTION_BATCH` of them spent their whole burst.
+    for i in 0..max {
+        let connection = u64::try_from(i).unwrap();
+        open(&mut r, connection, &format!("user-{i:03}"));
+        assert!(send(&mut r, 0, connection));
+        if i >= max - BUCKET_EVICTION_BATCH {
+            assert!(send(&mut r, 0, connection));
+        }
+    }
+    assert_eq!(r.bucket_count(), max);
+    // A new account: the map drops the fullest `max / BUCKET_EVICTION_BATCH` at once.
+    open(&mut r, 1_000, "newcomer-0");
+    assert!(send(&mut r, 0, 1_000));
+    let batch = max / BUCKET_EVICTION_BATCH;
+    assert_eq!(r.bucket_count(), max - batch + 1);
+    // The next `batch - 1` new accounts find room without dropping anything.
+    for j in 1..batch {
+        let connection = 1_000 + u64::try_from(j).unwrap();
+        open(&mut r, connection, &format!("newcomer-{j}"));
+        assert!(send(&mut r, 0, connection));
+        assert_eq!(r.bucket_count(), max - batch + 1 + j);
+    }
+    // The accounts that spent their whole burst kept their empty buckets throughout.
+    for i in max - BUCKET_EVICTION_BATCH..max {
+        assert!(
+            !send(&mut r, 0, u64::try_from(i).unwrap()),
+            "user {i} is still limited"
+        );
+    }
+}
