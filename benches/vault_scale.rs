@@ -21,10 +21,12 @@ use std::time::Instant;
 
 use e2ee_backup::BackupKey;
 use e2ee_backup::client::ClientOutcome;
+use e2ee_backup::consensus::ReplicaId;
 use e2ee_backup::relay::{FirstReplica, Relay, RelayConfig};
+use e2ee_backup::vault::{DurableImage, ReplicaPlace, open_replica_write};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
-use replicated_support::{Cluster, account};
+use replicated_support::{Cluster, GROUP, account, fleet};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
 /// Counts allocations (the system allocator underneath).
@@ -67,6 +69,25 @@ fn disk_bytes(cluster: &Cluster, id: u8) -> usize {
         .values()
         .map(|sealed| sealed.len())
         .sum()
+}
+
+/// Seconds to open every durable write of replica `id` into a restart image (what a replica
+/// host does at every start: `node::hsm`).
+fn restart_open_s(cluster: &Cluster, id: u8) -> f64 {
+    let disk = cluster.copy_disk(id);
+    let fleet = fleet();
+    let place = ReplicaPlace {
+        group: GROUP,
+        replica: ReplicaId(id),
+    };
+    let start = Instant::now();
+    let mut image = DurableImage::new();
+    for (slot, sealed) in &disk {
+        let write = open_replica_write(&cluster.suite, &fleet, place, slot, sealed)
+            .expect("the replica's own write opens");
+        image.insert(write).expect("one write per slot");
+    }
+    start.elapsed().as_secs_f64()
 }
 
 fn median_us(mut samples: Vec<f64>) -> f64 {
@@ -132,9 +153,9 @@ fn main() {
     let empty_heap = replica_heap(&cluster, 0);
     let empty_disk = disk_bytes(&cluster, 0);
     println!(
-        "| accounts | replica heap | heap / account | durable bytes / account | register (s, all) | recover p50 | wrong password p50 |"
+        "| accounts | replica heap | heap / account | durable bytes / account | open every write (restart) | register (s, all) | recover p50 | wrong password p50 |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
     let mut registered = 0;
     for &n in &sizes {
         let start = Instant::now();
@@ -143,12 +164,14 @@ fn main() {
         registered = n;
         let heap = replica_heap(&cluster, 0);
         let disk = disk_bytes(&cluster, 0);
+        let open_s = restart_open_s(&cluster, 0);
         let (right, wrong) = time_operations(&mut cluster, &key, n, &mut rng);
         println!(
-            "| {n} | {:.1} MiB | {} B | {} B | {register_s:.1} | {:.2} ms | {:.2} ms |",
+            "| {n} | {:.1} MiB | {} B | {} B | {:.0} ms | {register_s:.1} | {:.2} ms | {:.2} ms |",
             heap as f64 / (1024.0 * 1024.0),
             (heap - empty_heap) as u64 / n,
             (disk - empty_disk) as u64 / n,
+            open_s * 1000.0,
             right / 1000.0,
             wrong / 1000.0,
         );

@@ -61,20 +61,20 @@
 //!         match client.poll_output().expect("the client is waiting for a reply") {
 //!             ClientOutput::Completed { outcome, .. } => return outcome,
 //!             ClientOutput::Send { bytes } => relay.handle_client_message(now_ms, 1, &bytes),
-//!             _ => unreachable!(),
 //!         }
 //!         while let Some(out) = relay.poll_output() {
 //!             match out {
-//!                 RelayOutput::ToVault { bytes, .. } => vault.handle_relay_message(now_ms, rng, &bytes),
+//!                 // One group of one replica: every request goes to replica 0 of group 0.
+//!                 RelayOutput::ToReplica { bytes, .. } => vault.handle_relay_message(now_ms, rng, &bytes),
 //!                 RelayOutput::ToClient { bytes, .. } => client.handle_relay_message(now_ms, rng, &bytes),
-//!                 _ => unreachable!(),
 //!             }
 //!             while let Some(out) = vault.poll_output() {
 //!                 match out {
 //!                     // A real host writes the sealed record durably before going on.
 //!                     VaultOutput::Persist { .. } => {}
 //!                     VaultOutput::ReplyToRelay { bytes } => relay.handle_vault_message(now_ms, &bytes),
-//!                     _ => unreachable!(),
+//!                     // Only a vault on a replicated store talks to other replicas.
+//!                     VaultOutput::PersistReplica { .. } | VaultOutput::ToReplica { .. } => unreachable!(),
 //!                 }
 //!             }
 //!         }

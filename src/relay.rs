@@ -45,7 +45,7 @@ pub struct RelayConfig {
     /// Number of vault replica groups accounts are spread over (at least 1).
     pub vault_groups: u32,
     /// Replicas in each group (ids `0..replicas_per_group`, one per datacenter); `1` keeps the
-    /// single-replica behaviour ([`RelayOutput::ToVault`], no retries).
+    /// single-replica behaviour (every request to replica 0, no retries).
     pub replicas_per_group: u8,
     /// Which replica the relay tries first.
     pub first_replica: FirstReplica,
@@ -98,15 +98,9 @@ pub enum FirstReplica {
 /// What the relay asks its host to do.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum RelayOutput {
-    /// Send these bytes (an encoded [`VaultRequest`]) to replica group `group`.
-    ToVault {
-        /// The replica group owning the account.
-        group: u32,
-        /// The encoded request.
-        bytes: Vec<u8>,
-    },
-    /// Replicated groups: send these bytes (an encoded [`VaultRequest`]) to replica `replica`
-    /// of group `group`.
+    /// Send these bytes (an encoded [`VaultRequest`]) to replica `replica` of group `group`
+    /// (always `0` when `replicas_per_group` is 1; in replicated groups the relay picks the
+    /// replica and fails over, "Relay failover").
     ToReplica {
         /// The replica group owning the account.
         group: u32,
@@ -317,8 +311,11 @@ impl Relay {
                 bytes,
             })
         } else {
-            self.outputs
-                .push_back(RelayOutput::ToVault { group, bytes });
+            self.outputs.push_back(RelayOutput::ToReplica {
+                group,
+                replica: 0,
+                bytes,
+            });
             None
         };
         self.routes.insert(

@@ -228,7 +228,6 @@ impl World {
                     queue.push_back(Packet::Replica { to: replica, bytes });
                 }
                 RelayOutput::ToClient { bytes, .. } => queue.push_back(Packet::Client(bytes)),
-                other => panic!("unexpected relay output {other:?}"),
             }
         }
     }

@@ -29,7 +29,7 @@ fn send(relay: &mut Relay, now_ms: u64, connection: u64) -> bool {
     relay.handle_client_message(now_ms, connection, &request.encode());
     let outputs: Vec<RelayOutput> = std::iter::from_fn(|| relay.poll_output()).collect();
     match outputs.as_slice() {
-        [RelayOutput::ToVault { .. }] => true,
+        [RelayOutput::ToReplica { replica: 0, .. }] => true,
         [RelayOutput::ToClient { bytes, .. }] => {
             assert_eq!(
                 ClientReply::decode(bytes).unwrap().body,

@@ -137,7 +137,10 @@ fn a_single_replica_group_keeps_the_old_output() {
     let mut r = Relay::new(RelayConfig::default());
     r.handle_connection_opened(1, AccountId::new(b"alice").unwrap());
     r.handle_client_message(0, 1, &request(1));
-    assert!(matches!(outputs(&mut r)[..], [RelayOutput::ToVault { .. }]));
+    assert!(matches!(
+        outputs(&mut r)[..],
+        [RelayOutput::ToReplica { replica: 0, .. }]
+    ));
     // No failover, but the route expires (lost replies cannot fill the route table).
     let ttl = RelayConfig::default().route_ttl_ms;
     assert_eq!(r.poll_timeout(), Some(ttl));

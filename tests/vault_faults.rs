@@ -303,7 +303,7 @@ fn flipping_any_byte_of_a_sealed_request_is_rejected_without_a_state_change() {
         tampered[i] ^= 0x01;
         net.relay.handle_client_message(net.now_ms, 1, &tampered);
         while let Some(out) = net.relay.poll_output() {
-            let RelayOutput::ToVault { bytes, .. } = out else {
+            let RelayOutput::ToReplica { bytes, .. } = out else {
                 continue;
             };
             net.vault
@@ -339,7 +339,7 @@ fn flipping_any_byte_of_a_sealed_reply_is_ignored_by_the_client() {
     net.start_recover_past_status(1, PASSWORD);
     let request = next_send(&mut net, 1);
     net.relay.handle_client_message(net.now_ms, 1, &request);
-    let Some(RelayOutput::ToVault { bytes, .. }) = net.relay.poll_output() else {
+    let Some(RelayOutput::ToReplica { bytes, .. }) = net.relay.poll_output() else {
         panic!()
     };
     net.vault

@@ -139,7 +139,7 @@ fn capture() -> Captured {
             relay.handle_client_message(0, 1, &bytes);
             while let Some(out) = relay.poll_output() {
                 match out {
-                    RelayOutput::ToVault { bytes, .. } | RelayOutput::ToReplica { bytes, .. } => {
+                    RelayOutput::ToReplica { bytes, .. } => {
                         requests.push(bytes.clone());
                         vault.handle_relay_message(0, &mut rng, &bytes);
                     }

@@ -171,7 +171,7 @@ impl VaultModel {
             }
             while let Some(out) = state.relay.poll_output() {
                 match out {
-                    RelayOutput::ToVault { bytes, .. } => {
+                    RelayOutput::ToReplica { bytes, .. } => {
                         let replica = &mut state.vault.replica;
                         replica.handle_relay_message(0, &mut state.vault.rng, &bytes);
                         while let Some(out) = replica.poll_output() {
@@ -189,7 +189,6 @@ impl VaultModel {
                     RelayOutput::ToClient { bytes, .. } => {
                         client.handle_relay_message(0, &mut rng, &bytes)
                     }
-                    other => panic!("unexpected relay output {other:?}"),
                 }
             }
         }
@@ -263,16 +262,13 @@ impl VaultModel {
         state.relay.handle_client_message(0, connection, bytes);
         while let Some(out) = state.relay.poll_output() {
             match out {
-                RelayOutput::ToVault { bytes, .. } => {
+                RelayOutput::ToReplica { bytes, .. } => {
                     for reply in self.vault_receives(state, &bytes, crash_after.take())? {
                         state.relay.handle_vault_message(0, &reply);
                     }
                 }
                 RelayOutput::ToClient { connection, bytes } => {
                     Self::send(state, Packet::RelayToClient { connection, bytes });
-                }
-                RelayOutput::ToReplica { .. } => {
-                    unreachable!("a relay of single-replica groups addresses no replica")
                 }
             }
         }

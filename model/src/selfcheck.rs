@@ -196,13 +196,12 @@ impl Net {
             }
             while let Some(out) = self.relay.poll_output() {
                 match out {
-                    RelayOutput::ToVault { bytes, .. } => {
+                    RelayOutput::ToReplica { bytes, .. } => {
                         self.vault.handle_relay_message(now_ms, rng, &bytes)
                     }
                     RelayOutput::ToClient { bytes, .. } => {
                         client.handle_relay_message(now_ms, rng, &bytes)
                     }
-                    other => unreachable!("unknown relay output {other:?}"),
                 }
                 while let Some(out) = self.vault.poll_output() {
                     match out {

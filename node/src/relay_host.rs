@@ -170,7 +170,6 @@ fn relay_loop(
         }
         while let Some(output) = relay.poll_output() {
             let (tx, bytes) = match output {
-                RelayOutput::ToVault { group, bytes } => (links.get(&(group, 0)), bytes),
                 RelayOutput::ToReplica {
                     group,
                     replica,

@@ -1344,9 +1344,6 @@ impl World {
                         );
                     }
                 }
-                RelayOutput::ToVault { .. } => {
-                    unreachable!("the simulated relays serve five-replica groups")
-                }
             }
         }
         self.update_relay_timer(relay);

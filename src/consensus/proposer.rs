@@ -146,8 +146,8 @@ where
         ballot
     }
 
-    pub(super) fn start_round(&mut self, ctx: &C::Context, now: u64, id: OpId) {
-        let deadline = now.saturating_add(self.config.round_timeout_ms);
+    pub(super) fn start_round(&mut self, ctx: &C::Context, now_ms: u64, id: OpId) {
+        let deadline = now_ms.saturating_add(self.config.round_timeout_ms);
         let needs_epoch = self.wanted_epoch > self.meta.established_epoch;
         let max_rounds = self.config.max_rounds;
         let Some(op) = self.ops.get_mut(&id) else {
@@ -158,13 +158,13 @@ where
                 Some(RoundEnd::Refused) => FailReason::Contended,
                 Some(RoundEnd::TimedOut) | None => FailReason::Unavailable,
             };
-            self.finish(ctx, now, id, Output::Failed { op: id, reason });
+            self.finish(ctx, now_ms, id, Output::Failed { op: id, reason });
             return;
         }
         op.rounds_started = op.rounds_started.saturating_add(1);
         if needs_epoch {
             op.phase = Phase::AwaitingEpoch { deadline };
-            self.ensure_raise(ctx, now);
+            self.ensure_raise(ctx, now_ms);
             return;
         }
         let key = op.key.clone();
@@ -173,7 +173,7 @@ where
             && warm.next.epoch == self.meta.established_epoch
         {
             // Phase 1 for `warm.next` already happened with the last Accept.
-            self.enter_accepting(ctx, now, id, warm.next, warm.value.as_ref());
+            self.enter_accepting(ctx, now_ms, id, warm.next, warm.value.as_ref());
             return;
         }
         let ballot = self.next_ballot();
@@ -184,7 +184,7 @@ where
                 promises: BTreeMap::new(),
             };
         }
-        self.broadcast(ctx, now, PeerMessage::Prepare { key, ballot });
+        self.broadcast(ctx, now_ms, PeerMessage::Prepare { key, ballot });
     }
 
     /// Applies the operation's change to `current` and sends `Accept` at `ballot` (with the
@@ -192,12 +192,12 @@ where
     fn enter_accepting(
         &mut self,
         ctx: &C::Context,
-        now: u64,
+        now_ms: u64,
         id: OpId,
         ballot: Ballot,
         current: Option<&V>,
     ) {
-        let deadline = now.saturating_add(self.config.round_timeout_ms);
+        let deadline = now_ms.saturating_add(self.config.round_timeout_ms);
         let Some(op) = self.ops.get(&id) else {
             return;
         };
@@ -221,7 +221,7 @@ where
         }
         self.broadcast(
             ctx,
-            now,
+            now_ms,
             PeerMessage::Accept {
                 key,
                 ballot,
@@ -235,7 +235,7 @@ where
     pub(super) fn finish(
         &mut self,
         ctx: &C::Context,
-        now: u64,
+        now_ms: u64,
         id: OpId,
         report: Output<K, V, C::Outcome>,
     ) {
@@ -251,7 +251,7 @@ where
             None => None,
         };
         match next {
-            Some(next) => self.start_round(ctx, now, next),
+            Some(next) => self.start_round(ctx, now_ms, next),
             None => {
                 self.queues.remove(&op.key);
             }
@@ -268,7 +268,7 @@ where
     pub(super) fn on_promise(
         &mut self,
         ctx: &C::Context,
-        now: u64,
+        now_ms: u64,
         from: ReplicaId,
         key: K,
         ballot: Ballot,
@@ -292,13 +292,13 @@ where
             highest_accepted(promises).and_then(|a| a.value.clone())
         };
         let id = op.id;
-        self.enter_accepting(ctx, now, id, ballot, current.as_ref());
+        self.enter_accepting(ctx, now_ms, id, ballot, current.as_ref());
     }
 
     pub(super) fn on_accepted(
         &mut self,
         ctx: &C::Context,
-        now: u64,
+        now_ms: u64,
         from: ReplicaId,
         key: K,
         ballot: Ballot,
@@ -349,12 +349,12 @@ where
                 self.warm.remove(&key);
             }
         }
-        self.finish(ctx, now, id, report);
+        self.finish(ctx, now_ms, id, report);
     }
 
     pub(super) fn on_reject(
         &mut self,
-        now: u64,
+        now_ms: u64,
         key: K,
         ballot: Ballot,
         refusal: super::messages::Refusal,
@@ -369,7 +369,7 @@ where
         let pause = backoff_ms(base, seed, me, op.id, op.rounds_started);
         op.last_end = Some(RoundEnd::Refused);
         op.phase = Phase::Backoff {
-            until: now.saturating_add(pause),
+            until: now_ms.saturating_add(pause),
         };
         let mut wanted = refusal.epoch_floor;
         if let Some(promised) = refusal.promised {
@@ -383,7 +383,7 @@ where
 
     // ---- epoch raise ----------------------------------------------------------------------
 
-    pub(super) fn ensure_raise(&mut self, ctx: &C::Context, now: u64) {
+    pub(super) fn ensure_raise(&mut self, ctx: &C::Context, now_ms: u64) {
         let target = self.wanted_epoch;
         if target <= self.meta.established_epoch
             || self.raise.as_ref().is_some_and(|r| r.epoch >= target)
@@ -398,17 +398,17 @@ where
             tag,
             epoch: target,
             acks,
-            deadline: now.saturating_add(self.config.round_timeout_ms),
+            deadline: now_ms.saturating_add(self.config.round_timeout_ms),
         });
         self.send_to_others(&PeerMessage::Fence { tag, epoch: target });
-        self.check_raise(ctx, now);
+        self.check_raise(ctx, now_ms);
     }
 
-    pub(super) fn resend_raise(&mut self, now: u64) {
+    pub(super) fn resend_raise(&mut self, now_ms: u64) {
         let Some(raise) = self.raise.as_mut() else {
             return;
         };
-        raise.deadline = now.saturating_add(self.config.round_timeout_ms);
+        raise.deadline = now_ms.saturating_add(self.config.round_timeout_ms);
         let message = PeerMessage::Fence {
             tag: raise.tag,
             epoch: raise.epoch,
@@ -425,7 +425,7 @@ where
         }
     }
 
-    pub(super) fn check_raise(&mut self, ctx: &C::Context, now: u64) {
+    pub(super) fn check_raise(&mut self, ctx: &C::Context, now_ms: u64) {
         let quorum = self.config.quorum();
         let Some(raise) = self.raise.as_ref() else {
             return;
@@ -445,7 +445,7 @@ where
             .map(|op| op.id)
             .collect();
         if self.wanted_epoch > self.meta.established_epoch {
-            self.ensure_raise(ctx, now);
+            self.ensure_raise(ctx, now_ms);
             return;
         }
         for id in waiting {
@@ -453,7 +453,7 @@ where
                 // Waiting for the epoch used up this round without sending anything.
                 op.rounds_started = op.rounds_started.saturating_sub(1);
             }
-            self.start_round(ctx, now, id);
+            self.start_round(ctx, now_ms, id);
         }
     }
 }

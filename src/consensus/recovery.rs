@@ -133,7 +133,7 @@ where
     pub(super) fn on_fence_ack(
         &mut self,
         ctx: &C::Context,
-        now: u64,
+        now_ms: u64,
         from: ReplicaId,
         tag: RequestTag,
         epoch_floor: u64,
@@ -143,7 +143,7 @@ where
             && epoch_floor >= raise.epoch
         {
             raise.acks.insert(from);
-            self.check_raise(ctx, now);
+            self.check_raise(ctx, now_ms);
             return;
         }
         if from == self.id {
@@ -162,7 +162,7 @@ where
                     // The fence must exceed every floor seen; at the end of the epoch space
                     // the recovery cannot proceed safely and keeps waiting instead.
                     if let Some(epoch) = highest.checked_add(1) {
-                        self.start_fencing(now, epoch);
+                        self.start_fencing(now_ms, epoch);
                     }
                 }
             }
@@ -175,7 +175,7 @@ where
                 acks.insert(from);
                 if acks.len() >= quorum {
                     let epoch = *epoch;
-                    self.start_page(now, epoch, None);
+                    self.start_page(now_ms, epoch, None);
                 }
             }
             Some(Recovery::Querying { .. })
@@ -187,25 +187,25 @@ where
 
     // ---- amnesia recovery -----------------------------------------------------------------
 
-    pub(super) fn start_fencing(&mut self, now: u64, epoch: u64) {
+    pub(super) fn start_fencing(&mut self, now_ms: u64, epoch: u64) {
         let tag = self.new_tag();
         self.recovery = Some(Recovery::Fencing {
             tag,
             epoch,
             acks: BTreeSet::new(),
-            deadline: now.saturating_add(self.config.round_timeout_ms),
+            deadline: now_ms.saturating_add(self.config.round_timeout_ms),
         });
         self.send_to_others(&PeerMessage::Fence { tag, epoch });
     }
 
-    pub(super) fn start_page(&mut self, now: u64, epoch: u64, after: Option<K>) {
+    pub(super) fn start_page(&mut self, now_ms: u64, epoch: u64, after: Option<K>) {
         let tag = self.new_tag();
         self.recovery = Some(Recovery::CatchingUp {
             tag,
             epoch,
             after: after.clone(),
             pages: BTreeMap::new(),
-            deadline: now.saturating_add(self.config.round_timeout_ms),
+            deadline: now_ms.saturating_add(self.config.round_timeout_ms),
         });
         let limit = self.config.catch_up_page.clamp(1, CATCH_UP_PAGE_MAX);
         self.send_to_others(&PeerMessage::CatchUp {
@@ -216,7 +216,7 @@ where
         });
     }
 
-    pub(super) fn resend_recovery(&mut self, now: u64) {
+    pub(super) fn resend_recovery(&mut self, now_ms: u64) {
         let limit = self.config.catch_up_page.clamp(1, CATCH_UP_PAGE_MAX);
         let Some(recovery) = self.recovery.as_mut() else {
             return;
@@ -224,7 +224,7 @@ where
         let answered = recovery.answered();
         let message = match recovery {
             Recovery::Querying { tag, deadline, .. } => {
-                *deadline = now.saturating_add(self.config.round_timeout_ms);
+                *deadline = now_ms.saturating_add(self.config.round_timeout_ms);
                 PeerMessage::Fence {
                     tag: *tag,
                     epoch: 0,
@@ -236,7 +236,7 @@ where
                 deadline,
                 ..
             } => {
-                *deadline = now.saturating_add(self.config.round_timeout_ms);
+                *deadline = now_ms.saturating_add(self.config.round_timeout_ms);
                 PeerMessage::Fence {
                     tag: *tag,
                     epoch: *epoch,
@@ -249,7 +249,7 @@ where
                 deadline,
                 ..
             } => {
-                *deadline = now.saturating_add(self.config.round_timeout_ms);
+                *deadline = now_ms.saturating_add(self.config.round_timeout_ms);
                 PeerMessage::CatchUp {
                     tag: *tag,
                     epoch: *epoch,
@@ -272,7 +272,7 @@ where
 
     pub(super) fn on_catch_up_page(
         &mut self,
-        now: u64,
+        now_ms: u64,
         from: ReplicaId,
         tag: RequestTag,
         page: Page<K, V>,
@@ -308,7 +308,7 @@ where
             self.registers.insert(key, state);
         }
         match next {
-            Some(cursor) => self.start_page(now, epoch, Some(cursor)),
+            Some(cursor) => self.start_page(now_ms, epoch, Some(cursor)),
             None => {
                 // Meta last: a durable state without it is incomplete (StartError).
                 self.meta = ReplicaMeta {

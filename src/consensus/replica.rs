@@ -53,7 +53,7 @@ pub(super) struct Raise {
 ///
 /// Sans-I/O, in the style of quinn-proto and raft-rs:
 /// - **inputs**: [`propose`](Self::propose), [`handle_message`](Self::handle_message),
-///   [`handle_timeout`](Self::handle_timeout) — each takes `now` (milliseconds, any origin,
+///   [`handle_timeout`](Self::handle_timeout) — each takes `now_ms` (milliseconds, any origin,
 ///   never decreasing) and the changes' [`Change::Context`] (any input may apply a change);
 /// - **outputs**: after every input, drain [`poll_output`](Self::poll_output) until `None` and
 ///   carry the outputs out in order (see the ordering contract on [`Output`]); then ask
@@ -147,7 +147,7 @@ where
         id: ReplicaId,
         config: Config,
         incarnation: u64,
-        now: u64,
+        now_ms: u64,
     ) -> Result<Self, StartError> {
         let mut replica = Self::empty(id, config, incarnation)?;
         match replica.config.fault {
@@ -159,9 +159,9 @@ where
                         sequence: u64::MAX,
                     },
                     floors: BTreeMap::new(),
-                    deadline: now,
+                    deadline: now_ms,
                 });
-                replica.start_page(now, 0, None);
+                replica.start_page(now_ms, 0, None);
             }
             FaultInjection::None
             | FaultInjection::QuorumTooSmall
@@ -174,7 +174,7 @@ where
                 replica.recovery = Some(Recovery::Querying {
                     tag,
                     floors: BTreeMap::new(),
-                    deadline: now.saturating_add(replica.config.round_timeout_ms),
+                    deadline: now_ms.saturating_add(replica.config.round_timeout_ms),
                 });
                 replica.send_to_others(&PeerMessage::Fence { tag, epoch: 0 });
             }
@@ -221,7 +221,7 @@ where
     /// Input: run `change` on register `key`. The result arrives later as
     /// [`Output::Completed`] or [`Output::Failed`] with the returned id. Operations on the same
     /// key proposed at the same replica run one after another, in order.
-    pub fn propose(&mut self, now: u64, key: K, change: C, context: &C::Context) -> OpId {
+    pub fn propose(&mut self, now_ms: u64, key: K, change: C, context: &C::Context) -> OpId {
         let ctx = context;
         let id = OpId(self.next_op);
         self.next_op = self.next_op.saturating_add(1);
@@ -246,9 +246,9 @@ where
         let queue = self.queues.entry(key).or_default();
         queue.push_back(id);
         if queue.len() == 1 {
-            self.start_round(ctx, now, id);
+            self.start_round(ctx, now_ms, id);
         }
-        self.drain_local(ctx, now);
+        self.drain_local(ctx, now_ms);
         id
     }
 
@@ -256,7 +256,7 @@ where
     /// Messages from non-members are ignored.
     pub fn handle_message(
         &mut self,
-        now: u64,
+        now_ms: u64,
         from: ReplicaId,
         message: PeerMessage<K, V>,
         context: &C::Context,
@@ -265,17 +265,17 @@ where
         if !self.config.contains(from) {
             return;
         }
-        self.step(ctx, now, from, message);
-        self.drain_local(ctx, now);
+        self.step(ctx, now_ms, from, message);
+        self.drain_local(ctx, now_ms);
     }
 
-    /// Input: time has reached `now`; retries, re-sends and backoffs that are due run.
-    pub fn handle_timeout(&mut self, now: u64, context: &C::Context) {
+    /// Input: time has reached `now_ms`; retries, re-sends and backoffs that are due run.
+    pub fn handle_timeout(&mut self, now_ms: u64, context: &C::Context) {
         let ctx = context;
         let due: alloc::vec::Vec<OpId> = self
             .ops
             .values()
-            .filter(|op| op.deadline().is_some_and(|d| d <= now))
+            .filter(|op| op.deadline().is_some_and(|d| d <= now_ms))
             .map(|op| op.id)
             .collect();
         for id in due {
@@ -287,15 +287,19 @@ where
                     Phase::Queued | Phase::Backoff { .. } | Phase::AwaitingEpoch { .. } => {}
                 }
             }
-            self.start_round(ctx, now, id);
+            self.start_round(ctx, now_ms, id);
         }
-        if self.raise.as_ref().is_some_and(|r| r.deadline <= now) {
-            self.resend_raise(now);
+        if self.raise.as_ref().is_some_and(|r| r.deadline <= now_ms) {
+            self.resend_raise(now_ms);
         }
-        if self.recovery.as_ref().is_some_and(|r| r.deadline() <= now) {
-            self.resend_recovery(now);
+        if self
+            .recovery
+            .as_ref()
+            .is_some_and(|r| r.deadline() <= now_ms)
+        {
+            self.resend_recovery(now_ms);
         }
-        self.drain_local(ctx, now);
+        self.drain_local(ctx, now_ms);
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) should next be called, if ever.
@@ -361,14 +365,14 @@ where
 
     /// Sends to every member: this replica's own acceptor first (its durable write precedes
     /// the sends), then the others in id order.
-    pub(super) fn broadcast(&mut self, ctx: &C::Context, now: u64, message: PeerMessage<K, V>) {
-        self.step(ctx, now, self.id, message.clone());
+    pub(super) fn broadcast(&mut self, ctx: &C::Context, now_ms: u64, message: PeerMessage<K, V>) {
+        self.step(ctx, now_ms, self.id, message.clone());
         self.send_to_others(&message);
     }
 
-    pub(super) fn drain_local(&mut self, ctx: &C::Context, now: u64) {
+    pub(super) fn drain_local(&mut self, ctx: &C::Context, now_ms: u64) {
         while let Some(message) = self.local_inbox.pop_front() {
-            self.step(ctx, now, self.id, message);
+            self.step(ctx, now_ms, self.id, message);
         }
     }
 
@@ -383,7 +387,7 @@ where
     pub(super) fn step(
         &mut self,
         ctx: &C::Context,
-        now: u64,
+        now_ms: u64,
         from: ReplicaId,
         message: PeerMessage<K, V>,
     ) {
@@ -399,15 +403,15 @@ where
                 key,
                 ballot,
                 accepted,
-            } => self.on_promise(ctx, now, from, key, ballot, accepted),
+            } => self.on_promise(ctx, now_ms, from, key, ballot, accepted),
             PeerMessage::Accepted { key, ballot, next } => {
-                self.on_accepted(ctx, now, from, key, ballot, next)
+                self.on_accepted(ctx, now_ms, from, key, ballot, next)
             }
             PeerMessage::Reject {
                 key,
                 ballot,
                 refusal,
-            } => self.on_reject(now, key, ballot, refusal),
+            } => self.on_reject(now_ms, key, ballot, refusal),
             PeerMessage::Fence { tag, epoch } => {
                 if self.is_voting() {
                     self.raise_floor(epoch);
@@ -416,7 +420,7 @@ where
                 }
             }
             PeerMessage::FenceAck { tag, epoch_floor } => {
-                self.on_fence_ack(ctx, now, from, tag, epoch_floor);
+                self.on_fence_ack(ctx, now_ms, from, tag, epoch_floor);
             }
             PeerMessage::CatchUp {
                 tag,
@@ -425,7 +429,7 @@ where
                 limit,
             } => self.on_catch_up(from, tag, epoch, after, limit),
             PeerMessage::CatchUpPage { tag, entries, more } => {
-                self.on_catch_up_page(now, from, tag, Page { entries, more });
+                self.on_catch_up_page(now_ms, from, tag, Page { entries, more });
             }
         }
     }

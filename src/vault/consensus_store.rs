@@ -65,7 +65,7 @@ pub struct ConsensusStore<T: TrustedState> {
     replica: RecordReplica,
     tickets: BTreeMap<OpId, Ticket>,
     events: VecDeque<StoreEvent>,
-    now: u64,
+    now_ms: u64,
     trusted: T,
     series: Option<Series>,
     slot_writes: BTreeMap<DurableSlot, u64>,
@@ -89,7 +89,7 @@ impl<T: TrustedState> ConsensusStore<T> {
     fn wrap(
         group: u32,
         replica: RecordReplica,
-        now: u64,
+        now_ms: u64,
         trusted: T,
         series: Option<Series>,
         slot_writes: BTreeMap<DurableSlot, u64>,
@@ -100,7 +100,7 @@ impl<T: TrustedState> ConsensusStore<T> {
         let lineage = restored.then_some(lineage);
         // Without re-genesis the stall clock stays 0: it is no part of the state then.
         let since = if replica.config().regenesis_after_ms.is_some() {
-            now
+            now_ms
         } else {
             0
         };
@@ -109,7 +109,7 @@ impl<T: TrustedState> ConsensusStore<T> {
             replica,
             tickets: BTreeMap::new(),
             events: VecDeque::new(),
-            now,
+            now_ms,
             trusted,
             series,
             slot_writes,
@@ -182,7 +182,7 @@ impl<T: TrustedState> ConsensusStore<T> {
         image: &DurableImage,
         mut trusted: T,
         incarnation: u64,
-        now: u64,
+        now_ms: u64,
     ) -> Result<Self, StartError> {
         let cell = Self::begin(&mut trusted)?;
         if config.fault == FaultInjection::TrustHostDisk {
@@ -229,11 +229,11 @@ impl<T: TrustedState> ConsensusStore<T> {
             }
         }
         let series = Self::new_era(&mut trusted, cell)?;
-        let replica = Replica::recover_amnesiac(id, config, incarnation, now)?;
+        let replica = Replica::recover_amnesiac(id, config, incarnation, now_ms)?;
         Ok(Self::wrap(
             group,
             replica,
-            now,
+            now_ms,
             trusted,
             series,
             BTreeMap::new(),
@@ -249,7 +249,7 @@ impl<T: TrustedState> ConsensusStore<T> {
         id: ReplicaId,
         config: Config,
         incarnation: u64,
-        now: u64,
+        now_ms: u64,
         trusted: T,
     ) -> Result<Self, StartError> {
         Self::start(
@@ -259,7 +259,7 @@ impl<T: TrustedState> ConsensusStore<T> {
             &DurableImage::new(),
             trusted,
             incarnation,
-            now,
+            now_ms,
         )
     }
 
@@ -316,14 +316,14 @@ impl<T: TrustedState> ConsensusStore<T> {
         self.regenesis.counts()
     }
 
-    /// What the re-genesis machine reads of `replica` at `now`.
-    fn view(replica: &RecordReplica, now: u64) -> ReplicaView<'_> {
+    /// What the re-genesis machine reads of `replica` at `now_ms`.
+    fn view(replica: &RecordReplica, now_ms: u64) -> ReplicaView<'_> {
         ReplicaView {
             me: replica.id(),
             voting: replica.is_voting(),
             config: replica.config(),
             recovery_tag: replica.recovery_tag(),
-            now,
+            now_ms,
         }
     }
 
@@ -384,7 +384,7 @@ impl<T: TrustedState> ConsensusStore<T> {
         match replica {
             Ok(replica) if self.restart_series() => {
                 self.replica = replica;
-                self.regenesis.engine_replaced(self.now);
+                self.regenesis.engine_replaced(self.now_ms);
                 self.drain();
             }
             _ => {
@@ -409,9 +409,9 @@ impl<T: TrustedState> ConsensusStore<T> {
         let id = self.replica.id();
         let config = self.replica.config().clone();
         let incarnation = self.regenesis.next_engine_incarnation();
-        let now = self.now;
+        let now_ms = self.now_ms;
         self.regenesis.note_abandoned();
-        self.replace_engine(Replica::recover_amnesiac(id, config, incarnation, now));
+        self.replace_engine(Replica::recover_amnesiac(id, config, incarnation, now_ms));
     }
 
     /// Starts the amnesia recovery again (a new era: nothing adopted so far is kept), taking
@@ -420,8 +420,8 @@ impl<T: TrustedState> ConsensusStore<T> {
         let id = self.replica.id();
         let config = self.replica.config().clone();
         let incarnation = self.regenesis.next_engine_incarnation();
-        let now = self.now;
-        self.replace_engine(Replica::recover_amnesiac(id, config, incarnation, now));
+        let now_ms = self.now_ms;
+        self.replace_engine(Replica::recover_amnesiac(id, config, incarnation, now_ms));
         self.regenesis.pin_recovery_lineage(lineage);
     }
 
@@ -518,7 +518,7 @@ impl<T: TrustedState> ConsensusStore<T> {
 
 impl<T: TrustedState> RecordStore for ConsensusStore<T> {
     fn submit(&mut self, ticket: Ticket, account: AccountId, change: RecordChange) {
-        self.submit_at(self.now, ticket, account, change);
+        self.submit_at(self.now_ms, ticket, account, change);
     }
 
     fn poll_event(&mut self) -> Option<StoreEvent> {
@@ -531,12 +531,12 @@ impl<T: TrustedState> RecordStore for ConsensusStore<T> {
         let _ = (account, record);
     }
 
-    fn submit_at(&mut self, now: u64, ticket: Ticket, account: AccountId, change: RecordChange) {
+    fn submit_at(&mut self, now_ms: u64, ticket: Ticket, account: AccountId, change: RecordChange) {
         if self.halted {
             return;
         }
-        self.now = self.now.max(now);
-        let op = self.replica.propose(self.now, account, change, &());
+        self.now_ms = self.now_ms.max(now_ms);
+        let op = self.replica.propose(self.now_ms, account, change, &());
         self.tickets.insert(op, ticket);
         self.drain();
     }
@@ -553,20 +553,20 @@ impl<T: TrustedState> RecordStore for ConsensusStore<T> {
         })
     }
 
-    fn handle_replica_message(&mut self, now: u64, from: ReplicaId, message: ReplicaMessage) {
+    fn handle_replica_message(&mut self, now_ms: u64, from: ReplicaId, message: ReplicaMessage) {
         if self.halted || from == self.replica.id() || !self.replica.config().contains(from) {
             return;
         }
-        self.now = self.now.max(now);
+        self.now_ms = self.now_ms.max(now_ms);
         if let ReplicaBody::Census(census) = message.body {
-            let view = Self::view(&self.replica, self.now);
+            let view = Self::view(&self.replica, self.now_ms);
             let step = self
                 .regenesis
                 .on_census(&view, from, message.lineage, census);
             self.apply_census(step);
             return;
         }
-        let view = Self::view(&self.replica, self.now);
+        let view = Self::view(&self.replica, self.now_ms);
         match self.regenesis.admit(&view, &message) {
             Admission::Admit => {}
             Admission::Drop => {
@@ -583,19 +583,19 @@ impl<T: TrustedState> RecordStore for ConsensusStore<T> {
             return;
         };
         let was_voting = self.replica.is_voting();
-        self.replica.handle_message(self.now, from, peer, &());
+        self.replica.handle_message(self.now_ms, from, peer, &());
         self.note_recovery_end(was_voting);
         self.drain();
     }
 
-    fn handle_timeout(&mut self, now: u64) {
+    fn handle_timeout(&mut self, now_ms: u64) {
         if self.halted {
             return;
         }
-        self.now = self.now.max(now);
-        self.replica.handle_timeout(self.now, &());
+        self.now_ms = self.now_ms.max(now_ms);
+        self.replica.handle_timeout(self.now_ms, &());
         self.drain();
-        let view = Self::view(&self.replica, self.now);
+        let view = Self::view(&self.replica, self.now_ms);
         let step = self.regenesis.on_timers(&view);
         self.apply_census(step);
     }
@@ -607,7 +607,7 @@ impl<T: TrustedState> RecordStore for ConsensusStore<T> {
         [
             self.replica.poll_timeout(),
             self.regenesis
-                .next_deadline(&Self::view(&self.replica, self.now)),
+                .next_deadline(&Self::view(&self.replica, self.now_ms)),
         ]
         .into_iter()
         .flatten()

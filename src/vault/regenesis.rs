@@ -32,7 +32,7 @@ pub(crate) struct ReplicaView<'a> {
     /// The tag of the engine's amnesia recovery, while it recovers.
     pub(crate) recovery_tag: Option<RequestTag>,
     /// The store's clock.
-    pub(crate) now: u64,
+    pub(crate) now_ms: u64,
 }
 
 impl ReplicaView<'_> {
@@ -186,13 +186,13 @@ impl Regenesis {
         self.instance.rotate_left(32) ^ self.engine_restarts
     }
 
-    /// The engine was replaced at `now` (a join, an abandon or a restarted recovery): no census
+    /// The engine was replaced at `now_ms` (a join, an abandon or a restarted recovery): no census
     /// or freeze survives it, and a new stall period begins.
-    pub(crate) fn engine_replaced(&mut self, now: u64) {
+    pub(crate) fn engine_replaced(&mut self, now_ms: u64) {
         self.census = None;
         self.freeze = None;
         self.recovery_lineage = None;
-        self.recovering_since = now;
+        self.recovering_since = now_ms;
     }
 
     /// The replica now votes, empty, in `lineage`.
@@ -222,7 +222,7 @@ impl Regenesis {
 
     /// Whether this replica's amnesia recovery is held by a census (its own or another's).
     fn is_frozen(&self, view: &ReplicaView<'_>) -> bool {
-        let granted = self.freeze.is_some_and(|f| view.now < f.until);
+        let granted = self.freeze.is_some_and(|f| view.now_ms < f.until);
         let own = !view.voting && self.census.is_some();
         granted || own
     }
@@ -230,7 +230,7 @@ impl Regenesis {
     /// Whether a freeze for `from`'s census `tag` holds now.
     fn frozen_for(&self, view: &ReplicaView<'_>, from: ReplicaId, tag: RequestTag) -> bool {
         self.freeze
-            .is_some_and(|f| view.now < f.until && (f.by, f.tag) == (from, tag))
+            .is_some_and(|f| view.now_ms < f.until && (f.by, f.tag) == (from, tag))
     }
 
     /// When a stalled recovery runs its census, if re-genesis is on.
@@ -257,11 +257,11 @@ impl Regenesis {
             tag,
             phase: CensusPhase::Querying(BTreeMap::new()),
             deadline: view
-                .now
+                .now_ms
                 .saturating_add(view.round().saturating_mul(CENSUS_ROUNDS)),
         });
         if view.voting {
-            self.last_voter_census = Some(view.now);
+            self.last_voter_census = Some(view.now_ms);
         }
         step.sends
             .extend(view.others().map(|to| (to, CensusMessage::Query { tag })));
@@ -276,7 +276,7 @@ impl Regenesis {
         message: CensusMessage,
     ) -> CensusStep {
         let mut step = CensusStep::default();
-        let now = view.now;
+        let now_ms = view.now_ms;
         let hold = view.round().saturating_mul(FREEZE_ROUNDS);
         let instance = self.instance;
         match message {
@@ -286,7 +286,7 @@ impl Regenesis {
                     let rested = match (after, self.last_voter_census) {
                         (None, _) => false,
                         (Some(_), None) => true,
-                        (Some(after), Some(last)) => now >= last.saturating_add(after),
+                        (Some(after), Some(last)) => now_ms >= last.saturating_add(after),
                     };
                     if rested && self.census.is_none() {
                         self.start_census(view, &mut step);
@@ -303,7 +303,7 @@ impl Regenesis {
                     self.census = None;
                 }
                 if let Some(freeze) = self.freeze
-                    && now < freeze.until
+                    && now_ms < freeze.until
                     && (freeze.by, freeze.tag) != (from, tag)
                     && freeze.rank < rank
                 {
@@ -317,10 +317,10 @@ impl Regenesis {
                         rank,
                         by: from,
                         tag,
-                        until: now.saturating_add(hold),
+                        until: now_ms.saturating_add(hold),
                     });
                     self.last_frozen.insert(from, tag);
-                    self.recovering_since = now;
+                    self.recovering_since = now_ms;
                 }
                 step.sends
                     .push((from, CensusMessage::Frozen { tag, instance }));
@@ -361,7 +361,7 @@ impl Regenesis {
                                 founder: view.me,
                                 tag,
                             };
-                            self.committing = Some((tag, now.saturating_add(hold), now));
+                            self.committing = Some((tag, now_ms.saturating_add(hold), now_ms));
                             step.sends.extend(
                                 view.others().map(|to| (to, CensusMessage::Commit { tag })),
                             );
@@ -421,32 +421,32 @@ impl Regenesis {
         }
     }
 
-    /// Runs the timers that are due at `view.now`.
+    /// Runs the timers that are due at `view.now_ms`.
     pub(crate) fn on_timers(&mut self, view: &ReplicaView<'_>) -> CensusStep {
         let mut step = CensusStep::default();
-        let now = view.now;
+        let now_ms = view.now_ms;
         if let Some(freeze) = self.freeze
-            && now >= freeze.until
+            && now_ms >= freeze.until
         {
             self.freeze = None;
-            self.recovering_since = now;
+            self.recovering_since = now_ms;
         }
         if let Some(census) = &self.census
-            && now >= census.deadline
+            && now_ms >= census.deadline
         {
             self.census = None;
-            self.recovering_since = now;
+            self.recovering_since = now_ms;
         }
         if let Some((tag, until, last)) = self.committing {
-            if now >= until {
+            if now_ms >= until {
                 self.committing = None;
-            } else if now >= last.saturating_add(view.round()) {
-                self.committing = Some((tag, until, now));
+            } else if now_ms >= last.saturating_add(view.round()) {
+                self.committing = Some((tag, until, now_ms));
                 step.sends
                     .extend(view.others().map(|to| (to, CensusMessage::Commit { tag })));
             }
         }
-        if self.stall_deadline(view).is_some_and(|d| now >= d) {
+        if self.stall_deadline(view).is_some_and(|d| now_ms >= d) {
             self.start_census(view, &mut step);
         }
         step

@@ -108,9 +108,9 @@ pub trait RecordStore {
     fn poll_event(&mut self) -> Option<StoreEvent>;
     /// Loads a record recovered from durable storage (at start-up).
     fn load(&mut self, account: AccountId, record: AccountRecord);
-    /// Submits a change at time `now` (replicated stores need the time; the default ignores it).
-    fn submit_at(&mut self, now: u64, ticket: Ticket, account: AccountId, change: RecordChange) {
-        let _ = now;
+    /// Submits a change at time `now_ms` (replicated stores need the time; the default ignores it).
+    fn submit_at(&mut self, now_ms: u64, ticket: Ticket, account: AccountId, change: RecordChange) {
+        let _ = now_ms;
         self.submit(ticket, account, change);
     }
     /// Replicated stores only: the group and replica id this store runs as (`None`: a single
@@ -123,12 +123,12 @@ pub trait RecordStore {
     /// that wraps another must pass its answer on.)
     fn lineage(&self) -> Option<Lineage>;
     /// Replicated stores only: a message from replica `from`, already opened and authenticated.
-    fn handle_replica_message(&mut self, now: u64, from: ReplicaId, message: ReplicaMessage) {
-        let _ = (now, from, message);
+    fn handle_replica_message(&mut self, now_ms: u64, from: ReplicaId, message: ReplicaMessage) {
+        let _ = (now_ms, from, message);
     }
-    /// Replicated stores only: time has reached `now`.
-    fn handle_timeout(&mut self, now: u64) {
-        let _ = now;
+    /// Replicated stores only: time has reached `now_ms`.
+    fn handle_timeout(&mut self, now_ms: u64) {
+        let _ = now_ms;
     }
     /// Replicated stores only: when `handle_timeout` should next be called.
     fn poll_timeout(&self) -> Option<u64> {

@@ -717,7 +717,6 @@ impl Cluster {
                 RelayOutput::ToClient { connection, bytes } => self
                     .in_flight
                     .push(Packet::RelayToClient(connection, bytes)),
-                _ => panic!("unexpected relay output"),
             }
         }
         for id in 0..u8::try_from(self.nodes.len()).unwrap() {

@@ -142,8 +142,12 @@ impl<S: CryptoSuite + Copy> Net<S> {
     fn collect_relay_outputs(&mut self) {
         while let Some(out) = self.relay.poll_output() {
             match out {
-                RelayOutput::ToVault { group, bytes } => {
-                    assert_eq!(group, 0);
+                RelayOutput::ToReplica {
+                    group,
+                    replica,
+                    bytes,
+                } => {
+                    assert_eq!((group, replica), (0, 0));
                     self.relay_view.push(bytes.clone());
                     self.queue.push_back((Hop::RelayToVault, None, bytes));
                 }
@@ -152,7 +156,6 @@ impl<S: CryptoSuite + Copy> Net<S> {
                     self.queue
                         .push_back((Hop::RelayToClient, Some(connection), bytes));
                 }
-                _ => panic!("unknown relay output"),
             }
         }
     }
@@ -351,7 +354,7 @@ impl<S: CryptoSuite + Copy> Net<S> {
         self.relay.handle_client_message(now, connection, &bytes);
         let to_vault: Vec<Vec<u8>> = std::iter::from_fn(|| self.relay.poll_output())
             .map(|out| match out {
-                RelayOutput::ToVault { bytes, .. } => bytes,
+                RelayOutput::ToReplica { bytes, .. } => bytes,
                 other => panic!("unexpected relay output {other:?}"),
             })
             .collect();

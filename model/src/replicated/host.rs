@@ -147,9 +147,6 @@ impl ReplicatedModel {
                 RelayOutput::ToClient { connection, bytes } => {
                     Self::send(state, Packet::RelayToClient { connection, bytes });
                 }
-                RelayOutput::ToVault { .. } => {
-                    unreachable!("a relay of replicated groups addresses one replica at a time")
-                }
             }
         }
         crashed
