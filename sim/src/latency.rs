@@ -113,6 +113,9 @@ pub struct OpWait {
     pub tries: u32,
     /// Answered (not `Unavailable` in the end).
     pub answered: bool,
+    /// Requests sent again with the same request id over all its tries (client resends after
+    /// silence, resumed logins): a sign of lost or late replies.
+    pub resends: u32,
 }
 
 /// The per-operation ledger of one run: every logical operation once, when it ends.
@@ -124,14 +127,15 @@ pub struct OpLedger {
 
 impl OpLedger {
     /// Try `running` ended at `now_ms`, `answered` (or `Unavailable`), for an operation whose
-    /// floor is `floor_ms`. Records the logical operation if this try was its last (answered,
-    /// or `Unavailable` at the last try allowed); returns what was recorded.
+    /// floor is `floor_ms` and that sent `resends` requests again so far. Records the logical
+    /// operation if this try was its last (answered, or `Unavailable` at the last try allowed);
+    /// returns what was recorded.
     pub fn try_ended(
         &mut self,
         running: &Running,
         answered: bool,
         now_ms: u64,
-        floor_ms: u64,
+        (floor_ms, resends): (u64, u32),
     ) -> Option<OpWait> {
         if !answered && running.tries < TRIES_MAX {
             // It will be tried again: not over yet.
@@ -142,6 +146,7 @@ impl OpLedger {
             floor_ms,
             tries: running.tries,
             answered,
+            resends,
         };
         self.ops.push(op);
         Some(op)
@@ -212,20 +217,21 @@ mod tests {
         let mut ledger = OpLedger::default();
         // Tries 1 and 2 end `Unavailable` and are retried: nothing is recorded.
         assert_eq!(
-            ledger.try_ended(&running(1_000, 1_000, 1), false, 3_000, 500),
+            ledger.try_ended(&running(1_000, 1_000, 1), false, 3_000, (500, 0)),
             None
         );
         assert_eq!(
-            ledger.try_ended(&running(1_000, 4_000, 2), false, 6_000, 500),
+            ledger.try_ended(&running(1_000, 4_000, 2), false, 6_000, (500, 0)),
             None
         );
         // Try 3 is answered 1.5 s after it started, 8.5 s after the first try started.
-        let op = ledger.try_ended(&running(1_000, 8_000, 3), true, 9_500, 500);
+        let op = ledger.try_ended(&running(1_000, 8_000, 3), true, 9_500, (500, 0));
         let expected = OpWait {
             wait_ms: 8_500,
             floor_ms: 500,
             tries: 3,
             answered: true,
+            resends: 0,
         };
         assert_eq!(op, Some(expected));
         assert_eq!(ledger.ops, [expected]);
@@ -235,10 +241,10 @@ mod tests {
     fn an_operation_that_runs_out_of_tries_counts_once_as_given_up() {
         let mut ledger = OpLedger::default();
         assert_eq!(
-            ledger.try_ended(&running(0, 50_000, TRIES_MAX - 1), false, 52_000, 0),
+            ledger.try_ended(&running(0, 50_000, TRIES_MAX - 1), false, 52_000, (0, 0)),
             None
         );
-        let op = ledger.try_ended(&running(0, 90_000, TRIES_MAX), false, 92_000, 0);
+        let op = ledger.try_ended(&running(0, 90_000, TRIES_MAX), false, 92_000, (0, 0));
         assert_eq!(
             op,
             Some(OpWait {
@@ -246,6 +252,7 @@ mod tests {
                 floor_ms: 0,
                 tries: TRIES_MAX,
                 answered: false,
+                resends: 0,
             })
         );
         assert_eq!(ledger.ops.len(), 1);

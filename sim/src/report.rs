@@ -28,7 +28,9 @@ is 3, a recovery 5) x (round trip from the answering replica to the second neare
 replica, a quorum of 3 of 5 + 2 x 8 ms disk writes), every round with skip-Prepare, no jitter, \
 no fault. floor p50 is over answered operations; wait/floor is p50(wait) / p50(floor); per-op \
 median is the median over answered operations of wait / floor; below floor counts answered \
-operations that waited less than their floor (0 unless the floor is wrong).";
+operations that waited less than their floor (0 unless the floor is wrong). A resend is a \
+request sent again with the same request id (the client heard nothing for 2 s, or a later try \
+resumed an unfinished login).";
 
 /// Totals of one scenario over its seeds.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -257,17 +259,17 @@ impl Report {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "| scenario | mode | seeds | tries | tries answered | availability per try % | try p50 ms | try p99 ms | try max ms | ops | ops answered | ops answered after a retry | ops given up | ops unfinished | availability per op % | wait p50 ms | wait p99 ms | wait max ms | given-up wait p50 / max ms | floor p50 ms | wait p50 / floor p50 | per-op wait/floor median | below floor |"
+            "| scenario | mode | seeds | tries | tries answered | availability per try % | try p50 ms | try p99 ms | try max ms | ops | ops answered | ops answered after a retry | ops answered with a resend | ops given up | ops unfinished | availability per op % | wait p50 ms | wait p99 ms | wait max ms | given-up wait p50 / max ms | floor p50 ms | wait p50 / floor p50 | per-op wait/floor median | below floor |"
         );
         let _ = writeln!(
             out,
-            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
         );
         for (scenario, row) in &self.rows {
             let l = row.latency();
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {} | {:.2} | {} | {} | {} | {} | {} | {} | {} | {} | {:.2} | {} | {} | {} | {} / {} | {} | {:.2} | {:.2} | {} |",
+                "| {} | {} | {} | {} | {} | {:.2} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.2} | {} | {} | {} | {} / {} | {} | {:.2} | {:.2} | {} |",
                 scenario.name(),
                 self.mode,
                 row.seeds,
@@ -280,6 +282,7 @@ impl Report {
                 l.ops,
                 l.answered,
                 l.retried,
+                l.resent,
                 l.given_up,
                 row.ops_unfinished,
                 ratio_percent(l.answered, l.ops),
@@ -313,6 +316,8 @@ pub struct LatencySummary {
     pub answered: u64,
     /// Answered after more than one try.
     pub retried: u64,
+    /// Answered, with at least one request sent again (same request id).
+    pub resent: u64,
     /// Given up (the last try allowed ended `Unavailable`).
     pub given_up: u64,
     /// User wait (first try to answer) of answered operations.
@@ -371,6 +376,7 @@ impl ScenarioRow {
             ops: self.ops.len() as u64 + self.ops_unfinished,
             answered: answered.len() as u64,
             retried: answered.iter().filter(|o| o.tries > 1).count() as u64,
+            resent: answered.iter().filter(|o| o.resends > 0).count() as u64,
             given_up: given_up.len() as u64,
             wait_p50_ms,
             wait_p99_ms: percentile(&waits, 99),
@@ -437,6 +443,7 @@ mod tests {
             floor_ms,
             tries,
             answered,
+            resends: tries - 1,
         }
     }
 
@@ -460,7 +467,10 @@ mod tests {
         };
         let l = row.latency();
         assert_eq!((l.try_p50_ms, l.try_max_ms), (1_000, 1_100));
-        assert_eq!((l.ops, l.answered, l.retried, l.given_up), (5, 3, 1, 1));
+        assert_eq!(
+            (l.ops, l.answered, l.retried, l.resent, l.given_up),
+            (5, 3, 1, 1, 1)
+        );
         assert_eq!((l.wait_p50_ms, l.wait_max_ms), (1_100, 8_500));
         assert_eq!((l.given_up_p50_ms, l.given_up_max_ms), (120_000, 120_000));
         assert_eq!(l.floor_p50_ms, 500);

@@ -147,6 +147,9 @@ pub struct User {
     /// The request kinds the current logical operation got replies to from a replica, with
     /// the relay's and the replica's datacenters (see [`crate::latency`]).
     pub served: Served,
+    /// Requests the current logical operation sent again (the same request id: a client
+    /// resend after silence, or a resumed login), for the report only.
+    pub op_resends: u32,
 }
 
 /// The bytes of password `id`.
@@ -253,13 +256,14 @@ impl User {
             rng,
             op_requests: BTreeMap::new(),
             served: Served::new(),
+            op_resends: 0,
         }
     }
 
     /// The client sent request `request_id` of `kind` for the running operation.
     pub fn note_sent(&mut self, request_id: u64, kind: RequestKind) {
-        if self.running.is_some() {
-            self.op_requests.insert(request_id, kind);
+        if self.running.is_some() && self.op_requests.insert(request_id, kind).is_some() {
+            self.op_resends = self.op_resends.saturating_add(1);
         }
     }
 
@@ -341,6 +345,7 @@ impl User {
                     // A new logical operation: its floor starts from nothing.
                     self.op_requests.clear();
                     self.served.clear();
+                    self.op_resends = 0;
                     (op, now_ms, 0)
                 }
                 None => return false,

@@ -1505,7 +1505,7 @@ impl World {
                         continue;
                     }
                     let owner = user.is_owner();
-                    let floor_ms = operation_floor_ms(&user.served);
+                    let floor = (operation_floor_ms(&user.served), user.op_resends);
                     let (complaint, wake_ms) = user.finish(&outcome);
                     let account = show(&user.account);
                     if owner && let e2ee_backup::ClientOutcome::Registered { generation } = outcome
@@ -1526,7 +1526,7 @@ impl World {
                         }
                         self.stats
                             .ledger
-                            .try_ended(&running, succeeded, self.now_ms, floor_ms);
+                            .try_ended(&running, succeeded, self.now_ms, floor);
                         let after_heal = running.first_started_ms >= self.heal_ms;
                         let gave_up = !succeeded && running.tries >= crate::workload::TRIES_MAX;
                         let late = self.now_ms.saturating_sub(running.first_started_ms)
