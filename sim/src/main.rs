@@ -185,6 +185,7 @@ fn main() -> ExitCode {
             row.resets_seen_by_epoch
         );
         println!("{}: {}", scenario.name(), row.faults.line());
+        println!("{}: {}", scenario.name(), row.retried_line(20));
     }
     println!();
     println!(

@@ -341,6 +341,33 @@ pub struct LatencySummary {
 }
 
 impl ScenarioRow {
+    /// One line on the operations that had a try end `Unavailable`: how many were answered in
+    /// the end and how many were given up (or never finished), with their user waits (first
+    /// try to final answer or give-up; up to `listed` of each, longest first).
+    pub fn retried_line(&self, listed: usize) -> String {
+        let waits = |answered: bool| {
+            let mut waits: Vec<u64> = self
+                .ops
+                .iter()
+                .filter(|o| o.answered == answered && (o.tries > 1 || !answered))
+                .map(|o| o.wait_ms)
+                .collect();
+            waits.sort_unstable_by(|a, b| b.cmp(a));
+            let shown: Vec<String> = waits.iter().take(listed).map(u64::to_string).collect();
+            let more = if waits.len() > listed { ", …" } else { "" };
+            (waits.len(), format!("[{}{more}]", shown.join(", ")))
+        };
+        let (answered, answered_waits) = waits(true);
+        let (given_up, given_up_waits) = waits(false);
+        format!(
+            "operations with a try that ended Unavailable: {answered} answered later, user waits \
+             {answered_waits} ms; {given_up} given up after {} tries, waits {given_up_waits} ms; \
+             {} unfinished at the end of their run",
+            crate::workload::TRIES_MAX,
+            self.ops_unfinished
+        )
+    }
+
     /// The latency figures of this row.
     pub fn latency(&self) -> LatencySummary {
         let mut tries = self.latencies_ms.clone();
@@ -479,13 +506,21 @@ mod tests {
         assert!((l.per_op_ratio_median - 2.0).abs() < 1e-9);
         assert_eq!(l.below_floor, 0);
         let table = Report {
-            rows: [(Scenario::NoFaults, row)].into_iter().collect(),
+            rows: [(Scenario::NoFaults, row.clone())].into_iter().collect(),
             mode: "durable".to_owned(),
         }
         .latency_table();
         assert!(
             table.contains("| 60.00 |"),
             "availability per op 3 / 5: {table}"
+        );
+        let line = row.retried_line(1);
+        assert!(
+            line.contains(
+                "1 answered later, user waits [8500] ms; 1 given up after 12 tries, \
+                 waits [120000] ms; 1 unfinished"
+            ),
+            "{line}"
         );
         let below = ScenarioRow {
             ops: vec![op(400, 500, 1, true)],
