@@ -7,6 +7,7 @@
 pub mod checkers;
 pub mod events;
 pub mod faults;
+pub mod latency;
 pub mod network;
 pub mod report;
 pub mod seed;

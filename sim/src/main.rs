@@ -168,6 +168,11 @@ fn main() -> ExitCode {
             .unwrap_or_default()
     );
     print!("{}", report.table());
+    println!();
+    println!("{}", e2ee_backup_sim::report::LATENCY_LEGEND);
+    println!();
+    print!("{}", report.latency_table());
+    println!();
     for (scenario, row) in &report.rows {
         println!(
             "{}: INV-ATTEMPTS in {} runs; the oracle before issue 12 (reset at an accepted LoginFinish) in {} runs; {} committed resets learnt from a later login epoch (their release never sent)",
@@ -180,6 +185,7 @@ fn main() -> ExitCode {
             row.resets_seen_by_epoch
         );
         println!("{}: {}", scenario.name(), row.faults.line());
+        println!("{}: {}", scenario.name(), row.retried_line(20));
     }
     println!();
     println!(

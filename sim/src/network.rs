@@ -23,6 +23,10 @@ pub const LATENCY_MS: [[u64; DATACENTERS]; DATACENTERS] = [
     [150, 140, 110, 90, 1],
 ];
 
+/// Least one-way delay between a phone and a relay (the delay is drawn from this up to
+/// [`NetworkConfig::client_latency_ms_max`]).
+pub const PHONE_LATENCY_MS_MIN: u64 = 5;
+
 /// Most copies of one message the network ever delivers.
 pub const COPIES_MAX: usize = 2;
 
@@ -139,9 +143,11 @@ impl Network {
                 let row = LATENCY_MS.get(a).copied().unwrap_or([1; DATACENTERS]);
                 row.get(b).copied().unwrap_or(1) + self.clogged.get(&(a, b)).copied().unwrap_or(0)
             }
-            (Endpoint::Phone, _) | (_, Endpoint::Phone) => {
-                draw_range(&mut self.rng, 5, self.config.client_latency_ms_max.max(5))
-            }
+            (Endpoint::Phone, _) | (_, Endpoint::Phone) => draw_range(
+                &mut self.rng,
+                PHONE_LATENCY_MS_MIN,
+                self.config.client_latency_ms_max.max(PHONE_LATENCY_MS_MIN),
+            ),
         };
         (0..copies)
             .map(|_| base_ms + draw_range(&mut self.rng, 0, self.config.jitter_ms_max))

@@ -16,6 +16,8 @@ use e2ee_backup::crypto::{CryptoSuite as _, FleetPublicKeys};
 use e2ee_backup::ids::AccountId;
 use e2ee_backup::stream::{open_to_vec, seal_to_vec};
 use e2ee_backup::wire::{ClientRequest, Request, RequestKind, request_aad};
+
+use crate::latency::Served;
 use rand_chacha::ChaCha20Rng;
 use rand_core::RngCore as _;
 
@@ -139,6 +141,15 @@ pub struct User {
     /// Probes an attacker has left after its guesses or a `Locked` answer (see
     /// [`LOCK_PROBES_MAX`]).
     pub lock_probes_left: u32,
+    /// The requests the current logical operation sent (over all its tries), by request id;
+    /// for its latency floor only (issue 16), never read by the workload.
+    pub op_requests: BTreeMap<u64, RequestKind>,
+    /// The request kinds the current logical operation got replies to from a replica, with
+    /// the relay's and the replica's datacenters (see [`crate::latency`]).
+    pub served: Served,
+    /// Requests the current logical operation sent again (the same request id: a client
+    /// resend after silence, or a resumed login), for the report only.
+    pub op_resends: u32,
 }
 
 /// The bytes of password `id`.
@@ -243,6 +254,25 @@ impl User {
             password: first,
             connections: BTreeSet::new(),
             rng,
+            op_requests: BTreeMap::new(),
+            served: Served::new(),
+            op_resends: 0,
+        }
+    }
+
+    /// The client sent request `request_id` of `kind` for the running operation.
+    pub fn note_sent(&mut self, request_id: u64, kind: RequestKind) {
+        if self.running.is_some() && self.op_requests.insert(request_id, kind).is_some() {
+            self.op_resends = self.op_resends.saturating_add(1);
+        }
+    }
+
+    /// A relay in datacenter `relay` forwarded to this phone the reply to request `request_id`
+    /// from the replica in datacenter `replica`. Counts for the floor if the running
+    /// operation sent that request (a late copy of an earlier operation's reply does not).
+    pub fn note_served(&mut self, request_id: u64, relay: Dc, replica: Dc) {
+        if let Some(kind) = self.op_requests.get(&request_id) {
+            self.served.insert(*kind, (relay, replica));
         }
     }
 
@@ -311,7 +341,13 @@ impl User {
         let (op, first_started_ms, tries) = match self.retry.take() {
             Some(retry) => retry,
             None => match self.script.pop_front() {
-                Some(op) => (op, now_ms, 0),
+                Some(op) => {
+                    // A new logical operation: its floor starts from nothing.
+                    self.op_requests.clear();
+                    self.served.clear();
+                    self.op_resends = 0;
+                    (op, now_ms, 0)
+                }
                 None => return false,
             },
         };

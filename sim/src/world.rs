@@ -17,6 +17,7 @@ use crate::checkers::{
 };
 use crate::events::EventQueue;
 use crate::faults::{ClockTarget, ExtraFaults, FaultAction, FaultPlan, Scenario, plan};
+use crate::latency::{OpLedger, operation_floor_ms};
 use crate::network::{DATACENTERS, Dc, Endpoint, Network};
 use crate::seed::{derive_rng, draw_chance, draw_range};
 use crate::time::{NodeClock, START_MS};
@@ -151,8 +152,15 @@ pub struct Stats {
     pub attempted: u64,
     /// Of those, ended with an answer (not `Unavailable`).
     pub succeeded: u64,
-    /// Virtual latency of each that succeeded.
+    /// Virtual latency of each that succeeded (per try: from the start of the try).
     pub latencies_ms: Vec<u64>,
+    /// Every logical operation of an account owner that ended (answered, or given up after
+    /// its last try), once, with its user wait from the first try and its latency floor
+    /// (issue 16; see [`crate::latency`]).
+    pub ledger: OpLedger,
+    /// Logical operations of account owners still running or waiting to be retried when the
+    /// run ended (neither answered nor given up).
+    pub ops_unfinished: u64,
     /// Most password tests enabled for one registration between releases.
     pub granted_max: u32,
     /// That registration's limit.
@@ -253,6 +261,8 @@ enum Event {
     VaultToRelay {
         relay: usize,
         bytes: Vec<u8>,
+        /// The node that sent it (for the latency floor only; not traced).
+        node: usize,
     },
     RelayToPhone {
         relay: usize,
@@ -330,6 +340,9 @@ struct World {
     extra: ExtraFaults,
     /// Draws of the faults of issue 12 (their own stream: the older faults draw as before).
     extra_rng: rand_chacha::ChaCha20Rng,
+    /// While a relay handles a replica's reply: the replica's datacenter (replies the relay
+    /// forwards to phones then were served by it; for the latency floor only).
+    reply_from: Option<Dc>,
 }
 
 fn draw_clock(rng: &mut rand_chacha::ChaCha20Rng, plan: &FaultPlan) -> NodeClock {
@@ -561,6 +574,7 @@ impl World {
             fault_rng: derive_rng(config.seed, "faults-live"),
             extra: plan.extra,
             extra_rng: derive_rng(config.seed, "faults-extra"),
+            reply_from: None,
         };
         for (node, effects) in first_effects {
             world.apply_effects(node, effects);
@@ -834,7 +848,7 @@ impl World {
                 host.relay.handle_timeout(local_ms);
                 self.drain_relay(relay);
             }
-            Event::VaultToRelay { relay, bytes } => {
+            Event::VaultToRelay { relay, bytes, node } => {
                 self.trace
                     .record(now, 3, &[&(relay as u64).to_be_bytes(), &bytes]);
                 let Some(host) = self.relays.get_mut(relay) else {
@@ -845,7 +859,9 @@ impl World {
                 }
                 let local_ms = host.clock.local_ms(now);
                 host.relay.handle_vault_message(local_ms, &bytes);
+                self.reply_from = self.nodes.get(node).map(|n| n.dc);
                 self.drain_relay(relay);
+                self.reply_from = None;
             }
             Event::RelayToPhone { relay, user, bytes } => {
                 self.trace.record(
@@ -1112,6 +1128,7 @@ impl World {
                             Event::VaultToRelay {
                                 relay,
                                 bytes: bytes.clone(),
+                                node,
                             },
                         );
                     }
@@ -1325,6 +1342,12 @@ impl World {
                 }
                 RelayOutput::ToClient { connection, bytes } => {
                     let mut user = usize::try_from(connection).unwrap_or(usize::MAX);
+                    if let Some(replica_dc) = self.reply_from
+                        && let Ok(reply) = ClientReply::decode(&bytes)
+                        && let Some(u) = self.users.get_mut(user)
+                    {
+                        u.note_served(reply.request_id, from, replica_dc);
+                    }
                     let mut extra_ms = 0;
                     if let Some(m) = malicious {
                         let Some((to_user, delay_ms)) = self.misbehave_to_phone(m, user, &bytes)
@@ -1470,6 +1493,7 @@ impl World {
                     if let (Ok(request), Some(password)) =
                         (ClientRequest::decode(&bytes), user.running_password())
                     {
+                        user.note_sent(request.request_id, request.kind);
                         self.oracle.note_sealed(&request.sealed, password);
                     }
                     self.send_from_phone(index, bytes);
@@ -1480,6 +1504,7 @@ impl World {
                         continue;
                     }
                     let owner = user.is_owner();
+                    let floor = (operation_floor_ms(&user.served), user.op_resends);
                     let (complaint, wake_ms) = user.finish(&outcome);
                     let account = show(&user.account);
                     if owner && let e2ee_backup::ClientOutcome::Registered { generation } = outcome
@@ -1498,6 +1523,9 @@ impl World {
                                 .latencies_ms
                                 .push(self.now_ms.saturating_sub(running.started_ms));
                         }
+                        self.stats
+                            .ledger
+                            .try_ended(&running, succeeded, self.now_ms, floor);
                         let after_heal = running.first_started_ms >= self.heal_ms;
                         let gave_up = !succeeded && running.tries >= crate::workload::TRIES_MAX;
                         let late = self.now_ms.saturating_sub(running.first_started_ms)
@@ -1608,6 +1636,11 @@ impl World {
                 ));
             }
         }
+        self.stats.ops_unfinished = self
+            .users
+            .iter()
+            .filter(|u| u.is_owner() && (u.running.is_some() || u.retry.is_some()))
+            .count() as u64;
         for detail in unfinished.into_iter().take(20) {
             self.violate(LIVE, detail);
         }

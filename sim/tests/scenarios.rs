@@ -438,3 +438,62 @@ fn one_byzantine_replica_per_group_breaks_inv_attempts_and_the_oracle_sees_it() 
         describe(&result)
     );
 }
+
+/// Issue 16: a logical operation counts once, from its first try. In `three-dcs-down-healed`
+/// operations started while three datacenters are down end `Unavailable` and are retried;
+/// every try is one of the ledger's operations, and the retried ones waited longer than any
+/// of their tries.
+#[test]
+fn retried_operations_count_once_with_the_wait_from_their_first_try() {
+    let result = run(lite(Scenario::ThreeDcsDownHealed, 1));
+    let stats = &result.stats;
+    let ops = &stats.ledger.ops;
+    assert_eq!(stats.ops_unfinished, 0);
+    // Every try belongs to exactly one logical operation.
+    let tries: u64 = ops.iter().map(|o| u64::from(o.tries)).sum();
+    assert_eq!(tries, stats.attempted);
+    let answered = ops.iter().filter(|o| o.answered).count() as u64;
+    let retried: Vec<_> = ops.iter().filter(|o| o.answered && o.tries > 1).collect();
+    assert!(!retried.is_empty(), "some operations were retried");
+    assert!(
+        stats.attempted > ops.len() as u64,
+        "more tries than operations"
+    );
+    assert_eq!(answered, stats.succeeded, "one answer per operation");
+    // A retried operation waited at least its backoffs (the first is 1 s) on top of its tries.
+    let longest_try = stats.latencies_ms.iter().copied().max().unwrap_or(0);
+    assert!(retried.iter().all(|o| o.wait_ms > 1_000));
+    assert!(ops.iter().map(|o| o.wait_ms).max().unwrap_or(0) > longest_try);
+}
+
+/// Issue 16: the latency floor is a lower bound. Without faults no answered operation waits
+/// less than its floor, and the floor is not far below the wait either (no jitter, no loss:
+/// only the phone's drawn delay, cold Prepare phases and queueing behind other operations).
+#[test]
+fn no_operation_waits_less_than_its_latency_floor() {
+    for scenario in [Scenario::NoFaults, Scenario::OneDcDown, Scenario::Swarm] {
+        let result = run(lite(scenario, 5));
+        let answered: Vec<_> = result
+            .stats
+            .ledger
+            .ops
+            .iter()
+            .filter(|o| o.answered)
+            .collect();
+        assert!(!answered.is_empty());
+        for op in &answered {
+            assert!(op.floor_ms > 0, "{}: {op:?} has no floor", scenario.name());
+            assert!(op.wait_ms >= op.floor_ms, "{}: {op:?}", scenario.name());
+        }
+        if scenario == Scenario::NoFaults {
+            let near = answered
+                .iter()
+                .filter(|o| o.wait_ms * 10 < o.floor_ms * 15)
+                .count();
+            assert!(
+                near * 2 > answered.len(),
+                "most waits within 1.5 × the floor"
+            );
+        }
+    }
+}
