@@ -3,7 +3,8 @@
 //! and a three-replica vault group (insecure fast suite). Every message and durable write on
 //! the way is captured, opened where it is sealed (the test holds the fleet secrets), and
 //! checked to decode and re-encode to exactly its bytes: the encoding each honest role sends is
-//! the one encoding its decoder accepts. Streams and recovery keys come from fixed keys.
+//! the one encoding its decoder accepts. Streams, recovery keys and the fleet encodings (public
+//! keys file, secrets of both real suites) come from fixed keys.
 //!
 //! The seeds are written to `target/tmp/fuzz-seeds/<target>/` on every run; `fuzz/smoke`
 //! (and `.ci/run`, after the tests) hands that directory to each target as its seed corpus.
@@ -15,8 +16,10 @@ use std::path::{Path, PathBuf};
 
 use e2ee_backup::client::{ClientConfig, ClientOutcome, ClientOutput};
 use e2ee_backup::consensus::{Config, PeerMessage, ReplicaId};
-use e2ee_backup::crypto::real::{InsecureFastFleetSecrets, InsecureFastSuite};
-use e2ee_backup::crypto::{CryptoSuite, SecretBytes};
+use e2ee_backup::crypto::real::{
+    InsecureFastFleetSecrets, InsecureFastSuite, ProductionFleetSecrets, ProductionSuite,
+};
+use e2ee_backup::crypto::{CryptoSuite, FleetPublicKeys, SecretBytes};
 use e2ee_backup::ids::{AccountId, FleetId};
 use e2ee_backup::relay::{FirstReplica, RelayConfig, RelayOutput};
 use e2ee_backup::stream::{HEADER_LEN, seal_to_vec};
@@ -404,6 +407,69 @@ fn stream_and_recovery_key_seeds(corpus: &mut Corpus) {
     }
 }
 
+/// Seeds of the `fleet_encodings` target: the fleet public keys file and the fleet secrets of
+/// both real suites, each checked to round-trip, whole and cut short (a cut seed sits next to a
+/// framing check, where the fuzzer would otherwise have to find the lengths itself).
+fn fleet_seeds(corpus: &mut Corpus) {
+    fn add_with_cuts(corpus: &mut Corpus, name: &str, bytes: &[u8]) {
+        corpus.add("fleet_encodings", name, bytes.to_vec());
+        for cut in [1, 7, bytes.len() / 2, bytes.len() - 1] {
+            corpus.add(
+                "fleet_encodings",
+                format!("{name}-cut-{cut}"),
+                bytes[..cut].to_vec(),
+            );
+        }
+    }
+    let id = FleetId::new(b"fleet-seeds").unwrap();
+    let insecure = fleet();
+    let bytes = insecure.to_bytes();
+    let decoded = InsecureFastFleetSecrets::from_bytes(&bytes).unwrap();
+    assert_eq!(
+        decoded.to_bytes(),
+        bytes,
+        "insecure fleet secrets re-encode"
+    );
+    assert!(ProductionFleetSecrets::from_bytes(&bytes).is_err());
+    add_with_cuts(corpus, "secrets-insecure", &bytes);
+    let public = InsecureFastSuite.fleet_public_keys(&insecure);
+    assert_eq!(
+        FleetPublicKeys::from_bytes(&public.to_bytes()),
+        Ok(public.clone())
+    );
+    add_with_cuts(corpus, "public-insecure", &public.to_bytes());
+
+    let production =
+        ProductionFleetSecrets::generate(&mut ChaCha20Rng::seed_from_u64(0x5EED), id.clone());
+    let bytes = production.to_bytes();
+    let decoded = ProductionFleetSecrets::from_bytes(&bytes).unwrap();
+    assert_eq!(
+        decoded.to_bytes(),
+        bytes,
+        "production fleet secrets re-encode"
+    );
+    assert!(InsecureFastFleetSecrets::from_bytes(&bytes).is_err());
+    add_with_cuts(corpus, "secrets-production", &bytes);
+    let public = ProductionSuite.fleet_public_keys(&production);
+    assert_eq!(
+        FleetPublicKeys::from_bytes(&public.to_bytes()),
+        Ok(public.clone())
+    );
+    add_with_cuts(corpus, "public-production", &public.to_bytes());
+
+    // A one-byte fleet id and one-byte keys: the shortest file the decoder accepts.
+    let tiny = FleetPublicKeys {
+        fleet_id: FleetId::new(b"f").unwrap(),
+        hpke_public_key: vec![1],
+        opaque_server_public_key: vec![2],
+    };
+    assert_eq!(
+        FleetPublicKeys::from_bytes(&tiny.to_bytes()),
+        Ok(tiny.clone())
+    );
+    corpus.add("fleet_encodings", "public-tiny", tiny.to_bytes());
+}
+
 #[test]
 fn every_honest_message_is_the_one_encoding_its_decoder_accepts() {
     let mut world = World::new();
@@ -431,6 +497,7 @@ fn every_honest_message_is_the_one_encoding_its_decoder_accepts() {
 
     let mut corpus = std::mem::take(&mut world.corpus);
     stream_and_recovery_key_seeds(&mut corpus);
+    fleet_seeds(&mut corpus);
     for target in [
         "envelopes",
         "sealed_bodies",
@@ -439,6 +506,7 @@ fn every_honest_message_is_the_one_encoding_its_decoder_accepts() {
         "stream_header",
         "stream_open",
         "recovery_key",
+        "fleet_encodings",
     ] {
         assert!(
             corpus.0.get(target).is_some_and(|seeds| !seeds.is_empty()),
