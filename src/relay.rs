@@ -63,6 +63,24 @@ pub struct RelayConfig {
     /// buckets that have refilled completely (the same as no bucket) are dropped; if none has,
     /// the fullest `max_buckets / BUCKET_EVICTION_BATCH` (at least one) are.
     pub max_buckets: usize,
+    /// Deliberately broken behaviour, only for tests that prove the checkers can fail; always
+    /// [`RelayFault::None`] outside them.
+    #[doc(hidden)]
+    pub fault: RelayFault,
+}
+
+/// Deliberately broken relay behaviours, only for tests and the simulator's `--broken` variants
+/// that prove the checkers can fail. Never use anything but [`RelayFault::None`] outside tests.
+#[doc(hidden)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default)]
+pub enum RelayFault {
+    /// The correct relay.
+    #[default]
+    None,
+    /// A token bucket whose clock stepped back does not re-anchor at the new time (the
+    /// behaviour before the re-anchor rule): an empty bucket earns nothing until the clock
+    /// catches up again, so a step back of minutes refuses the account for minutes.
+    NoReanchorAfterClockStep,
 }
 
 impl Default for RelayConfig {
@@ -78,6 +96,7 @@ impl Default for RelayConfig {
             max_routes: 65_536,
             route_ttl_ms: 30_000,
             max_buckets: 65_536,
+            fault: RelayFault::None,
         }
     }
 }
@@ -149,8 +168,8 @@ impl Bucket {
     /// earns nothing for the step, and the bucket counts on from the new time (otherwise an
     /// empty bucket would earn nothing until the clock caught up again: a step back of minutes
     /// refused the account for minutes).
-    fn refill(&mut self, now_ms: u64, capacity: u32, interval_ms: u64) {
-        if now_ms < self.refilled_at_ms {
+    fn refill(&mut self, now_ms: u64, capacity: u32, interval_ms: u64, fault: RelayFault) {
+        if now_ms < self.refilled_at_ms && fault != RelayFault::NoReanchorAfterClockStep {
             self.refilled_at_ms = now_ms;
             return;
         }
@@ -441,6 +460,7 @@ impl Relay {
 
     fn take_token(&mut self, now_ms: u64, account: &AccountId) -> bool {
         let capacity = self.config.bucket_capacity;
+        let fault = self.config.fault;
         let interval = self.config.refill_interval_ms.max(1);
         if !self.buckets.contains_key(account) && self.buckets.len() >= self.config.max_buckets {
             self.evict_buckets(now_ms);
@@ -449,7 +469,7 @@ impl Relay {
             tokens: capacity,
             refilled_at_ms: now_ms,
         });
-        bucket.refill(now_ms, capacity, interval);
+        bucket.refill(now_ms, capacity, interval, fault);
         if bucket.tokens == 0 {
             return false;
         }
@@ -466,9 +486,10 @@ impl Relay {
     /// new account either way.
     fn evict_buckets(&mut self, now_ms: u64) {
         let capacity = self.config.bucket_capacity;
+        let fault = self.config.fault;
         let interval = self.config.refill_interval_ms.max(1);
         self.buckets.retain(|_, bucket| {
-            bucket.refill(now_ms, capacity, interval);
+            bucket.refill(now_ms, capacity, interval, fault);
             bucket.tokens < capacity
         });
         let max = self.config.max_buckets.max(1);

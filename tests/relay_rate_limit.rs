@@ -3,14 +3,21 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use e2ee_backup::ids::AccountId;
-use e2ee_backup::relay::{Relay, RelayConfig, RelayOutput};
+use e2ee_backup::relay::{Relay, RelayConfig, RelayFault, RelayOutput};
 use e2ee_backup::wire::{ClientReply, ClientRequest, ReplyBody, RequestKind};
 
+const INTERVAL_MS: u64 = 1_000;
+
 fn relay(max_buckets: usize) -> Relay {
+    relay_with(max_buckets, RelayFault::None)
+}
+
+fn relay_with(max_buckets: usize, fault: RelayFault) -> Relay {
     Relay::new(RelayConfig {
         bucket_capacity: 2,
-        refill_interval_ms: 1_000,
+        refill_interval_ms: INTERVAL_MS,
         max_buckets,
+        fault,
         ..RelayConfig::default()
     })
 }
@@ -142,6 +149,48 @@ fn a_full_map_of_spent_buckets_makes_room_for_a_batch_of_new_accounts_at_once() 
         assert!(
             !send(&mut r, 0, u64::try_from(i).unwrap()),
             "user {i} is still limited"
+        );
+    }
+}
+
+/// An account spends its burst, the relay's clock steps back `step_ms`, and from then on the
+/// account keeps to the rate: one request per refill interval, for `intervals` intervals. Returns
+/// how long after the step its first request was admitted (None: never, in the window).
+fn first_admission_after_step_back(fault: RelayFault, step_ms: u64, intervals: u64) -> Option<u64> {
+    let mut r = relay_with(16, fault);
+    open(&mut r, 1, "alice");
+    let before = 1_000_000;
+    while send(&mut r, before, 1) {}
+    let after = before - step_ms;
+    (0..=intervals)
+        .map(|k| k * INTERVAL_MS)
+        .find(|&offset| send(&mut r, after + offset, 1))
+}
+
+#[test]
+fn after_a_clock_step_back_of_minutes_an_account_at_the_rate_is_admitted_within_one_interval() {
+    // Steps back of one to ten minutes, watched for twenty intervals each.
+    for step_ms in [60_000, 260_000, 600_000] {
+        let admitted = first_admission_after_step_back(RelayFault::None, step_ms, 20);
+        assert!(
+            admitted.is_some_and(|offset| offset <= INTERVAL_MS),
+            "step back {step_ms} ms: first admission {admitted:?} ms after the step"
+        );
+        // The checker can fail: without the re-anchor rule (the old relay) the empty bucket
+        // earns nothing until the clock is back where it was, and the account stays refused.
+        let broken =
+            first_admission_after_step_back(RelayFault::NoReanchorAfterClockStep, step_ms, 20);
+        assert_eq!(
+            broken, None,
+            "step back {step_ms} ms: the relay without re-anchoring must be caught"
+        );
+    }
+    // No step: the same account is admitted one interval after its burst, both variants.
+    for fault in [RelayFault::None, RelayFault::NoReanchorAfterClockStep] {
+        assert_eq!(
+            first_admission_after_step_back(fault, 0, 20),
+            Some(INTERVAL_MS),
+            "{fault:?}"
         );
     }
 }
