@@ -506,9 +506,8 @@ impl Relay {
                 by_tokens.select_nth_unstable_by_key(keep, |(tokens, account)| (*tokens, *account));
             }
             let fullest: Vec<AccountId> = by_tokens
-                .get(keep..)
-                .unwrap_or_default()
                 .iter()
+                .skip(keep)
                 .map(|(_, account)| (*account).clone())
                 .collect();
             for account in fullest {
