@@ -421,41 +421,48 @@ fn fleet_seeds(corpus: &mut Corpus) {
             );
         }
     }
+    /// One suite's secrets and the public keys they derive, each checked to round-trip and
+    /// never to load under the other suite, whole and cut short.
+    fn add_suite<S: CryptoSuite>(
+        corpus: &mut Corpus,
+        which: &str,
+        suite: S,
+        secrets: &S::FleetSecrets,
+        encode: impl Fn(&S::FleetSecrets) -> Vec<u8>,
+        decode: impl Fn(&[u8]) -> Option<S::FleetSecrets>,
+        other_suite_loads: impl Fn(&[u8]) -> bool,
+    ) {
+        let bytes = encode(secrets);
+        let decoded = decode(&bytes).unwrap();
+        assert_eq!(encode(&decoded), bytes, "{which} fleet secrets re-encode");
+        assert!(!other_suite_loads(&bytes));
+        add_with_cuts(corpus, &format!("secrets-{which}"), &bytes);
+        let public = suite.fleet_public_keys(secrets);
+        assert_eq!(
+            FleetPublicKeys::from_bytes(&public.to_bytes()),
+            Ok(public.clone())
+        );
+        add_with_cuts(corpus, &format!("public-{which}"), &public.to_bytes());
+    }
     let id = FleetId::new(b"fleet-seeds").unwrap();
-    let insecure = fleet();
-    let bytes = insecure.to_bytes();
-    let decoded = InsecureFastFleetSecrets::from_bytes(&bytes).unwrap();
-    assert_eq!(
-        decoded.to_bytes(),
-        bytes,
-        "insecure fleet secrets re-encode"
+    add_suite(
+        corpus,
+        "insecure",
+        InsecureFastSuite,
+        &fleet(),
+        |s| s.to_bytes().to_vec(),
+        |b| InsecureFastFleetSecrets::from_bytes(b).ok(),
+        |b| ProductionFleetSecrets::from_bytes(b).is_ok(),
     );
-    assert!(ProductionFleetSecrets::from_bytes(&bytes).is_err());
-    add_with_cuts(corpus, "secrets-insecure", &bytes);
-    let public = InsecureFastSuite.fleet_public_keys(&insecure);
-    assert_eq!(
-        FleetPublicKeys::from_bytes(&public.to_bytes()),
-        Ok(public.clone())
+    add_suite(
+        corpus,
+        "production",
+        ProductionSuite,
+        &ProductionFleetSecrets::generate(&mut ChaCha20Rng::seed_from_u64(0x5EED), id.clone()),
+        |s| s.to_bytes().to_vec(),
+        |b| ProductionFleetSecrets::from_bytes(b).ok(),
+        |b| InsecureFastFleetSecrets::from_bytes(b).is_ok(),
     );
-    add_with_cuts(corpus, "public-insecure", &public.to_bytes());
-
-    let production =
-        ProductionFleetSecrets::generate(&mut ChaCha20Rng::seed_from_u64(0x5EED), id.clone());
-    let bytes = production.to_bytes();
-    let decoded = ProductionFleetSecrets::from_bytes(&bytes).unwrap();
-    assert_eq!(
-        decoded.to_bytes(),
-        bytes,
-        "production fleet secrets re-encode"
-    );
-    assert!(InsecureFastFleetSecrets::from_bytes(&bytes).is_err());
-    add_with_cuts(corpus, "secrets-production", &bytes);
-    let public = ProductionSuite.fleet_public_keys(&production);
-    assert_eq!(
-        FleetPublicKeys::from_bytes(&public.to_bytes()),
-        Ok(public.clone())
-    );
-    add_with_cuts(corpus, "public-production", &public.to_bytes());
 
     // A one-byte fleet id and one-byte keys: the shortest file the decoder accepts.
     let tiny = FleetPublicKeys {

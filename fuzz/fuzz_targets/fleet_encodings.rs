@@ -11,7 +11,7 @@
 use e2ee_backup::crypto::real::{
     InsecureFastFleetSecrets, InsecureFastSuite, ProductionFleetSecrets, ProductionSuite,
 };
-use e2ee_backup::crypto::{CryptoSuite, FleetPublicKeys};
+use e2ee_backup::crypto::{CryptoError, CryptoSuite, FleetPublicKeys};
 use e2ee_backup_fuzz::check_codec;
 use libfuzzer_sys::fuzz_target;
 
@@ -23,6 +23,40 @@ fn derived_public_keys_round_trip(public: FleetPublicKeys) {
         Ok(&public),
         "derived public keys round-trip"
     );
+}
+
+/// One suite's fleet secrets: `check_codec`, never loading under the other suite
+/// (`other_suite_loads`), decode(encode(x)) == x with its fleet id and public keys, and the
+/// derived public keys round-trip.
+fn check_fleet_secrets<S: CryptoSuite>(
+    which: &str,
+    data: &[u8],
+    suite: S,
+    decode: impl Fn(&[u8]) -> Result<S::FleetSecrets, CryptoError>,
+    encode: impl Fn(&S::FleetSecrets) -> Vec<u8>,
+    other_suite_loads: impl Fn(&[u8]) -> bool,
+) {
+    check_codec(&format!("{which} fleet secrets"), data, &decode, &encode);
+    let Ok(secrets) = decode(data) else {
+        return;
+    };
+    assert!(
+        !other_suite_loads(data),
+        "{which} secrets never load under the other suite"
+    );
+    let again = decode(&encode(&secrets)).expect("re-encoded secrets decode");
+    assert_eq!(encode(&again), encode(&secrets), "decode(encode(x)) == x");
+    assert_eq!(
+        suite.fleet_id(&again),
+        suite.fleet_id(&secrets),
+        "the fleet id survives"
+    );
+    assert_eq!(
+        suite.fleet_public_keys(&again),
+        suite.fleet_public_keys(&secrets),
+        "the public keys survive"
+    );
+    derived_public_keys_round_trip(suite.fleet_public_keys(&secrets));
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -40,51 +74,20 @@ fuzz_target!(|data: &[u8]| {
         );
     }
 
-    check_codec(
-        "ProductionFleetSecrets",
+    check_fleet_secrets(
+        "production",
         data,
+        ProductionSuite,
         ProductionFleetSecrets::from_bytes,
-        |s: &ProductionFleetSecrets| s.to_bytes().to_vec(),
+        |s| s.to_bytes().to_vec(),
+        |bytes| InsecureFastFleetSecrets::from_bytes(bytes).is_ok(),
     );
-    if let Ok(secrets) = ProductionFleetSecrets::from_bytes(data) {
-        assert!(
-            InsecureFastFleetSecrets::from_bytes(data).is_err(),
-            "production secrets never load as insecure ones"
-        );
-        let again = ProductionFleetSecrets::from_bytes(&secrets.to_bytes())
-            .expect("re-encoded production secrets decode");
-        assert_eq!(again.to_bytes(), secrets.to_bytes(), "decode(encode(x)) == x");
-        assert_eq!(again.fleet_id(), secrets.fleet_id(), "the fleet id survives");
-        let suite = ProductionSuite;
-        assert_eq!(
-            suite.fleet_public_keys(&again),
-            suite.fleet_public_keys(&secrets),
-            "the public keys survive"
-        );
-        derived_public_keys_round_trip(suite.fleet_public_keys(&secrets));
-    }
-
-    check_codec(
-        "InsecureFastFleetSecrets",
+    check_fleet_secrets(
+        "insecure",
         data,
+        InsecureFastSuite,
         InsecureFastFleetSecrets::from_bytes,
-        |s: &InsecureFastFleetSecrets| s.to_bytes().to_vec(),
+        |s| s.to_bytes().to_vec(),
+        |bytes| ProductionFleetSecrets::from_bytes(bytes).is_ok(),
     );
-    if let Ok(secrets) = InsecureFastFleetSecrets::from_bytes(data) {
-        assert!(
-            ProductionFleetSecrets::from_bytes(data).is_err(),
-            "insecure secrets never load as production ones"
-        );
-        let again = InsecureFastFleetSecrets::from_bytes(&secrets.to_bytes())
-            .expect("re-encoded insecure secrets decode");
-        assert_eq!(again.to_bytes(), secrets.to_bytes(), "decode(encode(x)) == x");
-        assert_eq!(again.fleet_id(), secrets.fleet_id(), "the fleet id survives");
-        let suite = InsecureFastSuite;
-        assert_eq!(
-            suite.fleet_public_keys(&again),
-            suite.fleet_public_keys(&secrets),
-            "the public keys survive"
-        );
-        derived_public_keys_round_trip(suite.fleet_public_keys(&secrets));
-    }
 });
