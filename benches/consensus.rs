@@ -3,15 +3,12 @@
 //!
 //! Besides the criterion timings it prints messages and durable writes per operation.
 
-#[path = "../tests/consensus_support/mod.rs"]
-mod consensus_support;
-
 use std::collections::VecDeque;
 use std::hint::black_box;
 
-use consensus_support::{TestChange, TestMessage, TestReplica, ids};
 use criterion::{Criterion, criterion_group, criterion_main};
 use e2ee_backup::consensus::{Config, Output, ReplicaId};
+use e2ee_backup_testkit::consensus::{TestChange, TestMessage, TestReplica, ids};
 
 struct Group {
     replicas: Vec<TestReplica>,

@@ -4,15 +4,12 @@
 //! storage key, delivered in a seeded random order without faults. Uses the insecure fast KSF,
 //! so OPAQUE's key stretching is not part of the figure.
 
-#[path = "../tests/replicated_support/mod.rs"]
-mod replicated_support;
-
 use criterion::{Criterion, criterion_group, criterion_main};
 use e2ee_backup::BackupKey;
 use e2ee_backup::client::ClientOutcome;
+use e2ee_backup_testkit::cluster::{Cluster, account};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
-use replicated_support::{Cluster, account};
 
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("replicated_vault_5");

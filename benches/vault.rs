@@ -6,18 +6,15 @@
 //! request open is measured alone, to split the vault's cost beyond OPAQUE.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "attempt_support/mod.rs"]
-mod attempt_support;
-
 use std::hint::black_box;
 use std::time::Duration;
 
-use attempt_support::{OpaqueAlone, Pair, fleet_id};
 use criterion::{Criterion, criterion_group, criterion_main};
 use e2ee_backup::crypto::CryptoSuite;
 use e2ee_backup::crypto::real::{
     InsecureFastFleetSecrets, InsecureFastSuite, ProductionFleetSecrets, ProductionSuite,
 };
+use e2ee_backup_testkit::attempt::{OpaqueAlone, Pair, fleet_id};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 

@@ -13,9 +13,6 @@
 //! sizes in one run mean something on a noisy machine.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "../tests/replicated_support/mod.rs"]
-mod replicated_support;
-
 use std::alloc::System;
 use std::time::Instant;
 
@@ -24,9 +21,9 @@ use e2ee_backup::client::ClientOutcome;
 use e2ee_backup::consensus::ReplicaId;
 use e2ee_backup::relay::{FirstReplica, Relay, RelayConfig};
 use e2ee_backup::vault::{DurableImage, ReplicaPlace, open_replica_write};
+use e2ee_backup_testkit::cluster::{Cluster, GROUP, account, fleet};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
-use replicated_support::{Cluster, GROUP, account, fleet};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
 /// Counts allocations (the system allocator underneath).

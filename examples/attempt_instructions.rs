@@ -10,15 +10,12 @@
 //!
 //! Only the measured side's work is inside a `measured_*` function (callgrind collects only
 //! there); the client's work and the message shuttling are outside. The code is
-//! `benches/attempt_support`, the same that `benches/vault.rs` times with criterion (counts
+//! `e2ee_backup_testkit::attempt`, the same that `benches/vault.rs` times with criterion (counts
 //! repeat on a busy machine; times do not).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "../benches/attempt_support/mod.rs"]
-mod attempt_support;
-
-use attempt_support::{OpaqueAlone, Pair, fleet_id};
 use e2ee_backup::crypto::real::{InsecureFastFleetSecrets, InsecureFastSuite};
+use e2ee_backup_testkit::attempt::{OpaqueAlone, Pair, fleet_id};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 

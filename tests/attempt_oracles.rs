@@ -6,8 +6,6 @@
 //! broken vault (`VaultFault::SharedOprfKey`), a sibling test shows the same check failing on it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -23,7 +21,7 @@ use e2ee_backup::wire::{
     ClientReply, ClientRequest, RecordStatus, Reply, ReplyBody, Request, RequestKind, VaultReply,
     VaultRequest, reply_aad, request_aad,
 };
-use support::{Hop, Net, account, fast_fleet};
+use e2ee_backup_testkit::net::{Hop, Net, account, fast_fleet};
 
 const PASSWORD: &[u8] = b"correct horse battery";
 

@@ -2,13 +2,11 @@
 //! leaves the operation running: the real answer still ends it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
 use e2ee_backup::BackupKey;
 use e2ee_backup::client::{ClientOutcome, ClientOutput};
 use e2ee_backup::drops::DropReason;
 use e2ee_backup::wire::{ClientReply, ClientRequest, ReplyBody};
-use support::{Net, account};
+use e2ee_backup_testkit::net::{Net, account};
 
 #[test]
 fn the_client_counts_replies_it_cannot_use_and_keeps_waiting_for_the_real_one() {

@@ -4,8 +4,6 @@
 //! spends no second attempt.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -13,7 +11,7 @@ use e2ee_backup::BackupKey;
 use e2ee_backup::client::ClientOutcome;
 use e2ee_backup::vault::RecordState;
 use e2ee_backup::wire::{RequestKind, VaultReply};
-use support::{Hop, Net, account};
+use e2ee_backup_testkit::net::{Hop, Net, account};
 
 const PASSWORD: &[u8] = b"correct horse";
 

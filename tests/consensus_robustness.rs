@@ -1,12 +1,10 @@
 //! Arbitrary (authentic but nonsensical) peer messages never panic a replica, and never make it
 //! report an operation it was not asked to run (SPEC.md "Replication", transport).
 
-mod consensus_support;
-
-use consensus_support::{TestChange, TestMessage, TestReplica, drain, ids};
 use e2ee_backup::consensus::{
     AcceptedValue, Ballot, Config, OpId, Output, PeerMessage, Refusal, ReplicaId, RequestTag,
 };
+use e2ee_backup_testkit::consensus::{TestChange, TestMessage, TestReplica, drain, ids};
 use proptest::prelude::*;
 
 fn ballot() -> impl Strategy<Value = Ballot> {

@@ -1,12 +1,12 @@
 //! Exact-output scenarios for the consensus engine (raft-rs style): which Persist, Send,
 //! Completed and Failed outputs, in which order (SPEC.md "Replication").
 
-mod consensus_support;
-
-use consensus_support::{TestChange, TestOutcome, TestOutput, TestReplica, drain, ids};
 use e2ee_backup::consensus::{
     AcceptedValue, AcceptorState, Ballot, Config, DurableState, DurableWrite, FailReason, OpId,
     Output, PeerMessage, Refusal, ReplicaId, ReplicaMeta, RequestTag,
+};
+use e2ee_backup_testkit::consensus::{
+    TestChange, TestOutcome, TestOutput, TestReplica, drain, ids,
 };
 
 const KEY: u8 = 7;

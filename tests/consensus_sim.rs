@@ -6,10 +6,8 @@
 //! restarts from durable state, amnesia with recovery), then a healed phase (everyone up, no
 //! loss) that must settle with every replica voting. Failures print the seed.
 
-mod consensus_support;
-
-use consensus_support::{Sim, SimOptions, Stats, TestChange, TestOutcome};
 use e2ee_backup::consensus::{FaultInjection, Output, PeerMessage, ReplicaId};
+use e2ee_backup_testkit::consensus::{Sim, SimOptions, Stats, TestChange, TestOutcome};
 
 /// Runs one seed through the faulty phase and the healed phase.
 fn run(options: SimOptions) -> Sim {
@@ -387,7 +385,7 @@ fn recovering_replica_refuses_to_propose() {
         .unwrap();
     assert!(!replica.is_voting());
     let op = replica.propose(0, 0, TestChange::Read, &());
-    let outputs = consensus_support::drain(replica);
+    let outputs = e2ee_backup_testkit::consensus::drain(replica);
     assert_eq!(
         outputs,
         vec![Output::Failed {

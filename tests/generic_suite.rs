@@ -4,13 +4,11 @@
 //! seam the model checker relies on.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
 use e2ee_backup::BackupKey;
 use e2ee_backup::client::ClientOutcome;
 use e2ee_backup::crypto::symbolic::{SymbolicFleetSecrets, SymbolicSuite};
 use e2ee_backup::relay::RelayConfig;
-use support::{Net, account, fleet_id};
+use e2ee_backup_testkit::net::{Net, account, fleet_id};
 
 fn symbolic_net(seed: u64) -> Net<SymbolicSuite> {
     let fleet = || SymbolicFleetSecrets::new(fleet_id());

@@ -1,12 +1,11 @@
 //! Re-genesis (SPEC.md "Re-genesis"): a group that lost a majority of its state at once starts
 //! again empty — every account answers `NoRecord` and the owner re-registers — and nothing of
 //! the lost lineage (a delayed consensus message, a replayed client request) ever comes back.
-mod replicated_support;
 
 use e2ee_backup::client::ClientOutcome;
 use e2ee_backup::consensus::FaultInjection;
 use e2ee_backup::vault::Lineage;
-use replicated_support::{
+use e2ee_backup_testkit::cluster::{
     Cluster, Packet, REPLICAS, account, register_and_guess_wrong_once, seeded_key,
 };
 

@@ -1,13 +1,12 @@
 //! Concurrent attackers through different replicas, with crashes between prepare and accept,
 //! dropped, duplicated and reordered messages (SPEC.md "Replication": INV-ATTEMPTS, INV-LINEAR).
-mod replicated_support;
 
 use e2ee_backup::BackupKey;
 use e2ee_backup::client::ClientOutcome;
 use e2ee_backup::vault::ChangeOutcome;
+use e2ee_backup_testkit::cluster::{Cluster, Faults, account, account_history_is_linearizable};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
-use replicated_support::{Cluster, Faults, account, account_history_is_linearizable};
 
 const LIMIT: u32 = 4;
 const ATTACKERS: u64 = 7;

@@ -2,13 +2,12 @@
 //! (SPEC.md "Replication", figures). Counts, not timings: speed is measured in
 //! `benches/replicated_vault.rs`. The numbers are pinned so that a change to the protocol's cost
 //! shows up here.
-mod replicated_support;
 
 use e2ee_backup::BackupKey;
 use e2ee_backup::client::ClientOutcome;
+use e2ee_backup_testkit::cluster::{Cluster, Stats, account};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
-use replicated_support::{Cluster, Stats, account};
 
 fn delta(before: Stats, after: Stats) -> (u64, u64, u64) {
     (

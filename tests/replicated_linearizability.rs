@@ -2,13 +2,14 @@
 //! faults, random crashes and one replica losing its disk mid-run; every account's history must
 //! be linearizable and no account may hand out more login responses than its limit (SPEC.md
 //! "Replication": INV-LINEAR, INV-ATTEMPTS, INV-DURABLE).
-mod replicated_support;
 
 use e2ee_backup::BackupKey;
 use e2ee_backup::client::ClientOutcome;
+use e2ee_backup_testkit::cluster::{
+    Cluster, Faults, REPLICAS, account, account_history_is_linearizable,
+};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
-use replicated_support::{Cluster, Faults, REPLICAS, account, account_history_is_linearizable};
 
 const LIMIT: u32 = 2;
 

@@ -1,13 +1,14 @@
 //! Five replicas in memory (one per datacenter, quorum three): any two down, three down, heal,
 //! restart with and without durable state, and a login finished through another replica
 //! (SPEC.md "Replication": LIVE, INV-DURABLE, INV-ATTEMPTS).
-mod replicated_support;
 
 use e2ee_backup::BackupKey;
 use e2ee_backup::client::ClientOutcome;
 use e2ee_backup::vault::RecordState;
 use e2ee_backup::wire::RequestKind;
-use replicated_support::{Cluster, REPLICAS, account, register_and_guess_wrong_once, seeded_key};
+use e2ee_backup_testkit::cluster::{
+    Cluster, REPLICAS, account, register_and_guess_wrong_once, seeded_key,
+};
 
 fn key(seed: u64) -> BackupKey {
     seeded_key(seed)
@@ -177,7 +178,7 @@ fn a_login_started_through_one_replica_finishes_through_another() {
 fn identical_copies_of_a_request_in_flight_share_one_operation() {
     use e2ee_backup::vault::RecordChange;
     use e2ee_backup::wire::VaultRequest;
-    use replicated_support::Packet;
+    use e2ee_backup_testkit::cluster::Packet;
 
     let mut c = Cluster::new(11);
     let alice = account("alice");

@@ -1,14 +1,15 @@
 //! The operator who runs every host and disk restores earlier copies of replicas' durable writes
 //! (SPEC.md "Threat model", "Rollback"): it must get no extra password guess (INV-ATTEMPTS) and
 //! no backup key after the lockout (INV-DISCLOSE).
-mod replicated_support;
 
 use e2ee_backup::BackupKey;
 use e2ee_backup::client::ClientOutcome;
 use e2ee_backup::consensus::FaultInjection;
 use e2ee_backup::vault::DurableSlot;
 use e2ee_backup::wire::RequestKind;
-use replicated_support::{Cluster, REPLICAS, account, register_and_guess_wrong_once, seeded_key};
+use e2ee_backup_testkit::cluster::{
+    Cluster, REPLICAS, account, register_and_guess_wrong_once, seeded_key,
+};
 
 fn key(seed: u64) -> BackupKey {
     seeded_key(seed)

@@ -1,13 +1,11 @@
 //! Backends and the parallel path produce byte-identical streams and open each other's output.
 #![cfg(any(feature = "parallel", feature = "aws-lc"))]
 
-mod stream_support;
-
 use e2ee_backup::stream::{AesGcmBackend, SegmentCipher, SegmentOpener, SegmentSealer};
+use e2ee_backup_testkit::stream::{plaintext, test_key};
 use proptest::prelude::*;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
-use stream_support::{plaintext, test_key};
 
 fn seal_with<C: SegmentCipher>(segment_size: u32, data: &[u8], seed: u64) -> Vec<u8> {
     let key = test_key(seed);

@@ -1,16 +1,14 @@
 //! Round trips, header codec and layout arithmetic of the stream format.
 #![cfg(feature = "std")]
 
-mod stream_support;
-
 use e2ee_backup::stream::{
     COMMITMENT_LEN, HEADER_LEN, Header, MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE, SALT_LEN,
     SegmentSealer, StreamError, StreamLayout, TAG_LEN, open_to_vec,
 };
+use e2ee_backup_testkit::stream::{open_every_way, plaintext, seal, test_key};
 use proptest::prelude::*;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
-use stream_support::{open_every_way, plaintext, seal, test_key};
 
 /// Plaintext lengths around the segment boundaries, plus anything up to a few segments.
 fn interesting_len(segment_size: u32) -> impl Strategy<Value = usize> {

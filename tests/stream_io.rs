@@ -1,17 +1,17 @@
 //! The `std::io` adapters: short reads, odd-sized writes, and no unauthenticated plaintext.
 #![cfg(feature = "std")]
 
-mod stream_support;
-
 use std::io::{Read, Write};
 
 use e2ee_backup::stream::{
     HEADER_LEN, SegmentSealer, StreamError, StreamReader, StreamWriter, TAG_LEN, seal_to_vec,
 };
+use e2ee_backup_testkit::stream::{
+    ShortReader, plaintext, read_via_reader, seal, stream_error, test_key,
+};
 use proptest::prelude::*;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
-use stream_support::{ShortReader, plaintext, read_via_reader, seal, stream_error, test_key};
 
 fn write_in_chunks(segment_size: u32, data: &[u8], chunks: &[usize], salt_seed: u64) -> Vec<u8> {
     let key = test_key(1);

@@ -2,17 +2,17 @@
 //! path, without releasing plaintext.
 #![cfg(feature = "std")]
 
-mod stream_support;
-
 use e2ee_backup::BackupKey;
 use e2ee_backup::stream::{
     HEADER_LEN, SegmentOpener, SegmentSealer, StreamError, StreamLayout, StreamReader, TAG_LEN,
     open_to_vec,
 };
+use e2ee_backup_testkit::stream::{
+    ShortReader, open_every_way, plaintext, seal, stream_error, test_key,
+};
 use proptest::prelude::*;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
-use stream_support::{ShortReader, open_every_way, plaintext, seal, stream_error, test_key};
 
 /// A sealed file with at least `min_segments` segments, its key and geometry.
 fn sealed_case(min_segments: usize) -> impl Strategy<Value = (u32, Vec<u8>, u64)> {

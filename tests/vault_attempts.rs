@@ -2,17 +2,15 @@
 //! attackers (SPEC.md "Invariants").
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
 use e2ee_backup::BackupKey;
 use e2ee_backup::client::ClientOutcome;
 use e2ee_backup::crypto::real::InsecureFastSuite;
 use e2ee_backup::relay::RelayConfig;
 use e2ee_backup::vault::RecordState;
 use e2ee_backup::wire::Reply;
+use e2ee_backup_testkit::net::{Net, account, contains, fast_fleet};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
-use support::{Net, account, contains, fast_fleet};
 
 fn wrapped_key_of(net: &Net<InsecureFastSuite>, name: &str) -> Vec<u8> {
     match &net.vault.store().record(&account(name)).unwrap().state {

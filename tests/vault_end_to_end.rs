@@ -1,8 +1,6 @@
 //! End-to-end: register → expose → recover (SPEC.md "Vault protocol"; INV-DISCLOSE).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
 use e2ee_backup::BackupKey;
 use e2ee_backup::client::ClientOutcome;
 use e2ee_backup::crypto::CryptoSuite;
@@ -10,9 +8,9 @@ use e2ee_backup::crypto::real::{ProductionFleetSecrets, ProductionSuite};
 use e2ee_backup::relay::RelayConfig;
 use e2ee_backup::stream::{open_to_vec, seal_to_vec};
 use e2ee_backup::vault::{DEFAULT_ATTEMPT_LIMIT, RecordState};
+use e2ee_backup_testkit::net::{Net, account, fleet_id};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
-use support::{Net, account, fleet_id};
 
 #[test]
 fn recovers_the_registered_backup_key_with_the_password() {
@@ -109,7 +107,7 @@ fn restored_replica_keeps_records_across_a_restart() {
     );
     let mut restarted = e2ee_backup::vault::VaultReplica::new(
         e2ee_backup::crypto::real::InsecureFastSuite,
-        support::fast_fleet(),
+        e2ee_backup_testkit::fixtures::fast_fleet(),
     );
     for (acct, sealed) in &net.persisted {
         restarted.restore_record(acct.clone(), sealed).unwrap();

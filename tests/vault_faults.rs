@@ -3,8 +3,6 @@
 //! (SPEC.md "Idempotency", INV-ATTEMPTS, INV-DISCLOSE).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -16,9 +14,9 @@ use e2ee_backup::ids::AccountId;
 use e2ee_backup::relay::RelayOutput;
 use e2ee_backup::vault::{RecordState, VaultOutput};
 use e2ee_backup::wire::{ClientRequest, RequestKind, VaultReply};
+use e2ee_backup_testkit::net::{Hop, Net, account, contains, fleet_id};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
-use support::{Hop, Net, account, contains, fleet_id};
 
 const PASSWORD: &[u8] = b"correct horse battery";
 
@@ -92,8 +90,8 @@ fn duplicating_every_message_on_every_hop_counts_each_attempt_once() {
     };
     let mut net = Net::new(
         InsecureFastSuite,
-        support::fast_fleet(),
-        support::fast_fleet(),
+        e2ee_backup_testkit::fixtures::fast_fleet(),
+        e2ee_backup_testkit::fixtures::fast_fleet(),
         200,
         relay,
     );

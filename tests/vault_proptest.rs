@@ -3,8 +3,6 @@
 //! changes vault state unless the message authenticates (SPEC.md "Vault protocol", INV-ATTEMPTS).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
 use std::sync::OnceLock;
 
 use e2ee_backup::BackupKey;
@@ -20,10 +18,10 @@ use e2ee_backup::vault::{
 use e2ee_backup::wire::{
     ClientReply, ClientRequest, Reply, ReplyBody, Request, RequestKind, VaultReply, VaultRequest,
 };
+use e2ee_backup_testkit::net::{Hop, Net, account, fast_fleet};
 use proptest::prelude::*;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
-use support::{Hop, Net, account, fast_fleet};
 
 fn kind() -> impl Strategy<Value = RequestKind> {
     prop_oneof![

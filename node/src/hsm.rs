@@ -10,8 +10,7 @@
 use e2ee_backup::consensus::{Config, ReplicaId};
 use e2ee_backup::drops::DropCounts;
 use e2ee_backup::vault::{
-    ConsensusStore, DurableImage, ReplicaPlace, StartKind, VaultOutput, VaultReplica,
-    open_replica_write,
+    ConsensusStore, ReplicaPlace, StartKind, VaultOutput, VaultReplica, open_disk,
 };
 use rand_core::{CryptoRng, RngCore};
 
@@ -103,20 +102,14 @@ impl SoftHsm {
         let store = if genesis {
             ConsensusStore::new(group, id, config, incarnation, trust)
         } else {
-            let mut image = DurableImage::new();
-            for (slot, sealed) in &disk {
-                let opened = slot
-                    .as_ref()
-                    .map(|slot| open_replica_write(&Suite::default(), &fleet, place, slot, sealed));
-                let inserted = match opened {
-                    Some(Ok(w)) => image.insert(w).is_ok(),
-                    _ => false,
-                };
-                if !inserted {
-                    unusable_writes += 1;
-                }
-            }
-            ConsensusStore::start(group, id, config, &image, trust, incarnation, now_ms)
+            // Rows whose key names no slot are unusable too.
+            let named = disk
+                .iter()
+                .filter_map(|(slot, sealed)| Some((slot.as_ref()?, sealed.as_slice())));
+            let opened = open_disk(&Suite::default(), &fleet, place, named);
+            unusable_writes =
+                opened.unusable.len() + disk.iter().filter(|(s, _)| s.is_none()).count();
+            ConsensusStore::start(group, id, config, &opened.image, trust, incarnation, now_ms)
         }
         .map_err(|e| HsmError(e.to_string()))?;
         let started = match (genesis, store.start_kind()) {

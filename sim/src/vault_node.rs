@@ -34,8 +34,8 @@ use e2ee_backup::crypto::real::{InsecureFastFleetSecrets, InsecureFastSuite};
 use e2ee_backup::drops::DropCounts;
 use e2ee_backup::ids::AccountId;
 use e2ee_backup::vault::{
-    ConsensusStore, DurableImage, DurableSlot, MemoryOrVolatileTrust, ReplicaPlace, StartKind,
-    VaultFault, VaultOutput, VaultReplica, open_replica_write,
+    ConsensusStore, DurableSlot, MemoryOrVolatileTrust, OpenedDisk, ReplicaPlace, StartKind,
+    VaultFault, VaultOutput, VaultReplica, open_disk,
 };
 use e2ee_backup::wire::{VaultReply, VaultRequest};
 use rand_chacha::ChaCha20Rng;
@@ -432,16 +432,15 @@ impl VaultNode {
             group: self.group,
             replica: ReplicaId(self.replica_id),
         };
-        let mut image = DurableImage::new();
-        let mut failed = 0;
-        for (slot, sealed) in &self.disk {
-            let opened = open_replica_write(&InsecureFastSuite, &fleet, place, slot, sealed);
-            if !opened.is_ok_and(|write| image.insert(write).is_ok())
-                && !self.torn_slots.contains(slot)
-            {
-                failed += 1;
-            }
-        }
+        let disk = self
+            .disk
+            .iter()
+            .map(|(slot, sealed)| (slot, sealed.as_slice()));
+        let OpenedDisk { image, unusable } = open_disk(&InsecureFastSuite, &fleet, place, disk);
+        let failed = unusable
+            .iter()
+            .filter(|slot| !self.torn_slots.contains(slot))
+            .count();
         // The incarnation must grow across restarts: the epoch does (one per crash).
         let incarnation = self.epoch + 1;
         let id = ReplicaId(self.replica_id);

@@ -19,8 +19,8 @@ pub use record::{
     PendingRecord, RecordState, Registration,
 };
 pub use replica::{
-    RestoreError, VaultFault, VaultOutput, VaultReplica, open_replica_write, ticket_aad,
-    ticket_aad_in,
+    OpenedDisk, RestoreError, VaultFault, VaultOutput, VaultReplica, open_disk, open_replica_write,
+    ticket_aad, ticket_aad_in,
 };
 pub use replica_link::{DurableSlot, LinkEnvelope};
 pub use store::{

@@ -23,7 +23,7 @@ use super::replica_wire::{
     decode_replica_message, decode_replica_write, encode_replica_message, encode_replica_write,
 };
 use super::store::{LocalStore, RecordStore, ReplicaPlace, ReplicaWrite, StoreEvent, Ticket};
-use super::trusted::{CountedWrite, slot_of};
+use super::trusted::{CountedWrite, DurableImage, slot_of};
 use crate::consensus::ReplicaId;
 use crate::crypto::labels::{
     LABEL_BROKEN_SHARED_OPRF_SEED, LABEL_IN_FLIGHT_REQUEST, LABEL_LOGIN_REQUEST_DIGEST,
@@ -960,6 +960,40 @@ fn login_state_aad(account: &AccountId, login_id: &LoginId) -> Vec<u8> {
     let mut aad = account_aad(LABEL_LOGIN_STATE_AAD, account);
     aad.extend_from_slice(login_id);
     aad
+}
+
+/// What a host's disk gave at a restart ([`open_disk`]).
+#[derive(Debug)]
+pub struct OpenedDisk {
+    /// The writes that opened, one per slot, for
+    /// [`ConsensusStore::start`](super::ConsensusStore::start).
+    pub image: DurableImage,
+    /// Slots whose write did not open (sealed for another replica, group or slot, tampered,
+    /// torn) or repeated a slot already in the image. The store does not need them to decide;
+    /// a host reports them.
+    pub unusable: Vec<DurableSlot>,
+}
+
+/// The one restart recipe: opens every sealed write the host kept for the replica at `place`
+/// ([`open_replica_write`]) into the [`DurableImage`] the consensus store starts from. A write
+/// that does not open is left out and named in [`OpenedDisk::unusable`]; whether the image is
+/// trustworthy is the store's decision (SPEC.md "Rollback"), not the host's.
+pub fn open_disk<'a, S: CryptoSuite>(
+    suite: &S,
+    fleet: &S::FleetSecrets,
+    place: ReplicaPlace,
+    writes: impl IntoIterator<Item = (&'a DurableSlot, &'a [u8])>,
+) -> OpenedDisk {
+    let mut image = DurableImage::new();
+    let mut unusable = Vec::new();
+    for (slot, sealed) in writes {
+        let inserted = open_replica_write(suite, fleet, place, slot, sealed)
+            .is_ok_and(|write| image.insert(write).is_ok());
+        if !inserted {
+            unusable.push(slot.clone());
+        }
+    }
+    OpenedDisk { image, unusable }
 }
 
 /// Opens a consensus durable write persisted by an earlier [`VaultOutput::PersistReplica`] of

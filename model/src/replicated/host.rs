@@ -6,8 +6,8 @@ use e2ee_backup::crypto::symbolic::{SymbolicSuite, inspect};
 use e2ee_backup::relay::{ConnectionId, RelayOutput};
 use e2ee_backup::vault::replica_wire::decode_replica_write;
 use e2ee_backup::vault::{
-    ConsensusStore, DurableImage, OwnedTrustedState, RecordState, ReplicaPlace, ReplicaWrite,
-    VaultFault, VaultOutput, VaultReplica, open_replica_write,
+    ConsensusStore, OwnedTrustedState, RecordState, ReplicaPlace, ReplicaWrite, VaultFault,
+    VaultOutput, VaultReplica, open_disk,
 };
 use e2ee_backup::wire::{ClientReply, Reply, ReplyBody, VaultReply};
 use stateright::semantics::ConsistencyTester;
@@ -56,18 +56,20 @@ impl ReplicatedModel {
             host.disk_accepted = None;
             host.amnesiac = true;
         }
-        let mut image = DurableImage::new();
-        for (slot, sealed) in &host.disk {
-            // A write this host made itself always opens.
-            let write =
-                open_replica_write(&SymbolicSuite, &self.fleet, place, slot, sealed).ok()?;
-            image.insert(write).ok()?;
+        let disk = host
+            .disk
+            .iter()
+            .map(|(slot, sealed)| (slot, sealed.as_slice()));
+        let opened = open_disk(&SymbolicSuite, &self.fleet, place, disk);
+        // A write this host made itself always opens.
+        if !opened.unusable.is_empty() {
+            return None;
         }
         let store = ConsensusStore::start(
             GROUP,
             ReplicaId(id),
             self.group_config(),
-            &image,
+            &opened.image,
             host.trusted,
             host.incarnation,
             host.now_ms,

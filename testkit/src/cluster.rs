@@ -7,7 +7,6 @@
 //!   counts login challenges per (account, generation) for INV-ATTEMPTS;
 //! - the `Log` wraps every replica's store and records each record change (invocation, response,
 //!   outcome, Accept rounds) for the Wing–Gong linearizability check of INV-LINEAR.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -21,9 +20,9 @@ use e2ee_backup::crypto::real::{InsecureFastFleetSecrets, InsecureFastSuite};
 use e2ee_backup::ids::AccountId;
 use e2ee_backup::relay::{ConnectionId, Relay, RelayConfig, RelayOutput};
 use e2ee_backup::vault::{
-    AccountRecord, ChangeOutcome, ConsensusStore, DurableImage, DurableSlot, Lineage,
-    MemoryOrVolatileTrust, RecordChange, RecordStore, ReplicaBody, ReplicaMessage, ReplicaPlace,
-    StoreEvent, Ticket, VaultOutput, VaultReplica, open_replica_write,
+    AccountRecord, ChangeOutcome, ConsensusStore, DurableSlot, Lineage, MemoryOrVolatileTrust,
+    RecordChange, RecordStore, ReplicaBody, ReplicaMessage, ReplicaPlace, StoreEvent, Ticket,
+    VaultOutput, VaultReplica, open_disk,
 };
 use e2ee_backup::wire::{
     Reply, ReplyBody, Request, RequestKind, VaultReply, VaultRequest, reply_aad, request_aad,
@@ -31,16 +30,19 @@ use e2ee_backup::wire::{
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 
+use crate::linearizability::{self, Event, Observed, Sequential, linearizable};
+
+/// The crypto suite every cluster replica and client runs (cheap key stretching).
 pub type Suite = InsecureFastSuite;
+/// One replica of the cluster: a vault over a logged consensus store.
 pub type Vault = VaultReplica<Suite, LoggedStore>;
 
+/// The cluster's replica group.
 pub const GROUP: u32 = 0;
+/// Replicas in the group (one per datacenter).
 pub const REPLICAS: u8 = 5;
 
-#[path = "../fixtures/mod.rs"]
-mod fixtures;
-#[allow(unused_imports)]
-pub use fixtures::{account, fast_fleet as fleet};
+pub use crate::fixtures::{account, fast_fleet as fleet};
 
 /// The backup key of the test seeded with `seed`.
 pub fn seeded_key(seed: u64) -> BackupKey {
@@ -65,6 +67,7 @@ pub fn register_and_guess_wrong_once(c: &mut Cluster, seed: u64, limit: u32) -> 
     k
 }
 
+/// The consensus configuration of the five-replica group.
 pub fn group_config() -> Config {
     Config::new((0..REPLICAS).map(ReplicaId))
 }
@@ -81,18 +84,26 @@ pub type Store = ConsensusStore<Trust>;
 /// One record change as a store saw it.
 #[derive(Clone, Debug)]
 pub struct ChangeRecord {
+    /// The account whose record changes.
     pub account: AccountId,
+    /// The change.
     pub change: RecordChange,
+    /// Log clock at submission.
     pub invoked: u64,
+    /// Log clock at completion (`None`: never completed).
     pub responded: Option<u64>,
+    /// The outcome it completed with.
     pub outcome: Option<ChangeOutcome>,
+    /// Ballots of the Accept rounds run for it (each may have taken effect).
     pub accept_ballots: BTreeSet<Ballot>,
 }
 
+/// Every record change every replica's store handled, for the INV-LINEAR check.
 #[derive(Default, Debug)]
 pub struct Log {
     /// Logical time, advanced by the cluster on every step.
     pub clock: u64,
+    /// The changes in submission order.
     pub changes: Vec<ChangeRecord>,
     /// (replica, incarnation, ticket) → index into `changes`.
     open: BTreeMap<(u8, u64, Ticket), usize>,
@@ -104,6 +115,7 @@ pub struct Log {
 
 /// A `ConsensusStore` that reports every change and its Accept rounds to the shared `Log`.
 pub struct LoggedStore {
+    /// The store being logged.
     pub inner: Store,
     log: Rc<RefCell<Log>>,
     replica: u8,
@@ -191,114 +203,55 @@ impl RecordStore for LoggedStore {
     }
 }
 
-/// One possible effect of a change on its account's record.
-#[derive(Clone, Debug)]
-struct Event {
-    invoked: u64,
-    responded: u64,
-    mandatory: bool,
-    change: RecordChange,
-    expect: Option<ChangeOutcome>,
+/// An account's record as a sequential object, for the linearizability search.
+pub struct Record;
+
+impl Sequential for Record {
+    type Change = RecordChange;
+    type Outcome = ChangeOutcome;
+    type Value = Option<AccountRecord>;
+    type Key = Option<Vec<u8>>;
+
+    fn apply(change: &RecordChange, value: &Option<AccountRecord>) -> (Self::Value, ChangeOutcome) {
+        let applied = change.apply(value.as_ref());
+        (applied.write.or_else(|| value.clone()), applied.outcome)
+    }
+
+    fn key(value: &Option<AccountRecord>) -> Option<Vec<u8>> {
+        value.as_ref().map(AccountRecord::encode)
+    }
 }
 
-/// The events of one account: a completed change takes effect once with its outcome (and may
-/// have taken effect once more per extra Accept round: at-least-once); a change that never
-/// completed, or completed `Unknown` (a consensus give-up), may take effect once per
-/// Accept round, at any later time.
-fn events_for(log: &Log, account: &AccountId) -> Vec<Event> {
-    let mut events = Vec::new();
-    for r in log.changes.iter().filter(|r| &r.account == account) {
-        let rounds = r.accept_ballots.len();
-        match (&r.outcome, r.responded) {
-            (Some(outcome), Some(responded)) if *outcome != ChangeOutcome::Unknown => {
-                events.push(Event {
-                    invoked: r.invoked,
-                    responded,
-                    mandatory: true,
-                    change: r.change.clone(),
-                    expect: Some(outcome.clone()),
-                });
-                for _ in 1..rounds {
-                    events.push(Event {
-                        invoked: r.invoked,
-                        responded,
-                        mandatory: false,
-                        change: r.change.clone(),
-                        expect: None,
-                    });
-                }
-            }
-            _ => {
-                for _ in 0..rounds {
-                    events.push(Event {
-                        invoked: r.invoked,
-                        responded: u64::MAX,
-                        mandatory: false,
-                        change: r.change.clone(),
-                        expect: None,
-                    });
-                }
-            }
-        }
-    }
-    events
-}
-
-type SearchKey = (u128, Option<Vec<u8>>);
-
-fn search(
-    events: &[Event],
-    done: u128,
-    value: Option<AccountRecord>,
-    seen: &mut BTreeSet<SearchKey>,
-) -> bool {
-    let undone = |i: usize| done & (1u128 << i) == 0;
-    let horizon = (0..events.len())
-        .filter(|&i| undone(i) && events[i].mandatory)
-        .map(|i| events[i].responded)
-        .min();
-    let Some(horizon) = horizon else {
-        return true;
-    };
-    if !seen.insert((done, value.as_ref().map(|v| v.encode()))) {
-        return false;
-    }
-    for (i, event) in events.iter().enumerate() {
-        if !undone(i) || event.invoked > horizon {
-            continue;
-        }
-        let applied = event.change.apply(value.as_ref());
-        if event.mandatory && event.expect.as_ref() != Some(&applied.outcome) {
-            continue;
-        }
-        let next = applied.write.or_else(|| value.clone());
-        let mut mask = done | (1u128 << i);
-        for (j, other) in events.iter().enumerate() {
-            if undone(j) && !other.mandatory && other.responded < event.invoked {
-                mask |= 1u128 << j;
-            }
-        }
-        if search(events, mask, next, seen) {
-            return true;
-        }
-    }
-    false
+/// The events of one account (see [`linearizability::events`]): a change that completed
+/// `Unknown` (a consensus give-up) counts as unanswered.
+fn events_for(log: &Log, account: &AccountId) -> Vec<Event<RecordChange, ChangeOutcome>> {
+    let history: Vec<_> = log
+        .changes
+        .iter()
+        .filter(|r| &r.account == account)
+        .map(|r| Observed {
+            change: r.change.clone(),
+            invoked: r.invoked,
+            answered: r
+                .responded
+                .zip(r.outcome.clone())
+                .filter(|(_, outcome)| *outcome != ChangeOutcome::Unknown),
+            accept_rounds: r.accept_ballots.len(),
+        })
+        .collect();
+    linearizability::events(&history)
 }
 
 /// Wing–Gong: is there a sequential order of the account's record changes that respects real
 /// time and reproduces every completed outcome? (INV-LINEAR)
 pub fn account_history_is_linearizable(log: &Log, account: &AccountId) -> bool {
-    let events = events_for(log, account);
-    assert!(
-        events.len() <= 128,
-        "history too long for the checker: {}",
-        events.len()
-    );
-    search(&events, 0, None, &mut BTreeSet::new())
+    linearizable::<Record>(&events_for(log, account))
 }
 
 // ---- the oracle (INV-ATTEMPTS) ---------------------------------------------------------------
 
+/// The omniscient reply observer: it opens every reply a replica emitted with a copy of the
+/// fleet secrets and counts login challenges and key releases (INV-ATTEMPTS, INV-DISCLOSE).
 #[derive(Default, Debug)]
 pub struct Oracle {
     /// route id → (account, reply key) for every request the relay forwarded.
@@ -313,34 +266,50 @@ pub struct Oracle {
 
 // ---- the cluster ---------------------------------------------------------------------------------
 
+/// A message in flight in the cluster.
 #[derive(Clone, Debug)]
 pub enum Packet {
+    /// From a client (its connection) to the relay.
     ClientToRelay(ConnectionId, Vec<u8>),
+    /// From the relay to a replica.
     RelayToReplica(u8, Vec<u8>),
+    /// From a replica to the relay.
     ReplicaToRelay(Vec<u8>),
+    /// From the relay to a client (its connection).
     RelayToClient(ConnectionId, Vec<u8>),
     /// (from, to, bytes).
     Peer(u8, u8, Vec<u8>),
 }
 
+/// One replica's host: the running instance, its disk and its trusted cell.
 pub struct Node {
+    /// The running instance (`None`: down).
     pub vault: Option<Vault>,
+    /// The host's disk: the latest sealed write per durable slot.
     pub disk: BTreeMap<DurableSlot, Vec<u8>>,
+    /// Instances started so far (grows at every restart).
     pub incarnation: u64,
     /// The HSM's trusted cell: survives crashes and disk rollbacks; shared by clones.
     pub trusted: Trust,
 }
 
+/// Counters of what the cluster carried.
 #[derive(Default, Debug, Clone, Copy)]
 pub struct Stats {
+    /// Messages between replicas.
     pub replica_messages: u64,
+    /// Durable writes the hosts made.
     pub durable_writes: u64,
+    /// Messages from the relay to a replica.
     pub relay_to_replica: u64,
 }
 
+/// The network and host faults of a cluster (all off by default).
 #[derive(Default, Debug, Clone, Copy)]
 pub struct Faults {
+    /// Drop each message with this probability.
     pub drop_per_mille: u64,
+    /// Deliver each message twice with this probability.
     pub dup_per_mille: u64,
     /// After each delivery to a replica, crash it (keeping its disk) with this probability.
     pub crash_per_mille: u64,
@@ -353,18 +322,31 @@ pub struct Faults {
     pub crash_at_accept: u32,
 }
 
+/// A five-replica group, one relay and any number of clients, on a seeded faulty network.
 pub struct Cluster {
+    /// The crypto suite.
     pub suite: Suite,
+    /// The run's seeded randomness (network choices and the roles' randomness).
     pub rng: ChaCha20Rng,
+    /// The current time.
     pub now_ms: u64,
+    /// The replicas' hosts, by replica id.
     pub nodes: Vec<Node>,
+    /// The relay.
     pub relay: Relay,
+    /// The clients, by connection.
     pub clients: BTreeMap<ConnectionId, Client<Suite>>,
+    /// Every outcome the clients reported, in order.
     pub outcomes: Vec<(ConnectionId, OperationId, ClientOutcome)>,
+    /// Messages sent and not yet delivered.
     pub in_flight: Vec<Packet>,
+    /// The faults the network and hosts inject.
     pub faults: Faults,
+    /// The record-change log every replica's store reports to (INV-LINEAR).
     pub log: Rc<RefCell<Log>>,
+    /// The reply observer.
     pub oracle: Oracle,
+    /// What the cluster carried.
     pub stats: Stats,
     oracle_fleet: InsecureFastFleetSecrets,
     restart_at: BTreeMap<u8, u64>,
@@ -462,10 +444,12 @@ impl Cluster {
         self.collect();
     }
 
+    /// Whether replica `id` runs.
     pub fn is_up(&self, id: u8) -> bool {
         self.nodes[usize::from(id)].vault.is_some()
     }
 
+    /// Replicas that are down.
     pub fn down_count(&self) -> usize {
         self.nodes.iter().filter(|n| n.vault.is_none()).count()
     }
@@ -491,17 +475,17 @@ impl Cluster {
         let config = self.config();
         let node = &mut self.nodes[usize::from(id)];
         node.incarnation += 1;
-        let mut image = DurableImage::new();
-        for (slot, sealed) in &node.disk {
-            let write = open_replica_write(&self.suite, &self.oracle_fleet, place, slot, sealed)
-                .expect("own durable writes open");
-            image.insert(write).expect("one write per slot");
-        }
+        let disk = node
+            .disk
+            .iter()
+            .map(|(slot, sealed)| (slot, sealed.as_slice()));
+        let opened = open_disk(&self.suite, &self.oracle_fleet, place, disk);
+        assert_eq!(opened.unusable, [], "own durable writes open");
         ConsensusStore::start(
             GROUP,
             ReplicaId(id),
             config,
-            &image,
+            &opened.image,
             node.trusted.clone(),
             node.incarnation,
             self.now_ms,
@@ -604,6 +588,7 @@ impl Cluster {
             .map_or(0, |v| v.store().inner.foreign_lineage_drops())
     }
 
+    /// Whether replica `id` is up and voting (not recovering or halted).
     pub fn voting(&self, id: u8) -> bool {
         self.nodes[usize::from(id)]
             .vault
@@ -611,6 +596,7 @@ impl Cluster {
             .is_some_and(|v| v.store().inner.replica().is_voting())
     }
 
+    /// Opens `connection` for `account` with a new client (4 sends, 2.5 s apart).
     pub fn add_client(&mut self, connection: ConnectionId, account: &AccountId) {
         let keys = self.suite.fleet_public_keys(&self.oracle_fleet);
         let config = ClientConfig {
@@ -626,6 +612,7 @@ impl Cluster {
             .handle_connection_opened(connection, account.clone());
     }
 
+    /// Starts a registration on `conn`; run the cluster to finish it.
     pub fn start_register(
         &mut self,
         conn: ConnectionId,
@@ -644,6 +631,7 @@ impl Cluster {
         op
     }
 
+    /// Starts a recovery on `conn`; run the cluster to finish it.
     pub fn start_recover(&mut self, conn: ConnectionId, password: &[u8]) -> OperationId {
         let now = self.now_ms;
         let op = self
@@ -656,6 +644,7 @@ impl Cluster {
         op
     }
 
+    /// The outcome `op` on `conn` reported, if it finished.
     pub fn outcome_of(&self, conn: ConnectionId, op: OperationId) -> Option<ClientOutcome> {
         self.outcomes
             .iter()
@@ -669,6 +658,7 @@ impl Cluster {
         self.outcome_of(conn, op).expect("operation finished")
     }
 
+    /// Registers on `conn` and runs until the outcome.
     pub fn register(
         &mut self,
         conn: ConnectionId,
@@ -680,6 +670,7 @@ impl Cluster {
         self.finish(conn, op)
     }
 
+    /// Recovers on `conn` and runs until the outcome.
     pub fn recover(&mut self, conn: ConnectionId, password: &[u8]) -> ClientOutcome {
         let op = self.start_recover(conn, password);
         self.finish(conn, op)

@@ -1,6 +1,5 @@
 //! Shared test support for the consensus engine: a test change type, a seeded in-memory
 //! network with faults, and a Wing–Gong linearizability checker.
-#![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -9,15 +8,25 @@ use e2ee_backup::consensus::{
     PeerMessage, Replica, ReplicaId,
 };
 use rand_chacha::ChaCha8Rng;
+
+use crate::linearizability::{self, Event, Observed, Sequential, linearizable};
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 
 /// The changes the tests run on a `u64` register.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum TestChange {
     /// Count one attempt if fewer than `limit` were counted (INV-ATTEMPTS in miniature).
-    Increment { limit: u64 },
+    Increment {
+        /// Attempts allowed in all.
+        limit: u64,
+    },
     /// Set to `new` if the register holds `expect`.
-    CompareAndSet { expect: Option<u64>, new: u64 },
+    CompareAndSet {
+        /// The value the register must hold.
+        expect: Option<u64>,
+        /// The value it is set to.
+        new: u64,
+    },
     /// Read the register (the identity change).
     Read,
 }
@@ -26,13 +35,19 @@ pub enum TestChange {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum TestOutcome {
     /// The attempt was counted; the register now holds `now`.
-    Counted { now: u64 },
+    Counted {
+        /// Attempts counted so far.
+        now: u64,
+    },
     /// No attempts were left.
     LimitReached,
     /// The compare-and-set swapped.
     Swapped,
     /// The compare-and-set found another value.
-    Mismatch { found: Option<u64> },
+    Mismatch {
+        /// The value the register held.
+        found: Option<u64>,
+    },
     /// The value read.
     Value(Option<u64>),
 }
@@ -63,79 +78,43 @@ impl Change<u64> for TestChange {
     }
 }
 
+/// A register's key.
 pub type Key = u8;
+/// The consensus engine on `u64` registers.
 pub type TestReplica = Replica<Key, u64, TestChange>;
+/// An output of a [`TestReplica`].
 pub type TestOutput = Output<Key, u64, TestOutcome>;
+/// A message between [`TestReplica`]s.
 pub type TestMessage = PeerMessage<Key, u64>;
 
+/// Replica ids 1 to `n`.
 pub fn ids(n: u8) -> Vec<ReplicaId> {
     (1..=n).map(ReplicaId).collect()
 }
 
+/// Every output `replica` has, in order.
 pub fn drain(replica: &mut TestReplica) -> Vec<TestOutput> {
     std::iter::from_fn(|| replica.poll_output()).collect()
 }
 
 // ---- linearizability ------------------------------------------------------------------------
 
-/// One possible effect of an operation on its register.
-#[derive(Clone, Debug)]
-pub struct Event {
-    /// Logical time of the invocation.
-    pub invoked: u64,
-    /// Logical time of the response (`u64::MAX` = never answered).
-    pub responded: u64,
-    /// Mandatory events must take effect (with `expect`); optional ones may or may not.
-    pub mandatory: bool,
-    pub change: TestChange,
-    pub expect: Option<TestOutcome>,
-}
+/// The test register as a sequential object, for the linearizability search.
+pub struct Register;
 
-/// Wing–Gong search: is there a sequential order of the mandatory events (plus any subset of
-/// the optional ones) that respects real time and reproduces every expected outcome?
-pub fn linearizable(events: &[Event]) -> bool {
-    assert!(events.len() <= 128, "history too long for the checker");
-    let mut seen = BTreeSet::new();
-    search(events, 0, None, &mut seen)
-}
+impl Sequential for Register {
+    type Change = TestChange;
+    type Outcome = TestOutcome;
+    type Value = Option<u64>;
+    type Key = Option<u64>;
 
-fn search(
-    events: &[Event],
-    done: u128,
-    value: Option<u64>,
-    seen: &mut BTreeSet<(u128, Option<u64>)>,
-) -> bool {
-    let undone = |i: usize| done & (1u128 << i) == 0;
-    let horizon = (0..events.len())
-        .filter(|&i| undone(i) && events[i].mandatory)
-        .map(|i| events[i].responded)
-        .min();
-    let Some(horizon) = horizon else {
-        return true;
-    };
-    if !seen.insert((done, value)) {
-        return false;
+    fn apply(change: &TestChange, value: &Option<u64>) -> (Option<u64>, TestOutcome) {
+        change.apply(&(), value.as_ref())
     }
-    for (i, event) in events.iter().enumerate() {
-        if !undone(i) || event.invoked > horizon {
-            continue;
-        }
-        let (next, outcome) = event.change.apply(&(), value.as_ref());
-        if event.mandatory && event.expect != Some(outcome) {
-            continue;
-        }
-        // Optional events that ended before this one began can no longer take effect.
-        let mut mask = done | (1u128 << i);
-        for (j, other) in events.iter().enumerate() {
-            if undone(j) && !other.mandatory && other.responded < event.invoked {
-                mask |= 1u128 << j;
-            }
-        }
-        if search(events, mask, next, seen) {
-            return true;
-        }
+
+    fn key(value: &Option<u64>) -> Option<u64> {
+        *value
     }
-    false
 }
 
 // ---- history ----------------------------------------------------------------------------------
@@ -143,59 +122,43 @@ fn search(
 /// What the harness saw of one operation.
 #[derive(Clone, Debug)]
 pub struct OpRecord {
+    /// The replica it was proposed to.
     pub proposer: ReplicaId,
+    /// Its operation id at that replica.
     pub op: OpId,
+    /// The register.
     pub key: Key,
+    /// The change.
     pub change: TestChange,
+    /// Logical time of the proposal.
     pub invoked: u64,
+    /// Logical time of the answer (`None`: unanswered).
     pub responded: Option<u64>,
+    /// The outcome it completed with.
     pub outcome: Option<TestOutcome>,
+    /// Why it failed, if it did.
     pub failed: Option<FailReason>,
+    /// Ballots of its Prepare rounds.
     pub prepare_ballots: BTreeSet<Ballot>,
+    /// Ballots of its Accept rounds (each may have taken effect).
     pub accept_ballots: BTreeSet<Ballot>,
 }
 
-/// The events of one key's history: a completed operation must take effect once with its
-/// outcome, and each of its other Accept rounds may have taken effect once more (the change is
-/// at-least-once, SPEC.md); a failed or unanswered operation may take effect once per Accept
-/// round, at any later time.
-pub fn events_for(records: &[OpRecord], key: Key) -> Vec<Event> {
-    let mut events = Vec::new();
-    for record in records.iter().filter(|r| r.key == key) {
-        let rounds = record.accept_ballots.len();
-        match (record.outcome, record.responded) {
-            (Some(outcome), Some(responded)) => {
-                events.push(Event {
-                    invoked: record.invoked,
-                    responded,
-                    mandatory: true,
-                    change: record.change,
-                    expect: Some(outcome),
-                });
-                for _ in 1..rounds {
-                    events.push(Event {
-                        invoked: record.invoked,
-                        responded,
-                        mandatory: false,
-                        change: record.change,
-                        expect: None,
-                    });
-                }
-            }
-            _ => {
-                for _ in 0..rounds {
-                    events.push(Event {
-                        invoked: record.invoked,
-                        responded: u64::MAX,
-                        mandatory: false,
-                        change: record.change,
-                        expect: None,
-                    });
-                }
-            }
-        }
-    }
-    events
+/// The events of one key's history (see [`linearizability::events`]): a completed operation
+/// must take effect once with its outcome; a failed or unanswered one may take effect once per
+/// Accept round, at any later time.
+pub fn events_for(records: &[OpRecord], key: Key) -> Vec<Event<TestChange, TestOutcome>> {
+    let history: Vec<_> = records
+        .iter()
+        .filter(|r| r.key == key)
+        .map(|r| Observed {
+            change: r.change,
+            invoked: r.invoked,
+            answered: r.responded.zip(r.outcome),
+            accept_rounds: r.accept_ballots.len(),
+        })
+        .collect();
+    linearizability::events(&history)
 }
 
 // ---- the simulated network ---------------------------------------------------------------------
@@ -203,14 +166,23 @@ pub fn events_for(records: &[OpRecord], key: Key) -> Vec<Event> {
 /// What a randomized run may do.
 #[derive(Clone, Debug)]
 pub struct SimOptions {
+    /// Replicas in the group.
     pub replicas: u8,
+    /// The run's seed.
     pub seed: u64,
+    /// Random steps before the run settles.
     pub steps: u32,
+    /// Registers the operations spread over.
     pub keys: u8,
+    /// Proposals at most in the run.
     pub max_ops: usize,
+    /// A deliberately broken engine behaviour, for showing the checks catch it.
     pub fault: FaultInjection,
+    /// Crash and restart replicas (with their durable state).
     pub crashes: bool,
+    /// Restart some crashed replicas with their durable state lost.
     pub amnesia: bool,
+    /// Deliver old messages again.
     pub replays: bool,
     /// Only `Increment { limit }` and `Read` (for the INV-ATTEMPTS check).
     pub increments_only: Option<u64>,
@@ -219,6 +191,7 @@ pub struct SimOptions {
 }
 
 impl SimOptions {
+    /// The default run: every fault on, skip-Prepare on odd seeds.
     pub fn new(replicas: u8, seed: u64) -> Self {
         Self {
             replicas,
@@ -236,21 +209,32 @@ impl SimOptions {
     }
 }
 
+/// One replica's host.
 pub struct Node {
+    /// The running instance (`None`: down).
     pub replica: Option<TestReplica>,
+    /// What the host persisted.
     pub durable: DurableState<Key, u64>,
+    /// Instances started so far.
     pub incarnation: u64,
 }
 
 /// Counters of what the hosts did.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Stats {
+    /// Messages sent.
     pub sends: u64,
+    /// Durable writes.
     pub persists: u64,
+    /// Operations completed.
     pub completed: u64,
+    /// Operations failed.
     pub failed: u64,
+    /// Crashes.
     pub crashes: u64,
+    /// Restarts without durable state.
     pub amnesia_restarts: u64,
+    /// Old messages delivered again.
     pub replays: u64,
     /// Accept rounds that skipped Prepare.
     pub skipped_prepares: u64,
@@ -258,19 +242,31 @@ pub struct Stats {
 
 type Envelope = (ReplicaId, ReplicaId, TestMessage);
 
+/// A randomized run of the consensus engine: hosts that persist before they send, a network
+/// that reorders, drops and replays, crashes and restarts, and the history of every operation.
 pub struct Sim {
+    /// What the run may do.
     pub options: SimOptions,
+    /// The group's consensus configuration.
     pub config: Config,
+    /// The run's seeded randomness.
     pub rng: ChaCha8Rng,
+    /// Simulated time in milliseconds.
     pub now: u64,
+    /// Logical time of the history (one tick per event).
     pub clock: u64,
+    /// The hosts, by replica id.
     pub nodes: BTreeMap<ReplicaId, Node>,
+    /// Messages (from, to, message) sent and not yet delivered.
     pub in_flight: Vec<Envelope>,
+    /// Messages delivered so far (the replay pool, bounded).
     pub history: Vec<Envelope>,
+    /// Every operation proposed.
     pub records: Vec<OpRecord>,
     index: BTreeMap<(ReplicaId, u64, OpId), usize>,
     active: BTreeMap<(ReplicaId, Key), VecDeque<usize>>,
     announced: BTreeSet<(ReplicaId, Key, Ballot)>,
+    /// What the hosts did.
     pub stats: Stats,
 }
 
@@ -283,6 +279,7 @@ fn message_is_first(ballot: Ballot, to: ReplicaId) -> bool {
 }
 
 impl Sim {
+    /// A run with every replica up and nothing proposed.
     pub fn new(options: SimOptions) -> Self {
         let mut config = Config::new(ids(options.replicas));
         config.fault = options.fault;
@@ -444,6 +441,7 @@ impl Sim {
         }
     }
 
+    /// Crashes replica `id`; its durable state stays.
     pub fn crash(&mut self, id: ReplicaId) {
         if let Some(node) = self.nodes.get_mut(&id)
             && node.replica.take().is_some()
@@ -464,6 +462,7 @@ impl Sim {
             .count()
     }
 
+    /// Restarts replica `id` from its durable state, or without it (`amnesia`).
     pub fn restart(&mut self, id: ReplicaId, amnesia: bool) {
         let now = self.now;
         let config = self.config.clone();
@@ -489,6 +488,8 @@ impl Sim {
         self.process(id, None);
     }
 
+    /// Proposes `change` on `key` at replica `id`; the index of its record, or `None` if the
+    /// replica is down.
     pub fn propose(&mut self, id: ReplicaId, key: Key, change: TestChange) -> Option<usize> {
         let now = self.now;
         let incarnation = self.nodes[&id].incarnation;
@@ -524,6 +525,8 @@ impl Sim {
         }
     }
 
+    /// Delivers in-flight message `index` (keeping a copy in flight if `keep_copy`); with
+    /// `crash_after = Some(k)` the receiver crashes after carrying out `k` outputs.
     pub fn deliver(&mut self, index: usize, keep_copy: bool, crash_after: Option<usize>) {
         if index >= self.in_flight.len() {
             return;
@@ -697,6 +700,8 @@ impl Sim {
             .all(|n| n.replica.as_ref().is_some_and(|r| r.is_voting()))
     }
 
+    /// Delivers everything and fires timers until the group is idle; whether every replica
+    /// votes at the end.
     pub fn settle(&mut self) -> bool {
         for _ in 0..200_000 {
             if !self.in_flight.is_empty() {
@@ -721,7 +726,7 @@ impl Sim {
     pub fn check_linearizable(&self) -> Result<(), Key> {
         for key in 0..self.options.keys {
             let events = events_for(&self.records, key);
-            if !linearizable(&events) {
+            if !linearizable::<Register>(&events) {
                 return Err(key);
             }
         }

@@ -4,7 +4,6 @@
 //! The `Oracle` is a test-only omniscient observer: it holds a copy of the fleet secrets (made
 //! from the same seed) and opens every request and reply the vault handled, so the tests can
 //! count login challenges and key releases per registration (INV-ATTEMPTS, INV-DISCLOSE).
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -23,9 +22,13 @@ use rand_core::SeedableRng;
 /// Where a message is travelling.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Hop {
+    /// From a client to the relay.
     ClientToRelay,
+    /// From the relay to the vault.
     RelayToVault,
+    /// From the vault to the relay.
     VaultToRelay,
+    /// From the relay to a client.
     RelayToClient,
 }
 
@@ -33,10 +36,7 @@ pub enum Hop {
 /// copies duplicate it, changed bytes tamper with it.
 pub type Hook = Box<dyn FnMut(Hop, &[u8]) -> Vec<Vec<u8>>>;
 
-#[path = "../fixtures/mod.rs"]
-mod fixtures;
-#[allow(unused_imports)]
-pub use fixtures::{account, fast_fleet, fleet_id};
+pub use crate::fixtures::{account, fast_fleet, fleet_id};
 
 /// What the oracle saw the vault do.
 #[derive(Default, Debug)]
@@ -51,26 +51,39 @@ pub struct Oracle {
     pub releases: BTreeMap<Vec<u8>, usize>,
 }
 
+/// One vault replica, one relay and any number of clients, with a hook on every hop.
 pub struct Net<S: CryptoSuite> {
+    /// The crypto suite.
     pub suite: S,
+    /// The roles' seeded randomness.
     pub rng: ChaCha20Rng,
+    /// The current time.
     pub now_ms: u64,
+    /// The vault.
     pub vault: VaultReplica<S>,
+    /// The oracle's copy of the fleet secrets.
     pub oracle_fleet: S::FleetSecrets,
+    /// The relay.
     pub relay: Relay,
+    /// The clients, by connection.
     pub clients: BTreeMap<ConnectionId, Client<S>>,
+    /// What happens to each message on each hop (`None`: delivered once, unchanged).
     pub hook: Option<Hook>,
+    /// Every outcome the clients reported, in order.
     pub outcomes: Vec<(ConnectionId, OperationId, ClientOutcome)>,
     /// Every byte the vault emitted (replies and persisted records).
     pub vault_emitted: Vec<Vec<u8>>,
     /// Every byte the relay received or sent.
     pub relay_view: Vec<Vec<u8>>,
+    /// The host's disk: the latest sealed record per account.
     pub persisted: BTreeMap<AccountId, Vec<u8>>,
+    /// What the oracle saw.
     pub oracle: Oracle,
     queue: VecDeque<(Hop, Option<ConnectionId>, Vec<u8>)>,
 }
 
 impl Net<InsecureFastSuite> {
+    /// A network of the test fleet with cheap key stretching and the default relay.
     pub fn fast(seed: u64) -> Self {
         Net::new(
             InsecureFastSuite,
@@ -83,6 +96,7 @@ impl Net<InsecureFastSuite> {
 }
 
 impl<S: CryptoSuite + Copy> Net<S> {
+    /// A network of `fleet` (the vault's) and `oracle_fleet` (the oracle's copy).
     pub fn new(
         suite: S,
         fleet: S::FleetSecrets,
@@ -119,6 +133,7 @@ impl<S: CryptoSuite + Copy> Net<S> {
             .handle_connection_opened(connection, account.clone());
     }
 
+    /// The client on `connection`.
     pub fn client(&mut self, connection: ConnectionId) -> &mut Client<S> {
         self.clients.get_mut(&connection).unwrap()
     }

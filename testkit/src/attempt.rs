@@ -5,7 +5,6 @@
 //!
 //! The measured side's work is inside the `measured_*` functions (never inlined: callgrind
 //! collects only there) and is timed around them; the peer's work runs outside, untimed.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -26,10 +25,12 @@ use opaque_ke::{
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
+/// The benches' fleet id.
 pub fn fleet_id() -> FleetId {
     FleetId::new(b"bench-fleet").unwrap()
 }
 
+/// The account every timed attempt is made for.
 pub fn alice() -> AccountId {
     AccountId::new(b"alice").unwrap()
 }
@@ -56,11 +57,14 @@ pub struct Pair<S: CryptoSuite> {
     client: Client<S>,
     vault: VaultReplica<S>,
     rng: ChaCha20Rng,
+    /// Time spent in the vault's measured work so far.
     pub vault_time: Duration,
+    /// Time spent in the client's work so far (untimed by the benches' figures).
     pub client_time: Duration,
 }
 
 impl<S: CryptoSuite + Copy> Pair<S> {
+    /// A client and a vault of `fleet`, nothing registered yet.
     pub fn new(suite: S, fleet: S::FleetSecrets) -> Self {
         let pinned = suite.fleet_public_keys(&fleet);
         Self {
@@ -103,6 +107,7 @@ impl<S: CryptoSuite + Copy> Pair<S> {
         }
     }
 
+    /// Registers `password` (not timed as an attempt).
     pub fn register(&mut self, password: &[u8]) {
         let key = BackupKey::generate(&mut self.rng);
         let start = Instant::now();
@@ -113,6 +118,8 @@ impl<S: CryptoSuite + Copy> Pair<S> {
         assert!(matches!(self.run(), ClientOutcome::Registered { .. }));
     }
 
+    /// One password attempt: the LoginStart and LoginFinish round trips, vault time added to
+    /// `vault_time`.
     pub fn recover(&mut self, password: &[u8]) {
         let start = Instant::now();
         self.client

@@ -1,10 +1,9 @@
 //! Helpers shared by the stream-cipher integration tests.
-#![allow(dead_code)]
 
 use std::io::{self, Read};
 
 use e2ee_backup::BackupKey;
-use e2ee_backup::stream::{StreamError, StreamReader, open_to_vec, seal_to_vec};
+use e2ee_backup::stream::{SegmentOpener, StreamError, StreamReader, open_to_vec, seal_to_vec};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
@@ -52,7 +51,7 @@ pub fn read_via_reader(
     }
 }
 
-/// Opens `file` through every path (one-shot, reader, parallel when enabled) and checks they
+/// Opens `file` through every path (one-shot, reader, parallel) and checks they
 /// agree on success/failure and on the plaintext; returns the one-shot result.
 pub fn open_every_way(key: &BackupKey, file: &[u8]) -> Result<Vec<u8>, StreamError> {
     let one_shot = open_to_vec(key, file);
@@ -62,9 +61,7 @@ pub fn open_every_way(key: &BackupKey, file: &[u8]) -> Result<Vec<u8>, StreamErr
         (Err(_), Err(_)) => {}
         (one_shot, reader) => panic!("paths disagree: one-shot {one_shot:?}, reader {reader:?}"),
     }
-    #[cfg(feature = "parallel")]
     {
-        use e2ee_backup::stream::SegmentOpener;
         let mut buf = file.to_vec();
         let parallel = SegmentOpener::for_stream(key, file)
             .and_then(|opener| opener.open_file_in_place_parallel(&mut buf).map(|_| ()));
@@ -87,6 +84,7 @@ pub struct ShortReader<'a> {
 }
 
 impl<'a> ShortReader<'a> {
+    /// A reader of `data` in pieces of the given sizes.
     pub fn new(data: &'a [u8], sizes: Vec<usize>) -> Self {
         Self {
             data,
