@@ -16,6 +16,8 @@ fn seal_with<C: SegmentCipher>(segment_size: u32, data: &[u8], seed: u64) -> Vec
         .unwrap()
 }
 
+/// Used only by the aws-lc comparisons: the parallel tests open through their own path.
+#[cfg(feature = "aws-lc")]
 fn open_with<C: SegmentCipher>(file: &[u8], seed: u64) -> Vec<u8> {
     let key = test_key(seed);
     SegmentOpener::<C>::for_stream_with_backend(&key, file)
