@@ -140,8 +140,10 @@ enum Step {
     DeleteCommit,
 }
 
+/// Where and how a request's answer goes: its route, the in-flight digest its copies attach
+/// to, its account and kind, and the key its reply is sealed under.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct Waiting {
+struct ReplyTo {
     route_id: u64,
     /// The request's in-flight digest (`LABEL_IN_FLIGHT_REQUEST`) while identical copies may
     /// attach to it; `None` before the request is submitted.
@@ -149,6 +151,12 @@ struct Waiting {
     account: AccountId,
     kind: RequestKind,
     reply_key: SecretBytes,
+}
+
+/// A request submitted to the store: where its answer goes and what it waits for.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Waiting {
+    reply_to: ReplyTo,
     step: Step,
 }
 
@@ -291,22 +299,21 @@ impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
                 return;
             }
         };
-        let mut waiting = Waiting {
+        let mut reply_to = ReplyTo {
             route_id,
             in_flight: None,
             account,
             kind,
             reply_key: opened.reply_key,
-            step: Step::ExposeCommit,
         };
-        let change = match body {
+        let (step, change) = match body {
             Request::RegisterStart {
                 registration_request,
             } => {
-                waiting.step = Step::RegisterStartRead {
+                let step = Step::RegisterStartRead {
                     registration_request,
                 };
-                RecordChange::Read
+                (step, RecordChange::Read)
             }
             Request::RegisterFinish {
                 base_generation,
@@ -319,28 +326,28 @@ impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
             } => {
                 if attempt_limit == 0 || attempt_limit > MAX_ATTEMPT_LIMIT || wrapped_key.is_empty()
                 {
-                    self.reply(rng, &waiting, &Reply::InvalidRequest);
+                    self.reply(rng, &reply_to, &Reply::InvalidRequest);
                     return;
                 }
                 // The OPRF seed this registration's RegistrationResponse was computed under,
                 // sealed by a vault of this fleet for this account and base generation.
                 // A recovering replica does not know its lineage yet: the client resends.
                 let Some(lineage) = self.store.lineage() else {
-                    self.reply(rng, &waiting, &Reply::OutcomeUnknown);
+                    self.reply(rng, &reply_to, &Reply::OutcomeUnknown);
                     return;
                 };
                 let Ok(oprf_seed) = self.suite.open_storage(
                     &self.fleet,
-                    &ticket_aad_in(&waiting.account, base_generation, lineage),
+                    &ticket_aad_in(&reply_to.account, base_generation, lineage),
                     &ticket,
                 ) else {
-                    self.reply(rng, &waiting, &Reply::InvalidRequest);
+                    self.reply(rng, &reply_to, &Reply::InvalidRequest);
                     return;
                 };
                 let Ok(opaque_registration) =
                     self.suite.server_registration_finish(&registration_upload)
                 else {
-                    self.reply(rng, &waiting, &Reply::InvalidRequest);
+                    self.reply(rng, &reply_to, &Reply::InvalidRequest);
                     return;
                 };
                 let registration_digest = self.suite.digest(
@@ -354,27 +361,29 @@ impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
                         &delete_check,
                     ],
                 );
-                waiting.step = Step::RegisterFinishCommit;
-                RecordChange::Register {
-                    base_generation,
-                    registration: Registration {
-                        oprf_seed,
-                        opaque_registration: SecretBytes::new(opaque_registration),
-                        wrapped_key: SecretBytes::new(wrapped_key),
-                        attempt_limit,
-                        expose_check,
-                        delete_check,
-                        registration_digest,
+                (
+                    Step::RegisterFinishCommit,
+                    RecordChange::Register {
+                        base_generation,
+                        registration: Registration {
+                            oprf_seed,
+                            opaque_registration: SecretBytes::new(opaque_registration),
+                            wrapped_key: SecretBytes::new(wrapped_key),
+                            attempt_limit,
+                            expose_check,
+                            delete_check,
+                            registration_digest,
+                        },
                     },
-                }
+                )
             }
-            Request::Expose { generation, proof } => {
-                waiting.step = Step::ExposeCommit;
+            Request::Expose { generation, proof } => (
+                Step::ExposeCommit,
                 RecordChange::Expose {
                     generation,
                     proof_check: self.suite.digest(LABEL_PROOF_CHECK, &[&proof]),
-                }
-            }
+                },
+            ),
             Request::LoginStart {
                 generation,
                 login_epoch,
@@ -383,53 +392,50 @@ impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
                 let request_digest = self.suite.digest(
                     LABEL_LOGIN_REQUEST_DIGEST,
                     &[
-                        waiting.account.as_bytes(),
+                        reply_to.account.as_bytes(),
                         &generation.to_be_bytes(),
                         &login_epoch.to_be_bytes(),
                         &credential_request,
                     ],
                 );
-                waiting.step = Step::LoginStartRead {
+                let step = Step::LoginStartRead {
                     generation,
                     login_epoch,
                     credential_request,
                     request_digest,
                 };
-                RecordChange::Read
+                (step, RecordChange::Read)
             }
-            Request::Status => {
-                waiting.step = Step::StatusRead;
-                RecordChange::Read
-            }
+            Request::Status => (Step::StatusRead, RecordChange::Read),
             Request::LoginFinish {
                 login_id,
                 credential_finalization,
             } => {
-                waiting.step = Step::LoginFinishRead {
+                let step = Step::LoginFinishRead {
                     login_id,
                     credential_finalization,
                 };
-                RecordChange::Read
+                (step, RecordChange::Read)
             }
-            Request::Delete { generation, proof } => {
-                waiting.step = Step::DeleteCommit;
+            Request::Delete { generation, proof } => (
+                Step::DeleteCommit,
                 RecordChange::Delete {
                     generation,
                     proof_check: self.suite.digest(LABEL_PROOF_CHECK, &[&proof]),
-                }
-            }
+                },
+            ),
         };
         if self.in_flight.insert(in_flight, Vec::new()).is_none() {
-            waiting.in_flight = Some(in_flight);
+            reply_to.in_flight = Some(in_flight);
         }
-        self.submit(waiting, change);
+        self.submit(Waiting { reply_to, step }, change);
         self.pump(rng);
     }
 
     fn submit(&mut self, waiting: Waiting, change: RecordChange) {
         let ticket = self.next_ticket;
         self.next_ticket = self.next_ticket.wrapping_add(1);
-        let account = waiting.account.clone();
+        let account = waiting.reply_to.account.clone();
         self.waiting.insert(ticket, waiting);
         self.store.submit_at(self.now_ms, ticket, account, change);
     }
@@ -560,10 +566,10 @@ impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
     fn complete(
         &mut self,
         rng: &mut (impl CryptoRng + RngCore),
-        mut waiting: Waiting,
+        waiting: Waiting,
         outcome: ChangeOutcome,
     ) {
-        let step = core::mem::replace(&mut waiting.step, Step::ExposeCommit);
+        let Waiting { reply_to, step } = waiting;
         match (step, outcome) {
             (
                 Step::RegisterStartRead {
@@ -574,15 +580,15 @@ impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
                 let generation = record.as_ref().map_or(0, |r| r.generation);
                 let reply = self.registration_response(
                     rng,
-                    &waiting.account,
+                    &reply_to.account,
                     generation,
                     &registration_request,
                 );
-                self.reply(rng, &waiting, &reply);
+                self.reply(rng, &reply_to, &reply);
             }
             (Step::StatusRead, ChangeOutcome::Current(record)) => {
                 let reply = status_of(record.as_deref());
-                self.reply(rng, &waiting, &reply);
+                self.reply(rng, &reply_to, &reply);
             }
             (
                 Step::LoginStartRead {
@@ -595,7 +601,7 @@ impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
             ) => {
                 self.prepare_login(
                     rng,
-                    waiting,
+                    reply_to,
                     record,
                     (generation, login_epoch),
                     &credential_request,
@@ -609,7 +615,7 @@ impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
                 },
                 ChangeOutcome::Current(record),
             ) => {
-                self.verify_login(waiting, record, login_id, &credential_finalization);
+                self.verify_login(reply_to, record, login_id, &credential_finalization);
             }
             (
                 Step::LoginFinishCommit {
@@ -634,11 +640,11 @@ impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
                     }
                     None => Reply::OutcomeUnknown,
                 };
-                self.reply(rng, &waiting, &reply);
+                self.reply(rng, &reply_to, &reply);
             }
             (_step_without_special_handling, outcome) => {
                 let reply = reply_for(outcome);
-                self.reply(rng, &waiting, &reply);
+                self.reply(rng, &reply_to, &reply);
             }
         }
     }
@@ -687,7 +693,7 @@ impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
     fn prepare_login(
         &mut self,
         rng: &mut (impl CryptoRng + RngCore),
-        mut waiting: Waiting,
+        reply_to: ReplyTo,
         record: Option<Box<AccountRecord>>,
         (generation, login_epoch): (u64, u64),
         credential_request: &[u8],
@@ -710,7 +716,7 @@ impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
                 let mut login_id = [0u8; LOGIN_ID_LEN];
                 rng.fill_bytes(&mut login_id);
                 let ids = Identities {
-                    account: &waiting.account,
+                    account: &reply_to.account,
                     fleet: self.suite.fleet_id(&self.fleet),
                 };
                 let started = self.suite.server_login_start(
@@ -722,15 +728,15 @@ impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
                     ids,
                 );
                 let Ok(started) = started else {
-                    self.reply(rng, &waiting, &Reply::InvalidRequest);
+                    self.reply(rng, &reply_to, &Reply::InvalidRequest);
                     return;
                 };
-                let aad = login_state_aad(&waiting.account, &login_id);
+                let aad = login_state_aad(&reply_to.account, &login_id);
                 let Ok(sealed) =
                     self.suite
                         .seal_storage(rng, &self.fleet, &aad, started.state.expose())
                 else {
-                    self.reply(rng, &waiting, &Reply::OutcomeUnknown);
+                    self.reply(rng, &reply_to, &Reply::OutcomeUnknown);
                     return;
                 };
                 prepared = Some(PreparedLogin {
@@ -740,9 +746,11 @@ impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
                 });
             }
         }
-        waiting.step = Step::LoginStartCommit;
         self.submit(
-            waiting,
+            Waiting {
+                reply_to,
+                step: Step::LoginStartCommit,
+            },
             RecordChange::LoginStart {
                 generation,
                 login_epoch,
@@ -754,7 +762,7 @@ impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
 
     fn verify_login(
         &mut self,
-        mut waiting: Waiting,
+        reply_to: ReplyTo,
         record: Option<Box<AccountRecord>>,
         login_id: LoginId,
         credential_finalization: &[u8],
@@ -768,13 +776,13 @@ impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
             && let Some(login) = &active.pending_login
             && login.login_id == login_id
         {
-            let aad = login_state_aad(&waiting.account, &login_id);
+            let aad = login_state_aad(&reply_to.account, &login_id);
             if let Ok(state) =
                 self.suite
                     .open_storage(&self.fleet, &aad, login.sealed_server_login.expose())
             {
                 let ids = Identities {
-                    account: &waiting.account,
+                    account: &reply_to.account,
                     fleet: self.suite.fleet_id(&self.fleet),
                 };
                 session_key = self
@@ -784,12 +792,12 @@ impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
             }
         }
         let verified = session_key.is_some();
-        waiting.step = Step::LoginFinishCommit {
+        let step = Step::LoginFinishCommit {
             login_id,
             session_key,
         };
         self.submit(
-            waiting,
+            Waiting { reply_to, step },
             RecordChange::LoginFinish {
                 generation,
                 login_id,
@@ -808,26 +816,26 @@ impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
         self.outputs.push_back(VaultOutput::ReplyToRelay { bytes });
     }
 
-    fn reply(&mut self, rng: &mut (impl CryptoRng + RngCore), waiting: &Waiting, reply: &Reply) {
+    fn reply(&mut self, rng: &mut (impl CryptoRng + RngCore), reply_to: &ReplyTo, reply: &Reply) {
         // Padded to the fixed size of its kind: the relay cannot tell answers apart by size.
-        let plaintext = SecretBytes::new(reply.encode_padded(waiting.kind));
+        let plaintext = SecretBytes::new(reply.encode_padded(reply_to.kind));
         let body = match self.suite.seal_reply(
             rng,
-            &waiting.reply_key,
-            &reply_aad(waiting.kind),
+            &reply_to.reply_key,
+            &reply_aad(reply_to.kind),
             plaintext.expose(),
         ) {
             Ok(sealed) => ReplyBody::Sealed(sealed),
             Err(_) => ReplyBody::Rejected,
         };
-        let copies = waiting
+        let copies = reply_to
             .in_flight
             .and_then(|digest| self.in_flight.remove(&digest))
             .unwrap_or_default();
-        for route_id in core::iter::once(waiting.route_id).chain(copies) {
+        for route_id in core::iter::once(reply_to.route_id).chain(copies) {
             let bytes = VaultReply {
                 route_id,
-                kind: waiting.kind,
+                kind: reply_to.kind,
                 body: body.clone(),
             }
             .encode();
