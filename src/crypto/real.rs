@@ -8,6 +8,7 @@
 //! the model checker and the simulator run quickly.
 
 use alloc::vec::Vec;
+use core::marker::PhantomData;
 
 use aes_gcm::aead::{Aead, Payload};
 use aes_gcm::{Aes256Gcm, KeyInit};
@@ -393,458 +394,520 @@ fn decode_fleet_secrets(suite: u8, bytes: &[u8]) -> Result<FleetSecretsParts<'_>
     })
 }
 
-macro_rules! real_suite {
-    (
-        $(#[$suite_doc:meta])* $suite:ident,
-        $(#[$cs_doc:meta])* $cs:ident,
-        $(#[$fleet_doc:meta])* $fleet:ident,
-        $ksf:ty,
-        $suite_code:expr
-    ) => {
-        $(#[$cs_doc])*
-        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-        pub struct $cs;
-
-        impl opaque_ke::CipherSuite for $cs {
-            type OprfCs = opaque_ke::Ristretto255;
-            type KeyExchange = opaque_ke::TripleDh<opaque_ke::Ristretto255, sha2::Sha512>;
-            type Ksf = $ksf;
-        }
-
-        $(#[$fleet_doc])*
-        pub struct $fleet {
-            fleet_id: FleetId,
-            opaque: opaque_ke::ServerSetup<$cs>,
-            hpke: HpkeKeys,
-            storage_key: SecretBytes,
-            replica_link_key: SecretBytes,
-        }
-
-        impl $fleet {
-            /// Makes fresh fleet secrets (done once, inside the HSMs of a new fleet).
-            pub fn generate(rng: &mut (impl CryptoRng + RngCore), fleet_id: FleetId) -> Self {
-                let opaque = opaque_ke::ServerSetup::<$cs>::new(rng);
-                let (private, public) = HpkeKem::gen_keypair(rng);
-                let mut storage = [0u8; KEY_LEN];
-                rng.fill_bytes(&mut storage);
-                let mut link = [0u8; KEY_LEN];
-                rng.fill_bytes(&mut link);
-                Self {
-                    fleet_id,
-                    opaque,
-                    hpke: HpkeKeys { private, public },
-                    storage_key: SecretBytes::new(storage.to_vec()),
-                    replica_link_key: SecretBytes::new(link.to_vec()),
-                }
-            }
-
-            /// Encodes the secrets for a provisioning file (SPEC.md "Fleet secrets encoding"):
-            /// magic, version, suite code, fleet id, OPAQUE `ServerSetup`, HPKE private key,
-            /// storage key, replica-link key. The buffer is zeroized when dropped.
-            pub fn to_bytes(&self) -> zeroize::Zeroizing<Vec<u8>> {
-                let opaque = zeroize::Zeroizing::new(self.opaque.serialize().to_vec());
-                let hpke_private = zeroize::Zeroizing::new(self.hpke.private.to_bytes().to_vec());
-                encode_fleet_secrets(
-                    $suite_code,
-                    &FleetSecretsParts {
-                        fleet_id: self.fleet_id.clone(),
-                        opaque: &opaque,
-                        hpke_private: &hpke_private,
-                        storage_key: self.storage_key.expose(),
-                        replica_link_key: self.replica_link_key.expose(),
-                    },
-                )
-            }
-
-            /// Decodes what [`Self::to_bytes`] wrote. Rejects another magic, version or suite,
-            /// wrong field lengths, keys that do not parse and trailing bytes
-            /// ([`CryptoError::Malformed`]).
-            pub fn from_bytes(bytes: &[u8]) -> Result<Self, CryptoError> {
-                let parts = decode_fleet_secrets($suite_code, bytes)?;
-                let opaque = opaque_ke::ServerSetup::<$cs>::deserialize(parts.opaque)
-                    .map_err(|_| CryptoError::Malformed)?;
-                // The parser takes a prefix: the field must be exactly one setup.
-                let again = zeroize::Zeroizing::new(opaque.serialize().to_vec());
-                if again.as_slice() != parts.opaque {
-                    return Err(CryptoError::Malformed);
-                }
-                let private = <HpkeKem as hpke::Kem>::PrivateKey::from_bytes(parts.hpke_private)
-                    .map_err(|_| CryptoError::Malformed)?;
-                let public = HpkeKem::sk_to_pk(&private);
-                Ok(Self {
-                    fleet_id: parts.fleet_id,
-                    opaque,
-                    hpke: HpkeKeys { private, public },
-                    storage_key: SecretBytes::new(parts.storage_key.to_vec()),
-                    replica_link_key: SecretBytes::new(parts.replica_link_key.to_vec()),
-                })
-            }
-
-            /// The fleet's identity.
-            pub fn fleet_id(&self) -> &FleetId {
-                &self.fleet_id
-            }
-
-            /// The key authenticating replica-to-replica messages (used by consensus).
-            pub fn replica_link_key(&self) -> &SecretBytes {
-                &self.replica_link_key
-            }
-
-            /// The fleet's OPAQUE server key pair with one registration's OPRF seed: OPAQUE then
-            /// derives that registration's OPRF key from the seed and the account id, exactly as
-            /// it would from a server-wide seed, but the seed is fresh for every registration and
-            /// lives (sealed) in its record (SPEC.md "Per-registration OPRF seeds").
-            fn registration_setup(
-                rng: &mut (impl CryptoRng + RngCore),
-                setup: &opaque_ke::ServerSetup<$cs>,
-                oprf_seed: &SecretBytes,
-            ) -> Result<opaque_ke::ServerSetup<$cs>, CryptoError> {
-                if oprf_seed.expose().len() != OPRF_SEED_LEN {
-                    return Err(CryptoError::Malformed);
-                }
-                let mut bytes = oprf_seed.expose();
-                let seed = <opaque_ke::keypair::OprfSeed<sha2::Sha512> as opaque_ke::keypair::OprfSeedSerialization<sha2::Sha512, core::convert::Infallible>>::deserialize_take(&mut bytes)
-                    .map_err(|_| CryptoError::Malformed)?;
-                Ok(opaque_ke::ServerSetup::<$cs>::new_with_key_pair_and_seed(
-                    rng,
-                    setup.keypair().clone(),
-                    seed,
-                ))
-            }
-
-            /// The OPAQUE server setup (exposed for benchmarks against opaque-ke itself).
-            pub fn opaque_server_setup(&self) -> &opaque_ke::ServerSetup<$cs> {
-                &self.opaque
-            }
-        }
-
-        impl core::fmt::Debug for $fleet {
-            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-                f.debug_struct(stringify!($fleet))
-                    .field("fleet_id", &self.fleet_id)
-                    .finish_non_exhaustive()
-            }
-        }
-
-        $(#[$suite_doc])*
-        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-        pub struct $suite;
-
-        impl CryptoSuite for $suite {
-            type FleetSecrets = $fleet;
-            type ClientRegistration = opaque_ke::ClientRegistration<$cs>;
-            type ClientLogin = opaque_ke::ClientLogin<$cs>;
-
-            fn fleet_id<'a>(&self, fleet: &'a $fleet) -> &'a FleetId {
-                &fleet.fleet_id
-            }
-
-            fn fleet_public_keys(&self, fleet: &$fleet) -> FleetPublicKeys {
-                FleetPublicKeys {
-                    fleet_id: fleet.fleet_id.clone(),
-                    hpke_public_key: fleet.hpke.public.to_bytes().to_vec(),
-                    opaque_server_public_key: fleet.opaque.keypair().public().serialize().to_vec(),
-                }
-            }
-
-            fn client_registration_start(
-                &self,
-                rng: &mut (impl CryptoRng + RngCore),
-                password: &[u8],
-            ) -> Result<ClientRegistrationStart<Self::ClientRegistration>, CryptoError> {
-                let r = opaque_ke::ClientRegistration::<$cs>::start(rng, password)
-                    .map_err(|_| CryptoError::Malformed)?;
-                Ok(ClientRegistrationStart { message: r.message.serialize().to_vec(), state: r.state })
-            }
-
-            fn client_registration_finish(
-                &self,
-                rng: &mut (impl CryptoRng + RngCore),
-                state: Self::ClientRegistration,
-                password: &[u8],
-                response: &[u8],
-                ids: Identities<'_>,
-                pinned: &FleetPublicKeys,
-            ) -> Result<ClientRegistrationFinish, CryptoError> {
-                let response = opaque_ke::RegistrationResponse::<$cs>::deserialize(response)
-                    .map_err(|_| CryptoError::Malformed)?;
-                let r = state
-                    .finish(
-                        rng,
-                        password,
-                        response,
-                        opaque_ke::ClientRegistrationFinishParameters::new(opaque_ids(ids), None),
-                    )
-                    .map_err(|_| CryptoError::Authentication)?;
-                if r.server_s_pk.serialize().as_slice() != pinned.opaque_server_public_key.as_slice() {
-                    return Err(CryptoError::Authentication);
-                }
-                Ok(ClientRegistrationFinish {
-                    message: r.message.serialize().to_vec(),
-                    export_key: SecretBytes::new(r.export_key.to_vec()),
-                })
-            }
-
-            fn client_login_start(
-                &self,
-                rng: &mut (impl CryptoRng + RngCore),
-                password: &[u8],
-            ) -> Result<ClientLoginStart<Self::ClientLogin>, CryptoError> {
-                let r = opaque_ke::ClientLogin::<$cs>::start(rng, password)
-                    .map_err(|_| CryptoError::Malformed)?;
-                Ok(ClientLoginStart { message: r.message.serialize().to_vec(), state: r.state })
-            }
-
-            fn client_dummy_finalization(&self, rng: &mut (impl CryptoRng + RngCore)) -> Vec<u8> {
-                let mut bytes = [0u8; CREDENTIAL_FINALIZATION_LEN];
-                rng.fill_bytes(&mut bytes);
-                bytes.to_vec()
-            }
-
-            fn client_login_finish(
-                &self,
-                rng: &mut (impl CryptoRng + RngCore),
-                state: Self::ClientLogin,
-                password: &[u8],
-                response: &[u8],
-                ids: Identities<'_>,
-                pinned: &FleetPublicKeys,
-            ) -> Result<ClientLoginFinish, CryptoError> {
-                let response = opaque_ke::CredentialResponse::<$cs>::deserialize(response)
-                    .map_err(|_| CryptoError::Malformed)?;
-                let params = opaque_ke::ClientLoginFinishParameters {
-                    context: Some(LABEL_OPAQUE_CONTEXT),
-                    identifiers: opaque_ids(ids),
-                    ksf: None,
-                };
-                let r = state.finish(rng, password, response, params).map_err(map_login_error)?;
-                if r.server_s_pk.serialize().as_slice() != pinned.opaque_server_public_key.as_slice() {
-                    return Err(CryptoError::Authentication);
-                }
-                Ok(ClientLoginFinish {
-                    message: r.message.serialize().to_vec(),
-                    session_key: SecretBytes::new(r.session_key.to_vec()),
-                    export_key: SecretBytes::new(r.export_key.to_vec()),
-                })
-            }
-
-            fn new_oprf_seed(&self, rng: &mut (impl CryptoRng + RngCore)) -> SecretBytes {
-                let mut seed = [0u8; OPRF_SEED_LEN];
-                rng.fill_bytes(&mut seed);
-                let out = SecretBytes::new(seed.to_vec());
-                zeroize::Zeroize::zeroize(&mut seed);
-                out
-            }
-
-            fn server_registration_start(
-                &self,
-                rng: &mut (impl CryptoRng + RngCore),
-                fleet: &$fleet,
-                oprf_seed: &SecretBytes,
-                request: &[u8],
-                account: &AccountId,
-            ) -> Result<Vec<u8>, CryptoError> {
-                let request = opaque_ke::RegistrationRequest::<$cs>::deserialize(request)
-                    .map_err(|_| CryptoError::Malformed)?;
-                let setup = $fleet::registration_setup(rng, &fleet.opaque, oprf_seed)?;
-                let r = opaque_ke::ServerRegistration::<$cs>::start(&setup, request, account.as_bytes())
-                    .map_err(|_| CryptoError::Malformed)?;
-                Ok(r.message.serialize().to_vec())
-            }
-
-            fn server_registration_finish(&self, upload: &[u8]) -> Result<Vec<u8>, CryptoError> {
-                let upload = opaque_ke::RegistrationUpload::<$cs>::deserialize(upload)
-                    .map_err(|_| CryptoError::Malformed)?;
-                Ok(opaque_ke::ServerRegistration::<$cs>::finish(upload).serialize().to_vec())
-            }
-
-            fn server_login_start(
-                &self,
-                rng: &mut (impl CryptoRng + RngCore),
-                fleet: &$fleet,
-                oprf_seed: &SecretBytes,
-                registration: &[u8],
-                request: &[u8],
-                ids: Identities<'_>,
-            ) -> Result<ServerLoginStart, CryptoError> {
-                let registration = opaque_ke::ServerRegistration::<$cs>::deserialize(registration)
-                    .map_err(|_| CryptoError::Malformed)?;
-                let request = opaque_ke::CredentialRequest::<$cs>::deserialize(request)
-                    .map_err(|_| CryptoError::Malformed)?;
-                let params = opaque_ke::ServerLoginParameters {
-                    context: Some(LABEL_OPAQUE_CONTEXT),
-                    identifiers: opaque_ids(ids),
-                };
-                let setup = $fleet::registration_setup(rng, &fleet.opaque, oprf_seed)?;
-                let r = opaque_ke::ServerLogin::<$cs>::start(
-                    rng,
-                    &setup,
-                    Some(registration),
-                    request,
-                    ids.account.as_bytes(),
-                    params,
-                )
-                .map_err(|_| CryptoError::Malformed)?;
-                Ok(ServerLoginStart {
-                    message: r.message.serialize().to_vec(),
-                    state: SecretBytes::new(r.state.serialize().to_vec()),
-                })
-            }
-
-            fn server_login_finish(
-                &self,
-                state: &[u8],
-                finalization: &[u8],
-                ids: Identities<'_>,
-            ) -> Result<SecretBytes, CryptoError> {
-                let state = opaque_ke::ServerLogin::<$cs>::deserialize(state)
-                    .map_err(|_| CryptoError::Malformed)?;
-                let finalization = opaque_ke::CredentialFinalization::<$cs>::deserialize(finalization)
-                    .map_err(|_| CryptoError::Malformed)?;
-                let params = opaque_ke::ServerLoginParameters {
-                    context: Some(LABEL_OPAQUE_CONTEXT),
-                    identifiers: opaque_ids(ids),
-                };
-                let r = state.finish(finalization, params).map_err(|_| CryptoError::Authentication)?;
-                Ok(SecretBytes::new(r.session_key.to_vec()))
-            }
-
-            fn seal_request(
-                &self,
-                rng: &mut (impl CryptoRng + RngCore),
-                fleet: &FleetPublicKeys,
-                aad: &[u8],
-                plaintext: &[u8],
-            ) -> Result<SealedRequest, CryptoError> {
-                seal_request(rng, fleet, aad, plaintext)
-            }
-
-            fn open_request(&self, fleet: &$fleet, aad: &[u8], sealed: &[u8]) -> Result<OpenedRequest, CryptoError> {
-                open_request(&fleet.hpke, &fleet.fleet_id, aad, sealed)
-            }
-
-            fn seal_reply(
-                &self,
-                rng: &mut (impl CryptoRng + RngCore),
-                reply_key: &SecretBytes,
-                aad: &[u8],
-                plaintext: &[u8],
-            ) -> Result<Vec<u8>, CryptoError> {
-                seal_one_time(rng, reply_key, LABEL_REPLY_SEAL_KEY, aad, plaintext)
-            }
-
-            fn open_reply(&self, reply_key: &SecretBytes, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, CryptoError> {
-                open_one_time(reply_key, LABEL_REPLY_SEAL_KEY, aad, sealed)
-            }
-
-            fn wrap_backup_key(
-                &self,
-                rng: &mut (impl CryptoRng + RngCore),
-                export_key: &SecretBytes,
-                ids: Identities<'_>,
-                backup_key: &BackupKey,
-            ) -> Result<Vec<u8>, CryptoError> {
-                wrap_backup_key(rng, export_key, ids, backup_key)
-            }
-
-            fn unwrap_backup_key(
-                &self,
-                export_key: &SecretBytes,
-                ids: Identities<'_>,
-                wrapped: &[u8],
-            ) -> Result<BackupKey, CryptoError> {
-                unwrap_backup_key(export_key, ids, wrapped)
-            }
-
-            fn record_proof(
-                &self,
-                export_key: &SecretBytes,
-                label: &'static [u8],
-                ids: Identities<'_>,
-                generation: u64,
-            ) -> Digest {
-                record_proof(export_key, label, ids, generation)
-            }
-
-            fn seal_release(
-                &self,
-                rng: &mut (impl CryptoRng + RngCore),
-                session_key: &SecretBytes,
-                login_id: &[u8],
-                wrapped: &[u8],
-            ) -> Result<Vec<u8>, CryptoError> {
-                let key = release_key(session_key, login_id);
-                seal_one_time(rng, &key, LABEL_RELEASE_SEAL_KEY, LABEL_RELEASE_KEY, wrapped)
-            }
-
-            fn open_release(
-                &self,
-                session_key: &SecretBytes,
-                login_id: &[u8],
-                sealed: &[u8],
-            ) -> Result<Vec<u8>, CryptoError> {
-                let key = release_key(session_key, login_id);
-                open_one_time(&key, LABEL_RELEASE_SEAL_KEY, LABEL_RELEASE_KEY, sealed)
-            }
-
-            fn seal_storage(
-                &self,
-                rng: &mut (impl CryptoRng + RngCore),
-                fleet: &$fleet,
-                aad: &[u8],
-                plaintext: &[u8],
-            ) -> Result<Vec<u8>, CryptoError> {
-                seal_one_time(rng, &fleet.storage_key, LABEL_STORAGE_KEY, aad, plaintext)
-            }
-
-            fn open_storage(&self, fleet: &$fleet, aad: &[u8], sealed: &[u8]) -> Result<SecretBytes, CryptoError> {
-                open_one_time(&fleet.storage_key, LABEL_STORAGE_KEY, aad, sealed).map(SecretBytes::new)
-            }
-
-            fn digest(&self, label: &'static [u8], parts: &[&[u8]]) -> Digest {
-                digest(label, parts)
-            }
-
-            fn seal_link(
-                &self,
-                rng: &mut (impl CryptoRng + RngCore),
-                fleet: &$fleet,
-                aad: &[u8],
-                plaintext: &[u8],
-            ) -> Result<Vec<u8>, CryptoError> {
-                seal_one_time(rng, &fleet.replica_link_key, LABEL_LINK_KEY, aad, plaintext)
-            }
-
-            fn open_link(&self, fleet: &$fleet, aad: &[u8], sealed: &[u8]) -> Result<SecretBytes, CryptoError> {
-                open_one_time(&fleet.replica_link_key, LABEL_LINK_KEY, aad, sealed).map(SecretBytes::new)
-            }
-        }
-    };
+/// A real suite: the real cryptography of this module with one choice of OPAQUE's key stretching
+/// function, the only thing [`ProductionSuite`] and [`InsecureFastSuite`] differ in. Each
+/// implementor is a [`CryptoSuite`]; the trait is sealed.
+pub trait RealSuite:
+    sealed::Sealed + Clone + Copy + core::fmt::Debug + Default + PartialEq + Eq + 'static
+{
+    /// OPAQUE's key stretching function.
+    type Ksf: opaque_ke::ksf::Ksf;
+    /// The suite's code in the fleet secrets encoding (SPEC.md "Fleet secrets encoding").
+    const FLEET_SUITE_CODE: u8;
+    /// The name its fleet secrets show in `Debug`.
+    const FLEET_SECRETS_NAME: &'static str;
 }
 
-real_suite!(
-    /// The production suite: OPAQUE with Argon2id key stretching, HPKE, AES-256-GCM, HKDF-SHA256.
-    ProductionSuite,
-    /// opaque-ke cipher suite of [`ProductionSuite`]: ristretto255, 3DH/SHA-512, Argon2id.
-    ProductionOpaque,
-    /// Fleet secrets for [`ProductionSuite`]: OPAQUE server setup, HPKE key pair, storage key and
-    /// replica-link key. Redacted in `Debug`.
-    ProductionFleetSecrets,
-    opaque_ke::argon2::Argon2<'static>,
-    FLEET_SUITE_PRODUCTION
-);
+mod sealed {
+    /// Only this module's suites are real suites.
+    pub trait Sealed {}
+    impl Sealed for super::ProductionSuite {}
+    impl Sealed for super::InsecureFastSuite {}
+}
 
-real_suite!(
-    /// **Unsafe for production.** [`ProductionSuite`] with the identity key stretching function, so
-    /// a stolen registration record is cheap to attack offline. For tests, model and simulator only.
-    InsecureFastSuite,
-    /// opaque-ke cipher suite of [`InsecureFastSuite`]: ristretto255, 3DH/SHA-512, identity KSF.
-    InsecureFastOpaque,
-    /// Fleet secrets for [`InsecureFastSuite`]. Redacted in `Debug`.
-    InsecureFastFleetSecrets,
-    opaque_ke::ksf::Identity,
-    FLEET_SUITE_INSECURE_FAST
-);
+/// The production suite: OPAQUE with Argon2id key stretching, HPKE, AES-256-GCM, HKDF-SHA256.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ProductionSuite;
+
+impl RealSuite for ProductionSuite {
+    type Ksf = opaque_ke::argon2::Argon2<'static>;
+    const FLEET_SUITE_CODE: u8 = FLEET_SUITE_PRODUCTION;
+    const FLEET_SECRETS_NAME: &'static str = "ProductionFleetSecrets";
+}
+
+/// opaque-ke cipher suite of [`ProductionSuite`]: ristretto255, 3DH/SHA-512, Argon2id.
+pub type ProductionOpaque = RealOpaque<ProductionSuite>;
+
+/// Fleet secrets for [`ProductionSuite`]: OPAQUE server setup, HPKE key pair, storage key and
+/// replica-link key. Redacted in `Debug`.
+pub type ProductionFleetSecrets = RealFleetSecrets<ProductionSuite>;
+
+/// **Unsafe for production.** [`ProductionSuite`] with the identity key stretching function, so
+/// a stolen registration record is cheap to attack offline. For tests, model and simulator only.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct InsecureFastSuite;
+
+impl RealSuite for InsecureFastSuite {
+    type Ksf = opaque_ke::ksf::Identity;
+    const FLEET_SUITE_CODE: u8 = FLEET_SUITE_INSECURE_FAST;
+    const FLEET_SECRETS_NAME: &'static str = "InsecureFastFleetSecrets";
+}
+
+/// opaque-ke cipher suite of [`InsecureFastSuite`]: ristretto255, 3DH/SHA-512, identity KSF.
+pub type InsecureFastOpaque = RealOpaque<InsecureFastSuite>;
+
+/// Fleet secrets for [`InsecureFastSuite`]. Redacted in `Debug`.
+pub type InsecureFastFleetSecrets = RealFleetSecrets<InsecureFastSuite>;
+
+/// The opaque-ke cipher suite of the real suite `S`: ristretto255, 3DH with SHA-512, and `S`'s
+/// key stretching function.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RealOpaque<S>(PhantomData<S>);
+
+impl<S: RealSuite> opaque_ke::CipherSuite for RealOpaque<S> {
+    type OprfCs = opaque_ke::Ristretto255;
+    type KeyExchange = opaque_ke::TripleDh<opaque_ke::Ristretto255, sha2::Sha512>;
+    type Ksf = S::Ksf;
+}
+
+/// Fleet secrets of the real suite `S`: OPAQUE server setup, HPKE key pair, storage key and
+/// replica-link key. Redacted in `Debug`.
+pub struct RealFleetSecrets<S: RealSuite> {
+    fleet_id: FleetId,
+    opaque: opaque_ke::ServerSetup<RealOpaque<S>>,
+    hpke: HpkeKeys,
+    storage_key: SecretBytes,
+    replica_link_key: SecretBytes,
+}
+
+impl<S: RealSuite> RealFleetSecrets<S> {
+    /// Makes fresh fleet secrets (done once, inside the HSMs of a new fleet).
+    pub fn generate(rng: &mut (impl CryptoRng + RngCore), fleet_id: FleetId) -> Self {
+        let opaque = opaque_ke::ServerSetup::<RealOpaque<S>>::new(rng);
+        let (private, public) = HpkeKem::gen_keypair(rng);
+        let mut storage = [0u8; KEY_LEN];
+        rng.fill_bytes(&mut storage);
+        let mut link = [0u8; KEY_LEN];
+        rng.fill_bytes(&mut link);
+        Self {
+            fleet_id,
+            opaque,
+            hpke: HpkeKeys { private, public },
+            storage_key: SecretBytes::new(storage.to_vec()),
+            replica_link_key: SecretBytes::new(link.to_vec()),
+        }
+    }
+
+    /// Encodes the secrets for a provisioning file (SPEC.md "Fleet secrets encoding"):
+    /// magic, version, suite code, fleet id, OPAQUE `ServerSetup`, HPKE private key,
+    /// storage key, replica-link key. The buffer is zeroized when dropped.
+    pub fn to_bytes(&self) -> zeroize::Zeroizing<Vec<u8>> {
+        let opaque = zeroize::Zeroizing::new(self.opaque.serialize().to_vec());
+        let hpke_private = zeroize::Zeroizing::new(self.hpke.private.to_bytes().to_vec());
+        encode_fleet_secrets(
+            S::FLEET_SUITE_CODE,
+            &FleetSecretsParts {
+                fleet_id: self.fleet_id.clone(),
+                opaque: &opaque,
+                hpke_private: &hpke_private,
+                storage_key: self.storage_key.expose(),
+                replica_link_key: self.replica_link_key.expose(),
+            },
+        )
+    }
+
+    /// Decodes what [`Self::to_bytes`] wrote. Rejects another magic, version or suite,
+    /// wrong field lengths, keys that do not parse and trailing bytes
+    /// ([`CryptoError::Malformed`]).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, CryptoError> {
+        let parts = decode_fleet_secrets(S::FLEET_SUITE_CODE, bytes)?;
+        let opaque = opaque_ke::ServerSetup::<RealOpaque<S>>::deserialize(parts.opaque)
+            .map_err(|_| CryptoError::Malformed)?;
+        // The parser takes a prefix: the field must be exactly one setup.
+        let again = zeroize::Zeroizing::new(opaque.serialize().to_vec());
+        if again.as_slice() != parts.opaque {
+            return Err(CryptoError::Malformed);
+        }
+        let private = <HpkeKem as hpke::Kem>::PrivateKey::from_bytes(parts.hpke_private)
+            .map_err(|_| CryptoError::Malformed)?;
+        let public = HpkeKem::sk_to_pk(&private);
+        Ok(Self {
+            fleet_id: parts.fleet_id,
+            opaque,
+            hpke: HpkeKeys { private, public },
+            storage_key: SecretBytes::new(parts.storage_key.to_vec()),
+            replica_link_key: SecretBytes::new(parts.replica_link_key.to_vec()),
+        })
+    }
+
+    /// The fleet's identity.
+    pub fn fleet_id(&self) -> &FleetId {
+        &self.fleet_id
+    }
+
+    /// The fleet's OPAQUE server key pair with one registration's OPRF seed: OPAQUE then
+    /// derives that registration's OPRF key from the seed and the account id, exactly as
+    /// it would from a server-wide seed, but the seed is fresh for every registration and
+    /// lives (sealed) in its record (SPEC.md "Per-registration OPRF seeds").
+    fn registration_setup(
+        rng: &mut (impl CryptoRng + RngCore),
+        setup: &opaque_ke::ServerSetup<RealOpaque<S>>,
+        oprf_seed: &SecretBytes,
+    ) -> Result<opaque_ke::ServerSetup<RealOpaque<S>>, CryptoError> {
+        if oprf_seed.expose().len() != OPRF_SEED_LEN {
+            return Err(CryptoError::Malformed);
+        }
+        let mut bytes = oprf_seed.expose();
+        let seed = <opaque_ke::keypair::OprfSeed<sha2::Sha512> as opaque_ke::keypair::OprfSeedSerialization<sha2::Sha512, core::convert::Infallible>>::deserialize_take(&mut bytes)
+            .map_err(|_| CryptoError::Malformed)?;
+        Ok(
+            opaque_ke::ServerSetup::<RealOpaque<S>>::new_with_key_pair_and_seed(
+                rng,
+                setup.keypair().clone(),
+                seed,
+            ),
+        )
+    }
+
+    /// The OPAQUE server setup (exposed for benchmarks against opaque-ke itself).
+    pub fn opaque_server_setup(&self) -> &opaque_ke::ServerSetup<RealOpaque<S>> {
+        &self.opaque
+    }
+}
+
+impl<S: RealSuite> core::fmt::Debug for RealFleetSecrets<S> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct(S::FLEET_SECRETS_NAME)
+            .field("fleet_id", &self.fleet_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: RealSuite> CryptoSuite for S {
+    type FleetSecrets = RealFleetSecrets<S>;
+    type ClientRegistration = opaque_ke::ClientRegistration<RealOpaque<S>>;
+    type ClientLogin = opaque_ke::ClientLogin<RealOpaque<S>>;
+
+    fn fleet_id<'a>(&self, fleet: &'a RealFleetSecrets<S>) -> &'a FleetId {
+        &fleet.fleet_id
+    }
+
+    fn fleet_public_keys(&self, fleet: &RealFleetSecrets<S>) -> FleetPublicKeys {
+        FleetPublicKeys {
+            fleet_id: fleet.fleet_id.clone(),
+            hpke_public_key: fleet.hpke.public.to_bytes().to_vec(),
+            opaque_server_public_key: fleet.opaque.keypair().public().serialize().to_vec(),
+        }
+    }
+
+    fn client_registration_start(
+        &self,
+        rng: &mut (impl CryptoRng + RngCore),
+        password: &[u8],
+    ) -> Result<ClientRegistrationStart<Self::ClientRegistration>, CryptoError> {
+        let r = opaque_ke::ClientRegistration::<RealOpaque<S>>::start(rng, password)
+            .map_err(|_| CryptoError::Malformed)?;
+        Ok(ClientRegistrationStart {
+            message: r.message.serialize().to_vec(),
+            state: r.state,
+        })
+    }
+
+    fn client_registration_finish(
+        &self,
+        rng: &mut (impl CryptoRng + RngCore),
+        state: Self::ClientRegistration,
+        password: &[u8],
+        response: &[u8],
+        ids: Identities<'_>,
+        pinned: &FleetPublicKeys,
+    ) -> Result<ClientRegistrationFinish, CryptoError> {
+        let response = opaque_ke::RegistrationResponse::<RealOpaque<S>>::deserialize(response)
+            .map_err(|_| CryptoError::Malformed)?;
+        let r = state
+            .finish(
+                rng,
+                password,
+                response,
+                opaque_ke::ClientRegistrationFinishParameters::new(opaque_ids(ids), None),
+            )
+            .map_err(|_| CryptoError::Authentication)?;
+        if r.server_s_pk.serialize().as_slice() != pinned.opaque_server_public_key.as_slice() {
+            return Err(CryptoError::Authentication);
+        }
+        Ok(ClientRegistrationFinish {
+            message: r.message.serialize().to_vec(),
+            export_key: SecretBytes::new(r.export_key.to_vec()),
+        })
+    }
+
+    fn client_login_start(
+        &self,
+        rng: &mut (impl CryptoRng + RngCore),
+        password: &[u8],
+    ) -> Result<ClientLoginStart<Self::ClientLogin>, CryptoError> {
+        let r = opaque_ke::ClientLogin::<RealOpaque<S>>::start(rng, password)
+            .map_err(|_| CryptoError::Malformed)?;
+        Ok(ClientLoginStart {
+            message: r.message.serialize().to_vec(),
+            state: r.state,
+        })
+    }
+
+    fn client_dummy_finalization(&self, rng: &mut (impl CryptoRng + RngCore)) -> Vec<u8> {
+        let mut bytes = [0u8; CREDENTIAL_FINALIZATION_LEN];
+        rng.fill_bytes(&mut bytes);
+        bytes.to_vec()
+    }
+
+    fn client_login_finish(
+        &self,
+        rng: &mut (impl CryptoRng + RngCore),
+        state: Self::ClientLogin,
+        password: &[u8],
+        response: &[u8],
+        ids: Identities<'_>,
+        pinned: &FleetPublicKeys,
+    ) -> Result<ClientLoginFinish, CryptoError> {
+        let response = opaque_ke::CredentialResponse::<RealOpaque<S>>::deserialize(response)
+            .map_err(|_| CryptoError::Malformed)?;
+        let params = opaque_ke::ClientLoginFinishParameters {
+            context: Some(LABEL_OPAQUE_CONTEXT),
+            identifiers: opaque_ids(ids),
+            ksf: None,
+        };
+        let r = state
+            .finish(rng, password, response, params)
+            .map_err(map_login_error)?;
+        if r.server_s_pk.serialize().as_slice() != pinned.opaque_server_public_key.as_slice() {
+            return Err(CryptoError::Authentication);
+        }
+        Ok(ClientLoginFinish {
+            message: r.message.serialize().to_vec(),
+            session_key: SecretBytes::new(r.session_key.to_vec()),
+            export_key: SecretBytes::new(r.export_key.to_vec()),
+        })
+    }
+
+    fn new_oprf_seed(&self, rng: &mut (impl CryptoRng + RngCore)) -> SecretBytes {
+        let mut seed = [0u8; OPRF_SEED_LEN];
+        rng.fill_bytes(&mut seed);
+        let out = SecretBytes::new(seed.to_vec());
+        zeroize::Zeroize::zeroize(&mut seed);
+        out
+    }
+
+    fn server_registration_start(
+        &self,
+        rng: &mut (impl CryptoRng + RngCore),
+        fleet: &RealFleetSecrets<S>,
+        oprf_seed: &SecretBytes,
+        request: &[u8],
+        account: &AccountId,
+    ) -> Result<Vec<u8>, CryptoError> {
+        let request = opaque_ke::RegistrationRequest::<RealOpaque<S>>::deserialize(request)
+            .map_err(|_| CryptoError::Malformed)?;
+        let setup = RealFleetSecrets::<S>::registration_setup(rng, &fleet.opaque, oprf_seed)?;
+        let r = opaque_ke::ServerRegistration::<RealOpaque<S>>::start(
+            &setup,
+            request,
+            account.as_bytes(),
+        )
+        .map_err(|_| CryptoError::Malformed)?;
+        Ok(r.message.serialize().to_vec())
+    }
+
+    fn server_registration_finish(&self, upload: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        let upload = opaque_ke::RegistrationUpload::<RealOpaque<S>>::deserialize(upload)
+            .map_err(|_| CryptoError::Malformed)?;
+        Ok(
+            opaque_ke::ServerRegistration::<RealOpaque<S>>::finish(upload)
+                .serialize()
+                .to_vec(),
+        )
+    }
+
+    fn server_login_start(
+        &self,
+        rng: &mut (impl CryptoRng + RngCore),
+        fleet: &RealFleetSecrets<S>,
+        oprf_seed: &SecretBytes,
+        registration: &[u8],
+        request: &[u8],
+        ids: Identities<'_>,
+    ) -> Result<ServerLoginStart, CryptoError> {
+        let registration =
+            opaque_ke::ServerRegistration::<RealOpaque<S>>::deserialize(registration)
+                .map_err(|_| CryptoError::Malformed)?;
+        let request = opaque_ke::CredentialRequest::<RealOpaque<S>>::deserialize(request)
+            .map_err(|_| CryptoError::Malformed)?;
+        let params = opaque_ke::ServerLoginParameters {
+            context: Some(LABEL_OPAQUE_CONTEXT),
+            identifiers: opaque_ids(ids),
+        };
+        let setup = RealFleetSecrets::<S>::registration_setup(rng, &fleet.opaque, oprf_seed)?;
+        let r = opaque_ke::ServerLogin::<RealOpaque<S>>::start(
+            rng,
+            &setup,
+            Some(registration),
+            request,
+            ids.account.as_bytes(),
+            params,
+        )
+        .map_err(|_| CryptoError::Malformed)?;
+        Ok(ServerLoginStart {
+            message: r.message.serialize().to_vec(),
+            state: SecretBytes::new(r.state.serialize().to_vec()),
+        })
+    }
+
+    fn server_login_finish(
+        &self,
+        state: &[u8],
+        finalization: &[u8],
+        ids: Identities<'_>,
+    ) -> Result<SecretBytes, CryptoError> {
+        let state = opaque_ke::ServerLogin::<RealOpaque<S>>::deserialize(state)
+            .map_err(|_| CryptoError::Malformed)?;
+        let finalization =
+            opaque_ke::CredentialFinalization::<RealOpaque<S>>::deserialize(finalization)
+                .map_err(|_| CryptoError::Malformed)?;
+        let params = opaque_ke::ServerLoginParameters {
+            context: Some(LABEL_OPAQUE_CONTEXT),
+            identifiers: opaque_ids(ids),
+        };
+        let r = state
+            .finish(finalization, params)
+            .map_err(|_| CryptoError::Authentication)?;
+        Ok(SecretBytes::new(r.session_key.to_vec()))
+    }
+
+    fn seal_request(
+        &self,
+        rng: &mut (impl CryptoRng + RngCore),
+        fleet: &FleetPublicKeys,
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<SealedRequest, CryptoError> {
+        seal_request(rng, fleet, aad, plaintext)
+    }
+
+    fn open_request(
+        &self,
+        fleet: &RealFleetSecrets<S>,
+        aad: &[u8],
+        sealed: &[u8],
+    ) -> Result<OpenedRequest, CryptoError> {
+        open_request(&fleet.hpke, &fleet.fleet_id, aad, sealed)
+    }
+
+    fn seal_reply(
+        &self,
+        rng: &mut (impl CryptoRng + RngCore),
+        reply_key: &SecretBytes,
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        seal_one_time(rng, reply_key, LABEL_REPLY_SEAL_KEY, aad, plaintext)
+    }
+
+    fn open_reply(
+        &self,
+        reply_key: &SecretBytes,
+        aad: &[u8],
+        sealed: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        open_one_time(reply_key, LABEL_REPLY_SEAL_KEY, aad, sealed)
+    }
+
+    fn wrap_backup_key(
+        &self,
+        rng: &mut (impl CryptoRng + RngCore),
+        export_key: &SecretBytes,
+        ids: Identities<'_>,
+        backup_key: &BackupKey,
+    ) -> Result<Vec<u8>, CryptoError> {
+        wrap_backup_key(rng, export_key, ids, backup_key)
+    }
+
+    fn unwrap_backup_key(
+        &self,
+        export_key: &SecretBytes,
+        ids: Identities<'_>,
+        wrapped: &[u8],
+    ) -> Result<BackupKey, CryptoError> {
+        unwrap_backup_key(export_key, ids, wrapped)
+    }
+
+    fn record_proof(
+        &self,
+        export_key: &SecretBytes,
+        label: &'static [u8],
+        ids: Identities<'_>,
+        generation: u64,
+    ) -> Digest {
+        record_proof(export_key, label, ids, generation)
+    }
+
+    fn seal_release(
+        &self,
+        rng: &mut (impl CryptoRng + RngCore),
+        session_key: &SecretBytes,
+        login_id: &[u8],
+        wrapped: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        let key = release_key(session_key, login_id);
+        seal_one_time(
+            rng,
+            &key,
+            LABEL_RELEASE_SEAL_KEY,
+            LABEL_RELEASE_KEY,
+            wrapped,
+        )
+    }
+
+    fn open_release(
+        &self,
+        session_key: &SecretBytes,
+        login_id: &[u8],
+        sealed: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        let key = release_key(session_key, login_id);
+        open_one_time(&key, LABEL_RELEASE_SEAL_KEY, LABEL_RELEASE_KEY, sealed)
+    }
+
+    fn seal_storage(
+        &self,
+        rng: &mut (impl CryptoRng + RngCore),
+        fleet: &RealFleetSecrets<S>,
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        seal_one_time(rng, &fleet.storage_key, LABEL_STORAGE_KEY, aad, plaintext)
+    }
+
+    fn open_storage(
+        &self,
+        fleet: &RealFleetSecrets<S>,
+        aad: &[u8],
+        sealed: &[u8],
+    ) -> Result<SecretBytes, CryptoError> {
+        open_one_time(&fleet.storage_key, LABEL_STORAGE_KEY, aad, sealed).map(SecretBytes::new)
+    }
+
+    fn digest(&self, label: &'static [u8], parts: &[&[u8]]) -> Digest {
+        digest(label, parts)
+    }
+
+    fn seal_link(
+        &self,
+        rng: &mut (impl CryptoRng + RngCore),
+        fleet: &RealFleetSecrets<S>,
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        seal_one_time(rng, &fleet.replica_link_key, LABEL_LINK_KEY, aad, plaintext)
+    }
+
+    fn open_link(
+        &self,
+        fleet: &RealFleetSecrets<S>,
+        aad: &[u8],
+        sealed: &[u8],
+    ) -> Result<SecretBytes, CryptoError> {
+        open_one_time(&fleet.replica_link_key, LABEL_LINK_KEY, aad, sealed).map(SecretBytes::new)
+    }
+}
 
 #[cfg(test)]
 mod tests {
