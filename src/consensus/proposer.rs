@@ -3,11 +3,14 @@
 
 use alloc::collections::{BTreeMap, BTreeSet};
 
-use super::ballot::{Ballot, ReplicaId};
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+
+use super::ballot::{Ballot, ReplicaId, RequestTag};
 use super::config::{Change, OpId};
 use super::config::{FailReason, FaultInjection, Output};
-use super::messages::{AcceptedValue, PeerMessage};
-use super::replica::{Raise, Replica};
+use super::messages::{AcceptedValue, PeerMessage, Refusal};
+use super::node::Node;
 
 /// How the last finished round of an operation ended.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
@@ -60,16 +63,16 @@ pub(crate) const WARM_KEYS_MAX: usize = 1024;
 
 /// One operation on one key, owned by its proposer.
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
-pub(crate) struct Op<K, V, C: Change<V>> {
+pub(crate) struct Op<K, V, C, O> {
     pub(crate) id: OpId,
     pub(crate) key: K,
     pub(crate) change: C,
     pub(crate) rounds_started: u32,
     pub(crate) last_end: Option<RoundEnd>,
-    pub(crate) phase: Phase<V, C::Outcome>,
+    pub(crate) phase: Phase<V, O>,
 }
 
-impl<K, V, C: Change<V>> Op<K, V, C> {
+impl<K, V, C, O> Op<K, V, C, O> {
     /// The time this operation next needs [`handle_timeout`](super::Replica::handle_timeout).
     pub(crate) fn deadline(&self) -> Option<u64> {
         match &self.phase {
@@ -121,36 +124,171 @@ pub(crate) fn backoff_ms(base: u64, seed: u64, replica: ReplicaId, op: OpId, rou
 
 // ---- the proposer role of a replica ----------------------------------------------------------
 
-impl<K, V, C> Replica<K, V, C>
+/// An epoch raise in flight: this replica's proposer waits until a quorum (itself included)
+/// has durably raised its floor to `epoch` before it makes ballots of that epoch.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub(super) struct Raise {
+    pub(super) tag: RequestTag,
+    pub(super) epoch: u64,
+    pub(super) acks: BTreeSet<ReplicaId>,
+    pub(super) deadline: u64,
+}
+
+/// What the proposer of one replica keeps between inputs. `O` is the outcome of `C`.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub(super) struct ProposerState<K, V, C, O> {
+    /// The counter of the next ballot this replica makes.
+    next_counter: u64,
+    /// The epoch raise in flight, if any.
+    raise: Option<Raise>,
+    /// The highest epoch this replica has seen a reason to establish.
+    wanted_epoch: u64,
+    /// The id of the next operation proposed here.
+    next_op: u64,
+    /// Every operation that has neither completed nor failed.
+    ops: BTreeMap<OpId, Op<K, V, C, O>>,
+    /// Per key, the operations in the order they run (the front one is running).
+    queues: BTreeMap<K, VecDeque<OpId>>,
+    /// Per key, the skip-Prepare state.
+    warm: BTreeMap<K, Warm<V>>,
+}
+
+impl<K, V, C, O> ProposerState<K, V, C, O> {
+    /// A proposer with no operations that makes ballots from `next_counter` on and wants
+    /// `wanted_epoch` established.
+    pub(super) fn new(next_counter: u64, wanted_epoch: u64) -> Self {
+        Self {
+            next_counter,
+            raise: None,
+            wanted_epoch,
+            next_op: 0,
+            ops: BTreeMap::new(),
+            queues: BTreeMap::new(),
+            warm: BTreeMap::new(),
+        }
+    }
+
+    /// The replica's floor rose to `epoch`: its ballots must reach it.
+    pub(super) fn floor_raised(&mut self, epoch: u64) {
+        self.wanted_epoch = self.wanted_epoch.max(epoch);
+    }
+
+    /// The replica finished an amnesia recovery that fenced the group at `epoch`: ballots of
+    /// that epoch start again at counter 0.
+    pub(super) fn recovered_at(&mut self, epoch: u64) {
+        self.next_counter = 0;
+        self.wanted_epoch = epoch;
+    }
+
+    /// A fresh operation id, for an operation that fails at once (the replica does not vote).
+    pub(super) fn allocate_op(&mut self) -> OpId {
+        let id = OpId(self.next_op);
+        self.next_op = self.next_op.saturating_add(1);
+        id
+    }
+
+    /// Operations proposed here that have neither completed nor failed.
+    pub(super) fn pending_ops(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// When the proposer next needs a timeout, if ever.
+    pub(super) fn deadline(&self) -> Option<u64> {
+        let ops = self.ops.values().filter_map(|op| op.deadline());
+        let raise = self.raise.as_ref().map(|r| r.deadline);
+        ops.chain(raise).min()
+    }
+}
+
+/// The proposer of one replica at work: its own state and the node it shares with the other
+/// roles, borrowed for one input (openraft's handler style: disjoint borrows, no back edge).
+pub(super) struct Proposer<'a, K, V, C: Change<V>> {
+    pub(super) state: &'a mut ProposerState<K, V, C, C::Outcome>,
+    pub(super) node: &'a mut Node<K, V, C::Outcome>,
+}
+
+impl<K, V, C> Proposer<'_, K, V, C>
 where
     K: Ord + Clone,
     V: Clone + PartialEq,
     C: Change<V>,
     C::Outcome: Clone,
 {
-    // ---- proposer -------------------------------------------------------------------------
+    /// Queues `change` on `key` and starts it if nothing runs on the key. The replica votes.
+    pub(super) fn propose(&mut self, ctx: &C::Context, now_ms: u64, key: K, change: C) -> OpId {
+        let id = self.state.allocate_op();
+        self.state.ops.insert(
+            id,
+            Op {
+                id,
+                key: key.clone(),
+                change,
+                rounds_started: 0,
+                last_end: None,
+                phase: Phase::Queued,
+            },
+        );
+        let queue = self.state.queues.entry(key).or_default();
+        queue.push_back(id);
+        if queue.len() == 1 {
+            self.start_round(ctx, now_ms, id);
+        }
+        id
+    }
 
-    pub(super) fn next_ballot(&mut self) -> Ballot {
-        if self.next_counter >= self.meta.counter_reserved {
-            self.meta.counter_reserved = self
+    /// Time has reached `now_ms`: rounds, backoffs and epoch waits that are due start their
+    /// next round; an epoch raise that is due is re-sent.
+    pub(super) fn handle_timeout(&mut self, ctx: &C::Context, now_ms: u64) {
+        let due: Vec<OpId> = self
+            .state
+            .ops
+            .values()
+            .filter(|op| op.deadline().is_some_and(|d| d <= now_ms))
+            .map(|op| op.id)
+            .collect();
+        for id in due {
+            if let Some(op) = self.state.ops.get_mut(&id) {
+                match op.phase {
+                    Phase::Preparing { .. } | Phase::Accepting { .. } => {
+                        op.last_end = Some(RoundEnd::TimedOut);
+                    }
+                    Phase::Queued | Phase::Backoff { .. } | Phase::AwaitingEpoch { .. } => {}
+                }
+            }
+            self.start_round(ctx, now_ms, id);
+        }
+        if self
+            .state
+            .raise
+            .as_ref()
+            .is_some_and(|r| r.deadline <= now_ms)
+        {
+            self.resend_raise(now_ms);
+        }
+    }
+
+    fn next_ballot(&mut self) -> Ballot {
+        if self.state.next_counter >= self.node.meta.counter_reserved {
+            self.node.meta.counter_reserved = self
+                .state
                 .next_counter
-                .saturating_add(self.config.counter_block.max(1));
-            self.persist_meta();
+                .saturating_add(self.node.config.counter_block.max(1));
+            self.node.persist_meta();
         }
         let ballot = Ballot {
-            epoch: self.meta.established_epoch,
-            counter: self.next_counter,
-            replica: self.id,
+            epoch: self.node.meta.established_epoch,
+            counter: self.state.next_counter,
+            replica: self.node.id,
         };
-        self.next_counter = self.next_counter.saturating_add(1);
+        self.state.next_counter = self.state.next_counter.saturating_add(1);
         ballot
     }
 
-    pub(super) fn start_round(&mut self, ctx: &C::Context, now_ms: u64, id: OpId) {
-        let deadline = now_ms.saturating_add(self.config.round_timeout_ms);
-        let needs_epoch = self.wanted_epoch > self.meta.established_epoch;
-        let max_rounds = self.config.max_rounds;
-        let Some(op) = self.ops.get_mut(&id) else {
+    fn start_round(&mut self, ctx: &C::Context, now_ms: u64, id: OpId) {
+        let deadline = now_ms.saturating_add(self.node.config.round_timeout_ms);
+        let needs_epoch = self.state.wanted_epoch > self.node.meta.established_epoch;
+        let max_rounds = self.node.config.max_rounds;
+        let Some(op) = self.state.ops.get_mut(&id) else {
             return;
         };
         if op.rounds_started >= max_rounds {
@@ -168,23 +306,27 @@ where
             return;
         }
         let key = op.key.clone();
-        if self.config.skip_prepare
-            && let Some(warm) = self.warm.remove(&key)
-            && warm.next.epoch == self.meta.established_epoch
+        if self.node.config.skip_prepare
+            && let Some(warm) = self.state.warm.remove(&key)
+            && warm.next.epoch == self.node.meta.established_epoch
         {
             // Phase 1 for `warm.next` already happened with the last Accept.
             self.enter_accepting(ctx, now_ms, id, warm.next, warm.value.as_ref());
             return;
         }
         let ballot = self.next_ballot();
-        if let Some(op) = self.ops.get_mut(&id) {
+        if let Some(op) = self.state.ops.get_mut(&id) {
             op.phase = Phase::Preparing {
                 ballot,
                 deadline,
                 promises: BTreeMap::new(),
             };
         }
-        self.broadcast(ctx, now_ms, PeerMessage::Prepare { key, ballot });
+        // Every member: this replica's own acceptor first (its durable write precedes the
+        // sends), then the others in id order. The proposer runs only while the replica votes.
+        self.node.on_prepare(self.node.id, key.clone(), ballot);
+        self.node
+            .send_to_others(&PeerMessage::Prepare { key, ballot });
     }
 
     /// Applies the operation's change to `current` and sends `Accept` at `ballot` (with the
@@ -197,18 +339,18 @@ where
         ballot: Ballot,
         current: Option<&V>,
     ) {
-        let deadline = now_ms.saturating_add(self.config.round_timeout_ms);
-        let Some(op) = self.ops.get(&id) else {
+        let deadline = now_ms.saturating_add(self.node.config.round_timeout_ms);
+        let Some(op) = self.state.ops.get(&id) else {
             return;
         };
         let key = op.key.clone();
         let (value, outcome) = op.change.apply(ctx, current);
-        let next = if self.config.skip_prepare {
+        let next = if self.node.config.skip_prepare {
             Some(self.next_ballot())
         } else {
             None
         };
-        if let Some(op) = self.ops.get_mut(&id) {
+        if let Some(op) = self.state.ops.get_mut(&id) {
             op.phase = Phase::Accepting {
                 ballot,
                 deadline,
@@ -219,31 +361,30 @@ where
                 next_promised: BTreeSet::new(),
             };
         }
-        self.broadcast(
-            ctx,
-            now_ms,
-            PeerMessage::Accept {
-                key,
-                ballot,
-                value,
-                next,
-            },
-        );
+        // As in `start_round`: the own acceptor first, then the others.
+        self.node
+            .on_accept(self.node.id, key.clone(), ballot, value.clone(), next);
+        self.node.send_to_others(&PeerMessage::Accept {
+            key,
+            ballot,
+            value,
+            next,
+        });
     }
 
     /// Removes a finished operation, reports it, and starts the next one on its key.
-    pub(super) fn finish(
+    fn finish(
         &mut self,
         ctx: &C::Context,
         now_ms: u64,
         id: OpId,
         report: Output<K, V, C::Outcome>,
     ) {
-        let Some(op) = self.ops.remove(&id) else {
+        let Some(op) = self.state.ops.remove(&id) else {
             return;
         };
-        self.outputs.push_back(report);
-        let next = match self.queues.get_mut(&op.key) {
+        self.node.emit(report);
+        let next = match self.state.queues.get_mut(&op.key) {
             Some(queue) => {
                 queue.retain(|queued| *queued != id);
                 queue.front().copied()
@@ -253,18 +394,19 @@ where
         match next {
             Some(next) => self.start_round(ctx, now_ms, next),
             None => {
-                self.queues.remove(&op.key);
+                self.state.queues.remove(&op.key);
             }
         }
     }
 
     /// The operation currently running on `key`, if its round is at `ballot`.
-    pub(super) fn active_op_at(&mut self, key: &K, ballot: Ballot) -> Option<&mut Op<K, V, C>> {
-        let id = self.queues.get(key)?.front().copied()?;
-        let op = self.ops.get_mut(&id)?;
+    fn active_op_at(&mut self, key: &K, ballot: Ballot) -> Option<&mut Op<K, V, C, C::Outcome>> {
+        let id = self.state.queues.get(key)?.front().copied()?;
+        let op = self.state.ops.get_mut(&id)?;
         (op.ballot() == Some(ballot)).then_some(op)
     }
 
+    /// A `Promise` for the round at `ballot` on `key`.
     pub(super) fn on_promise(
         &mut self,
         ctx: &C::Context,
@@ -274,8 +416,8 @@ where
         ballot: Ballot,
         accepted: Option<AcceptedValue<V>>,
     ) {
-        let quorum = self.config.quorum();
-        let ignore_accepted = self.config.fault == FaultInjection::IgnoreAcceptedValues;
+        let quorum = self.node.config.quorum();
+        let ignore_accepted = self.node.config.fault == FaultInjection::IgnoreAcceptedValues;
         let Some(op) = self.active_op_at(&key, ballot) else {
             return;
         };
@@ -295,6 +437,7 @@ where
         self.enter_accepting(ctx, now_ms, id, ballot, current.as_ref());
     }
 
+    /// An `Accepted` for the round at `ballot` on `key`.
     pub(super) fn on_accepted(
         &mut self,
         ctx: &C::Context,
@@ -304,7 +447,7 @@ where
         ballot: Ballot,
         promised_next: Option<Ballot>,
     ) {
-        let quorum = self.config.quorum();
+        let quorum = self.node.config.quorum();
         let Some(op) = self.active_op_at(&key, ballot) else {
             return;
         };
@@ -340,29 +483,25 @@ where
         let id = op.id;
         match warm {
             Some(warm) => {
-                self.warm.insert(key, warm);
-                if self.warm.len() > WARM_KEYS_MAX {
-                    self.warm.pop_first();
+                self.state.warm.insert(key, warm);
+                if self.state.warm.len() > WARM_KEYS_MAX {
+                    self.state.warm.pop_first();
                 }
             }
             None => {
-                self.warm.remove(&key);
+                self.state.warm.remove(&key);
             }
         }
         self.finish(ctx, now_ms, id, report);
     }
 
-    pub(super) fn on_reject(
-        &mut self,
-        now_ms: u64,
-        key: K,
-        ballot: Ballot,
-        refusal: super::messages::Refusal,
-    ) {
-        let established = self.meta.established_epoch;
-        let base = self.config.backoff_base_ms;
-        let seed = self.config.jitter_seed;
-        let me = self.id;
+    /// A `Reject` for the round at `ballot` on `key`: back off, and aim above what the
+    /// acceptor has seen.
+    pub(super) fn on_reject(&mut self, now_ms: u64, key: K, ballot: Ballot, refusal: Refusal) {
+        let established = self.node.meta.established_epoch;
+        let base = self.node.config.backoff_base_ms;
+        let seed = self.node.config.jitter_seed;
+        let me = self.node.id;
         let Some(op) = self.active_op_at(&key, ballot) else {
             return;
         };
@@ -375,45 +514,72 @@ where
         if let Some(promised) = refusal.promised {
             wanted = wanted.max(promised.epoch);
             if promised.epoch >= established {
-                self.next_counter = self.next_counter.max(promised.counter.saturating_add(1));
+                self.state.next_counter = self
+                    .state
+                    .next_counter
+                    .max(promised.counter.saturating_add(1));
             }
         }
-        self.wanted_epoch = self.wanted_epoch.max(wanted);
+        self.state.wanted_epoch = self.state.wanted_epoch.max(wanted);
     }
 
     // ---- epoch raise ----------------------------------------------------------------------
 
-    pub(super) fn ensure_raise(&mut self, ctx: &C::Context, now_ms: u64) {
-        let target = self.wanted_epoch;
-        if target <= self.meta.established_epoch
-            || self.raise.as_ref().is_some_and(|r| r.epoch >= target)
+    /// A `FenceAck`: counts for this replica's epoch raise if the tag matches; whether it did.
+    pub(super) fn on_fence_ack(
+        &mut self,
+        ctx: &C::Context,
+        now_ms: u64,
+        from: ReplicaId,
+        tag: RequestTag,
+        epoch_floor: u64,
+    ) -> bool {
+        let Some(raise) = self.state.raise.as_mut() else {
+            return false;
+        };
+        if raise.tag != tag || epoch_floor < raise.epoch {
+            return false;
+        }
+        raise.acks.insert(from);
+        self.check_raise(ctx, now_ms);
+        true
+    }
+
+    fn ensure_raise(&mut self, ctx: &C::Context, now_ms: u64) {
+        let target = self.state.wanted_epoch;
+        if target <= self.node.meta.established_epoch
+            || self.state.raise.as_ref().is_some_and(|r| r.epoch >= target)
         {
             return;
         }
-        let tag = self.new_tag();
-        self.raise_floor(target);
+        let tag = self.node.new_tag();
+        if self.node.raise_floor(target) {
+            self.state.floor_raised(target);
+        }
         let mut acks = BTreeSet::new();
-        acks.insert(self.id);
-        self.raise = Some(Raise {
+        acks.insert(self.node.id);
+        self.state.raise = Some(Raise {
             tag,
             epoch: target,
             acks,
-            deadline: now_ms.saturating_add(self.config.round_timeout_ms),
+            deadline: now_ms.saturating_add(self.node.config.round_timeout_ms),
         });
-        self.send_to_others(&PeerMessage::Fence { tag, epoch: target });
+        self.node
+            .send_to_others(&PeerMessage::Fence { tag, epoch: target });
         self.check_raise(ctx, now_ms);
     }
 
-    pub(super) fn resend_raise(&mut self, now_ms: u64) {
-        let Some(raise) = self.raise.as_mut() else {
+    fn resend_raise(&mut self, now_ms: u64) {
+        let Some(raise) = self.state.raise.as_mut() else {
             return;
         };
-        raise.deadline = now_ms.saturating_add(self.config.round_timeout_ms);
+        raise.deadline = now_ms.saturating_add(self.node.config.round_timeout_ms);
         let message = PeerMessage::Fence {
             tag: raise.tag,
             epoch: raise.epoch,
         };
-        let missing: alloc::vec::Vec<ReplicaId> = self
+        let missing: Vec<ReplicaId> = self
+            .node
             .config
             .replicas
             .iter()
@@ -421,13 +587,13 @@ where
             .filter(|r| !raise.acks.contains(r))
             .collect();
         for to in missing {
-            self.dispatch(to, message.clone());
+            self.node.dispatch(to, message.clone());
         }
     }
 
-    pub(super) fn check_raise(&mut self, ctx: &C::Context, now_ms: u64) {
-        let quorum = self.config.quorum();
-        let Some(raise) = self.raise.as_ref() else {
+    fn check_raise(&mut self, ctx: &C::Context, now_ms: u64) {
+        let quorum = self.node.config.quorum();
+        let Some(raise) = self.state.raise.as_ref() else {
             return;
         };
         if raise.acks.len() < quorum {
@@ -435,21 +601,22 @@ where
         }
         // INV-LINEAR: a ballot's epoch is established (a quorum holds a floor at least as high)
         // before any ballot of that epoch exists.
-        self.meta.established_epoch = self.meta.established_epoch.max(raise.epoch);
-        self.raise = None;
-        self.persist_meta();
-        let waiting: alloc::vec::Vec<OpId> = self
+        self.node.meta.established_epoch = self.node.meta.established_epoch.max(raise.epoch);
+        self.state.raise = None;
+        self.node.persist_meta();
+        let waiting: Vec<OpId> = self
+            .state
             .ops
             .values()
             .filter(|op| matches!(op.phase, Phase::AwaitingEpoch { .. }))
             .map(|op| op.id)
             .collect();
-        if self.wanted_epoch > self.meta.established_epoch {
+        if self.state.wanted_epoch > self.node.meta.established_epoch {
             self.ensure_raise(ctx, now_ms);
             return;
         }
         for id in waiting {
-            if let Some(op) = self.ops.get_mut(&id) {
+            if let Some(op) = self.state.ops.get_mut(&id) {
                 // Waiting for the epoch used up this round without sending anything.
                 op.rounds_started = op.rounds_started.saturating_sub(1);
             }

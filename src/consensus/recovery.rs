@@ -5,9 +5,8 @@ use alloc::vec::Vec;
 
 use super::acceptor::{AcceptorState, ReplicaMeta};
 use super::ballot::{ReplicaId, RequestTag};
-use super::config::Change;
 use super::messages::{AcceptedValue, PeerMessage};
-use super::replica::{CATCH_UP_PAGE_MAX, Replica};
+use super::node::{CATCH_UP_PAGE_MAX, Node};
 
 /// One catch-up page as received from one replica.
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
@@ -122,40 +121,93 @@ pub(crate) fn merge_pages<K: Ord + Clone, V: Clone>(
     (merged, bound)
 }
 
-impl<K, V, C> Replica<K, V, C>
+/// Where a running recovery is after an answer.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) enum Progress {
+    /// It still waits.
+    Waiting,
+    /// It caught up with the group fenced at `epoch`: the replica votes again.
+    Voting {
+        /// The epoch the recovery fenced the group at.
+        epoch: u64,
+    },
+}
+
+impl<K: Ord + Clone, V: Clone + PartialEq> Recovery<K, V> {
+    /// Starts a recovery: asks the other replicas for their epoch floors.
+    pub(super) fn start<O>(node: &mut Node<K, V, O>, now_ms: u64) -> Self {
+        let tag = node.new_tag();
+        let recovery = Self::Querying {
+            tag,
+            floors: BTreeMap::new(),
+            deadline: now_ms.saturating_add(node.config.round_timeout_ms),
+        };
+        node.send_to_others(&PeerMessage::Fence { tag, epoch: 0 });
+        recovery
+    }
+
+    /// Starts a recovery that catches up at epoch 0 without fencing
+    /// ([`FaultInjection::SkipFence`](super::FaultInjection::SkipFence), a broken variant).
+    pub(super) fn start_unfenced<O>(node: &mut Node<K, V, O>, now_ms: u64) -> Self {
+        page_request(node, now_ms, 0, None)
+    }
+}
+
+/// A request for the page of registers after `after`, sent to every other replica.
+fn page_request<K: Ord + Clone, V: Clone + PartialEq, O>(
+    node: &mut Node<K, V, O>,
+    now_ms: u64,
+    epoch: u64,
+    after: Option<K>,
+) -> Recovery<K, V> {
+    let tag = node.new_tag();
+    let recovery = Recovery::CatchingUp {
+        tag,
+        epoch,
+        after: after.clone(),
+        pages: BTreeMap::new(),
+        deadline: now_ms.saturating_add(node.config.round_timeout_ms),
+    };
+    let limit = node.config.catch_up_page.clamp(1, CATCH_UP_PAGE_MAX);
+    node.send_to_others(&PeerMessage::CatchUp {
+        tag,
+        epoch,
+        after,
+        limit,
+    });
+    recovery
+}
+
+/// A running recovery at work: its state and the node it shares with the other roles,
+/// borrowed for one input.
+pub(super) struct Recovering<'a, K, V, O> {
+    pub(super) recovery: &'a mut Recovery<K, V>,
+    pub(super) node: &'a mut Node<K, V, O>,
+}
+
+impl<K, V, O> Recovering<'_, K, V, O>
 where
     K: Ord + Clone,
     V: Clone + PartialEq,
-    C: Change<V>,
-    C::Outcome: Clone,
 {
-    /// A `FenceAck`: counts for this replica's epoch raise or for its recovery, if the tag matches.
+    /// A `FenceAck` from another replica: counts if the tag matches.
     pub(super) fn on_fence_ack(
         &mut self,
-        ctx: &C::Context,
         now_ms: u64,
         from: ReplicaId,
         tag: RequestTag,
         epoch_floor: u64,
     ) {
-        if let Some(raise) = self.raise.as_mut()
-            && raise.tag == tag
-            && epoch_floor >= raise.epoch
-        {
-            raise.acks.insert(from);
-            self.check_raise(ctx, now_ms);
+        if from == self.node.id {
             return;
         }
-        if from == self.id {
-            return;
-        }
-        let quorum = self.config.quorum();
-        match self.recovery.as_mut() {
-            Some(Recovery::Querying {
+        let quorum = self.node.config.quorum();
+        match &mut *self.recovery {
+            Recovery::Querying {
                 tag: expected,
                 floors,
                 ..
-            }) if *expected == tag => {
+            } if *expected == tag => {
                 floors.insert(from, epoch_floor);
                 if floors.len() >= quorum {
                     let highest = floors.values().copied().max().unwrap_or(0);
@@ -166,65 +218,42 @@ where
                     }
                 }
             }
-            Some(Recovery::Fencing {
+            Recovery::Fencing {
                 tag: expected,
                 epoch,
                 acks,
                 ..
-            }) if *expected == tag && epoch_floor >= *epoch => {
+            } if *expected == tag && epoch_floor >= *epoch => {
                 acks.insert(from);
                 if acks.len() >= quorum {
                     let epoch = *epoch;
-                    self.start_page(now_ms, epoch, None);
+                    *self.recovery = page_request(self.node, now_ms, epoch, None);
                 }
             }
-            Some(Recovery::Querying { .. })
-            | Some(Recovery::Fencing { .. })
-            | Some(Recovery::CatchingUp { .. })
-            | None => {}
+            Recovery::Querying { .. } | Recovery::Fencing { .. } | Recovery::CatchingUp { .. } => {}
         }
     }
 
-    // ---- amnesia recovery -----------------------------------------------------------------
-
-    pub(super) fn start_fencing(&mut self, now_ms: u64, epoch: u64) {
-        let tag = self.new_tag();
-        self.recovery = Some(Recovery::Fencing {
+    fn start_fencing(&mut self, now_ms: u64, epoch: u64) {
+        let tag = self.node.new_tag();
+        *self.recovery = Recovery::Fencing {
             tag,
             epoch,
             acks: BTreeSet::new(),
-            deadline: now_ms.saturating_add(self.config.round_timeout_ms),
-        });
-        self.send_to_others(&PeerMessage::Fence { tag, epoch });
-    }
-
-    pub(super) fn start_page(&mut self, now_ms: u64, epoch: u64, after: Option<K>) {
-        let tag = self.new_tag();
-        self.recovery = Some(Recovery::CatchingUp {
-            tag,
-            epoch,
-            after: after.clone(),
-            pages: BTreeMap::new(),
-            deadline: now_ms.saturating_add(self.config.round_timeout_ms),
-        });
-        let limit = self.config.catch_up_page.clamp(1, CATCH_UP_PAGE_MAX);
-        self.send_to_others(&PeerMessage::CatchUp {
-            tag,
-            epoch,
-            after,
-            limit,
-        });
-    }
-
-    pub(super) fn resend_recovery(&mut self, now_ms: u64) {
-        let limit = self.config.catch_up_page.clamp(1, CATCH_UP_PAGE_MAX);
-        let Some(recovery) = self.recovery.as_mut() else {
-            return;
+            deadline: now_ms.saturating_add(self.node.config.round_timeout_ms),
         };
-        let answered = recovery.answered();
-        let message = match recovery {
+        self.node.send_to_others(&PeerMessage::Fence { tag, epoch });
+    }
+
+    /// The current request's deadline passed: re-sends it to the replicas that have not
+    /// answered.
+    pub(super) fn resend(&mut self, now_ms: u64) {
+        let limit = self.node.config.catch_up_page.clamp(1, CATCH_UP_PAGE_MAX);
+        let round_timeout_ms = self.node.config.round_timeout_ms;
+        let answered = self.recovery.answered();
+        let message = match &mut *self.recovery {
             Recovery::Querying { tag, deadline, .. } => {
-                *deadline = now_ms.saturating_add(self.config.round_timeout_ms);
+                *deadline = now_ms.saturating_add(round_timeout_ms);
                 PeerMessage::Fence {
                     tag: *tag,
                     epoch: 0,
@@ -236,7 +265,7 @@ where
                 deadline,
                 ..
             } => {
-                *deadline = now_ms.saturating_add(self.config.round_timeout_ms);
+                *deadline = now_ms.saturating_add(round_timeout_ms);
                 PeerMessage::Fence {
                     tag: *tag,
                     epoch: *epoch,
@@ -249,7 +278,7 @@ where
                 deadline,
                 ..
             } => {
-                *deadline = now_ms.saturating_add(self.config.round_timeout_ms);
+                *deadline = now_ms.saturating_add(round_timeout_ms);
                 PeerMessage::CatchUp {
                     tag: *tag,
                     epoch: *epoch,
@@ -258,44 +287,50 @@ where
                 }
             }
         };
-        let missing: alloc::vec::Vec<ReplicaId> = self
+        let me = self.node.id;
+        let missing: Vec<ReplicaId> = self
+            .node
             .config
             .replicas
             .iter()
             .copied()
-            .filter(|r| *r != self.id && !answered.contains(r))
+            .filter(|r| *r != me && !answered.contains(r))
             .collect();
         for to in missing {
-            self.dispatch(to, message.clone());
+            self.node.dispatch(to, message.clone());
         }
     }
 
+    /// A `CatchUpPage` from another replica: merges a quorum of pages into the registers
+    /// (durably), then asks for the next page or, after the last one, votes again.
     pub(super) fn on_catch_up_page(
         &mut self,
         now_ms: u64,
         from: ReplicaId,
         tag: RequestTag,
         page: Page<K, V>,
-    ) {
-        let quorum = self.config.quorum();
-        let limit = self.config.catch_up_page.clamp(1, CATCH_UP_PAGE_MAX);
-        let Some(Recovery::CatchingUp {
+    ) -> Progress {
+        let quorum = self.node.config.quorum();
+        let limit = self.node.config.catch_up_page.clamp(1, CATCH_UP_PAGE_MAX);
+        let Recovery::CatchingUp {
             tag: expected,
             epoch,
             after,
             pages,
             ..
-        }) = self.recovery.as_mut()
+        } = &mut *self.recovery
         else {
-            return;
+            return Progress::Waiting;
         };
-        if *expected != tag || from == self.id || !page_is_well_formed(&page, after.as_ref(), limit)
+        if *expected != tag
+            || from == self.node.id
+            || !page_is_well_formed(&page, after.as_ref(), limit)
         {
-            return;
+            return Progress::Waiting;
         }
         pages.entry(from).or_insert(page);
         if pages.len() < quorum {
-            return;
+            return Progress::Waiting;
         }
         let epoch = *epoch;
         let (merged, next) = merge_pages(pages);
@@ -304,22 +339,23 @@ where
                 promised: Some(accepted.ballot),
                 accepted: Some(accepted),
             };
-            self.persist_register(&key, &state);
-            self.registers.insert(key, state);
+            self.node.persist_register(&key, &state);
+            self.node.registers.insert(key, state);
         }
         match next {
-            Some(cursor) => self.start_page(now_ms, epoch, Some(cursor)),
+            Some(cursor) => {
+                *self.recovery = page_request(self.node, now_ms, epoch, Some(cursor));
+                Progress::Waiting
+            }
             None => {
                 // Meta last: a durable state without it is incomplete (StartError).
-                self.meta = ReplicaMeta {
+                self.node.meta = ReplicaMeta {
                     epoch_floor: epoch,
                     established_epoch: epoch,
                     counter_reserved: 0,
                 };
-                self.next_counter = 0;
-                self.wanted_epoch = epoch;
-                self.recovery = None;
-                self.persist_meta();
+                self.node.persist_meta();
+                Progress::Voting { epoch }
             }
         }
     }
