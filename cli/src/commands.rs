@@ -13,11 +13,13 @@ use e2ee_backup::stream::{DEFAULT_SEGMENT_SIZE, HEADER_LEN, StreamReader, Stream
 use e2ee_backup::{BackupKey, RecoveryKey, StreamError};
 
 use crate::archive::{self, ArchiveStats, Extractor};
-use crate::error::{CliError, EXIT_OK, EXIT_PARTIAL, describe_stream_error, stream_error_of};
+use crate::error::{CliError, describe_stream_error, stream_error_of};
+use crate::exit::{EXIT_OK, EXIT_PARTIAL};
 use crate::keys;
+use crate::location;
 use crate::progress::{self, Interrupt, Progress};
 use crate::repo::{self, Compression, IfMissing, Manifest, Repository, SnapshotId};
-use crate::store::{self, ObjectWriter, Store};
+use crate::store::{ObjectWriter, Store};
 use crate::vault::{self, NEW_PASSWORD_ENV, PASSWORD_ENV};
 use crate::{
     BackupArgs, Cli, Command, CompressionArg, ImportArgs, InitArgs, KeyArgs, KeyCommand, ListArgs,
@@ -213,7 +215,7 @@ fn init(key_file: Option<PathBuf>, args: &InitArgs) -> Result<u8, CliError> {
         }
     }
     if let Some(repo_path) = &args.repo {
-        let store = store::open(repo_path)?;
+        let store = location::open(repo_path)?;
         let (_, created) = Repository::open(store.as_ref(), key, IfMissing::Create)?;
         eprintln!(
             "{} repository at {}",
@@ -310,7 +312,7 @@ fn backup(key_file: Option<PathBuf>, quiet: bool, args: &BackupArgs) -> Result<u
             root.display()
         )));
     }
-    let store = store::open(&args.repo)?;
+    let store = location::open(&args.repo)?;
     let (repo, created) = Repository::open(store.as_ref(), key, IfMissing::Create)?;
     if created {
         eprintln!("created a new repository at {}", store.location());
@@ -607,7 +609,7 @@ fn restore(key_file: Option<PathBuf>, quiet: bool, args: &RestoreArgs) -> Result
         )));
     }
 
-    let store = store::open(&args.repo)?;
+    let store = location::open(&args.repo)?;
     let repo = open_repo(store.as_ref(), key_file, &args.key)?;
     let id = repo.resolve(&args.snapshot)?;
     let manifest = repo.manifest(&id)?;
@@ -713,7 +715,7 @@ fn place(
 }
 
 fn verify(key_file: Option<PathBuf>, quiet: bool, args: &VerifyArgs) -> Result<u8, CliError> {
-    let store = store::open(&args.repo)?;
+    let store = location::open(&args.repo)?;
     let repo = open_repo(store.as_ref(), key_file, &args.key)?;
     let id = repo.resolve(&args.snapshot)?;
     let manifest = repo.manifest(&id)?;
@@ -736,7 +738,7 @@ fn verify(key_file: Option<PathBuf>, quiet: bool, args: &VerifyArgs) -> Result<u
 }
 
 fn list(key_file: Option<PathBuf>, args: &ListArgs) -> Result<u8, CliError> {
-    let store = store::open(&args.repo)?;
+    let store = location::open(&args.repo)?;
     let repo = open_repo(store.as_ref(), key_file, &args.key)?;
     let (ids, orphans) = repo.snapshot_ids()?;
     let mut out = io::stdout().lock();

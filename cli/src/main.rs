@@ -11,7 +11,9 @@ mod archive;
 mod cloud;
 mod commands;
 mod error;
+mod exit;
 mod keys;
+mod location;
 mod progress;
 mod repo;
 mod store;
@@ -23,7 +25,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::error::{EXIT_ERROR, EXIT_OK, EXIT_USAGE};
+use crate::exit::{EXIT_ERROR, EXIT_OK, EXIT_USAGE};
 
 const EXIT_CODES: &str = "\
 Exit codes:

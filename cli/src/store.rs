@@ -117,34 +117,6 @@ pub fn validate_name(name: &str) -> Result<(), StoreError> {
     }
 }
 
-/// The store `location` names: `s3://BUCKET/PREFIX` (see [`crate::cloud`]) or a local folder.
-pub fn open(location: &Path) -> Result<Box<dyn Store>, StoreError> {
-    if let Some(text) = location.to_str()
-        && let Some((scheme, _)) = text.split_once("://")
-        && !scheme.is_empty()
-        && scheme
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'+')
-    {
-        if format!("{scheme}://") == crate::cloud::S3_SCHEME {
-            return Ok(Box::new(crate::cloud::CloudStore::open_s3(text)?));
-        }
-        return Err(StoreError::Io {
-            location: text.to_owned(),
-            what: "opening",
-            name: String::new(),
-            source: io::Error::new(
-                io::ErrorKind::Unsupported,
-                format!(
-                    "{scheme}:// stores are not supported: use s3:// (S3 and S3-compatible \
-                     services) or a local folder"
-                ),
-            ),
-        });
-    }
-    Ok(Box::new(LocalStore::new(location)))
-}
-
 /// A store in a local directory: one file per object, `/` in names being subdirectories.
 ///
 /// Writes go to a temporary file (`.tmp-…`) in the object's directory, which is flushed to disk

@@ -274,7 +274,7 @@ pub fn describe_status(state: RecordStatus, attempts: u32) -> String {
 impl VaultError {
     /// The process exit status for this error.
     pub fn exit_code(&self) -> u8 {
-        use crate::error::{
+        use crate::exit::{
             EXIT_ERROR, EXIT_LOCKED, EXIT_NO_RECORD, EXIT_UNAVAILABLE, EXIT_WRONG_PASSWORD,
         };
         match self {

@@ -18,7 +18,7 @@ use e2ee_backup::{AccountId, BackupKey, Client, CryptoSuite, FleetId, Relay, Vau
 use stateright::{Model, Property};
 
 use crate::config::{Broken, ModelConfig, Op};
-use crate::properties;
+use crate::properties::{self, Observed, Observes};
 use crate::rng::CounterRng;
 use crate::state::{Device, History, ModelState, Packet, VaultHost};
 
@@ -600,6 +600,38 @@ impl Model for VaultModel {
     }
 
     fn properties(&self) -> Vec<Property<Self>> {
-        properties::all()
+        vec![
+            properties::inv_attempts(),
+            properties::attempt_limit_reached(),
+            properties::inv_disclose(),
+            properties::recovery_succeeds(),
+            properties::lockout_permanent(),
+            properties::lockout_happens(),
+            Property::always(properties::INV_DURABLE, |_, s: &ModelState| {
+                !s.history.durable_violated
+            }),
+            Property::sometimes(properties::RESTART_AFTER_ACK, |_, s: &ModelState| {
+                s.history.restarted_after_ack
+            }),
+            properties::completes_after_crash(),
+        ]
+    }
+}
+
+impl Observes for VaultModel {
+    fn attempt_limit(&self) -> usize {
+        usize::try_from(self.config.attempt_limit).unwrap_or(usize::MAX)
+    }
+
+    fn observed(state: &ModelState) -> Observed<'_> {
+        let h = &state.history;
+        Observed {
+            challenges: &h.challenges,
+            disclose_violated: h.disclose_violated,
+            recovered: h.recovered,
+            lockout_violated: h.lockout_violated,
+            locked: h.locked,
+            completed_after_crash: h.completed_after_crash,
+        }
     }
 }

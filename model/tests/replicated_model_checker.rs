@@ -3,7 +3,7 @@
 //! counterexample (SPEC.md "Model checking", "Replicated vault").
 
 use e2ee_backup_model::config::{Broken, ModelConfig};
-use e2ee_backup_model::replicated::properties::{
+use e2ee_backup_model::properties::{
     ATTEMPT_LIMIT_REACHED, COMPLETES_AFTER_CRASH, COMPLETES_WHILE_DOWN, INV_ATTEMPTS, INV_DISCLOSE,
     INV_DURABLE, INV_LINEAR, INV_REGENESIS, LINEAR_HISTORY, LOCKOUT_HAPPENS, LOCKOUT_PERMANENT,
     RECOVERS_AFTER_ROLLBACK, RECOVERY_SUCCEEDS, REGENESIS_HAPPENS, REPLICA_RESTARTS,

@@ -841,7 +841,7 @@ mod tests {
 
     /// An oracle that knows registration 1 of `acct-x` (limit 2, password 10, exposed).
     fn oracle_with_registration() -> (Oracle, AccountId) {
-        let mut oracle = Oracle::new(crate::world::fleet_secrets(1));
+        let mut oracle = Oracle::new(crate::seed::fleet_secrets(1));
         let account = AccountId::new(b"acct-x").unwrap();
         oracle.registrations.insert(
             (account.clone(), 1),

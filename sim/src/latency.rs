@@ -37,13 +37,10 @@
 //! 5 ms, think time (between operations, not inside one), and retries. A wait below the floor
 //! means the definition is wrong; the report counts such operations ("below floor", 0 expected).
 
-use std::collections::BTreeMap;
-
 use e2ee_backup::wire::RequestKind;
 
-use crate::network::{DATACENTERS, Dc, LATENCY_MS, PHONE_LATENCY_MS_MIN};
-use crate::workload::{Running, TRIES_MAX};
-use crate::world::DISK_WRITE_MS;
+use crate::network::{DATACENTERS, DISK_WRITE_MS, Dc, LATENCY_MS, PHONE_LATENCY_MS_MIN};
+use crate::workload::{Running, Served, TRIES_MAX};
 
 /// Replicas that must accept for a value to be chosen (a majority of the five, one per
 /// datacenter), the proposer included.
@@ -89,10 +86,6 @@ pub fn request_floor_ms(kind: RequestKind, relay: Dc, replica: Dc) -> u64 {
     let round = quorum_rtt_ms(replica) + 2 * DISK_WRITE_MS;
     client_round_trip + consensus_rounds(kind) * round
 }
-
-/// The requests one logical operation got replies to from a replica: for each kind, the relay
-/// datacenter and the replica datacenter of the last such reply.
-pub type Served = BTreeMap<RequestKind, (Dc, Dc)>;
 
 /// The floor of a logical operation: the sum of the floors of the request kinds it was served.
 pub fn operation_floor_ms(served: &Served) -> u64 {

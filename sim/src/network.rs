@@ -155,6 +155,9 @@ impl Network {
     }
 }
 
+/// How long a disk write takes.
+pub const DISK_WRITE_MS: u64 = 8;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,8 @@
 //! Seeds: one `u64` master seed drives the whole run; each subsystem gets its own ChaCha20 RNG
 //! derived from the master seed and a label, so adding draws in one subsystem never shifts another.
 
+use e2ee_backup::crypto::real::InsecureFastFleetSecrets;
+use e2ee_backup::ids::FleetId;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use sha2::{Digest as _, Sha256};
@@ -36,6 +38,12 @@ pub fn draw_range(rng: &mut ChaCha20Rng, low: u64, high: u64) -> u64 {
 /// True with probability `per_million` / 1 000 000.
 pub fn draw_chance(rng: &mut ChaCha20Rng, per_million: u32) -> bool {
     draw_range(rng, 0, 999_999) < u64::from(per_million)
+}
+
+/// The fleet secrets of `seed` (the vault's copy and the oracle's copy are made alike).
+pub fn fleet_secrets(seed: u64) -> InsecureFastFleetSecrets {
+    let fleet_id = FleetId::new(b"sim-fleet").expect("a short fleet id is valid");
+    InsecureFastFleetSecrets::generate(&mut derive_rng(seed, "fleet"), fleet_id)
 }
 
 #[cfg(test)]

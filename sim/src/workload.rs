@@ -17,7 +17,6 @@ use e2ee_backup::ids::AccountId;
 use e2ee_backup::stream::{open_to_vec, seal_to_vec};
 use e2ee_backup::wire::{ClientRequest, Request, RequestKind, request_aad};
 
-use crate::latency::Served;
 use rand_chacha::ChaCha20Rng;
 use rand_core::RngCore as _;
 
@@ -32,6 +31,10 @@ pub const HONEST_ATTEMPT_LIMIT: u32 = 10;
 pub const VICTIM_ATTEMPT_LIMIT: u32 = 5;
 /// Most client operations one logical operation is tried with.
 pub const TRIES_MAX: u32 = 12;
+
+/// The requests one logical operation got replies to from a replica: for each kind, the relay
+/// datacenter and the replica datacenter of the last such reply.
+pub type Served = BTreeMap<RequestKind, (Dc, Dc)>;
 /// Backoff cap.
 pub const BACKOFF_MS_MAX: u64 = 20_000;
 /// Most guesses one attacker makes.

@@ -3,8 +3,7 @@
 
 use e2ee_backup::client::ClientOutput;
 use e2ee_backup::crypto::CryptoSuite as _;
-use e2ee_backup::crypto::real::{InsecureFastFleetSecrets, InsecureFastSuite};
-use e2ee_backup::ids::FleetId;
+use e2ee_backup::crypto::real::InsecureFastSuite;
 use e2ee_backup::relay::{FirstReplica, Relay, RelayConfig, RelayOutput};
 use e2ee_backup::wire::ClientRequest;
 
@@ -18,8 +17,8 @@ use crate::checkers::{
 use crate::events::EventQueue;
 use crate::faults::{ClockTarget, ExtraFaults, FaultAction, FaultPlan, Scenario, plan};
 use crate::latency::{OpLedger, operation_floor_ms};
-use crate::network::{DATACENTERS, Dc, Endpoint, Network};
-use crate::seed::{derive_rng, draw_chance, draw_range};
+use crate::network::{DATACENTERS, DISK_WRITE_MS, Dc, Endpoint, Network};
+use crate::seed::{derive_rng, draw_chance, draw_range, fleet_secrets};
 use crate::time::{NodeClock, START_MS};
 use crate::trace::Trace;
 use crate::vault_node::{HostMode, NodeEffect, REPLICAS_PER_GROUP, TrustMode, VaultNode};
@@ -303,18 +302,10 @@ fn node_index(group: u32, replica: u8) -> usize {
 pub const EVENTS_MAX: u64 = 50_000_000;
 /// Most events waiting at once.
 pub const QUEUE_CAPACITY: usize = 2_000_000;
-/// How long a disk write takes.
-pub const DISK_WRITE_MS: u64 = 8;
 /// A relay resends a request to another replica after this long without a reply.
 pub const VAULT_RETRY_MS: u64 = 4_000;
 /// At most this many sends of one request by a relay, over all replicas of the group.
 pub const VAULT_SENDS_MAX: u32 = 3;
-
-/// The fleet secrets of `seed` (the vault's copy and the oracle's copy are made alike).
-pub fn fleet_secrets(seed: u64) -> InsecureFastFleetSecrets {
-    let fleet_id = FleetId::new(b"sim-fleet").expect("a short fleet id is valid");
-    InsecureFastFleetSecrets::generate(&mut derive_rng(seed, "fleet"), fleet_id)
-}
 
 struct World {
     config: SimConfig,

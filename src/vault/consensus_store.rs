@@ -16,8 +16,8 @@ use super::change::{ChangeOutcome, RecordChange};
 use super::genesis::Lineage;
 use super::record::AccountRecord;
 use super::regenesis::{Admission, CensusAction, CensusStep, Regenesis, ReplicaView};
-use super::replica_link::DurableSlot;
-use super::store::{RecordStore, ReplicaBody, ReplicaMessage, ReplicaPlace, StoreEvent, Ticket};
+use super::replica_link::{DurableSlot, ReplicaPlace};
+use super::store::{RecordStore, ReplicaBody, ReplicaMessage, StoreEvent, Ticket};
 use super::trusted::{
     CountedWrite, DurableImage, TrustedCell, TrustedState, TrustedStateError, slot_of,
 };

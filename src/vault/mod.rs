@@ -22,13 +22,12 @@ pub use replica::{
     OpenedDisk, RestoreError, VaultFault, VaultOutput, VaultReplica, open_disk, open_replica_write,
     ticket_aad, ticket_aad_in,
 };
-pub use replica_link::{DurableSlot, LinkEnvelope};
+pub use replica_link::{DurableSlot, LinkEnvelope, ReplicaPlace};
 pub use store::{
-    LocalStore, RecordStore, ReplicaBody, ReplicaMessage, ReplicaPeerMessage, ReplicaPlace,
-    ReplicaWrite, StoreEvent, Ticket,
+    LocalStore, RecordStore, ReplicaBody, ReplicaMessage, ReplicaPeerMessage, StoreEvent, Ticket,
 };
 pub use trusted::{
     CountedWrite, DurableImage, DurableOrVolatile, ImageError, MemoryOrVolatileTrust,
-    MemoryTrustedState, OwnedTrustedState, TrustedCell, TrustedState, TrustedStateError,
-    VolatileTrust,
+    MemoryTrustedState, OwnedTrustedState, ReplicaWrite, TrustedCell, TrustedState,
+    TrustedStateError, VolatileTrust,
 };

@@ -18,12 +18,12 @@ use rand_core::{CryptoRng, RngCore};
 use super::change::{ChangeOutcome, PreparedLogin, RecordChange};
 use super::genesis::Lineage;
 use super::record::{AccountRecord, MAX_ATTEMPT_LIMIT, RecordState, Registration};
-use super::replica_link::{DurableSlot, LinkEnvelope, durable_aad, link_aad};
+use super::replica_link::{DurableSlot, LinkEnvelope, ReplicaPlace, durable_aad, link_aad};
 use super::replica_wire::{
     decode_replica_message, decode_replica_write, encode_replica_message, encode_replica_write,
 };
-use super::store::{LocalStore, RecordStore, ReplicaPlace, ReplicaWrite, StoreEvent, Ticket};
-use super::trusted::{CountedWrite, DurableImage, slot_of};
+use super::store::{LocalStore, RecordStore, StoreEvent, Ticket};
+use super::trusted::{CountedWrite, DurableImage, ReplicaWrite, slot_of};
 use crate::consensus::ReplicaId;
 use crate::crypto::labels::{
     LABEL_BROKEN_SHARED_OPRF_SEED, LABEL_IN_FLIGHT_REQUEST, LABEL_LOGIN_REQUEST_DIGEST,

@@ -9,7 +9,6 @@
 
 use alloc::vec::Vec;
 
-use super::store::ReplicaPlace;
 use crate::consensus::ReplicaId;
 use crate::crypto::labels::{LABEL_REPLICA_LINK_AAD, LABEL_REPLICA_STATE_AAD};
 use crate::ids::AccountId;
@@ -29,6 +28,16 @@ pub enum DurableSlot {
     Meta,
     /// The acceptor state of one account's record.
     Register(AccountId),
+}
+
+/// Where a replicated store sits: its group and its own replica id (bound into every sealed
+/// replica message and durable write; SPEC.md "Replica link").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ReplicaPlace {
+    /// The replica group (as the relay's `group_for` names it).
+    pub group: u32,
+    /// This replica's id within the group.
+    pub replica: ReplicaId,
 }
 
 /// A sealed replica message as it travels between two replicas of one group.

@@ -9,8 +9,8 @@ use alloc::vec::Vec;
 
 use super::genesis::{CensusMessage, Lineage};
 use super::record::AccountRecord;
-use super::store::{ReplicaBody, ReplicaMessage, ReplicaPeerMessage, ReplicaWrite};
-use super::trusted::CountedWrite;
+use super::store::{ReplicaBody, ReplicaMessage, ReplicaPeerMessage};
+use super::trusted::{CountedWrite, ReplicaWrite};
 use crate::consensus::{
     AcceptedValue, AcceptorState, Ballot, CATCH_UP_PAGE_MAX, PeerMessage, Refusal, ReplicaId,
     ReplicaMeta, RequestTag,

@@ -13,12 +13,11 @@ use alloc::collections::{BTreeMap, VecDeque};
 use super::change::{ChangeOutcome, RecordChange};
 use super::genesis::{CensusMessage, Lineage};
 use super::record::AccountRecord;
+use super::replica_link::ReplicaPlace;
 use super::trusted::CountedWrite;
-use crate::consensus::{DurableWrite, PeerMessage, ReplicaId};
+use crate::consensus::{PeerMessage, ReplicaId};
 use crate::ids::AccountId;
 
-/// The consensus durable write of a replicated vault store.
-pub type ReplicaWrite = DurableWrite<AccountId, AccountRecord>;
 /// A consensus message of a replicated vault store.
 pub type ReplicaPeerMessage = PeerMessage<AccountId, AccountRecord>;
 
@@ -53,16 +52,6 @@ impl ReplicaMessage {
             ReplicaBody::Census(message) => message.kind(),
         }
     }
-}
-
-/// Where a replicated store sits: its group and its own replica id (bound into every sealed
-/// replica message and durable write; SPEC.md "Replica link").
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ReplicaPlace {
-    /// The replica group (as the relay's `group_for` names it).
-    pub group: u32,
-    /// This replica's id within the group.
-    pub replica: ReplicaId,
 }
 
 /// Names one submitted change.

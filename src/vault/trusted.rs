@@ -20,8 +20,7 @@ use core::fmt;
 
 use super::genesis::Lineage;
 use super::replica_link::DurableSlot;
-use super::store::ReplicaWrite;
-use crate::consensus::DurableState;
+use crate::consensus::{DurableState, DurableWrite};
 use crate::ids::AccountId;
 use crate::vault::record::AccountRecord;
 
@@ -278,6 +277,9 @@ impl<T: TrustedState> TrustedState for DurableOrVolatile<T> {
         }
     }
 }
+
+/// The consensus durable write of a replicated vault store.
+pub type ReplicaWrite = DurableWrite<AccountId, AccountRecord>;
 
 /// A consensus durable write as sealed on the host's disk: the write, the era it belongs to
 /// and its slot's write count in that era (the k-th write to this slot has `slot_writes = k`).
