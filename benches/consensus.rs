@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use e2ee_backup::consensus::{Config, Output, ReplicaId};
+use e2ee_backup::internal::consensus::{Config, Output, ReplicaId};
 use e2ee_backup_testkit::consensus::{TestChange, TestMessage, TestReplica, ids};
 
 struct Group {

@@ -6,7 +6,7 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use e2ee_backup::BackupKey;
-use e2ee_backup::client::ClientOutcome;
+use e2ee_backup::internal::client::ClientOutcome;
 use e2ee_backup_testkit::cluster::{Cluster, account};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;

@@ -15,7 +15,7 @@ use criterion::{
     BatchSize, BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main,
 };
 use e2ee_backup::BackupKey;
-use e2ee_backup::stream::{
+use e2ee_backup::internal::stream::{
     AesGcmBackend, SegmentCipher, SegmentOpener, SegmentSealer, StreamLayout,
 };
 use rand_chacha::ChaCha20Rng;
@@ -236,7 +236,7 @@ fn stream_seal(c: &mut Criterion) {
     #[cfg(feature = "aws-lc")]
     {
         raw_aws_lc::seal(&mut group);
-        seal_stream::<e2ee_backup::stream::AwsLcBackend>(&mut group, "aws-lc");
+        seal_stream::<e2ee_backup::internal::stream::AwsLcBackend>(&mut group, "aws-lc");
     }
     group.finish();
 }
@@ -248,7 +248,7 @@ fn stream_open(c: &mut Criterion) {
     #[cfg(feature = "aws-lc")]
     {
         raw_aws_lc::open(&mut group);
-        open_stream::<e2ee_backup::stream::AwsLcBackend>(&mut group, "aws-lc");
+        open_stream::<e2ee_backup::internal::stream::AwsLcBackend>(&mut group, "aws-lc");
     }
     group.finish();
 }

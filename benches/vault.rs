@@ -10,8 +10,8 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use e2ee_backup::crypto::CryptoSuite;
-use e2ee_backup::crypto::real::{
+use e2ee_backup::internal::crypto::CryptoSuite;
+use e2ee_backup::internal::crypto::real::{
     InsecureFastFleetSecrets, InsecureFastSuite, ProductionFleetSecrets, ProductionSuite,
 };
 use e2ee_backup_testkit::attempt::{OpaqueAlone, Pair, fleet_id};

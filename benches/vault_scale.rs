@@ -17,10 +17,10 @@ use std::alloc::System;
 use std::time::Instant;
 
 use e2ee_backup::BackupKey;
-use e2ee_backup::client::ClientOutcome;
-use e2ee_backup::consensus::ReplicaId;
-use e2ee_backup::relay::{FirstReplica, Relay, RelayConfig};
-use e2ee_backup::vault::{DurableImage, ReplicaPlace, open_replica_write};
+use e2ee_backup::internal::client::ClientOutcome;
+use e2ee_backup::internal::consensus::ReplicaId;
+use e2ee_backup::internal::relay::{FirstReplica, Relay, RelayConfig};
+use e2ee_backup::internal::vault::{DurableImage, ReplicaPlace, open_replica_write};
 use e2ee_backup_testkit::cluster::{Cluster, GROUP, account, fleet};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};

@@ -14,7 +14,7 @@
 //! repeat on a busy machine; times do not).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use e2ee_backup::crypto::real::{InsecureFastFleetSecrets, InsecureFastSuite};
+use e2ee_backup::internal::crypto::real::{InsecureFastFleetSecrets, InsecureFastSuite};
 use e2ee_backup_testkit::attempt::{OpaqueAlone, Pair, fleet_id};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;

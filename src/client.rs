@@ -116,7 +116,7 @@ pub enum ClientOutcome {
 /// What the client asks its host to do.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum ClientOutput {
-    /// Send these bytes (an encoded [`ClientRequest`]) to the relay.
+    /// Send these bytes (an encoded `ClientRequest`) to the relay.
     Send {
         /// The encoded request.
         bytes: Vec<u8>,
@@ -563,7 +563,7 @@ impl<S: CryptoSuite> Client<S> {
         });
     }
 
-    /// Handles the bytes of a [`ClientReply`] from the relay. Replies that do not decode, match
+    /// Handles the bytes of a `ClientReply` from the relay. Replies that do not decode, match
     /// no waiting request, or do not open under that request's reply key are ignored.
     pub fn handle_relay_message(
         &mut self,

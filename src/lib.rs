@@ -5,11 +5,12 @@
 //! invariant; names here match it.
 //!
 //! - [`BackupKey`]: the 32 random bytes a device makes once.
-//! - [`stream`]: each backup file is sealed as a STREAM of AES-256-GCM segments under keys derived
-//!   from the backup key (random access, `std::io` adapters, parallel sealing, two backends).
+//! - [`seal_to_vec`], [`SegmentSealer`], [`StreamWriter`] and their openers: each backup file is
+//!   sealed as a STREAM of AES-256-GCM segments under keys derived from the backup key (random
+//!   access, `std::io` adapters, parallel sealing, two backends).
 //! - [`RecoveryKey`]: the backup key as 64 characters a person writes down (checksummed).
-//! - [`rng`]: today's `rand` (0.10) RNGs, such as the OS RNG, as the `rand_core` 0.6 RNGs the
-//!   crate's APIs take ([`rng::Compat`]).
+//! - [`Compat`]: today's `rand` (0.10) RNGs, such as the OS RNG, as the `rand_core` 0.6 RNGs the
+//!   crate's APIs take.
 //! - [`Client`], [`Relay`], [`VaultReplica`]: the vault protocol roles. The vault checks the
 //!   password with OPAQUE (it never sees it), commits every guess before it answers, and erases
 //!   the key for good after the attempt limit. All crypto goes through one [`CryptoSuite`] trait.
@@ -21,25 +22,22 @@
 //! ## Walkthrough: register → back up → recover → restore
 //!
 //! The host moves bytes between the roles; here a few lines of in-memory "transport" do it.
-//! (Tests and this example use [`crypto::real::InsecureFastSuite`], whose key stretching is fast
-//! and unfit for production; real deployments use [`crypto::real::ProductionSuite`] (Argon2id)
-//! and an RNG from the OS.)
+//! (A real deployment takes its RNG from the OS, see [`Compat`].)
 //!
 //! ```
-//! use e2ee_backup::client::{ClientConfig, ClientOutcome, ClientOutput};
-//! use e2ee_backup::crypto::real::{InsecureFastFleetSecrets, InsecureFastSuite};
-//! use e2ee_backup::relay::{RelayConfig, RelayOutput};
-//! use e2ee_backup::stream::{open_to_vec, seal_to_vec};
-//! use e2ee_backup::vault::VaultOutput;
-//! use e2ee_backup::{AccountId, BackupKey, Client, CryptoSuite, FleetId, Relay, VaultReplica};
+//! use e2ee_backup::{
+//!     AccountId, BackupKey, Client, ClientConfig, ClientOutcome, ClientOutput, CryptoSuite,
+//!     FleetId, ProductionFleetSecrets, ProductionSuite, Relay, RelayConfig, RelayOutput,
+//!     VaultOutput, VaultReplica, open_to_vec, seal_to_vec,
+//! };
 //! use rand_chacha::ChaCha20Rng;
 //! use rand_core::SeedableRng;
 //!
 //! let mut rng = ChaCha20Rng::seed_from_u64(7); // the host's CSPRNG in real code
-//! let suite = InsecureFastSuite;
+//! let suite = ProductionSuite; // OPAQUE with Argon2id key stretching
 //!
 //! // The vault fleet (inside the HSMs) and the relay (the chat front end).
-//! let fleet = InsecureFastFleetSecrets::generate(&mut rng, FleetId::new(b"fleet-1").unwrap());
+//! let fleet = ProductionFleetSecrets::generate(&mut rng, FleetId::new(b"fleet-1").unwrap());
 //! let pinned = suite.fleet_public_keys(&fleet); // shipped inside the app
 //! let mut vault = VaultReplica::new(suite, fleet);
 //! let mut relay = Relay::new(RelayConfig::default());
@@ -51,9 +49,9 @@
 //!
 //! /// Moves messages until the client reports the end of its operation.
 //! fn run(
-//!     client: &mut Client<InsecureFastSuite>,
+//!     client: &mut Client<ProductionSuite>,
 //!     relay: &mut Relay,
-//!     vault: &mut VaultReplica<InsecureFastSuite>,
+//!     vault: &mut VaultReplica<ProductionSuite>,
 //!     rng: &mut ChaCha20Rng,
 //! ) -> ClientOutcome {
 //!     let now_ms = 0;
@@ -110,30 +108,120 @@
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
+// With `internal`, every `pub` item is reachable and what is not stays `pub(crate)`; CI's
+// all-features lint checks dead code that way. Without it, the items only the workspace's tests,
+// model, simulator, hosts and fuzzers use are unused in the crate itself.
+#![cfg_attr(feature = "internal", warn(unreachable_pub))]
+#![cfg_attr(not(feature = "internal"), allow(dead_code, unused_imports))]
 
 extern crate alloc;
 
-pub mod backup_key;
-pub mod client;
-pub mod consensus;
-pub mod crypto;
-pub mod drops;
-pub mod ids;
-pub mod recovery_key;
-pub mod relay;
-pub mod rng;
-pub mod stream;
-pub mod vault;
-pub mod wire;
+mod backup_key;
+mod client;
+mod consensus;
+mod crypto;
+mod drops;
+mod ids;
+mod recovery_key;
+mod relay;
+mod rng;
+mod stream;
+mod vault;
+mod wire;
+
+// ---- a device app: the backup key, the recovery key, the stream cipher, the vault client ----
 
 pub use backup_key::{BACKUP_KEY_LEN, BackupKey};
-pub use client::{Client, ClientOutcome, ClientOutput};
-pub use crypto::CryptoSuite;
-pub use ids::{AccountId, FleetId};
-/// The `rand_core` line (0.6) whose traits this crate's RNG parameters take; see [`rng`] for
+pub use client::{Client, ClientConfig, ClientError, ClientOutcome, ClientOutput, OperationId};
+pub use crypto::real::{ProductionFleetSecrets, ProductionSuite};
+pub use crypto::{CryptoError, CryptoSuite, FleetPublicKeys};
+pub use ids::{AccountId, FleetId, IdError, MAX_ID_LEN};
+pub use recovery_key::{RecoveryKey, RecoveryKeyError, Typo};
+#[cfg(feature = "aws-lc")]
+pub use stream::AwsLcBackend;
+pub use stream::{
+    AesGcmBackend, BackendError, DEFAULT_SEGMENT_SIZE, FetchPlan, HEADER_LEN, MAX_SEGMENT_SIZE,
+    MIN_SEGMENT_SIZE, SegmentCipher, SegmentOpener, SegmentSealer, SegmentSpan, StreamError,
+    StreamLayout, TAG_LEN, open_to_vec, seal_to_vec,
+};
+#[cfg(feature = "std")]
+pub use stream::{StreamReader, StreamWriter};
+
+// ---- a relay operator ----------------------------------------------------------------------
+
+pub use relay::{ConnectionId, FirstReplica, Relay, RelayConfig, RelayOutput};
+
+// ---- a vault host (the HSM side) ------------------------------------------------------------
+
+pub use consensus::{Config as GroupConfig, ReplicaId};
+pub use drops::{DropCounts, DropReason};
+pub use vault::{
+    ConsensusStore, DurableImage, DurableSlot, LinkEnvelope, LocalStore, MemoryTrustedState,
+    OpenedDisk, OwnedTrustedState, RecordStore, RestoreError, TrustedState, TrustedStateError,
+    VaultOutput, VaultReplica, VolatileTrust, open_disk, open_replica_write,
+};
+
+// ---- randomness -----------------------------------------------------------------------------
+
+/// The `rand_core` line (0.6) whose traits this crate's RNG parameters take; see [`Compat`] for
 /// using the current `rand` (0.10) RNGs.
 pub use rand_core;
-pub use recovery_key::{RecoveryKey, RecoveryKeyError, Typo};
-pub use relay::{Relay, RelayOutput};
-pub use stream::{SegmentOpener, SegmentSealer, StreamError, StreamLayout};
-pub use vault::{VaultOutput, VaultReplica};
+pub use rng::Compat;
+
+/// Everything else, for this workspace's tests, model checker, simulator, hosts and fuzzers:
+/// the wire codecs, the record changes, the consensus engine, the crypto labels and suites.
+///
+/// **Not part of the stable interface**: it changes in any release. Enabled by the `internal`
+/// feature; the modules mirror the crate's own.
+#[cfg(feature = "internal")]
+#[doc(hidden)]
+pub mod internal {
+    /// The crate's `backup_key` module.
+    pub mod backup_key {
+        pub use crate::backup_key::*;
+    }
+    /// The crate's `client` module.
+    pub mod client {
+        pub use crate::client::*;
+    }
+    /// The crate's `consensus` module.
+    pub mod consensus {
+        pub use crate::consensus::*;
+    }
+    /// The crate's `crypto` module.
+    pub mod crypto {
+        pub use crate::crypto::*;
+    }
+    /// The crate's `drops` module.
+    pub mod drops {
+        pub use crate::drops::*;
+    }
+    /// The crate's `ids` module.
+    pub mod ids {
+        pub use crate::ids::*;
+    }
+    /// The crate's `recovery_key` module.
+    pub mod recovery_key {
+        pub use crate::recovery_key::*;
+    }
+    /// The crate's `relay` module.
+    pub mod relay {
+        pub use crate::relay::*;
+    }
+    /// The crate's `rng` module.
+    pub mod rng {
+        pub use crate::rng::*;
+    }
+    /// The crate's `stream` module.
+    pub mod stream {
+        pub use crate::stream::*;
+    }
+    /// The crate's `vault` module.
+    pub mod vault {
+        pub use crate::vault::*;
+    }
+    /// The crate's `wire` module.
+    pub mod wire {
+        pub use crate::wire::*;
+    }
+}

@@ -64,13 +64,13 @@ pub struct RelayConfig {
     /// the fullest `max_buckets / BUCKET_EVICTION_BATCH` (at least one) are.
     pub max_buckets: usize,
     /// Deliberately broken behaviour, only for tests that prove the checkers can fail; always
-    /// [`RelayFault::None`] outside them.
+    /// `RelayFault::None` outside them.
     #[doc(hidden)]
     pub fault: RelayFault,
 }
 
 /// Deliberately broken relay behaviours, only for tests and the simulator's `--broken` variants
-/// that prove the checkers can fail. Never use anything but [`RelayFault::None`] outside tests.
+/// that prove the checkers can fail. Never use anything but `RelayFault::None` outside tests.
 #[doc(hidden)]
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default)]
 pub enum RelayFault {
@@ -105,7 +105,7 @@ impl Default for RelayConfig {
 /// failover").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum FirstReplica {
-    /// The account's preferred replica, [`preferred_replica`]: every relay starts from the same
+    /// The account's preferred replica, `preferred_replica`: every relay starts from the same
     /// replica for an account, so one replica proposes its changes (no duelling proposers while
     /// that replica is up). The default.
     PerAccount,
@@ -117,7 +117,7 @@ pub enum FirstReplica {
 /// What the relay asks its host to do.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum RelayOutput {
-    /// Send these bytes (an encoded [`VaultRequest`]) to replica `replica` of group `group`
+    /// Send these bytes (an encoded `VaultRequest`) to replica `replica` of group `group`
     /// (always `0` when `replicas_per_group` is 1; in replicated groups the relay picks the
     /// replica and fails over, "Relay failover").
     ToReplica {
@@ -128,7 +128,7 @@ pub enum RelayOutput {
         /// The encoded request.
         bytes: Vec<u8>,
     },
-    /// Send these bytes (an encoded [`ClientReply`]) on `connection`.
+    /// Send these bytes (an encoded `ClientReply`) on `connection`.
     ToClient {
         /// The connection.
         connection: ConnectionId,
@@ -278,7 +278,7 @@ impl Relay {
             .retain(|_, route| route.connection != connection);
     }
 
-    /// Handles the bytes of a [`ClientRequest`] arriving on `connection`.
+    /// Handles the bytes of a `ClientRequest` arriving on `connection`.
     pub fn handle_client_message(&mut self, now_ms: u64, connection: ConnectionId, bytes: &[u8]) {
         let Some(account) = self.connections.get(&connection).cloned() else {
             self.drops.count(DropReason::NotAddressed);
@@ -429,7 +429,7 @@ impl Relay {
         nth(0)
     }
 
-    /// Handles the bytes of a [`VaultReply`]; forwards it to the connection that asked.
+    /// Handles the bytes of a `VaultReply`; forwards it to the connection that asked.
     pub fn handle_vault_message(&mut self, now_ms: u64, bytes: &[u8]) {
         let _ = now_ms;
         let Ok(reply) = VaultReply::decode(bytes) else {

@@ -1,52 +1,52 @@
 //! Using the current `rand` (0.10) RNGs with this crate, which takes RNGs of `rand_core` 0.6.
-//!
-//! The crate's RNG parameters (`BackupKey::generate`, `SegmentSealer::new`, the roles'
-//! `handle_*` methods) are bounded by the **`rand_core` 0.6** traits, because opaque-ke 4 and
-//! the dalek curves it builds on take that line. `rand` 0.10 (today's release) implements
-//! **`rand_core` 0.10**. Cargo builds both lines side by side, but their traits are distinct
-//! types, so passing `rand::rngs::SysRng` or `rand::rng()` directly fails to compile with
-//! "the trait `rand_core::RngCore` is not implemented" (and a note that two versions of
-//! `rand_core` are in the build).
-//!
-//! ```compile_fail
-//! // Does not compile: rand 0.10's RNGs implement rand_core 0.10, not the 0.6 traits.
-//! let key = e2ee_backup::BackupKey::generate(&mut rand::rng());
-//! ```
-//!
-//! [`Compat`] bridges the two: it wraps any infallible cryptographic RNG of the 0.10 line
-//! (`rand_core::CryptoRng` 0.10, for example `rand::rng()`, or the OS RNG `rand::rngs::SysRng`
-//! behind `rand::rand_core::UnwrapErr`) and implements the 0.6 `RngCore + CryptoRng` this crate
-//! needs. It is `no_std`, needs no feature, and adds no code path of its own: every call forwards
-//! to the wrapped RNG.
-//!
-//! ```
-//! use e2ee_backup::rng::Compat;
-//! use e2ee_backup::{BackupKey, RecoveryKey};
-//! use rand::rand_core::UnwrapErr;
-//! use rand::rngs::SysRng;
-//!
-//! // The OS RNG of rand 0.10. `UnwrapErr` makes it infallible: it panics if the OS cannot give
-//! // randomness, as rand_core 0.6's own `OsRng` does.
-//! let mut os_rng = Compat(UnwrapErr(SysRng));
-//! let key = BackupKey::generate(&mut os_rng);
-//! assert_eq!(RecoveryKey::from_backup_key(&key).to_string().len(), 79);
-//!
-//! // rand's thread-local CSPRNG (seeded from the OS) works the same way.
-//! let mut rng = Compat(rand::rng());
-//! let sealed = e2ee_backup::stream::seal_to_vec(&key, 64 * 1024, b"chat history", &mut rng)?;
-//! assert_eq!(e2ee_backup::stream::open_to_vec(&key, &sealed)?, b"chat history");
-//! # Ok::<(), e2ee_backup::StreamError>(())
-//! ```
-//!
-//! Code written against the 0.6 line directly can name it through the re-export
-//! [`crate::rand_core`] (`e2ee_backup::rand_core::{CryptoRng, RngCore}`), so it never has to
-//! guess which `rand_core` version this crate was built with.
 
 use rand_core_0_10::CryptoRng as CryptoRng010;
 
 /// A `rand_core` 0.10 cryptographic RNG (for example `rand::rng()` or
 /// `rand::rand_core::UnwrapErr(rand::rngs::SysRng)`) usable where this crate asks for a
-/// `rand_core` 0.6 `RngCore + CryptoRng`. See the [module documentation](self).
+/// `rand_core` 0.6 `RngCore + CryptoRng`.
+///
+/// The crate's RNG parameters (`BackupKey::generate`, `SegmentSealer::new`, the roles'
+/// `handle_*` methods) are bounded by the **`rand_core` 0.6** traits, because opaque-ke 4 and
+/// the dalek curves it builds on take that line. `rand` 0.10 (today's release) implements
+/// **`rand_core` 0.10**. Cargo builds both lines side by side, but their traits are distinct
+/// types, so passing `rand::rngs::SysRng` or `rand::rng()` directly fails to compile with
+/// "the trait `rand_core::RngCore` is not implemented" (and a note that two versions of
+/// `rand_core` are in the build).
+///
+/// ```compile_fail
+/// // Does not compile: rand 0.10's RNGs implement rand_core 0.10, not the 0.6 traits.
+/// let key = e2ee_backup::BackupKey::generate(&mut rand::rng());
+/// ```
+///
+/// [`Compat`] bridges the two: it wraps any infallible cryptographic RNG of the 0.10 line
+/// (`rand_core::CryptoRng` 0.10, for example `rand::rng()`, or the OS RNG `rand::rngs::SysRng`
+/// behind `rand::rand_core::UnwrapErr`) and implements the 0.6 `RngCore + CryptoRng` this crate
+/// needs. It is `no_std`, needs no feature, and adds no code path of its own: every call forwards
+/// to the wrapped RNG.
+///
+/// ```
+/// use e2ee_backup::Compat;
+/// use e2ee_backup::{BackupKey, RecoveryKey};
+/// use rand::rand_core::UnwrapErr;
+/// use rand::rngs::SysRng;
+///
+/// // The OS RNG of rand 0.10. `UnwrapErr` makes it infallible: it panics if the OS cannot give
+/// // randomness, as rand_core 0.6's own `OsRng` does.
+/// let mut os_rng = Compat(UnwrapErr(SysRng));
+/// let key = BackupKey::generate(&mut os_rng);
+/// assert_eq!(RecoveryKey::from_backup_key(&key).to_string().len(), 79);
+///
+/// // rand's thread-local CSPRNG (seeded from the OS) works the same way.
+/// let mut rng = Compat(rand::rng());
+/// let sealed = e2ee_backup::seal_to_vec(&key, 64 * 1024, b"chat history", &mut rng)?;
+/// assert_eq!(e2ee_backup::open_to_vec(&key, &sealed)?, b"chat history");
+/// # Ok::<(), e2ee_backup::StreamError>(())
+/// ```
+///
+/// Code written against the 0.6 line directly can name it through the re-export
+/// [`crate::rand_core`] (`e2ee_backup::rand_core::{CryptoRng, RngCore}`), so it never has to
+/// guess which `rand_core` version this crate was built with.
 ///
 /// `try_fill_bytes` never fails: the wrapped RNG is infallible by its type
 /// (`rand_core::CryptoRng` 0.10 is `TryCryptoRng<Error = Infallible>`).

@@ -10,14 +10,14 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use e2ee_backup::BackupKey;
-use e2ee_backup::client::{ClientOutcome, ClientOutput};
-use e2ee_backup::crypto::CryptoSuite;
-use e2ee_backup::crypto::real::InsecureFastSuite;
-use e2ee_backup::ids::AccountId;
-use e2ee_backup::relay::RelayConfig;
-use e2ee_backup::vault::change::first_login_epoch;
-use e2ee_backup::vault::{RecordState, VaultOutput};
-use e2ee_backup::wire::{
+use e2ee_backup::internal::client::{ClientOutcome, ClientOutput};
+use e2ee_backup::internal::crypto::CryptoSuite;
+use e2ee_backup::internal::crypto::real::InsecureFastSuite;
+use e2ee_backup::internal::ids::AccountId;
+use e2ee_backup::internal::relay::RelayConfig;
+use e2ee_backup::internal::vault::change::first_login_epoch;
+use e2ee_backup::internal::vault::{RecordState, VaultOutput};
+use e2ee_backup::internal::wire::{
     ClientReply, ClientRequest, RecordStatus, Reply, ReplyBody, Request, RequestKind, VaultReply,
     VaultRequest, reply_aad, request_aad,
 };
@@ -31,7 +31,7 @@ fn key() -> BackupKey {
     BackupKey::from_bytes([0x42; 32])
 }
 
-fn active(net: &FastNet, who: &AccountId) -> e2ee_backup::vault::ActiveRecord {
+fn active(net: &FastNet, who: &AccountId) -> e2ee_backup::internal::vault::ActiveRecord {
     match &net.vault.store().record(who).unwrap().state {
         RecordState::Active(a) => a.clone(),
         other => panic!("not active: {other:?}"),
@@ -99,7 +99,7 @@ fn register_start_probe(net: &mut FastNet, who: &AccountId, guess: &[u8]) -> Vec
         };
         response = Some(registration_response);
     }
-    let ids = e2ee_backup::crypto::Identities {
+    let ids = e2ee_backup::internal::crypto::Identities {
         account: who,
         fleet: &pinned.fleet_id,
     };
@@ -163,7 +163,7 @@ fn with_the_broken_shared_oprf_key_register_start_is_a_password_test() {
     // uncounted RegisterStart test a password offline.
     let mut net = Net::fast(1);
     net.vault
-        .inject_fault(e2ee_backup::vault::VaultFault::SharedOprfKey);
+        .inject_fault(e2ee_backup::internal::vault::VaultFault::SharedOprfKey);
     let alice = account("alice");
     net.add_client(1, &alice);
     net.register(1, PASSWORD, &key(), 10);
@@ -454,7 +454,7 @@ fn a_lost_answer_and_a_rate_limited_resend_keep_the_login() {
     assert_eq!(net.recover(1, PASSWORD), ClientOutcome::Unavailable);
     assert!(net.client(1).has_unfinished_login());
     assert_eq!(active(&net, &alice).attempts_used, 1);
-    net.relay = e2ee_backup::relay::Relay::new(RelayConfig::default());
+    net.relay = e2ee_backup::internal::relay::Relay::new(RelayConfig::default());
     net.relay.handle_connection_opened(1, alice.clone());
     assert_eq!(net.recover(1, PASSWORD), ClientOutcome::Recovered(key()));
 }

@@ -3,9 +3,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use e2ee_backup::BackupKey;
-use e2ee_backup::client::{ClientOutcome, ClientOutput};
-use e2ee_backup::drops::DropReason;
-use e2ee_backup::wire::{ClientReply, ClientRequest, ReplyBody};
+use e2ee_backup::internal::client::{ClientOutcome, ClientOutput};
+use e2ee_backup::internal::drops::DropReason;
+use e2ee_backup::internal::wire::{ClientReply, ClientRequest, ReplyBody};
 use e2ee_backup_testkit::net::{Net, account};
 
 #[test]

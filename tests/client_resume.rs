@@ -8,9 +8,9 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use e2ee_backup::BackupKey;
-use e2ee_backup::client::ClientOutcome;
-use e2ee_backup::vault::RecordState;
-use e2ee_backup::wire::{RequestKind, VaultReply};
+use e2ee_backup::internal::client::ClientOutcome;
+use e2ee_backup::internal::vault::RecordState;
+use e2ee_backup::internal::wire::{RequestKind, VaultReply};
 use e2ee_backup_testkit::net::{Hop, Net, account};
 
 const PASSWORD: &[u8] = b"correct horse";
@@ -21,7 +21,9 @@ fn key() -> BackupKey {
 
 /// A network whose vault answers to logins (not to the guess-free `Status` before them) are all
 /// lost while `*blackout` is true; returns the flag.
-fn with_blackout(net: &mut Net<e2ee_backup::crypto::real::InsecureFastSuite>) -> Rc<RefCell<bool>> {
+fn with_blackout(
+    net: &mut Net<e2ee_backup::internal::crypto::real::InsecureFastSuite>,
+) -> Rc<RefCell<bool>> {
     let blackout = Rc::new(RefCell::new(false));
     let flag = blackout.clone();
     net.hook = Some(Box::new(move |hop, bytes| {
@@ -38,7 +40,7 @@ fn with_blackout(net: &mut Net<e2ee_backup::crypto::real::InsecureFastSuite>) ->
 
 /// Registers with limit 1, then runs one recovery whose every answer is lost.
 fn registered_then_one_lost_login() -> (
-    Net<e2ee_backup::crypto::real::InsecureFastSuite>,
+    Net<e2ee_backup::internal::crypto::real::InsecureFastSuite>,
     Rc<RefCell<bool>>,
 ) {
     let mut net = Net::fast(5);

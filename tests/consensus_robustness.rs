@@ -1,7 +1,7 @@
 //! Arbitrary (authentic but nonsensical) peer messages never panic a replica, and never make it
 //! report an operation it was not asked to run (SPEC.md "Replication", transport).
 
-use e2ee_backup::consensus::{
+use e2ee_backup::internal::consensus::{
     AcceptedValue, Ballot, Config, OpId, Output, PeerMessage, Refusal, ReplicaId, RequestTag,
 };
 use e2ee_backup_testkit::consensus::{TestChange, TestMessage, TestReplica, drain, ids};

@@ -1,7 +1,7 @@
 //! Exact-output scenarios for the consensus engine (raft-rs style): which Persist, Send,
 //! Completed and Failed outputs, in which order (SPEC.md "Replication").
 
-use e2ee_backup::consensus::{
+use e2ee_backup::internal::consensus::{
     AcceptedValue, AcceptorState, Ballot, Config, DurableState, DurableWrite, FailReason, OpId,
     Output, PeerMessage, Refusal, ReplicaId, ReplicaMeta, RequestTag,
 };
@@ -457,11 +457,11 @@ fn incomplete_durable_state_cannot_be_restored() {
     let durable = DurableState::<u8, u64>::default();
     assert_eq!(
         TestReplica::restore(r(1), config.clone(), durable, 1).err(),
-        Some(e2ee_backup::consensus::StartError::IncompleteDurableState)
+        Some(e2ee_backup::internal::consensus::StartError::IncompleteDurableState)
     );
     assert_eq!(
         TestReplica::new(r(9), config, 1).err(),
-        Some(e2ee_backup::consensus::StartError::NotAMember)
+        Some(e2ee_backup::internal::consensus::StartError::NotAMember)
     );
 }
 

@@ -6,7 +6,7 @@
 //! restarts from durable state, amnesia with recovery), then a healed phase (everyone up, no
 //! loss) that must settle with every replica voting. Failures print the seed.
 
-use e2ee_backup::consensus::{FaultInjection, Output, PeerMessage, ReplicaId};
+use e2ee_backup::internal::consensus::{FaultInjection, Output, PeerMessage, ReplicaId};
 use e2ee_backup_testkit::consensus::{Sim, SimOptions, Stats, TestChange, TestOutcome};
 
 /// Runs one seed through the faulty phase and the healed phase.
@@ -390,7 +390,7 @@ fn recovering_replica_refuses_to_propose() {
         outputs,
         vec![Output::Failed {
             op,
-            reason: e2ee_backup::consensus::FailReason::NotVoting
+            reason: e2ee_backup::internal::consensus::FailReason::NotVoting
         }]
     );
 }

@@ -14,24 +14,24 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
 
-use e2ee_backup::client::{ClientConfig, ClientOutcome, ClientOutput};
-use e2ee_backup::consensus::{Config, PeerMessage, ReplicaId};
-use e2ee_backup::crypto::real::{
+use e2ee_backup::internal::client::{ClientConfig, ClientOutcome, ClientOutput};
+use e2ee_backup::internal::consensus::{Config, PeerMessage, ReplicaId};
+use e2ee_backup::internal::crypto::real::{
     InsecureFastFleetSecrets, InsecureFastSuite, ProductionFleetSecrets, ProductionSuite,
 };
-use e2ee_backup::crypto::{CryptoSuite, FleetPublicKeys, SecretBytes};
-use e2ee_backup::ids::{AccountId, FleetId};
-use e2ee_backup::relay::{FirstReplica, RelayConfig, RelayOutput};
-use e2ee_backup::stream::{HEADER_LEN, seal_to_vec};
-use e2ee_backup::vault::replica_link::{durable_aad, link_aad};
-use e2ee_backup::vault::replica_wire::{
+use e2ee_backup::internal::crypto::{CryptoSuite, FleetPublicKeys, SecretBytes};
+use e2ee_backup::internal::ids::{AccountId, FleetId};
+use e2ee_backup::internal::relay::{FirstReplica, RelayConfig, RelayOutput};
+use e2ee_backup::internal::stream::{HEADER_LEN, seal_to_vec};
+use e2ee_backup::internal::vault::replica_link::{durable_aad, link_aad};
+use e2ee_backup::internal::vault::replica_wire::{
     decode_replica_message, decode_replica_write, encode_replica_message, encode_replica_write,
 };
-use e2ee_backup::vault::{
+use e2ee_backup::internal::vault::{
     AccountRecord, ConsensusStore, LinkEnvelope, MemoryTrustedState, ReplicaBody, ReplicaPlace,
     ReplicaWrite, VaultOutput, VaultReplica,
 };
-use e2ee_backup::wire::{
+use e2ee_backup::internal::wire::{
     ClientReply, ClientRequest, Reply, ReplyBody, Request, VaultReply, VaultRequest, reply_aad,
     request_aad,
 };
@@ -69,7 +69,7 @@ fn envelope<T>(
     corpus: &mut Corpus,
     name: &str,
     bytes: &[u8],
-    decode: fn(&[u8]) -> Result<T, e2ee_backup::wire::DecodeError>,
+    decode: fn(&[u8]) -> Result<T, e2ee_backup::internal::wire::DecodeError>,
     encode: fn(&T) -> Vec<u8>,
 ) -> T {
     let decoded = decode(bytes).unwrap_or_else(|e| panic!("{name} decodes: {e}"));

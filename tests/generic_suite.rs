@@ -5,9 +5,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use e2ee_backup::BackupKey;
-use e2ee_backup::client::ClientOutcome;
-use e2ee_backup::crypto::symbolic::{SymbolicFleetSecrets, SymbolicSuite};
-use e2ee_backup::relay::RelayConfig;
+use e2ee_backup::internal::client::ClientOutcome;
+use e2ee_backup::internal::crypto::symbolic::{SymbolicFleetSecrets, SymbolicSuite};
+use e2ee_backup::internal::relay::RelayConfig;
 use e2ee_backup_testkit::net::{Net, account, fleet_id};
 
 fn symbolic_net(seed: u64) -> Net<SymbolicSuite> {

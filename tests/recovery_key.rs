@@ -1,7 +1,7 @@
 //! Recovery key (SPEC.md "Recovery key"): frozen vectors, round trips, formatting tolerance, typo
 //! detection and location, and parsing that never panics.
 
-use e2ee_backup::recovery_key::{RECOVERY_KEY_ALPHABET, RECOVERY_KEY_LEN};
+use e2ee_backup::internal::recovery_key::{RECOVERY_KEY_ALPHABET, RECOVERY_KEY_LEN};
 use e2ee_backup::{BACKUP_KEY_LEN, BackupKey, RecoveryKey, RecoveryKeyError, Typo};
 use proptest::prelude::*;
 use rand_chacha::ChaCha20Rng;

@@ -2,9 +2,9 @@
 //! again empty — every account answers `NoRecord` and the owner re-registers — and nothing of
 //! the lost lineage (a delayed consensus message, a replayed client request) ever comes back.
 
-use e2ee_backup::client::ClientOutcome;
-use e2ee_backup::consensus::FaultInjection;
-use e2ee_backup::vault::Lineage;
+use e2ee_backup::internal::client::ClientOutcome;
+use e2ee_backup::internal::consensus::FaultInjection;
+use e2ee_backup::internal::vault::Lineage;
 use e2ee_backup_testkit::cluster::{
     Cluster, Packet, REPLICAS, account, register_and_guess_wrong_once, seeded_key,
 };

@@ -2,9 +2,9 @@
 //! requests, one more per `refill_interval_ms`, per account, with a bounded bucket map.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use e2ee_backup::ids::AccountId;
-use e2ee_backup::relay::{Relay, RelayConfig, RelayFault, RelayOutput};
-use e2ee_backup::wire::{ClientReply, ClientRequest, ReplyBody, RequestKind};
+use e2ee_backup::internal::ids::AccountId;
+use e2ee_backup::internal::relay::{Relay, RelayConfig, RelayFault, RelayOutput};
+use e2ee_backup::internal::wire::{ClientReply, ClientRequest, ReplyBody, RequestKind};
 
 const INTERVAL_MS: u64 = 1_000;
 
@@ -118,7 +118,7 @@ fn a_clock_stepped_back_neither_grants_tokens_nor_stalls_the_bucket() {
 
 #[test]
 fn a_full_map_of_spent_buckets_makes_room_for_a_batch_of_new_accounts_at_once() {
-    use e2ee_backup::relay::BUCKET_EVICTION_BATCH;
+    use e2ee_backup::internal::relay::BUCKET_EVICTION_BATCH;
     let max = 4 * BUCKET_EVICTION_BATCH;
     let mut r = relay(max);
     // `max` accounts, each with a partly spent bucket (nothing refills at time 0); the last

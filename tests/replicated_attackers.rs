@@ -2,8 +2,8 @@
 //! dropped, duplicated and reordered messages (SPEC.md "Replication": INV-ATTEMPTS, INV-LINEAR).
 
 use e2ee_backup::BackupKey;
-use e2ee_backup::client::ClientOutcome;
-use e2ee_backup::vault::ChangeOutcome;
+use e2ee_backup::internal::client::ClientOutcome;
+use e2ee_backup::internal::vault::ChangeOutcome;
 use e2ee_backup_testkit::cluster::{Cluster, Faults, account, account_history_is_linearizable};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;

@@ -4,7 +4,7 @@
 //! shows up here.
 
 use e2ee_backup::BackupKey;
-use e2ee_backup::client::ClientOutcome;
+use e2ee_backup::internal::client::ClientOutcome;
 use e2ee_backup_testkit::cluster::{Cluster, Stats, account};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;

@@ -3,9 +3,9 @@
 //! loses no expose or reset, and never brings erased secrets back.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use e2ee_backup::crypto::SecretBytes;
-use e2ee_backup::vault::change::first_login_epoch;
-use e2ee_backup::vault::{
+use e2ee_backup::internal::crypto::SecretBytes;
+use e2ee_backup::internal::vault::change::first_login_epoch;
+use e2ee_backup::internal::vault::{
     AccountRecord, ChangeOutcome, PreparedLogin, RecordChange, RecordState, Registration,
 };
 use rand_chacha::ChaCha20Rng;

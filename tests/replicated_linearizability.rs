@@ -4,7 +4,7 @@
 //! "Replication": INV-LINEAR, INV-ATTEMPTS, INV-DURABLE).
 
 use e2ee_backup::BackupKey;
-use e2ee_backup::client::ClientOutcome;
+use e2ee_backup::internal::client::ClientOutcome;
 use e2ee_backup_testkit::cluster::{
     Cluster, Faults, REPLICAS, account, account_history_is_linearizable,
 };

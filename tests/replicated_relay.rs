@@ -3,9 +3,11 @@
 //! routed back once.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use e2ee_backup::ids::AccountId;
-use e2ee_backup::relay::{FirstReplica, Relay, RelayConfig, RelayOutput, preferred_replica};
-use e2ee_backup::wire::{
+use e2ee_backup::internal::ids::AccountId;
+use e2ee_backup::internal::relay::{
+    FirstReplica, Relay, RelayConfig, RelayOutput, preferred_replica,
+};
+use e2ee_backup::internal::wire::{
     ClientReply, ClientRequest, ReplyBody, RequestKind, VaultReply, VaultRequest,
 };
 

@@ -3,9 +3,9 @@
 //! (SPEC.md "Replication": LIVE, INV-DURABLE, INV-ATTEMPTS).
 
 use e2ee_backup::BackupKey;
-use e2ee_backup::client::ClientOutcome;
-use e2ee_backup::vault::RecordState;
-use e2ee_backup::wire::RequestKind;
+use e2ee_backup::internal::client::ClientOutcome;
+use e2ee_backup::internal::vault::RecordState;
+use e2ee_backup::internal::wire::RequestKind;
 use e2ee_backup_testkit::cluster::{
     Cluster, REPLICAS, account, register_and_guess_wrong_once, seeded_key,
 };
@@ -176,8 +176,8 @@ fn a_login_started_through_one_replica_finishes_through_another() {
 
 #[test]
 fn identical_copies_of_a_request_in_flight_share_one_operation() {
-    use e2ee_backup::vault::RecordChange;
-    use e2ee_backup::wire::VaultRequest;
+    use e2ee_backup::internal::vault::RecordChange;
+    use e2ee_backup::internal::wire::VaultRequest;
     use e2ee_backup_testkit::cluster::Packet;
 
     let mut c = Cluster::new(11);

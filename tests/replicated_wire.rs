@@ -2,24 +2,24 @@
 //! "decode never panics", frozen vectors, and forged/tampered/misdirected envelopes dropped.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use e2ee_backup::consensus::{
+use e2ee_backup::internal::consensus::{
     AcceptedValue, AcceptorState, Ballot, Config, PeerMessage, Refusal, ReplicaId, ReplicaMeta,
     RequestTag,
 };
-use e2ee_backup::crypto::SecretBytes;
-use e2ee_backup::crypto::real::{InsecureFastFleetSecrets, InsecureFastSuite};
-use e2ee_backup::drops::DropReason;
-use e2ee_backup::ids::{AccountId, FleetId};
-use e2ee_backup::relay::{Relay, RelayConfig};
-use e2ee_backup::vault::replica_wire::{
+use e2ee_backup::internal::crypto::SecretBytes;
+use e2ee_backup::internal::crypto::real::{InsecureFastFleetSecrets, InsecureFastSuite};
+use e2ee_backup::internal::drops::DropReason;
+use e2ee_backup::internal::ids::{AccountId, FleetId};
+use e2ee_backup::internal::relay::{Relay, RelayConfig};
+use e2ee_backup::internal::vault::replica_wire::{
     decode_replica_message, decode_replica_write, encode_replica_message, encode_replica_write,
 };
-use e2ee_backup::vault::{
+use e2ee_backup::internal::vault::{
     AccountRecord, CensusMessage, ConsensusStore, CountedWrite, Lineage, LinkEnvelope,
     PendingRecord, RecordState, Registration, ReplicaBody, ReplicaMessage, ReplicaWrite,
     VaultOutput, VaultReplica, VolatileTrust,
 };
-use e2ee_backup::wire::DecodeError;
+use e2ee_backup::internal::wire::DecodeError;
 use proptest::prelude::*;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;

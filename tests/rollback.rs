@@ -3,10 +3,10 @@
 //! no backup key after the lockout (INV-DISCLOSE).
 
 use e2ee_backup::BackupKey;
-use e2ee_backup::client::ClientOutcome;
-use e2ee_backup::consensus::FaultInjection;
-use e2ee_backup::vault::DurableSlot;
-use e2ee_backup::wire::RequestKind;
+use e2ee_backup::internal::client::ClientOutcome;
+use e2ee_backup::internal::consensus::FaultInjection;
+use e2ee_backup::internal::vault::DurableSlot;
+use e2ee_backup::internal::wire::RequestKind;
 use e2ee_backup_testkit::cluster::{
     Cluster, REPLICAS, account, register_and_guess_wrong_once, seeded_key,
 };

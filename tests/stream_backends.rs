@@ -1,7 +1,7 @@
 //! Backends and the parallel path produce byte-identical streams and open each other's output.
 #![cfg(any(feature = "parallel", feature = "aws-lc"))]
 
-use e2ee_backup::stream::{AesGcmBackend, SegmentCipher, SegmentOpener, SegmentSealer};
+use e2ee_backup::internal::stream::{AesGcmBackend, SegmentCipher, SegmentOpener, SegmentSealer};
 use e2ee_backup_testkit::stream::{plaintext, test_key};
 use proptest::prelude::*;
 use rand_chacha::ChaCha20Rng;
@@ -32,7 +32,7 @@ proptest! {
 
     #[test]
     fn aws_lc_and_aes_gcm_backends_produce_identical_streams(s in 16u32..=256, len in 0usize..=1200, seed in any::<u64>()) {
-        use e2ee_backup::stream::AwsLcBackend;
+        use e2ee_backup::internal::stream::AwsLcBackend;
         let data = plaintext(len);
         let portable = seal_with::<AesGcmBackend>(s, &data, seed);
         let fast = seal_with::<AwsLcBackend>(s, &data, seed);
@@ -43,7 +43,7 @@ proptest! {
 
     #[test]
     fn aws_lc_backend_rejects_tampering_like_the_default(s in 16u32..=64, len in 1usize..=300, at in any::<prop::sample::Index>(), seed in any::<u64>()) {
-        use e2ee_backup::stream::AwsLcBackend;
+        use e2ee_backup::internal::stream::AwsLcBackend;
         let key = test_key(seed);
         let mut file = seal_with::<AesGcmBackend>(s, &plaintext(len), seed);
         let at = at.index(file.len());
@@ -68,12 +68,12 @@ proptest! {
         let sealer = SegmentSealer::new(&key, s, &mut rng).unwrap();
         let layout = sealer.layout();
         let mut file = vec![0u8; layout.ciphertext_len(len as u64).unwrap() as usize];
-        file[e2ee_backup::stream::HEADER_LEN..][..len].copy_from_slice(&data);
+        file[e2ee_backup::internal::stream::HEADER_LEN..][..len].copy_from_slice(&data);
         layout.scatter_plaintext(&mut file).unwrap();
         sealer.seal_file_in_place_parallel(&mut file).unwrap();
         prop_assert_eq!(&file, &sequential);
 
-        let opener = SegmentOpener::new(&key, &file[..e2ee_backup::stream::HEADER_LEN]).unwrap();
+        let opener = SegmentOpener::new(&key, &file[..e2ee_backup::internal::stream::HEADER_LEN]).unwrap();
         prop_assert_eq!(opener.open_file_in_place_parallel(&mut file), Ok(len as u64));
         prop_assert_eq!(&*layout.gather_plaintext(&mut file).unwrap(), &data[..]);
     }
@@ -82,10 +82,10 @@ proptest! {
 #[cfg(feature = "parallel")]
 #[test]
 fn parallel_open_reports_the_lowest_failing_segment_and_zeroizes() {
-    use e2ee_backup::stream::{HEADER_LEN, StreamError};
+    use e2ee_backup::internal::stream::{HEADER_LEN, StreamError};
     let key = test_key(40);
     let mut file = seal_with::<AesGcmBackend>(16, &plaintext(400), 40);
-    let full = 16 + e2ee_backup::stream::TAG_LEN;
+    let full = 16 + e2ee_backup::internal::stream::TAG_LEN;
     for k in [3usize, 7, 20] {
         file[HEADER_LEN + k * full + 2] ^= 1;
     }
@@ -100,7 +100,7 @@ fn parallel_open_reports_the_lowest_failing_segment_and_zeroizes() {
 #[cfg(feature = "aws-lc")]
 #[test]
 fn io_adapters_work_with_the_aws_lc_backend() {
-    use e2ee_backup::stream::{AwsLcBackend, StreamReader, StreamWriter};
+    use e2ee_backup::internal::stream::{AwsLcBackend, StreamReader, StreamWriter};
     use std::io::{Read, Write};
     let key = test_key(50);
     let data = plaintext(1000);

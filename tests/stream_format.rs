@@ -1,7 +1,7 @@
 //! Round trips, header codec and layout arithmetic of the stream format.
 #![cfg(feature = "std")]
 
-use e2ee_backup::stream::{
+use e2ee_backup::internal::stream::{
     COMMITMENT_LEN, HEADER_LEN, Header, MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE, SALT_LEN,
     SegmentSealer, StreamError, StreamLayout, TAG_LEN, open_to_vec,
 };

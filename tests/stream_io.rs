@@ -3,7 +3,7 @@
 
 use std::io::{Read, Write};
 
-use e2ee_backup::stream::{
+use e2ee_backup::internal::stream::{
     HEADER_LEN, SegmentSealer, StreamError, StreamReader, StreamWriter, TAG_LEN, seal_to_vec,
 };
 use e2ee_backup_testkit::stream::{

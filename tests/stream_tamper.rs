@@ -3,7 +3,7 @@
 #![cfg(feature = "std")]
 
 use e2ee_backup::BackupKey;
-use e2ee_backup::stream::{
+use e2ee_backup::internal::stream::{
     HEADER_LEN, SegmentOpener, SegmentSealer, StreamError, StreamLayout, StreamReader, TAG_LEN,
     open_to_vec,
 };

@@ -3,7 +3,7 @@
 //! labels, nonce or AAD makes these tests fail.
 
 use e2ee_backup::BackupKey;
-use e2ee_backup::stream::{
+use e2ee_backup::internal::stream::{
     HEADER_LEN, Header, SegmentOpener, StreamLayout, open_to_vec, seal_to_vec, segment_nonce,
 };
 use rand_chacha::ChaCha20Rng;

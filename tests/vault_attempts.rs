@@ -3,11 +3,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use e2ee_backup::BackupKey;
-use e2ee_backup::client::ClientOutcome;
-use e2ee_backup::crypto::real::InsecureFastSuite;
-use e2ee_backup::relay::RelayConfig;
-use e2ee_backup::vault::RecordState;
-use e2ee_backup::wire::Reply;
+use e2ee_backup::internal::client::ClientOutcome;
+use e2ee_backup::internal::crypto::real::InsecureFastSuite;
+use e2ee_backup::internal::relay::RelayConfig;
+use e2ee_backup::internal::vault::RecordState;
+use e2ee_backup::internal::wire::Reply;
 use e2ee_backup_testkit::net::{Net, account, contains, fast_fleet};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
@@ -177,9 +177,9 @@ fn attackers_interleaved_with_the_owner_are_still_bounded() {
 
 #[test]
 fn login_challenge_leaves_only_after_the_counted_attempt_is_persisted() {
-    use e2ee_backup::client::ClientOutput;
-    use e2ee_backup::vault::VaultOutput;
-    use e2ee_backup::wire::{ClientRequest, VaultRequest};
+    use e2ee_backup::internal::client::ClientOutput;
+    use e2ee_backup::internal::vault::VaultOutput;
+    use e2ee_backup::internal::wire::{ClientRequest, VaultRequest};
 
     let mut net = Net::fast(15);
     let alice = account("alice");
@@ -208,7 +208,8 @@ fn login_challenge_leaves_only_after_the_counted_attempt_is_persisted() {
     let VaultOutput::Persist { sealed_record, .. } = &outputs[0] else {
         panic!()
     };
-    let mut fresh = e2ee_backup::vault::VaultReplica::new(InsecureFastSuite, fast_fleet());
+    let mut fresh =
+        e2ee_backup::internal::vault::VaultReplica::new(InsecureFastSuite, fast_fleet());
     fresh.restore_record(alice.clone(), sealed_record).unwrap();
     match &fresh.store().record(&alice).unwrap().state {
         RecordState::Active(a) => assert_eq!(a.attempts_used, 1),

@@ -2,12 +2,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use e2ee_backup::BackupKey;
-use e2ee_backup::client::ClientOutcome;
-use e2ee_backup::crypto::CryptoSuite;
-use e2ee_backup::crypto::real::{ProductionFleetSecrets, ProductionSuite};
-use e2ee_backup::relay::RelayConfig;
-use e2ee_backup::stream::{open_to_vec, seal_to_vec};
-use e2ee_backup::vault::{DEFAULT_ATTEMPT_LIMIT, RecordState};
+use e2ee_backup::internal::client::ClientOutcome;
+use e2ee_backup::internal::crypto::CryptoSuite;
+use e2ee_backup::internal::crypto::real::{ProductionFleetSecrets, ProductionSuite};
+use e2ee_backup::internal::relay::RelayConfig;
+use e2ee_backup::internal::stream::{open_to_vec, seal_to_vec};
+use e2ee_backup::internal::vault::{DEFAULT_ATTEMPT_LIMIT, RecordState};
 use e2ee_backup_testkit::net::{Net, account, fleet_id};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
@@ -105,8 +105,8 @@ fn restored_replica_keeps_records_across_a_restart() {
         net.recover(1, b"wrong"),
         ClientOutcome::WrongPassword { remaining: 2 }
     );
-    let mut restarted = e2ee_backup::vault::VaultReplica::new(
-        e2ee_backup::crypto::real::InsecureFastSuite,
+    let mut restarted = e2ee_backup::internal::vault::VaultReplica::new(
+        e2ee_backup::internal::crypto::real::InsecureFastSuite,
         e2ee_backup_testkit::fixtures::fast_fleet(),
     );
     for (acct, sealed) in &net.persisted {

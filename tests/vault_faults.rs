@@ -7,13 +7,13 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use e2ee_backup::BackupKey;
-use e2ee_backup::client::{ClientOutcome, ClientOutput};
-use e2ee_backup::crypto::real::InsecureFastSuite;
-use e2ee_backup::crypto::{CryptoSuite, Identities};
-use e2ee_backup::ids::AccountId;
-use e2ee_backup::relay::RelayOutput;
-use e2ee_backup::vault::{RecordState, VaultOutput};
-use e2ee_backup::wire::{ClientRequest, RequestKind, VaultReply};
+use e2ee_backup::internal::client::{ClientOutcome, ClientOutput};
+use e2ee_backup::internal::crypto::real::InsecureFastSuite;
+use e2ee_backup::internal::crypto::{CryptoSuite, Identities};
+use e2ee_backup::internal::ids::AccountId;
+use e2ee_backup::internal::relay::RelayOutput;
+use e2ee_backup::internal::vault::{RecordState, VaultOutput};
+use e2ee_backup::internal::wire::{ClientRequest, RequestKind, VaultReply};
 use e2ee_backup_testkit::net::{Hop, Net, account, contains, fleet_id};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
@@ -84,7 +84,7 @@ fn dropping_any_single_message_gets_no_one_a_guess_and_strands_no_client() {
 #[test]
 fn duplicating_every_message_on_every_hop_counts_each_attempt_once() {
     // Every request reaches the relay twice: a bucket large enough for the doubled traffic.
-    let relay = e2ee_backup::relay::RelayConfig {
+    let relay = e2ee_backup::internal::relay::RelayConfig {
         bucket_capacity: 100,
         ..Default::default()
     };
@@ -199,7 +199,7 @@ fn relay_view_never_contains_password_backup_key_wrapped_key_or_export_key() {
     net.register(1, PASSWORD, &key, 5);
     // The registration's own OPRF seed (chosen by the vault), for recomputing the export key.
     let oprf_seed = match &net.vault.store().record(&alice).unwrap().state {
-        e2ee_backup::vault::RecordState::Active(a) => a.registration.oprf_seed.clone(),
+        e2ee_backup::internal::vault::RecordState::Active(a) => a.registration.oprf_seed.clone(),
         other => panic!("{other:?}"),
     };
     assert_eq!(
@@ -220,7 +220,7 @@ fn relay_view_never_contains_password_backup_key_wrapped_key_or_export_key() {
         .find(|(_, r, _)| r.kind() == RequestKind::RegisterFinish)
         .cloned()
         .unwrap();
-    let e2ee_backup::wire::Request::RegisterFinish {
+    let e2ee_backup::internal::wire::Request::RegisterFinish {
         wrapped_key,
         registration_upload,
         ..
@@ -313,7 +313,7 @@ fn flipping_any_byte_of_a_sealed_request_is_rejected_without_a_state_change() {
                 let reply = VaultReply::decode(&bytes).unwrap();
                 assert_eq!(
                     reply.body,
-                    e2ee_backup::wire::ReplyBody::Rejected,
+                    e2ee_backup::internal::wire::ReplyBody::Rejected,
                     "byte {i}"
                 );
             }
@@ -381,11 +381,11 @@ fn a_reply_from_another_fleet_is_rejected() {
     let alice = account("alice");
     net.add_client(1, &alice);
     net.register(1, PASSWORD, &key(), 5);
-    let impostor = e2ee_backup::crypto::real::InsecureFastFleetSecrets::generate(
+    let impostor = e2ee_backup::internal::crypto::real::InsecureFastFleetSecrets::generate(
         &mut ChaCha20Rng::seed_from_u64(0xBAD),
         fleet_id(),
     );
-    net.vault = e2ee_backup::vault::VaultReplica::new(InsecureFastSuite, impostor);
+    net.vault = e2ee_backup::internal::vault::VaultReplica::new(InsecureFastSuite, impostor);
     let outcome = net.recover(1, PASSWORD);
     assert_eq!(outcome, ClientOutcome::Unavailable);
 }

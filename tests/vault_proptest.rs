@@ -6,16 +6,16 @@
 use std::sync::OnceLock;
 
 use e2ee_backup::BackupKey;
-use e2ee_backup::client::{Client, ClientConfig, ClientOutcome, ClientOutput};
-use e2ee_backup::crypto::real::InsecureFastSuite;
-use e2ee_backup::crypto::{CryptoSuite, SecretBytes};
-use e2ee_backup::ids::AccountId;
-use e2ee_backup::relay::{Relay, RelayConfig};
-use e2ee_backup::vault::{
+use e2ee_backup::internal::client::{Client, ClientConfig, ClientOutcome, ClientOutput};
+use e2ee_backup::internal::crypto::real::InsecureFastSuite;
+use e2ee_backup::internal::crypto::{CryptoSuite, SecretBytes};
+use e2ee_backup::internal::ids::AccountId;
+use e2ee_backup::internal::relay::{Relay, RelayConfig};
+use e2ee_backup::internal::vault::{
     AccountRecord, ActiveRecord, PendingLogin, PendingRecord, RecordState, Registration,
     VaultOutput, VaultReplica,
 };
-use e2ee_backup::wire::{
+use e2ee_backup::internal::wire::{
     ClientReply, ClientRequest, Reply, ReplyBody, Request, RequestKind, VaultReply, VaultRequest,
 };
 use e2ee_backup_testkit::net::{Hop, Net, account, fast_fleet};
@@ -121,7 +121,7 @@ fn reply() -> impl Strategy<Value = Reply> {
         (any::<u64>(), 0u8..5, any::<u32>(), any::<u64>()).prop_map(
             |(generation, state, attempts_remaining, login_epoch)| Reply::Status {
                 generation,
-                state: e2ee_backup::wire::RecordStatus::from_code(state).unwrap(),
+                state: e2ee_backup::internal::wire::RecordStatus::from_code(state).unwrap(),
                 attempts_remaining,
                 login_epoch,
             }
@@ -428,7 +428,7 @@ proptest! {
         let mut rng = ChaCha20Rng::seed_from_u64(5);
         let alice = account("alice");
         for (route_id, body) in (0u64..).zip(bodies) {
-            let aad = e2ee_backup::wire::request_aad(&alice, body.kind());
+            let aad = e2ee_backup::internal::wire::request_aad(&alice, body.kind());
             let sealed = suite.seal_request(&mut rng, &pinned, &aad, &body.encode()).unwrap();
             let m = VaultRequest { route_id, account: alice.clone(), kind: body.kind(), sealed: sealed.sealed };
             vault.handle_relay_message(0, &mut rng, &m.encode());

@@ -5,12 +5,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use e2ee_backup::BackupKey;
-use e2ee_backup::crypto::labels::{LABEL_DELETE_PROOF, LABEL_EXPOSE_PROOF, LABEL_PROOF_CHECK};
-use e2ee_backup::crypto::real::InsecureFastSuite;
-use e2ee_backup::crypto::{CryptoSuite, Identities, SecretBytes};
-use e2ee_backup::ids::{AccountId, FleetId};
-use e2ee_backup::vault::{AccountRecord, ActiveRecord, PendingLogin, RecordState, Registration};
-use e2ee_backup::wire::{
+use e2ee_backup::internal::crypto::labels::{
+    LABEL_DELETE_PROOF, LABEL_EXPOSE_PROOF, LABEL_PROOF_CHECK,
+};
+use e2ee_backup::internal::crypto::real::InsecureFastSuite;
+use e2ee_backup::internal::crypto::{CryptoSuite, Identities, SecretBytes};
+use e2ee_backup::internal::ids::{AccountId, FleetId};
+use e2ee_backup::internal::vault::{
+    AccountRecord, ActiveRecord, PendingLogin, RecordState, Registration,
+};
+use e2ee_backup::internal::wire::{
     ClientReply, ClientRequest, RecordStatus, Reply, ReplyBody, Request, RequestKind, VaultReply,
     VaultRequest, reply_aad, request_aad,
 };

@@ -9,7 +9,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use e2ee_backup::stream::{DEFAULT_SEGMENT_SIZE, HEADER_LEN, StreamReader, StreamWriter};
+use e2ee_backup::internal::stream::{DEFAULT_SEGMENT_SIZE, HEADER_LEN, StreamReader, StreamWriter};
 use e2ee_backup::{BackupKey, RecoveryKey, StreamError};
 
 use crate::archive::{self, ArchiveStats, Extractor};

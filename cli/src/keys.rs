@@ -9,7 +9,7 @@ use std::fs;
 use std::io::{self, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 
-use e2ee_backup::rng::Compat;
+use e2ee_backup::internal::rng::Compat;
 use e2ee_backup::{BACKUP_KEY_LEN, BackupKey, RecoveryKey};
 use rand::rand_core::{TryRng, UnwrapErr};
 use rand::rngs::SysRng;

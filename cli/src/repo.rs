@@ -12,7 +12,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use e2ee_backup::BackupKey;
-use e2ee_backup::stream::{DEFAULT_SEGMENT_SIZE, HEADER_LEN, open_to_vec, seal_to_vec};
+use e2ee_backup::internal::stream::{DEFAULT_SEGMENT_SIZE, HEADER_LEN, open_to_vec, seal_to_vec};
 use hkdf::Hkdf;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;

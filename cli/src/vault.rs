@@ -8,8 +8,8 @@
 use std::io::{self, BufRead, IsTerminal, Write};
 
 use e2ee_backup::BackupKey;
-use e2ee_backup::client::ClientOutcome;
-use e2ee_backup::wire::RecordStatus;
+use e2ee_backup::internal::client::ClientOutcome;
+use e2ee_backup::internal::wire::RecordStatus;
 use e2ee_backup_node::cli::{PasswordSource, read_password_from};
 use e2ee_backup_node::client_link::LinkError;
 use e2ee_backup_node::endpoint::{EndpointSource, Operation, ResumePolicy, VaultEndpoint};

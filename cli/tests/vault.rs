@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use common::Run;
-use e2ee_backup::client::ClientOutcome;
+use e2ee_backup::internal::client::ClientOutcome;
 use e2ee_backup_node::config::{Mode, RelayConfigFile, ReplicaConfig};
 use e2ee_backup_node::endpoint::{EndpointSource, Operation, ResumePolicy, VaultEndpoint};
 use e2ee_backup_node::{provision, relay_host, replica_host};

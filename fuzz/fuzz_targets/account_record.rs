@@ -2,7 +2,7 @@
 //! consensus messages). Properties: `e2ee_backup_fuzz::check_codec`.
 #![no_main]
 
-use e2ee_backup::vault::AccountRecord;
+use e2ee_backup::internal::vault::AccountRecord;
 use e2ee_backup_fuzz::check_codec;
 use libfuzzer_sys::fuzz_target;
 

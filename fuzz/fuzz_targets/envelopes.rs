@@ -3,7 +3,7 @@
 //! `e2ee_backup_fuzz::check_codec` for the properties checked.
 #![no_main]
 
-use e2ee_backup::wire::{ClientReply, ClientRequest, VaultReply, VaultRequest};
+use e2ee_backup::internal::wire::{ClientReply, ClientRequest, VaultReply, VaultRequest};
 use e2ee_backup_fuzz::check_codec;
 use libfuzzer_sys::fuzz_target;
 

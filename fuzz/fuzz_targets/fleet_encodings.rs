@@ -8,10 +8,10 @@
 //! file encoding.
 #![no_main]
 
-use e2ee_backup::crypto::real::{
+use e2ee_backup::internal::crypto::real::{
     InsecureFastFleetSecrets, InsecureFastSuite, ProductionFleetSecrets, ProductionSuite,
 };
-use e2ee_backup::crypto::{CryptoError, CryptoSuite, FleetPublicKeys};
+use e2ee_backup::internal::crypto::{CryptoError, CryptoSuite, FleetPublicKeys};
 use e2ee_backup_fuzz::check_codec;
 use libfuzzer_sys::fuzz_target;
 

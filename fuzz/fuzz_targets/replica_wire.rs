@@ -3,8 +3,8 @@
 //! `e2ee_backup_fuzz::check_codec`.
 #![no_main]
 
-use e2ee_backup::vault::LinkEnvelope;
-use e2ee_backup::vault::replica_wire::{
+use e2ee_backup::internal::vault::LinkEnvelope;
+use e2ee_backup::internal::vault::replica_wire::{
     decode_replica_message, decode_replica_write, encode_replica_message, encode_replica_write,
 };
 use e2ee_backup_fuzz::check_codec;

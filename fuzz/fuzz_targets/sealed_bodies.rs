@@ -5,7 +5,7 @@
 //! to a padded encoding that decodes to the same reply.
 #![no_main]
 
-use e2ee_backup::wire::{Reply, Request, RequestKind};
+use e2ee_backup::internal::wire::{Reply, Request, RequestKind};
 use e2ee_backup_fuzz::check_codec;
 use libfuzzer_sys::fuzz_target;
 

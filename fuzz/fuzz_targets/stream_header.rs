@@ -2,7 +2,7 @@
 //! Properties: `e2ee_backup_fuzz::check_codec`.
 #![no_main]
 
-use e2ee_backup::stream::Header;
+use e2ee_backup::internal::stream::Header;
 use e2ee_backup_fuzz::check_codec;
 use libfuzzer_sys::fuzz_target;
 

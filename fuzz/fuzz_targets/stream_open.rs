@@ -11,7 +11,7 @@
 
 use std::io::Read;
 
-use e2ee_backup::stream::{
+use e2ee_backup::internal::stream::{
     MIN_SEGMENT_SIZE, SegmentOpener, SegmentSealer, StreamReader, open_to_vec,
 };
 use e2ee_backup_fuzz::{STREAM_KEY, stream_key};

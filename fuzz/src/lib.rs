@@ -17,18 +17,18 @@
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
-use e2ee_backup::client::{ClientConfig, ClientOutput};
-use e2ee_backup::consensus::{Config, ReplicaId};
-use e2ee_backup::crypto::real::{InsecureFastFleetSecrets, InsecureFastSuite};
-use e2ee_backup::crypto::{CryptoSuite, FleetPublicKeys, SecretBytes};
-use e2ee_backup::ids::{AccountId, FleetId};
-use e2ee_backup::relay::{RelayConfig, RelayOutput};
-use e2ee_backup::vault::replica_link::link_aad;
-use e2ee_backup::vault::{
+use e2ee_backup::internal::client::{ClientConfig, ClientOutput};
+use e2ee_backup::internal::consensus::{Config, ReplicaId};
+use e2ee_backup::internal::crypto::real::{InsecureFastFleetSecrets, InsecureFastSuite};
+use e2ee_backup::internal::crypto::{CryptoSuite, FleetPublicKeys, SecretBytes};
+use e2ee_backup::internal::ids::{AccountId, FleetId};
+use e2ee_backup::internal::relay::{RelayConfig, RelayOutput};
+use e2ee_backup::internal::vault::replica_link::link_aad;
+use e2ee_backup::internal::vault::{
     ConsensusStore, LinkEnvelope, MemoryTrustedState, RecordState, RecordStore, ReplicaPlace,
     VaultOutput, VaultReplica, open_replica_write,
 };
-use e2ee_backup::wire::{
+use e2ee_backup::internal::wire::{
     Reply, ReplyBody, RequestKind, VaultReply, VaultRequest, reply_aad, request_aad,
 };
 use e2ee_backup::{BackupKey, Client, Relay};
@@ -192,7 +192,7 @@ pub struct Harness<St: RecordStore> {
 /// Replicas in the group of the replicated target (this one is replica 0).
 pub const GROUP_SIZE: u8 = 3;
 
-impl Harness<e2ee_backup::vault::LocalStore> {
+impl Harness<e2ee_backup::internal::vault::LocalStore> {
     /// A single replica.
     pub fn single(registered: bool) -> Self {
         let mut vault = VaultReplica::new(InsecureFastSuite, fleet());
@@ -206,7 +206,7 @@ impl Harness<e2ee_backup::vault::LocalStore> {
     }
 }
 
-impl Harness<e2ee_backup::vault::LocalStore> {
+impl Harness<e2ee_backup::internal::vault::LocalStore> {
     /// INV-ATTEMPTS as the records show it: without the password nobody can reset a count,
     /// so within one generation the attempts used never go down, a locked or deleted record
     /// stays so, and the count never passes the limit; generations never go back.

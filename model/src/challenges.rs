@@ -9,9 +9,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use e2ee_backup::crypto::symbolic::inspect;
-use e2ee_backup::vault::{AccountRecord, RecordState};
-use e2ee_backup::wire::LoginId;
+use e2ee_backup::internal::crypto::symbolic::inspect;
+use e2ee_backup::internal::vault::{AccountRecord, RecordState};
+use e2ee_backup::internal::wire::LoginId;
 
 /// One password test: a counted login, or one OPRF evaluation answering a `RegisterStart`
 /// (named by the response, which is a function of the blinded input and the key: the same
@@ -161,9 +161,9 @@ mod tests {
         );
     }
 
-    use e2ee_backup::crypto::symbolic::{SymbolicFleetSecrets, SymbolicSuite};
-    use e2ee_backup::crypto::{CryptoSuite as _, Identities, SecretBytes};
-    use e2ee_backup::vault::{ActiveRecord, Registration};
+    use e2ee_backup::internal::crypto::symbolic::{SymbolicFleetSecrets, SymbolicSuite};
+    use e2ee_backup::internal::crypto::{CryptoSuite as _, Identities, SecretBytes};
+    use e2ee_backup::internal::vault::{ActiveRecord, Registration};
     use e2ee_backup::{AccountId, FleetId};
 
     use crate::rng::CounterRng;

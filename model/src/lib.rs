@@ -2,7 +2,7 @@
 //!
 //! It drives the crate's real [`e2ee_backup::Client`], [`e2ee_backup::Relay`] and
 //! [`e2ee_backup::VaultReplica`] with the symbolic crypto suite
-//! ([`e2ee_backup::crypto::symbolic`]) over a lossy, duplicating, reordering network with vault
+//! ([`e2ee_backup::internal::crypto::symbolic`]) over a lossy, duplicating, reordering network with vault
 //! crashes and restarts, and checks INV-ATTEMPTS, INV-DISCLOSE, lockout permanence and
 //! INV-DURABLE exhaustively on small configurations ([`config::ModelConfig::named`]).
 //! [`replicated`] does the same for the replicated vault (3 or 5 real replicas running

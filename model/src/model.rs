@@ -9,11 +9,11 @@
 
 use std::collections::BTreeMap;
 
-use e2ee_backup::client::{ClientConfig, ClientOutcome, ClientOutput};
-use e2ee_backup::crypto::symbolic::{SymbolicFleetSecrets, SymbolicSuite, inspect};
-use e2ee_backup::relay::{ConnectionId, RelayConfig, RelayOutput};
-use e2ee_backup::vault::{AccountRecord, RecordState, VaultFault, VaultOutput};
-use e2ee_backup::wire::{Reply, ReplyBody, VaultReply};
+use e2ee_backup::internal::client::{ClientConfig, ClientOutcome, ClientOutput};
+use e2ee_backup::internal::crypto::symbolic::{SymbolicFleetSecrets, SymbolicSuite, inspect};
+use e2ee_backup::internal::relay::{ConnectionId, RelayConfig, RelayOutput};
+use e2ee_backup::internal::vault::{AccountRecord, RecordState, VaultFault, VaultOutput};
+use e2ee_backup::internal::wire::{Reply, ReplyBody, VaultReply};
 use e2ee_backup::{AccountId, BackupKey, Client, CryptoSuite, FleetId, Relay, VaultReplica};
 use stateright::{Model, Property};
 

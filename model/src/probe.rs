@@ -5,9 +5,9 @@
 //! would go on to `RegisterFinish`.
 
 use e2ee_backup::AccountId;
-use e2ee_backup::crypto::symbolic::SymbolicSuite;
-use e2ee_backup::crypto::{CryptoSuite as _, FleetPublicKeys};
-use e2ee_backup::wire::{ClientRequest, Request, RequestKind, request_aad};
+use e2ee_backup::internal::crypto::symbolic::SymbolicSuite;
+use e2ee_backup::internal::crypto::{CryptoSuite as _, FleetPublicKeys};
+use e2ee_backup::internal::wire::{ClientRequest, Request, RequestKind, request_aad};
 
 use crate::rng::CounterRng;
 

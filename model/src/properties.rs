@@ -6,7 +6,7 @@
 //! model, and each model picks its list (`Model::properties`) from the constructors here and
 //! adds the ones only it can judge.
 
-use e2ee_backup::consensus::Ballot;
+use e2ee_backup::internal::consensus::Ballot;
 use stateright::{Model, Property};
 
 use crate::challenges::ChallengeLog;

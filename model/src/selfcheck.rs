@@ -2,11 +2,11 @@
 
 use std::time::Instant;
 
-use e2ee_backup::client::{ClientConfig, ClientOutcome, ClientOutput};
-use e2ee_backup::crypto::real::{ProductionFleetSecrets, ProductionSuite};
-use e2ee_backup::relay::{RelayConfig, RelayOutput};
-use e2ee_backup::stream::{DEFAULT_SEGMENT_SIZE, StreamError, open_to_vec, seal_to_vec};
-use e2ee_backup::vault::VaultOutput;
+use e2ee_backup::internal::client::{ClientConfig, ClientOutcome, ClientOutput};
+use e2ee_backup::internal::crypto::real::{ProductionFleetSecrets, ProductionSuite};
+use e2ee_backup::internal::relay::{RelayConfig, RelayOutput};
+use e2ee_backup::internal::stream::{DEFAULT_SEGMENT_SIZE, StreamError, open_to_vec, seal_to_vec};
+use e2ee_backup::internal::vault::VaultOutput;
 use e2ee_backup::{
     AccountId, BackupKey, Client, CryptoSuite, FleetId, RecoveryKey, RecoveryKeyError, Relay, Typo,
     VaultReplica,

@@ -4,10 +4,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use e2ee_backup::client::ClientOutcome;
-use e2ee_backup::crypto::symbolic::SymbolicSuite;
-use e2ee_backup::relay::ConnectionId;
-use e2ee_backup::wire::{ClientReply, ClientRequest, ReplyBody};
+use e2ee_backup::internal::client::ClientOutcome;
+use e2ee_backup::internal::crypto::symbolic::SymbolicSuite;
+use e2ee_backup::internal::relay::ConnectionId;
+use e2ee_backup::internal::wire::{ClientReply, ClientRequest, ReplyBody};
 use e2ee_backup::{Client, Relay, VaultReplica};
 
 use crate::challenges::ChallengeLog;

@@ -4,8 +4,10 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use e2ee_backup::client::{Client, ClientError, ClientOutcome, ClientOutput, OperationId};
-use e2ee_backup::rng::Compat;
+use e2ee_backup::internal::client::{
+    Client, ClientError, ClientOutcome, ClientOutput, OperationId,
+};
+use e2ee_backup::internal::rng::Compat;
 use rustls::pki_types::ServerName;
 use tokio::io::{ReadHalf, WriteHalf};
 use tokio::net::TcpStream;

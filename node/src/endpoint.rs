@@ -11,8 +11,8 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use e2ee_backup::client::{Client, ClientConfig, ClientOutcome};
-use e2ee_backup::crypto::FleetPublicKeys;
+use e2ee_backup::internal::client::{Client, ClientConfig, ClientOutcome};
+use e2ee_backup::internal::crypto::FleetPublicKeys;
 use e2ee_backup::{AccountId, BackupKey};
 
 use crate::client_link::{ClientLink, LinkError};

@@ -7,9 +7,9 @@
 //! sealed messages to send), the time, and randomness. In production this module runs inside
 //! the HSM and the host talks to it over the HSM's own interface.
 
-use e2ee_backup::consensus::{Config, ReplicaId};
-use e2ee_backup::drops::DropCounts;
-use e2ee_backup::vault::{
+use e2ee_backup::internal::consensus::{Config, ReplicaId};
+use e2ee_backup::internal::drops::DropCounts;
+use e2ee_backup::internal::vault::{
     ConsensusStore, ReplicaPlace, StartKind, VaultOutput, VaultReplica, open_disk,
 };
 use rand_core::{CryptoRng, RngCore};

@@ -43,9 +43,9 @@ pub mod token;
 pub mod trust;
 
 /// The crypto suite every host and client of this crate runs (Argon2id key stretching).
-pub type Suite = e2ee_backup::crypto::real::ProductionSuite;
+pub type Suite = e2ee_backup::internal::crypto::real::ProductionSuite;
 /// The fleet secrets of [`Suite`].
-pub type FleetSecrets = e2ee_backup::crypto::real::ProductionFleetSecrets;
+pub type FleetSecrets = e2ee_backup::internal::crypto::real::ProductionFleetSecrets;
 
 /// Milliseconds on a monotonic clock since `start` (the time the core is told).
 pub fn elapsed_ms(start: std::time::Instant) -> u64 {
@@ -53,6 +53,7 @@ pub fn elapsed_ms(start: std::time::Instant) -> u64 {
 }
 
 /// The OS RNG as the `rand_core` 0.6 RNG the core takes.
-pub fn os_rng() -> e2ee_backup::rng::Compat<rand::rand_core::UnwrapErr<rand::rngs::SysRng>> {
-    e2ee_backup::rng::Compat(rand::rand_core::UnwrapErr(rand::rngs::SysRng))
+pub fn os_rng() -> e2ee_backup::internal::rng::Compat<rand::rand_core::UnwrapErr<rand::rngs::SysRng>>
+{
+    e2ee_backup::internal::rng::Compat(rand::rand_core::UnwrapErr(rand::rngs::SysRng))
 }

@@ -14,7 +14,7 @@ use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};
 
 use e2ee_backup::AccountId;
-use e2ee_backup::relay::{Relay, RelayConfig, RelayOutput};
+use e2ee_backup::internal::relay::{Relay, RelayConfig, RelayOutput};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tracing::{debug, info};

@@ -17,9 +17,9 @@ use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};
 
-use e2ee_backup::consensus::{Config, ReplicaId};
-use e2ee_backup::vault::{DurableSlot, VaultOutput};
-use e2ee_backup::wire::{VaultReply, VaultRequest};
+use e2ee_backup::internal::consensus::{Config, ReplicaId};
+use e2ee_backup::internal::vault::{DurableSlot, VaultOutput};
+use e2ee_backup::internal::wire::{VaultReply, VaultRequest};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tracing::{debug, error, info, warn};
@@ -99,7 +99,7 @@ pub async fn run(
     let storage = Storage::open(&config.data_dir.join("replica.redb"))?;
     let trust = match (config.mode, &config.trusted_cell) {
         (Mode::Durable, Some(path)) => NodeTrust::Durable(FileTrustedState::new(path)),
-        _ => NodeTrust::Volatile(e2ee_backup::vault::VolatileTrust),
+        _ => NodeTrust::Volatile(e2ee_backup::internal::vault::VolatileTrust),
     };
     let ids = config
         .peers

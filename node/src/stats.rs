@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use e2ee_backup::drops::{DropCounts, DropReason};
+use e2ee_backup::internal::drops::{DropCounts, DropReason};
 
 /// What the host itself dropped or refused (the core counts the rest, [`DropCounts`]).
 #[derive(Debug, Default)]

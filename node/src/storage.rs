@@ -13,7 +13,7 @@
 use std::path::Path;
 
 use e2ee_backup::AccountId;
-use e2ee_backup::vault::DurableSlot;
+use e2ee_backup::internal::vault::DurableSlot;
 use redb::{Database, ReadableDatabase as _, ReadableTable as _, TableDefinition};
 
 const SLOTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("slots");

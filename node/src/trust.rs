@@ -10,7 +10,9 @@
 
 use std::path::{Path, PathBuf};
 
-use e2ee_backup::vault::{DurableOrVolatile, TrustedCell, TrustedState, TrustedStateError};
+use e2ee_backup::internal::vault::{
+    DurableOrVolatile, TrustedCell, TrustedState, TrustedStateError,
+};
 
 use crate::files;
 

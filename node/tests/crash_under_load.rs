@@ -14,7 +14,7 @@ use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
 use e2ee_backup::BackupKey;
-use e2ee_backup::client::ClientOutcome;
+use e2ee_backup::internal::client::ClientOutcome;
 use rand_core::RngCore as _;
 
 use support::*;

@@ -2,8 +2,8 @@
 //! on arbitrary input; and each accepts its own encoding back.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use e2ee_backup::crypto::FleetPublicKeys;
-use e2ee_backup::vault::TrustedCell;
+use e2ee_backup::internal::crypto::FleetPublicKeys;
+use e2ee_backup::internal::vault::TrustedCell;
 use e2ee_backup_node::files::ReplicaSecrets;
 use e2ee_backup_node::token::TokenKey;
 use e2ee_backup_node::{FleetSecrets, frame, storage, trust};

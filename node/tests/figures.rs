@@ -12,7 +12,7 @@ use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
 use e2ee_backup::BackupKey;
-use e2ee_backup::client::ClientOutcome;
+use e2ee_backup::internal::client::ClientOutcome;
 use e2ee_backup_node::client_link::ClientLink;
 use e2ee_backup_node::config::Mode;
 

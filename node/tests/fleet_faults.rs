@@ -15,7 +15,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use e2ee_backup::client::{Client, ClientOutcome};
+use e2ee_backup::internal::client::{Client, ClientOutcome};
 use e2ee_backup::{AccountId, BackupKey};
 use e2ee_backup_node::Suite;
 use e2ee_backup_node::client_link::{ClientLink, LinkError};

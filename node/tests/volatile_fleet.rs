@@ -9,7 +9,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use e2ee_backup::BackupKey;
-use e2ee_backup::client::ClientOutcome;
+use e2ee_backup::internal::client::ClientOutcome;
 use e2ee_backup_node::config::Mode;
 
 use support::*;

@@ -22,12 +22,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use e2ee_backup::client::ClientOutcome;
-use e2ee_backup::crypto::real::{InsecureFastFleetSecrets, InsecureFastSuite};
-use e2ee_backup::crypto::{CryptoSuite as _, SecretBytes};
-use e2ee_backup::ids::AccountId;
-use e2ee_backup::vault::ticket_aad;
-use e2ee_backup::wire::{
+use e2ee_backup::internal::client::ClientOutcome;
+use e2ee_backup::internal::crypto::real::{InsecureFastFleetSecrets, InsecureFastSuite};
+use e2ee_backup::internal::crypto::{CryptoSuite as _, SecretBytes};
+use e2ee_backup::internal::ids::AccountId;
+use e2ee_backup::internal::vault::ticket_aad;
+use e2ee_backup::internal::wire::{
     LoginId, RecordStatus, Reply, ReplyBody, Request, VaultReply, VaultRequest, reply_aad,
     request_aad,
 };
@@ -987,7 +987,7 @@ mod tests {
         let (mut oracle, account) = oracle_with_registration();
         let reply = VaultReply {
             route_id: 7,
-            kind: e2ee_backup::wire::RequestKind::Status,
+            kind: e2ee_backup::internal::wire::RequestKind::Status,
             body: ReplyBody::Sealed(vec![0; 48]),
         }
         .encode();

@@ -37,7 +37,7 @@
 //! 5 ms, think time (between operations, not inside one), and retries. A wait below the floor
 //! means the definition is wrong; the report counts such operations ("below floor", 0 expected).
 
-use e2ee_backup::wire::RequestKind;
+use e2ee_backup::internal::wire::RequestKind;
 
 use crate::network::{DATACENTERS, DISK_WRITE_MS, Dc, LATENCY_MS, PHONE_LATENCY_MS_MIN};
 use crate::workload::{Running, Served, TRIES_MAX};

@@ -1,8 +1,8 @@
 //! Seeds: one `u64` master seed drives the whole run; each subsystem gets its own ChaCha20 RNG
 //! derived from the master seed and a label, so adding draws in one subsystem never shifts another.
 
-use e2ee_backup::crypto::real::InsecureFastFleetSecrets;
-use e2ee_backup::ids::FleetId;
+use e2ee_backup::internal::crypto::real::InsecureFastFleetSecrets;
+use e2ee_backup::internal::ids::FleetId;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use sha2::{Digest as _, Sha256};

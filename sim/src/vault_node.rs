@@ -29,15 +29,15 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use e2ee_backup::consensus::{Config, FaultInjection, ReplicaId};
-use e2ee_backup::crypto::real::{InsecureFastFleetSecrets, InsecureFastSuite};
-use e2ee_backup::drops::DropCounts;
-use e2ee_backup::ids::AccountId;
-use e2ee_backup::vault::{
+use e2ee_backup::internal::consensus::{Config, FaultInjection, ReplicaId};
+use e2ee_backup::internal::crypto::real::{InsecureFastFleetSecrets, InsecureFastSuite};
+use e2ee_backup::internal::drops::DropCounts;
+use e2ee_backup::internal::ids::AccountId;
+use e2ee_backup::internal::vault::{
     ConsensusStore, DurableSlot, MemoryOrVolatileTrust, OpenedDisk, ReplicaPlace, StartKind,
     VaultFault, VaultOutput, VaultReplica, open_disk,
 };
-use e2ee_backup::wire::{VaultReply, VaultRequest};
+use e2ee_backup::internal::wire::{VaultReply, VaultRequest};
 use rand_chacha::ChaCha20Rng;
 
 use crate::network::Dc;
@@ -121,7 +121,7 @@ pub enum TrustMode {
     /// reach): a restart trusts the disk only if the cell vouches for it.
     #[default]
     Durable,
-    /// No trusted NVRAM ([`VolatileTrust`](e2ee_backup::vault::VolatileTrust)): nothing on the disk is trusted, every start is an
+    /// No trusted NVRAM ([`VolatileTrust`](e2ee_backup::internal::vault::VolatileTrust)): nothing on the disk is trusted, every start is an
     /// amnesia recovery.
     Volatile,
 }

@@ -10,12 +10,12 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use e2ee_backup::BackupKey;
-use e2ee_backup::client::{Client, ClientConfig, ClientOutcome, OperationId};
-use e2ee_backup::crypto::real::InsecureFastSuite;
-use e2ee_backup::crypto::{CryptoSuite as _, FleetPublicKeys};
-use e2ee_backup::ids::AccountId;
-use e2ee_backup::stream::{open_to_vec, seal_to_vec};
-use e2ee_backup::wire::{ClientRequest, Request, RequestKind, request_aad};
+use e2ee_backup::internal::client::{Client, ClientConfig, ClientOutcome, OperationId};
+use e2ee_backup::internal::crypto::real::InsecureFastSuite;
+use e2ee_backup::internal::crypto::{CryptoSuite as _, FleetPublicKeys};
+use e2ee_backup::internal::ids::AccountId;
+use e2ee_backup::internal::stream::{open_to_vec, seal_to_vec};
+use e2ee_backup::internal::wire::{ClientRequest, Request, RequestKind, request_aad};
 
 use rand_chacha::ChaCha20Rng;
 use rand_core::RngCore as _;

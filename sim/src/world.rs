@@ -1,15 +1,15 @@
 //! The world and its core loop: datacenters, relays, vault nodes and users exchange messages
 //! through the simulated network, driven by one event queue and one seed.
 
-use e2ee_backup::client::ClientOutput;
-use e2ee_backup::crypto::CryptoSuite as _;
-use e2ee_backup::crypto::real::InsecureFastSuite;
-use e2ee_backup::relay::{FirstReplica, Relay, RelayConfig, RelayOutput};
-use e2ee_backup::wire::ClientRequest;
+use e2ee_backup::internal::client::ClientOutput;
+use e2ee_backup::internal::crypto::CryptoSuite as _;
+use e2ee_backup::internal::crypto::real::InsecureFastSuite;
+use e2ee_backup::internal::relay::{FirstReplica, Relay, RelayConfig, RelayOutput};
+use e2ee_backup::internal::wire::ClientRequest;
 
-use e2ee_backup::vault::LinkEnvelope;
-use e2ee_backup::vault::replica_link::link_aad;
-use e2ee_backup::wire::{ClientReply, VaultRequest};
+use e2ee_backup::internal::vault::LinkEnvelope;
+use e2ee_backup::internal::vault::replica_link::link_aad;
+use e2ee_backup::internal::wire::{ClientReply, VaultRequest};
 
 use crate::checkers::{
     INV_DURABLE, INV_LINEAR, INV_TAMPER, LIVE, Oracle, SIM_LIMIT, Violation, outcome_name, show,
@@ -394,7 +394,7 @@ fn reseal_request_flipped(bytes: &mut Vec<u8>, seed: u64, rng: &mut rand_chacha:
         return;
     };
     let fleet = fleet_secrets(seed);
-    let aad = e2ee_backup::wire::request_aad(&request.account, request.kind);
+    let aad = e2ee_backup::internal::wire::request_aad(&request.account, request.kind);
     let Ok(opened) = InsecureFastSuite.open_request(&fleet, &aad, &request.sealed) else {
         return;
     };
@@ -676,9 +676,11 @@ impl World {
     /// envelope is opened and sealed again with the link key the replica holds (a replica whose
     /// code, not its key, is corrupted).
     fn byzantine_rewrite(&mut self, bytes: Vec<u8>) -> Vec<u8> {
-        use e2ee_backup::consensus::PeerMessage;
-        use e2ee_backup::vault::ReplicaBody;
-        use e2ee_backup::vault::replica_wire::{decode_replica_message, encode_replica_message};
+        use e2ee_backup::internal::consensus::PeerMessage;
+        use e2ee_backup::internal::vault::ReplicaBody;
+        use e2ee_backup::internal::vault::replica_wire::{
+            decode_replica_message, encode_replica_message,
+        };
         let Ok(mut envelope) = LinkEnvelope::decode(&bytes) else {
             return bytes;
         };
@@ -699,7 +701,9 @@ impl World {
                 value: Some(record),
                 ..
             } => match &mut record.state {
-                e2ee_backup::vault::RecordState::Active(active) if active.attempts_used > 0 => {
+                e2ee_backup::internal::vault::RecordState::Active(active)
+                    if active.attempts_used > 0 =>
+                {
                     active.attempts_used = 0;
                 }
                 _ => return bytes,
@@ -1102,8 +1106,8 @@ impl World {
                 } => {
                     self.oracle
                         .observe_reply(self.now_ms, group, host_route, &bytes);
-                    if e2ee_backup::wire::VaultReply::decode(&bytes)
-                        .is_ok_and(|r| r.body == e2ee_backup::wire::ReplyBody::Rejected)
+                    if e2ee_backup::internal::wire::VaultReply::decode(&bytes)
+                        .is_ok_and(|r| r.body == e2ee_backup::internal::wire::ReplyBody::Rejected)
                     {
                         self.stats.rejected_replies += 1;
                     }
@@ -1410,7 +1414,7 @@ impl World {
         let Ok(request) = VaultRequest::decode(bytes) else {
             return;
         };
-        let group = e2ee_backup::relay::group_for(&request.account, self.size.groups);
+        let group = e2ee_backup::internal::relay::group_for(&request.account, self.size.groups);
         let replica = u8::try_from(draw_range(
             &mut self.extra_rng,
             0,

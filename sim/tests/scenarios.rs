@@ -338,9 +338,9 @@ fn the_replay_command_names_scenario_and_seed() {
 fn the_simulated_groups_run_the_deployment_default_with_regenesis_off() {
     // The figures describe what a deployment across datacenters runs: the simulator's group
     // configuration is `Config::across_datacenters`, except re-genesis (off in the simulator).
-    let replicas =
-        (0..e2ee_backup_sim::vault_node::REPLICAS_PER_GROUP).map(e2ee_backup::consensus::ReplicaId);
-    let mut deployment = e2ee_backup::consensus::Config::across_datacenters(replicas);
+    let replicas = (0..e2ee_backup_sim::vault_node::REPLICAS_PER_GROUP)
+        .map(e2ee_backup::internal::consensus::ReplicaId);
+    let mut deployment = e2ee_backup::internal::consensus::Config::across_datacenters(replicas);
     deployment.regenesis_after_ms = None;
     assert_eq!(e2ee_backup_sim::vault_node::group_config(), deployment);
 }

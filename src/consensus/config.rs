@@ -39,7 +39,7 @@ pub enum FailReason {
 }
 
 /// Deliberately broken behaviours, only for tests that prove the checkers can fail.
-/// Never use anything but [`FaultInjection::None`] outside tests.
+/// Never use anything but `FaultInjection::None` outside tests.
 #[doc(hidden)]
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub enum FaultInjection {
@@ -79,7 +79,7 @@ pub struct Config {
     pub max_rounds: u32,
     /// Ballot counters are reserved durably in blocks of this size (one meta write per block).
     pub counter_block: u64,
-    /// Entries per [`PeerMessage::CatchUp`] page.
+    /// Entries per `PeerMessage::CatchUp` page.
     pub catch_up_page: u32,
     /// Skip-Prepare (CASPaxos one-round-trip optimisation): each Accept also asks for a
     /// promise of the proposer's next ballot, so the proposer's next operation on the same key
@@ -92,7 +92,7 @@ pub struct Config {
     /// id, so that the lowest id goes first) runs a census; `None`: never. A group whose
     /// majority is impaired then starts again empty instead of staying unavailable.
     pub regenesis_after_ms: Option<u64>,
-    /// Test-only fault injection; [`FaultInjection::None`] in production.
+    /// Test-only fault injection; `FaultInjection::None` in production.
     #[doc(hidden)]
     pub fault: FaultInjection,
 }

@@ -20,7 +20,7 @@
 //! [`Replica::handle_timeout`]) and carries out [`Output`]s in order.
 //!
 //! ```
-//! use e2ee_backup::consensus::{Change, Config, Output, Replica, ReplicaId};
+//! use e2ee_backup::internal::consensus::{Change, Config, Output, Replica, ReplicaId};
 //!
 //! #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 //! struct Add(u32);

@@ -35,26 +35,26 @@ use crate::ids::FleetId;
 
 /// Token tags (one byte each; version 1 of the symbolic encoding).
 mod tag {
-    pub const HPKE_PUBLIC_KEY: u8 = 0x01;
-    pub const OPAQUE_PUBLIC_KEY: u8 = 0x02;
-    pub const REGISTRATION_REQUEST: u8 = 0x10;
-    pub const REGISTRATION_RESPONSE: u8 = 0x11;
-    pub const REGISTRATION_UPLOAD: u8 = 0x12;
-    pub const ENVELOPE: u8 = 0x13;
-    pub const EXPORT_KEY: u8 = 0x14;
-    pub const CREDENTIAL_REQUEST: u8 = 0x20;
-    pub const CREDENTIAL_RESPONSE: u8 = 0x21;
-    pub const SERVER_LOGIN: u8 = 0x22;
-    pub const SESSION_KEY: u8 = 0x23;
-    pub const CREDENTIAL_FINALIZATION: u8 = 0x24;
-    pub const REPLY_KEY: u8 = 0x30;
-    pub const REQUEST: u8 = 0x31;
-    pub const REPLY: u8 = 0x32;
-    pub const WRAPPED_KEY: u8 = 0x40;
-    pub const RELEASE: u8 = 0x41;
-    pub const STORAGE: u8 = 0x42;
-    pub const OPRF_SEED: u8 = 0x50;
-    pub const OPRF_KEY: u8 = 0x51;
+    pub(super) const HPKE_PUBLIC_KEY: u8 = 0x01;
+    pub(super) const OPAQUE_PUBLIC_KEY: u8 = 0x02;
+    pub(super) const REGISTRATION_REQUEST: u8 = 0x10;
+    pub(super) const REGISTRATION_RESPONSE: u8 = 0x11;
+    pub(super) const REGISTRATION_UPLOAD: u8 = 0x12;
+    pub(super) const ENVELOPE: u8 = 0x13;
+    pub(super) const EXPORT_KEY: u8 = 0x14;
+    pub(super) const CREDENTIAL_REQUEST: u8 = 0x20;
+    pub(super) const CREDENTIAL_RESPONSE: u8 = 0x21;
+    pub(super) const SERVER_LOGIN: u8 = 0x22;
+    pub(super) const SESSION_KEY: u8 = 0x23;
+    pub(super) const CREDENTIAL_FINALIZATION: u8 = 0x24;
+    pub(super) const REPLY_KEY: u8 = 0x30;
+    pub(super) const REQUEST: u8 = 0x31;
+    pub(super) const REPLY: u8 = 0x32;
+    pub(super) const WRAPPED_KEY: u8 = 0x40;
+    pub(super) const RELEASE: u8 = 0x41;
+    pub(super) const STORAGE: u8 = 0x42;
+    pub(super) const OPRF_SEED: u8 = 0x50;
+    pub(super) const OPRF_KEY: u8 = 0x51;
 }
 
 /// The symbolic suite. Zero-sized; every method is a pure function of its inputs and the RNG.

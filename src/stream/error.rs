@@ -14,7 +14,7 @@ pub enum StreamError {
     TruncatedHeader,
     /// A header was decoded from a slice longer than [`HEADER_LEN`](super::HEADER_LEN).
     TrailingData,
-    /// The first 8 bytes are not [`MAGIC`](super::MAGIC): this is not a backup stream.
+    /// The first 8 bytes are not `MAGIC`: this is not a backup stream.
     BadMagic,
     /// The header names a format version this library does not implement.
     UnsupportedVersion(u16),

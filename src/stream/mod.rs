@@ -19,7 +19,7 @@
 //!
 //! ```
 //! use e2ee_backup::BackupKey;
-//! use e2ee_backup::stream::{open_to_vec, seal_to_vec};
+//! use e2ee_backup::{open_to_vec, seal_to_vec};
 //! use rand_chacha::ChaCha20Rng;
 //! use rand_core::SeedableRng;
 //!
@@ -27,7 +27,7 @@
 //! let key = BackupKey::generate(&mut rng);
 //! let file = seal_to_vec(&key, 64 * 1024, b"chat history", &mut rng)?;
 //! assert_eq!(open_to_vec(&key, &file)?, b"chat history");
-//! # Ok::<(), e2ee_backup::stream::StreamError>(())
+//! # Ok::<(), e2ee_backup::StreamError>(())
 //! ```
 
 mod backend;

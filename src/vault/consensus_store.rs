@@ -147,7 +147,7 @@ impl<T: TrustedState> ConsensusStore<T> {
         }))
     }
 
-    /// A member of a brand-new group (see [`Replica::new`]); starts a new era in `trusted`.
+    /// A member of a brand-new group (see `Replica::new`); starts a new era in `trusted`.
     pub fn new(
         group: u32,
         id: ReplicaId,
@@ -173,7 +173,7 @@ impl<T: TrustedState> ConsensusStore<T> {
     /// Restarts replica `id` (SPEC.md "Rollback"): from `image`, the writes its host's disk
     /// offers, only if the trusted state vouches that they are the latest (durable mode and
     /// every write of the current era present at its latest version, with a meta); otherwise as
-    /// an amnesiac (see [`Replica::recover_amnesiac`]), in a new era. In volatile mode every
+    /// an amnesiac (see `Replica::recover_amnesiac`), in a new era. In volatile mode every
     /// start is an amnesia recovery. See [`ConsensusStore::start_kind`].
     pub fn start(
         group: u32,
@@ -243,7 +243,7 @@ impl<T: TrustedState> ConsensusStore<T> {
     }
 
     /// Restarts without durable state (a lost disk): fences and catches up before voting (see
-    /// [`Replica::recover_amnesiac`]); starts a new era in `trusted`.
+    /// `Replica::recover_amnesiac`); starts a new era in `trusted`.
     pub fn recover_amnesiac(
         group: u32,
         id: ReplicaId,

@@ -1,6 +1,6 @@
 //! The vault replica state machine (SPEC.md "Vault protocol").
 //!
-//! Inputs: [`VaultReplica::handle_relay_message`] (bytes of a [`VaultRequest`] from a relay) and
+//! Inputs: [`VaultReplica::handle_relay_message`] (bytes of a `VaultRequest` from a relay) and
 //! [`VaultReplica::restore_record`] (start-up); a replicated vault (over a
 //! [`ConsensusStore`](super::ConsensusStore)) also takes [`VaultReplica::handle_replica_message`]
 //! and [`VaultReplica::handle_timeout`] (when [`VaultReplica::poll_timeout`] says) and is started
@@ -49,7 +49,7 @@ pub enum VaultOutput {
         /// The record, sealed.
         sealed_record: Vec<u8>,
     },
-    /// Send these bytes (an encoded [`VaultReply`]) to the relay.
+    /// Send these bytes (an encoded `VaultReply`) to the relay.
     ReplyToRelay {
         /// The encoded reply.
         bytes: Vec<u8>,
@@ -251,8 +251,8 @@ impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
         Ok(())
     }
 
-    /// Handles the bytes of a [`VaultRequest`] from a relay. Undecodable bytes are dropped; a
-    /// request that does not open for the relay's account gets [`ReplyBody::Rejected`] and
+    /// Handles the bytes of a `VaultRequest` from a relay. Undecodable bytes are dropped; a
+    /// request that does not open for the relay's account gets `ReplyBody::Rejected` and
     /// changes nothing.
     pub fn handle_relay_message(
         &mut self,

@@ -91,7 +91,7 @@ pub enum StoreEvent {
 
 /// Applies record changes, linearizably per account.
 pub trait RecordStore {
-    /// Submits a change; its outcome arrives later as [`StoreEvent::Completed`].
+    /// Submits a change; its outcome arrives later as `StoreEvent::Completed`.
     fn submit(&mut self, ticket: Ticket, account: AccountId, change: RecordChange);
     /// The next event, if any.
     fn poll_event(&mut self) -> Option<StoreEvent>;

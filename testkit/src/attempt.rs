@@ -10,12 +10,12 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use e2ee_backup::BackupKey;
-use e2ee_backup::client::{Client, ClientConfig, ClientOutcome, ClientOutput};
-use e2ee_backup::crypto::CryptoSuite;
-use e2ee_backup::crypto::real::InsecureFastOpaque;
-use e2ee_backup::ids::{AccountId, FleetId};
-use e2ee_backup::vault::{VaultOutput, VaultReplica};
-use e2ee_backup::wire::{ClientReply, ClientRequest, VaultReply, VaultRequest};
+use e2ee_backup::internal::client::{Client, ClientConfig, ClientOutcome, ClientOutput};
+use e2ee_backup::internal::crypto::CryptoSuite;
+use e2ee_backup::internal::crypto::real::InsecureFastOpaque;
+use e2ee_backup::internal::ids::{AccountId, FleetId};
+use e2ee_backup::internal::vault::{VaultOutput, VaultReplica};
+use e2ee_backup::internal::wire::{ClientReply, ClientRequest, VaultReply, VaultRequest};
 use opaque_ke::{
     ClientLogin, ClientLoginFinishParameters, ClientRegistration,
     ClientRegistrationFinishParameters, CredentialFinalization, CredentialRequest,

@@ -13,18 +13,20 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
 use e2ee_backup::BackupKey;
-use e2ee_backup::client::{Client, ClientConfig, ClientOutcome, ClientOutput, OperationId};
-use e2ee_backup::consensus::{Ballot, Config, FaultInjection, PeerMessage, ReplicaId};
-use e2ee_backup::crypto::CryptoSuite;
-use e2ee_backup::crypto::real::{InsecureFastFleetSecrets, InsecureFastSuite};
-use e2ee_backup::ids::AccountId;
-use e2ee_backup::relay::{ConnectionId, Relay, RelayConfig, RelayOutput};
-use e2ee_backup::vault::{
+use e2ee_backup::internal::client::{
+    Client, ClientConfig, ClientOutcome, ClientOutput, OperationId,
+};
+use e2ee_backup::internal::consensus::{Ballot, Config, FaultInjection, PeerMessage, ReplicaId};
+use e2ee_backup::internal::crypto::CryptoSuite;
+use e2ee_backup::internal::crypto::real::{InsecureFastFleetSecrets, InsecureFastSuite};
+use e2ee_backup::internal::ids::AccountId;
+use e2ee_backup::internal::relay::{ConnectionId, Relay, RelayConfig, RelayOutput};
+use e2ee_backup::internal::vault::{
     AccountRecord, ChangeOutcome, ConsensusStore, DurableSlot, Lineage, MemoryOrVolatileTrust,
     RecordChange, RecordStore, ReplicaBody, ReplicaMessage, ReplicaPlace, StoreEvent, Ticket,
     VaultOutput, VaultReplica, open_disk,
 };
-use e2ee_backup::wire::{
+use e2ee_backup::internal::wire::{
     Reply, ReplyBody, Request, RequestKind, VaultReply, VaultRequest, reply_aad, request_aad,
 };
 use rand_chacha::ChaCha20Rng;
@@ -387,7 +389,7 @@ impl Cluster {
         let relay = Relay::new(RelayConfig {
             bucket_capacity: 10_000,
             replicas_per_group: REPLICAS,
-            first_replica: e2ee_backup::relay::FirstReplica::Fixed(0),
+            first_replica: e2ee_backup::internal::relay::FirstReplica::Fixed(0),
             vault_retry_ms: 700,
             vault_sends_max: 4,
             ..RelayConfig::default()
@@ -760,7 +762,7 @@ impl Cluster {
         let Some((account, key)) = self.oracle.route_keys.get(&reply.route_id) else {
             return;
         };
-        let key = e2ee_backup::crypto::SecretBytes::new(key.clone());
+        let key = e2ee_backup::internal::crypto::SecretBytes::new(key.clone());
         let plain = self
             .suite
             .open_reply(&key, &reply_aad(reply.kind), sealed)

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use e2ee_backup::consensus::{
+use e2ee_backup::internal::consensus::{
     Ballot, Change, Config, DurableState, DurableWrite, FailReason, FaultInjection, OpId, Output,
     PeerMessage, Replica, ReplicaId,
 };

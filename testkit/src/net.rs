@@ -7,13 +7,15 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use e2ee_backup::client::{Client, ClientConfig, ClientOutcome, ClientOutput, OperationId};
-use e2ee_backup::crypto::CryptoSuite;
-use e2ee_backup::crypto::real::InsecureFastSuite;
-use e2ee_backup::ids::AccountId;
-use e2ee_backup::relay::{ConnectionId, Relay, RelayConfig, RelayOutput};
-use e2ee_backup::vault::{VaultOutput, VaultReplica};
-use e2ee_backup::wire::{
+use e2ee_backup::internal::client::{
+    Client, ClientConfig, ClientOutcome, ClientOutput, OperationId,
+};
+use e2ee_backup::internal::crypto::CryptoSuite;
+use e2ee_backup::internal::crypto::real::InsecureFastSuite;
+use e2ee_backup::internal::ids::AccountId;
+use e2ee_backup::internal::relay::{ConnectionId, Relay, RelayConfig, RelayOutput};
+use e2ee_backup::internal::vault::{VaultOutput, VaultReplica};
+use e2ee_backup::internal::wire::{
     Reply, ReplyBody, Request, VaultReply, VaultRequest, reply_aad, request_aad,
 };
 use rand_chacha::ChaCha20Rng;
@@ -223,7 +225,7 @@ impl<S: CryptoSuite + Copy> Net<S> {
         let Some((account, _, key)) = self.oracle.requests.get(&reply.route_id) else {
             return;
         };
-        let key = e2ee_backup::crypto::SecretBytes::new(key.clone());
+        let key = e2ee_backup::internal::crypto::SecretBytes::new(key.clone());
         let plain = self
             .suite
             .open_reply(&key, &reply_aad(reply.kind), sealed)
@@ -360,10 +362,10 @@ impl<S: CryptoSuite + Copy> Net<S> {
             panic!("the recovery sent nothing")
         };
         assert_eq!(
-            e2ee_backup::wire::ClientRequest::decode(&bytes)
+            e2ee_backup::internal::wire::ClientRequest::decode(&bytes)
                 .unwrap()
                 .kind,
-            e2ee_backup::wire::RequestKind::Status
+            e2ee_backup::internal::wire::RequestKind::Status
         );
         let now = self.now_ms;
         self.relay.handle_client_message(now, connection, &bytes);

@@ -3,7 +3,9 @@
 use std::io::{self, Read};
 
 use e2ee_backup::BackupKey;
-use e2ee_backup::stream::{SegmentOpener, StreamError, StreamReader, open_to_vec, seal_to_vec};
+use e2ee_backup::internal::stream::{
+    SegmentOpener, StreamError, StreamReader, open_to_vec, seal_to_vec,
+};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 

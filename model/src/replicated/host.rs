@@ -1,15 +1,15 @@
 //! Hosts of the replicated model: carrying out a replica's outputs (with crash points), the
 //! relay hop, restarts, and what the history observes at the group's boundary.
 
-use e2ee_backup::consensus::ReplicaId;
-use e2ee_backup::crypto::symbolic::{SymbolicSuite, inspect};
-use e2ee_backup::relay::{ConnectionId, RelayOutput};
-use e2ee_backup::vault::replica_wire::decode_replica_write;
-use e2ee_backup::vault::{
+use e2ee_backup::internal::consensus::ReplicaId;
+use e2ee_backup::internal::crypto::symbolic::{SymbolicSuite, inspect};
+use e2ee_backup::internal::relay::{ConnectionId, RelayOutput};
+use e2ee_backup::internal::vault::replica_wire::decode_replica_write;
+use e2ee_backup::internal::vault::{
     ConsensusStore, OwnedTrustedState, RecordState, ReplicaPlace, ReplicaWrite, VaultFault,
     VaultOutput, VaultReplica, open_disk,
 };
-use e2ee_backup::wire::{ClientReply, Reply, ReplyBody, VaultReply};
+use e2ee_backup::internal::wire::{ClientReply, Reply, ReplyBody, VaultReply};
 use stateright::semantics::ConsistencyTester;
 
 use super::spec::SpecRet;
@@ -326,8 +326,8 @@ fn spec_ret(reply: &Reply) -> Option<SpecRet> {
 /// Skip-Prepare configurations: an `Accept` at a ballot that an earlier `Accept` announced as
 /// its `next` skipped phase 1 (next ballots are fresh: no `Prepare` ever named them).
 fn observe_accept(state: &mut ReplicatedState, bytes: &[u8]) {
-    use e2ee_backup::consensus::PeerMessage;
-    use e2ee_backup::vault::ReplicaBody;
+    use e2ee_backup::internal::consensus::PeerMessage;
+    use e2ee_backup::internal::vault::ReplicaBody;
     let Some(message) = super::state::peer_message(bytes) else {
         return;
     };

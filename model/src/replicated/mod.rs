@@ -19,12 +19,12 @@ mod host;
 
 use std::collections::BTreeMap;
 
-use e2ee_backup::client::{ClientConfig, ClientOutcome, ClientOutput};
-use e2ee_backup::consensus::{Config, FaultInjection, ReplicaId};
-use e2ee_backup::crypto::symbolic::{SymbolicFleetSecrets, SymbolicSuite};
-use e2ee_backup::relay::{ConnectionId, FirstReplica, RelayConfig};
-use e2ee_backup::vault::{ConsensusStore, DurableSlot, OwnedTrustedState};
-use e2ee_backup::wire::{ClientRequest, RequestKind};
+use e2ee_backup::internal::client::{ClientConfig, ClientOutcome, ClientOutput};
+use e2ee_backup::internal::consensus::{Config, FaultInjection, ReplicaId};
+use e2ee_backup::internal::crypto::symbolic::{SymbolicFleetSecrets, SymbolicSuite};
+use e2ee_backup::internal::relay::{ConnectionId, FirstReplica, RelayConfig};
+use e2ee_backup::internal::vault::{ConsensusStore, DurableSlot, OwnedTrustedState};
+use e2ee_backup::internal::wire::{ClientRequest, RequestKind};
 use e2ee_backup::{AccountId, BackupKey, Client, CryptoSuite, FleetId, Relay};
 use stateright::semantics::{ConsistencyTester, LinearizabilityTester};
 use stateright::{Model, Property};

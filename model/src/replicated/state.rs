@@ -5,14 +5,14 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 
-use e2ee_backup::consensus::Ballot;
-use e2ee_backup::crypto::symbolic::{SymbolicSuite, inspect};
-use e2ee_backup::relay::ConnectionId;
-use e2ee_backup::vault::replica_wire::decode_replica_message;
-use e2ee_backup::vault::{
+use e2ee_backup::internal::consensus::Ballot;
+use e2ee_backup::internal::crypto::symbolic::{SymbolicSuite, inspect};
+use e2ee_backup::internal::relay::ConnectionId;
+use e2ee_backup::internal::vault::replica_wire::decode_replica_message;
+use e2ee_backup::internal::vault::{
     ConsensusStore, DurableSlot, LinkEnvelope, OwnedTrustedState, ReplicaMessage,
 };
-use e2ee_backup::wire::{ClientReply, ClientRequest};
+use e2ee_backup::internal::wire::{ClientReply, ClientRequest};
 use e2ee_backup::{Relay, VaultReplica};
 use stateright::semantics::LinearizabilityTester;
 
@@ -103,8 +103,8 @@ pub fn peer_message(bytes: &[u8]) -> Option<ReplicaMessage> {
 }
 
 fn peer_name(message: &ReplicaMessage) -> String {
-    use e2ee_backup::consensus::PeerMessage;
-    use e2ee_backup::vault::ReplicaBody;
+    use e2ee_backup::internal::consensus::PeerMessage;
+    use e2ee_backup::internal::vault::ReplicaBody;
     let ballot = |b: &Ballot| format!("({},{},{})", b.epoch, b.counter, b.replica.0);
     let peer = match &message.body {
         ReplicaBody::Peer(peer) => peer,

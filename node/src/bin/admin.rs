@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode};
 
 use clap::{Parser, Subcommand};
-use e2ee_backup::client::ClientOutcome;
+use e2ee_backup::internal::client::ClientOutcome;
 use e2ee_backup::{AccountId, BackupKey, RecoveryKey};
 use e2ee_backup_node::cli;
 use e2ee_backup_node::config::Mode;

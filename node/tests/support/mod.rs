@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use e2ee_backup::client::{Client, ClientConfig, ClientOutcome};
-use e2ee_backup::crypto::FleetPublicKeys;
+use e2ee_backup::internal::client::{Client, ClientConfig, ClientOutcome};
+use e2ee_backup::internal::crypto::FleetPublicKeys;
 use e2ee_backup::{AccountId, BackupKey};
 use e2ee_backup_node::Suite;
 use e2ee_backup_node::client_link::{ClientLink, LinkError};
