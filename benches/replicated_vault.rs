@@ -6,6 +6,7 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use e2ee_backup::BackupKey;
+use e2ee_backup::ConnectionId;
 use e2ee_backup::internal::client::ClientOutcome;
 use e2ee_backup_testkit::cluster::{Cluster, account};
 use rand_chacha::ChaCha20Rng;
@@ -22,22 +23,22 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             next += 1;
             let name = format!("user-{next}");
-            cluster.add_client(next, &account(&name));
-            let outcome = cluster.register(next, b"pw", &key, 5);
+            cluster.add_client(ConnectionId(next), &account(&name));
+            let outcome = cluster.register(ConnectionId(next), b"pw", &key, 5);
             assert!(matches!(outcome, ClientOutcome::Registered { .. }));
         })
     });
 
     let mut cluster = Cluster::new(2);
-    cluster.add_client(1, &account("alice"));
+    cluster.add_client(ConnectionId(1), &account("alice"));
     assert!(matches!(
-        cluster.register(1, b"pw", &key, 5),
+        cluster.register(ConnectionId(1), b"pw", &key, 5),
         ClientOutcome::Registered { .. }
     ));
     group.bench_function("recover", |b| {
         b.iter(|| {
             assert_eq!(
-                cluster.recover(1, b"pw"),
+                cluster.recover(ConnectionId(1), b"pw"),
                 ClientOutcome::Recovered(key.clone())
             );
         })

@@ -17,6 +17,7 @@ use std::alloc::System;
 use std::time::Instant;
 
 use e2ee_backup::BackupKey;
+use e2ee_backup::ConnectionId;
 use e2ee_backup::internal::client::ClientOutcome;
 use e2ee_backup::internal::consensus::ReplicaId;
 use e2ee_backup::internal::relay::{FirstReplica, Relay, RelayConfig};
@@ -40,8 +41,8 @@ fn name(i: u64) -> String {
 /// Registers accounts `from..to`, each through the protocol.
 fn register_range(cluster: &mut Cluster, key: &BackupKey, from: u64, to: u64) {
     for i in from..to {
-        cluster.add_client(CONNECTION, &account(&name(i)));
-        let outcome = cluster.register(CONNECTION, b"pw", key, 10);
+        cluster.add_client(ConnectionId(CONNECTION), &account(&name(i)));
+        let outcome = cluster.register(ConnectionId(CONNECTION), b"pw", key, 10);
         assert!(matches!(outcome, ClientOutcome::Registered { .. }));
         // The harness keeps every outcome; only the last one matters here.
         cluster.outcomes.clear();
@@ -104,18 +105,18 @@ fn time_operations(
     let mut wrong = Vec::with_capacity(SAMPLES);
     for _ in 0..SAMPLES {
         let i = rng.next_u64() % accounts;
-        cluster.add_client(CONNECTION, &account(&name(i)));
+        cluster.add_client(ConnectionId(CONNECTION), &account(&name(i)));
         let start = Instant::now();
-        let outcome = cluster.recover(CONNECTION, b"pw");
+        let outcome = cluster.recover(ConnectionId(CONNECTION), b"pw");
         right.push(start.elapsed().as_secs_f64() * 1e6);
         assert_eq!(outcome, ClientOutcome::Recovered(key.clone()));
         let start = Instant::now();
-        let outcome = cluster.recover(CONNECTION, b"not the password");
+        let outcome = cluster.recover(ConnectionId(CONNECTION), b"not the password");
         wrong.push(start.elapsed().as_secs_f64() * 1e6);
         assert!(matches!(outcome, ClientOutcome::WrongPassword { .. }));
         // The right password again: the counter is back at zero for the next draw.
         assert_eq!(
-            cluster.recover(CONNECTION, b"pw"),
+            cluster.recover(ConnectionId(CONNECTION), b"pw"),
             ClientOutcome::Recovered(key.clone())
         );
         cluster.outcomes.clear();

@@ -51,8 +51,15 @@ use crate::wire::{
 /// success on another device moved the login epoch on) before it ends `Unavailable`.
 pub const LOGIN_RESTARTS_MAX: u32 = 3;
 
-/// Names one client operation.
-pub type OperationId = u64;
+/// Names one client operation (a counter the client keeps).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct OperationId(pub u64);
+
+impl core::fmt::Display for OperationId {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "operation {}", self.0)
+    }
+}
 
 /// Retry settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -287,7 +294,7 @@ impl<S: CryptoSuite> Client<S> {
             account,
             config,
             next_request_id: 0,
-            next_operation: 0,
+            next_operation: OperationId(0),
             operations: BTreeMap::new(),
             unfinished: None,
             outputs: VecDeque::new(),
@@ -470,7 +477,7 @@ impl<S: CryptoSuite> Client<S> {
         op: Operation<S::ClientRegistration, S::ClientLogin>,
     ) -> OperationId {
         let id = self.next_operation;
-        self.next_operation = self.next_operation.wrapping_add(1);
+        self.next_operation = OperationId(self.next_operation.0.wrapping_add(1));
         self.operations.insert(id, op);
         id
     }

@@ -26,9 +26,9 @@
 //!
 //! ```
 //! use e2ee_backup::{
-//!     AccountId, BackupKey, Client, ClientConfig, ClientOutcome, ClientOutput, CryptoSuite,
-//!     FleetId, ProductionFleetSecrets, ProductionSuite, Relay, RelayConfig, RelayOutput,
-//!     VaultOutput, VaultReplica, open_to_vec, seal_to_vec,
+//!     AccountId, BackupKey, Client, ClientConfig, ClientOutcome, ClientOutput, ConnectionId,
+//!     CryptoSuite, FleetId, ProductionFleetSecrets, ProductionSuite, Relay, RelayConfig,
+//!     RelayOutput, VaultOutput, VaultReplica, open_to_vec, seal_to_vec,
 //! };
 //! use rand_chacha::ChaCha20Rng;
 //! use rand_core::SeedableRng;
@@ -44,7 +44,7 @@
 //!
 //! // Alice's phone: the relay has authenticated her connection 1.
 //! let alice = AccountId::new(b"alice").unwrap();
-//! relay.handle_connection_opened(1, alice.clone());
+//! relay.handle_connection_opened(ConnectionId(1), alice.clone());
 //! let mut phone = Client::new(suite, pinned.clone(), alice.clone(), ClientConfig::default());
 //!
 //! /// Moves messages until the client reports the end of its operation.
@@ -58,7 +58,7 @@
 //!     loop {
 //!         match client.poll_output().expect("the client is waiting for a reply") {
 //!             ClientOutput::Completed { outcome, .. } => return outcome,
-//!             ClientOutput::Send { bytes } => relay.handle_client_message(now_ms, 1, &bytes),
+//!             ClientOutput::Send { bytes } => relay.handle_client_message(now_ms, ConnectionId(1), &bytes),
 //!         }
 //!         while let Some(out) = relay.poll_output() {
 //!             match out {

@@ -33,7 +33,14 @@ use crate::wire::{ClientReply, ClientRequest, ReplyBody, RequestKind, VaultReply
 const SUSPECT_RETRY_MULTIPLE: u64 = 10;
 
 /// Names one client connection (chosen by the host).
-pub type ConnectionId = u64;
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct ConnectionId(pub u64);
+
+impl core::fmt::Display for ConnectionId {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "connection {}", self.0)
+    }
+}
 
 /// Relay settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -10,6 +10,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use e2ee_backup::BackupKey;
+use e2ee_backup::ConnectionId;
 use e2ee_backup::internal::client::{ClientOutcome, ClientOutput};
 use e2ee_backup::internal::crypto::CryptoSuite;
 use e2ee_backup::internal::crypto::real::InsecureFastSuite;
@@ -127,9 +128,9 @@ fn roomy_net(seed: u64) -> FastNet {
 
 fn registered_net(seed: u64, limit: u32) -> FastNet {
     let mut net = roomy_net(seed);
-    net.add_client(1, &account("alice"));
+    net.add_client(ConnectionId(1), &account("alice"));
     assert_eq!(
-        net.register(1, PASSWORD, &key(), limit),
+        net.register(ConnectionId(1), PASSWORD, &key(), limit),
         ClientOutcome::Registered { generation: 1 }
     );
     net
@@ -165,8 +166,8 @@ fn with_the_broken_shared_oprf_key_register_start_is_a_password_test() {
     net.vault
         .inject_fault(e2ee_backup::internal::vault::VaultFault::SharedOprfKey);
     let alice = account("alice");
-    net.add_client(1, &alice);
-    net.register(1, PASSWORD, &key(), 10);
+    net.add_client(ConnectionId(1), &alice);
+    net.register(ConnectionId(1), PASSWORD, &key(), 10);
     let live = masking_key(
         active(&net, &alice)
             .registration
@@ -183,7 +184,7 @@ fn every_registration_gets_its_own_oprf_seed() {
     let alice = account("alice");
     let first = active(&net, &alice).registration;
     assert_eq!(
-        net.register(1, PASSWORD, &key(), 3),
+        net.register(ConnectionId(1), PASSWORD, &key(), 3),
         ClientOutcome::Registered { generation: 2 }
     );
     let second = active(&net, &alice).registration;
@@ -194,7 +195,10 @@ fn every_registration_gets_its_own_oprf_seed() {
         masking_key(first.opaque_registration.expose()),
         masking_key(second.opaque_registration.expose())
     );
-    assert_eq!(net.recover(1, PASSWORD), ClientOutcome::Recovered(key()));
+    assert_eq!(
+        net.recover(ConnectionId(1), PASSWORD),
+        ClientOutcome::Recovered(key())
+    );
 }
 
 #[test]
@@ -259,7 +263,7 @@ fn record_login_starts(net: &mut FastNet) -> Rc<RefCell<Vec<Vec<u8>>>> {
 fn guess_wrong(net: &mut FastNet, times: usize) {
     for _ in 0..times {
         assert!(matches!(
-            net.recover(1, b"a guess"),
+            net.recover(ConnectionId(1), b"a guess"),
             ClientOutcome::WrongPassword { .. }
         ));
     }
@@ -282,7 +286,7 @@ fn login_starts_of_an_earlier_registration_do_not_count_against_a_new_one() {
     assert_eq!(log.borrow().len(), 4);
     // The owner re-registers (generation 2, limit 4); the operator replays the four old ones.
     assert_eq!(
-        net.register(1, PASSWORD, &key(), 4),
+        net.register(ConnectionId(1), PASSWORD, &key(), 4),
         ClientOutcome::Registered { generation: 2 }
     );
     let recorded = log.borrow().clone();
@@ -293,7 +297,10 @@ fn login_starts_of_an_earlier_registration_do_not_count_against_a_new_one() {
         record.attempts_used, 0,
         "a replay counted against generation 2"
     );
-    assert_eq!(net.recover(1, PASSWORD), ClientOutcome::Recovered(key()));
+    assert_eq!(
+        net.recover(ConnectionId(1), PASSWORD),
+        ClientOutcome::Recovered(key())
+    );
 }
 
 #[test]
@@ -322,7 +329,10 @@ fn login_starts_from_before_a_successful_login_are_stale_after_it() {
         "the first epoch comes from the registration"
     );
     guess_wrong(&mut net, 3);
-    assert_eq!(net.recover(1, PASSWORD), ClientOutcome::Recovered(key()));
+    assert_eq!(
+        net.recover(ConnectionId(1), PASSWORD),
+        ClientOutcome::Recovered(key())
+    );
     let record = active(&net, &alice);
     assert_eq!(
         (record.attempts_used, record.login_epoch),
@@ -342,8 +352,8 @@ fn outcome_unknown_keeps_the_login_and_the_resend_costs_no_second_attempt() {
     // bytes and get the stored challenge, not end and spend a second attempt later.
     let mut net = registered_net(7, 1);
     let alice = account("alice");
-    let op = net.start_recover_past_status(1, PASSWORD);
-    let Some(ClientOutput::Send { bytes }) = net.client(1).poll_output() else {
+    let op = net.start_recover_past_status(ConnectionId(1), PASSWORD);
+    let Some(ClientOutput::Send { bytes }) = net.client(ConnectionId(1)).poll_output() else {
         panic!()
     };
     let request = ClientRequest::decode(&bytes).unwrap();
@@ -382,13 +392,16 @@ fn outcome_unknown_keeps_the_login_and_the_resend_costs_no_second_attempt() {
         body: ReplyBody::Sealed(sealed),
     }
     .encode();
-    net.deliver_to_client(1, &reply);
+    net.deliver_to_client(ConnectionId(1), &reply);
     assert!(
-        net.client(1).poll_output().is_none(),
+        net.client(ConnectionId(1)).poll_output().is_none(),
         "ended on OutcomeUnknown"
     );
     // The retry timer resends the same bytes; the run finishes with the key.
-    assert_eq!(net.outcome(1, op), ClientOutcome::Recovered(key()));
+    assert_eq!(
+        net.outcome(ConnectionId(1), op),
+        ClientOutcome::Recovered(key())
+    );
     let challenges = &net.oracle.challenges[&(b"alice".to_vec(), 1)];
     assert_eq!(challenges.len(), 1);
 }
@@ -419,12 +432,18 @@ fn forged_rejections_never_end_a_counted_login_and_never_lock_the_owner() {
         vec![bytes.to_vec()]
     }));
     for _ in 0..8 {
-        assert_eq!(net.recover(1, PASSWORD), ClientOutcome::Unavailable);
-        assert!(net.client(1).has_unfinished_login());
+        assert_eq!(
+            net.recover(ConnectionId(1), PASSWORD),
+            ClientOutcome::Unavailable
+        );
+        assert!(net.client(ConnectionId(1)).has_unfinished_login());
     }
     assert_eq!(active(&net, &alice).attempts_used, 1);
     *forging.borrow_mut() = false;
-    assert_eq!(net.recover(1, PASSWORD), ClientOutcome::Recovered(key()));
+    assert_eq!(
+        net.recover(ConnectionId(1), PASSWORD),
+        ClientOutcome::Recovered(key())
+    );
 }
 
 #[test]
@@ -438,8 +457,8 @@ fn a_lost_answer_and_a_rate_limited_resend_keep_the_login() {
     };
     let mut net = Net::new(InsecureFastSuite, fast_fleet(), fast_fleet(), 9, relay);
     let alice = account("alice");
-    net.add_client(1, &alice);
-    net.register(1, PASSWORD, &key(), 1);
+    net.add_client(ConnectionId(1), &alice);
+    net.register(ConnectionId(1), PASSWORD, &key(), 1);
     let dropped = Rc::new(RefCell::new(false));
     let d = dropped.clone();
     net.hook = Some(Box::new(move |hop, bytes| {
@@ -451,12 +470,19 @@ fn a_lost_answer_and_a_rate_limited_resend_keep_the_login() {
         vec![bytes.to_vec()]
     }));
     // Register used 3 tokens, Status 1, LoginStart 1: the resend finds the bucket empty.
-    assert_eq!(net.recover(1, PASSWORD), ClientOutcome::Unavailable);
-    assert!(net.client(1).has_unfinished_login());
+    assert_eq!(
+        net.recover(ConnectionId(1), PASSWORD),
+        ClientOutcome::Unavailable
+    );
+    assert!(net.client(ConnectionId(1)).has_unfinished_login());
     assert_eq!(active(&net, &alice).attempts_used, 1);
     net.relay = e2ee_backup::internal::relay::Relay::new(RelayConfig::default());
-    net.relay.handle_connection_opened(1, alice.clone());
-    assert_eq!(net.recover(1, PASSWORD), ClientOutcome::Recovered(key()));
+    net.relay
+        .handle_connection_opened(ConnectionId(1), alice.clone());
+    assert_eq!(
+        net.recover(ConnectionId(1), PASSWORD),
+        ClientOutcome::Recovered(key())
+    );
 }
 
 // ---- finding 5: a lost Exposed answer and the app's retry ---------------------------------------
@@ -481,23 +507,23 @@ fn an_unanswered_registration_is_resumed_not_registered_again() {
     // password a fresh counter each round. Now the retry resumes: same generation.
     let mut net = Net::fast(10);
     let alice = account("alice");
-    net.add_client(1, &alice);
+    net.add_client(ConnectionId(1), &alice);
     let blackout = lose_expose_answers(&mut net);
     assert_eq!(
-        net.register(1, PASSWORD, &key(), 3),
+        net.register(ConnectionId(1), PASSWORD, &key(), 3),
         ClientOutcome::Unavailable
     );
-    assert!(net.client(1).has_unfinished_registration());
+    assert!(net.client(ConnectionId(1)).has_unfinished_registration());
     assert_eq!(
-        net.register(1, PASSWORD, &key(), 3),
+        net.register(ConnectionId(1), PASSWORD, &key(), 3),
         ClientOutcome::Unavailable
     );
     *blackout.borrow_mut() = false;
     assert_eq!(
-        net.register(1, PASSWORD, &key(), 3),
+        net.register(ConnectionId(1), PASSWORD, &key(), 3),
         ClientOutcome::Registered { generation: 1 }
     );
-    assert!(!net.client(1).has_unfinished_registration());
+    assert!(!net.client(ConnectionId(1)).has_unfinished_registration());
     assert_eq!(net.vault.store().record(&alice).unwrap().generation, 1);
 }
 
@@ -505,15 +531,15 @@ fn an_unanswered_registration_is_resumed_not_registered_again() {
 fn a_registration_with_another_password_or_key_starts_afresh() {
     let mut net = Net::fast(11);
     let alice = account("alice");
-    net.add_client(1, &alice);
+    net.add_client(ConnectionId(1), &alice);
     let blackout = lose_expose_answers(&mut net);
     assert_eq!(
-        net.register(1, PASSWORD, &key(), 3),
+        net.register(ConnectionId(1), PASSWORD, &key(), 3),
         ClientOutcome::Unavailable
     );
     *blackout.borrow_mut() = false;
     assert_eq!(
-        net.register(1, b"another password", &key(), 3),
+        net.register(ConnectionId(1), b"another password", &key(), 3),
         ClientOutcome::Registered { generation: 2 }
     );
 }
@@ -529,9 +555,9 @@ fn lost_replies_for_one_account_do_not_rate_limit_another_in_single_replica_mode
     };
     let mut net = Net::new(InsecureFastSuite, fast_fleet(), fast_fleet(), 12, relay);
     let (alice, bob) = (account("alice"), account("bob"));
-    net.add_client(1, &alice);
-    net.add_client(2, &bob);
-    net.register(2, b"bob's password", &key(), 3);
+    net.add_client(ConnectionId(1), &alice);
+    net.add_client(ConnectionId(2), &bob);
+    net.register(ConnectionId(2), b"bob's password", &key(), 3);
     // Every vault reply for alice is lost: her requests fill the route table.
     net.hook = Some(Box::new(|hop, bytes| {
         if hop == Hop::VaultToRelay {
@@ -540,7 +566,7 @@ fn lost_replies_for_one_account_do_not_rate_limit_another_in_single_replica_mode
         vec![bytes.to_vec()]
     }));
     for _ in 0..4 {
-        net.start_status(1);
+        net.start_status(ConnectionId(1));
         net.run();
     }
     net.hook = None;
@@ -550,7 +576,7 @@ fn lost_replies_for_one_account_do_not_rate_limit_another_in_single_replica_mode
     net.relay.handle_timeout(now);
     while net.relay.poll_output().is_some() {}
     assert_eq!(
-        net.recover(2, b"bob's password"),
+        net.recover(ConnectionId(2), b"bob's password"),
         ClientOutcome::Recovered(key())
     );
 }
@@ -580,12 +606,15 @@ fn the_relay_sees_the_same_flow_for_right_and_wrong_passwords() {
     let mut net = registered_net(13, 5);
     let wrong = relay_flow(&mut net, |net| {
         assert_eq!(
-            net.recover(1, b"not it"),
+            net.recover(ConnectionId(1), b"not it"),
             ClientOutcome::WrongPassword { remaining: 4 }
         );
     });
     let right = relay_flow(&mut net, |net| {
-        assert_eq!(net.recover(1, PASSWORD), ClientOutcome::Recovered(key()));
+        assert_eq!(
+            net.recover(ConnectionId(1), PASSWORD),
+            ClientOutcome::Recovered(key())
+        );
     });
     assert_eq!(wrong, right);
     let kinds: Vec<RequestKind> = right.iter().map(|(k, _)| *k).collect();
@@ -606,15 +635,27 @@ fn every_answer_to_one_request_kind_has_the_same_size() {
         }
         net.vault_emitted.clear();
     };
-    assert_eq!(net.recover(1, b"wrong"), ClientOutcome::Locked);
+    assert_eq!(
+        net.recover(ConnectionId(1), b"wrong"),
+        ClientOutcome::Locked
+    );
     collect(&mut net);
-    assert_eq!(net.recover(1, PASSWORD), ClientOutcome::Locked);
+    assert_eq!(
+        net.recover(ConnectionId(1), PASSWORD),
+        ClientOutcome::Locked
+    );
     collect(&mut net);
-    net.add_client(2, &account("nobody"));
-    assert_eq!(net.recover(2, PASSWORD), ClientOutcome::NoRecord);
+    net.add_client(ConnectionId(2), &account("nobody"));
+    assert_eq!(
+        net.recover(ConnectionId(2), PASSWORD),
+        ClientOutcome::NoRecord
+    );
     collect(&mut net);
     let mut net2 = registered_net(15, 3);
-    assert_eq!(net2.recover(1, PASSWORD), ClientOutcome::Recovered(key()));
+    assert_eq!(
+        net2.recover(ConnectionId(1), PASSWORD),
+        ClientOutcome::Recovered(key())
+    );
     collect(&mut net2);
     for (kind, set) in &sizes {
         assert_eq!(set.len(), 1, "{kind:?} answers have sizes {set:?}");
@@ -641,13 +682,13 @@ fn status_tells_the_attempts_left_and_spends_none() {
     let mut net = registered_net(16, 3);
     let alice = account("alice");
     assert_eq!(
-        net.recover(1, b"wrong"),
+        net.recover(ConnectionId(1), b"wrong"),
         ClientOutcome::WrongPassword { remaining: 2 }
     );
     for _ in 0..5 {
-        let op = net.start_status(1);
+        let op = net.start_status(ConnectionId(1));
         assert_eq!(
-            net.outcome(1, op),
+            net.outcome(ConnectionId(1), op),
             ClientOutcome::Status {
                 generation: 1,
                 state: RecordStatus::Active,
@@ -668,11 +709,14 @@ fn status_tells_the_attempts_left_and_spends_none() {
 fn requests_for_an_account_without_a_record_write_nothing() {
     let mut net = Net::fast(17);
     let stranger = account("stranger");
-    net.add_client(1, &stranger);
-    assert_eq!(net.recover(1, PASSWORD), ClientOutcome::NoRecord);
-    let op = net.start_status(1);
+    net.add_client(ConnectionId(1), &stranger);
+    assert_eq!(
+        net.recover(ConnectionId(1), PASSWORD),
+        ClientOutcome::NoRecord
+    );
+    let op = net.start_status(ConnectionId(1));
     assert!(matches!(
-        net.outcome(1, op),
+        net.outcome(ConnectionId(1), op),
         ClientOutcome::Status {
             state: RecordStatus::NoRecord,
             ..

@@ -8,6 +8,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use e2ee_backup::BackupKey;
+use e2ee_backup::ConnectionId;
 use e2ee_backup::internal::client::ClientOutcome;
 use e2ee_backup::internal::vault::RecordState;
 use e2ee_backup::internal::wire::{RequestKind, VaultReply};
@@ -44,21 +45,24 @@ fn registered_then_one_lost_login() -> (
     Rc<RefCell<bool>>,
 ) {
     let mut net = Net::fast(5);
-    net.add_client(1, &account("alice"));
+    net.add_client(ConnectionId(1), &account("alice"));
     let blackout = with_blackout(&mut net);
     assert_eq!(
-        net.register(1, PASSWORD, &key(), 1),
+        net.register(ConnectionId(1), PASSWORD, &key(), 1),
         ClientOutcome::Registered { generation: 1 }
     );
     *blackout.borrow_mut() = true;
-    assert_eq!(net.recover(1, PASSWORD), ClientOutcome::Unavailable);
+    assert_eq!(
+        net.recover(ConnectionId(1), PASSWORD),
+        ClientOutcome::Unavailable
+    );
     *blackout.borrow_mut() = false;
     // The vault counted the only attempt before its answer was lost.
     match &net.vault.store().record(&account("alice")).unwrap().state {
         RecordState::Active(active) => assert_eq!(active.attempts_used, 1),
         other => panic!("{other:?}"),
     }
-    assert!(net.client(1).has_unfinished_login());
+    assert!(net.client(ConnectionId(1)).has_unfinished_login());
     (net, blackout)
 }
 
@@ -66,8 +70,11 @@ fn registered_then_one_lost_login() -> (
 fn a_lost_login_is_resumed_and_costs_no_second_attempt() {
     let (mut net, _blackout) = registered_then_one_lost_login();
     // Limit 1: a new login would find no attempt left and erase the record.
-    assert_eq!(net.recover(1, PASSWORD), ClientOutcome::Recovered(key()));
-    assert!(!net.client(1).has_unfinished_login());
+    assert_eq!(
+        net.recover(ConnectionId(1), PASSWORD),
+        ClientOutcome::Recovered(key())
+    );
+    assert!(!net.client(ConnectionId(1)).has_unfinished_login());
     // One challenge in all: the resumed login got the stored one.
     assert_eq!(net.oracle.challenges[&(b"alice".to_vec(), 1)].len(), 1);
 }
@@ -76,45 +83,54 @@ fn a_lost_login_is_resumed_and_costs_no_second_attempt() {
 fn without_resuming_the_lost_login_locks_a_limit_of_one() {
     // The same run with the kept login dropped: what resuming protects the user from.
     let (mut net, _blackout) = registered_then_one_lost_login();
-    net.client(1).forget_unfinished_login();
-    assert!(!net.client(1).has_unfinished_login());
-    assert_eq!(net.recover(1, PASSWORD), ClientOutcome::Locked);
+    net.client(ConnectionId(1)).forget_unfinished_login();
+    assert!(!net.client(ConnectionId(1)).has_unfinished_login());
+    assert_eq!(
+        net.recover(ConnectionId(1), PASSWORD),
+        ClientOutcome::Locked
+    );
 }
 
 #[test]
 fn another_password_starts_a_fresh_login_and_drops_the_kept_one() {
     let (mut net, _blackout) = registered_then_one_lost_login();
-    assert_eq!(net.recover(1, b"not the password"), ClientOutcome::Locked);
-    assert!(!net.client(1).has_unfinished_login());
+    assert_eq!(
+        net.recover(ConnectionId(1), b"not the password"),
+        ClientOutcome::Locked
+    );
+    assert!(!net.client(ConnectionId(1)).has_unfinished_login());
 }
 
 #[test]
 fn a_new_registration_drops_the_kept_login() {
     let (mut net, _blackout) = registered_then_one_lost_login();
     assert_eq!(
-        net.register(1, PASSWORD, &key(), 3),
+        net.register(ConnectionId(1), PASSWORD, &key(), 3),
         ClientOutcome::Registered { generation: 2 }
     );
-    assert!(!net.client(1).has_unfinished_login());
-    assert_eq!(net.recover(1, PASSWORD), ClientOutcome::Recovered(key()));
+    assert!(!net.client(ConnectionId(1)).has_unfinished_login());
+    assert_eq!(
+        net.recover(ConnectionId(1), PASSWORD),
+        ClientOutcome::Recovered(key())
+    );
 }
 
 #[test]
 fn a_login_answered_with_an_outcome_is_not_kept() {
     let mut net = Net::fast(6);
-    net.add_client(1, &account("alice"));
-    net.register(1, PASSWORD, &key(), 3);
+    net.add_client(ConnectionId(1), &account("alice"));
+    net.register(ConnectionId(1), PASSWORD, &key(), 3);
     assert!(matches!(
-        net.recover(1, b"wrong"),
+        net.recover(ConnectionId(1), b"wrong"),
         ClientOutcome::WrongPassword { .. }
     ));
-    assert!(!net.client(1).has_unfinished_login());
+    assert!(!net.client(ConnectionId(1)).has_unfinished_login());
 }
 
 #[test]
 fn a_login_whose_release_was_lost_is_resumed_at_its_finish() {
     let mut net = Net::fast(7);
-    net.add_client(1, &account("alice"));
+    net.add_client(ConnectionId(1), &account("alice"));
     // From the third answer of the recovery on, every vault answer is lost: the status and the
     // challenge arrive, the release does not (although the vault committed it).
     let answers = Rc::new(RefCell::new(None::<u32>));
@@ -133,11 +149,17 @@ fn a_login_whose_release_was_lost_is_resumed_at_its_finish() {
             _ => vec![bytes.to_vec()],
         }
     }));
-    net.register(1, PASSWORD, &key(), 1);
+    net.register(ConnectionId(1), PASSWORD, &key(), 1);
     *answers.borrow_mut() = Some(0);
-    assert_eq!(net.recover(1, PASSWORD), ClientOutcome::Unavailable);
+    assert_eq!(
+        net.recover(ConnectionId(1), PASSWORD),
+        ClientOutcome::Unavailable
+    );
     *answers.borrow_mut() = None;
-    assert!(net.client(1).has_unfinished_login());
-    assert_eq!(net.recover(1, PASSWORD), ClientOutcome::Recovered(key()));
+    assert!(net.client(ConnectionId(1)).has_unfinished_login());
+    assert_eq!(
+        net.recover(ConnectionId(1), PASSWORD),
+        ClientOutcome::Recovered(key())
+    );
     assert_eq!(net.oracle.challenges[&(b"alice".to_vec(), 1)].len(), 1);
 }

@@ -14,6 +14,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
 
+use e2ee_backup::ConnectionId;
 use e2ee_backup::internal::client::{ClientConfig, ClientOutcome, ClientOutput};
 use e2ee_backup::internal::consensus::{Config, PeerMessage, ReplicaId};
 use e2ee_backup::internal::crypto::real::{
@@ -149,7 +150,7 @@ impl World {
         };
         world
             .relay
-            .handle_connection_opened(1, world.account.clone());
+            .handle_connection_opened(ConnectionId(1), world.account.clone());
         let mut queue = VecDeque::new();
         for id in 0..usize::from(REPLICAS) {
             world.vaults[id].start(&mut rng);
@@ -183,7 +184,7 @@ impl World {
                 ClientRequest::decode,
                 ClientRequest::encode,
             );
-            self.relay.handle_client_message(0, 1, &bytes);
+            self.relay.handle_client_message(0, ConnectionId(1), &bytes);
             let mut queue = VecDeque::new();
             self.drain_relay(&mut queue);
             self.deliver(queue);

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use e2ee_backup::BackupKey;
+use e2ee_backup::ConnectionId;
 use e2ee_backup::internal::client::ClientOutcome;
 use e2ee_backup::internal::crypto::symbolic::{SymbolicFleetSecrets, SymbolicSuite};
 use e2ee_backup::internal::relay::RelayConfig;
@@ -24,21 +25,27 @@ fn symbolic_net(seed: u64) -> Net<SymbolicSuite> {
 #[test]
 fn roles_run_unchanged_over_the_symbolic_suite() {
     let mut net = symbolic_net(1);
-    net.add_client(1, &account("alice"));
+    net.add_client(ConnectionId(1), &account("alice"));
     let key = BackupKey::from_bytes([7; 32]);
     assert_eq!(
-        net.register(1, b"pw", &key, 2),
+        net.register(ConnectionId(1), b"pw", &key, 2),
         ClientOutcome::Registered { generation: 1 }
     );
     assert_eq!(
-        net.recover(1, b"wrong"),
+        net.recover(ConnectionId(1), b"wrong"),
         ClientOutcome::WrongPassword { remaining: 1 }
     );
-    assert_eq!(net.recover(1, b"pw"), ClientOutcome::Recovered(key.clone()));
     assert_eq!(
-        net.recover(1, b"wrong"),
+        net.recover(ConnectionId(1), b"pw"),
+        ClientOutcome::Recovered(key.clone())
+    );
+    assert_eq!(
+        net.recover(ConnectionId(1), b"wrong"),
         ClientOutcome::WrongPassword { remaining: 1 }
     );
-    assert_eq!(net.recover(1, b"wrong"), ClientOutcome::Locked);
-    assert_eq!(net.recover(1, b"pw"), ClientOutcome::Locked);
+    assert_eq!(
+        net.recover(ConnectionId(1), b"wrong"),
+        ClientOutcome::Locked
+    );
+    assert_eq!(net.recover(ConnectionId(1), b"pw"), ClientOutcome::Locked);
 }

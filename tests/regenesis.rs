@@ -2,6 +2,7 @@
 //! again empty — every account answers `NoRecord` and the owner re-registers — and nothing of
 //! the lost lineage (a delayed consensus message, a replayed client request) ever comes back.
 
+use e2ee_backup::ConnectionId;
 use e2ee_backup::internal::client::ClientOutcome;
 use e2ee_backup::internal::consensus::FaultInjection;
 use e2ee_backup::internal::vault::Lineage;
@@ -43,18 +44,21 @@ fn a_whole_group_restart_in_volatile_mode_answers_no_record_and_the_owner_re_reg
     c.run();
     refounded(&c);
     // The records are gone, said clearly: never a reset counter on the old registration.
-    assert_eq!(c.recover(1, b"pw"), ClientOutcome::NoRecord);
+    assert_eq!(c.recover(ConnectionId(1), b"pw"), ClientOutcome::NoRecord);
     assert_eq!(password_tests(&c), 1);
     // The documented path: the device that still holds the key registers it again.
     assert_eq!(
-        c.register(1, b"pw", &k, 3),
+        c.register(ConnectionId(1), b"pw", &k, 3),
         ClientOutcome::Registered { generation: 1 }
     );
     assert_eq!(
-        c.recover(1, b"wrong"),
+        c.recover(ConnectionId(1), b"wrong"),
         ClientOutcome::WrongPassword { remaining: 2 }
     );
-    assert_eq!(c.recover(1, b"pw"), ClientOutcome::Recovered(k));
+    assert_eq!(
+        c.recover(ConnectionId(1), b"pw"),
+        ClientOutcome::Recovered(k)
+    );
 }
 
 #[test]
@@ -70,7 +74,7 @@ fn three_of_five_volatile_restarts_make_the_two_survivors_abandon_then_the_group
     // The survivors proved a quorum of others impaired at once before giving their state up.
     assert_eq!(c.regenesis_counts(3).1, 1, "replica 3 abandoned its state");
     assert_eq!(c.regenesis_counts(4).1, 1, "replica 4 abandoned its state");
-    assert_eq!(c.recover(1, b"pw"), ClientOutcome::NoRecord);
+    assert_eq!(c.recover(ConnectionId(1), b"pw"), ClientOutcome::NoRecord);
     assert_eq!(password_tests(&c), 1);
 }
 
@@ -88,10 +92,13 @@ fn two_of_five_volatile_restarts_recover_and_keep_every_record() {
         assert_eq!(c.regenesis_counts(id), (0, 0));
     }
     assert_eq!(
-        c.recover(1, b"wrong"),
+        c.recover(ConnectionId(1), b"wrong"),
         ClientOutcome::WrongPassword { remaining: 1 }
     );
-    assert_eq!(c.recover(1, b"pw"), ClientOutcome::Recovered(k));
+    assert_eq!(
+        c.recover(ConnectionId(1), b"pw"),
+        ClientOutcome::Recovered(k)
+    );
 }
 
 /// Durable mode: replicas 0 and 1 lose their disks while replica 2 is down, so that the two
@@ -116,7 +123,7 @@ fn two_impaired_while_a_third_is_down(fault: FaultInjection) -> (Cluster, Client
     c.run_steps(20_000);
     c.restart(2);
     c.run_steps(200_000);
-    let outcome = c.recover(1, b"pw");
+    let outcome = c.recover(ConnectionId(1), b"pw");
     (c, outcome)
 }
 
@@ -156,7 +163,7 @@ fn a_power_loss_that_impairs_three_durable_replicas_refounds_the_group() {
     }
     c.run();
     refounded(&c);
-    assert_eq!(c.recover(1, b"pw"), ClientOutcome::NoRecord);
+    assert_eq!(c.recover(ConnectionId(1), b"pw"), ClientOutcome::NoRecord);
     assert_eq!(password_tests(&c), 1);
 }
 
@@ -170,18 +177,18 @@ struct Tapped {
 /// every replica's state at once and lets the group refound.
 fn lose_a_locked_registration(c: &mut Cluster, seed: u64) -> Tapped {
     c.wiretap = Some(Vec::new());
-    c.add_client(1, &account("alice"));
+    c.add_client(ConnectionId(1), &account("alice"));
     let k = seeded_key(seed);
     assert_eq!(
-        c.register(1, b"pw", &k, 2),
+        c.register(ConnectionId(1), b"pw", &k, 2),
         ClientOutcome::Registered { generation: 1 }
     );
     let registration = c.wiretap.clone().expect("tapped");
     assert_eq!(
-        c.recover(1, b"wrong"),
+        c.recover(ConnectionId(1), b"wrong"),
         ClientOutcome::WrongPassword { remaining: 1 }
     );
-    assert_eq!(c.recover(1, b"wrong"), ClientOutcome::Locked);
+    assert_eq!(c.recover(ConnectionId(1), b"wrong"), ClientOutcome::Locked);
     let all = c.wiretap.take().expect("tapped");
     for id in 0..REPLICAS {
         c.crash(id);
@@ -214,7 +221,7 @@ fn replayed_client_requests_of_the_lost_lineage_never_revive_its_registration() 
     }
     // The ticket is bound to the lineage: the old registration is not created again.
     assert_eq!(c.latest_record(&account("alice")), None);
-    assert_eq!(c.recover(1, b"pw"), ClientOutcome::NoRecord);
+    assert_eq!(c.recover(ConnectionId(1), b"pw"), ClientOutcome::NoRecord);
     assert_eq!(password_tests(&c), 2, "no password test after the lockout");
 }
 
@@ -234,8 +241,8 @@ fn replay_old_consensus_messages(fault: FaultInjection) -> (Cluster, ClientOutco
         c.in_flight.push(packet);
     }
     c.run();
-    c.recover(1, b"wrong");
-    let outcome = c.recover(1, b"pw");
+    c.recover(ConnectionId(1), b"wrong");
+    let outcome = c.recover(ConnectionId(1), b"pw");
     (c, outcome)
 }
 

@@ -2,6 +2,7 @@
 //! requests, one more per `refill_interval_ms`, per account, with a bounded bucket map.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use e2ee_backup::ConnectionId;
 use e2ee_backup::internal::ids::AccountId;
 use e2ee_backup::internal::relay::{Relay, RelayConfig, RelayFault, RelayOutput};
 use e2ee_backup::internal::wire::{ClientReply, ClientRequest, ReplyBody, RequestKind};
@@ -23,7 +24,10 @@ fn relay_with(max_buckets: usize, fault: RelayFault) -> Relay {
 }
 
 fn open(relay: &mut Relay, connection: u64, name: &str) {
-    relay.handle_connection_opened(connection, AccountId::new(name.as_bytes()).unwrap());
+    relay.handle_connection_opened(
+        ConnectionId(connection),
+        AccountId::new(name.as_bytes()).unwrap(),
+    );
 }
 
 /// Sends one request on `connection`; true if it was forwarded, false if rate-limited.
@@ -33,7 +37,7 @@ fn send(relay: &mut Relay, now_ms: u64, connection: u64) -> bool {
         kind: RequestKind::LoginStart,
         sealed: vec![1; 40],
     };
-    relay.handle_client_message(now_ms, connection, &request.encode());
+    relay.handle_client_message(now_ms, ConnectionId(connection), &request.encode());
     let outputs: Vec<RelayOutput> = std::iter::from_fn(|| relay.poll_output()).collect();
     match outputs.as_slice() {
         [RelayOutput::ToReplica { replica: 0, .. }] => true,

@@ -2,6 +2,7 @@
 //! dropped, duplicated and reordered messages (SPEC.md "Replication": INV-ATTEMPTS, INV-LINEAR).
 
 use e2ee_backup::BackupKey;
+use e2ee_backup::ConnectionId;
 use e2ee_backup::internal::client::ClientOutcome;
 use e2ee_backup::internal::vault::ChangeOutcome;
 use e2ee_backup_testkit::cluster::{Cluster, Faults, account, account_history_is_linearizable};
@@ -14,10 +15,10 @@ const ATTACKERS: u64 = 7;
 fn attack(seed: u64) {
     let mut c = Cluster::new(seed);
     let alice = account("alice");
-    c.add_client(1, &alice);
+    c.add_client(ConnectionId(1), &alice);
     let key = BackupKey::generate(&mut ChaCha20Rng::seed_from_u64(seed));
     assert_eq!(
-        c.register(1, b"right", &key, LIMIT),
+        c.register(ConnectionId(1), b"right", &key, LIMIT),
         ClientOutcome::Registered { generation: 1 }
     );
 
@@ -32,9 +33,9 @@ fn attack(seed: u64) {
     };
     let mut ops = Vec::new();
     for conn in 10..10 + ATTACKERS {
-        c.add_client(conn, &alice);
+        c.add_client(ConnectionId(conn), &alice);
         let guess = format!("guess {conn}");
-        ops.push((conn, c.start_recover(conn, guess.as_bytes())));
+        ops.push((conn, c.start_recover(ConnectionId(conn), guess.as_bytes())));
     }
     c.run();
     c.heal();
@@ -60,7 +61,7 @@ fn attack(seed: u64) {
     );
     for (conn, op) in ops {
         let outcome = c
-            .outcome_of(conn, op)
+            .outcome_of(ConnectionId(conn), op)
             .expect("every attacker's operation ended");
         assert!(
             matches!(
@@ -97,14 +98,14 @@ fn concurrent_attackers_through_different_replicas_with_crashes_never_exceed_the
 fn the_linearizability_checker_rejects_a_forged_outcome() {
     let mut c = Cluster::new(77);
     let alice = account("alice");
-    c.add_client(1, &alice);
+    c.add_client(ConnectionId(1), &alice);
     let key = BackupKey::generate(&mut ChaCha20Rng::seed_from_u64(77));
     assert_eq!(
-        c.register(1, b"right", &key, LIMIT),
+        c.register(ConnectionId(1), b"right", &key, LIMIT),
         ClientOutcome::Registered { generation: 1 }
     );
     assert_eq!(
-        c.recover(1, b"wrong"),
+        c.recover(ConnectionId(1), b"wrong"),
         ClientOutcome::WrongPassword {
             remaining: LIMIT - 1
         }

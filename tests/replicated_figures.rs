@@ -4,6 +4,7 @@
 //! shows up here.
 
 use e2ee_backup::BackupKey;
+use e2ee_backup::ConnectionId;
 use e2ee_backup::internal::client::ClientOutcome;
 use e2ee_backup_testkit::cluster::{Cluster, Stats, account};
 use rand_chacha::ChaCha20Rng;
@@ -21,21 +22,24 @@ fn delta(before: Stats, after: Stats) -> (u64, u64, u64) {
 fn counts_messages_and_durable_writes_per_vault_operation() {
     let mut c = Cluster::new(21);
     let alice = account("alice");
-    c.add_client(1, &alice);
+    c.add_client(ConnectionId(1), &alice);
     let key = BackupKey::generate(&mut ChaCha20Rng::seed_from_u64(21));
 
     let s0 = c.stats;
     assert_eq!(
-        c.register(1, b"pw", &key, 5),
+        c.register(ConnectionId(1), b"pw", &key, 5),
         ClientOutcome::Registered { generation: 1 }
     );
     let register = delta(s0, c.stats);
     let s1 = c.stats;
-    assert_eq!(c.recover(1, b"pw"), ClientOutcome::Recovered(key.clone()));
+    assert_eq!(
+        c.recover(ConnectionId(1), b"pw"),
+        ClientOutcome::Recovered(key.clone())
+    );
     let recover = delta(s1, c.stats);
     let s2 = c.stats;
     assert_eq!(
-        c.recover(1, b"wrong"),
+        c.recover(ConnectionId(1), b"wrong"),
         ClientOutcome::WrongPassword { remaining: 4 }
     );
     let wrong = delta(s2, c.stats);

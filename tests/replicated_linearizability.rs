@@ -4,6 +4,7 @@
 //! "Replication": INV-LINEAR, INV-ATTEMPTS, INV-DURABLE).
 
 use e2ee_backup::BackupKey;
+use e2ee_backup::ConnectionId;
 use e2ee_backup::internal::client::ClientOutcome;
 use e2ee_backup_testkit::cluster::{
     Cluster, Faults, REPLICAS, account, account_history_is_linearizable,
@@ -22,9 +23,9 @@ fn run(seed: u64) {
         .collect();
     for (i, name) in names.iter().enumerate() {
         let conn = i as u64 + 1;
-        c.add_client(conn, &account(name));
+        c.add_client(ConnectionId(conn), &account(name));
         assert_eq!(
-            c.register(conn, b"right", &keys[i], LIMIT),
+            c.register(ConnectionId(conn), b"right", &keys[i], LIMIT),
             ClientOutcome::Registered { generation: 1 }
         );
     }
@@ -40,10 +41,13 @@ fn run(seed: u64) {
     // Owners recover and attackers guess, all at once, through different replicas.
     let mut next_conn = 10;
     for (i, name) in names.iter().enumerate() {
-        c.start_recover(i as u64 + 1, b"right");
+        c.start_recover(ConnectionId(i as u64 + 1), b"right");
         for _ in 0..4 {
-            c.add_client(next_conn, &account(name));
-            c.start_recover(next_conn, format!("guess {next_conn}").as_bytes());
+            c.add_client(ConnectionId(next_conn), &account(name));
+            c.start_recover(
+                ConnectionId(next_conn),
+                format!("guess {next_conn}").as_bytes(),
+            );
             next_conn += 1;
         }
     }
@@ -81,7 +85,7 @@ fn run(seed: u64) {
     // After healing, the owners still get their keys (nothing was lost, INV-DURABLE) unless
     // guesses used up the attempts first.
     for (i, _) in names.iter().enumerate() {
-        match c.recover(i as u64 + 1, b"right") {
+        match c.recover(ConnectionId(i as u64 + 1), b"right") {
             ClientOutcome::Recovered(k) => assert_eq!(k, keys[i]),
             ClientOutcome::Locked => {}
             other => panic!("seed {seed}: {other:?}"),

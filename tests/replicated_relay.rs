@@ -3,6 +3,7 @@
 //! routed back once.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use e2ee_backup::ConnectionId;
 use e2ee_backup::internal::ids::AccountId;
 use e2ee_backup::internal::relay::{
     FirstReplica, Relay, RelayConfig, RelayOutput, preferred_replica,
@@ -23,7 +24,7 @@ fn relay_with(first_replica: FirstReplica) -> Relay {
         vault_sends_max: 3,
         ..RelayConfig::default()
     });
-    relay.handle_connection_opened(1, AccountId::new(b"alice").unwrap());
+    relay.handle_connection_opened(ConnectionId(1), AccountId::new(b"alice").unwrap());
     relay
 }
 
@@ -52,7 +53,7 @@ fn sent_to(outs: &[RelayOutput]) -> Vec<(u8, Vec<u8>)> {
 #[test]
 fn sends_to_the_first_replica_then_fails_over_with_the_same_bytes() {
     let mut r = relay(2);
-    r.handle_client_message(0, 1, &request(9));
+    r.handle_client_message(0, ConnectionId(1), &request(9));
     let first = sent_to(&outputs(&mut r));
     assert_eq!(first.len(), 1);
     assert_eq!(first[0].0, 2, "the fixed first replica first");
@@ -82,7 +83,7 @@ fn every_relay_sends_an_account_to_its_preferred_replica_first() {
     let preferred = preferred_replica(&alice, 5);
     for _relay in 0..3 {
         let mut r = relay_with(FirstReplica::PerAccount);
-        r.handle_client_message(0, 1, &request(1));
+        r.handle_client_message(0, ConnectionId(1), &request(1));
         assert_eq!(sent_to(&outputs(&mut r))[0].0, preferred);
     }
     // The preference spreads accounts over every replica of the group.
@@ -98,18 +99,18 @@ fn every_relay_sends_an_account_to_its_preferred_replica_first() {
 #[test]
 fn avoids_a_suspected_replica_for_later_requests() {
     let mut r = relay(0);
-    r.handle_client_message(0, 1, &request(1));
+    r.handle_client_message(0, ConnectionId(1), &request(1));
     assert_eq!(sent_to(&outputs(&mut r))[0].0, 0);
     r.handle_timeout(100);
     assert_eq!(sent_to(&outputs(&mut r))[0].0, 1);
-    r.handle_client_message(150, 1, &request(2));
+    r.handle_client_message(150, ConnectionId(1), &request(2));
     assert_eq!(sent_to(&outputs(&mut r))[0].0, 1, "replica 0 is suspected");
 }
 
 #[test]
 fn routes_the_first_reply_from_any_replica_and_drops_duplicates() {
     let mut r = relay(0);
-    r.handle_client_message(0, 1, &request(5));
+    r.handle_client_message(0, ConnectionId(1), &request(5));
     let (_, bytes) = sent_to(&outputs(&mut r)).remove(0);
     r.handle_timeout(100);
     outputs(&mut r);
@@ -128,7 +129,7 @@ fn routes_the_first_reply_from_any_replica_and_drops_duplicates() {
     let RelayOutput::ToClient { connection, bytes } = &outs[0] else {
         panic!("{outs:?}")
     };
-    assert_eq!(*connection, 1);
+    assert_eq!(*connection, ConnectionId(1));
     assert_eq!(ClientReply::decode(bytes).unwrap().request_id, 5);
     // The route is gone: no retry is pending any more.
     assert_eq!(r.poll_timeout(), None);
@@ -137,8 +138,8 @@ fn routes_the_first_reply_from_any_replica_and_drops_duplicates() {
 #[test]
 fn a_single_replica_group_keeps_the_old_output() {
     let mut r = Relay::new(RelayConfig::default());
-    r.handle_connection_opened(1, AccountId::new(b"alice").unwrap());
-    r.handle_client_message(0, 1, &request(1));
+    r.handle_connection_opened(ConnectionId(1), AccountId::new(b"alice").unwrap());
+    r.handle_client_message(0, ConnectionId(1), &request(1));
     assert!(matches!(
         outputs(&mut r)[..],
         [RelayOutput::ToReplica { replica: 0, .. }]

@@ -3,6 +3,7 @@
 //! (SPEC.md "Replication": LIVE, INV-DURABLE, INV-ATTEMPTS).
 
 use e2ee_backup::BackupKey;
+use e2ee_backup::ConnectionId;
 use e2ee_backup::internal::client::ClientOutcome;
 use e2ee_backup::internal::vault::RecordState;
 use e2ee_backup::internal::wire::RequestKind;
@@ -35,13 +36,16 @@ fn pairs() -> Vec<(u8, u8)> {
 fn registers_and_recovers_with_all_five_replicas_up() {
     let mut c = Cluster::new(1);
     let alice = account("alice");
-    c.add_client(1, &alice);
+    c.add_client(ConnectionId(1), &alice);
     let k = key(7);
     assert_eq!(
-        c.register(1, b"pw", &k, 5),
+        c.register(ConnectionId(1), b"pw", &k, 5),
         ClientOutcome::Registered { generation: 1 }
     );
-    assert_eq!(c.recover(1, b"pw"), ClientOutcome::Recovered(k));
+    assert_eq!(
+        c.recover(ConnectionId(1), b"pw"),
+        ClientOutcome::Recovered(k)
+    );
 }
 
 #[test]
@@ -51,27 +55,30 @@ fn any_two_replicas_down_register_expose_recover_and_lockout_work() {
         c.crash(a);
         c.crash(b);
         let alice = account("alice");
-        c.add_client(1, &alice);
+        c.add_client(ConnectionId(1), &alice);
         let k = key(seed as u64);
         // Register includes Expose: the client only reports Registered after both.
         assert_eq!(
-            c.register(1, b"right", &k, 3),
+            c.register(ConnectionId(1), b"right", &k, 3),
             ClientOutcome::Registered { generation: 1 },
             "down: {a}, {b}"
         );
-        assert_eq!(c.recover(1, b"right"), ClientOutcome::Recovered(k.clone()));
         assert_eq!(
-            c.recover(1, b"wrong"),
+            c.recover(ConnectionId(1), b"right"),
+            ClientOutcome::Recovered(k.clone())
+        );
+        assert_eq!(
+            c.recover(ConnectionId(1), b"wrong"),
             ClientOutcome::WrongPassword { remaining: 2 }
         );
         assert_eq!(
-            c.recover(1, b"wrong"),
+            c.recover(ConnectionId(1), b"wrong"),
             ClientOutcome::WrongPassword { remaining: 1 }
         );
         // The last one: no attempt is left, so the client reports Locked.
-        assert_eq!(c.recover(1, b"wrong"), ClientOutcome::Locked);
+        assert_eq!(c.recover(ConnectionId(1), b"wrong"), ClientOutcome::Locked);
         assert_eq!(
-            c.recover(1, b"right"),
+            c.recover(ConnectionId(1), b"right"),
             ClientOutcome::Locked,
             "down: {a}, {b}"
         );
@@ -92,28 +99,40 @@ fn three_replicas_down_reports_unavailable_and_heals() {
     let mut c = Cluster::new(3);
     let alice = account("alice");
     let bob = account("bob");
-    c.add_client(1, &alice);
-    c.add_client(2, &bob);
+    c.add_client(ConnectionId(1), &alice);
+    c.add_client(ConnectionId(2), &bob);
     let k = key(1);
     assert_eq!(
-        c.register(1, b"pw", &k, 3),
+        c.register(ConnectionId(1), b"pw", &k, 3),
         ClientOutcome::Registered { generation: 1 }
     );
     for id in [0, 2, 4] {
         c.crash(id);
     }
-    assert_eq!(c.register(2, b"pw", &key(2), 3), ClientOutcome::Unavailable);
-    assert_eq!(c.recover(1, b"pw"), ClientOutcome::Unavailable);
-    assert_eq!(c.recover(1, b"wrong"), ClientOutcome::Unavailable);
+    assert_eq!(
+        c.register(ConnectionId(2), b"pw", &key(2), 3),
+        ClientOutcome::Unavailable
+    );
+    assert_eq!(
+        c.recover(ConnectionId(1), b"pw"),
+        ClientOutcome::Unavailable
+    );
+    assert_eq!(
+        c.recover(ConnectionId(1), b"wrong"),
+        ClientOutcome::Unavailable
+    );
     // Nothing unsafe: no login response left any replica while no quorum was reachable.
     assert!(!c.oracle.challenges.contains_key(&(alice.clone(), 1)));
     assert!(!c.oracle.releases.contains_key(&alice));
     for id in [0, 2, 4] {
         c.restart(id);
     }
-    assert_eq!(c.recover(1, b"pw"), ClientOutcome::Recovered(k));
     assert_eq!(
-        c.register(2, b"pw", &key(2), 3),
+        c.recover(ConnectionId(1), b"pw"),
+        ClientOutcome::Recovered(k)
+    );
+    assert_eq!(
+        c.register(ConnectionId(2), b"pw", &key(2), 3),
         ClientOutcome::Registered { generation: 1 }
     );
     // Logins that may have been counted during the outage never exceed the limit.
@@ -132,10 +151,13 @@ fn restarts_every_replica_from_its_durable_state() {
     }
     // INV-DURABLE: the counted attempt survived the restart of the whole group.
     assert_eq!(
-        c.recover(1, b"wrong"),
+        c.recover(ConnectionId(1), b"wrong"),
         ClientOutcome::WrongPassword { remaining: 1 }
     );
-    assert_eq!(c.recover(1, b"pw"), ClientOutcome::Recovered(k));
+    assert_eq!(
+        c.recover(ConnectionId(1), b"pw"),
+        ClientOutcome::Recovered(k)
+    );
 }
 
 #[test]
@@ -150,27 +172,33 @@ fn a_replica_that_lost_its_disk_catches_up_before_it_votes() {
     c.crash(1);
     c.crash(2);
     assert_eq!(
-        c.recover(1, b"wrong"),
+        c.recover(ConnectionId(1), b"wrong"),
         ClientOutcome::WrongPassword { remaining: 1 }
     );
-    assert_eq!(c.recover(1, b"pw"), ClientOutcome::Recovered(k));
+    assert_eq!(
+        c.recover(ConnectionId(1), b"pw"),
+        ClientOutcome::Recovered(k)
+    );
 }
 
 #[test]
 fn a_login_started_through_one_replica_finishes_through_another() {
     let mut c = Cluster::new(6);
     let alice = account("alice");
-    c.add_client(1, &alice);
+    c.add_client(ConnectionId(1), &alice);
     let k = key(6);
     assert_eq!(
-        c.register(1, b"pw", &k, 3),
+        c.register(ConnectionId(1), b"pw", &k, 3),
         ClientOutcome::Registered { generation: 1 }
     );
     // LoginStart goes to the fixed first replica 0; LoginFinish is handled by replica 3, which opens
     // the sealed OPAQUE login state stored in the replicated record.
     c.redirect.insert(RequestKind::LoginStart, 0);
     c.redirect.insert(RequestKind::LoginFinish, 3);
-    assert_eq!(c.recover(1, b"pw"), ClientOutcome::Recovered(k));
+    assert_eq!(
+        c.recover(ConnectionId(1), b"pw"),
+        ClientOutcome::Recovered(k)
+    );
     assert_eq!(c.oracle.releases.get(&alice), Some(&1));
 }
 
@@ -182,10 +210,10 @@ fn identical_copies_of_a_request_in_flight_share_one_operation() {
 
     let mut c = Cluster::new(11);
     let alice = account("alice");
-    c.add_client(1, &alice);
+    c.add_client(ConnectionId(1), &alice);
     let k = key(3);
-    c.register(1, b"pw", &k, 3);
-    let op = c.start_recover(1, b"pw");
+    c.register(ConnectionId(1), b"pw", &k, 3);
+    let op = c.start_recover(ConnectionId(1), b"pw");
     // The guess-free Status goes first; step until the relay forwards the client's LoginStart.
     let login_start = |p: &Packet| match p {
         Packet::RelayToReplica(r, b)
@@ -214,7 +242,7 @@ fn identical_copies_of_a_request_in_flight_share_one_operation() {
             .push(Packet::RelayToReplica(replica, copy.encode()));
     }
     c.in_flight.push(Packet::RelayToReplica(replica, bytes));
-    assert_eq!(c.finish(1, op), ClientOutcome::Recovered(k));
+    assert_eq!(c.finish(ConnectionId(1), op), ClientOutcome::Recovered(k));
     let log = c.log.borrow();
     let login_starts = log
         .changes

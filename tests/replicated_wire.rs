@@ -2,6 +2,7 @@
 //! "decode never panics", frozen vectors, and forged/tampered/misdirected envelopes dropped.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use e2ee_backup::ConnectionId;
 use e2ee_backup::internal::consensus::{
     AcceptedValue, AcceptorState, Ballot, Config, PeerMessage, Refusal, ReplicaId, ReplicaMeta,
     RequestTag,
@@ -498,10 +499,10 @@ fn a_single_replica_counts_replica_messages_and_garbage_requests_as_dropped() {
 #[test]
 fn the_relay_counts_what_it_drops() {
     let mut relay = Relay::new(RelayConfig::default());
-    relay.handle_client_message(0, 9, b"anything");
+    relay.handle_client_message(0, ConnectionId(9), b"anything");
     assert_eq!(relay.drops().get(DropReason::NotAddressed), 1);
-    relay.handle_connection_opened(1, AccountId::new(b"alice").unwrap());
-    relay.handle_client_message(0, 1, b"\xffnot a request");
+    relay.handle_connection_opened(ConnectionId(1), AccountId::new(b"alice").unwrap());
+    relay.handle_client_message(0, ConnectionId(1), b"\xffnot a request");
     assert_eq!(relay.drops().get(DropReason::CannotDecode), 1);
     relay.handle_vault_message(0, b"\xffnot a reply");
     assert_eq!(relay.drops().get(DropReason::CannotDecode), 2);

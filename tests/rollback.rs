@@ -3,6 +3,7 @@
 //! no backup key after the lockout (INV-DISCLOSE).
 
 use e2ee_backup::BackupKey;
+use e2ee_backup::ConnectionId;
 use e2ee_backup::internal::client::ClientOutcome;
 use e2ee_backup::internal::consensus::FaultInjection;
 use e2ee_backup::internal::vault::DurableSlot;
@@ -18,9 +19,9 @@ fn key(seed: u64) -> BackupKey {
 /// One password attempt; the run is bounded because replicas that wait for healthy peers retry
 /// forever. `None` if the client has not finished.
 fn attempt(c: &mut Cluster, password: &[u8]) -> Option<ClientOutcome> {
-    let op = c.start_recover(1, password);
+    let op = c.start_recover(ConnectionId(1), password);
     c.run_steps(60_000);
-    c.outcome_of(1, op)
+    c.outcome_of(ConnectionId(1), op)
 }
 
 /// Distinct login challenges any replica released for alice's first record (INV-ATTEMPTS oracle).
@@ -34,10 +35,10 @@ fn password_tests(c: &Cluster) -> usize {
 #[test]
 fn restoring_every_disk_after_a_lockout_grants_no_extra_guess() {
     let mut c = Cluster::new(11);
-    c.add_client(1, &account("alice"));
+    c.add_client(ConnectionId(1), &account("alice"));
     let k = key(11);
     assert_eq!(
-        c.register(1, b"pw", &k, 2),
+        c.register(ConnectionId(1), b"pw", &k, 2),
         ClientOutcome::Registered { generation: 1 }
     );
     let copies: Vec<_> = (0..REPLICAS).map(|id| c.copy_disk(id)).collect();
@@ -71,10 +72,10 @@ fn restoring_every_disk_after_a_lockout_grants_no_extra_guess() {
 #[test]
 fn restoring_two_disks_and_choosing_the_quorum_grants_no_extra_guess() {
     let mut c = Cluster::new(12);
-    c.add_client(1, &account("alice"));
+    c.add_client(ConnectionId(1), &account("alice"));
     let k = key(12);
     assert_eq!(
-        c.register(1, b"pw", &k, 2),
+        c.register(ConnectionId(1), b"pw", &k, 2),
         ClientOutcome::Registered { generation: 1 }
     );
     c.run();
@@ -113,7 +114,7 @@ fn restoring_two_disks_and_choosing_the_quorum_grants_no_extra_guess() {
     c.restart(2);
     c.run();
     assert!((0..REPLICAS).all(|id| c.voting(id)), "0 and 1 caught up");
-    assert_eq!(c.recover(1, b"pw"), ClientOutcome::Locked);
+    assert_eq!(c.recover(ConnectionId(1), b"pw"), ClientOutcome::Locked);
     let _ = k;
     assert!(password_tests(&c) <= 2);
 }
@@ -123,10 +124,10 @@ fn a_replica_that_believes_its_restored_disk_hands_out_extra_guesses() {
     // The checker can fail: the broken variant (today's behaviour before rollback detection).
     let mut c = Cluster::new(11);
     c.fault = FaultInjection::TrustHostDisk;
-    c.add_client(1, &account("alice"));
+    c.add_client(ConnectionId(1), &account("alice"));
     let k = key(11);
     assert_eq!(
-        c.register(1, b"pw", &k, 2),
+        c.register(ConnectionId(1), b"pw", &k, 2),
         ClientOutcome::Registered { generation: 1 }
     );
     let copies: Vec<_> = (0..REPLICAS).map(|id| c.copy_disk(id)).collect();
@@ -148,15 +149,15 @@ fn a_replica_that_believes_its_restored_disk_hands_out_extra_guesses() {
 fn rolling_back_one_slot_makes_the_replica_recover_before_it_votes() {
     let mut c = Cluster::new(13);
     let alice = account("alice");
-    c.add_client(1, &alice);
+    c.add_client(ConnectionId(1), &alice);
     let k = key(13);
     assert_eq!(
-        c.register(1, b"pw", &k, 3),
+        c.register(ConnectionId(1), b"pw", &k, 3),
         ClientOutcome::Registered { generation: 1 }
     );
     let before = c.copy_disk(0);
     assert_eq!(
-        c.recover(1, b"wrong"),
+        c.recover(ConnectionId(1), b"wrong"),
         ClientOutcome::WrongPassword { remaining: 2 }
     );
     // The operator restores only alice's register slot (the meta slot is current).
@@ -173,19 +174,22 @@ fn rolling_back_one_slot_makes_the_replica_recover_before_it_votes() {
     c.crash(1);
     c.crash(2);
     assert_eq!(
-        c.recover(1, b"wrong"),
+        c.recover(ConnectionId(1), b"wrong"),
         ClientOutcome::WrongPassword { remaining: 1 }
     );
-    assert_eq!(c.recover(1, b"pw"), ClientOutcome::Recovered(k));
+    assert_eq!(
+        c.recover(ConnectionId(1), b"pw"),
+        ClientOutcome::Recovered(k)
+    );
 }
 
 #[test]
 fn a_dropped_write_makes_the_replica_recover_before_it_votes() {
     let mut c = Cluster::new(14);
     let alice = account("alice");
-    c.add_client(1, &alice);
+    c.add_client(ConnectionId(1), &alice);
     assert_eq!(
-        c.register(1, b"pw", &key(14), 3),
+        c.register(ConnectionId(1), b"pw", &key(14), 3),
         ClientOutcome::Registered { generation: 1 }
     );
     c.crash(3);
@@ -201,9 +205,9 @@ fn a_dropped_write_makes_the_replica_recover_before_it_votes() {
 #[test]
 fn an_untouched_disk_restarts_the_replica_voting_at_once() {
     let mut c = Cluster::new(15);
-    c.add_client(1, &account("alice"));
+    c.add_client(ConnectionId(1), &account("alice"));
     assert_eq!(
-        c.register(1, b"pw", &key(15), 3),
+        c.register(ConnectionId(1), b"pw", &key(15), 3),
         ClientOutcome::Registered { generation: 1 }
     );
     c.crash(2);
@@ -214,10 +218,10 @@ fn an_untouched_disk_restarts_the_replica_voting_at_once() {
 #[test]
 fn a_clone_started_from_a_copy_of_the_disk_halts_the_older_instance() {
     let mut c = Cluster::new(16);
-    c.add_client(1, &account("alice"));
+    c.add_client(ConnectionId(1), &account("alice"));
     let k = key(16);
     assert_eq!(
-        c.register(1, b"pw", &k, 3),
+        c.register(ConnectionId(1), b"pw", &k, 3),
         ClientOutcome::Registered { generation: 1 }
     );
     // The operator starts a second instance of replica 0 on a copy of its disk; the first runs on.
@@ -227,7 +231,7 @@ fn a_clone_started_from_a_copy_of_the_disk_halts_the_older_instance() {
     // replica 1 proposes (so replica 0 is asked to promise and accept).
     c.redirect.insert(RequestKind::LoginStart, 1);
     c.redirect.insert(RequestKind::LoginFinish, 1);
-    let op = c.start_recover(1, b"pw");
+    let op = c.start_recover(ConnectionId(1), b"pw");
     let mut to_zero = Vec::new();
     for _ in 0..400 {
         to_zero.extend(c.any_peer_message_to(0));
@@ -239,7 +243,7 @@ fn a_clone_started_from_a_copy_of_the_disk_halts_the_older_instance() {
         assert_eq!(older.poll_output(), None, "a superseded instance spoke");
     }
     assert!(older.store().inner.is_halted());
-    assert_eq!(c.finish(1, op), ClientOutcome::Recovered(k));
+    assert_eq!(c.finish(ConnectionId(1), op), ClientOutcome::Recovered(k));
 }
 
 #[test]
@@ -255,10 +259,13 @@ fn volatile_replicas_recover_at_every_start_and_keep_the_count() {
         assert!(c.voting(id));
     }
     assert_eq!(
-        c.recover(1, b"wrong"),
+        c.recover(ConnectionId(1), b"wrong"),
         ClientOutcome::WrongPassword { remaining: 1 }
     );
-    assert_eq!(c.recover(1, b"pw"), ClientOutcome::Recovered(k));
+    assert_eq!(
+        c.recover(ConnectionId(1), b"pw"),
+        ClientOutcome::Recovered(k)
+    );
     assert_eq!(c.nvram_writes(), 0, "volatile mode has no trusted state");
 }
 
@@ -275,10 +282,13 @@ fn a_whole_group_restart_keeps_records_in_durable_mode() {
         assert!(c.voting(id));
     }
     assert_eq!(
-        c.recover(1, b"wrong"),
+        c.recover(ConnectionId(1), b"wrong"),
         ClientOutcome::WrongPassword { remaining: 1 }
     );
-    assert_eq!(c.recover(1, b"pw"), ClientOutcome::Recovered(k));
+    assert_eq!(
+        c.recover(ConnectionId(1), b"pw"),
+        ClientOutcome::Recovered(k)
+    );
 }
 
 #[test]
@@ -304,22 +314,25 @@ fn a_whole_group_restart_in_volatile_mode_answers_no_record_never_a_fresh_count(
 #[test]
 fn trusted_state_writes_per_operation_are_counted() {
     let mut c = Cluster::new(20);
-    c.add_client(1, &account("alice"));
+    c.add_client(ConnectionId(1), &account("alice"));
     let k = key(20);
     let start = c.nvram_writes();
     assert_eq!(
-        c.register(1, b"pw", &k, 3),
+        c.register(ConnectionId(1), b"pw", &k, 3),
         ClientOutcome::Registered { generation: 1 }
     );
     let register = c.nvram_writes() - start;
     let writes_before = c.stats.durable_writes;
     let start = c.nvram_writes();
-    assert_eq!(c.recover(1, b"pw"), ClientOutcome::Recovered(k));
+    assert_eq!(
+        c.recover(ConnectionId(1), b"pw"),
+        ClientOutcome::Recovered(k)
+    );
     let recover = c.nvram_writes() - start;
     let recover_disk = c.stats.durable_writes - writes_before;
     let start = c.nvram_writes();
     assert_eq!(
-        c.recover(1, b"wrong"),
+        c.recover(ConnectionId(1), b"wrong"),
         ClientOutcome::WrongPassword { remaining: 2 }
     );
     let wrong = c.nvram_writes() - start;

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use e2ee_backup::BackupKey;
+use e2ee_backup::ConnectionId;
 use e2ee_backup::internal::client::ClientOutcome;
 use e2ee_backup::internal::crypto::real::InsecureFastSuite;
 use e2ee_backup::internal::relay::RelayConfig;
@@ -23,32 +24,41 @@ fn wrapped_key_of(net: &Net<InsecureFastSuite>, name: &str) -> Vec<u8> {
 fn locks_after_last_wrong_password_and_never_releases_the_key_again() {
     let mut net = Net::fast(11);
     let alice = account("alice");
-    net.add_client(1, &alice);
+    net.add_client(ConnectionId(1), &alice);
     let key = BackupKey::generate(&mut ChaCha20Rng::seed_from_u64(1));
-    net.register(1, b"right", &key, 4);
+    net.register(ConnectionId(1), b"right", &key, 4);
     let wrapped = wrapped_key_of(&net, "alice");
 
     // The remaining count goes down with every wrong password.
     assert_eq!(
-        net.recover(1, b"wrong 1"),
+        net.recover(ConnectionId(1), b"wrong 1"),
         ClientOutcome::WrongPassword { remaining: 3 }
     );
     assert_eq!(
-        net.recover(1, b"wrong 2"),
+        net.recover(ConnectionId(1), b"wrong 2"),
         ClientOutcome::WrongPassword { remaining: 2 }
     );
     assert_eq!(
-        net.recover(1, b"wrong 3"),
+        net.recover(ConnectionId(1), b"wrong 3"),
         ClientOutcome::WrongPassword { remaining: 1 }
     );
     // The last one: no attempt is left, so the client reports Locked.
-    assert_eq!(net.recover(1, b"wrong 4"), ClientOutcome::Locked);
+    assert_eq!(
+        net.recover(ConnectionId(1), b"wrong 4"),
+        ClientOutcome::Locked
+    );
 
     let emitted_before = net.vault_emitted.len();
     let replies_before = net.oracle.replies.len();
     // After the limit, even the right password gets Locked, and the record's secrets are gone.
-    assert_eq!(net.recover(1, b"right"), ClientOutcome::Locked);
-    assert_eq!(net.recover(1, b"right"), ClientOutcome::Locked);
+    assert_eq!(
+        net.recover(ConnectionId(1), b"right"),
+        ClientOutcome::Locked
+    );
+    assert_eq!(
+        net.recover(ConnectionId(1), b"right"),
+        ClientOutcome::Locked
+    );
     assert_eq!(
         net.vault.store().record(&alice).unwrap().state,
         RecordState::Locked
@@ -72,20 +82,23 @@ fn locks_after_last_wrong_password_and_never_releases_the_key_again() {
 #[test]
 fn successful_recovery_resets_the_remaining_count() {
     let mut net = Net::fast(12);
-    net.add_client(1, &account("alice"));
+    net.add_client(ConnectionId(1), &account("alice"));
     let key = BackupKey::generate(&mut ChaCha20Rng::seed_from_u64(2));
-    net.register(1, b"right", &key, 3);
+    net.register(ConnectionId(1), b"right", &key, 3);
     assert_eq!(
-        net.recover(1, b"wrong"),
+        net.recover(ConnectionId(1), b"wrong"),
         ClientOutcome::WrongPassword { remaining: 2 }
     );
     assert_eq!(
-        net.recover(1, b"wrong"),
+        net.recover(ConnectionId(1), b"wrong"),
         ClientOutcome::WrongPassword { remaining: 1 }
     );
-    assert_eq!(net.recover(1, b"right"), ClientOutcome::Recovered(key));
     assert_eq!(
-        net.recover(1, b"wrong"),
+        net.recover(ConnectionId(1), b"right"),
+        ClientOutcome::Recovered(key)
+    );
+    assert_eq!(
+        net.recover(ConnectionId(1), b"wrong"),
         ClientOutcome::WrongPassword { remaining: 2 }
     );
 }
@@ -99,16 +112,16 @@ fn concurrent_attackers_never_get_more_login_responses_than_the_limit() {
     };
     let mut net = Net::new(InsecureFastSuite, fast_fleet(), fast_fleet(), 13, relay);
     let alice = account("alice");
-    net.add_client(1, &alice);
+    net.add_client(ConnectionId(1), &alice);
     let key = BackupKey::generate(&mut ChaCha20Rng::seed_from_u64(3));
-    net.register(1, b"right", &key, limit);
+    net.register(ConnectionId(1), b"right", &key, limit);
 
     // Twelve attackers on twelve connections start logins before any of them finishes.
     let mut ops = Vec::new();
     for conn in 10..22u64 {
-        net.add_client(conn, &alice);
+        net.add_client(ConnectionId(conn), &alice);
         let guess = format!("guess {conn}");
-        let op = net.start_recover(conn, guess.as_bytes());
+        let op = net.start_recover(ConnectionId(conn), guess.as_bytes());
         ops.push((conn, op));
     }
     net.run();
@@ -128,7 +141,10 @@ fn concurrent_attackers_never_get_more_login_responses_than_the_limit() {
         .count();
     assert_eq!(wrong + locked, 12);
     // The honest user with the right password now finds the record locked.
-    assert_eq!(net.recover(1, b"right"), ClientOutcome::Locked);
+    assert_eq!(
+        net.recover(ConnectionId(1), b"right"),
+        ClientOutcome::Locked
+    );
     assert_eq!(
         net.oracle.challenges[&(b"alice".to_vec(), 1)].len(),
         usize::try_from(limit).unwrap()
@@ -145,14 +161,14 @@ fn attackers_interleaved_with_the_owner_are_still_bounded() {
     };
     let mut net = Net::new(InsecureFastSuite, fast_fleet(), fast_fleet(), 14, relay);
     let alice = account("alice");
-    net.add_client(1, &alice);
+    net.add_client(ConnectionId(1), &alice);
     let key = BackupKey::generate(&mut ChaCha20Rng::seed_from_u64(4));
-    net.register(1, b"right", &key, limit);
+    net.register(ConnectionId(1), b"right", &key, limit);
     for conn in 10..20u64 {
-        net.add_client(conn, &alice);
-        net.start_recover(conn, b"guess");
+        net.add_client(ConnectionId(conn), &alice);
+        net.start_recover(ConnectionId(conn), b"guess");
     }
-    let owner = net.start_recover(1, b"right");
+    let owner = net.start_recover(ConnectionId(1), b"right");
     net.run();
     let challenges = net.oracle.challenges[&(b"alice".to_vec(), 1)].len();
     assert!(
@@ -162,7 +178,7 @@ fn attackers_interleaved_with_the_owner_are_still_bounded() {
     let owner_outcome = net
         .outcomes
         .iter()
-        .find(|(c, o, _)| *c == 1 && *o == owner)
+        .find(|(c, o, _)| *c == ConnectionId(1) && *o == owner)
         .unwrap()
         .2
         .clone();
@@ -183,10 +199,15 @@ fn login_challenge_leaves_only_after_the_counted_attempt_is_persisted() {
 
     let mut net = Net::fast(15);
     let alice = account("alice");
-    net.add_client(1, &alice);
-    net.register(1, b"right", &BackupKey::from_bytes([1; 32]), 3);
-    net.start_recover_past_status(1, b"guess");
-    let Some(ClientOutput::Send { bytes }) = net.client(1).poll_output() else {
+    net.add_client(ConnectionId(1), &alice);
+    net.register(
+        ConnectionId(1),
+        b"right",
+        &BackupKey::from_bytes([1; 32]),
+        3,
+    );
+    net.start_recover_past_status(ConnectionId(1), b"guess");
+    let Some(ClientOutput::Send { bytes }) = net.client(ConnectionId(1)).poll_output() else {
         panic!()
     };
     let request = ClientRequest::decode(&bytes).unwrap();

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use e2ee_backup::BackupKey;
+use e2ee_backup::ConnectionId;
 use e2ee_backup::internal::client::ClientOutcome;
 use e2ee_backup::internal::crypto::CryptoSuite;
 use e2ee_backup::internal::crypto::real::{ProductionFleetSecrets, ProductionSuite};
@@ -16,11 +17,16 @@ use rand_core::SeedableRng;
 fn recovers_the_registered_backup_key_with_the_password() {
     let mut net = Net::fast(1);
     let alice = account("alice");
-    net.add_client(1, &alice);
+    net.add_client(ConnectionId(1), &alice);
     let key = BackupKey::generate(&mut ChaCha20Rng::seed_from_u64(99));
 
     assert_eq!(
-        net.register(1, b"correct horse", &key, DEFAULT_ATTEMPT_LIMIT),
+        net.register(
+            ConnectionId(1),
+            b"correct horse",
+            &key,
+            DEFAULT_ATTEMPT_LIMIT
+        ),
         ClientOutcome::Registered { generation: 1 }
     );
     let record = net.vault.store().record(&alice).unwrap();
@@ -37,8 +43,8 @@ fn recovers_the_registered_backup_key_with_the_password() {
     .unwrap();
 
     // A fresh device (new client) recovers the key with the password alone ...
-    net.add_client(2, &alice);
-    let recovered = match net.recover(2, b"correct horse") {
+    net.add_client(ConnectionId(2), &alice);
+    let recovered = match net.recover(ConnectionId(2), b"correct horse") {
         ClientOutcome::Recovered(recovered) => recovered,
         other => panic!("expected a recovered key, got {other:?}"),
     };
@@ -52,22 +58,22 @@ fn recovers_the_registered_backup_key_with_the_password() {
 fn changing_the_password_replaces_the_record() {
     let mut net = Net::fast(2);
     let alice = account("alice");
-    net.add_client(1, &alice);
+    net.add_client(ConnectionId(1), &alice);
     let key = BackupKey::generate(&mut ChaCha20Rng::seed_from_u64(5));
     assert_eq!(
-        net.register(1, b"old password", &key, 5),
+        net.register(ConnectionId(1), b"old password", &key, 5),
         ClientOutcome::Registered { generation: 1 }
     );
     assert_eq!(
-        net.register(1, b"new password", &key, 5),
+        net.register(ConnectionId(1), b"new password", &key, 5),
         ClientOutcome::Registered { generation: 2 }
     );
     assert_eq!(
-        net.recover(1, b"old password"),
+        net.recover(ConnectionId(1), b"old password"),
         ClientOutcome::WrongPassword { remaining: 4 }
     );
     assert_eq!(
-        net.recover(1, b"new password"),
+        net.recover(ConnectionId(1), b"new password"),
         ClientOutcome::Recovered(key)
     );
 }
@@ -75,34 +81,37 @@ fn changing_the_password_replaces_the_record() {
 #[test]
 fn recovery_before_any_registration_finds_no_record() {
     let mut net = Net::fast(3);
-    net.add_client(1, &account("nobody"));
-    assert_eq!(net.recover(1, b"anything"), ClientOutcome::NoRecord);
+    net.add_client(ConnectionId(1), &account("nobody"));
+    assert_eq!(
+        net.recover(ConnectionId(1), b"anything"),
+        ClientOutcome::NoRecord
+    );
 }
 
 #[test]
 fn deleted_record_can_no_longer_be_recovered() {
     let mut net = Net::fast(4);
     let alice = account("alice");
-    net.add_client(1, &alice);
+    net.add_client(ConnectionId(1), &alice);
     let key = BackupKey::generate(&mut ChaCha20Rng::seed_from_u64(6));
-    net.register(1, b"pw", &key, 3);
-    assert_eq!(net.delete(1, b"pw"), ClientOutcome::Deleted);
+    net.register(ConnectionId(1), b"pw", &key, 3);
+    assert_eq!(net.delete(ConnectionId(1), b"pw"), ClientOutcome::Deleted);
     assert_eq!(
         net.vault.store().record(&alice).unwrap().state,
         RecordState::Deleted
     );
-    assert_eq!(net.recover(1, b"pw"), ClientOutcome::NoRecord);
+    assert_eq!(net.recover(ConnectionId(1), b"pw"), ClientOutcome::NoRecord);
 }
 
 #[test]
 fn restored_replica_keeps_records_across_a_restart() {
     let mut net = Net::fast(5);
     let alice = account("alice");
-    net.add_client(1, &alice);
+    net.add_client(ConnectionId(1), &alice);
     let key = BackupKey::generate(&mut ChaCha20Rng::seed_from_u64(7));
-    net.register(1, b"pw", &key, 3);
+    net.register(ConnectionId(1), b"pw", &key, 3);
     assert_eq!(
-        net.recover(1, b"wrong"),
+        net.recover(ConnectionId(1), b"wrong"),
         ClientOutcome::WrongPassword { remaining: 2 }
     );
     let mut restarted = e2ee_backup::internal::vault::VaultReplica::new(
@@ -117,7 +126,10 @@ fn restored_replica_keeps_records_across_a_restart() {
         net.vault.store().record(&alice)
     );
     net.vault = restarted;
-    assert_eq!(net.recover(1, b"pw"), ClientOutcome::Recovered(key));
+    assert_eq!(
+        net.recover(ConnectionId(1), b"pw"),
+        ClientOutcome::Recovered(key)
+    );
 }
 
 #[test]
@@ -127,12 +139,15 @@ fn production_argon2id_suite_recovers_the_backup_key() {
         || ProductionFleetSecrets::generate(&mut ChaCha20Rng::seed_from_u64(seed), fleet_id());
     let mut net = Net::new(ProductionSuite, make(), make(), 7, RelayConfig::default());
     let alice = account("alice");
-    net.add_client(1, &alice);
+    net.add_client(ConnectionId(1), &alice);
     let key = BackupKey::generate(&mut ChaCha20Rng::seed_from_u64(8));
     assert_eq!(
-        net.register(1, b"pw", &key, DEFAULT_ATTEMPT_LIMIT),
+        net.register(ConnectionId(1), b"pw", &key, DEFAULT_ATTEMPT_LIMIT),
         ClientOutcome::Registered { generation: 1 }
     );
-    assert_eq!(net.recover(1, b"pw"), ClientOutcome::Recovered(key));
+    assert_eq!(
+        net.recover(ConnectionId(1), b"pw"),
+        ClientOutcome::Recovered(key)
+    );
     let _ = ProductionSuite.fleet_public_keys(net.vault.fleet());
 }

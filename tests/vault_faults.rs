@@ -7,6 +7,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use e2ee_backup::BackupKey;
+use e2ee_backup::ConnectionId;
 use e2ee_backup::internal::client::{ClientOutcome, ClientOutput};
 use e2ee_backup::internal::crypto::real::InsecureFastSuite;
 use e2ee_backup::internal::crypto::{CryptoSuite, Identities};
@@ -36,7 +37,7 @@ fn attempts_used(net: &Net<InsecureFastSuite>, who: &AccountId) -> u32 {
 fn run_with_drop_of_message(n: usize) {
     let mut net = Net::fast(100 + n as u64);
     let alice = account("alice");
-    net.add_client(1, &alice);
+    net.add_client(ConnectionId(1), &alice);
     let counter = Rc::new(RefCell::new(0usize));
     let c = counter.clone();
     net.hook = Some(Box::new(move |_hop, bytes| {
@@ -49,10 +50,13 @@ fn run_with_drop_of_message(n: usize) {
         }
     }));
     assert_eq!(
-        net.register(1, PASSWORD, &key(), 5),
+        net.register(ConnectionId(1), PASSWORD, &key(), 5),
         ClientOutcome::Registered { generation: 1 }
     );
-    assert_eq!(net.recover(1, PASSWORD), ClientOutcome::Recovered(key()));
+    assert_eq!(
+        net.recover(ConnectionId(1), PASSWORD),
+        ClientOutcome::Recovered(key())
+    );
     assert_eq!(attempts_used(&net, &alice), 0);
     // One login, one challenge — a dropped message never costs a guess.
     assert_eq!(net.oracle.challenges[&(b"alice".to_vec(), 1)].len(), 1);
@@ -62,15 +66,15 @@ fn run_with_drop_of_message(n: usize) {
 fn dropping_any_single_message_gets_no_one_a_guess_and_strands_no_client() {
     // Count the messages of an undisturbed run, then drop each one in turn.
     let mut net = Net::fast(100);
-    net.add_client(1, &account("alice"));
+    net.add_client(ConnectionId(1), &account("alice"));
     let total = Rc::new(RefCell::new(0usize));
     let t = total.clone();
     net.hook = Some(Box::new(move |_hop, bytes| {
         *t.borrow_mut() += 1;
         vec![bytes.to_vec()]
     }));
-    net.register(1, PASSWORD, &key(), 5);
-    net.recover(1, PASSWORD);
+    net.register(ConnectionId(1), PASSWORD, &key(), 5);
+    net.recover(ConnectionId(1), PASSWORD);
     let total = *total.borrow();
     assert_eq!(
         total, 24,
@@ -96,21 +100,24 @@ fn duplicating_every_message_on_every_hop_counts_each_attempt_once() {
         relay,
     );
     let alice = account("alice");
-    net.add_client(1, &alice);
+    net.add_client(ConnectionId(1), &alice);
     net.hook = Some(Box::new(|_hop, bytes| vec![bytes.to_vec(), bytes.to_vec()]));
     assert_eq!(
-        net.register(1, PASSWORD, &key(), 5),
+        net.register(ConnectionId(1), PASSWORD, &key(), 5),
         ClientOutcome::Registered { generation: 1 }
     );
     assert_eq!(
-        net.recover(1, b"wrong"),
+        net.recover(ConnectionId(1), b"wrong"),
         ClientOutcome::WrongPassword { remaining: 4 }
     );
     assert_eq!(
-        net.recover(1, b"wrong again"),
+        net.recover(ConnectionId(1), b"wrong again"),
         ClientOutcome::WrongPassword { remaining: 3 }
     );
-    assert_eq!(net.recover(1, PASSWORD), ClientOutcome::Recovered(key()));
+    assert_eq!(
+        net.recover(ConnectionId(1), PASSWORD),
+        ClientOutcome::Recovered(key())
+    );
     assert_eq!(net.oracle.challenges[&(b"alice".to_vec(), 1)].len(), 3);
 }
 
@@ -118,7 +125,7 @@ fn duplicating_every_message_on_every_hop_counts_each_attempt_once() {
 fn replaying_every_recorded_request_changes_nothing() {
     let mut net = Net::fast(300);
     let alice = account("alice");
-    net.add_client(1, &alice);
+    net.add_client(ConnectionId(1), &alice);
     let log = Rc::new(RefCell::new(Vec::new()));
     let l = log.clone();
     net.hook = Some(Box::new(move |hop, bytes| {
@@ -127,12 +134,15 @@ fn replaying_every_recorded_request_changes_nothing() {
         }
         vec![bytes.to_vec()]
     }));
-    net.register(1, PASSWORD, &key(), 5);
+    net.register(ConnectionId(1), PASSWORD, &key(), 5);
     assert_eq!(
-        net.recover(1, b"wrong"),
+        net.recover(ConnectionId(1), b"wrong"),
         ClientOutcome::WrongPassword { remaining: 4 }
     );
-    assert_eq!(net.recover(1, PASSWORD), ClientOutcome::Recovered(key()));
+    assert_eq!(
+        net.recover(ConnectionId(1), PASSWORD),
+        ClientOutcome::Recovered(key())
+    );
     let record_before = net.vault.store().record(&alice).cloned();
     let challenges_before = net.oracle.challenges[&(b"alice".to_vec(), 1)].len();
     let releases_before = net.oracle.releases[&b"alice".to_vec()];
@@ -162,8 +172,8 @@ fn replaying_every_recorded_request_changes_nothing() {
 fn replayed_old_login_start_is_never_counted_again_after_a_failure() {
     let mut net = Net::fast(301);
     let alice = account("alice");
-    net.add_client(1, &alice);
-    net.register(1, PASSWORD, &key(), 5);
+    net.add_client(ConnectionId(1), &alice);
+    net.register(ConnectionId(1), PASSWORD, &key(), 5);
     // Capture the LoginStart of a wrong-password attempt as the relay forwards it.
     let log = Rc::new(RefCell::new(Vec::new()));
     let l = log.clone();
@@ -174,11 +184,11 @@ fn replayed_old_login_start_is_never_counted_again_after_a_failure() {
         vec![bytes.to_vec()]
     }));
     assert_eq!(
-        net.recover(1, b"wrong"),
+        net.recover(ConnectionId(1), b"wrong"),
         ClientOutcome::WrongPassword { remaining: 4 }
     );
     assert_eq!(
-        net.recover(1, b"wrong two"),
+        net.recover(ConnectionId(1), b"wrong two"),
         ClientOutcome::WrongPassword { remaining: 3 }
     );
     let first = log.borrow()[0].clone();
@@ -194,23 +204,26 @@ fn replayed_old_login_start_is_never_counted_again_after_a_failure() {
 fn relay_view_never_contains_password_backup_key_wrapped_key_or_export_key() {
     let mut net = Net::fast(400);
     let alice = account("alice");
-    net.add_client(1, &alice);
+    net.add_client(ConnectionId(1), &alice);
     let key = key();
-    net.register(1, PASSWORD, &key, 5);
+    net.register(ConnectionId(1), PASSWORD, &key, 5);
     // The registration's own OPRF seed (chosen by the vault), for recomputing the export key.
     let oprf_seed = match &net.vault.store().record(&alice).unwrap().state {
         e2ee_backup::internal::vault::RecordState::Active(a) => a.registration.oprf_seed.clone(),
         other => panic!("{other:?}"),
     };
     assert_eq!(
-        net.recover(1, b"a wrong password"),
+        net.recover(ConnectionId(1), b"a wrong password"),
         ClientOutcome::WrongPassword { remaining: 4 }
     );
     assert_eq!(
-        net.recover(1, PASSWORD),
+        net.recover(ConnectionId(1), PASSWORD),
         ClientOutcome::Recovered(key.clone())
     );
-    assert_eq!(net.delete(1, PASSWORD), ClientOutcome::Deleted);
+    assert_eq!(
+        net.delete(ConnectionId(1), PASSWORD),
+        ClientOutcome::Deleted
+    );
 
     // Wrapped key and export key of the registration, recomputed from the oracle's view.
     let (_, finish, _) = net
@@ -278,7 +291,7 @@ fn relay_view_never_contains_password_backup_key_wrapped_key_or_export_key() {
 
 /// Takes the next `ClientRequest` bytes the client wants to send.
 fn next_send(net: &mut Net<InsecureFastSuite>, conn: u64) -> Vec<u8> {
-    match net.client(conn).poll_output().unwrap() {
+    match net.client(ConnectionId(conn)).poll_output().unwrap() {
         ClientOutput::Send { bytes } => bytes,
         other => panic!("unexpected {other:?}"),
     }
@@ -288,10 +301,10 @@ fn next_send(net: &mut Net<InsecureFastSuite>, conn: u64) -> Vec<u8> {
 fn flipping_any_byte_of_a_sealed_request_is_rejected_without_a_state_change() {
     let mut net = Net::fast(500);
     let alice = account("alice");
-    net.add_client(1, &alice);
-    net.register(1, PASSWORD, &key(), 5);
+    net.add_client(ConnectionId(1), &alice);
+    net.register(ConnectionId(1), PASSWORD, &key(), 5);
     let record_before = net.vault.store().record(&alice).cloned();
-    net.start_recover_past_status(1, PASSWORD);
+    net.start_recover_past_status(ConnectionId(1), PASSWORD);
     let genuine = next_send(&mut net, 1);
     let decoded = ClientRequest::decode(&genuine).unwrap();
     // Bytes 2..10 are the unauthenticated request id (routing data); every other byte is
@@ -299,7 +312,8 @@ fn flipping_any_byte_of_a_sealed_request_is_rejected_without_a_state_change() {
     for i in (0..genuine.len()).filter(|i| !(2..10).contains(i)) {
         let mut tampered = genuine.clone();
         tampered[i] ^= 0x01;
-        net.relay.handle_client_message(net.now_ms, 1, &tampered);
+        net.relay
+            .handle_client_message(net.now_ms, ConnectionId(1), &tampered);
         while let Some(out) = net.relay.poll_output() {
             let RelayOutput::ToReplica { bytes, .. } = out else {
                 continue;
@@ -331,12 +345,13 @@ fn flipping_any_byte_of_a_sealed_request_is_rejected_without_a_state_change() {
 fn flipping_any_byte_of_a_sealed_reply_is_ignored_by_the_client() {
     let mut net = Net::fast(600);
     let alice = account("alice");
-    net.add_client(1, &alice);
-    net.register(1, PASSWORD, &key(), 5);
+    net.add_client(ConnectionId(1), &alice);
+    net.register(ConnectionId(1), PASSWORD, &key(), 5);
     // Capture one genuine LoginChallenge reply as the client would receive it.
-    net.start_recover_past_status(1, PASSWORD);
+    net.start_recover_past_status(ConnectionId(1), PASSWORD);
     let request = next_send(&mut net, 1);
-    net.relay.handle_client_message(net.now_ms, 1, &request);
+    net.relay
+        .handle_client_message(net.now_ms, ConnectionId(1), &request);
     let Some(RelayOutput::ToReplica { bytes, .. }) = net.relay.poll_output() else {
         panic!()
     };
@@ -356,10 +371,13 @@ fn flipping_any_byte_of_a_sealed_reply_is_ignored_by_the_client() {
     for i in 0..genuine.len() {
         let mut tampered = genuine.clone();
         tampered[i] ^= 0x01;
-        net.client(1)
-            .handle_relay_message(0, &mut ChaCha20Rng::seed_from_u64(i as u64), &tampered);
+        net.client(ConnectionId(1)).handle_relay_message(
+            0,
+            &mut ChaCha20Rng::seed_from_u64(i as u64),
+            &tampered,
+        );
         assert_eq!(
-            net.client(1).poll_output(),
+            net.client(ConnectionId(1)).poll_output(),
             None,
             "tampered reply byte {i} was acted on"
         );
@@ -367,9 +385,10 @@ fn flipping_any_byte_of_a_sealed_reply_is_ignored_by_the_client() {
     // The genuine reply still works: the client goes on to LoginFinish and recovers.
     let mut rng = ChaCha20Rng::seed_from_u64(1);
     let now = net.now_ms;
-    net.client(1).handle_relay_message(now, &mut rng, &genuine);
+    net.client(ConnectionId(1))
+        .handle_relay_message(now, &mut rng, &genuine);
     assert!(matches!(
-        net.client(1).poll_output(),
+        net.client(ConnectionId(1)).poll_output(),
         Some(ClientOutput::Send { .. })
     ));
 }
@@ -379,14 +398,14 @@ fn a_reply_from_another_fleet_is_rejected() {
     // A client pinned to fleet A talking to a vault with other keys never completes a login.
     let mut net = Net::fast(700);
     let alice = account("alice");
-    net.add_client(1, &alice);
-    net.register(1, PASSWORD, &key(), 5);
+    net.add_client(ConnectionId(1), &alice);
+    net.register(ConnectionId(1), PASSWORD, &key(), 5);
     let impostor = e2ee_backup::internal::crypto::real::InsecureFastFleetSecrets::generate(
         &mut ChaCha20Rng::seed_from_u64(0xBAD),
         fleet_id(),
     );
     net.vault = e2ee_backup::internal::vault::VaultReplica::new(InsecureFastSuite, impostor);
-    let outcome = net.recover(1, PASSWORD);
+    let outcome = net.recover(ConnectionId(1), PASSWORD);
     assert_eq!(outcome, ClientOutcome::Unavailable);
 }
 
@@ -395,17 +414,21 @@ fn relay_swapping_accounts_is_rejected() {
     let mut net = Net::fast(800);
     let alice = account("alice");
     let bob = account("bob");
-    net.add_client(1, &alice);
-    net.add_client(2, &bob);
-    net.register(1, PASSWORD, &key(), 5);
-    net.register(2, b"bob's password", &key(), 5);
+    net.add_client(ConnectionId(1), &alice);
+    net.add_client(ConnectionId(2), &bob);
+    net.register(ConnectionId(1), PASSWORD, &key(), 5);
+    net.register(ConnectionId(2), b"bob's password", &key(), 5);
     let alice_before = net.vault.store().record(&alice).cloned();
     let bob_before = net.vault.store().record(&bob).cloned();
     // A malicious relay binds alice's connection to bob's account.
-    net.relay.handle_connection_opened(1, bob.clone());
-    assert_eq!(net.recover(1, PASSWORD), ClientOutcome::Unavailable);
+    net.relay
+        .handle_connection_opened(ConnectionId(1), bob.clone());
     assert_eq!(
-        net.register(1, b"takeover", &key(), 5),
+        net.recover(ConnectionId(1), PASSWORD),
+        ClientOutcome::Unavailable
+    );
+    assert_eq!(
+        net.register(ConnectionId(1), b"takeover", &key(), 5),
         ClientOutcome::Unavailable
     );
     assert_eq!(net.vault.store().record(&alice).cloned(), alice_before);

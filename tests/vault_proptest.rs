@@ -6,6 +6,7 @@
 use std::sync::OnceLock;
 
 use e2ee_backup::BackupKey;
+use e2ee_backup::ConnectionId;
 use e2ee_backup::internal::client::{Client, ClientConfig, ClientOutcome, ClientOutput};
 use e2ee_backup::internal::crypto::real::InsecureFastSuite;
 use e2ee_backup::internal::crypto::{CryptoSuite, SecretBytes};
@@ -313,9 +314,9 @@ fn scenario() -> &'static Scenario {
     SCENARIO.get_or_init(|| {
         let mut net = Net::fast(900);
         let alice = account("alice");
-        net.add_client(1, &alice);
+        net.add_client(ConnectionId(1), &alice);
         let key = BackupKey::generate(&mut ChaCha20Rng::seed_from_u64(9));
-        net.register(1, b"pw", &key, 3);
+        net.register(ConnectionId(1), b"pw", &key, 3);
         let persisted = net
             .persisted
             .iter()
@@ -330,10 +331,13 @@ fn scenario() -> &'static Scenario {
             vec![bytes.to_vec()]
         }));
         assert_eq!(
-            net.recover(1, b"wrong"),
+            net.recover(ConnectionId(1), b"wrong"),
             ClientOutcome::WrongPassword { remaining: 2 }
         );
-        assert_eq!(net.recover(1, b"pw"), ClientOutcome::Recovered(key));
+        assert_eq!(
+            net.recover(ConnectionId(1), b"pw"),
+            ClientOutcome::Recovered(key)
+        );
         let genuine = log.borrow().clone();
         Scenario { persisted, genuine }
     })
@@ -448,11 +452,11 @@ proptest! {
     #[test]
     fn relay_fed_arbitrary_bytes_never_panics(b in bytes(300), from_vault in any::<bool>()) {
         let mut relay = Relay::new(RelayConfig::default());
-        relay.handle_connection_opened(1, account("alice"));
+        relay.handle_connection_opened(ConnectionId(1), account("alice"));
         if from_vault {
             relay.handle_vault_message(0, &b);
         } else {
-            relay.handle_client_message(0, 1, &b);
+            relay.handle_client_message(0, ConnectionId(1), &b);
         }
         while relay.poll_output().is_some() {}
     }

@@ -115,7 +115,7 @@ fn capture() -> Captured {
     let mut vault = VaultReplica::new(suite, fleet);
     let mut relay = Relay::new(RelayConfig::default());
     let [alice, _] = accounts();
-    relay.handle_connection_opened(1, alice.clone());
+    relay.handle_connection_opened(e2ee_backup::ConnectionId(1), alice.clone());
     let mut client = Client::new(suite, pinned.clone(), alice, ClientConfig::default());
     let mut requests = Vec::new();
     let mut last_record = Vec::new();
@@ -136,7 +136,7 @@ fn capture() -> Captured {
                 ClientOutput::Completed { .. } => break 'operation,
                 ClientOutput::Send { bytes } => bytes,
             };
-            relay.handle_client_message(0, 1, &bytes);
+            relay.handle_client_message(0, e2ee_backup::ConnectionId(1), &bytes);
             while let Some(out) = relay.poll_output() {
                 match out {
                     RelayOutput::ToReplica { bytes, .. } => {

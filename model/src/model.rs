@@ -113,7 +113,7 @@ impl VaultModel {
         });
         let devices = (0..self.config.devices.len())
             .map(|i| {
-                relay.handle_connection_opened(i as ConnectionId, self.account.clone());
+                relay.handle_connection_opened(ConnectionId(i as u64), self.account.clone());
                 let honest = self.config.devices.get(i).is_some_and(|d| d.honest);
                 Device {
                     client: self.client(honest),
@@ -147,7 +147,7 @@ impl VaultModel {
     /// Registers the owner's key over a reliable, in-order path before the model starts (a
     /// setup device, not one of the model's devices).
     fn preregister(&self, state: &mut ModelState) {
-        let setup: ConnectionId = 1_000;
+        let setup: ConnectionId = ConnectionId(1_000);
         state
             .relay
             .handle_connection_opened(setup, self.account.clone());
@@ -241,7 +241,7 @@ impl VaultModel {
             Self::send(
                 state,
                 Packet::ClientToRelay {
-                    connection: i as ConnectionId,
+                    connection: ConnectionId(i as u64),
                     bytes,
                 },
             );
@@ -537,7 +537,7 @@ impl Model for VaultModel {
                     Self::send(
                         &mut state,
                         Packet::ClientToRelay {
-                            connection: i as ConnectionId,
+                            connection: ConnectionId(i as u64),
                             bytes,
                         },
                     );
@@ -578,7 +578,7 @@ impl Model for VaultModel {
             }
             Action::DeliverThenCrash(Packet::RelayToClient { .. }, _) => return None,
             Action::Deliver(Packet::RelayToClient { connection, bytes }) => {
-                let i = usize::try_from(connection).ok()?;
+                let i = usize::try_from(connection.0).ok()?;
                 let device = state.devices.get_mut(i)?;
                 let now = device.now_ms;
                 device

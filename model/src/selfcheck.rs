@@ -2,6 +2,7 @@
 
 use std::time::Instant;
 
+use e2ee_backup::ConnectionId;
 use e2ee_backup::internal::client::{ClientConfig, ClientOutcome, ClientOutput};
 use e2ee_backup::internal::crypto::real::{ProductionFleetSecrets, ProductionSuite};
 use e2ee_backup::internal::relay::{RelayConfig, RelayOutput};
@@ -121,7 +122,8 @@ fn vault_round_trip(rng: &mut ChaCha20Rng) -> Result<String, String> {
         relay: Relay::new(RelayConfig::default()),
     };
     let alice = AccountId::new(b"alice").map_err(|e| e.to_string())?;
-    net.relay.handle_connection_opened(1, alice.clone());
+    net.relay
+        .handle_connection_opened(ConnectionId(1), alice.clone());
     let mut phone = Client::new(
         suite,
         pinned.clone(),
@@ -192,7 +194,10 @@ impl Net {
         while let Some(out) = client.poll_output() {
             match out {
                 ClientOutput::Completed { outcome, .. } => return outcome,
-                ClientOutput::Send { bytes } => self.relay.handle_client_message(now_ms, 1, &bytes),
+                ClientOutput::Send { bytes } => {
+                    self.relay
+                        .handle_client_message(now_ms, ConnectionId(1), &bytes)
+                }
             }
             while let Some(out) = self.relay.poll_output() {
                 match out {

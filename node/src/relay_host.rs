@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};
 
-use e2ee_backup::AccountId;
 use e2ee_backup::internal::relay::{Relay, RelayConfig, RelayOutput};
+use e2ee_backup::{AccountId, ConnectionId};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tracing::{debug, info};
@@ -56,9 +56,9 @@ pub enum RelayHostError {
 }
 
 enum Event {
-    Opened(u64, AccountId, mpsc::Sender<Vec<u8>>),
-    Client(u64, Vec<u8>),
-    Closed(u64),
+    Opened(ConnectionId, AccountId, mpsc::Sender<Vec<u8>>),
+    Client(ConnectionId, Vec<u8>),
+    Closed(ConnectionId),
     Vault(Vec<u8>),
 }
 
@@ -109,7 +109,15 @@ pub async fn run(
                 events_tx.clone(),
                 client_counters.clone(),
             );
-            serve_client(stream, from, conn, acceptor, key, events, counters)
+            serve_client(
+                stream,
+                from,
+                ConnectionId(conn),
+                acceptor,
+                key,
+                events,
+                counters,
+            )
         },
     ));
     let stats_every = Duration::from_secs(config.stats_interval_s);
@@ -137,7 +145,7 @@ fn relay_loop(
     stats_every: Duration,
 ) {
     let clock = Instant::now();
-    let mut clients: BTreeMap<u64, mpsc::Sender<Vec<u8>>> = BTreeMap::new();
+    let mut clients: BTreeMap<ConnectionId, mpsc::Sender<Vec<u8>>> = BTreeMap::new();
     let mut next_stats = Instant::now() + stats_every;
     loop {
         let now = crate::elapsed_ms(clock);
@@ -265,7 +273,7 @@ async fn replica_link(
 async fn serve_client(
     stream: TcpStream,
     from: SocketAddr,
-    conn: u64,
+    conn: ConnectionId,
     acceptor: tokio_rustls::TlsAcceptor,
     key: Arc<TokenKey>,
     events: std_mpsc::SyncSender<Event>,

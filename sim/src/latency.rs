@@ -198,7 +198,7 @@ mod tests {
     fn running(first_started_ms: u64, started_ms: u64, tries: u32) -> Running {
         Running {
             op: ModelOp::Recover(1),
-            operation: 7,
+            operation: e2ee_backup::OperationId(7),
             started_ms,
             first_started_ms,
             tries,

@@ -1,6 +1,7 @@
 //! The world and its core loop: datacenters, relays, vault nodes and users exchange messages
 //! through the simulated network, driven by one event queue and one seed.
 
+use e2ee_backup::ConnectionId;
 use e2ee_backup::internal::client::ClientOutput;
 use e2ee_backup::internal::crypto::CryptoSuite as _;
 use e2ee_backup::internal::crypto::real::InsecureFastSuite;
@@ -20,7 +21,7 @@ use crate::latency::{OpLedger, operation_floor_ms};
 use crate::network::{DATACENTERS, DISK_WRITE_MS, Dc, Endpoint, Network};
 use crate::seed::{derive_rng, draw_chance, draw_range, fleet_secrets};
 use crate::time::{NodeClock, START_MS};
-use crate::trace::Trace;
+use crate::trace::{Trace, TraceKind};
 use crate::vault_node::{HostMode, NodeEffect, REPLICAS_PER_GROUP, TrustMode, VaultNode};
 use crate::workload::{Role, User, account_name};
 
@@ -576,7 +577,7 @@ impl World {
     fn run(&mut self) {
         self.trace.record(
             0,
-            0,
+            TraceKind::RunStarted,
             &[self.mix.as_bytes(), &self.config.seed.to_be_bytes()],
         );
         let mut handled = 0u64;
@@ -739,7 +740,7 @@ impl World {
             Event::PhoneToRelay { user, relay, bytes } => {
                 self.trace.record(
                     now,
-                    1,
+                    TraceKind::PhoneToRelay,
                     &[
                         &(user as u64).to_be_bytes(),
                         &(relay as u64).to_be_bytes(),
@@ -754,13 +755,13 @@ impl World {
                 }
                 let local_ms = host.clock.local_ms(now);
                 host.relay
-                    .handle_client_message(local_ms, user as u64, &bytes);
+                    .handle_client_message(local_ms, ConnectionId(user as u64), &bytes);
                 self.drain_relay(relay);
             }
             Event::RelayToVault { relay, node, bytes } => {
                 self.trace.record(
                     now,
-                    2,
+                    TraceKind::RelayToVault,
                     &[
                         &(relay as u64).to_be_bytes(),
                         &(node as u64).to_be_bytes(),
@@ -786,8 +787,11 @@ impl World {
                 bytes,
                 tampered,
             } => {
-                self.trace
-                    .record(now, 11, &[&(node as u64).to_be_bytes(), &bytes]);
+                self.trace.record(
+                    now,
+                    TraceKind::ReplicaToReplica,
+                    &[&(node as u64).to_be_bytes(), &bytes],
+                );
                 let Some(vault) = self.nodes.get_mut(node) else {
                     return;
                 };
@@ -821,7 +825,8 @@ impl World {
                 if vault.timer_at_ms != Some(now) {
                     return;
                 }
-                self.trace.record(now, 12, &[&(node as u64).to_be_bytes()]);
+                self.trace
+                    .record(now, TraceKind::VaultTimer, &[&(node as u64).to_be_bytes()]);
                 vault.timer_at_ms = None;
                 let effects = vault.handle_timeout(now);
                 self.apply_effects(node, effects);
@@ -833,7 +838,8 @@ impl World {
                 if host.timer_at_ms != Some(now) {
                     return;
                 }
-                self.trace.record(now, 13, &[&(relay as u64).to_be_bytes()]);
+                self.trace
+                    .record(now, TraceKind::RelayTimer, &[&(relay as u64).to_be_bytes()]);
                 host.timer_at_ms = None;
                 // A relay in a datacenter that is down does nothing until it comes back.
                 if self.net.is_down(host.dc) {
@@ -844,8 +850,11 @@ impl World {
                 self.drain_relay(relay);
             }
             Event::VaultToRelay { relay, bytes, node } => {
-                self.trace
-                    .record(now, 3, &[&(relay as u64).to_be_bytes(), &bytes]);
+                self.trace.record(
+                    now,
+                    TraceKind::VaultToRelay,
+                    &[&(relay as u64).to_be_bytes(), &bytes],
+                );
                 let Some(host) = self.relays.get_mut(relay) else {
                     return;
                 };
@@ -861,7 +870,7 @@ impl World {
             Event::RelayToPhone { relay, user, bytes } => {
                 self.trace.record(
                     now,
-                    4,
+                    TraceKind::RelayToPhone,
                     &[
                         &(relay as u64).to_be_bytes(),
                         &(user as u64).to_be_bytes(),
@@ -882,14 +891,16 @@ impl World {
                 if u.timer_at_ms != Some(now) {
                     return;
                 }
-                self.trace.record(now, 5, &[&(user as u64).to_be_bytes()]);
+                self.trace
+                    .record(now, TraceKind::ClientTimer, &[&(user as u64).to_be_bytes()]);
                 u.timer_at_ms = None;
                 let local_ms = u.clock.local_ms(now);
                 u.client.handle_timeout(local_ms);
                 self.drain_client(user);
             }
             Event::Wake { user } => {
-                self.trace.record(now, 6, &[&(user as u64).to_be_bytes()]);
+                self.trace
+                    .record(now, TraceKind::Wake, &[&(user as u64).to_be_bytes()]);
                 let Some(u) = self.users.get_mut(user) else {
                     return;
                 };
@@ -917,7 +928,7 @@ impl World {
             } => {
                 self.trace.record(
                     now,
-                    7,
+                    TraceKind::DiskDone,
                     &[
                         &(node as u64).to_be_bytes(),
                         &epoch.to_be_bytes(),
@@ -932,15 +943,16 @@ impl World {
             }
             Event::Fault(action) => {
                 self.trace
-                    .record(now, 8, &[format!("{action:?}").as_bytes()]);
+                    .record(now, TraceKind::Fault, &[format!("{action:?}").as_bytes()]);
                 self.apply_fault(action);
             }
             Event::RestartNode { node } => {
-                self.trace.record(now, 14, &[&(node as u64).to_be_bytes()]);
+                self.trace
+                    .record(now, TraceKind::RestartNode, &[&(node as u64).to_be_bytes()]);
                 self.restart(node);
             }
             Event::Heal => {
-                self.trace.record(now, 9, &[]);
+                self.trace.record(now, TraceKind::Heal, &[]);
                 self.heal();
             }
         }
@@ -1131,7 +1143,7 @@ impl World {
                         && draw_chance(&mut self.fault_rng, self.crash_after_reply_per_million)
                     {
                         // Crash right after this send: nothing after it in this batch happens.
-                        self.crash_for_a_while(node, 10, 1);
+                        self.crash_for_a_while(node, TraceKind::CrashAfterReply, 1);
                         return;
                     }
                     if !self.healed
@@ -1236,14 +1248,14 @@ impl World {
                 continue;
             };
             if vault.is_up() {
-                self.crash_for_a_while(node, 15, 1_000);
+                self.crash_for_a_while(node, TraceKind::GroupCrash, 1_000);
             }
         }
     }
 
     /// Crashes `node` and schedules its restart from disk between `down_ms_min` and 3 s later
     /// (traced as `trace_kind`).
-    fn crash_for_a_while(&mut self, node: usize, trace_kind: u8, down_ms_min: u64) {
+    fn crash_for_a_while(&mut self, node: usize, trace_kind: TraceKind, down_ms_min: u64) {
         self.crash_node(node);
         let down_ms = draw_range(&mut self.fault_rng, down_ms_min, 3_000);
         self.trace.record(
@@ -1336,7 +1348,7 @@ impl World {
                     }
                 }
                 RelayOutput::ToClient { connection, bytes } => {
-                    let mut user = usize::try_from(connection).unwrap_or(usize::MAX);
+                    let mut user = usize::try_from(connection.0).unwrap_or(usize::MAX);
                     if let Some(replica_dc) = self.reply_from
                         && let Ok(reply) = ClientReply::decode(&bytes)
                         && let Some(u) = self.users.get_mut(user)
@@ -1586,7 +1598,7 @@ impl World {
             && let Some(host) = self.relays.get_mut(relay)
         {
             host.relay
-                .handle_connection_opened(index as u64, user.account.clone());
+                .handle_connection_opened(ConnectionId(index as u64), user.account.clone());
         }
         let to = self.relays.get(relay).map_or(0, |r| r.dc);
         for delay_ms in self.net.plan(Endpoint::Phone, Endpoint::Datacenter(to)) {

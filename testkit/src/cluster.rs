@@ -54,14 +54,14 @@ pub fn seeded_key(seed: u64) -> BackupKey {
 /// Alice (connection 1) registers password `pw` with `limit` and guesses wrong once, leaving
 /// `limit - 1` attempts; returns her backup key. The prefix most replicated tests share.
 pub fn register_and_guess_wrong_once(c: &mut Cluster, seed: u64, limit: u32) -> BackupKey {
-    c.add_client(1, &account("alice"));
+    c.add_client(ConnectionId(1), &account("alice"));
     let k = seeded_key(seed);
     assert_eq!(
-        c.register(1, b"pw", &k, limit),
+        c.register(ConnectionId(1), b"pw", &k, limit),
         ClientOutcome::Registered { generation: 1 }
     );
     assert_eq!(
-        c.recover(1, b"wrong"),
+        c.recover(ConnectionId(1), b"wrong"),
         ClientOutcome::WrongPassword {
             remaining: limit - 1
         }

@@ -268,7 +268,7 @@ impl ReplicatedModel {
         connection: ConnectionId,
         bytes: &[u8],
     ) -> Option<()> {
-        let i = usize::try_from(connection).ok()?;
+        let i = usize::try_from(connection.0).ok()?;
         if let Ok(reply) = ClientReply::decode(bytes)
             && let Some(Some(pending)) = state.pending.get(i).cloned()
             && pending.request_id == reply.request_id

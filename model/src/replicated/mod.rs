@@ -41,7 +41,7 @@ const FLEET: &[u8] = b"fleet";
 /// RNG streams of the replica hosts (devices use 1, 2, …).
 const REPLICA_STREAM: u32 = 0x100;
 /// The connection of the pre-registration device.
-const SETUP_CONNECTION: ConnectionId = 1_000;
+const SETUP_CONNECTION: ConnectionId = ConnectionId(1_000);
 /// Crash points a step may offer: after each of its durable writes, after all of its outputs
 /// (a step makes at most a few writes).
 pub const MAX_CRASH_POINTS: usize = 3;
@@ -179,7 +179,7 @@ impl ReplicatedModel {
         let n = self.config.devices.len();
         let devices = (0..n)
             .map(|i| {
-                relay.handle_connection_opened(i as ConnectionId, self.account.clone());
+                relay.handle_connection_opened(ConnectionId(i as u64), self.account.clone());
                 let honest = self.config.devices.get(i).is_some_and(|d| d.honest);
                 Device {
                     client: self.client(honest),
@@ -434,7 +434,7 @@ impl ReplicatedModel {
             Self::send(
                 state,
                 Packet::ClientToRelay {
-                    connection: i as ConnectionId,
+                    connection: ConnectionId(i as u64),
                     bytes,
                 },
             );
@@ -540,7 +540,7 @@ impl ReplicatedModel {
             Self::send(
                 state,
                 Packet::ClientToRelay {
-                    connection: i as ConnectionId,
+                    connection: ConnectionId(i as u64),
                     bytes,
                 },
             );
