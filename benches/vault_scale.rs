@@ -18,6 +18,7 @@ use std::time::Instant;
 
 use e2ee_backup::BackupKey;
 use e2ee_backup::ConnectionId;
+use e2ee_backup::GroupId;
 use e2ee_backup::internal::client::ClientOutcome;
 use e2ee_backup::internal::consensus::ReplicaId;
 use e2ee_backup::internal::relay::{FirstReplica, Relay, RelayConfig};
@@ -75,7 +76,7 @@ fn restart_open_s(cluster: &Cluster, id: u8) -> f64 {
     let disk = cluster.copy_disk(id);
     let fleet = fleet();
     let place = ReplicaPlace {
-        group: GROUP,
+        group: GroupId(GROUP),
         replica: ReplicaId(id),
     };
     let start = Instant::now();

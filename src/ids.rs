@@ -71,3 +71,14 @@ id_type!(
     /// The vault fleet's identity; OPAQUE's server identity.
     FleetId
 );
+
+/// Names one vault replica group (the relay's `group_for` picks an account's group; its
+/// replicas are numbered by `ReplicaId`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct GroupId(pub u32);
+
+impl core::fmt::Display for GroupId {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "group {}", self.0)
+    }
+}

@@ -135,7 +135,7 @@ pub use backup_key::{BACKUP_KEY_LEN, BackupKey};
 pub use client::{Client, ClientConfig, ClientError, ClientOutcome, ClientOutput, OperationId};
 pub use crypto::real::{ProductionFleetSecrets, ProductionSuite};
 pub use crypto::{CryptoError, CryptoSuite, FleetPublicKeys};
-pub use ids::{AccountId, FleetId, IdError, MAX_ID_LEN};
+pub use ids::{AccountId, FleetId, GroupId, IdError, MAX_ID_LEN};
 pub use recovery_key::{RecoveryKey, RecoveryKeyError, Typo};
 #[cfg(feature = "aws-lc")]
 pub use stream::AwsLcBackend;

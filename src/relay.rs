@@ -26,7 +26,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::crypto::labels::LABEL_GROUP_ROUTING;
 use crate::drops::{DropCounts, DropReason};
-use crate::ids::AccountId;
+use crate::ids::{AccountId, GroupId};
 use crate::wire::{ClientReply, ClientRequest, ReplyBody, RequestKind, VaultReply, VaultRequest};
 
 /// A replica that did not answer in time is avoided for this many retry intervals.
@@ -129,7 +129,7 @@ pub enum RelayOutput {
     /// replica and fails over, "Relay failover").
     ToReplica {
         /// The replica group owning the account.
-        group: u32,
+        group: GroupId,
         /// The replica (`0..replicas_per_group`).
         replica: u8,
         /// The encoded request.
@@ -157,7 +157,7 @@ struct Route {
 /// A request sent to a replicated group, waiting for a reply.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct Failover {
-    group: u32,
+    group: GroupId,
     replica: u8,
     sends: u32,
     deadline_ms: u64,
@@ -203,13 +203,13 @@ pub struct Relay {
     routes: BTreeMap<u64, Route>,
     next_route: u64,
     outputs: VecDeque<RelayOutput>,
-    suspects: BTreeMap<(u32, u8), u64>,
+    suspects: BTreeMap<(GroupId, u8), u64>,
     drops: DropCounts,
 }
 
 /// The replica group that owns `account` among `groups` groups: the first four bytes of
 /// SHA-256([`LABEL_GROUP_ROUTING`] ‖ account), big-endian, modulo `groups`.
-pub fn group_for(account: &AccountId, groups: u32) -> u32 {
+pub fn group_for(account: &AccountId, groups: u32) -> GroupId {
     RoutingWords::of(account).group(groups)
 }
 
@@ -239,8 +239,8 @@ impl RoutingWords {
         Self(words)
     }
 
-    fn group(&self, groups: u32) -> u32 {
-        self.0[0] % groups.max(1)
+    fn group(&self, groups: u32) -> GroupId {
+        GroupId(self.0[0] % groups.max(1))
     }
 
     fn replica(&self, replicas: u8) -> u8 {
@@ -420,7 +420,7 @@ impl Relay {
 
     /// The first replica from `first` (or after `after`) that is not suspected at `now_ms`; if
     /// every replica is suspected, the next one in turn.
-    fn pick_replica(&mut self, now_ms: u64, group: u32, first: u8, after: Option<u8>) -> u8 {
+    fn pick_replica(&mut self, now_ms: u64, group: GroupId, first: u8, after: Option<u8>) -> u8 {
         let n = u16::from(self.config.replicas_per_group.max(1));
         self.suspects.retain(|_, until| *until > now_ms);
         let start = match after {

@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
 
 use e2ee_backup::ConnectionId;
+use e2ee_backup::GroupId;
 use e2ee_backup::internal::client::{ClientConfig, ClientOutcome, ClientOutput};
 use e2ee_backup::internal::consensus::{Config, PeerMessage, ReplicaId};
 use e2ee_backup::internal::crypto::real::{
@@ -114,7 +115,7 @@ impl World {
         let mut vaults = Vec::new();
         for id in 0..REPLICAS {
             let store = ConsensusStore::new(
-                0,
+                GroupId(0),
                 ReplicaId(id),
                 config.clone(),
                 1,
@@ -238,7 +239,7 @@ impl World {
 
     fn drain_vault(&mut self, id: usize, queue: &mut VecDeque<Packet>) {
         let place = ReplicaPlace {
-            group: 0,
+            group: GroupId(0),
             replica: ReplicaId(u8::try_from(id).unwrap()),
         };
         while let Some(out) = self.vaults[id].poll_output() {

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use e2ee_backup::ConnectionId;
+use e2ee_backup::GroupId;
 use e2ee_backup::internal::consensus::{
     AcceptedValue, AcceptorState, Ballot, Config, PeerMessage, Refusal, ReplicaId, ReplicaMeta,
     RequestTag,
@@ -352,7 +353,8 @@ fn config() -> Config {
 }
 
 fn vault(group: u32, id: u8) -> Vault {
-    let store = ConsensusStore::new(group, ReplicaId(id), config(), 1, VolatileTrust).unwrap();
+    let store =
+        ConsensusStore::new(GroupId(group), ReplicaId(id), config(), 1, VolatileTrust).unwrap();
     let mut v = VaultReplica::with_store(InsecureFastSuite, fleet(), store);
     v.start(&mut ChaCha20Rng::seed_from_u64(1));
     while v.poll_output().is_some() {}
@@ -362,7 +364,8 @@ fn vault(group: u32, id: u8) -> Vault {
 /// The first sealed message an amnesiac replica 0 sends to replica `to`.
 fn fence_to(to: u8) -> Vec<u8> {
     let store =
-        ConsensusStore::recover_amnesiac(0, ReplicaId(0), config(), 9, 0, VolatileTrust).unwrap();
+        ConsensusStore::recover_amnesiac(GroupId(0), ReplicaId(0), config(), 9, 0, VolatileTrust)
+            .unwrap();
     let mut v = VaultReplica::with_store(InsecureFastSuite, fleet(), store);
     v.start(&mut ChaCha20Rng::seed_from_u64(2));
     let mut found = None;
@@ -433,7 +436,8 @@ fn drops_a_message_sealed_under_another_fleets_link_key() {
         FleetId::new(b"fleet-test-1").unwrap(),
     );
     let store =
-        ConsensusStore::recover_amnesiac(0, ReplicaId(0), config(), 9, 0, VolatileTrust).unwrap();
+        ConsensusStore::recover_amnesiac(GroupId(0), ReplicaId(0), config(), 9, 0, VolatileTrust)
+            .unwrap();
     let mut forger = VaultReplica::with_store(InsecureFastSuite, other, store);
     forger.start(&mut ChaCha20Rng::seed_from_u64(2));
     let forged = outputs(&mut forger)
@@ -458,7 +462,7 @@ fn a_sealed_fence_matches_its_frozen_vector() {
     let env = LinkEnvelope::decode(&bytes).unwrap();
     assert_eq!(
         (env.group, env.from, env.to),
-        (0, ReplicaId(0), ReplicaId(1))
+        (GroupId(0), ReplicaId(0), ReplicaId(1))
     );
 }
 

@@ -249,7 +249,7 @@ impl Harness<ConsensusStore<MemoryTrustedState>> {
     /// Replica 0 of a fresh group.
     pub fn replicated() -> Self {
         let store = ConsensusStore::new(
-            0,
+            e2ee_backup::GroupId(0),
             ReplicaId(0),
             Config::new((0..GROUP_SIZE).map(ReplicaId)),
             1,
@@ -258,7 +258,7 @@ impl Harness<ConsensusStore<MemoryTrustedState>> {
         .expect("a valid group");
         let vault = VaultReplica::with_store(InsecureFastSuite, fleet(), store);
         let place = ReplicaPlace {
-            group: 0,
+            group: e2ee_backup::GroupId(0),
             replica: ReplicaId(0),
         };
         let mut harness = Self::wrap(vault, Some(place));
@@ -380,12 +380,12 @@ impl<St: RecordStore> Harness<St> {
             .seal_link(
                 &mut self.rng,
                 &self.fleet,
-                &link_aad(0, from, ReplicaId(0)),
+                &link_aad(e2ee_backup::GroupId(0), from, ReplicaId(0)),
                 &plaintext,
             )
             .expect("sealing succeeds");
         let envelope = LinkEnvelope {
-            group: 0,
+            group: e2ee_backup::GroupId(0),
             from,
             to: ReplicaId(0),
             sealed,

@@ -7,6 +7,7 @@
 //! sealed messages to send), the time, and randomness. In production this module runs inside
 //! the HSM and the host talks to it over the HSM's own interface.
 
+use e2ee_backup::GroupId;
 use e2ee_backup::internal::consensus::{Config, ReplicaId};
 use e2ee_backup::internal::drops::DropCounts;
 use e2ee_backup::internal::vault::{
@@ -87,7 +88,10 @@ impl SoftHsm {
             fleet,
         } = provisioned.0;
         let id = ReplicaId(replica);
-        let place = ReplicaPlace { group, replica: id };
+        let place = ReplicaPlace {
+            group: GroupId(group),
+            replica: id,
+        };
         // A fresh 64-bit incarnation for every process start (consensus/ballot.rs).
         let incarnation = rng.next_u64();
         config.jitter_seed = rng.next_u64();
@@ -100,7 +104,7 @@ impl SoftHsm {
         };
         let mut unusable_writes = 0;
         let store = if genesis {
-            ConsensusStore::new(group, id, config, incarnation, trust)
+            ConsensusStore::new(GroupId(group), id, config, incarnation, trust)
         } else {
             // Rows whose key names no slot are unusable too.
             let named = disk
@@ -109,7 +113,15 @@ impl SoftHsm {
             let opened = open_disk(&Suite::default(), &fleet, place, named);
             unusable_writes =
                 opened.unusable.len() + disk.iter().filter(|(s, _)| s.is_none()).count();
-            ConsensusStore::start(group, id, config, &opened.image, trust, incarnation, now_ms)
+            ConsensusStore::start(
+                GroupId(group),
+                id,
+                config,
+                &opened.image,
+                trust,
+                incarnation,
+                now_ms,
+            )
         }
         .map_err(|e| HsmError(e.to_string()))?;
         let started = match (genesis, store.start_kind()) {

@@ -14,7 +14,7 @@ use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};
 
 use e2ee_backup::internal::relay::{Relay, RelayConfig, RelayOutput};
-use e2ee_backup::{AccountId, ConnectionId};
+use e2ee_backup::{AccountId, ConnectionId, GroupId};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tracing::{debug, info};
@@ -87,7 +87,7 @@ pub async fn run(
     let mut links = BTreeMap::new();
     for r in &config.replicas {
         let (tx, rx) = mpsc::channel::<Vec<u8>>(SEND_QUEUE);
-        links.insert((r.group, r.replica), tx);
+        links.insert((GroupId(r.group), r.replica), tx);
         tokio::spawn(replica_link(
             r.addr,
             rx,
@@ -139,7 +139,7 @@ pub async fn run(
 
 fn relay_loop(
     mut relay: Relay,
-    links: BTreeMap<(u32, u8), mpsc::Sender<Vec<u8>>>,
+    links: BTreeMap<(GroupId, u8), mpsc::Sender<Vec<u8>>>,
     events: std_mpsc::Receiver<Event>,
     counters: Arc<HostCounters>,
     stats_every: Duration,

@@ -29,6 +29,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
+use e2ee_backup::GroupId;
 use e2ee_backup::internal::consensus::{Config, FaultInjection, ReplicaId};
 use e2ee_backup::internal::crypto::real::{InsecureFastFleetSecrets, InsecureFastSuite};
 use e2ee_backup::internal::drops::DropCounts;
@@ -260,7 +261,7 @@ impl VaultNode {
     ) -> Result<(Self, Vec<NodeEffect>), NodeError> {
         let trusted = sim_trust(trust);
         let store = ConsensusStore::new(
-            group,
+            GroupId(group),
             ReplicaId(replica_id),
             group_config(),
             1,
@@ -429,7 +430,7 @@ impl VaultNode {
             return Ok((0, Vec::new()));
         }
         let place = ReplicaPlace {
-            group: self.group,
+            group: GroupId(self.group),
             replica: ReplicaId(self.replica_id),
         };
         let disk = self
@@ -451,7 +452,7 @@ impl VaultNode {
         // The store trusts the disk only if the trusted cell vouches for it (SPEC.md
         // "Rollback"); otherwise (no meta, a rollback, an interrupted write) it recovers.
         let store = ConsensusStore::start(
-            self.group,
+            GroupId(self.group),
             id,
             config,
             &image,

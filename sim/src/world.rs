@@ -1319,7 +1319,7 @@ impl World {
                     replica,
                     bytes,
                 } => {
-                    let node = node_index(group, replica);
+                    let node = node_index(group.0, replica);
                     let Some(vault) = self.nodes.get(node) else {
                         continue;
                     };
@@ -1438,7 +1438,7 @@ impl World {
             later_ms,
             Event::RelayToVault {
                 relay,
-                node: node_index(group, replica),
+                node: node_index(group.0, replica),
                 bytes: bytes.to_vec(),
             },
         );

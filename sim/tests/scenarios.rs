@@ -65,6 +65,94 @@ fn the_same_seed_gives_a_byte_identical_trace() {
     }
 }
 
+/// The trace hash of every scenario at seed 11 (lite), as measured on 2b35c7f before the
+/// structural work of issue 15. A change here is a change of the world's behaviour: a protocol
+/// or simulator change, never a refactor.
+const PINNED_LITE_TRACES: [(&str, &str); 16] = [
+    (
+        "no-faults",
+        "6dcc266d9b233be61133641847f09f78e4e849a9f0876ac8f91cf30aaa5a1e3b",
+    ),
+    (
+        "one-replica-down",
+        "8e75f6b26f1204bfc163c3fec5cbb0466558e41e02efdd6479398cb46d728de0",
+    ),
+    (
+        "one-dc-down",
+        "ced0c054eb5a3d9b8f48e4a331563239b4ec110037bcd8605eaf982e9fae8125",
+    ),
+    (
+        "dc-down-plus-replica",
+        "4c4240b8d14e332b3a49d9b8a33c288b7032cabb877b42a0d74507b3bba4ecf3",
+    ),
+    (
+        "three-dcs-down-healed",
+        "b12e40b4499e0a15df75f690ecd7ad1f9b1447d09d91666d713627d27a6cb8d7",
+    ),
+    (
+        "flapping-partitions",
+        "2625ccf9e67d848a749797306ee654fbeffad551462dc9b1fdeb4f8b43b9fde9",
+    ),
+    (
+        "crash-restart",
+        "41ae6b1935b8a007228501572ce042eaac4d7078eea9e969e412231bc2b5271a",
+    ),
+    (
+        "group-crashes",
+        "8b43e4bf7828366d843e3f79d94d5a50a79cd694d2964520159f76533a3a8122",
+    ),
+    (
+        "rollback",
+        "aaa52aab2b6e9bd57f9111d404afaa1cf77b40a22487c9dc17118f2e986258e3",
+    ),
+    (
+        "rollback-all",
+        "0c4d4e031f0ac3d89745679726d1b4adead78abded355c28e6decf25fe1797f9",
+    ),
+    (
+        "corruption",
+        "8ede09998f1a1287df207b7d73e072abd34af1a911cdb6e649989f5b95104cb7",
+    ),
+    (
+        "replays",
+        "e13f6ca3309b21de15a350cf108e0b543b9e44c5195214e113f9fe3104ca69bb",
+    ),
+    (
+        "clock-jumps",
+        "0b57ce13eabf89eebcd86b61df83d6b5ba251a50171a70d67966b4a0d816c960",
+    ),
+    (
+        "torn-writes",
+        "f95dff1e1eb2a30212075078623aa0c3d0fbad2e0d15e5bcf0c511e0f07d51a5",
+    ),
+    (
+        "malicious-relay",
+        "f998942138724d5822e37c58146fa117b4fae87435788aea9498ae4f0443df8a",
+    ),
+    (
+        "swarm",
+        "b80bf0a5a052e6c24bfcfc29655abe18e6874375c80f0937c6e05d6b7b48040f",
+    ),
+];
+
+#[test]
+fn every_scenario_keeps_its_pinned_trace_hash() {
+    use e2ee_backup_sim::trace::to_hex;
+    for (name, expected) in PINNED_LITE_TRACES {
+        let scenario = Scenario::from_name(name).expect("a scenario name");
+        assert_eq!(
+            to_hex(&run(lite(scenario, 11)).trace_hash),
+            expected,
+            "{name}"
+        );
+    }
+    assert_eq!(
+        PINNED_LITE_TRACES.len(),
+        Scenario::ALL.len(),
+        "every scenario is pinned"
+    );
+}
+
 #[test]
 fn different_seeds_give_different_traces() {
     let a = run(lite(Scenario::Swarm, 11));

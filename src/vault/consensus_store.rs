@@ -24,7 +24,7 @@ use super::trusted::{
 use crate::consensus::{
     Change, Config, FaultInjection, OpId, Output, Replica, ReplicaId, StartError,
 };
-use crate::ids::AccountId;
+use crate::ids::{AccountId, GroupId};
 
 /// The consensus replica a [`ConsensusStore`] runs.
 pub type RecordReplica = Replica<AccountId, AccountRecord, RecordChange>;
@@ -61,7 +61,7 @@ struct Series {
 /// amnesia recovery. An instance superseded by a newer one of the same replica (a clone) halts.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ConsensusStore<T: TrustedState> {
-    group: u32,
+    group: GroupId,
     replica: RecordReplica,
     tickets: BTreeMap<OpId, Ticket>,
     events: VecDeque<StoreEvent>,
@@ -87,7 +87,7 @@ pub enum StartKind {
 impl<T: TrustedState> ConsensusStore<T> {
     #[allow(clippy::too_many_arguments)]
     fn wrap(
-        group: u32,
+        group: GroupId,
         replica: RecordReplica,
         now_ms: u64,
         trusted: T,
@@ -149,7 +149,7 @@ impl<T: TrustedState> ConsensusStore<T> {
 
     /// A member of a brand-new group (see `Replica::new`); starts a new era in `trusted`.
     pub fn new(
-        group: u32,
+        group: GroupId,
         id: ReplicaId,
         config: Config,
         incarnation: u64,
@@ -176,7 +176,7 @@ impl<T: TrustedState> ConsensusStore<T> {
     /// an amnesiac (see `Replica::recover_amnesiac`), in a new era. In volatile mode every
     /// start is an amnesia recovery. See [`ConsensusStore::start_kind`].
     pub fn start(
-        group: u32,
+        group: GroupId,
         id: ReplicaId,
         config: Config,
         image: &DurableImage,
@@ -245,7 +245,7 @@ impl<T: TrustedState> ConsensusStore<T> {
     /// Restarts without durable state (a lost disk): fences and catches up before voting (see
     /// `Replica::recover_amnesiac`); starts a new era in `trusted`.
     pub fn recover_amnesiac(
-        group: u32,
+        group: GroupId,
         id: ReplicaId,
         config: Config,
         incarnation: u64,

@@ -11,7 +11,7 @@ use alloc::vec::Vec;
 
 use crate::consensus::ReplicaId;
 use crate::crypto::labels::{LABEL_REPLICA_LINK_AAD, LABEL_REPLICA_STATE_AAD};
-use crate::ids::AccountId;
+use crate::ids::{AccountId, GroupId};
 use crate::wire::codec::{DecodeError, Reader, Writer};
 
 /// Version byte of a [`LinkEnvelope`].
@@ -35,7 +35,7 @@ pub enum DurableSlot {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ReplicaPlace {
     /// The replica group (as the relay's `group_for` names it).
-    pub group: u32,
+    pub group: GroupId,
     /// This replica's id within the group.
     pub replica: ReplicaId,
 }
@@ -44,7 +44,7 @@ pub struct ReplicaPlace {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct LinkEnvelope {
     /// The replica group.
-    pub group: u32,
+    pub group: GroupId,
     /// The sender.
     pub from: ReplicaId,
     /// The receiver.
@@ -58,7 +58,7 @@ impl LinkEnvelope {
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::new();
         w.u8(LINK_ENVELOPE_VERSION)
-            .u32(self.group)
+            .u32(self.group.0)
             .u8(self.from.0)
             .u8(self.to.0)
             .bytes32(&self.sealed);
@@ -73,7 +73,7 @@ impl LinkEnvelope {
             return Err(DecodeError::UnsupportedVersion(version));
         }
         let envelope = Self {
-            group: r.u32()?,
+            group: GroupId(r.u32()?),
             from: ReplicaId(r.u8()?),
             to: ReplicaId(r.u8()?),
             sealed: r.bytes32()?.to_vec(),
@@ -84,9 +84,9 @@ impl LinkEnvelope {
 }
 
 /// The AAD of a message from `from` to `to` in `group`.
-pub fn link_aad(group: u32, from: ReplicaId, to: ReplicaId) -> Vec<u8> {
+pub fn link_aad(group: GroupId, from: ReplicaId, to: ReplicaId) -> Vec<u8> {
     let mut aad = LABEL_REPLICA_LINK_AAD.to_vec();
-    aad.extend_from_slice(&group.to_be_bytes());
+    aad.extend_from_slice(&group.0.to_be_bytes());
     aad.push(from.0);
     aad.push(to.0);
     aad
@@ -95,7 +95,7 @@ pub fn link_aad(group: u32, from: ReplicaId, to: ReplicaId) -> Vec<u8> {
 /// The AAD of a durable write of `place` in `slot`.
 pub fn durable_aad(place: ReplicaPlace, slot: &DurableSlot) -> Vec<u8> {
     let mut aad = LABEL_REPLICA_STATE_AAD.to_vec();
-    aad.extend_from_slice(&place.group.to_be_bytes());
+    aad.extend_from_slice(&place.group.0.to_be_bytes());
     aad.push(place.replica.0);
     match slot {
         DurableSlot::Meta => aad.push(SLOT_META),

@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
 use e2ee_backup::BackupKey;
+use e2ee_backup::GroupId;
 use e2ee_backup::internal::client::{
     Client, ClientConfig, ClientOutcome, ClientOutput, OperationId,
 };
@@ -418,9 +419,14 @@ impl Cluster {
         };
         for id in 0..REPLICAS {
             let trusted = Trust::new(durable);
-            let store =
-                ConsensusStore::new(GROUP, ReplicaId(id), group_config(), 1, trusted.clone())
-                    .unwrap();
+            let store = ConsensusStore::new(
+                GroupId(GROUP),
+                ReplicaId(id),
+                group_config(),
+                1,
+                trusted.clone(),
+            )
+            .unwrap();
             cluster.nodes.push(Node {
                 vault: None,
                 disk: BTreeMap::new(),
@@ -471,7 +477,7 @@ impl Cluster {
     /// A new instance of replica `id` over its current disk (the caller installs it).
     fn start_instance(&mut self, id: u8) -> Store {
         let place = ReplicaPlace {
-            group: GROUP,
+            group: GroupId(GROUP),
             replica: ReplicaId(id),
         };
         let config = self.config();
@@ -484,7 +490,7 @@ impl Cluster {
         let opened = open_disk(&self.suite, &self.oracle_fleet, place, disk);
         assert_eq!(opened.unusable, [], "own durable writes open");
         ConsensusStore::start(
-            GROUP,
+            GroupId(GROUP),
             ReplicaId(id),
             config,
             &opened.image,
@@ -540,7 +546,7 @@ impl Cluster {
         node.disk.clear();
         node.incarnation += 1;
         let store = ConsensusStore::recover_amnesiac(
-            GROUP,
+            GroupId(GROUP),
             ReplicaId(id),
             config,
             node.incarnation,
@@ -702,7 +708,7 @@ impl Cluster {
                     replica,
                     bytes,
                 } => {
-                    assert_eq!(group, GROUP);
+                    assert_eq!(group, GroupId(GROUP));
                     self.observe_request(&bytes);
                     self.stats.relay_to_replica += 1;
                     self.in_flight.push(Packet::RelayToReplica(replica, bytes));

@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
+use e2ee_backup::GroupId;
 use e2ee_backup::internal::client::{
     Client, ClientConfig, ClientOutcome, ClientOutput, OperationId,
 };
@@ -164,7 +165,7 @@ impl<S: CryptoSuite + Copy> Net<S> {
                     replica,
                     bytes,
                 } => {
-                    assert_eq!((group, replica), (0, 0));
+                    assert_eq!((group, replica), (GroupId(0), 0));
                     self.relay_view.push(bytes.clone());
                     self.queue.push_back((Hop::RelayToVault, None, bytes));
                 }

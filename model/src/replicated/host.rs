@@ -1,6 +1,7 @@
 //! Hosts of the replicated model: carrying out a replica's outputs (with crash points), the
 //! relay hop, restarts, and what the history observes at the group's boundary.
 
+use e2ee_backup::GroupId;
 use e2ee_backup::internal::consensus::ReplicaId;
 use e2ee_backup::internal::crypto::symbolic::{SymbolicSuite, inspect};
 use e2ee_backup::internal::relay::{ConnectionId, RelayOutput};
@@ -42,7 +43,7 @@ impl ReplicatedModel {
     /// meta on disk) without it.
     pub(super) fn restart(&self, state: &mut ReplicatedState, id: u8, amnesia: bool) -> Option<()> {
         let place = ReplicaPlace {
-            group: GROUP,
+            group: GroupId(GROUP),
             replica: ReplicaId(id),
         };
         let host = state.replicas.get_mut(usize::from(id))?;
@@ -66,7 +67,7 @@ impl ReplicatedModel {
             return None;
         }
         let store = ConsensusStore::start(
-            GROUP,
+            GroupId(GROUP),
             ReplicaId(id),
             self.group_config(),
             &opened.image,

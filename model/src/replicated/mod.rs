@@ -19,6 +19,7 @@ mod host;
 
 use std::collections::BTreeMap;
 
+use e2ee_backup::GroupId;
 use e2ee_backup::internal::client::{ClientConfig, ClientOutcome, ClientOutput};
 use e2ee_backup::internal::consensus::{Config, FaultInjection, ReplicaId};
 use e2ee_backup::internal::crypto::symbolic::{SymbolicFleetSecrets, SymbolicSuite};
@@ -224,7 +225,7 @@ impl ReplicatedModel {
                 rolled_back: false,
             });
             let store = ConsensusStore::new(
-                GROUP,
+                GroupId(GROUP),
                 ReplicaId(id),
                 self.group_config(),
                 1,
