@@ -125,22 +125,19 @@ where
 
     // ---- the acceptor (callers handle these only while the replica votes) ----------------
 
-    /// Raises the epoch floor to `epoch` durably; whether it rose.
-    pub(super) fn raise_floor(&mut self, epoch: u64) -> bool {
-        if epoch <= self.meta.epoch_floor {
-            return false;
+    /// Raises the epoch floor to `epoch` durably (the proposer aims its ballots above it).
+    pub(super) fn raise_floor(&mut self, epoch: u64) {
+        if epoch > self.meta.epoch_floor {
+            self.meta.epoch_floor = epoch;
+            self.persist_meta();
         }
-        self.meta.epoch_floor = epoch;
-        self.persist_meta();
-        true
     }
 
-    /// A `Fence`: raises the floor, then acknowledges it; whether the floor rose.
-    pub(super) fn on_fence(&mut self, from: ReplicaId, tag: RequestTag, epoch: u64) -> bool {
-        let raised = self.raise_floor(epoch);
+    /// A `Fence`: raises the floor, then acknowledges it.
+    pub(super) fn on_fence(&mut self, from: ReplicaId, tag: RequestTag, epoch: u64) {
+        self.raise_floor(epoch);
         let epoch_floor = self.meta.epoch_floor;
         self.dispatch(from, PeerMessage::FenceAck { tag, epoch_floor });
-        raised
     }
 
     /// A `Prepare`: promise (durably first) or refuse.
@@ -218,7 +215,7 @@ where
     }
 
     /// A `CatchUp`: raises the floor to `epoch` durably, then serves one page of accepted
-    /// values after `after`; whether the floor rose.
+    /// values after `after`.
     pub(super) fn on_catch_up(
         &mut self,
         from: ReplicaId,
@@ -226,10 +223,10 @@ where
         epoch: u64,
         after: Option<K>,
         limit: u32,
-    ) -> bool {
+    ) {
         // The floor is durable before the page leaves: every value of an older epoch this
         // replica will ever accept is in the page or was accepted before it (SPEC.md, amnesia).
-        let raised = self.raise_floor(epoch);
+        self.raise_floor(epoch);
         let limit = usize::try_from(limit.clamp(1, CATCH_UP_PAGE_MAX)).unwrap_or(1);
         let lower = match after {
             Some(k) => Bound::Excluded(k),
@@ -244,6 +241,5 @@ where
         let more = entries.len() > limit;
         entries.truncate(limit);
         self.dispatch(from, PeerMessage::CatchUpPage { tag, entries, more });
-        raised
     }
 }

@@ -141,7 +141,9 @@ pub(super) struct ProposerState<K, V, C, O> {
     next_counter: u64,
     /// The epoch raise in flight, if any.
     raise: Option<Raise>,
-    /// The highest epoch this replica has seen a reason to establish.
+    /// The highest epoch a refusal (or the durable state it restarted from) gave this replica
+    /// a reason to establish; its own epoch floor is the other reason
+    /// ([`Proposer::wanted_epoch`]).
     wanted_epoch: u64,
     /// The id of the next operation proposed here.
     next_op: u64,
@@ -166,18 +168,6 @@ impl<K, V, C, O> ProposerState<K, V, C, O> {
             queues: BTreeMap::new(),
             warm: BTreeMap::new(),
         }
-    }
-
-    /// The replica's floor rose to `epoch`: its ballots must reach it.
-    pub(super) fn floor_raised(&mut self, epoch: u64) {
-        self.wanted_epoch = self.wanted_epoch.max(epoch);
-    }
-
-    /// The replica finished an amnesia recovery that fenced the group at `epoch`: ballots of
-    /// that epoch start again at counter 0.
-    pub(super) fn recovered_at(&mut self, epoch: u64) {
-        self.next_counter = 0;
-        self.wanted_epoch = epoch;
     }
 
     /// A fresh operation id, for an operation that fails at once (the replica does not vote).
@@ -267,6 +257,12 @@ where
         }
     }
 
+    /// The epoch this replica's ballots must reach: the highest a refusal showed, and at least
+    /// its own epoch floor.
+    fn wanted_epoch(&self) -> u64 {
+        self.state.wanted_epoch.max(self.node.meta.epoch_floor)
+    }
+
     fn next_ballot(&mut self) -> Ballot {
         if self.state.next_counter >= self.node.meta.counter_reserved {
             self.node.meta.counter_reserved = self
@@ -286,7 +282,7 @@ where
 
     fn start_round(&mut self, ctx: &C::Context, now_ms: u64, id: OpId) {
         let deadline = now_ms.saturating_add(self.node.config.round_timeout_ms);
-        let needs_epoch = self.state.wanted_epoch > self.node.meta.established_epoch;
+        let needs_epoch = self.wanted_epoch() > self.node.meta.established_epoch;
         let max_rounds = self.node.config.max_rounds;
         let Some(op) = self.state.ops.get_mut(&id) else {
             return;
@@ -546,16 +542,14 @@ where
     }
 
     fn ensure_raise(&mut self, ctx: &C::Context, now_ms: u64) {
-        let target = self.state.wanted_epoch;
+        let target = self.wanted_epoch();
         if target <= self.node.meta.established_epoch
             || self.state.raise.as_ref().is_some_and(|r| r.epoch >= target)
         {
             return;
         }
         let tag = self.node.new_tag();
-        if self.node.raise_floor(target) {
-            self.state.floor_raised(target);
-        }
+        self.node.raise_floor(target);
         let mut acks = BTreeSet::new();
         acks.insert(self.node.id);
         self.state.raise = Some(Raise {
@@ -611,7 +605,7 @@ where
             .filter(|op| matches!(op.phase, Phase::AwaitingEpoch { .. }))
             .map(|op| op.id)
             .collect();
-        if self.state.wanted_epoch > self.node.meta.established_epoch {
+        if self.wanted_epoch() > self.node.meta.established_epoch {
             self.ensure_raise(ctx, now_ms);
             return;
         }

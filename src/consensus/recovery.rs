@@ -126,11 +126,8 @@ pub(crate) fn merge_pages<K: Ord + Clone, V: Clone>(
 pub(super) enum Progress {
     /// It still waits.
     Waiting,
-    /// It caught up with the group fenced at `epoch`: the replica votes again.
-    Voting {
-        /// The epoch the recovery fenced the group at.
-        epoch: u64,
-    },
+    /// It caught up with the group it fenced: the replica votes again.
+    Voting,
 }
 
 impl<K: Ord + Clone, V: Clone + PartialEq> Recovery<K, V> {
@@ -355,7 +352,7 @@ where
                     counter_reserved: 0,
                 };
                 self.node.persist_meta();
-                Progress::Voting { epoch }
+                Progress::Voting
             }
         }
     }

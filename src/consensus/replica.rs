@@ -173,15 +173,15 @@ where
     /// [`Output::Completed`] or [`Output::Failed`] with the returned id. Operations on the same
     /// key proposed at the same replica run one after another, in order.
     pub fn propose(&mut self, now_ms: u64, key: K, change: C, context: &C::Context) -> OpId {
-        if !self.is_voting() {
+        let Some(mut proposer) = self.proposer() else {
             let id = self.proposer.allocate_op();
             self.node.emit(Output::Failed {
                 op: id,
                 reason: FailReason::NotVoting,
             });
             return id;
-        }
-        let id = self.proposer().propose(context, now_ms, key, change);
+        };
+        let id = proposer.propose(context, now_ms, key, change);
         self.drain_local(context, now_ms);
         id
     }
@@ -204,7 +204,9 @@ where
 
     /// Input: time has reached `now_ms`; retries, re-sends and backoffs that are due run.
     pub fn handle_timeout(&mut self, now_ms: u64, context: &C::Context) {
-        self.proposer().handle_timeout(context, now_ms);
+        if let Some(mut proposer) = self.proposer() {
+            proposer.handle_timeout(context, now_ms);
+        }
         if let Some(recovery) = self.recovery.as_mut()
             && recovery.deadline() <= now_ms
         {
@@ -230,11 +232,14 @@ where
 
     // ---- routing --------------------------------------------------------------------------
 
-    fn proposer(&mut self) -> Proposer<'_, K, V, C> {
-        Proposer {
+    /// The proposer, only while the replica votes: a replica in amnesia recovery neither
+    /// proposes nor counts answers to rounds, so when its recovery ends its proposer is still
+    /// as it started (no ballot made, no epoch wanted beyond its new floor).
+    fn proposer(&mut self) -> Option<Proposer<'_, K, V, C>> {
+        self.recovery.is_none().then_some(Proposer {
             state: &mut self.proposer,
             node: &mut self.node,
-        }
+        })
     }
 
     /// Handles the messages this replica sent itself, until none is left.
@@ -269,26 +274,33 @@ where
                 key,
                 ballot,
                 accepted,
-            } => self
-                .proposer()
-                .on_promise(ctx, now_ms, from, key, ballot, accepted),
-            PeerMessage::Accepted { key, ballot, next } => self
-                .proposer()
-                .on_accepted(ctx, now_ms, from, key, ballot, next),
+            } => {
+                if let Some(mut proposer) = self.proposer() {
+                    proposer.on_promise(ctx, now_ms, from, key, ballot, accepted);
+                }
+            }
+            PeerMessage::Accepted { key, ballot, next } => {
+                if let Some(mut proposer) = self.proposer() {
+                    proposer.on_accepted(ctx, now_ms, from, key, ballot, next);
+                }
+            }
             PeerMessage::Reject {
                 key,
                 ballot,
                 refusal,
-            } => self.proposer().on_reject(now_ms, key, ballot, refusal),
+            } => {
+                if let Some(mut proposer) = self.proposer() {
+                    proposer.on_reject(now_ms, key, ballot, refusal);
+                }
+            }
             PeerMessage::Fence { tag, epoch } => {
-                if voting && self.node.on_fence(from, tag, epoch) {
-                    self.proposer.floor_raised(epoch);
+                if voting {
+                    self.node.on_fence(from, tag, epoch);
                 }
             }
             PeerMessage::FenceAck { tag, epoch_floor } => {
-                if self
-                    .proposer()
-                    .on_fence_ack(ctx, now_ms, from, tag, epoch_floor)
+                if let Some(mut proposer) = self.proposer()
+                    && proposer.on_fence_ack(ctx, now_ms, from, tag, epoch_floor)
                 {
                     return;
                 }
@@ -306,8 +318,8 @@ where
                 after,
                 limit,
             } => {
-                if voting && self.node.on_catch_up(from, tag, epoch, after, limit) {
-                    self.proposer.floor_raised(epoch);
+                if voting {
+                    self.node.on_catch_up(from, tag, epoch, after, limit);
                 }
             }
             PeerMessage::CatchUpPage { tag, entries, more } => {
@@ -321,10 +333,7 @@ where
                 .on_catch_up_page(now_ms, from, tag, Page { entries, more });
                 match progress {
                     Progress::Waiting => {}
-                    Progress::Voting { epoch } => {
-                        self.recovery = None;
-                        self.proposer.recovered_at(epoch);
-                    }
+                    Progress::Voting => self.recovery = None,
                 }
             }
         }
