@@ -18,7 +18,7 @@ use e2ee_backup::{AccountId, BackupKey, Client, CryptoSuite, FleetId, Relay, Vau
 use stateright::{Model, Property};
 
 use crate::config::{Broken, ModelConfig, Op};
-use crate::properties::{self, Observed, Observes};
+use crate::properties::{self, Observations, Observes};
 use crate::rng::CounterRng;
 use crate::state::{Device, History, ModelState, Packet, VaultHost};
 
@@ -226,12 +226,12 @@ impl VaultModel {
                         ClientOutcome::Recovered(key)
                             if honest && key == &BackupKey::from_bytes(OWNER_BACKUP_KEY) =>
                         {
-                            state.history.recovered = true;
+                            state.history.observed.recovered = true;
                         }
                         _ => {}
                     }
                     if crashed_before && outcome != ClientOutcome::Unavailable {
-                        state.history.completed_after_crash = true;
+                        state.history.observed.completed_after_crash = true;
                     }
                     device.outcomes.push(outcome);
                 }
@@ -373,7 +373,7 @@ fn check_record(history: &mut History, record: Option<&AccountRecord>) {
         && is_live(record)
         && history.erased.contains(&record.generation)
     {
-        history.lockout_violated = true;
+        history.observed.lockout_violated = true;
     }
 }
 
@@ -383,7 +383,7 @@ fn observe_durable(state: &mut ModelState) {
         match r.state {
             RecordState::Locked => {
                 state.history.erased.insert(r.generation);
-                state.history.locked = true;
+                state.history.observed.locked = true;
             }
             RecordState::Deleted => {
                 state.history.erased.insert(r.generation);
@@ -391,13 +391,13 @@ fn observe_durable(state: &mut ModelState) {
             // Exposure and a committed successful login both leave `attempts_used` at 0: the
             // count of challenges starts again (SPEC INV-ATTEMPTS).
             RecordState::Active(ref active) if active.attempts_used == 0 => {
-                state.history.challenges.reset(r.generation);
+                state.history.observed.challenges.reset(r.generation);
             }
             RecordState::Pending(_) | RecordState::Active(_) => {}
         }
     }
     if let Some(r) = &record {
-        state.history.challenges.observe_record(r, true);
+        state.history.observed.challenges.observe_record(r, true);
     }
     check_record(&mut state.history, record.as_ref());
 }
@@ -414,7 +414,7 @@ fn observe_live(state: &mut ModelState) {
     // The live record may be ahead of the durable one (and lost in a crash): it can make a
     // registration live, never end one.
     if let Some(r) = &record {
-        state.history.challenges.observe_record(r, false);
+        state.history.observed.challenges.observe_record(r, false);
     }
     check_record(&mut state.history, record.as_ref());
 }
@@ -442,6 +442,7 @@ fn observe_reply(state: &mut ModelState, bytes: &[u8]) {
             ..
         } => {
             history
+                .observed
                 .challenges
                 .record(login_id, generation, &credential_response);
         }
@@ -452,6 +453,7 @@ fn observe_reply(state: &mut ModelState, bytes: &[u8]) {
             ..
         } => {
             history
+                .observed
                 .challenges
                 .record_registration_response(&registration_response);
         }
@@ -459,7 +461,7 @@ fn observe_reply(state: &mut ModelState, bytes: &[u8]) {
             let release = inspect::release(&sealed_wrapped_key);
             let generation = release
                 .as_ref()
-                .and_then(|r| history.challenges.generation_of(&r.login_id));
+                .and_then(|r| history.observed.challenges.generation_of(&r.login_id));
             let ok = match (&release, generation) {
                 (Some(r), Some(g)) => {
                     r.session_password == OWNER_PASSWORD
@@ -469,7 +471,7 @@ fn observe_reply(state: &mut ModelState, bytes: &[u8]) {
                 _ => false,
             };
             if !ok {
-                history.disclose_violated = true;
+                history.observed.disclose_violated = true;
             }
         }
         _ => {}
@@ -623,15 +625,7 @@ impl Observes for VaultModel {
         usize::try_from(self.config.attempt_limit).unwrap_or(usize::MAX)
     }
 
-    fn observed(state: &ModelState) -> Observed<'_> {
-        let h = &state.history;
-        Observed {
-            challenges: &h.challenges,
-            disclose_violated: h.disclose_violated,
-            recovered: h.recovered,
-            lockout_violated: h.lockout_violated,
-            locked: h.locked,
-            completed_after_crash: h.completed_after_crash,
-        }
+    fn observed(state: &ModelState) -> &Observations {
+        &state.history.observed
     }
 }

@@ -64,17 +64,23 @@ pub const SKIPS_PREPARE: &str = "sometimes: a change skips phase 1 (skip-Prepare
 /// `Unavailable`): no operation hangs.
 pub const SCRIPTS_END: &str = "eventually: every device's operations end";
 
-/// What a model records for the properties both models share.
-pub struct Observed<'a> {
-    /// Per generation, the distinct password tests granted (INV-ATTEMPTS).
-    pub challenges: &'a ChallengeLog,
-    /// INV-DISCLOSE was violated.
+/// What both models record for the properties they share, as it happens at the vault's
+/// boundary (each model's `History` holds one).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Observations {
+    /// Per generation: the distinct login ids whose `LoginChallenge` was released since the
+    /// record last had `attempts_used = 0` (exposure or a committed successful login):
+    /// the password tests granted (INV-ATTEMPTS).
+    pub challenges: ChallengeLog,
+    /// A `KeyReleased` went to a session not made with the registered password, carried
+    /// another key, or came after the erasure of its generation (INV-DISCLOSE).
     pub disclose_violated: bool,
     /// The owner recovered the right key.
     pub recovered: bool,
-    /// An erased generation came back to life.
+    /// An erased generation came back to life (released a challenge or the key, or was seen
+    /// live again).
     pub lockout_violated: bool,
-    /// A record was locked.
+    /// A record was seen `Locked` (on a disk of the single vault, in a replica's answer).
     pub locked: bool,
     /// A device finished an operation (not `Unavailable`) after a crash.
     pub completed_after_crash: bool,
@@ -85,7 +91,7 @@ pub trait Observes: Model {
     /// The registration's attempt limit.
     fn attempt_limit(&self) -> usize;
     /// What `state` has observed.
-    fn observed(state: &Self::State) -> Observed<'_>;
+    fn observed(state: &Self::State) -> &Observations;
 }
 
 /// INV-ATTEMPTS.

@@ -10,7 +10,7 @@ use e2ee_backup::internal::relay::ConnectionId;
 use e2ee_backup::internal::wire::{ClientReply, ClientRequest, ReplyBody};
 use e2ee_backup::{Client, Relay, VaultReplica};
 
-use crate::challenges::ChallengeLog;
+use crate::properties::Observations;
 use crate::rng::CounterRng;
 
 /// One device: the real [`Client`] plus what its host keeps (RNG, clock, script position).
@@ -98,27 +98,14 @@ pub struct VaultHost {
 /// What the properties read: facts observed at the vault's boundary, recorded as they happen.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct History {
-    /// Per generation: the distinct login ids of `LoginChallenge`s the vault released for the
-    /// first time since exposure or the last committed successful login (a durable write with
-    /// `attempts_used = 0`) (INV-ATTEMPTS).
-    pub challenges: ChallengeLog,
+    /// What the properties both models share read (INV-ATTEMPTS, INV-DISCLOSE, lockout).
+    pub observed: Observations,
     /// Generations whose durable record was seen `Locked` or `Deleted`.
     pub erased: BTreeSet<u64>,
-    /// Whether a durable record was seen `Locked`.
-    pub locked: bool,
     /// Highest generation the owner saw acknowledged (`Registered`).
     pub acknowledged: u64,
-    /// A `KeyReleased` went to a session not made with the registered password, carried another
-    /// key, or came after the erasure of its generation (INV-DISCLOSE).
-    pub disclose_violated: bool,
-    /// An erased generation came back to life in a durable or live record.
-    pub lockout_violated: bool,
     /// A record (durable, or live while up) is older than an acknowledged registration.
     pub durable_violated: bool,
-    /// The owner recovered the right key.
-    pub recovered: bool,
-    /// A client operation completed (other than `Unavailable`) after a crash.
-    pub completed_after_crash: bool,
     /// The vault restarted after a registration was acknowledged and still had it.
     pub restarted_after_ack: bool,
 }

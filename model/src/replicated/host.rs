@@ -370,7 +370,7 @@ fn observe_write(state: &mut ReplicatedState, id: u8, sealed: &[u8], quorum: usi
     // Any record an acceptor holds durably may be chosen: its registration's OPRF key is live
     // (INV-ATTEMPTS counts every answer under it); only a chosen record ends a registration.
     if let Some(record) = &accepted.value {
-        history.challenges.observe_record(record, false);
+        history.observed.challenges.observe_record(record, false);
     }
     if history.highest_chosen.is_some_and(|c| accepted.ballot <= c) {
         return;
@@ -383,13 +383,13 @@ fn observe_write(state: &mut ReplicatedState, id: u8, sealed: &[u8], quorum: usi
     history.highest_chosen = Some(accepted.ballot);
     history.accepts.retain(|b, _| *b > accepted.ballot);
     if let Some(record) = &accepted.value {
-        history.challenges.observe_record(record, true);
+        history.observed.challenges.observe_record(record, true);
     }
     if let Some(record) = accepted.value
         && let RecordState::Active(active) = &record.state
         && active.attempts_used == 0
     {
-        history.challenges.reset(record.generation);
+        history.observed.challenges.reset(record.generation);
     }
 }
 
@@ -422,9 +422,10 @@ fn observe_reply(state: &mut ReplicatedState, bytes: &[u8]) {
                 history.durable_violated = true;
             }
             if history.erased.contains(&generation) {
-                history.lockout_violated = true;
+                history.observed.lockout_violated = true;
             }
             history
+                .observed
                 .challenges
                 .record(login_id, generation, &credential_response);
         }
@@ -432,21 +433,21 @@ fn observe_reply(state: &mut ReplicatedState, bytes: &[u8]) {
             let release = inspect::release(&sealed_wrapped_key);
             let generation = release
                 .as_ref()
-                .and_then(|r| history.challenges.generation_of(&r.login_id));
+                .and_then(|r| history.observed.challenges.generation_of(&r.login_id));
             match (&release, generation) {
                 (Some(r), Some(g))
                     if r.session_password == OWNER_PASSWORD
                         && r.backup_key == OWNER_BACKUP_KEY
                         && !history.erased.contains(&g) => {}
-                _ => history.disclose_violated = true,
+                _ => history.observed.disclose_violated = true,
             }
             if generation.is_some_and(|g| history.erased.contains(&g)) {
-                history.lockout_violated = true;
+                history.observed.lockout_violated = true;
             }
         }
         Reply::Locked => {
             history.erased.insert(current);
-            history.locked = true;
+            history.observed.locked = true;
         }
         Reply::NoRecord => {
             if history.acknowledged > 0 {
@@ -459,6 +460,7 @@ fn observe_reply(state: &mut ReplicatedState, bytes: &[u8]) {
             registration_response,
             ..
         } => history
+            .observed
             .challenges
             .record_registration_response(&registration_response),
         Reply::LoginFailed { .. }

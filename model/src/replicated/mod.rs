@@ -32,7 +32,7 @@ use stateright::{Model, Property};
 
 use crate::config::{Broken, ModelConfig, Op, Replication};
 use crate::model::{ACCOUNT, ATTACKER_PASSWORD, OWNER_BACKUP_KEY, OWNER_PASSWORD};
-use crate::properties::{self, Observed, Observes};
+use crate::properties::{self, Observations, Observes};
 use crate::rng::CounterRng;
 use crate::state::Device;
 use spec::{AccountSpec, SpecOp, SpecRet};
@@ -422,12 +422,12 @@ impl ReplicatedModel {
             if honest
                 && outcome == ClientOutcome::Recovered(BackupKey::from_bytes(OWNER_BACKUP_KEY))
             {
-                state.history.recovered = true;
+                state.history.observed.recovered = true;
                 state.history.recovered_after_rollback |= state.history.rolled_back;
             }
             if outcome != ClientOutcome::Unavailable {
                 state.history.completed_while_down |= any_down;
-                state.history.completed_after_crash |= crashed_before;
+                state.history.observed.completed_after_crash |= crashed_before;
             }
         }
         for bytes in sends {
@@ -805,16 +805,8 @@ impl Observes for ReplicatedModel {
         usize::try_from(self.config.attempt_limit).unwrap_or(usize::MAX)
     }
 
-    fn observed(state: &ReplicatedState) -> Observed<'_> {
-        let h = &state.history;
-        Observed {
-            challenges: &h.challenges,
-            disclose_violated: h.disclose_violated,
-            recovered: h.recovered,
-            lockout_violated: h.lockout_violated,
-            locked: h.locked,
-            completed_after_crash: h.completed_after_crash,
-        }
+    fn observed(state: &ReplicatedState) -> &Observations {
+        &state.history.observed
     }
 }
 

@@ -17,7 +17,7 @@ use e2ee_backup::{Relay, VaultReplica};
 use stateright::semantics::LinearizabilityTester;
 
 use super::spec::{AccountSpec, LoginRef};
-use crate::challenges::ChallengeLog;
+use crate::properties::Observations;
 use crate::rng::CounterRng;
 use crate::state::Device;
 
@@ -164,10 +164,8 @@ pub struct PendingRequest {
 /// What the properties read, recorded at the boundary of the replica group as it happens.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct History {
-    /// Per generation: distinct login ids whose `LoginChallenge` left a replica since a
-    /// record with `attempts_used = 0` (exposure or a verified login) was last chosen
-    /// (INV-ATTEMPTS).
-    pub challenges: ChallengeLog,
+    /// What the properties both models share read (INV-ATTEMPTS, INV-DISCLOSE, lockout).
+    pub observed: Observations,
     /// Ballots above the highest chosen one, with the acceptors that durably accepted them.
     pub accepts: BTreeMap<Ballot, BTreeSet<u8>>,
     /// The highest ballot a majority durably accepted (a chosen value).
@@ -176,20 +174,10 @@ pub struct History {
     pub erased: BTreeSet<u64>,
     /// The generation the owner saw acknowledged (`Registered`).
     pub acknowledged: u64,
-    /// INV-DISCLOSE was violated.
-    pub disclose_violated: bool,
-    /// A generation answered `Locked` later released a challenge or the key.
-    pub lockout_violated: bool,
     /// A reply reported a record older than the acknowledged registration.
     pub durable_violated: bool,
-    /// The owner recovered the right key.
-    pub recovered: bool,
-    /// Some replica answered `Locked`.
-    pub locked: bool,
     /// A device finished an operation (not `Unavailable`) while a replica was down.
     pub completed_while_down: bool,
-    /// A device finished an operation (not `Unavailable`) after some replica crashed.
-    pub completed_after_crash: bool,
     /// A replica restarted from its durable state.
     pub restarted: bool,
     /// A replica that lost its disk caught up and votes again.
