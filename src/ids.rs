@@ -82,3 +82,17 @@ impl core::fmt::Display for GroupId {
         write!(f, "group {}", self.0)
     }
 }
+
+/// Names the relay a vault request came from, as the vault's host knows it (for example one
+/// connection from a relay). The vault answers with the same tag
+/// (`ToRelay { relay, .. }`), so a host routes a reply without reading it, and the vault keys
+/// the requests it works on by (relay, `route_id`): route ids are the relay's own, and two
+/// relays' route ids may be equal. Unauthenticated, like the route id: routing only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct RelayTag(pub u64);
+
+impl core::fmt::Display for RelayTag {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "relay {}", self.0)
+    }
+}

@@ -11,7 +11,7 @@
 //! - [`RecoveryKey`]: the backup key as 64 characters a person writes down (checksummed).
 //! - [`Compat`]: today's `rand` (0.10) RNGs, such as the OS RNG, as the `rand_core` 0.6 RNGs the
 //!   crate's APIs take.
-//! - [`Client`], [`Relay`], [`VaultReplica`]: the vault protocol roles. The vault checks the
+//! - [`Client`], [`Relay`], [`SingleVault`] and [`ReplicatedVault`]: the vault protocol roles. The vault checks the
 //!   password with OPAQUE (it never sees it), commits every guess before it answers, and erases
 //!   the key for good after the attempt limit. All crypto goes through one [`CryptoSuite`] trait.
 //!
@@ -28,7 +28,7 @@
 //! use e2ee_backup::{
 //!     AccountId, BackupKey, Client, ClientConfig, ClientOutcome, ClientOutput, ConnectionId,
 //!     CryptoSuite, FleetId, ProductionFleetSecrets, ProductionSuite, Relay, RelayConfig,
-//!     RelayOutput, VaultOutput, VaultReplica, open_to_vec, seal_to_vec,
+//!     RelayOutput, RelayTag, SingleVault, SingleVaultOutput, open_to_vec, seal_to_vec,
 //! };
 //! use rand_chacha::ChaCha20Rng;
 //! use rand_core::SeedableRng;
@@ -39,7 +39,7 @@
 //! // The vault fleet (inside the HSMs) and the relay (the chat front end).
 //! let fleet = ProductionFleetSecrets::generate(&mut rng, FleetId::new(b"fleet-1").unwrap());
 //! let pinned = suite.fleet_public_keys(&fleet); // shipped inside the app
-//! let mut vault = VaultReplica::new(suite, fleet);
+//! let mut vault = SingleVault::new(suite, fleet);
 //! let mut relay = Relay::new(RelayConfig::default());
 //!
 //! // Alice's phone: the relay has authenticated her connection 1.
@@ -51,7 +51,7 @@
 //! fn run(
 //!     client: &mut Client<ProductionSuite>,
 //!     relay: &mut Relay,
-//!     vault: &mut VaultReplica<ProductionSuite>,
+//!     vault: &mut SingleVault<ProductionSuite>,
 //!     rng: &mut ChaCha20Rng,
 //! ) -> ClientOutcome {
 //!     let now_ms = 0;
@@ -62,17 +62,17 @@
 //!         }
 //!         while let Some(out) = relay.poll_output() {
 //!             match out {
-//!                 // One group of one replica: every request goes to replica 0 of group 0.
-//!                 RelayOutput::ToReplica { bytes, .. } => vault.handle_relay_message(now_ms, rng, &bytes),
+//!                 // One group of one replica: every request goes to replica 0 of group 0. The
+//!                 // vault's host names the relay; the vault's replies go back to it.
+//!                 RelayOutput::ToReplica { bytes, .. } => vault.handle_relay_message(now_ms, rng, RelayTag(0), &bytes),
 //!                 RelayOutput::ToClient { bytes, .. } => client.handle_relay_message(now_ms, rng, &bytes),
 //!             }
 //!             while let Some(out) = vault.poll_output() {
 //!                 match out {
 //!                     // A real host writes the sealed record durably before going on.
-//!                     VaultOutput::Persist { .. } => {}
-//!                     VaultOutput::ReplyToRelay { bytes } => relay.handle_vault_message(now_ms, &bytes),
-//!                     // Only a vault on a replicated store talks to other replicas.
-//!                     VaultOutput::PersistReplica { .. } | VaultOutput::ToReplica { .. } => unreachable!(),
+//!                     SingleVaultOutput::Persist { .. } => {}
+//!                     SingleVaultOutput::ToRelay { relay: RelayTag(0), bytes } => relay.handle_vault_message(now_ms, &bytes),
+//!                     SingleVaultOutput::ToRelay { .. } => unreachable!("one relay"),
 //!                 }
 //!             }
 //!         }
@@ -135,7 +135,7 @@ pub use backup_key::{BACKUP_KEY_LEN, BackupKey};
 pub use client::{Client, ClientConfig, ClientError, ClientOutcome, ClientOutput, OperationId};
 pub use crypto::real::{ProductionFleetSecrets, ProductionSuite};
 pub use crypto::{CryptoError, CryptoSuite, FleetPublicKeys};
-pub use ids::{AccountId, FleetId, GroupId, IdError, MAX_ID_LEN};
+pub use ids::{AccountId, FleetId, GroupId, IdError, MAX_ID_LEN, RelayTag};
 pub use recovery_key::{RecoveryKey, RecoveryKeyError, Typo};
 #[cfg(feature = "aws-lc")]
 pub use stream::AwsLcBackend;
@@ -157,8 +157,9 @@ pub use consensus::{Config as GroupConfig, ReplicaId};
 pub use drops::{DropCounts, DropReason};
 pub use vault::{
     ConsensusStore, DurableImage, DurableSlot, LinkEnvelope, LocalStore, MemoryTrustedState,
-    OpenedDisk, OwnedTrustedState, RecordStore, RestoreError, TrustedState, TrustedStateError,
-    VaultOutput, VaultReplica, VolatileTrust, open_disk, open_replica_write,
+    OpenedDisk, OwnedTrustedState, RecordStore, ReplicatedStore, ReplicatedVault,
+    ReplicatedVaultOutput, RestoreError, SingleVault, SingleVaultOutput, TrustedState,
+    TrustedStateError, VolatileTrust, open_disk, open_replica_write,
 };
 
 // ---- randomness -----------------------------------------------------------------------------

@@ -6,6 +6,7 @@
 //! broken vault (`VaultFault::SharedOprfKey`), a sibling test shows the same check failing on it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use e2ee_backup_testkit::fixtures::RELAY;
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -17,7 +18,7 @@ use e2ee_backup::internal::crypto::real::InsecureFastSuite;
 use e2ee_backup::internal::ids::AccountId;
 use e2ee_backup::internal::relay::RelayConfig;
 use e2ee_backup::internal::vault::change::first_login_epoch;
-use e2ee_backup::internal::vault::{RecordState, VaultOutput};
+use e2ee_backup::internal::vault::{RecordState, SingleVaultOutput};
 use e2ee_backup::internal::wire::{
     ClientReply, ClientRequest, RecordStatus, Reply, ReplyBody, Request, RequestKind, VaultReply,
     VaultRequest, reply_aad, request_aad,
@@ -75,10 +76,11 @@ fn register_start_probe(net: &mut FastNet, who: &AccountId, guess: &[u8]) -> Vec
     }
     .encode();
     let now = net.now_ms;
-    net.vault.handle_relay_message(now, &mut net.rng, &bytes);
+    net.vault
+        .handle_relay_message(now, &mut net.rng, RELAY, &bytes);
     let mut response = None;
     while let Some(out) = net.vault.poll_output() {
-        let VaultOutput::ReplyToRelay { bytes } = out else {
+        let SingleVaultOutput::ToRelay { bytes, .. } = out else {
             panic!("a RegisterStart wrote something");
         };
         let ReplyBody::Sealed(body) = VaultReply::decode(&bytes).unwrap().body else {
@@ -235,10 +237,11 @@ fn a_register_finish_with_a_forged_ticket_is_refused() {
     }
     .encode();
     let now = net.now_ms;
-    net.vault.handle_relay_message(now, &mut net.rng, &bytes);
-    let outputs: Vec<VaultOutput> = std::iter::from_fn(|| net.vault.poll_output()).collect();
+    net.vault
+        .handle_relay_message(now, &mut net.rng, RELAY, &bytes);
+    let outputs: Vec<SingleVaultOutput> = std::iter::from_fn(|| net.vault.poll_output()).collect();
     assert_eq!(outputs.len(), 1);
-    assert!(matches!(outputs[0], VaultOutput::ReplyToRelay { .. }));
+    assert!(matches!(outputs[0], SingleVaultOutput::ToRelay { .. }));
     assert_eq!(net.vault.store().record(&alice).cloned(), before);
 }
 
@@ -272,7 +275,8 @@ fn guess_wrong(net: &mut FastNet, times: usize) {
 fn replay(net: &mut FastNet, requests: &[Vec<u8>]) {
     let now = net.now_ms;
     for bytes in requests {
-        net.vault.handle_relay_message(now, &mut net.rng, bytes);
+        net.vault
+            .handle_relay_message(now, &mut net.rng, RELAY, bytes);
         while net.vault.poll_output().is_some() {}
     }
 }
@@ -366,7 +370,8 @@ fn outcome_unknown_keeps_the_login_and_the_resend_costs_no_second_attempt() {
     }
     .encode();
     let now = net.now_ms;
-    net.vault.handle_relay_message(now, &mut net.rng, &forward);
+    net.vault
+        .handle_relay_message(now, &mut net.rng, RELAY, &forward);
     while net.vault.poll_output().is_some() {}
     assert_eq!(active(&net, &alice).attempts_used, 1);
     // The authentic "outcome unknown", sealed under the request's reply key.

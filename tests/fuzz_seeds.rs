@@ -11,6 +11,7 @@
 //! Deriving the seeds from the encoders keeps them current when a message layout changes.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use e2ee_backup_testkit::fixtures::RELAY;
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
 
@@ -31,7 +32,7 @@ use e2ee_backup::internal::vault::replica_wire::{
 };
 use e2ee_backup::internal::vault::{
     AccountRecord, ConsensusStore, LinkEnvelope, MemoryTrustedState, ReplicaBody, ReplicaPlace,
-    ReplicaWrite, VaultOutput, VaultReplica,
+    ReplicaWrite, ReplicatedVault, ReplicatedVaultOutput,
 };
 use e2ee_backup::internal::wire::{
     ClientReply, ClientRequest, Reply, ReplyBody, Request, VaultReply, VaultRequest, reply_aad,
@@ -91,7 +92,7 @@ struct World {
     fleet: InsecureFastFleetSecrets,
     rng: ChaCha20Rng,
     relay: Relay,
-    vaults: Vec<VaultReplica<InsecureFastSuite, ConsensusStore<MemoryTrustedState>>>,
+    vaults: Vec<ReplicatedVault<InsecureFastSuite, ConsensusStore<MemoryTrustedState>>>,
     client: Client<InsecureFastSuite>,
     account: AccountId,
     corpus: Corpus,
@@ -122,7 +123,7 @@ impl World {
                 MemoryTrustedState::new(),
             )
             .unwrap();
-            vaults.push(VaultReplica::with_store(suite, fleet(), store));
+            vaults.push(ReplicatedVault::new(suite, fleet(), store));
         }
         let relay = Relay::new(RelayConfig {
             replicas_per_group: REPLICAS,
@@ -202,7 +203,7 @@ impl World {
                         self.vaults[id].handle_replica_message(0, &mut self.rng, &bytes);
                     } else {
                         self.seed_vault_request(&bytes);
-                        self.vaults[id].handle_relay_message(0, &mut self.rng, &bytes);
+                        self.vaults[id].handle_relay_message(0, &mut self.rng, RELAY, &bytes);
                     }
                     self.drain_vault(id, &mut queue);
                 }
@@ -244,11 +245,13 @@ impl World {
         };
         while let Some(out) = self.vaults[id].poll_output() {
             match out {
-                VaultOutput::ReplyToRelay { bytes } => queue.push_back(Packet::Relay(bytes)),
-                VaultOutput::ToReplica { to, bytes } => {
+                ReplicatedVaultOutput::ToRelay { bytes, .. } => {
+                    queue.push_back(Packet::Relay(bytes))
+                }
+                ReplicatedVaultOutput::ToReplica { to, bytes } => {
                     queue.push_back(Packet::Replica { to: to.0, bytes });
                 }
-                VaultOutput::PersistReplica { slot, sealed } => {
+                ReplicatedVaultOutput::Persist { slot, sealed } => {
                     let plain = self
                         .suite
                         .open_storage(&self.fleet, &durable_aad(place, &slot), &sealed)
@@ -268,7 +271,6 @@ impl World {
                     self.corpus
                         .add("replica_wire", name, plain.expose().to_vec());
                 }
-                other => panic!("unexpected vault output {other:?}"),
             }
         }
     }

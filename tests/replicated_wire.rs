@@ -4,10 +4,12 @@
 
 use e2ee_backup::ConnectionId;
 use e2ee_backup::GroupId;
+use e2ee_backup::RelayTag;
 use e2ee_backup::internal::consensus::{
     AcceptedValue, AcceptorState, Ballot, Config, PeerMessage, Refusal, ReplicaId, ReplicaMeta,
     RequestTag,
 };
+use e2ee_backup::internal::crypto::CryptoSuite;
 use e2ee_backup::internal::crypto::SecretBytes;
 use e2ee_backup::internal::crypto::real::{InsecureFastFleetSecrets, InsecureFastSuite};
 use e2ee_backup::internal::drops::DropReason;
@@ -18,10 +20,13 @@ use e2ee_backup::internal::vault::replica_wire::{
 };
 use e2ee_backup::internal::vault::{
     AccountRecord, CensusMessage, ConsensusStore, CountedWrite, Lineage, LinkEnvelope,
-    PendingRecord, RecordState, Registration, ReplicaBody, ReplicaMessage, ReplicaWrite,
-    VaultOutput, VaultReplica, VolatileTrust,
+    MemoryTrustedState, PendingRecord, RecordState, Registration, ReplicaBody, ReplicaMessage,
+    ReplicaWrite, ReplicatedVault, ReplicatedVaultOutput, SingleVault, VolatileTrust,
 };
-use e2ee_backup::internal::wire::DecodeError;
+use e2ee_backup::internal::wire::{
+    DecodeError, ReplyBody, Request, RequestKind, VaultReply, VaultRequest, request_aad,
+};
+use e2ee_backup_testkit::fixtures::RELAY;
 use proptest::prelude::*;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
@@ -346,7 +351,7 @@ fn fleet() -> InsecureFastFleetSecrets {
     )
 }
 
-type Vault = VaultReplica<InsecureFastSuite, ConsensusStore<VolatileTrust>>;
+type Vault = ReplicatedVault<InsecureFastSuite, ConsensusStore<VolatileTrust>>;
 
 fn config() -> Config {
     Config::new((0..5).map(ReplicaId))
@@ -355,7 +360,7 @@ fn config() -> Config {
 fn vault(group: u32, id: u8) -> Vault {
     let store =
         ConsensusStore::new(GroupId(group), ReplicaId(id), config(), 1, VolatileTrust).unwrap();
-    let mut v = VaultReplica::with_store(InsecureFastSuite, fleet(), store);
+    let mut v = ReplicatedVault::new(InsecureFastSuite, fleet(), store);
     v.start(&mut ChaCha20Rng::seed_from_u64(1));
     while v.poll_output().is_some() {}
     v
@@ -366,11 +371,11 @@ fn fence_to(to: u8) -> Vec<u8> {
     let store =
         ConsensusStore::recover_amnesiac(GroupId(0), ReplicaId(0), config(), 9, 0, VolatileTrust)
             .unwrap();
-    let mut v = VaultReplica::with_store(InsecureFastSuite, fleet(), store);
+    let mut v = ReplicatedVault::new(InsecureFastSuite, fleet(), store);
     v.start(&mut ChaCha20Rng::seed_from_u64(2));
     let mut found = None;
     while let Some(out) = v.poll_output() {
-        if let VaultOutput::ToReplica { to: dest, bytes } = out
+        if let ReplicatedVaultOutput::ToReplica { to: dest, bytes } = out
             && dest == ReplicaId(to)
         {
             found = Some(bytes);
@@ -379,7 +384,7 @@ fn fence_to(to: u8) -> Vec<u8> {
     found.expect("a fence to the replica")
 }
 
-fn outputs(v: &mut Vault) -> Vec<VaultOutput> {
+fn outputs(v: &mut Vault) -> Vec<ReplicatedVaultOutput> {
     std::iter::from_fn(|| v.poll_output()).collect()
 }
 
@@ -389,8 +394,9 @@ fn a_sealed_message_is_answered_by_its_addressee() {
     b.handle_replica_message(0, &mut ChaCha20Rng::seed_from_u64(3), &fence_to(1));
     let outs = outputs(&mut b);
     assert!(
-        outs.iter()
-            .any(|o| matches!(o, VaultOutput::ToReplica { to, .. } if *to == ReplicaId(0))),
+        outs.iter().any(
+            |o| matches!(o, ReplicatedVaultOutput::ToReplica { to, .. } if *to == ReplicaId(0))
+        ),
         "{outs:?}"
     );
 }
@@ -438,12 +444,12 @@ fn drops_a_message_sealed_under_another_fleets_link_key() {
     let store =
         ConsensusStore::recover_amnesiac(GroupId(0), ReplicaId(0), config(), 9, 0, VolatileTrust)
             .unwrap();
-    let mut forger = VaultReplica::with_store(InsecureFastSuite, other, store);
+    let mut forger = ReplicatedVault::new(InsecureFastSuite, other, store);
     forger.start(&mut ChaCha20Rng::seed_from_u64(2));
     let forged = outputs(&mut forger)
         .into_iter()
         .find_map(|o| match o {
-            VaultOutput::ToReplica {
+            ReplicatedVaultOutput::ToReplica {
                 to: ReplicaId(1),
                 bytes,
             } => Some(bytes),
@@ -491,13 +497,109 @@ fn every_dropped_replica_message_is_counted_by_reason() {
 }
 
 #[test]
-fn a_single_replica_counts_replica_messages_and_garbage_requests_as_dropped() {
-    let mut single = VaultReplica::new(InsecureFastSuite, fleet());
+fn a_single_vault_counts_garbage_requests_as_dropped() {
+    // (A single vault has no input for replica messages: `SingleVault` has no
+    // `handle_replica_message`.)
+    let mut single = SingleVault::new(InsecureFastSuite, fleet());
     let mut rng = ChaCha20Rng::seed_from_u64(4);
-    single.handle_replica_message(0, &mut rng, &fence_to(1));
-    assert_eq!(single.drops().get(DropReason::NotAddressed), 1);
-    single.handle_relay_message(0, &mut rng, b"\x02garbage");
+    single.handle_relay_message(0, &mut rng, RELAY, b"\x02garbage");
     assert_eq!(single.drops().get(DropReason::CannotDecode), 1);
+    assert_eq!(single.drops().total(), 1);
+    assert!(
+        single.poll_output().is_none(),
+        "nothing answers a dropped input"
+    );
+}
+
+type DurableVault = ReplicatedVault<InsecureFastSuite, ConsensusStore<MemoryTrustedState>>;
+
+/// Replica `id` of a fresh group 0 whose replicas keep a trusted cell (they vote at once).
+fn durable_vault(id: u8) -> DurableVault {
+    let store = ConsensusStore::new(
+        GroupId(0),
+        ReplicaId(id),
+        config(),
+        1,
+        MemoryTrustedState::new(),
+    )
+    .unwrap();
+    let mut v = ReplicatedVault::new(InsecureFastSuite, fleet(), store);
+    v.start(&mut ChaCha20Rng::seed_from_u64(1));
+    while v.poll_output().is_some() {}
+    v
+}
+
+/// Runs a group of five replicas until no replica message is left; returns what replica 0
+/// sent to relays, in order.
+fn settle(group: &mut [DurableVault], rng: &mut ChaCha20Rng) -> Vec<(RelayTag, VaultReply)> {
+    let mut replies = Vec::new();
+    for _ in 0..50 {
+        let mut mail = Vec::new();
+        for (id, v) in group.iter_mut().enumerate() {
+            while let Some(out) = v.poll_output() {
+                match out {
+                    ReplicatedVaultOutput::ToReplica { to, bytes } => mail.push((to, bytes)),
+                    ReplicatedVaultOutput::ToRelay { relay, bytes } => {
+                        assert_eq!(id, 0, "only the replica asked answers");
+                        replies.push((relay, VaultReply::decode(&bytes).unwrap()));
+                    }
+                    ReplicatedVaultOutput::Persist { .. } => {}
+                }
+            }
+        }
+        if mail.is_empty() {
+            return replies;
+        }
+        for (to, bytes) in mail {
+            group[usize::from(to.0)].handle_replica_message(0, rng, &bytes);
+        }
+    }
+    panic!("the group did not settle");
+}
+
+#[test]
+fn replies_go_to_the_relay_that_asked_and_copies_are_keyed_by_relay_and_route() {
+    let mut rng = ChaCha20Rng::seed_from_u64(5);
+    let mut group: Vec<DurableVault> = (0..5).map(durable_vault).collect();
+    let account = AccountId::new(b"alice").unwrap();
+    let pinned = InsecureFastSuite.fleet_public_keys(&fleet());
+    let sealed = InsecureFastSuite
+        .seal_request(
+            &mut rng,
+            &pinned,
+            &request_aad(&account, RequestKind::Status),
+            &Request::Status.encode(),
+        )
+        .unwrap();
+    let request = VaultRequest {
+        route_id: 5,
+        account,
+        kind: RequestKind::Status,
+        sealed: sealed.sealed,
+    }
+    .encode();
+    let (a, b) = (RelayTag(1), RelayTag(2));
+    // Relay a's request starts a consensus read; an identical copy from relay b with the same
+    // route id (route ids are each relay's own) waits for the same answer; relay a's own copy
+    // of its route is a duplicate, dropped and counted.
+    group[0].handle_relay_message(0, &mut rng, a, &request);
+    group[0].handle_relay_message(0, &mut rng, b, &request);
+    group[0].handle_relay_message(0, &mut rng, a, &request);
+    assert_eq!(group[0].drops().get(DropReason::Replayed), 1);
+    assert_eq!(group[0].drops().total(), 1);
+    let replies = settle(&mut group, &mut rng);
+    let routed: Vec<(RelayTag, u64)> = replies.iter().map(|(r, v)| (*r, v.route_id)).collect();
+    assert_eq!(
+        routed,
+        vec![(a, 5), (b, 5)],
+        "one answer per (relay, route)"
+    );
+    assert!(
+        replies
+            .iter()
+            .all(|(_, v)| matches!(v.body, ReplyBody::Sealed(_))),
+        "{replies:?}"
+    );
 }
 
 #[test]

@@ -9,6 +9,7 @@ use e2ee_backup::internal::crypto::real::InsecureFastSuite;
 use e2ee_backup::internal::relay::RelayConfig;
 use e2ee_backup::internal::vault::RecordState;
 use e2ee_backup::internal::wire::Reply;
+use e2ee_backup_testkit::fixtures::RELAY;
 use e2ee_backup_testkit::net::{Net, account, contains, fast_fleet};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
@@ -194,7 +195,7 @@ fn attackers_interleaved_with_the_owner_are_still_bounded() {
 #[test]
 fn login_challenge_leaves_only_after_the_counted_attempt_is_persisted() {
     use e2ee_backup::internal::client::ClientOutput;
-    use e2ee_backup::internal::vault::VaultOutput;
+    use e2ee_backup::internal::vault::SingleVaultOutput;
     use e2ee_backup::internal::wire::{ClientRequest, VaultRequest};
 
     let mut net = Net::fast(15);
@@ -219,18 +220,18 @@ fn login_challenge_leaves_only_after_the_counted_attempt_is_persisted() {
     }
     .encode();
     let now = net.now_ms;
-    net.vault.handle_relay_message(now, &mut net.rng, &forward);
-    let outputs: Vec<VaultOutput> = std::iter::from_fn(|| net.vault.poll_output()).collect();
+    net.vault
+        .handle_relay_message(now, &mut net.rng, RELAY, &forward);
+    let outputs: Vec<SingleVaultOutput> = std::iter::from_fn(|| net.vault.poll_output()).collect();
     // INV-ATTEMPTS: exactly one durable write (the counted attempt), then the reply.
     assert_eq!(outputs.len(), 2, "{outputs:?}");
-    assert!(matches!(outputs[0], VaultOutput::Persist { .. }));
-    assert!(matches!(outputs[1], VaultOutput::ReplyToRelay { .. }));
+    assert!(matches!(outputs[0], SingleVaultOutput::Persist { .. }));
+    assert!(matches!(outputs[1], SingleVaultOutput::ToRelay { .. }));
     // The persisted record, restored on a fresh replica, already counts the attempt.
-    let VaultOutput::Persist { sealed_record, .. } = &outputs[0] else {
+    let SingleVaultOutput::Persist { sealed_record, .. } = &outputs[0] else {
         panic!()
     };
-    let mut fresh =
-        e2ee_backup::internal::vault::VaultReplica::new(InsecureFastSuite, fast_fleet());
+    let mut fresh = e2ee_backup::internal::vault::SingleVault::new(InsecureFastSuite, fast_fleet());
     fresh.restore_record(alice.clone(), sealed_record).unwrap();
     match &fresh.store().record(&alice).unwrap().state {
         RecordState::Active(a) => assert_eq!(a.attempts_used, 1),

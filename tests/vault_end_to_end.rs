@@ -114,7 +114,7 @@ fn restored_replica_keeps_records_across_a_restart() {
         net.recover(ConnectionId(1), b"wrong"),
         ClientOutcome::WrongPassword { remaining: 2 }
     );
-    let mut restarted = e2ee_backup::internal::vault::VaultReplica::new(
+    let mut restarted = e2ee_backup::internal::vault::SingleVault::new(
         e2ee_backup::internal::crypto::real::InsecureFastSuite,
         e2ee_backup_testkit::fixtures::fast_fleet(),
     );

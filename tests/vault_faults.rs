@@ -3,6 +3,7 @@
 //! (SPEC.md "Idempotency", INV-ATTEMPTS, INV-DISCLOSE).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use e2ee_backup_testkit::fixtures::RELAY;
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -13,7 +14,7 @@ use e2ee_backup::internal::crypto::real::InsecureFastSuite;
 use e2ee_backup::internal::crypto::{CryptoSuite, Identities};
 use e2ee_backup::internal::ids::AccountId;
 use e2ee_backup::internal::relay::RelayOutput;
-use e2ee_backup::internal::vault::{RecordState, VaultOutput};
+use e2ee_backup::internal::vault::{RecordState, SingleVaultOutput};
 use e2ee_backup::internal::wire::{ClientRequest, RequestKind, VaultReply};
 use e2ee_backup_testkit::net::{Hop, Net, account, contains, fleet_id};
 use rand_chacha::ChaCha20Rng;
@@ -151,10 +152,11 @@ fn replaying_every_recorded_request_changes_nothing() {
     let recorded = log.borrow().clone();
     let now = net.now_ms;
     for bytes in recorded.iter().chain(recorded.iter().rev()) {
-        net.vault.handle_relay_message(now, &mut net.rng, bytes);
+        net.vault
+            .handle_relay_message(now, &mut net.rng, RELAY, bytes);
         while let Some(out) = net.vault.poll_output() {
             assert!(
-                !matches!(out, VaultOutput::Persist { .. }),
+                !matches!(out, SingleVaultOutput::Persist { .. }),
                 "a replay changed a record"
             );
         }
@@ -194,7 +196,8 @@ fn replayed_old_login_start_is_never_counted_again_after_a_failure() {
     let first = log.borrow()[0].clone();
     let now = net.now_ms;
     for _ in 0..5 {
-        net.vault.handle_relay_message(now, &mut net.rng, &first);
+        net.vault
+            .handle_relay_message(now, &mut net.rng, RELAY, &first);
         while net.vault.poll_output().is_some() {}
     }
     assert_eq!(attempts_used(&net, &alice), 2);
@@ -319,9 +322,9 @@ fn flipping_any_byte_of_a_sealed_request_is_rejected_without_a_state_change() {
                 continue;
             };
             net.vault
-                .handle_relay_message(net.now_ms, &mut net.rng, &bytes);
+                .handle_relay_message(net.now_ms, &mut net.rng, RELAY, &bytes);
             while let Some(vault_out) = net.vault.poll_output() {
-                let VaultOutput::ReplyToRelay { bytes } = vault_out else {
+                let SingleVaultOutput::ToRelay { bytes, .. } = vault_out else {
                     panic!("tampered request {i} caused a write");
                 };
                 let reply = VaultReply::decode(&bytes).unwrap();
@@ -356,10 +359,10 @@ fn flipping_any_byte_of_a_sealed_reply_is_ignored_by_the_client() {
         panic!()
     };
     net.vault
-        .handle_relay_message(net.now_ms, &mut net.rng, &bytes);
+        .handle_relay_message(net.now_ms, &mut net.rng, RELAY, &bytes);
     let mut reply = None;
     while let Some(out) = net.vault.poll_output() {
-        if let VaultOutput::ReplyToRelay { bytes } = out {
+        if let SingleVaultOutput::ToRelay { bytes, .. } = out {
             reply = Some(bytes);
         }
     }
@@ -404,7 +407,7 @@ fn a_reply_from_another_fleet_is_rejected() {
         &mut ChaCha20Rng::seed_from_u64(0xBAD),
         fleet_id(),
     );
-    net.vault = e2ee_backup::internal::vault::VaultReplica::new(InsecureFastSuite, impostor);
+    net.vault = e2ee_backup::internal::vault::SingleVault::new(InsecureFastSuite, impostor);
     let outcome = net.recover(ConnectionId(1), PASSWORD);
     assert_eq!(outcome, ClientOutcome::Unavailable);
 }

@@ -3,6 +3,7 @@
 //! changes vault state unless the message authenticates (SPEC.md "Vault protocol", INV-ATTEMPTS).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use e2ee_backup_testkit::fixtures::RELAY;
 use std::sync::OnceLock;
 
 use e2ee_backup::BackupKey;
@@ -14,7 +15,7 @@ use e2ee_backup::internal::ids::AccountId;
 use e2ee_backup::internal::relay::{Relay, RelayConfig};
 use e2ee_backup::internal::vault::{
     AccountRecord, ActiveRecord, PendingLogin, PendingRecord, RecordState, Registration,
-    VaultOutput, VaultReplica,
+    SingleVault, SingleVaultOutput,
 };
 use e2ee_backup::internal::wire::{
     ClientReply, ClientRequest, Reply, ReplyBody, Request, RequestKind, VaultReply, VaultRequest,
@@ -343,18 +344,18 @@ fn scenario() -> &'static Scenario {
     })
 }
 
-fn fresh_vault() -> VaultReplica<InsecureFastSuite> {
-    let mut vault = VaultReplica::new(InsecureFastSuite, fast_fleet());
+fn fresh_vault() -> SingleVault<InsecureFastSuite> {
+    let mut vault = SingleVault::new(InsecureFastSuite, fast_fleet());
     for (acct, sealed) in &scenario().persisted {
         vault.restore_record(acct.clone(), sealed).unwrap();
     }
     vault
 }
 
-fn drain_writes(vault: &mut VaultReplica<InsecureFastSuite>) -> usize {
+fn drain_writes(vault: &mut SingleVault<InsecureFastSuite>) -> usize {
     let mut writes = 0;
     while let Some(out) = vault.poll_output() {
-        if matches!(out, VaultOutput::Persist { .. }) {
+        if matches!(out, SingleVaultOutput::Persist { .. }) {
             writes += 1;
         }
     }
@@ -368,7 +369,7 @@ proptest! {
     fn vault_fed_arbitrary_bytes_never_panics_and_never_changes(b in bytes(400)) {
         let mut vault = fresh_vault();
         let before = vault.store().clone();
-        vault.handle_relay_message(0, &mut ChaCha20Rng::seed_from_u64(1), &b);
+        vault.handle_relay_message(0, &mut ChaCha20Rng::seed_from_u64(1), RELAY, &b);
         prop_assert_eq!(drain_writes(&mut vault), 0);
         prop_assert_eq!(vault.store(), &before);
     }
@@ -378,11 +379,11 @@ proptest! {
         let mut vault = fresh_vault();
         let before = vault.store().clone();
         let m = VaultRequest { route_id, account: account("alice"), kind, sealed };
-        vault.handle_relay_message(0, &mut ChaCha20Rng::seed_from_u64(2), &m.encode());
+        vault.handle_relay_message(0, &mut ChaCha20Rng::seed_from_u64(2), RELAY, &m.encode());
         let mut replies = 0;
         while let Some(out) = vault.poll_output() {
             match out {
-                VaultOutput::ReplyToRelay { bytes } => {
+                SingleVaultOutput::ToRelay { bytes, .. } => {
                     prop_assert_eq!(VaultReply::decode(&bytes).unwrap().body, ReplyBody::Rejected);
                     replies += 1;
                 }
@@ -411,7 +412,7 @@ proptest! {
                 None => false,
             };
             let before = vault.store().clone();
-            vault.handle_relay_message(0, &mut rng, &bytes);
+            vault.handle_relay_message(0, &mut rng, RELAY, &bytes);
             let writes = drain_writes(&mut vault);
             if tampered {
                 prop_assert_eq!(writes, 0);
@@ -435,10 +436,10 @@ proptest! {
             let aad = e2ee_backup::internal::wire::request_aad(&alice, body.kind());
             let sealed = suite.seal_request(&mut rng, &pinned, &aad, &body.encode()).unwrap();
             let m = VaultRequest { route_id, account: alice.clone(), kind: body.kind(), sealed: sealed.sealed };
-            vault.handle_relay_message(0, &mut rng, &m.encode());
+            vault.handle_relay_message(0, &mut rng, RELAY, &m.encode());
             let mut replies = 0;
             while let Some(out) = vault.poll_output() {
-                if matches!(out, VaultOutput::ReplyToRelay { .. }) {
+                if matches!(out, SingleVaultOutput::ToRelay { .. }) {
                     replies += 1;
                 }
             }

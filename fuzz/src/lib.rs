@@ -1,6 +1,6 @@
 //! Shared pieces of the fuzz targets: the fixed keys the seed corpora are made with, and the
 //! harness of the two structured targets (`vault_replica`, `replicated_vault`), which feed a real
-//! `VaultReplica` (insecure fast suite) a sequence of relay and replica messages chosen by the
+//! `SingleVault` or `ReplicatedVault` (insecure fast suite) a sequence of relay and replica messages chosen by the
 //! fuzzer.
 //!
 //! The structured harness seals what the fuzzer chooses under the real keys where a peer could
@@ -25,13 +25,13 @@ use e2ee_backup::internal::ids::{AccountId, FleetId};
 use e2ee_backup::internal::relay::{RelayConfig, RelayOutput};
 use e2ee_backup::internal::vault::replica_link::link_aad;
 use e2ee_backup::internal::vault::{
-    ConsensusStore, LinkEnvelope, MemoryTrustedState, RecordState, RecordStore, ReplicaPlace,
-    VaultOutput, VaultReplica, open_replica_write,
+    ConsensusStore, DurableSlot, LinkEnvelope, MemoryTrustedState, RecordState, ReplicaPlace,
+    ReplicatedVault, ReplicatedVaultOutput, SingleVault, SingleVaultOutput, open_replica_write,
 };
 use e2ee_backup::internal::wire::{
     Reply, ReplyBody, RequestKind, VaultReply, VaultRequest, reply_aad, request_aad,
 };
-use e2ee_backup::{BackupKey, Client, Relay};
+use e2ee_backup::{BackupKey, Client, Relay, RelayTag};
 use libfuzzer_sys::arbitrary::{Result as ArbResult, Unstructured};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
@@ -112,7 +112,7 @@ fn capture() -> Captured {
     let mut rng = ChaCha20Rng::seed_from_u64(1);
     let fleet = fleet();
     let pinned = suite.fleet_public_keys(&fleet);
-    let mut vault = VaultReplica::new(suite, fleet);
+    let mut vault = SingleVault::new(suite, fleet);
     let mut relay = Relay::new(RelayConfig::default());
     let [alice, _] = accounts();
     relay.handle_connection_opened(e2ee_backup::ConnectionId(1), alice.clone());
@@ -141,7 +141,7 @@ fn capture() -> Captured {
                 match out {
                     RelayOutput::ToReplica { bytes, .. } => {
                         requests.push(bytes.clone());
-                        vault.handle_relay_message(0, &mut rng, &bytes);
+                        vault.handle_relay_message(0, &mut rng, RELAY, &bytes);
                     }
                     RelayOutput::ToClient { bytes, .. } => {
                         client.handle_relay_message(0, &mut rng, &bytes);
@@ -149,11 +149,12 @@ fn capture() -> Captured {
                 }
                 while let Some(out) = vault.poll_output() {
                     match out {
-                        VaultOutput::Persist { sealed_record, .. } => last_record = sealed_record,
-                        VaultOutput::ReplyToRelay { bytes } => {
-                            relay.handle_vault_message(0, &bytes)
+                        SingleVaultOutput::Persist { sealed_record, .. } => {
+                            last_record = sealed_record;
                         }
-                        other => panic!("a single replica emitted {other:?}"),
+                        SingleVaultOutput::ToRelay { bytes, .. } => {
+                            relay.handle_vault_message(0, &bytes);
+                        }
                     }
                 }
             }
@@ -175,9 +176,86 @@ struct Sent {
     reply_key: SecretBytes,
 }
 
+/// The tag the harness's vault host gives its one relay.
+const RELAY: RelayTag = RelayTag(0);
+
+/// An output of either vault type, for the harness's oracles.
+pub enum Output {
+    /// A single vault's sealed record.
+    Record,
+    /// A reply for a relay.
+    ToRelay {
+        /// The relay.
+        relay: RelayTag,
+        /// The encoded reply.
+        bytes: Vec<u8>,
+    },
+    /// A replicated vault's durable write.
+    Persist {
+        /// Where.
+        slot: DurableSlot,
+        /// The sealed write.
+        sealed: Vec<u8>,
+    },
+    /// A replicated vault's message to a replica.
+    ToReplica {
+        /// The replica.
+        to: ReplicaId,
+        /// The encoded envelope.
+        bytes: Vec<u8>,
+    },
+}
+
+/// The vault types the harness drives, with the inputs the fuzzer chooses from.
+pub trait Fuzzed {
+    /// A relay's request.
+    fn relay_message(&mut self, now_ms: u64, rng: &mut ChaCha20Rng, bytes: &[u8]);
+    /// Time passes (a replicated vault's timers; a single vault has none).
+    fn time_passes(&mut self, now_ms: u64, rng: &mut ChaCha20Rng);
+    /// A replica's message (the harness sends these to a replicated vault only).
+    fn replica_message(&mut self, now_ms: u64, rng: &mut ChaCha20Rng, bytes: &[u8]);
+    /// The next output.
+    fn output(&mut self) -> Option<Output>;
+}
+
+impl Fuzzed for SingleVault<Suite> {
+    fn relay_message(&mut self, now_ms: u64, rng: &mut ChaCha20Rng, bytes: &[u8]) {
+        self.handle_relay_message(now_ms, rng, RELAY, bytes);
+    }
+    fn time_passes(&mut self, _: u64, _: &mut ChaCha20Rng) {}
+    fn replica_message(&mut self, _: u64, _: &mut ChaCha20Rng, _: &[u8]) {
+        panic!("the harness sends replica messages to a replicated vault only");
+    }
+    fn output(&mut self) -> Option<Output> {
+        Some(match self.poll_output()? {
+            SingleVaultOutput::Persist { .. } => Output::Record,
+            SingleVaultOutput::ToRelay { relay, bytes } => Output::ToRelay { relay, bytes },
+        })
+    }
+}
+
+impl Fuzzed for ReplicatedVault<Suite, ConsensusStore<MemoryTrustedState>> {
+    fn relay_message(&mut self, now_ms: u64, rng: &mut ChaCha20Rng, bytes: &[u8]) {
+        self.handle_relay_message(now_ms, rng, RELAY, bytes);
+    }
+    fn time_passes(&mut self, now_ms: u64, rng: &mut ChaCha20Rng) {
+        self.handle_timeout(now_ms, rng);
+    }
+    fn replica_message(&mut self, now_ms: u64, rng: &mut ChaCha20Rng, bytes: &[u8]) {
+        self.handle_replica_message(now_ms, rng, bytes);
+    }
+    fn output(&mut self) -> Option<Output> {
+        Some(match self.poll_output()? {
+            ReplicatedVaultOutput::Persist { slot, sealed } => Output::Persist { slot, sealed },
+            ReplicatedVaultOutput::ToRelay { relay, bytes } => Output::ToRelay { relay, bytes },
+            ReplicatedVaultOutput::ToReplica { to, bytes } => Output::ToReplica { to, bytes },
+        })
+    }
+}
+
 /// The vault under test and what the oracles need to know about it.
-pub struct Harness<St: RecordStore> {
-    vault: VaultReplica<Suite, St>,
+pub struct Harness<V: Fuzzed> {
+    vault: V,
     /// A second copy of the fleet secrets (the vault owns its own), for the oracles.
     fleet: InsecureFastFleetSecrets,
     rng: ChaCha20Rng,
@@ -192,10 +270,10 @@ pub struct Harness<St: RecordStore> {
 /// Replicas in the group of the replicated target (this one is replica 0).
 pub const GROUP_SIZE: u8 = 3;
 
-impl Harness<e2ee_backup::internal::vault::LocalStore> {
-    /// A single replica.
+impl Harness<SingleVault<Suite>> {
+    /// A single vault.
     pub fn single(registered: bool) -> Self {
-        let mut vault = VaultReplica::new(InsecureFastSuite, fleet());
+        let mut vault = SingleVault::new(InsecureFastSuite, fleet());
         if registered {
             let [alice, _] = accounts();
             vault
@@ -206,7 +284,7 @@ impl Harness<e2ee_backup::internal::vault::LocalStore> {
     }
 }
 
-impl Harness<e2ee_backup::internal::vault::LocalStore> {
+impl Harness<SingleVault<Suite>> {
     /// INV-ATTEMPTS as the records show it: without the password nobody can reset a count,
     /// so within one generation the attempts used never go down, a locked or deleted record
     /// stays so, and the count never passes the limit; generations never go back.
@@ -245,7 +323,7 @@ impl Harness<e2ee_backup::internal::vault::LocalStore> {
     }
 }
 
-impl Harness<ConsensusStore<MemoryTrustedState>> {
+impl Harness<ReplicatedVault<Suite, ConsensusStore<MemoryTrustedState>>> {
     /// Replica 0 of a fresh group.
     pub fn replicated() -> Self {
         let store = ConsensusStore::new(
@@ -256,7 +334,7 @@ impl Harness<ConsensusStore<MemoryTrustedState>> {
             MemoryTrustedState::new(),
         )
         .expect("a valid group");
-        let vault = VaultReplica::with_store(InsecureFastSuite, fleet(), store);
+        let vault = ReplicatedVault::new(InsecureFastSuite, fleet(), store);
         let place = ReplicaPlace {
             group: e2ee_backup::GroupId(0),
             replica: ReplicaId(0),
@@ -268,8 +346,8 @@ impl Harness<ConsensusStore<MemoryTrustedState>> {
     }
 }
 
-impl<St: RecordStore> Harness<St> {
-    fn wrap(vault: VaultReplica<Suite, St>, place: Option<ReplicaPlace>) -> Self {
+impl<V: Fuzzed> Harness<V> {
+    fn wrap(vault: V, place: Option<ReplicaPlace>) -> Self {
         Self {
             vault,
             fleet: fleet(),
@@ -306,12 +384,12 @@ impl<St: RecordStore> Harness<St> {
                 }
                 4 => {
                     self.now_ms += u64::from(u.arbitrary::<u16>()?);
-                    self.vault.handle_timeout(self.now_ms, &mut self.rng);
+                    self.vault.time_passes(self.now_ms, &mut self.rng);
                 }
                 5 => {
                     let bytes: Vec<u8> = u.arbitrary()?;
                     self.vault
-                        .handle_replica_message(self.now_ms, &mut self.rng, &bytes);
+                        .replica_message(self.now_ms, &mut self.rng, &bytes);
                 }
                 _ => self.link_message(u)?,
             }
@@ -391,7 +469,7 @@ impl<St: RecordStore> Harness<St> {
             sealed,
         };
         self.vault
-            .handle_replica_message(self.now_ms, &mut self.rng, &envelope.encode());
+            .replica_message(self.now_ms, &mut self.rng, &envelope.encode());
         Ok(())
     }
 
@@ -399,28 +477,25 @@ impl<St: RecordStore> Harness<St> {
         if let Ok(request) = VaultRequest::decode(bytes) {
             self.routes.entry(request.route_id).or_default().push(sent);
         }
-        self.vault
-            .handle_relay_message(self.now_ms, &mut self.rng, bytes);
+        self.vault.relay_message(self.now_ms, &mut self.rng, bytes);
     }
 
     fn check_outputs(&mut self) {
-        while let Some(out) = self.vault.poll_output() {
+        while let Some(out) = self.vault.output() {
             match out {
-                VaultOutput::Persist { .. } => {
-                    assert!(
-                        self.place.is_none(),
-                        "a replicated vault persists through consensus"
-                    );
+                Output::Record => {}
+                Output::ToRelay { relay, bytes } => {
+                    assert_eq!(relay, RELAY, "a reply goes to the relay that asked");
+                    self.check_reply(&bytes);
                 }
-                VaultOutput::ReplyToRelay { bytes } => self.check_reply(&bytes),
-                VaultOutput::PersistReplica { slot, sealed } => {
+                Output::Persist { slot, sealed } => {
                     let place = self
                         .place
                         .expect("only a replicated vault writes replica state");
                     open_replica_write(&InsecureFastSuite, &self.fleet, place, &slot, &sealed)
                         .expect("the vault's own durable write restores");
                 }
-                VaultOutput::ToReplica { to, bytes } => {
+                Output::ToReplica { to, bytes } => {
                     let place = self
                         .place
                         .expect("only a replicated vault talks to replicas");

@@ -1,7 +1,7 @@
 //! The stateright model checker of the e2ee-backup vault protocol (SPEC.md "Model checking").
 //!
 //! It drives the crate's real [`e2ee_backup::Client`], [`e2ee_backup::Relay`] and
-//! [`e2ee_backup::VaultReplica`] with the symbolic crypto suite
+//! [`e2ee_backup::SingleVault`] with the symbolic crypto suite
 //! ([`e2ee_backup::internal::crypto::symbolic`]) over a lossy, duplicating, reordering network with vault
 //! crashes and restarts, and checks INV-ATTEMPTS, INV-DISCLOSE, lockout permanence and
 //! INV-DURABLE exhaustively on small configurations ([`config::ModelConfig::named`]).

@@ -1,10 +1,10 @@
 //! The stateright [`Model`] over the real roles (SPEC.md "Model checking").
 //!
 //! Actors: the devices (real [`Client`]s, owner or attacker), the real [`Relay`] and the real
-//! [`VaultReplica`] inside a host that carries out its outputs one by one, in order (a `Persist`
+//! [`SingleVault`] inside a host that carries out its outputs one by one, in order (a `Persist`
 //! writes the durable record, a reply goes onto the network), may crash (dropping the replica's
 //! volatile state and every output not carried out yet) and restarts from its durable record
-//! with [`VaultReplica::restore_record`]. The network is an unordered multiset: any message may
+//! with [`SingleVault::restore_record`]. The network is an unordered multiset: any message may
 //! be delivered next (reordering), dropped (when lossy) or duplicated (within a budget).
 
 use std::collections::BTreeMap;
@@ -12,15 +12,15 @@ use std::collections::BTreeMap;
 use e2ee_backup::internal::client::{ClientConfig, ClientOutcome, ClientOutput};
 use e2ee_backup::internal::crypto::symbolic::{SymbolicFleetSecrets, SymbolicSuite, inspect};
 use e2ee_backup::internal::relay::{ConnectionId, RelayConfig, RelayOutput};
-use e2ee_backup::internal::vault::{AccountRecord, RecordState, VaultFault, VaultOutput};
+use e2ee_backup::internal::vault::{AccountRecord, RecordState, SingleVaultOutput, VaultFault};
 use e2ee_backup::internal::wire::{Reply, ReplyBody, VaultReply};
-use e2ee_backup::{AccountId, BackupKey, Client, CryptoSuite, FleetId, Relay, VaultReplica};
+use e2ee_backup::{AccountId, BackupKey, Client, CryptoSuite, FleetId, Relay, SingleVault};
 use stateright::{Model, Property};
 
 use crate::config::{Broken, ModelConfig, Op};
 use crate::properties::{self, Observations, Observes};
 use crate::rng::CounterRng;
-use crate::state::{Device, History, ModelState, Packet, VaultHost};
+use crate::state::{Device, History, ModelState, Packet, RELAY, VaultHost};
 
 /// The owner's password.
 pub const OWNER_PASSWORD: &[u8] = b"owner password";
@@ -91,8 +91,8 @@ impl VaultModel {
     }
 
     /// A fresh vault replica (with the broken variant's fault, if any).
-    fn new_replica(&self) -> VaultReplica<SymbolicSuite> {
-        let mut replica = VaultReplica::new(SymbolicSuite, self.fleet.clone());
+    fn new_replica(&self) -> SingleVault<SymbolicSuite> {
+        let mut replica = SingleVault::new(SymbolicSuite, self.fleet.clone());
         if self.config.broken == Some(Broken::SharedOprfKey) {
             replica.inject_fault(VaultFault::SharedOprfKey);
         }
@@ -173,16 +173,15 @@ impl VaultModel {
                 match out {
                     RelayOutput::ToReplica { bytes, .. } => {
                         let replica = &mut state.vault.replica;
-                        replica.handle_relay_message(0, &mut state.vault.rng, &bytes);
+                        replica.handle_relay_message(0, &mut state.vault.rng, RELAY, &bytes);
                         while let Some(out) = replica.poll_output() {
                             match out {
-                                VaultOutput::Persist { sealed_record, .. } => {
+                                SingleVaultOutput::Persist { sealed_record, .. } => {
                                     state.vault.durable = Some(sealed_record);
                                 }
-                                VaultOutput::ReplyToRelay { bytes } => {
+                                SingleVaultOutput::ToRelay { bytes, .. } => {
                                     state.relay.handle_vault_message(0, &bytes);
                                 }
-                                other => panic!("unexpected vault output {other:?}"),
                             }
                         }
                     }
@@ -286,7 +285,7 @@ impl VaultModel {
         crash_after: Option<usize>,
     ) -> Option<Vec<Vec<u8>>> {
         let replica = &mut state.vault.replica;
-        replica.handle_relay_message(0, &mut state.vault.rng, bytes);
+        replica.handle_relay_message(0, &mut state.vault.rng, RELAY, bytes);
         let mut outputs = Vec::new();
         while let Some(out) = replica.poll_output() {
             outputs.push(out);
@@ -302,7 +301,7 @@ impl VaultModel {
                 | Broken::CensusQuorumTooSmall,
             ) => {}
             Some(Broken::ReplyBeforePersist) => {
-                outputs.sort_by_key(|o| !matches!(o, VaultOutput::ReplyToRelay { .. }));
+                outputs.sort_by_key(|o| !matches!(o, SingleVaultOutput::ToRelay { .. }));
             }
         }
         let carried = match crash_after {
@@ -313,16 +312,13 @@ impl VaultModel {
         let mut replies = Vec::new();
         for output in outputs.into_iter().take(carried) {
             match output {
-                VaultOutput::Persist { sealed_record, .. } => {
+                SingleVaultOutput::Persist { sealed_record, .. } => {
                     state.vault.durable = Some(sealed_record);
                     observe_durable(state);
                 }
-                VaultOutput::ReplyToRelay { bytes } => {
+                SingleVaultOutput::ToRelay { bytes, .. } => {
                     observe_reply(state, &bytes);
                     replies.push(bytes);
-                }
-                VaultOutput::PersistReplica { .. } | VaultOutput::ToReplica { .. } => {
-                    unreachable!("a vault on a local store has no replica outputs")
                 }
             }
         }

@@ -7,10 +7,10 @@ use e2ee_backup::internal::client::{ClientConfig, ClientOutcome, ClientOutput};
 use e2ee_backup::internal::crypto::real::{ProductionFleetSecrets, ProductionSuite};
 use e2ee_backup::internal::relay::{RelayConfig, RelayOutput};
 use e2ee_backup::internal::stream::{DEFAULT_SEGMENT_SIZE, StreamError, open_to_vec, seal_to_vec};
-use e2ee_backup::internal::vault::VaultOutput;
+use e2ee_backup::internal::vault::SingleVaultOutput;
 use e2ee_backup::{
-    AccountId, BackupKey, Client, CryptoSuite, FleetId, RecoveryKey, RecoveryKeyError, Relay, Typo,
-    VaultReplica,
+    AccountId, BackupKey, Client, CryptoSuite, FleetId, RecoveryKey, RecoveryKeyError, Relay,
+    RelayTag, SingleVault, Typo,
 };
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
@@ -118,7 +118,7 @@ fn vault_round_trip(rng: &mut ChaCha20Rng) -> Result<String, String> {
     let fleet = ProductionFleetSecrets::generate(rng, fleet_id);
     let pinned = suite.fleet_public_keys(&fleet);
     let mut net = Net {
-        vault: VaultReplica::new(suite, fleet),
+        vault: SingleVault::new(suite, fleet),
         relay: Relay::new(RelayConfig::default()),
     };
     let alice = AccountId::new(b"alice").map_err(|e| e.to_string())?;
@@ -179,7 +179,7 @@ fn expect(outcome: ClientOutcome, ok: impl Fn(&ClientOutcome) -> bool) -> Result
 
 /// One relay and one vault replica, connected in memory.
 struct Net {
-    vault: VaultReplica<ProductionSuite>,
+    vault: SingleVault<ProductionSuite>,
     relay: Relay,
 }
 
@@ -202,7 +202,8 @@ impl Net {
             while let Some(out) = self.relay.poll_output() {
                 match out {
                     RelayOutput::ToReplica { bytes, .. } => {
-                        self.vault.handle_relay_message(now_ms, rng, &bytes)
+                        self.vault
+                            .handle_relay_message(now_ms, rng, RelayTag(0), &bytes)
                     }
                     RelayOutput::ToClient { bytes, .. } => {
                         client.handle_relay_message(now_ms, rng, &bytes)
@@ -210,11 +211,10 @@ impl Net {
                 }
                 while let Some(out) = self.vault.poll_output() {
                     match out {
-                        VaultOutput::Persist { .. } => {}
-                        VaultOutput::ReplyToRelay { bytes } => {
+                        SingleVaultOutput::Persist { .. } => {}
+                        SingleVaultOutput::ToRelay { bytes, .. } => {
                             self.relay.handle_vault_message(now_ms, &bytes)
                         }
-                        other => unreachable!("unknown vault output {other:?}"),
                     }
                 }
             }

@@ -8,10 +8,13 @@ use e2ee_backup::internal::client::ClientOutcome;
 use e2ee_backup::internal::crypto::symbolic::SymbolicSuite;
 use e2ee_backup::internal::relay::ConnectionId;
 use e2ee_backup::internal::wire::{ClientReply, ClientRequest, ReplyBody};
-use e2ee_backup::{Client, Relay, VaultReplica};
+use e2ee_backup::{Client, Relay, SingleVault};
 
 use crate::properties::Observations;
 use crate::rng::CounterRng;
+
+/// The tag every model vault host gives the model's one relay (its replies go back to it).
+pub const RELAY: e2ee_backup::RelayTag = e2ee_backup::RelayTag(0);
 
 /// One device: the real [`Client`] plus what its host keeps (RNG, clock, script position).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -86,7 +89,7 @@ impl fmt::Debug for Packet {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct VaultHost {
     /// The replica (its volatile state is lost in a crash).
-    pub replica: VaultReplica<SymbolicSuite>,
+    pub replica: SingleVault<SymbolicSuite>,
     /// Durable storage: the last sealed record written per account (one account in the model).
     pub durable: Option<Vec<u8>>,
     /// The host's entropy source; it survives crashes (fresh randomness after a restart).

@@ -1,18 +1,18 @@
 //! The software HSM boundary of one replica (SPEC.md "Hosts", "HSM boundary").
 //!
 //! [`SoftHsm`] is the only owner of the fleet secrets, the trusted state and the core's
-//! `VaultReplica`; nothing outside this module can reach them. What crosses the boundary is
+//! `ReplicatedVault`; nothing outside this module can reach them. What crosses the boundary is
 //! what would cross a real HSM's: opaque bytes in (relay requests, link envelopes, the sealed
-//! writes the host kept on disk), opaque bytes out ([`VaultOutput`]s: sealed writes to persist,
+//! writes the host kept on disk), opaque bytes out ([`ReplicatedVaultOutput`]s: sealed writes to persist,
 //! sealed messages to send), the time, and randomness. In production this module runs inside
 //! the HSM and the host talks to it over the HSM's own interface.
 
-use e2ee_backup::GroupId;
 use e2ee_backup::internal::consensus::{Config, ReplicaId};
 use e2ee_backup::internal::drops::DropCounts;
 use e2ee_backup::internal::vault::{
-    ConsensusStore, ReplicaPlace, StartKind, VaultOutput, VaultReplica, open_disk,
+    ConsensusStore, ReplicaPlace, ReplicatedVault, ReplicatedVaultOutput, StartKind, open_disk,
 };
+use e2ee_backup::{GroupId, RelayTag};
 use rand_core::{CryptoRng, RngCore};
 
 use crate::Suite;
@@ -20,7 +20,7 @@ use crate::files::ReplicaSecrets;
 use crate::storage::DiskSlots;
 use crate::trust::NodeTrust;
 
-type Replica = VaultReplica<Suite, ConsensusStore<NodeTrust>>;
+type Replica = ReplicatedVault<Suite, ConsensusStore<NodeTrust>>;
 
 /// The HSM refused to start.
 #[derive(Debug, thiserror::Error)]
@@ -129,7 +129,7 @@ impl SoftHsm {
             (false, StartKind::Restored) => Started::Restored,
             (false, StartKind::Recovering) => Started::Recovering,
         };
-        let mut replica = VaultReplica::with_store(Suite::default(), fleet, store);
+        let mut replica = ReplicatedVault::new(Suite::default(), fleet, store);
         replica.start(rng);
         Ok(Self {
             replica,
@@ -149,14 +149,15 @@ impl SoftHsm {
         self.unusable_writes
     }
 
-    /// A relay's request (an encoded `VaultRequest`).
+    /// A relay's request (an encoded `VaultRequest`) from the relay the host tags `relay`.
     pub fn handle_relay_message(
         &mut self,
         now_ms: u64,
         rng: &mut (impl CryptoRng + RngCore),
+        relay: RelayTag,
         bytes: &[u8],
     ) {
-        self.replica.handle_relay_message(now_ms, rng, bytes);
+        self.replica.handle_relay_message(now_ms, rng, relay, bytes);
     }
 
     /// Another replica's link envelope.
@@ -182,7 +183,7 @@ impl SoftHsm {
     }
 
     /// The next output; the host carries them out in order (Persist-before-send).
-    pub fn poll_output(&mut self) -> Option<VaultOutput> {
+    pub fn poll_output(&mut self) -> Option<ReplicatedVaultOutput> {
         self.replica.poll_output()
     }
 

@@ -5,7 +5,7 @@
 //!
 //! - `e2ee-vault-replica`: one replica of a replicated vault group ([`replica_host`]). Its
 //!   software HSM boundary ([`hsm`]) owns the fleet secrets, the trusted state and the core's
-//!   `VaultReplica`; the host owns sockets, timers, the disk ([`storage`], redb) and the OS RNG.
+//!   `ReplicatedVault`; the host owns sockets, timers, the disk ([`storage`], redb) and the OS RNG.
 //! - `e2ee-vault-relay`: the chat front end ([`relay_host`]): TLS for clients, an account
 //!   token per connection ([`token`]), the core's `Relay` for routing, rate limits and failover.
 //! - `e2ee-vault`: provisioning ([`provision`]), tokens, a local five-replica fleet and a small

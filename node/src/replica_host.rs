@@ -17,9 +17,9 @@ use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};
 
+use e2ee_backup::RelayTag;
 use e2ee_backup::internal::consensus::{Config, ReplicaId};
-use e2ee_backup::internal::vault::{DurableSlot, VaultOutput};
-use e2ee_backup::internal::wire::{VaultReply, VaultRequest};
+use e2ee_backup::internal::vault::{DurableSlot, ReplicatedVaultOutput};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tracing::{debug, error, info, warn};
@@ -32,8 +32,6 @@ use crate::stats::{HostCounters, INPUT_QUEUE, deliver, drops_line, offer};
 use crate::storage::Storage;
 use crate::trust::{FileTrustedState, NodeTrust};
 
-/// Most relay routes a host keeps (older ones are forgotten; the relay retries).
-pub const ROUTES_MAX: usize = 100_000;
 /// Frames queued for one peer or relay connection before new ones are dropped (counted).
 pub const SEND_QUEUE: usize = 4096;
 /// Most connections a replica host keeps open at once (peers, relays, and anyone else).
@@ -165,18 +163,12 @@ pub async fn run(
 
     let stats_every = Duration::from_secs(config.stats_interval_s);
     let hsm_counters = counters.clone();
-    // Route ids: replica id (8 bits) ‖ 16 random bits per start ‖ a 40-bit counter.
-    let route_prefix =
-        (u64::from(me) << 56) | ((rand_core::RngCore::next_u64(&mut rng) & 0xFFFF) << 40);
     let hsm_thread = tokio::task::spawn_blocking(move || {
         HsmLoop {
             hsm,
             storage,
             peers,
             relays: BTreeMap::new(),
-            routes: BTreeMap::new(),
-            next_route: 0,
-            route_prefix,
             clock,
             counters: hsm_counters,
             voting: false,
@@ -202,9 +194,6 @@ struct HsmLoop {
     storage: Storage,
     peers: BTreeMap<u8, mpsc::Sender<Vec<u8>>>,
     relays: BTreeMap<u64, mpsc::Sender<Vec<u8>>>,
-    routes: BTreeMap<u64, (u64, u64)>,
-    next_route: u64,
-    route_prefix: u64,
     clock: Instant,
     counters: Arc<HostCounters>,
     voting: bool,
@@ -260,10 +249,9 @@ impl HsmLoop {
     fn stats(&self) {
         info!(
             target: "stats",
-            "voting={} started={:?} routes={} relays={} commits={} writes={} {} foreign_lineage={} {}",
+            "voting={} started={:?} relays={} commits={} writes={} {} foreign_lineage={} {}",
             self.voting,
             self.hsm.started(),
-            self.routes.len(),
             self.relays.len(),
             self.commits,
             self.writes_committed,
@@ -281,25 +269,13 @@ impl HsmLoop {
                 self.relays.insert(conn, tx);
             }
             Event::RelayClosed(conn) => {
+                // Replies still on the way to it are dropped (its requests time out).
                 self.relays.remove(&conn);
-                self.routes.retain(|_, (c, _)| *c != conn);
             }
+            // The connection names the relay; the vault's reply comes back tagged with it.
             Event::Relay(conn, bytes) => {
-                let Ok(mut request) = VaultRequest::decode(&bytes) else {
-                    // The replica counts it (CannotDecode).
-                    self.hsm.handle_relay_message(now, rng, &bytes);
-                    return;
-                };
-                let host_route = self.route_prefix | (self.next_route & 0xFF_FFFF_FFFF);
-                self.next_route = self.next_route.wrapping_add(1);
-                if self.routes.len() >= ROUTES_MAX
-                    && let Some(oldest) = self.routes.keys().next().copied()
-                {
-                    self.routes.remove(&oldest);
-                }
-                self.routes.insert(host_route, (conn, request.route_id));
-                request.route_id = host_route;
-                self.hsm.handle_relay_message(now, rng, &request.encode());
+                self.hsm
+                    .handle_relay_message(now, rng, RelayTag(conn), &bytes);
             }
         }
     }
@@ -309,16 +285,16 @@ impl HsmLoop {
         let mut writes: Vec<(DurableSlot, Vec<u8>)> = Vec::new();
         while let Some(output) = self.hsm.poll_output() {
             match output {
-                VaultOutput::PersistReplica { slot, sealed } => {
+                ReplicatedVaultOutput::Persist { slot, sealed } => {
                     // A later write to the same slot replaces an earlier one in the batch.
                     writes.retain(|(s, _)| *s != slot);
                     writes.push((slot, sealed));
                 }
-                VaultOutput::ReplyToRelay { bytes } => {
+                ReplicatedVaultOutput::ToRelay { relay, bytes } => {
                     self.commit(&mut writes)?;
-                    self.send_reply(&bytes);
+                    self.send_reply(relay, bytes);
                 }
-                VaultOutput::ToReplica { to, bytes } => {
+                ReplicatedVaultOutput::ToReplica { to, bytes } => {
                     self.commit(&mut writes)?;
                     match self.peers.get(&to.0) {
                         Some(tx) => {
@@ -329,7 +305,6 @@ impl HsmLoop {
                         None => warn!(to = to.0, "a message for a replica this host does not know"),
                     }
                 }
-                other => warn!(?other, "an output a replicated host does not expect"),
             }
         }
         self.commit(&mut writes)
@@ -349,16 +324,9 @@ impl HsmLoop {
         Ok(())
     }
 
-    fn send_reply(&mut self, bytes: &[u8]) {
-        let Ok(mut reply) = VaultReply::decode(bytes) else {
-            return;
-        };
-        let Some((conn, route_id)) = self.routes.remove(&reply.route_id) else {
-            return;
-        };
-        reply.route_id = route_id;
-        if let Some(tx) = self.relays.get(&conn)
-            && tx.try_send(reply.encode()).is_err()
+    fn send_reply(&mut self, relay: RelayTag, bytes: Vec<u8>) {
+        if let Some(tx) = self.relays.get(&relay.0)
+            && tx.try_send(bytes).is_err()
         {
             HostCounters::bump(&self.counters.send_queue_full);
         }

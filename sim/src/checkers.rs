@@ -34,6 +34,8 @@ use e2ee_backup::internal::wire::{
 use rand_core::SeedableRng as _;
 use sha2::{Digest as _, Sha256};
 
+use crate::vault_node::RequestKey;
+
 /// Names a password in the simulation (its bytes are derived from the id).
 pub type PasswordId = u64;
 
@@ -122,7 +124,7 @@ pub struct Oracle {
     senders: BTreeMap<[u8; 32], PasswordId>,
     /// Digests of the sealed part of every request a phone sent (owners, attackers, probers).
     sent: BTreeSet<[u8; 32]>,
-    requests: BTreeMap<(u32, u64), Seen>,
+    requests: BTreeMap<(u32, RequestKey), Seen>,
     registrations: BTreeMap<(AccountId, u64), RegistrationFacts>,
     logins: BTreeMap<(AccountId, LoginId), LoginFacts>,
     ended: BTreeMap<AccountId, u64>,
@@ -251,7 +253,7 @@ impl Oracle {
         &mut self,
         time_ms: u64,
         group: u32,
-        host_route: u64,
+        host_route: RequestKey,
         request: &VaultRequest,
     ) {
         let suite = InsecureFastSuite;
@@ -282,7 +284,13 @@ impl Oracle {
     }
 
     /// A host of group `group` sent `bytes` (a [`VaultReply`]) answering `host_route`.
-    pub fn observe_reply(&mut self, time_ms: u64, group: u32, host_route: u64, bytes: &[u8]) {
+    pub fn observe_reply(
+        &mut self,
+        time_ms: u64,
+        group: u32,
+        host_route: RequestKey,
+        bytes: &[u8],
+    ) {
         let Some(seen) = self.requests.remove(&(group, host_route)) else {
             return;
         };
@@ -991,15 +999,20 @@ mod tests {
             body: ReplyBody::Sealed(vec![0; 48]),
         }
         .encode();
+        let key = RequestKey {
+            replica: 0,
+            relay: 0,
+            route_id: 7,
+        };
         oracle
             .requests
-            .insert((0, 7), seen(&account, Request::Status, None));
-        oracle.observe_reply(10, 0, 7, &reply);
+            .insert((0, key), seen(&account, Request::Status, None));
+        oracle.observe_reply(10, 0, key, &reply);
         assert!(oracle.violations.is_empty(), "a phone sent that request");
         let mut forged = seen(&account, Request::Status, None);
         forged.unsent = true;
-        oracle.requests.insert((0, 7), forged);
-        oracle.observe_reply(20, 0, 7, &reply);
+        oracle.requests.insert((0, key), forged);
+        oracle.observe_reply(20, 0, key, &reply);
         assert_eq!(
             oracle
                 .violations

@@ -1,9 +1,9 @@
 //! The vault behind one adapter: host semantics for one replica of a replicated group (a
-//! [`VaultReplica`] over a [`ConsensusStore`]; five replicas per group, one per datacenter).
+//! [`ReplicatedVault`] over a [`ConsensusStore`]; five replicas per group, one per datacenter).
 //!
-//! The host carries out the replica's outputs in order: a `PersistReplica` is issued to the
+//! The host carries out the replica's outputs in order: a `Persist` is issued to the
 //! simulated disk at once and completes after `disk_write_ms` (or a slow-disk draw), in order
-//! after every earlier write; a `ReplyToRelay` or a `ToReplica` is sent only when every earlier
+//! after every earlier write; a `ToRelay` or a `ToReplica` is sent only when every earlier
 //! write is on disk (the documented output-order contract). A crash drops the replica's
 //! volatile state and every output not yet carried out (including a write in progress); a
 //! restart opens every durable write on disk and rebuilds the replica with
@@ -29,16 +29,16 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use e2ee_backup::GroupId;
 use e2ee_backup::internal::consensus::{Config, FaultInjection, ReplicaId};
 use e2ee_backup::internal::crypto::real::{InsecureFastFleetSecrets, InsecureFastSuite};
 use e2ee_backup::internal::drops::DropCounts;
 use e2ee_backup::internal::ids::AccountId;
 use e2ee_backup::internal::vault::{
-    ConsensusStore, DurableSlot, MemoryOrVolatileTrust, OpenedDisk, ReplicaPlace, StartKind,
-    VaultFault, VaultOutput, VaultReplica, open_disk,
+    ConsensusStore, DurableSlot, MemoryOrVolatileTrust, OpenedDisk, ReplicaPlace, ReplicatedVault,
+    ReplicatedVaultOutput, StartKind, VaultFault, open_disk,
 };
 use e2ee_backup::internal::wire::{VaultReply, VaultRequest};
+use e2ee_backup::{GroupId, RelayTag};
 use rand_chacha::ChaCha20Rng;
 
 use crate::network::Dc;
@@ -83,18 +83,30 @@ impl HostMode {
     }
 }
 
+/// Names a request a replica took, for the checkers: the replica, the relay it came from and
+/// the relay's route id (the vault answers it with the same relay tag and route id).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RequestKey {
+    /// The replica index within its group.
+    pub replica: u8,
+    /// The relay index.
+    pub relay: usize,
+    /// The relay's route id.
+    pub route_id: u64,
+}
+
 /// What the host asks the world to do.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NodeEffect {
-    /// Send `bytes` (an encoded [`VaultReply`] for the relay's own route id) to relay `relay`;
-    /// `host_route` names the request for the checkers.
+    /// Send `bytes` (an encoded [`VaultReply`], as the vault sealed it) to relay `relay`, the
+    /// one the vault tagged it for; `host_route` names the request for the checkers.
     Reply {
         /// Destination relay index.
         relay: usize,
-        /// The reply with the relay's route id.
+        /// The reply.
         bytes: Vec<u8>,
-        /// The host route id of the request.
-        host_route: u64,
+        /// The request it answers, for the checkers.
+        host_route: RequestKey,
     },
     /// Send `bytes` (an encoded link envelope) to replica `to` of the same group.
     ToReplica {
@@ -153,7 +165,7 @@ fn sim_trust(mode: TrustMode) -> SimTrust {
     MemoryOrVolatileTrust::new(mode == TrustMode::Durable)
 }
 
-type Replica = VaultReplica<InsecureFastSuite, ConsensusStore<SimTrust>>;
+type Replica = ReplicatedVault<InsecureFastSuite, ConsensusStore<SimTrust>>;
 
 /// One vault replica with its host: disk, pending outputs, relay routes.
 pub struct VaultNode {
@@ -172,15 +184,13 @@ pub struct VaultNode {
     replica: Option<Replica>,
     disk: BTreeMap<DurableSlot, Vec<u8>>,
     /// Outputs not carried out yet, in order; a write carries its sequence number once issued.
-    pending: VecDeque<(Option<u64>, VaultOutput)>,
+    pending: VecDeque<(Option<u64>, ReplicatedVaultOutput)>,
     /// Writes issued since the last crash (sequence numbers `1..=writes_issued`).
     writes_issued: u64,
     /// Writes completed, in order (sequence numbers `1..=writes_done`).
     writes_done: u64,
     /// The disk completes writes in order: the global time the last issued write completes.
     pub disk_busy_until_ms: u64,
-    routes: BTreeMap<u64, (usize, u64)>,
-    next_route: u64,
     epoch: u64,
     mode: HostMode,
     disk_write_ms: u64,
@@ -224,9 +234,6 @@ fn tear(old: Option<&[u8]>, new: &[u8], cut: u64) -> Vec<u8> {
     }
     torn
 }
-
-/// Most requests a host keeps routes for (older ones are forgotten).
-pub const ROUTES_MAX: usize = 100_000;
 
 /// The membership and timings of every group: replicas `0..REPLICAS_PER_GROUP`, with the
 /// deployment default for groups spread over datacenters ([`Config::across_datacenters`]: the
@@ -281,8 +288,6 @@ impl VaultNode {
             writes_issued: 0,
             writes_done: 0,
             disk_busy_until_ms: 0,
-            routes: BTreeMap::new(),
-            next_route: 0,
             epoch: 0,
             mode,
             disk_write_ms,
@@ -306,7 +311,7 @@ impl VaultNode {
         fleet: InsecureFastFleetSecrets,
         store: ConsensusStore<SimTrust>,
     ) -> Vec<NodeEffect> {
-        let mut replica = VaultReplica::with_store(InsecureFastSuite, fleet, store);
+        let mut replica = ReplicatedVault::new(InsecureFastSuite, fleet, store);
         if self.mode == HostMode::SharedOprfKey {
             replica.inject_fault(VaultFault::SharedOprfKey);
         }
@@ -348,7 +353,7 @@ impl VaultNode {
                 .pending
                 .iter()
                 .find_map(|(sequence, output)| match output {
-                    VaultOutput::PersistReplica { slot, sealed }
+                    ReplicatedVaultOutput::Persist { slot, sealed }
                         if sequence.is_some_and(|s| s > self.writes_done) =>
                     {
                         Some((slot.clone(), sealed.clone()))
@@ -368,7 +373,6 @@ impl VaultNode {
         self.writes_issued = 0;
         self.writes_done = 0;
         self.disk_busy_until_ms = 0;
-        self.routes.clear();
         self.timer_at_ms = None;
         self.epoch += 1;
     }
@@ -530,38 +534,33 @@ impl VaultNode {
     }
 
     /// A relay's request arrives at global time `now_ms` (the replica is told its own clock's
-    /// reading). Returns the host route id and the request as the replica saw
-    /// it (for the checkers), and the effects.
+    /// reading and the relay's tag). Returns the request's key and the request as the replica
+    /// saw it (for the checkers; the host does not need to read it), and the effects.
     pub fn handle_request(
         &mut self,
         now_ms: u64,
         relay: usize,
         bytes: &[u8],
-    ) -> (Option<(u64, VaultRequest)>, Vec<NodeEffect>) {
+    ) -> (Option<(RequestKey, VaultRequest)>, Vec<NodeEffect>) {
         let Some(replica) = self.replica.as_mut() else {
             return (None, Vec::new());
         };
-        let Ok(mut request) = VaultRequest::decode(bytes) else {
+        let Ok(request) = VaultRequest::decode(bytes) else {
             return (None, Vec::new());
         };
-        let host_route = (u64::from(self.replica_id) << 56)
-            | ((self.epoch & 0xFFFF) << 40)
-            | (self.next_route & 0xFF_FFFF_FFFF);
-        self.next_route += 1;
-        if self.routes.len() >= ROUTES_MAX
-            && let Some(oldest) = self.routes.keys().next().copied()
-        {
-            self.routes.remove(&oldest);
-        }
-        self.routes.insert(host_route, (relay, request.route_id));
-        request.route_id = host_route;
         replica.handle_relay_message(
             self.clock.local_ms(now_ms),
             &mut self.rng,
-            &request.encode(),
+            relay_tag(relay),
+            bytes,
         );
         let effects = self.collect();
-        (Some((host_route, request)), effects)
+        let key = RequestKey {
+            replica: self.replica_id,
+            relay,
+            route_id: request.route_id,
+        };
+        (Some((key, request)), effects)
     }
 
     /// Write number `sequence`, issued at `epoch`, completed (writes complete in order).
@@ -588,7 +587,7 @@ impl VaultNode {
     fn carry_out(&mut self) -> Vec<NodeEffect> {
         let mut effects = Vec::new();
         for (sequence, output) in &mut self.pending {
-            if sequence.is_none() && matches!(output, VaultOutput::PersistReplica { .. }) {
+            if sequence.is_none() && matches!(output, ReplicatedVaultOutput::Persist { .. }) {
                 self.writes_issued += 1;
                 *sequence = Some(self.writes_issued);
                 effects.push(NodeEffect::DiskWrite {
@@ -602,8 +601,10 @@ impl VaultNode {
             let mut kept = VecDeque::new();
             while let Some((sequence, output)) = self.pending.pop_front() {
                 match output {
-                    VaultOutput::ReplyToRelay { bytes } => self.send_reply(&bytes, &mut effects),
-                    VaultOutput::ToReplica { to, bytes } => {
+                    ReplicatedVaultOutput::ToRelay { relay, bytes } => {
+                        self.send_reply(relay, bytes, &mut effects);
+                    }
+                    ReplicatedVaultOutput::ToReplica { to, bytes } => {
                         effects.push(NodeEffect::ToReplica { to: to.0, bytes });
                     }
                     other => kept.push_back((sequence, other)),
@@ -613,41 +614,51 @@ impl VaultNode {
         }
         while let Some((sequence, output)) = self.pending.pop_front() {
             match output {
-                VaultOutput::PersistReplica { slot, sealed } => {
+                ReplicatedVaultOutput::Persist { slot, sealed } => {
                     if sequence.is_some_and(|s| s <= self.writes_done) {
                         self.torn_slots.remove(&slot);
                         self.disk.insert(slot, sealed);
                     } else {
-                        self.pending
-                            .push_front((sequence, VaultOutput::PersistReplica { slot, sealed }));
+                        self.pending.push_front((
+                            sequence,
+                            ReplicatedVaultOutput::Persist { slot, sealed },
+                        ));
                         break;
                     }
                 }
-                VaultOutput::ReplyToRelay { bytes } => self.send_reply(&bytes, &mut effects),
-                VaultOutput::ToReplica { to, bytes } => {
-                    effects.push(NodeEffect::ToReplica { to: to.0, bytes });
+                ReplicatedVaultOutput::ToRelay { relay, bytes } => {
+                    self.send_reply(relay, bytes, &mut effects);
                 }
-                VaultOutput::Persist { .. } => {
-                    unreachable!("a replica on a consensus store persists replica writes only")
+                ReplicatedVaultOutput::ToReplica { to, bytes } => {
+                    effects.push(NodeEffect::ToReplica { to: to.0, bytes });
                 }
             }
         }
         effects
     }
 
-    fn send_reply(&mut self, bytes: &[u8], effects: &mut Vec<NodeEffect>) {
-        let Ok(mut reply) = VaultReply::decode(bytes) else {
+    fn send_reply(&self, relay: RelayTag, bytes: Vec<u8>, effects: &mut Vec<NodeEffect>) {
+        let Ok(relay) = usize::try_from(relay.0) else {
             return;
         };
-        let host_route = reply.route_id;
-        let Some((relay, route_id)) = self.routes.remove(&host_route) else {
+        // The checkers' key; the reply itself goes out as the vault sealed it.
+        let Ok(reply) = VaultReply::decode(&bytes) else {
             return;
         };
-        reply.route_id = route_id;
+        let host_route = RequestKey {
+            replica: self.replica_id,
+            relay,
+            route_id: reply.route_id,
+        };
         effects.push(NodeEffect::Reply {
             relay,
-            bytes: reply.encode(),
+            bytes,
             host_route,
         });
     }
+}
+
+/// The tag a vault host gives relay number `relay` (its replies carry it back).
+fn relay_tag(relay: usize) -> RelayTag {
+    RelayTag(u64::try_from(relay).unwrap_or(u64::MAX))
 }

@@ -67,7 +67,11 @@ fn the_same_seed_gives_a_byte_identical_trace() {
 
 /// The trace hash of every scenario at seed 11 (lite), as measured on 2b35c7f before the
 /// structural work of issue 15. A change here is a change of the world's behaviour: a protocol
-/// or simulator change, never a refactor.
+/// or simulator change, never a refactor. Changed once since: when the vault began to tag its
+/// replies with the relay and to tell in-flight copies apart by (relay, route id), a copy of a
+/// request on the (relay, route) it already waits on (a network duplicate, or the relay's
+/// failover coming back to the same replica) is dropped as `Replayed` instead of answered twice
+/// (7 of the 16 traces; with that check removed the old hashes all come back).
 const PINNED_LITE_TRACES: [(&str, &str); 16] = [
     (
         "no-faults",
@@ -79,23 +83,23 @@ const PINNED_LITE_TRACES: [(&str, &str); 16] = [
     ),
     (
         "one-dc-down",
-        "ced0c054eb5a3d9b8f48e4a331563239b4ec110037bcd8605eaf982e9fae8125",
+        "68af947d91bdc9a77fb751cad5923de1f944915b4b685caa78192e576b19dddb",
     ),
     (
         "dc-down-plus-replica",
-        "4c4240b8d14e332b3a49d9b8a33c288b7032cabb877b42a0d74507b3bba4ecf3",
+        "5a7079a17e71a7012cde7131a1dfd58e92e826204a76a76a73f403201ff9ec73",
     ),
     (
         "three-dcs-down-healed",
-        "b12e40b4499e0a15df75f690ecd7ad1f9b1447d09d91666d713627d27a6cb8d7",
+        "64a73f5f83f479f56425e1c2116848cf964e7c0ff9c45ec4e8dd035558782353",
     ),
     (
         "flapping-partitions",
-        "2625ccf9e67d848a749797306ee654fbeffad551462dc9b1fdeb4f8b43b9fde9",
+        "08da801596c030c552427f450b20c77a821d7f4700d7e3b7eb21fe6ecf8636dc",
     ),
     (
         "crash-restart",
-        "41ae6b1935b8a007228501572ce042eaac4d7078eea9e969e412231bc2b5271a",
+        "9c7e55ee0cb6e88e8d6c3c63d6713b33a605ffe9ffc011449f75738b4ebd8f80",
     ),
     (
         "group-crashes",
@@ -111,7 +115,7 @@ const PINNED_LITE_TRACES: [(&str, &str); 16] = [
     ),
     (
         "corruption",
-        "8ede09998f1a1287df207b7d73e072abd34af1a911cdb6e649989f5b95104cb7",
+        "d5b1bf9ae754b837bc38d9ed3262b6660fb91b732346925c37313ef8d96bfb21",
     ),
     (
         "replays",
@@ -131,21 +135,26 @@ const PINNED_LITE_TRACES: [(&str, &str); 16] = [
     ),
     (
         "swarm",
-        "b80bf0a5a052e6c24bfcfc29655abe18e6874375c80f0937c6e05d6b7b48040f",
+        "4988862e8ed7023ab0ce9ef9f59c92a8421ad99b36acb830ae0980c380a4007d",
     ),
 ];
 
 #[test]
 fn every_scenario_keeps_its_pinned_trace_hash() {
     use e2ee_backup_sim::trace::to_hex;
+    let mut changed = Vec::new();
     for (name, expected) in PINNED_LITE_TRACES {
         let scenario = Scenario::from_name(name).expect("a scenario name");
-        assert_eq!(
-            to_hex(&run(lite(scenario, 11)).trace_hash),
-            expected,
-            "{name}"
-        );
+        let hash = to_hex(&run(lite(scenario, 11)).trace_hash);
+        if hash != *expected {
+            changed.push(format!("{name}: {hash}"));
+        }
     }
+    assert!(
+        changed.is_empty(),
+        "changed traces:\n{}",
+        changed.join("\n")
+    );
     assert_eq!(
         PINNED_LITE_TRACES.len(),
         Scenario::ALL.len(),
@@ -322,10 +331,11 @@ fn volatile_mode_does_not_trust_a_restored_disk_either() {
 #[test]
 fn losing_answered_writes_on_a_trusting_replica_is_caught_per_operation() {
     // `--broken reply-before-persist-trusting-disk`: a crash loses writes that were already
-    // answered and the restarted replica votes without them. Seeds 7 and 17 of group-crashes
-    // read an acknowledged registration as missing or not exposed (INV-DURABLE, per
-    // operation), seeds 1 and 3 grant a sixth password test (INV-ATTEMPTS).
-    for (seed, invariant) in [(1, INV_ATTEMPTS), (7, INV_DURABLE), (17, INV_DURABLE)] {
+    // answered and the restarted replica votes without them. Seeds 11, 17 and 29 of
+    // group-crashes (of 1–30) read an acknowledged registration as missing or not exposed
+    // (INV-DURABLE, per operation), seeds 1, 3 and 7 grant a sixth password test
+    // (INV-ATTEMPTS).
+    for (seed, invariant) in [(1, INV_ATTEMPTS), (11, INV_DURABLE), (17, INV_DURABLE)] {
         let result = run(SimConfig {
             broken: Some(Broken::ReplyBeforePersistTrustingDisk),
             ..lite(Scenario::GroupCrashes, seed)
@@ -491,7 +501,10 @@ fn clock_jumps_forward_and_back_keep_every_invariant() {
 #[test]
 fn torn_writes_and_lost_disks_are_rejected_cleanly_at_restart() {
     let mut torn = 0;
-    for seed in [3, 4] {
+    // Seeds whose disk losses leave every group within assumption A1 (never more than two of
+    // its five replicas impaired at once; of seeds 1–20, 3, 5, 13, 14, 17 and 19 break it in a
+    // group, which then cannot finish its owners' operations: LIVE).
+    for seed in [2, 4] {
         let result = run(lite(Scenario::TornWrites, seed));
         // A torn slot that did not open is expected; any other write that does not open is
         // INV-DURABLE ("durable writes did not open").

@@ -1,7 +1,7 @@
 //! The one narrow cryptographic interface the protocol roles use (SPEC.md "Vault protocol").
 //!
 //! [`CryptoSuite`] covers every OPAQUE step, sealing to the fleet, reply sealing, key wrapping,
-//! proofs and record sealing. The roles ([`crate::client::Client`], [`crate::vault::VaultReplica`])
+//! proofs and record sealing. The roles ([`crate::client::Client`], [`crate::vault::SingleVault`], [`crate::vault::ReplicatedVault`])
 //! are generic over it; [`real::ProductionSuite`] is the real implementation (opaque-ke with
 //! Argon2id, HPKE, AES-256-GCM, HKDF-SHA256) and [`real::InsecureFastSuite`] swaps the key
 //! stretching function for the identity (tests, model and simulator only, never production).

@@ -17,7 +17,9 @@ use super::genesis::Lineage;
 use super::record::AccountRecord;
 use super::regenesis::{Admission, CensusAction, CensusStep, Regenesis, ReplicaView};
 use super::replica_link::{DurableSlot, ReplicaPlace};
-use super::store::{RecordStore, ReplicaBody, ReplicaMessage, StoreEvent, Ticket};
+use super::store::{
+    RecordStore, ReplicaBody, ReplicaEffect, ReplicaMessage, ReplicatedStore, StoreEvent, Ticket,
+};
 use super::trusted::{
     CountedWrite, DurableImage, TrustedCell, TrustedState, TrustedStateError, slot_of,
 };
@@ -64,7 +66,7 @@ pub struct ConsensusStore<T: TrustedState> {
     group: GroupId,
     replica: RecordReplica,
     tickets: BTreeMap<OpId, Ticket>,
-    events: VecDeque<StoreEvent>,
+    events: VecDeque<StoreEvent<ReplicaEffect>>,
     now_ms: u64,
     trusted: T,
     series: Option<Series>,
@@ -332,13 +334,14 @@ impl<T: TrustedState> ConsensusStore<T> {
     fn apply_census(&mut self, step: CensusStep) {
         let lineage = self.stamp();
         for (to, message) in step.sends {
-            self.events.push_back(StoreEvent::ReplicaSend {
-                to,
-                message: Box::new(ReplicaMessage {
-                    lineage,
-                    body: ReplicaBody::Census(message),
-                }),
-            });
+            self.events
+                .push_back(StoreEvent::Effect(ReplicaEffect::Send {
+                    to,
+                    message: Box::new(ReplicaMessage {
+                        lineage,
+                        body: ReplicaBody::Census(message),
+                    }),
+                }));
         }
         match step.action {
             None => {}
@@ -482,19 +485,21 @@ impl<T: TrustedState> ConsensusStore<T> {
         let mut counts = counted.into_iter();
         for output in batch {
             let event = match output {
-                Output::Persist(write) => StoreEvent::ReplicaPersist(Box::new(CountedWrite {
-                    write,
-                    era,
-                    slot_writes: counts.next().unwrap_or(0),
-                    lineage: write_lineage,
-                })),
-                Output::Send { to, message } => StoreEvent::ReplicaSend {
+                Output::Persist(write) => {
+                    StoreEvent::Effect(ReplicaEffect::Persist(Box::new(CountedWrite {
+                        write,
+                        era,
+                        slot_writes: counts.next().unwrap_or(0),
+                        lineage: write_lineage,
+                    })))
+                }
+                Output::Send { to, message } => StoreEvent::Effect(ReplicaEffect::Send {
                     to,
                     message: Box::new(ReplicaMessage {
                         lineage,
                         body: ReplicaBody::Peer(message),
                     }),
-                },
+                }),
                 Output::Completed { op, outcome } => {
                     let Some(ticket) = self.tickets.remove(&op) else {
                         continue;
@@ -517,18 +522,10 @@ impl<T: TrustedState> ConsensusStore<T> {
 }
 
 impl<T: TrustedState> RecordStore for ConsensusStore<T> {
-    fn submit(&mut self, ticket: Ticket, account: AccountId, change: RecordChange) {
-        self.submit_at(self.now_ms, ticket, account, change);
-    }
+    type Effect = ReplicaEffect;
 
-    fn poll_event(&mut self) -> Option<StoreEvent> {
+    fn poll_event(&mut self) -> Option<StoreEvent<ReplicaEffect>> {
         self.events.pop_front()
-    }
-
-    /// Ignored: a replicated store restores from its consensus durable state
-    /// ([`ConsensusStore::start`]), never from single records.
-    fn load(&mut self, account: AccountId, record: AccountRecord) {
-        let _ = (account, record);
     }
 
     fn submit_at(&mut self, now_ms: u64, ticket: Ticket, account: AccountId, change: RecordChange) {
@@ -545,12 +542,14 @@ impl<T: TrustedState> RecordStore for ConsensusStore<T> {
     fn lineage(&self) -> Option<Lineage> {
         self.stamp()
     }
+}
 
-    fn place(&self) -> Option<ReplicaPlace> {
-        Some(ReplicaPlace {
+impl<T: TrustedState> ReplicatedStore for ConsensusStore<T> {
+    fn place(&self) -> ReplicaPlace {
+        ReplicaPlace {
             group: self.group,
             replica: self.replica.id(),
-        })
+        }
     }
 
     fn handle_replica_message(&mut self, now_ms: u64, from: ReplicaId, message: ReplicaMessage) {

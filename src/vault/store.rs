@@ -1,11 +1,12 @@
 //! The record store: the seam between the vault and replication (SPEC.md "Record store").
 //!
 //! The vault never mutates a record itself. It submits `(ticket, account, change)` and later
-//! receives [`StoreEvent`]s: `Persist` (a durable write the host must complete) and `Completed`
-//! (the outcome the reply depends on). A store emits every `Persist` a change causes before that
-//! change's `Completed`. [`LocalStore`] is the single-replica store; a consensus store (CASPaxos
-//! per account, issue 4) applies the same [`RecordChange`] on its proposer after the prepare
-//! quorum and completes after the accept quorum.
+//! receives [`StoreEvent`]s: `Effect` (for example a durable write the host must complete) and
+//! `Completed` (the outcome the reply depends on). A store emits every write a change causes
+//! before that change's `Completed`. [`LocalStore`] is the single-replica store; a
+//! [`ReplicatedStore`] (the consensus store: CASPaxos per account) applies the same
+//! [`RecordChange`] on its proposer after the prepare quorum and completes after the accept
+//! quorum.
 
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
@@ -57,31 +58,39 @@ impl ReplicaMessage {
 /// Names one submitted change.
 pub type Ticket = u64;
 
-/// What a store reports.
+/// What a store reports: the outcome of a submitted change, or an effect of the store's kind
+/// (a [`LocalStore`] writes records, [`RecordWrite`]; a replicated store writes consensus state
+/// and sends to its peers, [`ReplicaEffect`]).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum StoreEvent {
-    /// Durably write `record` for `account` before acting on any later event.
-    Persist {
-        /// The account.
-        account: AccountId,
-        /// The record to write.
-        record: Box<AccountRecord>,
-    },
+pub enum StoreEvent<E> {
+    /// Carry this effect out before acting on any later event (a write is durable first).
+    Effect(E),
     /// The change submitted with `ticket` is committed with this outcome.
     Completed {
-        /// The ticket given to [`RecordStore::submit`].
+        /// The ticket given to [`RecordStore::submit_at`].
         ticket: Ticket,
         /// What the change did.
         outcome: ChangeOutcome,
     },
-    /// Replicated stores only: durably write this consensus state before acting on any later
-    /// event (the vault seals it under the storage key).
-    /// The write carries its era and slot count (SPEC.md "Rollback").
-    ReplicaPersist(Box<CountedWrite>),
-    /// Replicated stores only: send `message` to replica `to` (the vault seals it under the
-    /// replica-link key).
-    ReplicaSend {
+}
+
+/// The effect of a [`LocalStore`]: durably write `record` for `account`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RecordWrite {
+    /// The account.
+    pub account: AccountId,
+    /// The record to write.
+    pub record: Box<AccountRecord>,
+}
+
+/// An effect of a [`ReplicatedStore`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ReplicaEffect {
+    /// Durably write this consensus state before acting on any later event (the vault seals
+    /// it under the storage key). The write carries its era and slot count (SPEC.md "Rollback").
+    Persist(Box<CountedWrite>),
+    /// Send `message` to replica `to` (the vault seals it under the replica-link key).
+    Send {
         /// The destination replica of the same group.
         to: ReplicaId,
         /// The message.
@@ -91,45 +100,37 @@ pub enum StoreEvent {
 
 /// Applies record changes, linearizably per account.
 pub trait RecordStore {
-    /// Submits a change; its outcome arrives later as `StoreEvent::Completed`.
-    fn submit(&mut self, ticket: Ticket, account: AccountId, change: RecordChange);
+    /// What the store asks its vault to carry out besides completing changes.
+    type Effect;
+    /// Submits a change at time `now_ms`; its outcome arrives later as
+    /// `StoreEvent::Completed`.
+    fn submit_at(&mut self, now_ms: u64, ticket: Ticket, account: AccountId, change: RecordChange);
     /// The next event, if any.
-    fn poll_event(&mut self) -> Option<StoreEvent>;
-    /// Loads a record recovered from durable storage (at start-up).
-    fn load(&mut self, account: AccountId, record: AccountRecord);
-    /// Submits a change at time `now_ms` (replicated stores need the time; the default ignores it).
-    fn submit_at(&mut self, now_ms: u64, ticket: Ticket, account: AccountId, change: RecordChange) {
-        let _ = now_ms;
-        self.submit(ticket, account, change);
-    }
-    /// Replicated stores only: the group and replica id this store runs as (`None`: a single
-    /// replica, which never sends or receives replica messages).
-    fn place(&self) -> Option<ReplicaPlace> {
-        None
-    }
+    fn poll_event(&mut self) -> Option<StoreEvent<Self::Effect>>;
     /// The lineage whose records this store serves (SPEC.md "Re-genesis"); `None` while a
     /// replicated store recovers. Registration tickets are bound to it. (No default: a store
     /// that wraps another must pass its answer on.)
     fn lineage(&self) -> Option<Lineage>;
-    /// Replicated stores only: a message from replica `from`, already opened and authenticated.
-    fn handle_replica_message(&mut self, now_ms: u64, from: ReplicaId, message: ReplicaMessage) {
-        let _ = (now_ms, from, message);
-    }
-    /// Replicated stores only: time has reached `now_ms`.
-    fn handle_timeout(&mut self, now_ms: u64) {
-        let _ = now_ms;
-    }
-    /// Replicated stores only: when `handle_timeout` should next be called.
-    fn poll_timeout(&self) -> Option<u64> {
-        None
-    }
+}
+
+/// A store replicated over a group: it runs as one replica, exchanges messages with the
+/// others and keeps timers.
+pub trait ReplicatedStore: RecordStore<Effect = ReplicaEffect> {
+    /// The group and replica id this store runs as.
+    fn place(&self) -> ReplicaPlace;
+    /// A message from replica `from`, already opened and authenticated.
+    fn handle_replica_message(&mut self, now_ms: u64, from: ReplicaId, message: ReplicaMessage);
+    /// Time has reached `now_ms`.
+    fn handle_timeout(&mut self, now_ms: u64);
+    /// When `handle_timeout` should next be called.
+    fn poll_timeout(&self) -> Option<u64>;
 }
 
 /// A single replica's store: applies each change at once.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct LocalStore {
     records: BTreeMap<AccountId, AccountRecord>,
-    events: VecDeque<StoreEvent>,
+    events: VecDeque<StoreEvent<RecordWrite>>,
 }
 
 impl LocalStore {
@@ -147,22 +148,31 @@ impl LocalStore {
     pub fn records(&self) -> &BTreeMap<AccountId, AccountRecord> {
         &self.records
     }
+
+    /// Loads a record recovered from durable storage (at start-up).
+    pub fn load(&mut self, account: AccountId, record: AccountRecord) {
+        self.records.insert(account, record);
+    }
 }
 
 impl RecordStore for LocalStore {
+    type Effect = RecordWrite;
+
     /// A single replica is never re-founded: always the original lineage.
     fn lineage(&self) -> Option<Lineage> {
         Some(Lineage::ORIGINAL)
     }
 
-    fn submit(&mut self, ticket: Ticket, account: AccountId, change: RecordChange) {
+    /// Applies the change at once (a single replica needs no time).
+    fn submit_at(&mut self, now_ms: u64, ticket: Ticket, account: AccountId, change: RecordChange) {
+        let _ = now_ms;
         let applied = change.apply(self.records.get(&account));
         if let Some(record) = applied.write {
             self.records.insert(account.clone(), record.clone());
-            self.events.push_back(StoreEvent::Persist {
+            self.events.push_back(StoreEvent::Effect(RecordWrite {
                 account,
                 record: Box::new(record),
-            });
+            }));
         }
         self.events.push_back(StoreEvent::Completed {
             ticket,
@@ -170,11 +180,7 @@ impl RecordStore for LocalStore {
         });
     }
 
-    fn poll_event(&mut self) -> Option<StoreEvent> {
+    fn poll_event(&mut self) -> Option<StoreEvent<RecordWrite>> {
         self.events.pop_front()
-    }
-
-    fn load(&mut self, account: AccountId, record: AccountRecord) {
-        self.records.insert(account, record);
     }
 }

@@ -6,6 +6,7 @@
 //! The measured side's work is inside the `measured_*` functions (never inlined: callgrind
 //! collects only there) and is timed around them; the peer's work runs outside, untimed.
 
+use crate::fixtures::RELAY;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -14,7 +15,7 @@ use e2ee_backup::internal::client::{Client, ClientConfig, ClientOutcome, ClientO
 use e2ee_backup::internal::crypto::CryptoSuite;
 use e2ee_backup::internal::crypto::real::InsecureFastOpaque;
 use e2ee_backup::internal::ids::{AccountId, FleetId};
-use e2ee_backup::internal::vault::{VaultOutput, VaultReplica};
+use e2ee_backup::internal::vault::{SingleVault, SingleVaultOutput};
 use e2ee_backup::internal::wire::{ClientReply, ClientRequest, VaultReply, VaultRequest};
 use opaque_ke::{
     ClientLogin, ClientLoginFinishParameters, ClientRegistration,
@@ -38,14 +39,14 @@ pub fn alice() -> AccountId {
 /// The vault's whole handling of one relay message, outputs drained; returns its reply.
 #[inline(never)]
 fn measured_vault_message<S: CryptoSuite>(
-    vault: &mut VaultReplica<S>,
+    vault: &mut SingleVault<S>,
     rng: &mut ChaCha20Rng,
     forward: &[u8],
 ) -> Option<Vec<u8>> {
-    vault.handle_relay_message(0, rng, forward);
+    vault.handle_relay_message(0, rng, RELAY, forward);
     let mut reply = None;
     while let Some(out) = vault.poll_output() {
-        if let VaultOutput::ReplyToRelay { bytes } = out {
+        if let SingleVaultOutput::ToRelay { bytes, .. } = out {
             reply = Some(bytes);
         }
     }
@@ -55,7 +56,7 @@ fn measured_vault_message<S: CryptoSuite>(
 /// Client and vault wired back to back (no relay); times vault and client work separately.
 pub struct Pair<S: CryptoSuite> {
     client: Client<S>,
-    vault: VaultReplica<S>,
+    vault: SingleVault<S>,
     rng: ChaCha20Rng,
     /// Time spent in the vault's measured work so far.
     pub vault_time: Duration,
@@ -69,7 +70,7 @@ impl<S: CryptoSuite + Copy> Pair<S> {
         let pinned = suite.fleet_public_keys(&fleet);
         Self {
             client: Client::new(suite, pinned, alice(), ClientConfig::default()),
-            vault: VaultReplica::new(suite, fleet),
+            vault: SingleVault::new(suite, fleet),
             rng: ChaCha20Rng::seed_from_u64(1),
             vault_time: Duration::ZERO,
             client_time: Duration::ZERO,

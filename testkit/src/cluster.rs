@@ -1,5 +1,5 @@
 //! In-memory five-replica vault group for the replicated tests: one relay, any number of
-//! clients, five `VaultReplica<_, ConsensusStore>` (one per datacenter), a seeded network that
+//! clients, five `ReplicatedVault<_, ConsensusStore>` (one per datacenter), a seeded network that
 //! reorders, drops and duplicates every hop, crashes with and without durable state, and two
 //! omniscient observers:
 //!
@@ -8,6 +8,7 @@
 //! - the `Log` wraps every replica's store and records each record change (invocation, response,
 //!   outcome, Accept rounds) for the Wing–Gong linearizability check of INV-LINEAR.
 
+use crate::fixtures::RELAY;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
@@ -24,8 +25,8 @@ use e2ee_backup::internal::ids::AccountId;
 use e2ee_backup::internal::relay::{ConnectionId, Relay, RelayConfig, RelayOutput};
 use e2ee_backup::internal::vault::{
     AccountRecord, ChangeOutcome, ConsensusStore, DurableSlot, Lineage, MemoryOrVolatileTrust,
-    RecordChange, RecordStore, ReplicaBody, ReplicaMessage, ReplicaPlace, StoreEvent, Ticket,
-    VaultOutput, VaultReplica, open_disk,
+    RecordChange, RecordStore, ReplicaBody, ReplicaEffect, ReplicaMessage, ReplicaPlace,
+    ReplicatedStore, ReplicatedVault, ReplicatedVaultOutput, StoreEvent, Ticket, open_disk,
 };
 use e2ee_backup::internal::wire::{
     Reply, ReplyBody, Request, RequestKind, VaultReply, VaultRequest, reply_aad, request_aad,
@@ -38,7 +39,7 @@ use crate::linearizability::{self, Event, Observed, Sequential, linearizable};
 /// The crypto suite every cluster replica and client runs (cheap key stretching).
 pub type Suite = InsecureFastSuite;
 /// One replica of the cluster: a vault over a logged consensus store.
-pub type Vault = VaultReplica<Suite, LoggedStore>;
+pub type Vault = ReplicatedVault<Suite, LoggedStore>;
 
 /// The cluster's replica group.
 pub const GROUP: u32 = 0;
@@ -126,11 +127,11 @@ pub struct LoggedStore {
 }
 
 impl LoggedStore {
-    fn observe(&mut self, event: &StoreEvent) {
+    fn observe(&mut self, event: &StoreEvent<ReplicaEffect>) {
         let mut log = self.log.borrow_mut();
         let clock = log.clock;
         match event {
-            StoreEvent::ReplicaSend { message, .. } => {
+            StoreEvent::Effect(ReplicaEffect::Send { message, .. }) => {
                 if let ReplicaBody::Peer(PeerMessage::Accept { key, ballot, .. }) = &message.body {
                     log.accept_senders.insert(self.replica);
                     let q = (self.replica, self.incarnation, key.clone());
@@ -156,16 +157,12 @@ impl LoggedStore {
 }
 
 impl RecordStore for LoggedStore {
-    fn submit(&mut self, ticket: Ticket, account: AccountId, change: RecordChange) {
-        self.submit_at(0, ticket, account, change);
-    }
-    fn poll_event(&mut self) -> Option<StoreEvent> {
+    type Effect = ReplicaEffect;
+
+    fn poll_event(&mut self) -> Option<StoreEvent<ReplicaEffect>> {
         let event = self.inner.poll_event()?;
         self.observe(&event);
         Some(event)
-    }
-    fn load(&mut self, account: AccountId, record: AccountRecord) {
-        self.inner.load(account, record);
     }
     fn submit_at(&mut self, now: u64, ticket: Ticket, account: AccountId, change: RecordChange) {
         {
@@ -189,11 +186,14 @@ impl RecordStore for LoggedStore {
         }
         self.inner.submit_at(now, ticket, account, change);
     }
-    fn place(&self) -> Option<ReplicaPlace> {
-        self.inner.place()
-    }
     fn lineage(&self) -> Option<Lineage> {
         self.inner.lineage()
+    }
+}
+
+impl ReplicatedStore for LoggedStore {
+    fn place(&self) -> ReplicaPlace {
+        self.inner.place()
     }
     fn handle_replica_message(&mut self, now: u64, from: ReplicaId, message: ReplicaMessage) {
         self.inner.handle_replica_message(now, from, message);
@@ -446,7 +446,7 @@ impl Cluster {
             replica: id,
             incarnation: node.incarnation,
         };
-        let mut vault = VaultReplica::with_store(InsecureFastSuite, fleet(), logged);
+        let mut vault = ReplicatedVault::new(InsecureFastSuite, fleet(), logged);
         vault.start(&mut self.rng);
         node.vault = Some(vault);
         self.collect();
@@ -727,19 +727,19 @@ impl Cluster {
             }
             for out in outs {
                 match out {
-                    VaultOutput::PersistReplica { slot, sealed } => {
+                    ReplicatedVaultOutput::Persist { slot, sealed } => {
                         self.stats.durable_writes += 1;
                         self.nodes[usize::from(id)].disk.insert(slot, sealed);
                     }
-                    VaultOutput::ToReplica { to, bytes } => {
+                    ReplicatedVaultOutput::ToReplica { to, bytes } => {
                         self.stats.replica_messages += 1;
                         self.in_flight.push(Packet::Peer(id, to.0, bytes));
                     }
-                    VaultOutput::ReplyToRelay { bytes } => {
+                    ReplicatedVaultOutput::ToRelay { relay, bytes } => {
+                        assert_eq!(relay, RELAY, "a reply goes to the relay that asked");
                         self.observe_reply(&bytes);
                         self.in_flight.push(Packet::ReplicaToRelay(bytes));
                     }
-                    _ => panic!("unexpected vault output"),
                 }
             }
         }
@@ -824,7 +824,7 @@ impl Cluster {
                 };
                 let id = self.redirect.get(&request.kind).copied().unwrap_or(id);
                 if let Some(vault) = self.nodes[usize::from(id)].vault.as_mut() {
-                    vault.handle_relay_message(now, &mut self.rng, &bytes);
+                    vault.handle_relay_message(now, &mut self.rng, RELAY, &bytes);
                 }
             }
             Packet::Peer(_, id, bytes) => {

@@ -5,6 +5,7 @@
 //! from the same seed) and opens every request and reply the vault handled, so the tests can
 //! count login challenges and key releases per registration (INV-ATTEMPTS, INV-DISCLOSE).
 
+use crate::fixtures::RELAY;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use e2ee_backup::GroupId;
@@ -15,7 +16,7 @@ use e2ee_backup::internal::crypto::CryptoSuite;
 use e2ee_backup::internal::crypto::real::InsecureFastSuite;
 use e2ee_backup::internal::ids::AccountId;
 use e2ee_backup::internal::relay::{ConnectionId, Relay, RelayConfig, RelayOutput};
-use e2ee_backup::internal::vault::{VaultOutput, VaultReplica};
+use e2ee_backup::internal::vault::{SingleVault, SingleVaultOutput};
 use e2ee_backup::internal::wire::{
     Reply, ReplyBody, Request, VaultReply, VaultRequest, reply_aad, request_aad,
 };
@@ -63,7 +64,7 @@ pub struct Net<S: CryptoSuite> {
     /// The current time.
     pub now_ms: u64,
     /// The vault.
-    pub vault: VaultReplica<S>,
+    pub vault: SingleVault<S>,
     /// The oracle's copy of the fleet secrets.
     pub oracle_fleet: S::FleetSecrets,
     /// The relay.
@@ -111,7 +112,7 @@ impl<S: CryptoSuite + Copy> Net<S> {
             suite,
             rng: ChaCha20Rng::seed_from_u64(seed),
             now_ms: 1_000,
-            vault: VaultReplica::new(suite, fleet),
+            vault: SingleVault::new(suite, fleet),
             oracle_fleet,
             relay: Relay::new(relay),
             clients: BTreeMap::new(),
@@ -181,19 +182,19 @@ impl<S: CryptoSuite + Copy> Net<S> {
     fn collect_vault_outputs(&mut self) {
         while let Some(out) = self.vault.poll_output() {
             match out {
-                VaultOutput::Persist {
+                SingleVaultOutput::Persist {
                     account,
                     sealed_record,
                 } => {
                     self.vault_emitted.push(sealed_record.clone());
                     self.persisted.insert(account, sealed_record);
                 }
-                VaultOutput::ReplyToRelay { bytes } => {
+                SingleVaultOutput::ToRelay { relay, bytes } => {
+                    assert_eq!(relay, RELAY, "a reply goes to the relay that asked");
                     self.vault_emitted.push(bytes.clone());
                     self.observe_reply(&bytes);
                     self.queue.push_back((Hop::VaultToRelay, None, bytes));
                 }
-                _ => panic!("unknown vault output"),
             }
         }
     }
@@ -271,7 +272,7 @@ impl<S: CryptoSuite + Copy> Net<S> {
                 Hop::RelayToVault => {
                     self.observe_request(&bytes);
                     self.vault
-                        .handle_relay_message(self.now_ms, &mut self.rng, &bytes);
+                        .handle_relay_message(self.now_ms, &mut self.rng, RELAY, &bytes);
                 }
                 Hop::VaultToRelay => {
                     self.relay_view.push(bytes.clone());
@@ -377,9 +378,10 @@ impl<S: CryptoSuite + Copy> Net<S> {
             })
             .collect();
         for bytes in to_vault {
-            self.vault.handle_relay_message(now, &mut self.rng, &bytes);
+            self.vault
+                .handle_relay_message(now, &mut self.rng, RELAY, &bytes);
             while let Some(out) = self.vault.poll_output() {
-                let VaultOutput::ReplyToRelay { bytes } = out else {
+                let SingleVaultOutput::ToRelay { bytes, .. } = out else {
                     panic!("a Status wrote something")
                 };
                 self.relay.handle_vault_message(now, &bytes);

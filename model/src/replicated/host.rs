@@ -7,8 +7,8 @@ use e2ee_backup::internal::crypto::symbolic::{SymbolicSuite, inspect};
 use e2ee_backup::internal::relay::{ConnectionId, RelayOutput};
 use e2ee_backup::internal::vault::replica_wire::decode_replica_write;
 use e2ee_backup::internal::vault::{
-    ConsensusStore, OwnedTrustedState, RecordState, ReplicaPlace, ReplicaWrite, VaultFault,
-    VaultOutput, VaultReplica, open_disk,
+    ConsensusStore, OwnedTrustedState, RecordState, ReplicaPlace, ReplicaWrite, ReplicatedVault,
+    ReplicatedVaultOutput, VaultFault, open_disk,
 };
 use e2ee_backup::internal::wire::{ClientReply, Reply, ReplyBody, VaultReply};
 use stateright::semantics::ConsistencyTester;
@@ -18,6 +18,7 @@ use super::state::{Packet, ReplicatedState};
 use super::{GROUP, Input, ReplicatedModel};
 use crate::config::Broken;
 use crate::model::{OWNER_BACKUP_KEY, OWNER_PASSWORD};
+use crate::state::RELAY;
 
 impl ReplicatedModel {
     /// Starts a replica over `store` and carries out what it emits first.
@@ -30,7 +31,7 @@ impl ReplicatedModel {
         let Some(host) = state.replicas.get_mut(usize::from(id)) else {
             return;
         };
-        let mut vault = VaultReplica::with_store(SymbolicSuite, self.fleet.clone(), store);
+        let mut vault = ReplicatedVault::new(SymbolicSuite, self.fleet.clone(), store);
         if self.config.broken == Some(Broken::SharedOprfKey) {
             vault.inject_fault(VaultFault::SharedOprfKey);
         }
@@ -168,7 +169,7 @@ impl ReplicatedModel {
         let now = host.now_ms;
         let vault = host.vault.as_mut()?;
         match input {
-            Input::Relay(bytes) => vault.handle_relay_message(now, &mut host.rng, &bytes),
+            Input::Relay(bytes) => vault.handle_relay_message(now, &mut host.rng, RELAY, &bytes),
             Input::Peer(bytes) => vault.handle_replica_message(now, &mut host.rng, &bytes),
             Input::Timeout => {
                 let deadline = vault.poll_timeout()?;
@@ -189,7 +190,7 @@ impl ReplicatedModel {
         }
         if self.config.broken == Some(Broken::ReplyBeforePersist) {
             // The broken host acts on sends and replies before the writes queued ahead of them.
-            outputs.sort_by_key(|o| matches!(o, VaultOutput::PersistReplica { .. }));
+            outputs.sort_by_key(|o| matches!(o, ReplicatedVaultOutput::Persist { .. }));
         }
         let carried = match crash {
             None => outputs.len(),
@@ -199,7 +200,7 @@ impl ReplicatedModel {
                 // message lost.)
                 let mut points = Vec::new();
                 for (i, o) in outputs.iter().enumerate() {
-                    if matches!(o, VaultOutput::PersistReplica { .. }) {
+                    if matches!(o, ReplicatedVaultOutput::Persist { .. }) {
                         points.push(i + 1);
                     }
                 }
@@ -210,13 +211,13 @@ impl ReplicatedModel {
         };
         for output in outputs.into_iter().take(carried) {
             match output {
-                VaultOutput::PersistReplica { slot, sealed } => {
+                ReplicatedVaultOutput::Persist { slot, sealed } => {
                     observe_write(state, id, &sealed, self.quorum());
                     if let Some(host) = state.replicas.get_mut(usize::from(id)) {
                         host.disk.insert(slot, sealed);
                     }
                 }
-                VaultOutput::ToReplica { to, bytes } => {
+                ReplicatedVaultOutput::ToReplica { to, bytes } => {
                     if self.replication.skip_prepare {
                         observe_accept(state, &bytes);
                     }
@@ -229,14 +230,11 @@ impl ReplicatedModel {
                         },
                     );
                 }
-                VaultOutput::ReplyToRelay { bytes } => {
+                ReplicatedVaultOutput::ToRelay { bytes, .. } => {
                     observe_reply(state, &bytes);
                     let now = state.relay_now_ms;
                     state.relay.handle_vault_message(now, &bytes);
                     self.relay_outputs(state, None);
-                }
-                VaultOutput::Persist { .. } => {
-                    unreachable!("a replica on a consensus store persists replica writes only")
                 }
             }
         }

@@ -1,9 +1,9 @@
 //! The stateright model of the REPLICATED vault (SPEC.md "Model checking", "Replicated vault").
 //!
 //! Actors: the devices (real `Client`s), the real `Relay` with `replicas_per_group = N`, and N
-//! real `VaultReplica<_, ConsensusStore>` replicas (per-account CASPaxos), each inside a host
-//! that carries out its outputs in order (`PersistReplica` writes its disk, `ToReplica` puts a
-//! sealed envelope on the network, `ReplyToRelay` reaches the relay at once), may crash after
+//! real `ReplicatedVault<_, ConsensusStore>` replicas (per-account CASPaxos), each inside a host
+//! that carries out its outputs in order (`Persist` writes its disk, `ToReplica` puts a
+//! sealed envelope on the network, `ToRelay` reaches the relay at once), may crash after
 //! any durable write of a step (or before or after the whole step), stays down until a
 //! `Restart` action restores it from its disk, or — when the configuration allows — comes
 //! back without its disk (`recover_amnesiac`). Device↔relay and replica↔replica messages share

@@ -1,5 +1,5 @@
 //! The states of the replicated model: devices, relay, the replica hosts (real
-//! `VaultReplica<_, ConsensusStore>` plus disk), one unordered network, budgets, and what the
+//! `ReplicatedVault<_, ConsensusStore>` plus disk), one unordered network, budgets, and what the
 //! properties read (SPEC.md "Model checking", "Replicated vault").
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -13,7 +13,7 @@ use e2ee_backup::internal::vault::{
     ConsensusStore, DurableSlot, LinkEnvelope, OwnedTrustedState, ReplicaMessage,
 };
 use e2ee_backup::internal::wire::{ClientReply, ClientRequest};
-use e2ee_backup::{Relay, VaultReplica};
+use e2ee_backup::{Relay, ReplicatedVault};
 use stateright::semantics::LinearizabilityTester;
 
 use super::spec::{AccountSpec, LoginRef};
@@ -25,7 +25,7 @@ use crate::state::Device;
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ReplicaHost {
     /// The running replica; `None` while it is down.
-    pub vault: Option<VaultReplica<SymbolicSuite, ConsensusStore<OwnedTrustedState>>>,
+    pub vault: Option<ReplicatedVault<SymbolicSuite, ConsensusStore<OwnedTrustedState>>>,
     /// The HSM's trusted cell as of the replica's last crash (while it runs, its store holds
     /// the live copy); the host's rollback never touches it.
     pub trusted: OwnedTrustedState,

@@ -1,13 +1,9 @@
-//! The vault replica state machine (SPEC.md "Vault protocol").
-//!
-//! Inputs: [`VaultReplica::handle_relay_message`] (bytes of a `VaultRequest` from a relay) and
-//! [`VaultReplica::restore_record`] (start-up); a replicated vault (over a
-//! [`ConsensusStore`](super::ConsensusStore)) also takes [`VaultReplica::handle_replica_message`]
-//! and [`VaultReplica::handle_timeout`] (when [`VaultReplica::poll_timeout`] says) and is started
-//! with [`VaultReplica::start`]. Outputs: [`VaultReplica::poll_output`], to be drained after every
-//! input. **Contract:** the host completes every [`VaultOutput::Persist`]
-//! durably, in order, before it sends any later [`VaultOutput::ReplyToRelay`]; a reply that depends
-//! on a write (a login challenge depends on the counted attempt) always comes after that write.
+//! The vault's request engine (SPEC.md "Vault protocol"), shared by the single vault
+//! ([`SingleVault`](super::SingleVault)) and the replicated one
+//! ([`ReplicatedVault`](super::ReplicatedVault)): it opens a relay's request, checks it, submits
+//! the record change to its [`RecordStore`], and seals the reply when the store completes the
+//! change. The vault types own the store's other effects (durable writes, replica messages) and
+//! the order of outputs.
 
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
@@ -18,13 +14,7 @@ use rand_core::{CryptoRng, RngCore};
 use super::change::{ChangeOutcome, PreparedLogin, RecordChange};
 use super::genesis::Lineage;
 use super::record::{AccountRecord, MAX_ATTEMPT_LIMIT, RecordState, Registration};
-use super::replica_link::{DurableSlot, LinkEnvelope, ReplicaPlace, durable_aad, link_aad};
-use super::replica_wire::{
-    decode_replica_message, decode_replica_write, encode_replica_message, encode_replica_write,
-};
-use super::store::{LocalStore, RecordStore, StoreEvent, Ticket};
-use super::trusted::{CountedWrite, DurableImage, ReplicaWrite, slot_of};
-use crate::consensus::ReplicaId;
+use super::store::{RecordStore, Ticket};
 use crate::crypto::labels::{
     LABEL_BROKEN_SHARED_OPRF_SEED, LABEL_IN_FLIGHT_REQUEST, LABEL_LOGIN_REQUEST_DIGEST,
     LABEL_LOGIN_STATE_AAD, LABEL_PROOF_CHECK, LABEL_RECORD_AAD, LABEL_REGISTRATION_DIGEST,
@@ -32,46 +22,11 @@ use crate::crypto::labels::{
 };
 use crate::crypto::{CryptoError, CryptoSuite, Digest, Identities, SecretBytes};
 use crate::drops::{DropCounts, DropReason};
-use crate::ids::AccountId;
+use crate::ids::{AccountId, RelayTag};
 use crate::wire::{
     DecodeError, LOGIN_ID_LEN, LoginId, RecordStatus, Reply, ReplyBody, Request, RequestKind,
     VaultReply, VaultRequest, reply_aad, request_aad,
 };
-
-/// What the vault asks its host to do, in order.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum VaultOutput {
-    /// Durably store `sealed_record` as the record of `account` (sealed under the fleet storage
-    /// key). Must complete before any later output is acted on.
-    Persist {
-        /// The account.
-        account: AccountId,
-        /// The record, sealed.
-        sealed_record: Vec<u8>,
-    },
-    /// Send these bytes (an encoded `VaultReply`) to the relay.
-    ReplyToRelay {
-        /// The encoded reply.
-        bytes: Vec<u8>,
-    },
-    /// Replicated vaults only: durably store `sealed` in `slot` (a consensus durable write
-    /// sealed under the fleet storage key, bound to this replica). Must complete before any
-    /// later output is acted on; restore with [`open_replica_write`].
-    PersistReplica {
-        /// Where the write belongs (replaces what the slot held).
-        slot: DurableSlot,
-        /// The write, sealed.
-        sealed: Vec<u8>,
-    },
-    /// Replicated vaults only: send these bytes (an encoded [`LinkEnvelope`]) to replica `to` of
-    /// the same group; hand them to its [`VaultReplica::handle_replica_message`].
-    ToReplica {
-        /// The destination replica.
-        to: ReplicaId,
-        /// The encoded envelope.
-        bytes: Vec<u8>,
-    },
-}
 
 /// Why a persisted record could not be restored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -140,10 +95,11 @@ enum Step {
     DeleteCommit,
 }
 
-/// Where and how a request's answer goes: its route, the in-flight digest its copies attach
+/// Where and how a request's answer goes: its relay and route, the in-flight digest its copies attach
 /// to, its account and kind, and the key its reply is sealed under.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct ReplyTo {
+    relay: RelayTag,
     route_id: u64,
     /// The request's in-flight digest (`LABEL_IN_FLIGHT_REQUEST`) while identical copies may
     /// attach to it; `None` before the request is submitted.
@@ -160,40 +116,50 @@ struct Waiting {
     step: Step,
 }
 
-/// One vault replica: OPAQUE server, fleet keys, per-account records through a [`RecordStore`].
+/// A request being worked on: the (relay, route id) it came on and those of the identical
+/// copies that arrived meanwhile and get the same answer.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct InFlight {
+    first: (RelayTag, u64),
+    copies: Vec<(RelayTag, u64)>,
+}
+
+/// A reply for a relay: the encoded `VaultReply` and the relay it goes to.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(super) struct RelayReply {
+    /// The relay the request came from.
+    pub(super) relay: RelayTag,
+    /// The encoded reply.
+    pub(super) bytes: Vec<u8>,
+}
+
+/// The engine: OPAQUE server, fleet keys, per-account records through a [`RecordStore`], the
+/// requests it works on and the replies they produced (in order, drained by the vault type).
 ///
 /// `Clone`, `Eq`, `Hash` and `Debug` hold when the suite, its fleet secrets and the store have
-/// them (the model checker stores replicas in its states).
+/// them (the model checker stores vaults in its states).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct VaultReplica<S: CryptoSuite, St: RecordStore = LocalStore> {
-    suite: S,
-    fleet: S::FleetSecrets,
-    store: St,
+pub(super) struct VaultEngine<S: CryptoSuite, St: RecordStore> {
+    pub(super) suite: S,
+    pub(super) fleet: S::FleetSecrets,
+    pub(super) store: St,
     next_ticket: Ticket,
     waiting: BTreeMap<Ticket, Waiting>,
-    /// Requests being worked on, by in-flight digest: the route ids of identical copies that
-    /// arrived meanwhile and get the same answer.
-    in_flight: BTreeMap<Digest, Vec<u64>>,
-    outputs: VecDeque<VaultOutput>,
-    now_ms: u64,
-    fault: VaultFault,
-    drops: DropCounts,
+    /// Requests being worked on, by in-flight digest.
+    in_flight: BTreeMap<Digest, InFlight>,
+    pub(super) replies: VecDeque<RelayReply>,
+    pub(super) now_ms: u64,
+    pub(super) fault: VaultFault,
+    pub(super) drops: DropCounts,
 }
 
 /// Most copies of one in-flight request that wait for its answer; later copies are dropped
 /// (the sender retries).
 pub const IN_FLIGHT_COPIES_MAX: usize = 8;
 
-impl<S: CryptoSuite> VaultReplica<S, LocalStore> {
-    /// A single replica with an empty [`LocalStore`].
-    pub fn new(suite: S, fleet: S::FleetSecrets) -> Self {
-        Self::with_store(suite, fleet, LocalStore::new())
-    }
-}
-
-impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
-    /// A replica over the given store.
-    pub fn with_store(suite: S, fleet: S::FleetSecrets, store: St) -> Self {
+impl<S: CryptoSuite, St: RecordStore> VaultEngine<S, St> {
+    /// An engine over the given store.
+    pub(super) fn new(suite: S, fleet: S::FleetSecrets, store: St) -> Self {
         Self {
             suite,
             fleet,
@@ -201,63 +167,21 @@ impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
             next_ticket: 0,
             waiting: BTreeMap::new(),
             in_flight: BTreeMap::new(),
-            outputs: VecDeque::new(),
+            replies: VecDeque::new(),
             now_ms: 0,
             fault: VaultFault::None,
             drops: DropCounts::default(),
         }
     }
 
-    /// The inputs this replica dropped, by reason (its store's own drops, such as consensus
-    /// messages of another lineage, are counted by the store).
-    pub fn drops(&self) -> &DropCounts {
-        &self.drops
-    }
-
-    /// Makes this replica deliberately broken (fault injection for the checkers only).
-    #[cfg(feature = "fault-injection")]
-    pub fn inject_fault(&mut self, fault: VaultFault) {
-        self.fault = fault;
-    }
-
-    /// The store (for hosts and tests that inspect records).
-    pub fn store(&self) -> &St {
-        &self.store
-    }
-
-    /// The fleet's secrets.
-    pub fn fleet(&self) -> &S::FleetSecrets {
-        &self.fleet
-    }
-
-    /// The next output, if any.
-    pub fn poll_output(&mut self) -> Option<VaultOutput> {
-        self.outputs.pop_front()
-    }
-
-    /// Loads a record persisted by an earlier [`VaultOutput::Persist`].
-    pub fn restore_record(
-        &mut self,
-        account: AccountId,
-        sealed_record: &[u8],
-    ) -> Result<(), RestoreError> {
-        let aad = record_aad(&account);
-        let plain = self
-            .suite
-            .open_storage(&self.fleet, &aad, sealed_record)
-            .map_err(RestoreError::Crypto)?;
-        let record = AccountRecord::decode(plain.expose()).map_err(RestoreError::Decode)?;
-        self.store.load(account, record);
-        Ok(())
-    }
-
-    /// Handles the bytes of a `VaultRequest` from a relay. Undecodable bytes are dropped; a
-    /// request that does not open for the relay's account gets `ReplyBody::Rejected` and
-    /// changes nothing.
-    pub fn handle_relay_message(
+    /// Handles the bytes of a `VaultRequest` from relay `relay`. Undecodable bytes are
+    /// dropped; a request that does not open for the relay's account gets
+    /// `ReplyBody::Rejected` and changes nothing. The vault type pumps the store afterwards.
+    pub(super) fn handle_relay_message(
         &mut self,
         now_ms: u64,
         rng: &mut (impl CryptoRng + RngCore),
+        relay: RelayTag,
         bytes: &[u8],
     ) {
         self.now_ms = self.now_ms.max(now_ms);
@@ -277,9 +201,15 @@ impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
             LABEL_IN_FLIGHT_REQUEST,
             &[account.as_bytes(), &[kind.code()], &sealed],
         );
-        if let Some(copies) = self.in_flight.get_mut(&in_flight) {
-            if copies.len() < IN_FLIGHT_COPIES_MAX && !copies.contains(&route_id) {
-                copies.push(route_id);
+        // Copies are told apart by (relay, route id): route ids are each relay's own. A copy
+        // on a (relay, route) that already waits is a duplicate (the relay needs one answer).
+        if let Some(waiting) = self.in_flight.get_mut(&in_flight) {
+            let route = (relay, route_id);
+            if waiting.copies.len() < IN_FLIGHT_COPIES_MAX
+                && waiting.first != route
+                && !waiting.copies.contains(&route)
+            {
+                waiting.copies.push(route);
             } else {
                 self.drops.count(DropReason::Replayed);
             }
@@ -289,17 +219,18 @@ impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
             .suite
             .open_request(&self.fleet, &request_aad(&account, kind), &sealed);
         let Ok(opened) = opened else {
-            self.reject(route_id, kind);
+            self.reject(relay, route_id, kind);
             return;
         };
         let body = match Request::decode(&opened.plaintext) {
             Ok(body) if body.kind() == kind => body,
             Ok(_) | Err(_) => {
-                self.reject(route_id, kind);
+                self.reject(relay, route_id, kind);
                 return;
             }
         };
         let mut reply_to = ReplyTo {
+            relay,
             route_id,
             in_flight: None,
             account,
@@ -425,11 +356,15 @@ impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
                 },
             ),
         };
-        if self.in_flight.insert(in_flight, Vec::new()).is_none() {
+        let first = (reply_to.relay, reply_to.route_id);
+        let waiting = InFlight {
+            first,
+            copies: Vec::new(),
+        };
+        if self.in_flight.insert(in_flight, waiting).is_none() {
             reply_to.in_flight = Some(in_flight);
         }
         self.submit(Waiting { reply_to, step }, change);
-        self.pump(rng);
     }
 
     fn submit(&mut self, waiting: Waiting, change: RecordChange) {
@@ -440,126 +375,16 @@ impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
         self.store.submit_at(self.now_ms, ticket, account, change);
     }
 
-    /// Replicated vaults only: handles the bytes of a [`LinkEnvelope`] from another replica of
-    /// the group. Envelopes that do not decode, are not addressed to this replica, or do not
-    /// open under the replica-link key with their AAD are dropped without a trace (all alike).
-    pub fn handle_replica_message(
+    /// The store completed the change submitted with `ticket`: answers its request (or
+    /// submits the follow-up change a login needs).
+    pub(super) fn complete_ticket(
         &mut self,
-        now_ms: u64,
         rng: &mut (impl CryptoRng + RngCore),
-        bytes: &[u8],
+        ticket: Ticket,
+        outcome: ChangeOutcome,
     ) {
-        self.now_ms = self.now_ms.max(now_ms);
-        let Some(place) = self.store.place() else {
-            self.drops.count(DropReason::NotAddressed);
-            return;
-        };
-        let Ok(envelope) = LinkEnvelope::decode(bytes) else {
-            self.drops.count(DropReason::CannotDecode);
-            return;
-        };
-        if envelope.group != place.group || envelope.to != place.replica {
-            self.drops.count(DropReason::NotAddressed);
-            return;
-        }
-        let aad = link_aad(envelope.group, envelope.from, envelope.to);
-        let Ok(plain) = self.suite.open_link(&self.fleet, &aad, &envelope.sealed) else {
-            self.drops.count(DropReason::CannotOpen);
-            return;
-        };
-        let Ok(message) = decode_replica_message(plain.expose()) else {
-            self.drops.count(DropReason::CannotDecode);
-            return;
-        };
-        self.store
-            .handle_replica_message(self.now_ms, envelope.from, message);
-        self.pump(rng);
-    }
-
-    /// Replicated vaults only: time has reached `now_ms` (consensus retries and backoffs).
-    pub fn handle_timeout(&mut self, now_ms: u64, rng: &mut (impl CryptoRng + RngCore)) {
-        self.now_ms = self.now_ms.max(now_ms);
-        self.store.handle_timeout(self.now_ms);
-        self.pump(rng);
-    }
-
-    /// When [`VaultReplica::handle_timeout`] should next be called, if ever.
-    pub fn poll_timeout(&self) -> Option<u64> {
-        self.store.poll_timeout()
-    }
-
-    /// Drains the events a store produced on its own (e.g. the first durable write of a new
-    /// replicated store, or the first fence of an amnesiac one); call once after construction.
-    pub fn start(&mut self, rng: &mut (impl CryptoRng + RngCore)) {
-        self.pump(rng);
-    }
-
-    /// Drains the store's events, turning them into outputs and follow-up changes.
-    fn pump(&mut self, rng: &mut (impl CryptoRng + RngCore)) {
-        while let Some(event) = self.store.poll_event() {
-            match event {
-                StoreEvent::Persist { account, record } => {
-                    let aad = record_aad(&account);
-                    match self
-                        .suite
-                        .seal_storage(rng, &self.fleet, &aad, &record.encode())
-                    {
-                        Ok(sealed_record) => self.outputs.push_back(VaultOutput::Persist {
-                            account,
-                            sealed_record,
-                        }),
-                        // Sealing with a well-formed fleet key cannot fail; if it ever did, the
-                        // write is not reported and no dependent reply is sent either.
-                        Err(_) => return,
-                    }
-                }
-                StoreEvent::Completed { ticket, outcome } => {
-                    if let Some(waiting) = self.waiting.remove(&ticket) {
-                        self.complete(rng, waiting, outcome);
-                    }
-                }
-                StoreEvent::ReplicaPersist(write) => {
-                    let Some(place) = self.store.place() else {
-                        return;
-                    };
-                    let slot = slot_of(&write.write);
-                    let aad = durable_aad(place, &slot);
-                    match self.suite.seal_storage(
-                        rng,
-                        &self.fleet,
-                        &aad,
-                        &encode_replica_write(&write),
-                    ) {
-                        Ok(sealed) => self
-                            .outputs
-                            .push_back(VaultOutput::PersistReplica { slot, sealed }),
-                        // As above: no write reported, so nothing that depends on it follows.
-                        Err(_) => return,
-                    }
-                }
-                StoreEvent::ReplicaSend { to, message } => {
-                    let Some(place) = self.store.place() else {
-                        continue;
-                    };
-                    let aad = link_aad(place.group, place.replica, to);
-                    // A message that cannot be sealed is lost, which the consensus tolerates.
-                    if let Ok(sealed) = self.suite.seal_link(
-                        rng,
-                        &self.fleet,
-                        &aad,
-                        &encode_replica_message(&message),
-                    ) {
-                        let bytes = LinkEnvelope {
-                            group: place.group,
-                            from: place.replica,
-                            to,
-                            sealed,
-                        }
-                        .encode();
-                        self.outputs.push_back(VaultOutput::ToReplica { to, bytes });
-                    }
-                }
-            }
+        if let Some(waiting) = self.waiting.remove(&ticket) {
+            self.complete(rng, waiting, outcome);
         }
     }
 
@@ -806,14 +631,14 @@ impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
         );
     }
 
-    fn reject(&mut self, route_id: u64, kind: RequestKind) {
+    fn reject(&mut self, relay: RelayTag, route_id: u64, kind: RequestKind) {
         let bytes = VaultReply {
             route_id,
             kind,
             body: ReplyBody::Rejected,
         }
         .encode();
-        self.outputs.push_back(VaultOutput::ReplyToRelay { bytes });
+        self.replies.push_back(RelayReply { relay, bytes });
     }
 
     fn reply(&mut self, rng: &mut (impl CryptoRng + RngCore), reply_to: &ReplyTo, reply: &Reply) {
@@ -831,15 +656,17 @@ impl<S: CryptoSuite, St: RecordStore> VaultReplica<S, St> {
         let copies = reply_to
             .in_flight
             .and_then(|digest| self.in_flight.remove(&digest))
+            .map(|waiting| waiting.copies)
             .unwrap_or_default();
-        for route_id in core::iter::once(reply_to.route_id).chain(copies) {
+        for (relay, route_id) in core::iter::once((reply_to.relay, reply_to.route_id)).chain(copies)
+        {
             let bytes = VaultReply {
                 route_id,
                 kind: reply_to.kind,
                 body: body.clone(),
             }
             .encode();
-            self.outputs.push_back(VaultOutput::ReplyToRelay { bytes });
+            self.replies.push_back(RelayReply { relay, bytes });
         }
     }
 }
@@ -960,7 +787,7 @@ pub fn ticket_aad_in(account: &AccountId, base_generation: u64, lineage: Lineage
     aad
 }
 
-fn record_aad(account: &AccountId) -> Vec<u8> {
+pub(super) fn record_aad(account: &AccountId) -> Vec<u8> {
     account_aad(LABEL_RECORD_AAD, account)
 }
 
@@ -968,66 +795,4 @@ fn login_state_aad(account: &AccountId, login_id: &LoginId) -> Vec<u8> {
     let mut aad = account_aad(LABEL_LOGIN_STATE_AAD, account);
     aad.extend_from_slice(login_id);
     aad
-}
-
-/// What a host's disk gave at a restart ([`open_disk`]).
-#[derive(Debug)]
-pub struct OpenedDisk {
-    /// The writes that opened, one per slot, for
-    /// [`ConsensusStore::start`](super::ConsensusStore::start).
-    pub image: DurableImage,
-    /// Slots whose write did not open (sealed for another replica, group or slot, tampered,
-    /// torn) or repeated a slot already in the image. The store does not need them to decide;
-    /// a host reports them.
-    pub unusable: Vec<DurableSlot>,
-}
-
-/// The one restart recipe: opens every sealed write the host kept for the replica at `place`
-/// ([`open_replica_write`]) into the [`DurableImage`] the consensus store starts from. A write
-/// that does not open is left out and named in [`OpenedDisk::unusable`]; whether the image is
-/// trustworthy is the store's decision (SPEC.md "Rollback"), not the host's.
-pub fn open_disk<'a, S: CryptoSuite>(
-    suite: &S,
-    fleet: &S::FleetSecrets,
-    place: ReplicaPlace,
-    writes: impl IntoIterator<Item = (&'a DurableSlot, &'a [u8])>,
-) -> OpenedDisk {
-    let mut image = DurableImage::new();
-    let mut unusable = Vec::new();
-    for (slot, sealed) in writes {
-        let inserted = open_replica_write(suite, fleet, place, slot, sealed)
-            .is_ok_and(|write| image.insert(write).is_ok());
-        if !inserted {
-            unusable.push(slot.clone());
-        }
-    }
-    OpenedDisk { image, unusable }
-}
-
-/// Opens a consensus durable write persisted by an earlier [`VaultOutput::PersistReplica`] of
-/// the replica at `place`.
-/// Fails if it was sealed for another replica, group or slot, or does not decode. Add the
-/// result to a [`DurableImage`](super::DurableImage) for
-/// [`ConsensusStore::start`](super::ConsensusStore::start).
-pub fn open_replica_write<S: CryptoSuite>(
-    suite: &S,
-    fleet: &S::FleetSecrets,
-    place: ReplicaPlace,
-    slot: &DurableSlot,
-    sealed: &[u8],
-) -> Result<CountedWrite, RestoreError> {
-    let plain = suite
-        .open_storage(fleet, &durable_aad(place, slot), sealed)
-        .map_err(RestoreError::Crypto)?;
-    let write = decode_replica_write(plain.expose()).map_err(RestoreError::Decode)?;
-    let matches = match (&write.write, slot) {
-        (ReplicaWrite::Meta(_), DurableSlot::Meta) => true,
-        (ReplicaWrite::Register { key, .. }, DurableSlot::Register(account)) => key == account,
-        (ReplicaWrite::Meta(_), DurableSlot::Register(_))
-        | (ReplicaWrite::Register { .. }, DurableSlot::Meta) => false,
-    };
-    if !matches {
-        return Err(RestoreError::Decode(DecodeError::InvalidValue));
-    }
-    Ok(write)
 }
