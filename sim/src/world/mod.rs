@@ -12,227 +12,26 @@ use e2ee_backup::internal::vault::LinkEnvelope;
 use e2ee_backup::internal::vault::replica_link::link_aad;
 use e2ee_backup::internal::wire::{ClientReply, VaultRequest};
 
+mod config;
+mod result;
+
+pub use config::{
+    Broken, EVENTS_MAX, QUEUE_CAPACITY, SimConfig, VAULT_RETRY_MS, VAULT_SENDS_MAX, WorldSize,
+};
+pub use result::{RunResult, Stats};
+
 use crate::checkers::{
     INV_DURABLE, INV_LINEAR, INV_TAMPER, LIVE, Oracle, SIM_LIMIT, Violation, outcome_name, show,
 };
 use crate::events::EventQueue;
-use crate::faults::{ClockTarget, ExtraFaults, FaultAction, FaultPlan, Scenario, plan};
-use crate::latency::{OpLedger, operation_floor_ms};
+use crate::faults::{ClockTarget, ExtraFaults, FaultAction, FaultPlan, plan};
+use crate::latency::operation_floor_ms;
 use crate::network::{DATACENTERS, DISK_WRITE_MS, Dc, Endpoint, Network};
 use crate::seed::{derive_rng, draw_chance, draw_range, fleet_secrets};
 use crate::time::{NodeClock, START_MS};
 use crate::trace::{Trace, TraceKind};
-use crate::vault_node::{HostMode, NodeEffect, REPLICAS_PER_GROUP, TrustMode, VaultNode};
+use crate::vault_node::{HostMode, NodeEffect, REPLICAS_PER_GROUP, VaultNode};
 use crate::workload::{Role, User, account_name};
-
-/// A deliberately broken build option the checkers must catch.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Broken {
-    /// The host sends replies before completing the writes that precede them.
-    ReplyBeforePersist,
-    /// Every replica runs with `VaultFault::SharedOprfKey` (one OPRF seed per account, the
-    /// behaviour before vault protocol v2): a `RegisterStart` is an uncounted password test.
-    SharedOprfKey,
-    /// Restarted replicas believe whatever their host's disk holds (no check against the
-    /// trusted cell): an operator who restores old disks resets the attempt counter.
-    TrustHostDisk,
-    /// Both `ReplyBeforePersist` and `TrustHostDisk`: a crash loses answered writes and the
-    /// restarted replica votes without them (the behaviour issue 12 measured).
-    ReplyBeforePersistTrustingDisk,
-    /// Not a broken build but a broken assumption, for INV-TAMPER: the network's corruption of
-    /// replica-link messages and of relays' requests is sealed again after a byte of the
-    /// plaintext is flipped (as if links and requests had no integrity), so replicas accept
-    /// corrupted consensus messages and answer corrupted requests.
-    UnsealedLinks,
-}
-
-impl Broken {
-    /// Every broken option.
-    pub const ALL: [Broken; 5] = [
-        Broken::ReplyBeforePersist,
-        Broken::SharedOprfKey,
-        Broken::TrustHostDisk,
-        Broken::ReplyBeforePersistTrustingDisk,
-        Broken::UnsealedLinks,
-    ];
-
-    /// The command-line name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Broken::ReplyBeforePersist => "reply-before-persist",
-            Broken::SharedOprfKey => "shared-oprf-key",
-            Broken::TrustHostDisk => "trust-host-disk",
-            Broken::ReplyBeforePersistTrustingDisk => "reply-before-persist-trusting-disk",
-            Broken::UnsealedLinks => "unsealed-links",
-        }
-    }
-
-    /// The option named `name`.
-    pub fn from_name(name: &str) -> Option<Broken> {
-        Self::ALL.into_iter().find(|b| b.name() == name)
-    }
-}
-
-/// What to run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SimConfig {
-    /// Scenario.
-    pub scenario: Scenario,
-    /// Master seed.
-    pub seed: u64,
-    /// Small world (for CI and tests).
-    pub lite: bool,
-    /// A broken build option, if any.
-    pub broken: Option<Broken>,
-    /// Durable mode (a trusted cell per replica) or volatile mode (none).
-    pub trust: TrustMode,
-    /// Victims also recover with their own password (twice) while the attackers guess, so
-    /// that owner logins and resets race with the guesses (off in the default workload).
-    pub victims_log_in: bool,
-}
-
-/// The size of the world.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct WorldSize {
-    /// Honest users (one account each).
-    pub honest: usize,
-    /// Forgetful users (one account each).
-    pub forgetful: usize,
-    /// Victim accounts.
-    pub victims: usize,
-    /// Attackers per victim.
-    pub attackers_per_victim: usize,
-    /// Replica groups.
-    pub groups: u32,
-    /// Relays per datacenter.
-    pub relays_per_dc: usize,
-    /// Length of the safety phase (faults on).
-    pub safety_ms: u64,
-    /// Length of the healed liveness phase.
-    pub live_ms: u64,
-    /// Bound on an honest operation started in the liveness phase.
-    pub live_bound_ms: u64,
-}
-
-impl WorldSize {
-    /// The size for `lite` or full runs.
-    pub fn for_mode(lite: bool) -> Self {
-        if lite {
-            Self {
-                honest: 12,
-                forgetful: 4,
-                victims: 2,
-                attackers_per_victim: 3,
-                groups: 5,
-                relays_per_dc: 1,
-                safety_ms: 60_000,
-                live_ms: 90_000,
-                live_bound_ms: 60_000,
-            }
-        } else {
-            Self {
-                honest: 2_000,
-                forgetful: 400,
-                victims: 40,
-                attackers_per_victim: 3,
-                groups: 10,
-                relays_per_dc: 2,
-                safety_ms: 300_000,
-                live_ms: 120_000,
-                live_bound_ms: 60_000,
-            }
-        }
-    }
-}
-
-/// Counts for the report.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Stats {
-    /// Client operations started by account owners.
-    pub attempted: u64,
-    /// Of those, ended with an answer (not `Unavailable`).
-    pub succeeded: u64,
-    /// Virtual latency of each that succeeded (per try: from the start of the try).
-    pub latencies_ms: Vec<u64>,
-    /// Every logical operation of an account owner that ended (answered, or given up after
-    /// its last try), once, with its user wait from the first try and its latency floor
-    /// (issue 16; see [`crate::latency`]).
-    pub ledger: OpLedger,
-    /// Logical operations of account owners still running or waiting to be retried when the
-    /// run ended (neither answered nor given up).
-    pub ops_unfinished: u64,
-    /// Most password tests enabled for one registration between releases.
-    pub granted_max: u32,
-    /// That registration's limit.
-    pub granted_limit: u32,
-    /// Attackers' guesses started.
-    pub guesses: u64,
-    /// Probers' `RegisterStart`s sent.
-    pub probes: u64,
-    /// `RegistrationResponse`s the oracle found computed under a live registration's OPRF key
-    /// (0 on a correct vault).
-    pub registration_tests: u64,
-    /// Keys released by the vault.
-    pub releases: u64,
-    /// Committed resets the oracle learnt from a later login epoch rather than from a release
-    /// reply (see [`crate::checkers::Oracle::resets_seen_by_epoch`]).
-    pub resets_seen_by_epoch: u64,
-    /// Replies the per-operation INV-DURABLE check compared with an acknowledged registration.
-    pub durable_checks: u64,
-    /// INV-DURABLE findings not reported because their group had broken assumption A1 (more
-    /// than two of its five replicas impaired at once) before the reply.
-    pub durable_excluded: u64,
-    /// Groups that broke assumption A1 at some time in the run.
-    pub a1_groups: u64,
-    /// Registrations the INV-ATTEMPTS rule before issue 12 (reset at an accepted
-    /// `LoginFinish`) would have reported.
-    pub legacy_attempt_violations: u64,
-    /// Message copies corrupted in transit (every link).
-    pub corrupted: u64,
-    /// Of those, replica-link envelopes delivered to a running replica (each must be dropped
-    /// and counted: INV-TAMPER).
-    pub corrupted_link_deliveries: u64,
-    /// Inputs the replicas dropped and counted (every reason, every incarnation).
-    pub replica_drops: u64,
-    /// Inputs the relays dropped and counted.
-    pub relay_drops: u64,
-    /// Replies the users' clients dropped and counted (corrupted, replayed, tampered).
-    pub client_drops: u64,
-    /// Requests the replicas answered `Rejected` (a sealed request that does not open, or does
-    /// not decode: not a drop, SPEC.md "Dropped inputs").
-    pub rejected_replies: u64,
-    /// Old message copies delivered again (network replays and malicious relays).
-    pub replays: u64,
-    /// Clock jumps applied.
-    pub clock_jumps: u64,
-    /// Writes torn by crashes.
-    pub torn_writes: u64,
-    /// Disks lost.
-    pub disks_lost: u64,
-    /// Messages a malicious relay dropped, rewrote (account or route) or misdelivered.
-    pub relay_tampered: u64,
-    /// `Promise`s the Byzantine replica sent with its accepted value hidden.
-    pub byzantine_lies: u64,
-}
-
-/// The result of one run.
-#[derive(Clone, Debug)]
-pub struct RunResult {
-    /// What ran.
-    pub config: SimConfig,
-    /// Hash of the trace.
-    pub trace_hash: [u8; 32],
-    /// Events handled.
-    pub events: u64,
-    /// Virtual time simulated.
-    pub simulated_ms: u64,
-    /// The fault mix drawn.
-    pub mix: String,
-    /// Counts.
-    pub stats: Stats,
-    /// Everything that went wrong.
-    pub violations: Vec<Violation>,
-}
 
 #[derive(Clone)]
 enum Event {
@@ -298,15 +97,6 @@ struct RelayHost {
 fn node_index(group: u32, replica: u8) -> usize {
     (group as usize) * usize::from(REPLICAS_PER_GROUP) + usize::from(replica)
 }
-
-/// Most events one run handles.
-pub const EVENTS_MAX: u64 = 50_000_000;
-/// Most events waiting at once.
-pub const QUEUE_CAPACITY: usize = 2_000_000;
-/// A relay resends a request to another replica after this long without a reply.
-pub const VAULT_RETRY_MS: u64 = 4_000;
-/// At most this many sends of one request by a relay, over all replicas of the group.
-pub const VAULT_SENDS_MAX: u32 = 3;
 
 struct World {
     config: SimConfig,
