@@ -394,3 +394,95 @@ fn recovering_replica_refuses_to_propose() {
         }]
     );
 }
+
+/// Whether replica `id` is up and voting.
+fn votes(sim: &Sim, id: ReplicaId) -> bool {
+    sim.nodes[&id]
+        .replica
+        .as_ref()
+        .is_some_and(|r| r.is_voting())
+}
+
+/// Drops every in-flight message from or to `id`.
+fn cut_off(sim: &mut Sim, id: ReplicaId) {
+    sim.in_flight.retain(|(f, t, _)| *f != id && *t != id);
+}
+
+/// An unfinished fence hands replica 1 an epoch (SPEC.md, epoch establishment): replica 5's
+/// amnesia recovery fences at epoch 1, only replica 1 hears it, and 5 goes down for good. Replica
+/// 1 increments (its first Fences are lost), then forgets everything and recovers through 2, 3
+/// and 4, and increments again; replica 2 reads. Returns the three outcomes.
+fn epoch_of_an_unfinished_fence(fault: FaultInjection) -> (Sim, Vec<Option<TestOutcome>>) {
+    let mut options = SimOptions::new(5, 29);
+    options.keys = 1;
+    options.fault = fault;
+    options.skip_prepare = false;
+    let mut sim = Sim::new(options);
+    let (one, five) = (ReplicaId(1), ReplicaId(5));
+    sim.crash(five);
+    sim.restart(five, true);
+    // Replica 5's recovery queries replicas 1, 2 and 3 ...
+    deliver_while(&mut sim, |f, t, m| match m {
+        PeerMessage::Fence { epoch: 0, .. } => f == five && t.0 <= 3,
+        PeerMessage::FenceAck { .. } => t == five,
+        _ => false,
+    });
+    // ... and fences at epoch 1, but only replica 1 hears it before 5 crashes again.
+    deliver_while(&mut sim, |f, t, m| {
+        f == five && t == one && matches!(m, PeerMessage::Fence { epoch: 1, .. })
+    });
+    sim.crash(five);
+    cut_off(&mut sim, five);
+    let meta = sim.nodes[&one].replica.as_ref().unwrap().meta();
+    assert_eq!((meta.epoch_floor, meta.established_epoch), (1, 0));
+    // Replica 1 must establish epoch 1 before its increment; its first Fences are lost.
+    let inc = TestChange::Increment { limit: 10 };
+    let first = sim.propose(one, 0, inc).unwrap();
+    sim.in_flight
+        .retain(|(f, _, m)| !(*f == one && m.kind() == "Fence"));
+    assert!(sim.settle());
+    // Replica 1 forgets everything and recovers through 2, 3 and 4 (5 is down).
+    sim.crash(one);
+    sim.restart(one, true);
+    assert!(sim.settle());
+    assert!(votes(&sim, one));
+    let second = sim.propose(one, 0, inc).unwrap();
+    assert!(sim.settle());
+    let read = sim.propose(ReplicaId(2), 0, TestChange::Read).unwrap();
+    assert!(sim.settle());
+    let outcomes = [first, second, read]
+        .iter()
+        .map(|&i| sim.records[i].outcome)
+        .collect();
+    (sim, outcomes)
+}
+
+#[test]
+fn an_epoch_established_by_a_quorum_survives_the_proposers_amnesia() {
+    let (sim, outcomes) = epoch_of_an_unfinished_fence(FaultInjection::None);
+    assert_eq!(sim.check_linearizable(), Ok(()));
+    assert_eq!(
+        outcomes,
+        vec![
+            Some(TestOutcome::Counted { now: 1 }),
+            Some(TestOutcome::Counted { now: 2 }),
+            Some(TestOutcome::Value(Some(2))),
+        ]
+    );
+}
+
+#[test]
+fn checker_catches_a_proposer_that_establishes_an_epoch_without_a_quorum() {
+    let (sim, outcomes) = epoch_of_an_unfinished_fence(FaultInjection::EstablishEpochWithoutQuorum);
+    // Only replica 1 held epoch 1 as a floor, so its recovery fenced at epoch 1 again and its
+    // second increment reused the ballot of its first: the acceptors kept the first value.
+    assert_eq!(
+        outcomes,
+        vec![
+            Some(TestOutcome::Counted { now: 1 }),
+            Some(TestOutcome::Counted { now: 2 }),
+            Some(TestOutcome::Value(Some(1))),
+        ]
+    );
+    assert_eq!(sim.check_linearizable(), Err(0));
+}

@@ -55,6 +55,10 @@ pub enum FaultInjection {
     SkipFence,
     /// Skip-Prepare: acceptors claim to promise the Accept's `next` ballot but do not.
     UnkeptNextPromise,
+    /// A proposer establishes the epoch it raises on its own acknowledgement, without waiting
+    /// for a quorum of `FenceAck`s (SPEC.md "Replication", epoch establishment and L1): a
+    /// ballot of an epoch only it holds as a floor exists, and a later recovery may miss it.
+    EstablishEpochWithoutQuorum,
     /// The replicated vault restores from whatever its host's disk holds, without checking it
     /// against the trusted state (the behaviour before rollback detection).
     TrustHostDisk,
@@ -146,6 +150,7 @@ impl Config {
             | FaultInjection::SkipRecovery
             | FaultInjection::SkipFence
             | FaultInjection::UnkeptNextPromise
+            | FaultInjection::EstablishEpochWithoutQuorum
             | FaultInjection::TrustHostDisk
             | FaultInjection::IgnoreLineage
             | FaultInjection::CensusQuorumTooSmall => self.replicas.len() / 2 + 1,

@@ -197,6 +197,7 @@ where
                     | FaultInjection::IgnoreAcceptedValues
                     | FaultInjection::SkipRecovery
                     | FaultInjection::SkipFence
+                    | FaultInjection::EstablishEpochWithoutQuorum
                     | FaultInjection::TrustHostDisk
                     | FaultInjection::IgnoreLineage
                     | FaultInjection::CensusQuorumTooSmall => next.filter(|_| promised_next),

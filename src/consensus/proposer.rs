@@ -590,7 +590,8 @@ where
         let Some(raise) = self.state.raise.as_ref() else {
             return;
         };
-        if raise.acks.len() < quorum {
+        let without_quorum = self.node.config.fault == FaultInjection::EstablishEpochWithoutQuorum;
+        if raise.acks.len() < quorum && !without_quorum {
             return;
         }
         // INV-LINEAR: a ballot's epoch is established (a quorum holds a floor at least as high)

@@ -124,6 +124,7 @@ where
             | FaultInjection::QuorumTooSmall
             | FaultInjection::IgnoreAcceptedValues
             | FaultInjection::UnkeptNextPromise
+            | FaultInjection::EstablishEpochWithoutQuorum
             | FaultInjection::TrustHostDisk
             | FaultInjection::IgnoreLineage
             | FaultInjection::CensusQuorumTooSmall => {
