@@ -486,3 +486,99 @@ fn checker_catches_a_proposer_that_establishes_an_epoch_without_a_quorum() {
     );
     assert_eq!(sim.check_linearizable(), Err(0));
 }
+
+/// A value accepted after a catch-up page (SPEC.md, amnesia, L4): replica 5's increment is
+/// promised by 2 and 3 and accepted by 2, whose Accept to 3 is delayed; 2 forgets, queries and
+/// fences through 1, 4 and 5, and 3 serves its catch-up page and crashes after its first output
+/// (the page, or the floor's meta write). 3 restarts from its disk, 5's Accept reaches it, 2
+/// catches up through 1, 3 and 4, and with 3 and 5 down replica 1 reads. Returns the outcomes
+/// of the increment and the read.
+fn accept_after_a_catch_up_page(fault: FaultInjection) -> (Sim, Vec<Option<TestOutcome>>) {
+    let mut options = SimOptions::new(5, 31);
+    options.keys = 1;
+    options.fault = fault;
+    options.skip_prepare = false;
+    let mut sim = Sim::new(options);
+    let (two, three, five) = (ReplicaId(2), ReplicaId(3), ReplicaId(5));
+    let increment = sim
+        .propose(five, 0, TestChange::Increment { limit: 10 })
+        .unwrap();
+    let outside = |r: ReplicaId| r.0 == 1 || r.0 == 4;
+    sim.in_flight
+        .retain(|(f, t, _)| !(*f == five && outside(*t)));
+    deliver_while(&mut sim, |f, t, m| {
+        (f == five && m.kind() == "Prepare") || (t == five && m.kind() == "Promise")
+    });
+    sim.in_flight
+        .retain(|(f, t, _)| !(*f == five && outside(*t)));
+    deliver_while(&mut sim, |f, t, m| {
+        (f == five && t == two && m.kind() == "Accept") || (f == two && t == five)
+    });
+    sim.crash(two);
+    sim.restart(two, true);
+    let fencers = |r: ReplicaId| r.0 == 1 || r.0 == 4 || r.0 == 5;
+    deliver_while(&mut sim, |f, t, m| match m {
+        PeerMessage::Fence { .. } => f == two && fencers(t),
+        PeerMessage::FenceAck { .. } => t == two && fencers(f),
+        _ => false,
+    });
+    sim.in_flight
+        .retain(|(f, _, m)| !(*f == two && m.kind() == "Fence"));
+    let i = sim
+        .in_flight
+        .iter()
+        .position(|(f, t, m)| *f == two && *t == three && m.kind() == "CatchUp")
+        .expect("replica 2 catches up");
+    sim.deliver(i, false, Some(1));
+    sim.restart(three, false);
+    deliver_while(&mut sim, |f, t, m| {
+        f == five && t == three && m.kind() == "Accept"
+    });
+    let pages = |r: ReplicaId| r.0 == 1 || r.0 == 3 || r.0 == 4;
+    for _ in 0..20 {
+        deliver_while(&mut sim, |f, t, m| match m {
+            PeerMessage::CatchUp { .. } => f == two && pages(t),
+            PeerMessage::CatchUpPage { .. } => t == two && pages(f),
+            _ => false,
+        });
+        if votes(&sim, two) {
+            break;
+        }
+        sim.advance();
+    }
+    assert!(votes(&sim, two), "replica 2 recovered");
+    deliver_while(&mut sim, |f, t, _| f == three && t == five);
+    sim.crash(three);
+    sim.crash(five);
+    cut_off(&mut sim, three);
+    cut_off(&mut sim, five);
+    assert!(sim.settle());
+    let read = sim.propose(ReplicaId(1), 0, TestChange::Read).unwrap();
+    assert!(sim.settle());
+    let outcomes = vec![sim.records[increment].outcome, sim.records[read].outcome];
+    (sim, outcomes)
+}
+
+#[test]
+fn a_durable_floor_keeps_an_old_accept_out_of_a_caught_up_quorum() {
+    let (sim, outcomes) = accept_after_a_catch_up_page(FaultInjection::None);
+    assert_eq!(sim.check_linearizable(), Ok(()));
+    // Replica 3 refused the old Accept: the increment never completed and nothing was chosen.
+    assert_eq!(outcomes, vec![None, Some(TestOutcome::Value(None))]);
+}
+
+#[test]
+fn checker_catches_an_acceptor_that_answers_before_its_floor_is_durable() {
+    let (sim, outcomes) = accept_after_a_catch_up_page(FaultInjection::AckBeforeFloorDurable);
+    // Replica 3's page left, its floor did not reach the disk, and after its restart it accepted
+    // the old ballot: the increment was chosen by 5, 2 (forgotten) and 3, and the caught-up
+    // quorum 1, 2, 4 does not hold it.
+    assert_eq!(
+        outcomes,
+        vec![
+            Some(TestOutcome::Counted { now: 1 }),
+            Some(TestOutcome::Value(None))
+        ]
+    );
+    assert_eq!(sim.check_linearizable(), Err(0));
+}

@@ -59,6 +59,10 @@ pub enum FaultInjection {
     /// for a quorum of `FenceAck`s (SPEC.md "Replication", epoch establishment and L1): a
     /// ballot of an epoch only it holds as a floor exists, and a later recovery may miss it.
     EstablishEpochWithoutQuorum,
+    /// An acceptor's `FenceAck` or `CatchUpPage` leaves before the epoch floor it raised for
+    /// the request is durable (the meta write is queued after the answer), so a crash in
+    /// between loses a floor the answer vouched for (SPEC.md "Replication", L2 and L4).
+    AckBeforeFloorDurable,
     /// The replicated vault restores from whatever its host's disk holds, without checking it
     /// against the trusted state (the behaviour before rollback detection).
     TrustHostDisk,
@@ -151,6 +155,7 @@ impl Config {
             | FaultInjection::SkipFence
             | FaultInjection::UnkeptNextPromise
             | FaultInjection::EstablishEpochWithoutQuorum
+            | FaultInjection::AckBeforeFloorDurable
             | FaultInjection::TrustHostDisk
             | FaultInjection::IgnoreLineage
             | FaultInjection::CensusQuorumTooSmall => self.replicas.len() / 2 + 1,

@@ -125,6 +125,7 @@ where
             | FaultInjection::IgnoreAcceptedValues
             | FaultInjection::UnkeptNextPromise
             | FaultInjection::EstablishEpochWithoutQuorum
+            | FaultInjection::AckBeforeFloorDurable
             | FaultInjection::TrustHostDisk
             | FaultInjection::IgnoreLineage
             | FaultInjection::CensusQuorumTooSmall => {
