@@ -63,6 +63,10 @@ pub enum FaultInjection {
     /// the request is durable (the meta write is queued after the answer), so a crash in
     /// between loses a floor the answer vouched for (SPEC.md "Replication", L2 and L4).
     AckBeforeFloorDurable,
+    /// A proposer raises its counter reservation (`ReplicaMeta::counter_reserved`) in memory
+    /// only: the block's meta write does not precede the ballots that use it, so a replica
+    /// restarted from its durable state may make a ballot again (one ballot, two values).
+    UseUnreservedCounter,
     /// The replicated vault restores from whatever its host's disk holds, without checking it
     /// against the trusted state (the behaviour before rollback detection).
     TrustHostDisk,
@@ -156,6 +160,7 @@ impl Config {
             | FaultInjection::UnkeptNextPromise
             | FaultInjection::EstablishEpochWithoutQuorum
             | FaultInjection::AckBeforeFloorDurable
+            | FaultInjection::UseUnreservedCounter
             | FaultInjection::TrustHostDisk
             | FaultInjection::IgnoreLineage
             | FaultInjection::CensusQuorumTooSmall => self.replicas.len() / 2 + 1,

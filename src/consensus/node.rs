@@ -211,6 +211,7 @@ where
                     | FaultInjection::SkipFence
                     | FaultInjection::EstablishEpochWithoutQuorum
                     | FaultInjection::AckBeforeFloorDurable
+                    | FaultInjection::UseUnreservedCounter
                     | FaultInjection::TrustHostDisk
                     | FaultInjection::IgnoreLineage
                     | FaultInjection::CensusQuorumTooSmall => next.filter(|_| promised_next),

@@ -269,7 +269,10 @@ where
                 .state
                 .next_counter
                 .saturating_add(self.node.config.counter_block.max(1));
-            self.node.persist_meta();
+            // The block is durable before its first ballot leaves.
+            if self.node.config.fault != FaultInjection::UseUnreservedCounter {
+                self.node.persist_meta();
+            }
         }
         let ballot = Ballot {
             epoch: self.node.meta.established_epoch,

@@ -126,6 +126,7 @@ where
             | FaultInjection::UnkeptNextPromise
             | FaultInjection::EstablishEpochWithoutQuorum
             | FaultInjection::AckBeforeFloorDurable
+            | FaultInjection::UseUnreservedCounter
             | FaultInjection::TrustHostDisk
             | FaultInjection::IgnoreLineage
             | FaultInjection::CensusQuorumTooSmall => {
