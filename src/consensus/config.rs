@@ -67,6 +67,9 @@ pub enum FaultInjection {
     /// only: the block's meta write does not precede the ballots that use it, so a replica
     /// restarted from its durable state may make a ballot again (one ballot, two values).
     UseUnreservedCounter,
+    /// A replica in amnesia recovery answers `Prepare` and `Accept` (with the empty state it
+    /// restarted with) while it is still fencing and catching up.
+    VoteWhileRecovering,
     /// The replicated vault restores from whatever its host's disk holds, without checking it
     /// against the trusted state (the behaviour before rollback detection).
     TrustHostDisk,
@@ -161,6 +164,7 @@ impl Config {
             | FaultInjection::EstablishEpochWithoutQuorum
             | FaultInjection::AckBeforeFloorDurable
             | FaultInjection::UseUnreservedCounter
+            | FaultInjection::VoteWhileRecovering
             | FaultInjection::TrustHostDisk
             | FaultInjection::IgnoreLineage
             | FaultInjection::CensusQuorumTooSmall => self.replicas.len() / 2 + 1,

@@ -212,6 +212,7 @@ where
                     | FaultInjection::EstablishEpochWithoutQuorum
                     | FaultInjection::AckBeforeFloorDurable
                     | FaultInjection::UseUnreservedCounter
+                    | FaultInjection::VoteWhileRecovering
                     | FaultInjection::TrustHostDisk
                     | FaultInjection::IgnoreLineage
                     | FaultInjection::CensusQuorumTooSmall => next.filter(|_| promised_next),
