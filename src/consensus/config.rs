@@ -55,6 +55,21 @@ pub enum FaultInjection {
     SkipFence,
     /// Skip-Prepare: acceptors claim to promise the Accept's `next` ballot but do not.
     UnkeptNextPromise,
+    /// A proposer establishes the epoch it raises on its own acknowledgement, without waiting
+    /// for a quorum of `FenceAck`s (SPEC.md "Replication", epoch establishment and L1): a
+    /// ballot of an epoch only it holds as a floor exists, and a later recovery may miss it.
+    EstablishEpochWithoutQuorum,
+    /// An acceptor's `FenceAck` or `CatchUpPage` leaves before the epoch floor it raised for
+    /// the request is durable (the meta write is queued after the answer), so a crash in
+    /// between loses a floor the answer vouched for (SPEC.md "Replication", L2 and L4).
+    AckBeforeFloorDurable,
+    /// A proposer raises its counter reservation (`ReplicaMeta::counter_reserved`) in memory
+    /// only: the block's meta write does not precede the ballots that use it, so a replica
+    /// restarted from its durable state may make a ballot again (one ballot, two values).
+    UseUnreservedCounter,
+    /// A replica in amnesia recovery answers `Prepare` and `Accept` (with the empty state it
+    /// restarted with) while it is still fencing and catching up.
+    VoteWhileRecovering,
     /// The replicated vault restores from whatever its host's disk holds, without checking it
     /// against the trusted state (the behaviour before rollback detection).
     TrustHostDisk,
@@ -146,6 +161,10 @@ impl Config {
             | FaultInjection::SkipRecovery
             | FaultInjection::SkipFence
             | FaultInjection::UnkeptNextPromise
+            | FaultInjection::EstablishEpochWithoutQuorum
+            | FaultInjection::AckBeforeFloorDurable
+            | FaultInjection::UseUnreservedCounter
+            | FaultInjection::VoteWhileRecovering
             | FaultInjection::TrustHostDisk
             | FaultInjection::IgnoreLineage
             | FaultInjection::CensusQuorumTooSmall => self.replicas.len() / 2 + 1,

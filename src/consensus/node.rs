@@ -133,11 +133,23 @@ where
         }
     }
 
+    /// Raises the floor to `epoch` durably, then sends `answer` (a `FenceAck` or a
+    /// `CatchUpPage`, which vouches for the floor) to `from`.
+    fn raise_floor_then_answer(&mut self, from: ReplicaId, epoch: u64, answer: PeerMessage<K, V>) {
+        if self.config.fault == FaultInjection::AckBeforeFloorDurable {
+            // Broken: the answer leaves before the floor it vouches for is durable.
+            self.dispatch(from, answer);
+            self.raise_floor(epoch);
+            return;
+        }
+        self.raise_floor(epoch);
+        self.dispatch(from, answer);
+    }
+
     /// A `Fence`: raises the floor, then acknowledges it.
     pub(super) fn on_fence(&mut self, from: ReplicaId, tag: RequestTag, epoch: u64) {
-        self.raise_floor(epoch);
-        let epoch_floor = self.meta.epoch_floor;
-        self.dispatch(from, PeerMessage::FenceAck { tag, epoch_floor });
+        let epoch_floor = self.meta.epoch_floor.max(epoch);
+        self.raise_floor_then_answer(from, epoch, PeerMessage::FenceAck { tag, epoch_floor });
     }
 
     /// A `Prepare`: promise (durably first) or refuse.
@@ -197,6 +209,10 @@ where
                     | FaultInjection::IgnoreAcceptedValues
                     | FaultInjection::SkipRecovery
                     | FaultInjection::SkipFence
+                    | FaultInjection::EstablishEpochWithoutQuorum
+                    | FaultInjection::AckBeforeFloorDurable
+                    | FaultInjection::UseUnreservedCounter
+                    | FaultInjection::VoteWhileRecovering
                     | FaultInjection::TrustHostDisk
                     | FaultInjection::IgnoreLineage
                     | FaultInjection::CensusQuorumTooSmall => next.filter(|_| promised_next),
@@ -224,9 +240,6 @@ where
         after: Option<K>,
         limit: u32,
     ) {
-        // The floor is durable before the page leaves: every value of an older epoch this
-        // replica will ever accept is in the page or was accepted before it (SPEC.md, amnesia).
-        self.raise_floor(epoch);
         let limit = usize::try_from(limit.clamp(1, CATCH_UP_PAGE_MAX)).unwrap_or(1);
         let lower = match after {
             Some(k) => Bound::Excluded(k),
@@ -240,6 +253,9 @@ where
             .collect();
         let more = entries.len() > limit;
         entries.truncate(limit);
-        self.dispatch(from, PeerMessage::CatchUpPage { tag, entries, more });
+        // The floor is durable before the page leaves: every value of an older epoch this
+        // replica will ever accept is in the page or was accepted before it (SPEC.md, amnesia).
+        let page = PeerMessage::CatchUpPage { tag, entries, more };
+        self.raise_floor_then_answer(from, epoch, page);
     }
 }

@@ -269,7 +269,10 @@ where
                 .state
                 .next_counter
                 .saturating_add(self.node.config.counter_block.max(1));
-            self.node.persist_meta();
+            // The block is durable before its first ballot leaves.
+            if self.node.config.fault != FaultInjection::UseUnreservedCounter {
+                self.node.persist_meta();
+            }
         }
         let ballot = Ballot {
             epoch: self.node.meta.established_epoch,
@@ -590,7 +593,8 @@ where
         let Some(raise) = self.state.raise.as_ref() else {
             return;
         };
-        if raise.acks.len() < quorum {
+        let without_quorum = self.node.config.fault == FaultInjection::EstablishEpochWithoutQuorum;
+        if raise.acks.len() < quorum && !without_quorum {
             return;
         }
         // INV-LINEAR: a ballot's epoch is established (a quorum holds a floor at least as high)

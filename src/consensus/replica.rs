@@ -124,6 +124,10 @@ where
             | FaultInjection::QuorumTooSmall
             | FaultInjection::IgnoreAcceptedValues
             | FaultInjection::UnkeptNextPromise
+            | FaultInjection::EstablishEpochWithoutQuorum
+            | FaultInjection::AckBeforeFloorDurable
+            | FaultInjection::UseUnreservedCounter
+            | FaultInjection::VoteWhileRecovering
             | FaultInjection::TrustHostDisk
             | FaultInjection::IgnoreLineage
             | FaultInjection::CensusQuorumTooSmall => {
@@ -254,9 +258,12 @@ where
     /// replica votes), round answers to the proposer, recovery answers to the recovery.
     fn step(&mut self, ctx: &C::Context, now_ms: u64, from: ReplicaId, message: PeerMessage<K, V>) {
         let voting = self.is_voting();
+        // Only a voting replica's acceptor answers Prepare and Accept.
+        let answers_rounds =
+            voting || self.node.config.fault == FaultInjection::VoteWhileRecovering;
         match message {
             PeerMessage::Prepare { key, ballot } => {
-                if voting {
+                if answers_rounds {
                     self.node.on_prepare(from, key, ballot);
                 }
             }
@@ -266,7 +273,7 @@ where
                 value,
                 next,
             } => {
-                if voting {
+                if answers_rounds {
                     self.node.on_accept(from, key, ballot, value, next);
                 }
             }
