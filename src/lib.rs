@@ -153,13 +153,13 @@ pub use relay::{ConnectionId, FirstReplica, Relay, RelayConfig, RelayOutput};
 
 // ---- a vault host (the HSM side) ------------------------------------------------------------
 
-pub use consensus::{Config as GroupConfig, ReplicaId};
+pub use consensus::{Config as GroupConfig, FailReason, ReplicaId};
 pub use drops::{DropCounts, DropReason};
 pub use vault::{
-    ConsensusStore, DurableImage, DurableSlot, LinkEnvelope, LocalStore, MemoryTrustedState,
-    OpenedDisk, OwnedTrustedState, RecordStore, ReplicatedStore, ReplicatedVault,
-    ReplicatedVaultOutput, RestoreError, SingleVault, SingleVaultOutput, TrustedState,
-    TrustedStateError, VolatileTrust, open_disk, open_replica_write,
+    ConsensusStore, DurableImage, DurableSlot, FailureCounts, LinkEnvelope, LocalStore,
+    MemoryTrustedState, OpenedDisk, OwnedTrustedState, RecordStore, ReplicatedStore,
+    ReplicatedVault, ReplicatedVaultOutput, RestoreError, SingleVault, SingleVaultOutput,
+    TrustedState, TrustedStateError, VolatileTrust, open_disk, open_replica_write,
 };
 
 // ---- randomness -----------------------------------------------------------------------------

@@ -4,7 +4,7 @@
 
 use e2ee_backup::ConnectionId;
 use e2ee_backup::GroupId;
-use e2ee_backup::RelayTag;
+use e2ee_backup::{FailReason, RelayTag};
 use e2ee_backup::internal::consensus::{
     AcceptedValue, AcceptorState, Ballot, Config, PeerMessage, Refusal, ReplicaId, ReplicaMeta,
     RequestTag,
@@ -557,27 +557,66 @@ fn settle(group: &mut [DurableVault], rng: &mut ChaCha20Rng) -> Vec<(RelayTag, V
     panic!("the group did not settle");
 }
 
-#[test]
-fn replies_go_to_the_relay_that_asked_and_copies_are_keyed_by_relay_and_route() {
-    let mut rng = ChaCha20Rng::seed_from_u64(5);
-    let mut group: Vec<DurableVault> = (0..5).map(durable_vault).collect();
+/// A sealed `Status` request of alice's on route `route_id`.
+fn status_request(rng: &mut ChaCha20Rng, route_id: u64) -> Vec<u8> {
     let account = AccountId::new(b"alice").unwrap();
     let pinned = InsecureFastSuite.fleet_public_keys(&fleet());
     let sealed = InsecureFastSuite
         .seal_request(
-            &mut rng,
+            rng,
             &pinned,
             &request_aad(&account, RequestKind::Status),
             &Request::Status.encode(),
         )
         .unwrap();
-    let request = VaultRequest {
-        route_id: 5,
+    VaultRequest {
+        route_id,
         account,
         kind: RequestKind::Status,
         sealed: sealed.sealed,
     }
-    .encode();
+    .encode()
+}
+
+#[test]
+fn a_give_up_is_answered_outcome_unknown_and_counted_by_reason() {
+    // Replica 0 of five hears from no peer: every round times out until the retry budget is
+    // spent, the client gets an answer (OutcomeUnknown, sealed), and the host sees why.
+    let mut rng = ChaCha20Rng::seed_from_u64(6);
+    let mut lone = durable_vault(0);
+    let request = status_request(&mut rng, 1);
+    lone.handle_relay_message(0, &mut rng, RELAY, &request);
+    let mut answered = false;
+    for _ in 0..100 {
+        while let Some(out) = lone.poll_output() {
+            if let ReplicatedVaultOutput::ToRelay { relay, bytes } = out {
+                assert_eq!(relay, RELAY);
+                assert!(matches!(
+                    VaultReply::decode(&bytes).unwrap().body,
+                    ReplyBody::Sealed(_)
+                ));
+                answered = true;
+            }
+        }
+        if answered {
+            break;
+        }
+        let Some(at) = lone.poll_timeout() else {
+            break;
+        };
+        lone.handle_timeout(at, &mut rng);
+    }
+    assert!(answered, "a give-up is answered");
+    let failures = lone.store().failures();
+    assert_eq!(failures.get(FailReason::Unavailable), 1, "{failures:?}");
+    assert_eq!(failures.total(), 1);
+}
+
+#[test]
+fn replies_go_to_the_relay_that_asked_and_copies_are_keyed_by_relay_and_route() {
+    let mut rng = ChaCha20Rng::seed_from_u64(5);
+    let mut group: Vec<DurableVault> = (0..5).map(durable_vault).collect();
+    let request = status_request(&mut rng, 5);
     let (a, b) = (RelayTag(1), RelayTag(2));
     // Relay a's request starts a consensus read; an identical copy from relay b with the same
     // route id (route ids are each relay's own) waits for the same answer; relay a's own copy

@@ -12,7 +12,7 @@ use e2ee_backup::internal::drops::DropCounts;
 use e2ee_backup::internal::vault::{
     ConsensusStore, ReplicaPlace, ReplicatedVault, ReplicatedVaultOutput, StartKind, open_disk,
 };
-use e2ee_backup::{GroupId, RelayTag};
+use e2ee_backup::{FailureCounts, GroupId, RelayTag};
 use rand_core::{CryptoRng, RngCore};
 
 use crate::Suite;
@@ -195,6 +195,11 @@ impl SoftHsm {
     /// Consensus messages of another lineage dropped by the store.
     pub fn foreign_lineage_drops(&self) -> u64 {
         self.replica.store().foreign_lineage_drops()
+    }
+
+    /// Consensus operations the store gave up on, by reason.
+    pub fn failures(&self) -> FailureCounts {
+        *self.replica.store().failures()
     }
 
     /// Whether the replica votes (false while it recovers).

@@ -28,7 +28,7 @@ use crate::accept::accept_loop;
 use crate::config::{Mode, ReplicaConfig};
 use crate::frame::{self, FrameError, ROLE_RELAY, ROLE_REPLICA};
 use crate::hsm::{Provisioned, SoftHsm};
-use crate::stats::{HostCounters, INPUT_QUEUE, deliver, drops_line, offer};
+use crate::stats::{HostCounters, INPUT_QUEUE, deliver, drops_line, failures_line, offer};
 use crate::storage::Storage;
 use crate::trust::{FileTrustedState, NodeTrust};
 
@@ -249,7 +249,7 @@ impl HsmLoop {
     fn stats(&self) {
         info!(
             target: "stats",
-            "voting={} started={:?} relays={} commits={} writes={} {} foreign_lineage={} {}",
+            "voting={} started={:?} relays={} commits={} writes={} {} foreign_lineage={} {} {}",
             self.voting,
             self.hsm.started(),
             self.relays.len(),
@@ -257,6 +257,7 @@ impl HsmLoop {
             self.writes_committed,
             drops_line(&self.hsm.drops()),
             self.hsm.foreign_lineage_drops(),
+            failures_line(&self.hsm.failures()),
             self.counters.line(),
         );
     }

@@ -3,6 +3,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use e2ee_backup::internal::drops::{DropCounts, DropReason};
+use e2ee_backup::{FailReason, FailureCounts};
 
 /// What the host itself dropped or refused (the core counts the rest, [`DropCounts`]).
 #[derive(Debug, Default)]
@@ -54,6 +55,16 @@ pub fn drops_line(d: &DropCounts) -> String {
         d.get(DropReason::CannotOpen),
         d.get(DropReason::Replayed),
         d.get(DropReason::ForeignLineage),
+    )
+}
+
+/// The failure counts as `key=value` pairs for the stats line.
+pub fn failures_line(f: &FailureCounts) -> String {
+    format!(
+        "failed_unavailable={} failed_contended={} failed_not_voting={}",
+        f.get(FailReason::Unavailable),
+        f.get(FailReason::Contended),
+        f.get(FailReason::NotVoting),
     )
 }
 

@@ -13,6 +13,7 @@ use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
 
 use super::change::{ChangeOutcome, RecordChange};
+use super::failures::FailureCounts;
 use super::genesis::Lineage;
 use super::record::AccountRecord;
 use super::regenesis::{Admission, CensusAction, CensusStep, Regenesis, ReplicaView};
@@ -74,6 +75,7 @@ pub struct ConsensusStore<T: TrustedState> {
     halted: bool,
     restored: bool,
     regenesis: Regenesis,
+    failures: FailureCounts,
 }
 
 /// How a started store came up.
@@ -118,6 +120,7 @@ impl<T: TrustedState> ConsensusStore<T> {
             halted: false,
             restored,
             regenesis: Regenesis::new(instance, lineage, since),
+            failures: FailureCounts::default(),
         };
         store.drain();
         store
@@ -304,6 +307,12 @@ impl<T: TrustedState> ConsensusStore<T> {
     /// The lineage stamped on outgoing messages: this replica's, while it votes.
     fn stamp(&self) -> Option<Lineage> {
         self.regenesis.stamp(self.replica.is_voting())
+    }
+
+    /// The consensus operations this store gave up on, by reason (for the host's counters;
+    /// each was answered `OutcomeUnknown`).
+    pub fn failures(&self) -> &FailureCounts {
+        &self.failures
     }
 
     /// Consensus messages dropped because they came from another lineage (for the host's
@@ -506,7 +515,9 @@ impl<T: TrustedState> ConsensusStore<T> {
                     };
                     StoreEvent::Completed { ticket, outcome }
                 }
-                Output::Failed { op, reason: _ } => {
+                Output::Failed { op, reason } => {
+                    // Toward the client every give-up is `OutcomeUnknown`; the host counts why.
+                    self.failures.count(reason);
                     let Some(ticket) = self.tickets.remove(&op) else {
                         continue;
                     };

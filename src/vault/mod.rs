@@ -4,6 +4,7 @@
 pub mod change;
 pub mod consensus_store;
 mod engine;
+mod failures;
 pub mod genesis;
 pub mod record;
 mod regenesis;
@@ -17,6 +18,7 @@ pub mod trusted;
 pub use change::{Applied, ChangeOutcome, PreparedLogin, RecordChange};
 pub use consensus_store::{ConsensusStore, RecordReplica, StartKind};
 pub use engine::{IN_FLIGHT_COPIES_MAX, RestoreError, VaultFault, ticket_aad, ticket_aad_in};
+pub use failures::FailureCounts;
 pub use genesis::{CensusMessage, Lineage};
 pub use record::{
     AccountRecord, ActiveRecord, DEFAULT_ATTEMPT_LIMIT, MAX_ATTEMPT_LIMIT, PendingLogin,
