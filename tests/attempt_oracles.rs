@@ -378,7 +378,7 @@ fn outcome_unknown_keeps_the_login_and_the_resend_costs_no_second_attempt() {
     let suite = InsecureFastSuite;
     let opened = suite
         .open_request(
-            &net.oracle_fleet,
+            net.oracle.fleet(),
             &request_aad(&alice, RequestKind::LoginStart),
             &request.sealed,
         )
@@ -407,7 +407,7 @@ fn outcome_unknown_keeps_the_login_and_the_resend_costs_no_second_attempt() {
         net.outcome(ConnectionId(1), op),
         ClientOutcome::Recovered(key())
     );
-    let challenges = &net.oracle.challenges[&(b"alice".to_vec(), 1)];
+    let challenges = &net.oracle.challenges[&(account("alice"), 1)];
     assert_eq!(challenges.len(), 1);
 }
 
@@ -703,7 +703,7 @@ fn status_tells_the_attempts_left_and_spends_none() {
     }
     assert_eq!(active(&net, &alice).attempts_used, 1);
     assert!(
-        net.oracle.challenges[&(b"alice".to_vec(), 1)].len() == 1,
+        net.oracle.challenges[&(account("alice"), 1)].len() == 1,
         "a Status made a challenge"
     );
 }

@@ -76,7 +76,7 @@ fn a_lost_login_is_resumed_and_costs_no_second_attempt() {
     );
     assert!(!net.client(ConnectionId(1)).has_unfinished_login());
     // One challenge in all: the resumed login got the stored one.
-    assert_eq!(net.oracle.challenges[&(b"alice".to_vec(), 1)].len(), 1);
+    assert_eq!(net.oracle.challenges[&(account("alice"), 1)].len(), 1);
 }
 
 #[test]
@@ -161,5 +161,5 @@ fn a_login_whose_release_was_lost_is_resumed_at_its_finish() {
         net.recover(ConnectionId(1), PASSWORD),
         ClientOutcome::Recovered(key())
     );
-    assert_eq!(net.oracle.challenges[&(b"alice".to_vec(), 1)].len(), 1);
+    assert_eq!(net.oracle.challenges[&(account("alice"), 1)].len(), 1);
 }

@@ -4,7 +4,6 @@
 
 use e2ee_backup::ConnectionId;
 use e2ee_backup::GroupId;
-use e2ee_backup::{FailReason, RelayTag};
 use e2ee_backup::internal::consensus::{
     AcceptedValue, AcceptorState, Ballot, Config, PeerMessage, Refusal, ReplicaId, ReplicaMeta,
     RequestTag,
@@ -26,6 +25,7 @@ use e2ee_backup::internal::vault::{
 use e2ee_backup::internal::wire::{
     DecodeError, ReplyBody, Request, RequestKind, VaultReply, VaultRequest, request_aad,
 };
+use e2ee_backup::{FailReason, RelayTag};
 use e2ee_backup_testkit::fixtures::RELAY;
 use proptest::prelude::*;
 use rand_chacha::ChaCha20Rng;

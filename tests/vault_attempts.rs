@@ -76,8 +76,8 @@ fn locks_after_last_wrong_password_and_never_releases_the_key_again() {
         assert!(!contains(&reply.encode(), &wrapped));
     }
     // INV-ATTEMPTS: four challenges for a limit of four.
-    assert_eq!(net.oracle.challenges[&(b"alice".to_vec(), 1)].len(), 4);
-    assert_eq!(net.oracle.releases.get(b"alice".as_slice()), None);
+    assert_eq!(net.oracle.challenges[&(account("alice"), 1)].len(), 4);
+    assert_eq!(net.oracle.releases.get(&account("alice")), None);
 }
 
 #[test]
@@ -128,7 +128,7 @@ fn concurrent_attackers_never_get_more_login_responses_than_the_limit() {
     net.run();
 
     // INV-ATTEMPTS: count every distinct login response the vault emitted for this registration.
-    let challenges = net.oracle.challenges[&(b"alice".to_vec(), 1)].len();
+    let challenges = net.oracle.challenges[&(account("alice"), 1)].len();
     assert_eq!(challenges, usize::try_from(limit).unwrap());
     let wrong = net
         .outcomes
@@ -147,10 +147,10 @@ fn concurrent_attackers_never_get_more_login_responses_than_the_limit() {
         ClientOutcome::Locked
     );
     assert_eq!(
-        net.oracle.challenges[&(b"alice".to_vec(), 1)].len(),
+        net.oracle.challenges[&(account("alice"), 1)].len(),
         usize::try_from(limit).unwrap()
     );
-    assert_eq!(net.oracle.releases.get(b"alice".as_slice()), None);
+    assert_eq!(net.oracle.releases.get(&account("alice")), None);
 }
 
 #[test]
@@ -171,7 +171,7 @@ fn attackers_interleaved_with_the_owner_are_still_bounded() {
     }
     let owner = net.start_recover(ConnectionId(1), b"right");
     net.run();
-    let challenges = net.oracle.challenges[&(b"alice".to_vec(), 1)].len();
+    let challenges = net.oracle.challenges[&(account("alice"), 1)].len();
     assert!(
         challenges <= usize::try_from(limit).unwrap(),
         "{challenges} challenges"

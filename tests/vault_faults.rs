@@ -60,7 +60,7 @@ fn run_with_drop_of_message(n: usize) {
     );
     assert_eq!(attempts_used(&net, &alice), 0);
     // One login, one challenge — a dropped message never costs a guess.
-    assert_eq!(net.oracle.challenges[&(b"alice".to_vec(), 1)].len(), 1);
+    assert_eq!(net.oracle.challenges[&(account("alice"), 1)].len(), 1);
 }
 
 #[test]
@@ -119,7 +119,7 @@ fn duplicating_every_message_on_every_hop_counts_each_attempt_once() {
         net.recover(ConnectionId(1), PASSWORD),
         ClientOutcome::Recovered(key())
     );
-    assert_eq!(net.oracle.challenges[&(b"alice".to_vec(), 1)].len(), 3);
+    assert_eq!(net.oracle.challenges[&(account("alice"), 1)].len(), 3);
 }
 
 #[test]
@@ -145,8 +145,8 @@ fn replaying_every_recorded_request_changes_nothing() {
         ClientOutcome::Recovered(key())
     );
     let record_before = net.vault.store().record(&alice).cloned();
-    let challenges_before = net.oracle.challenges[&(b"alice".to_vec(), 1)].len();
-    let releases_before = net.oracle.releases[&b"alice".to_vec()];
+    let challenges_before = net.oracle.challenges[&(account("alice"), 1)].len();
+    let releases_before = net.oracle.releases[&account("alice")];
 
     // The operator replays every request the vault ever got, twice, in order and reversed.
     let recorded = log.borrow().clone();
@@ -163,10 +163,10 @@ fn replaying_every_recorded_request_changes_nothing() {
     }
     assert_eq!(net.vault.store().record(&alice).cloned(), record_before);
     assert_eq!(
-        net.oracle.challenges[&(b"alice".to_vec(), 1)].len(),
+        net.oracle.challenges[&(account("alice"), 1)].len(),
         challenges_before
     );
-    assert_eq!(net.oracle.releases[&b"alice".to_vec()], releases_before);
+    assert_eq!(net.oracle.releases[&account("alice")], releases_before);
     assert_eq!(attempts_used(&net, &alice), 0);
 }
 
@@ -229,12 +229,11 @@ fn relay_view_never_contains_password_backup_key_wrapped_key_or_export_key() {
     );
 
     // Wrapped key and export key of the registration, recomputed from the oracle's view.
-    let (_, finish, _) = net
+    let finish = net
         .oracle
-        .requests
-        .values()
-        .find(|(_, r, _)| r.kind() == RequestKind::RegisterFinish)
-        .cloned()
+        .requests()
+        .map(|(_, opened)| opened.request.clone())
+        .find(|r| r.kind() == RequestKind::RegisterFinish)
         .unwrap();
     let e2ee_backup::internal::wire::Request::RegisterFinish {
         wrapped_key,
@@ -258,14 +257,14 @@ fn relay_view_never_contains_password_backup_key_wrapped_key_or_export_key() {
     let server = suite
         .server_login_start(
             &mut rng,
-            &net.oracle_fleet,
+            net.oracle.fleet(),
             &oprf_seed,
             &registration,
             &start.message,
             ids,
         )
         .unwrap();
-    let pinned = suite.fleet_public_keys(&net.oracle_fleet);
+    let pinned = suite.fleet_public_keys(net.oracle.fleet());
     let finished = suite
         .client_login_finish(
             &mut rng,

@@ -28,9 +28,9 @@ use e2ee_backup::internal::crypto::{CryptoSuite as _, SecretBytes};
 use e2ee_backup::internal::ids::AccountId;
 use e2ee_backup::internal::vault::ticket_aad;
 use e2ee_backup::internal::wire::{
-    LoginId, RecordStatus, Reply, ReplyBody, Request, VaultReply, VaultRequest, reply_aad,
-    request_aad,
+    LoginId, RecordStatus, Reply, ReplyBody, Request, VaultReply, VaultRequest,
 };
+use e2ee_backup_testkit::observer::{OpenedRequest, open_reply, open_request};
 use rand_core::SeedableRng as _;
 use sha2::{Digest as _, Sha256};
 
@@ -71,9 +71,8 @@ pub struct Violation {
 }
 
 struct Seen {
-    account: AccountId,
-    request: Request,
-    reply_key: SecretBytes,
+    /// The request as the vault opened it (account, kind, request, reply key).
+    opened: OpenedRequest,
     password: Option<PasswordId>,
     /// When the replica accepted the request (global ms).
     accepted_ms: u64,
@@ -256,26 +255,19 @@ impl Oracle {
         host_route: RequestKey,
         request: &VaultRequest,
     ) {
-        let suite = InsecureFastSuite;
-        let aad = request_aad(&request.account, request.kind);
-        let Ok(opened) = suite.open_request(&self.fleet, &aad, &request.sealed) else {
-            return;
-        };
-        let Ok(body) = Request::decode(&opened.plaintext) else {
+        let Some(opened) = open_request(&InsecureFastSuite, &self.fleet, request) else {
             return;
         };
         let sealed_digest = digest(&request.sealed);
         let password = self.senders.get(&sealed_digest).copied();
         let unsent = !self.sent.contains(&sealed_digest);
-        if let Request::LoginFinish { login_id, .. } = &body {
+        if let Request::LoginFinish { login_id, .. } = &opened.request {
             self.note_accepted_finish(&request.account, *login_id);
         }
         self.requests.insert(
             (group, host_route),
             Seen {
-                account: request.account.clone(),
-                request: body,
-                reply_key: opened.reply_key,
+                opened,
                 password,
                 accepted_ms: time_ms,
                 unsent,
@@ -297,9 +289,9 @@ impl Oracle {
         let Ok(reply) = VaultReply::decode(bytes) else {
             return;
         };
-        let ReplyBody::Sealed(sealed) = &reply.body else {
+        if !matches!(reply.body, ReplyBody::Sealed(_)) {
             return;
-        };
+        }
         if seen.unsent {
             self.violations.push(Violation {
                 invariant: INV_TAMPER,
@@ -307,16 +299,11 @@ impl Oracle {
                 detail: format!(
                     "group {group} answered a {:?} of account {} that no phone sealed",
                     reply.kind,
-                    show(&seen.account)
+                    show(&seen.opened.account)
                 ),
             });
         }
-        let Ok(plain) =
-            InsecureFastSuite.open_reply(&seen.reply_key, &reply_aad(reply.kind), sealed)
-        else {
-            return;
-        };
-        let Ok(body) = Reply::decode_padded(&plain) else {
+        let Some(body) = open_reply(&InsecureFastSuite, &seen.opened, &reply) else {
             return;
         };
         self.check_durable(time_ms, group, &seen, &body);
@@ -327,7 +314,7 @@ impl Oracle {
     /// accepted after a registration was acknowledged to the owner, shows that generation or a
     /// later one, and an acknowledged registration is still exposed.
     fn check_durable(&mut self, time_ms: u64, group: u32, seen: &Seen, reply: &Reply) {
-        let Some(acked) = self.acknowledged_before(&seen.account, seen.accepted_ms) else {
+        let Some(acked) = self.acknowledged_before(&seen.opened.account, seen.accepted_ms) else {
             return;
         };
         let (shown, pending) = match reply {
@@ -355,8 +342,8 @@ impl Oracle {
                 time_ms,
                 detail: format!(
                     "account {}: registration {acked} was acknowledged before a {:?} accepted at {} ms; the reply {what}",
-                    show(&seen.account),
-                    seen.request.kind(),
+                    show(&seen.opened.account),
+                    seen.opened.request.kind(),
                     seen.accepted_ms
                 ),
             },
@@ -452,8 +439,8 @@ impl Oracle {
     }
 
     fn judge(&mut self, time_ms: u64, seen: &Seen, reply: &Reply) {
-        let account = &seen.account;
-        match (reply, &seen.request) {
+        let account = &seen.opened.account;
+        match (reply, &seen.opened.request) {
             (
                 Reply::Status {
                     generation,
@@ -472,7 +459,7 @@ impl Oracle {
             }
             _ => {}
         }
-        match (reply, &seen.request) {
+        match (reply, &seen.opened.request) {
             (
                 Reply::Registered { generation },
                 Request::RegisterFinish {
@@ -548,7 +535,7 @@ impl Oracle {
                 if self.logins.contains_key(&key) {
                     return;
                 }
-                let epoch = match &seen.request {
+                let epoch = match &seen.opened.request {
                     Request::LoginStart { login_epoch, .. } => Some(*login_epoch),
                     _ => None,
                 };
@@ -865,9 +852,12 @@ mod tests {
 
     fn seen(account: &AccountId, request: Request, password: Option<PasswordId>) -> Seen {
         Seen {
-            account: account.clone(),
-            request,
-            reply_key: SecretBytes::new(vec![0; 32]),
+            opened: OpenedRequest {
+                account: account.clone(),
+                kind: request.kind(),
+                request,
+                reply_key: SecretBytes::new(vec![0; 32]),
+            },
             password,
             accepted_ms: 0,
             unsent: false,

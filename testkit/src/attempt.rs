@@ -6,7 +6,6 @@
 //! The measured side's work is inside the `measured_*` functions (never inlined: callgrind
 //! collects only there) and is timed around them; the peer's work runs outside, untimed.
 
-use crate::fixtures::RELAY;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -25,6 +24,8 @@ use opaque_ke::{
 };
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
+
+use crate::fixtures::RELAY;
 
 /// The benches' fleet id.
 pub fn fleet_id() -> FleetId {

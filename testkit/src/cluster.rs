@@ -3,12 +3,12 @@
 //! reorders, drops and duplicates every hop, crashes with and without durable state, and two
 //! omniscient observers:
 //!
-//! - the `Oracle` opens every reply a replica emitted (it holds a copy of the fleet secrets) and
-//!   counts login challenges per (account, generation) for INV-ATTEMPTS;
+//! - the `oracle`, the shared [`ReplyObserver`], opens every reply a replica emitted (it holds a
+//!   copy of the fleet secrets) and counts login challenges per (account, generation) for
+//!   INV-ATTEMPTS;
 //! - the `Log` wraps every replica's store and records each record change (invocation, response,
 //!   outcome, Accept rounds) for the Wing–Gong linearizability check of INV-LINEAR.
 
-use crate::fixtures::RELAY;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
@@ -28,13 +28,13 @@ use e2ee_backup::internal::vault::{
     RecordChange, RecordStore, ReplicaBody, ReplicaEffect, ReplicaMessage, ReplicaPlace,
     ReplicatedStore, ReplicatedVault, ReplicatedVaultOutput, StoreEvent, Ticket, open_disk,
 };
-use e2ee_backup::internal::wire::{
-    Reply, ReplyBody, Request, RequestKind, VaultReply, VaultRequest, reply_aad, request_aad,
-};
+use e2ee_backup::internal::wire::{ReplyBody, RequestKind, VaultReply, VaultRequest};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 
+use crate::fixtures::RELAY;
 use crate::linearizability::{self, Event, Observed, Sequential, linearizable};
+use crate::observer::ReplyObserver;
 
 /// The crypto suite every cluster replica and client runs (cheap key stretching).
 pub type Suite = InsecureFastSuite;
@@ -253,20 +253,6 @@ pub fn account_history_is_linearizable(log: &Log, account: &AccountId) -> bool {
 
 // ---- the oracle (INV-ATTEMPTS) ---------------------------------------------------------------
 
-/// The omniscient reply observer: it opens every reply a replica emitted with a copy of the
-/// fleet secrets and counts login challenges and key releases (INV-ATTEMPTS, INV-DISCLOSE).
-#[derive(Default, Debug)]
-pub struct Oracle {
-    /// route id → (account, reply key) for every request the relay forwarded.
-    route_keys: BTreeMap<u64, (AccountId, Vec<u8>)>,
-    /// Distinct login ids of every LoginChallenge any replica emitted, per (account, generation).
-    pub challenges: BTreeMap<(AccountId, u64), BTreeSet<Vec<u8>>>,
-    /// LoginChallenge replies emitted in all (duplicates included).
-    pub challenge_replies: usize,
-    /// KeyReleased replies emitted per account.
-    pub releases: BTreeMap<AccountId, usize>,
-}
-
 // ---- the cluster ---------------------------------------------------------------------------------
 
 /// A message in flight in the cluster.
@@ -348,7 +334,7 @@ pub struct Cluster {
     /// The record-change log every replica's store reports to (INV-LINEAR).
     pub log: Rc<RefCell<Log>>,
     /// The reply observer.
-    pub oracle: Oracle,
+    pub oracle: ReplyObserver<Suite, u64>,
     /// What the cluster carried.
     pub stats: Stats,
     oracle_fleet: InsecureFastFleetSecrets,
@@ -406,7 +392,7 @@ impl Cluster {
             in_flight: Vec::new(),
             faults: Faults::default(),
             log,
-            oracle: Oracle::default(),
+            oracle: ReplyObserver::new(InsecureFastSuite, fleet()),
             stats: Stats::default(),
             oracle_fleet: fleet(),
             restart_at: BTreeMap::new(),
@@ -746,51 +732,20 @@ impl Cluster {
     }
 
     fn observe_request(&mut self, bytes: &[u8]) {
-        let req = VaultRequest::decode(bytes).unwrap();
-        if let Ok(opened) = self.suite.open_request(
-            &self.oracle_fleet,
-            &request_aad(&req.account, req.kind),
-            &req.sealed,
-        ) && Request::decode(&opened.plaintext).is_ok()
-        {
-            self.oracle.route_keys.insert(
-                req.route_id,
-                (req.account, opened.reply_key.expose().to_vec()),
-            );
-        }
+        let request = VaultRequest::decode(bytes).unwrap();
+        self.oracle.observe_request(request.route_id, bytes);
     }
 
+    /// Every sealed reply to a request the oracle opened must open under that request's key.
     fn observe_reply(&mut self, bytes: &[u8]) {
         let reply = VaultReply::decode(bytes).unwrap();
-        let ReplyBody::Sealed(sealed) = &reply.body else {
-            return;
-        };
-        let Some((account, key)) = self.oracle.route_keys.get(&reply.route_id) else {
-            return;
-        };
-        let key = e2ee_backup::internal::crypto::SecretBytes::new(key.clone());
-        let plain = self
-            .suite
-            .open_reply(&key, &reply_aad(reply.kind), sealed)
-            .unwrap();
-        match Reply::decode_padded(&plain).unwrap() {
-            Reply::LoginChallenge {
-                login_id,
-                generation,
-                ..
-            } => {
-                self.oracle.challenge_replies += 1;
-                self.oracle
-                    .challenges
-                    .entry((account.clone(), generation))
-                    .or_default()
-                    .insert(login_id.to_vec());
-            }
-            Reply::KeyReleased { .. } => {
-                *self.oracle.releases.entry(account.clone()).or_default() += 1
-            }
-            _ => {}
-        }
+        let sealed = matches!(reply.body, ReplyBody::Sealed(_));
+        let known = self.oracle.request(&reply.route_id).is_some();
+        let opened = self.oracle.observe_reply(&reply.route_id, bytes);
+        assert!(
+            opened.is_some() || !(sealed && known),
+            "a sealed reply opens under its request's reply key"
+        );
     }
 
     fn deliver(&mut self, packet: Packet) {

@@ -9,6 +9,9 @@
 //!   durable image, rollbacks, and the record-change log for INV-LINEAR;
 //! - [`consensus`]: the consensus engine on a `u64` register over a seeded faulty network;
 //! - [`linearizability`]: the one Wing–Gong search both logs are judged by;
+//! - [`observer`]: the one reply observer (opens requests and replies with the fleet's secrets;
+//!   login challenges and key releases for INV-ATTEMPTS and INV-DISCLOSE), used by `net`,
+//!   `cluster` and the simulator's oracle;
 //! - [`stream`]: stream plaintexts, keys and every way to open a stream;
 //! - [`attempt`]: one password attempt as the benches time it and callgrind counts it.
 //!
@@ -21,4 +24,5 @@ pub mod consensus;
 pub mod fixtures;
 pub mod linearizability;
 pub mod net;
+pub mod observer;
 pub mod stream;

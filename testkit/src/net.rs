@@ -5,8 +5,7 @@
 //! from the same seed) and opens every request and reply the vault handled, so the tests can
 //! count login challenges and key releases per registration (INV-ATTEMPTS, INV-DISCLOSE).
 
-use crate::fixtures::RELAY;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 use e2ee_backup::GroupId;
 use e2ee_backup::internal::client::{
@@ -17,11 +16,12 @@ use e2ee_backup::internal::crypto::real::InsecureFastSuite;
 use e2ee_backup::internal::ids::AccountId;
 use e2ee_backup::internal::relay::{ConnectionId, Relay, RelayConfig, RelayOutput};
 use e2ee_backup::internal::vault::{SingleVault, SingleVaultOutput};
-use e2ee_backup::internal::wire::{
-    Reply, ReplyBody, Request, VaultReply, VaultRequest, reply_aad, request_aad,
-};
+use e2ee_backup::internal::wire::{ReplyBody, VaultReply, VaultRequest};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
+
+use crate::fixtures::RELAY;
+use crate::observer::ReplyObserver;
 
 /// Where a message is travelling.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -42,19 +42,6 @@ pub type Hook = Box<dyn FnMut(Hop, &[u8]) -> Vec<Vec<u8>>>;
 
 pub use crate::fixtures::{account, fast_fleet, fleet_id};
 
-/// What the oracle saw the vault do.
-#[derive(Default, Debug)]
-pub struct Oracle {
-    /// route id → (account, request) for every request that opened.
-    pub requests: BTreeMap<u64, (AccountId, Request, Vec<u8>)>,
-    /// Distinct credential responses per (account, generation).
-    pub challenges: BTreeMap<(Vec<u8>, u64), BTreeSet<Vec<u8>>>,
-    /// Every reply the vault sealed, opened, with the account.
-    pub replies: Vec<(AccountId, Reply)>,
-    /// Number of key releases per account.
-    pub releases: BTreeMap<Vec<u8>, usize>,
-}
-
 /// One vault replica, one relay and any number of clients, with a hook on every hop.
 pub struct Net<S: CryptoSuite> {
     /// The crypto suite.
@@ -65,8 +52,6 @@ pub struct Net<S: CryptoSuite> {
     pub now_ms: u64,
     /// The vault.
     pub vault: SingleVault<S>,
-    /// The oracle's copy of the fleet secrets.
-    pub oracle_fleet: S::FleetSecrets,
     /// The relay.
     pub relay: Relay,
     /// The clients, by connection.
@@ -81,8 +66,9 @@ pub struct Net<S: CryptoSuite> {
     pub relay_view: Vec<Vec<u8>>,
     /// The host's disk: the latest sealed record per account.
     pub persisted: BTreeMap<AccountId, Vec<u8>>,
-    /// What the oracle saw.
-    pub oracle: Oracle,
+    /// What the oracle saw: every request by route id and every reply it opened, with its
+    /// copy of the fleet secrets ([`ReplyObserver::fleet`]).
+    pub oracle: ReplyObserver<S, u64>,
     queue: VecDeque<(Hop, Option<ConnectionId>, Vec<u8>)>,
 }
 
@@ -113,7 +99,6 @@ impl<S: CryptoSuite + Copy> Net<S> {
             rng: ChaCha20Rng::seed_from_u64(seed),
             now_ms: 1_000,
             vault: SingleVault::new(suite, fleet),
-            oracle_fleet,
             relay: Relay::new(relay),
             clients: BTreeMap::new(),
             hook: None,
@@ -121,7 +106,7 @@ impl<S: CryptoSuite + Copy> Net<S> {
             vault_emitted: Vec::new(),
             relay_view: Vec::new(),
             persisted: BTreeMap::new(),
-            oracle: Oracle::default(),
+            oracle: ReplyObserver::new(suite, oracle_fleet),
             queue: VecDeque::new(),
         }
     }
@@ -200,61 +185,21 @@ impl<S: CryptoSuite + Copy> Net<S> {
     }
 
     fn observe_request(&mut self, bytes: &[u8]) {
-        let Ok(req) = VaultRequest::decode(bytes) else {
-            return;
-        };
-        let Ok(opened) = self.suite.open_request(
-            &self.oracle_fleet,
-            &request_aad(&req.account, req.kind),
-            &req.sealed,
-        ) else {
-            return;
-        };
-        let Ok(body) = Request::decode(&opened.plaintext) else {
-            return;
-        };
-        self.oracle.requests.insert(
-            req.route_id,
-            (req.account, body, opened.reply_key.expose().to_vec()),
-        );
+        if let Ok(request) = VaultRequest::decode(bytes) {
+            self.oracle.observe_request(request.route_id, bytes);
+        }
     }
 
+    /// Every sealed reply to a request the oracle opened must open under that request's key.
     fn observe_reply(&mut self, bytes: &[u8]) {
         let reply = VaultReply::decode(bytes).unwrap();
-        let ReplyBody::Sealed(sealed) = &reply.body else {
-            return;
-        };
-        let Some((account, _, key)) = self.oracle.requests.get(&reply.route_id) else {
-            return;
-        };
-        let key = e2ee_backup::internal::crypto::SecretBytes::new(key.clone());
-        let plain = self
-            .suite
-            .open_reply(&key, &reply_aad(reply.kind), sealed)
-            .unwrap();
-        let body = Reply::decode_padded(&plain).unwrap();
-        match &body {
-            Reply::LoginChallenge {
-                generation,
-                credential_response,
-                ..
-            } => {
-                self.oracle
-                    .challenges
-                    .entry((account.as_bytes().to_vec(), *generation))
-                    .or_default()
-                    .insert(credential_response.clone());
-            }
-            Reply::KeyReleased { .. } => {
-                *self
-                    .oracle
-                    .releases
-                    .entry(account.as_bytes().to_vec())
-                    .or_default() += 1;
-            }
-            _ => {}
-        }
-        self.oracle.replies.push((account.clone(), body));
+        let sealed = matches!(reply.body, ReplyBody::Sealed(_));
+        let known = self.oracle.request(&reply.route_id).is_some();
+        let opened = self.oracle.observe_reply(&reply.route_id, bytes);
+        assert!(
+            opened.is_some() || !(sealed && known),
+            "a sealed reply opens under its request's reply key"
+        );
     }
 
     fn deliver(&mut self, hop: Hop, conn: Option<ConnectionId>, bytes: Vec<u8>) {

@@ -1,0 +1,154 @@
+//! The one reply observer of the harnesses that hold a copy of the fleet secrets (the
+//! single-replica [`net`](crate::net), the replicated [`cluster`](crate::cluster) and the
+//! simulator's oracle): it opens every request a vault host is given and every sealed reply the
+//! vault sends, as only someone with the fleet's secrets and the request's reply key could, and
+//! keeps what the replies show for INV-ATTEMPTS and INV-DISCLOSE at the vault boundary.
+//!
+//! The model checker does not use it: its symbolic suite's sealed terms are readable without
+//! keys (`model::inspect`), and it keeps no per-request state, which would multiply its states.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use e2ee_backup::internal::crypto::{CryptoSuite, SecretBytes};
+use e2ee_backup::internal::ids::AccountId;
+use e2ee_backup::internal::wire::{
+    LoginId, Reply, ReplyBody, Request, RequestKind, VaultReply, VaultRequest, reply_aad,
+    request_aad,
+};
+
+/// A request as the vault sees it once it opened it.
+#[derive(Clone, Debug)]
+pub struct OpenedRequest {
+    /// The account the relay stamped on it.
+    pub account: AccountId,
+    /// Its kind.
+    pub kind: RequestKind,
+    /// The opened request.
+    pub request: Request,
+    /// The key its reply is sealed under.
+    pub reply_key: SecretBytes,
+}
+
+/// Opens `request` with the fleet's secrets, as the vault does: `None` if it does not open or
+/// its plaintext does not decode as a request of its kind (the vault answers it `Rejected`).
+pub fn open_request<S: CryptoSuite>(
+    suite: &S,
+    fleet: &S::FleetSecrets,
+    request: &VaultRequest,
+) -> Option<OpenedRequest> {
+    let opened = suite
+        .open_request(
+            fleet,
+            &request_aad(&request.account, request.kind),
+            &request.sealed,
+        )
+        .ok()?;
+    let body = Request::decode(&opened.plaintext).ok()?;
+    Some(OpenedRequest {
+        account: request.account.clone(),
+        kind: request.kind,
+        request: body,
+        reply_key: opened.reply_key,
+    })
+}
+
+/// Opens a sealed reply to `request`: `None` if the reply is not sealed (`Rejected`, rate
+/// limited) or does not open under the request's reply key and decode.
+pub fn open_reply<S: CryptoSuite>(
+    suite: &S,
+    request: &OpenedRequest,
+    reply: &VaultReply,
+) -> Option<Reply> {
+    let ReplyBody::Sealed(sealed) = &reply.body else {
+        return None;
+    };
+    let plain = suite
+        .open_reply(&request.reply_key, &reply_aad(reply.kind), sealed)
+        .ok()?;
+    Reply::decode_padded(&plain).ok()
+}
+
+/// Remembers every request by a key its harness chooses (a route id, or the simulator's
+/// request key) and opens the replies to them; what they show is kept in its public fields.
+pub struct ReplyObserver<S: CryptoSuite, K> {
+    suite: S,
+    fleet: S::FleetSecrets,
+    requests: BTreeMap<K, OpenedRequest>,
+    /// Distinct login ids of every `LoginChallenge` the vault sent, per (account, generation):
+    /// the password tests granted (INV-ATTEMPTS).
+    pub challenges: BTreeMap<(AccountId, u64), BTreeSet<LoginId>>,
+    /// `LoginChallenge` replies sent in all (copies to several routes included).
+    pub challenge_replies: usize,
+    /// `KeyReleased` replies sent per account (INV-DISCLOSE).
+    pub releases: BTreeMap<AccountId, usize>,
+    /// Every reply that opened, with its account, in order.
+    pub replies: Vec<(AccountId, Reply)>,
+}
+
+impl<S: CryptoSuite, K: Ord> ReplyObserver<S, K> {
+    /// An observer holding a copy of the fleet's secrets.
+    pub fn new(suite: S, fleet: S::FleetSecrets) -> Self {
+        Self {
+            suite,
+            fleet,
+            requests: BTreeMap::new(),
+            challenges: BTreeMap::new(),
+            challenge_replies: 0,
+            releases: BTreeMap::new(),
+            replies: Vec::new(),
+        }
+    }
+
+    /// The fleet's secrets (the observer's copy).
+    pub fn fleet(&self) -> &S::FleetSecrets {
+        &self.fleet
+    }
+
+    /// The request remembered under `key`, if it opened.
+    pub fn request(&self, key: &K) -> Option<&OpenedRequest> {
+        self.requests.get(key)
+    }
+
+    /// Every request remembered, by key.
+    pub fn requests(&self) -> impl Iterator<Item = (&K, &OpenedRequest)> {
+        self.requests.iter()
+    }
+
+    /// A vault host was given the encoded `request`; remembered under `key` if it decodes and
+    /// opens.
+    pub fn observe_request(&mut self, key: K, request: &[u8]) {
+        let Ok(request) = VaultRequest::decode(request) else {
+            return;
+        };
+        if let Some(opened) = open_request(&self.suite, &self.fleet, &request) {
+            self.requests.insert(key, opened);
+        }
+    }
+
+    /// The vault sent the encoded `reply` to the request remembered under `key`: opened and
+    /// recorded. Returns the account and the reply, or `None` if it does not decode, names no
+    /// remembered request, or does not open (not sealed, or not under that request's key).
+    pub fn observe_reply(&mut self, key: &K, reply: &[u8]) -> Option<(AccountId, Reply)> {
+        let reply = VaultReply::decode(reply).ok()?;
+        let request = self.requests.get(key)?;
+        let body = open_reply(&self.suite, request, &reply)?;
+        let account = request.account.clone();
+        match &body {
+            Reply::LoginChallenge {
+                login_id,
+                generation,
+                ..
+            } => {
+                self.challenge_replies += 1;
+                self.challenges
+                    .entry((account.clone(), *generation))
+                    .or_default()
+                    .insert(*login_id);
+            }
+            Reply::KeyReleased { .. } => *self.releases.entry(account.clone()).or_default() += 1,
+            _ => {}
+        }
+        self.replies.push((account.clone(), body.clone()));
+        Some((account, body))
+    }
+}
