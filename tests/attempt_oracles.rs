@@ -76,6 +76,9 @@ fn register_start_probe(net: &mut FastNet, who: &AccountId, guess: &[u8]) -> Vec
     }
     .encode();
     let now = net.now_ms;
+    // The shared judge sees the probe as it sees every request (INV-ATTEMPTS counts a
+    // registration answer under a live OPRF key as a password test).
+    net.oracle.observe_request(77, &bytes);
     net.vault
         .handle_relay_message(now, &mut net.rng, RELAY, &bytes);
     let mut response = None;
@@ -83,6 +86,7 @@ fn register_start_probe(net: &mut FastNet, who: &AccountId, guess: &[u8]) -> Vec
         let SingleVaultOutput::ToRelay { bytes, .. } = out else {
             panic!("a RegisterStart wrote something");
         };
+        net.oracle.observe_reply(now, &77, &bytes);
         let ReplyBody::Sealed(body) = VaultReply::decode(&bytes).unwrap().body else {
             panic!("rejected")
         };
@@ -157,6 +161,7 @@ fn register_start_never_answers_under_the_live_records_oprf_key() {
     }
     // And nothing was counted or changed.
     assert_eq!(active(&net, &alice).attempts_used, 0);
+    assert_eq!(net.oracle.judge.registration_tests, 0);
 }
 
 #[cfg(feature = "fault-injection")]
@@ -178,6 +183,28 @@ fn with_the_broken_shared_oprf_key_register_start_is_a_password_test() {
     );
     assert_eq!(register_start_probe(&mut net, &alice, PASSWORD), live);
     assert_ne!(register_start_probe(&mut net, &alice, b"wrong"), live);
+    assert_eq!(
+        net.oracle.judge.registration_tests, 2,
+        "the shared judge counts both uncounted probes as password tests"
+    );
+}
+
+#[cfg(feature = "fault-injection")]
+#[test]
+#[should_panic(expected = "the vault broke its promise")]
+fn the_harness_stops_a_test_whose_vault_grants_more_password_tests_than_the_limit() {
+    // The network asserts the shared judge after every reply: two uncounted probes against a
+    // limit of one are an INV-ATTEMPTS violation, and the next reply the harness carries
+    // fails the test.
+    let mut net = Net::fast(1);
+    net.vault
+        .inject_fault(e2ee_backup::internal::vault::VaultFault::SharedOprfKey);
+    let alice = account("alice");
+    net.add_client(ConnectionId(1), &alice);
+    net.register(ConnectionId(1), PASSWORD, &key(), 1);
+    register_start_probe(&mut net, &alice, b"guess-1");
+    register_start_probe(&mut net, &alice, b"guess-2");
+    net.recover(ConnectionId(1), PASSWORD);
 }
 
 #[test]

@@ -9,6 +9,7 @@ use e2ee_backup::internal::vault::Lineage;
 use e2ee_backup_testkit::cluster::{
     Cluster, Packet, REPLICAS, account, register_and_guess_wrong_once, seeded_key,
 };
+use e2ee_backup_testkit::judge::INV_ATTEMPTS;
 
 /// Distinct login challenges any replica released for alice's records of generation 1 (the
 /// lost registration and, after a re-genesis, the new one: both are generation 1).
@@ -124,6 +125,9 @@ fn two_impaired_while_a_third_is_down(fault: FaultInjection) -> (Cluster, Client
     c.restart(2);
     c.run_steps(200_000);
     let outcome = c.recover(ConnectionId(1), b"pw");
+    if fault == FaultInjection::None {
+        c.oracle.judge.assert_holds();
+    }
     (c, outcome)
 }
 
@@ -230,6 +234,8 @@ fn replayed_client_requests_of_the_lost_lineage_never_revive_its_registration() 
 fn replay_old_consensus_messages(fault: FaultInjection) -> (Cluster, ClientOutcome) {
     let mut c = Cluster::volatile(36);
     c.fault = fault;
+    // The broken variant's violations are read below, not asserted at every reply.
+    c.assert_promises = false;
     let tapped = lose_a_locked_registration(&mut c, 36);
     let peers: Vec<Packet> = tapped
         .registration
@@ -262,4 +268,9 @@ fn without_the_lineage_check_delayed_accepts_revive_a_locked_key_with_fresh_gues
     let (c, outcome) = replay_old_consensus_messages(FaultInjection::IgnoreLineage);
     assert_eq!(outcome, ClientOutcome::Recovered(seeded_key(36)));
     assert!(password_tests(&c) > 2, "{} tests", password_tests(&c));
+    assert!(
+        c.oracle.judge.violations_of(INV_ATTEMPTS) > 0,
+        "the shared judge catches it: {:#?}",
+        c.oracle.judge.violations
+    );
 }

@@ -11,6 +11,7 @@ use e2ee_backup::internal::wire::RequestKind;
 use e2ee_backup_testkit::cluster::{
     Cluster, REPLICAS, account, register_and_guess_wrong_once, seeded_key,
 };
+use e2ee_backup_testkit::judge::INV_ATTEMPTS;
 
 fn key(seed: u64) -> BackupKey {
     seeded_key(seed)
@@ -124,6 +125,7 @@ fn a_replica_that_believes_its_restored_disk_hands_out_extra_guesses() {
     // The checker can fail: the broken variant (today's behaviour before rollback detection).
     let mut c = Cluster::new(11);
     c.fault = FaultInjection::TrustHostDisk;
+    c.assert_promises = false;
     c.add_client(ConnectionId(1), &account("alice"));
     let k = key(11);
     assert_eq!(
@@ -142,6 +144,10 @@ fn a_replica_that_believes_its_restored_disk_hands_out_extra_guesses() {
         }
     }
     assert!(password_tests(&c) > 2, "INV-ATTEMPTS is not refuted");
+    assert!(
+        c.oracle.judge.violations_of(INV_ATTEMPTS) > 0,
+        "the shared judge catches it"
+    );
     assert_eq!(attempt(&mut c, b"pw"), Some(ClientOutcome::Recovered(k)));
 }
 

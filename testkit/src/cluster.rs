@@ -333,8 +333,15 @@ pub struct Cluster {
     pub faults: Faults,
     /// The record-change log every replica's store reports to (INV-LINEAR).
     pub log: Rc<RefCell<Log>>,
-    /// The reply observer.
+    /// The reply observer, with the judge of INV-ATTEMPTS and INV-DISCLOSE.
     pub oracle: ReplyObserver<Suite, u64>,
+    /// After every reply it opens, the harness asserts that the judge found no violation of
+    /// INV-ATTEMPTS or INV-DISCLOSE (on by default). A test of a deliberately broken vault
+    /// turns it off and reads `oracle.judge` itself.
+    pub assert_promises: bool,
+    /// The password of the latest operation started on each connection: what the judge is
+    /// told the connection's requests are sealed with.
+    passwords: BTreeMap<ConnectionId, Vec<u8>>,
     /// What the cluster carried.
     pub stats: Stats,
     oracle_fleet: InsecureFastFleetSecrets,
@@ -393,6 +400,8 @@ impl Cluster {
             faults: Faults::default(),
             log,
             oracle: ReplyObserver::new(InsecureFastSuite, fleet()),
+            passwords: BTreeMap::new(),
+            assert_promises: true,
             stats: Stats::default(),
             oracle_fleet: fleet(),
             restart_at: BTreeMap::new(),
@@ -615,6 +624,7 @@ impl Cluster {
         limit: u32,
     ) -> OperationId {
         let now = self.now_ms;
+        self.passwords.insert(conn, password.to_vec());
         let op = self
             .clients
             .get_mut(&conn)
@@ -628,6 +638,7 @@ impl Cluster {
     /// Starts a recovery on `conn`; run the cluster to finish it.
     pub fn start_recover(&mut self, conn: ConnectionId, password: &[u8]) -> OperationId {
         let now = self.now_ms;
+        self.passwords.insert(conn, password.to_vec());
         let op = self
             .clients
             .get_mut(&conn)
@@ -679,6 +690,9 @@ impl Cluster {
             while let Some(out) = client.poll_output() {
                 match out {
                     ClientOutput::Send { bytes } => {
+                        if let Some(password) = self.passwords.get(conn) {
+                            self.oracle.note_sent(&bytes, password);
+                        }
                         self.in_flight.push(Packet::ClientToRelay(*conn, bytes))
                     }
                     ClientOutput::Completed { operation, outcome } => {
@@ -738,14 +752,24 @@ impl Cluster {
 
     /// Every sealed reply to a request the oracle opened must open under that request's key.
     fn observe_reply(&mut self, bytes: &[u8]) {
+        for id in 0..u8::try_from(self.nodes.len()).unwrap() {
+            if let Some(lineage) = self.lineage(id) {
+                self.oracle.note_lineage(lineage);
+            }
+        }
         let reply = VaultReply::decode(bytes).unwrap();
         let sealed = matches!(reply.body, ReplyBody::Sealed(_));
         let known = self.oracle.request(&reply.route_id).is_some();
-        let opened = self.oracle.observe_reply(&reply.route_id, bytes);
+        let opened = self
+            .oracle
+            .observe_reply(self.now_ms, &reply.route_id, bytes);
         assert!(
             opened.is_some() || !(sealed && known),
             "a sealed reply opens under its request's reply key"
         );
+        if self.assert_promises {
+            self.oracle.judge.assert_holds();
+        }
     }
 
     fn deliver(&mut self, packet: Packet) {

@@ -10,8 +10,9 @@
 //! - [`consensus`]: the consensus engine on a `u64` register over a seeded faulty network;
 //! - [`linearizability`]: the one Wing–Gong search both logs are judged by;
 //! - [`observer`]: the one reply observer (opens requests and replies with the fleet's secrets;
-//!   login challenges and key releases for INV-ATTEMPTS and INV-DISCLOSE), used by `net`,
-//!   `cluster` and the simulator's oracle;
+//!   login challenges and key releases), used by `net`, `cluster` and the simulator's oracle;
+//! - [`judge`]: the one judge of INV-ATTEMPTS and INV-DISCLOSE at the vault boundary, which
+//!   `net` and `cluster` assert after every reply and the simulator's oracle reports from;
 //! - [`stream`]: stream plaintexts, keys and every way to open a stream;
 //! - [`attempt`]: one password attempt as the benches time it and callgrind counts it.
 //!
@@ -22,6 +23,7 @@ pub mod attempt;
 pub mod cluster;
 pub mod consensus;
 pub mod fixtures;
+pub mod judge;
 pub mod linearizability;
 pub mod net;
 pub mod observer;

@@ -69,6 +69,13 @@ pub struct Net<S: CryptoSuite> {
     /// What the oracle saw: every request by route id and every reply it opened, with its
     /// copy of the fleet secrets ([`ReplyObserver::fleet`]).
     pub oracle: ReplyObserver<S, u64>,
+    /// After every reply it opens, the harness asserts that the judge found no violation of
+    /// INV-ATTEMPTS or INV-DISCLOSE (on by default). A test of a deliberately broken vault
+    /// turns it off and reads `oracle.judge` itself.
+    pub assert_promises: bool,
+    /// The password of the latest operation started on each connection: what the judge is
+    /// told the connection's requests are sealed with.
+    passwords: BTreeMap<ConnectionId, Vec<u8>>,
     queue: VecDeque<(Hop, Option<ConnectionId>, Vec<u8>)>,
 }
 
@@ -107,6 +114,8 @@ impl<S: CryptoSuite + Copy> Net<S> {
             relay_view: Vec::new(),
             persisted: BTreeMap::new(),
             oracle: ReplyObserver::new(suite, oracle_fleet),
+            passwords: BTreeMap::new(),
+            assert_promises: true,
             queue: VecDeque::new(),
         }
     }
@@ -184,6 +193,13 @@ impl<S: CryptoSuite + Copy> Net<S> {
         }
     }
 
+    /// A client on `conn` sent `bytes`: the judge learns the password they are sealed with.
+    fn note_sent(&mut self, conn: Option<ConnectionId>, bytes: &[u8]) {
+        if let Some(password) = conn.and_then(|c| self.passwords.get(&c)) {
+            self.oracle.note_sent(bytes, password);
+        }
+    }
+
     fn observe_request(&mut self, bytes: &[u8]) {
         if let Ok(request) = VaultRequest::decode(bytes) {
             self.oracle.observe_request(request.route_id, bytes);
@@ -195,14 +211,22 @@ impl<S: CryptoSuite + Copy> Net<S> {
         let reply = VaultReply::decode(bytes).unwrap();
         let sealed = matches!(reply.body, ReplyBody::Sealed(_));
         let known = self.oracle.request(&reply.route_id).is_some();
-        let opened = self.oracle.observe_reply(&reply.route_id, bytes);
+        let opened = self
+            .oracle
+            .observe_reply(self.now_ms, &reply.route_id, bytes);
         assert!(
             opened.is_some() || !(sealed && known),
             "a sealed reply opens under its request's reply key"
         );
+        if self.assert_promises {
+            self.oracle.judge.assert_holds();
+        }
     }
 
     fn deliver(&mut self, hop: Hop, conn: Option<ConnectionId>, bytes: Vec<u8>) {
+        if matches!(hop, Hop::ClientToRelay) {
+            self.note_sent(conn, &bytes);
+        }
         let copies = match self.hook.as_mut() {
             Some(hook) => hook(hop, &bytes),
             None => vec![bytes],
@@ -277,6 +301,7 @@ impl<S: CryptoSuite + Copy> Net<S> {
         limit: u32,
     ) -> ClientOutcome {
         let now = self.now_ms;
+        self.passwords.insert(connection, password.to_vec());
         let op = self
             .clients
             .get_mut(&connection)
@@ -289,6 +314,7 @@ impl<S: CryptoSuite + Copy> Net<S> {
     /// Starts a recovery on `connection` without running the network.
     pub fn start_recover(&mut self, connection: ConnectionId, password: &[u8]) -> OperationId {
         let now = self.now_ms;
+        self.passwords.insert(connection, password.to_vec());
         self.clients
             .get_mut(&connection)
             .unwrap()
@@ -315,6 +341,7 @@ impl<S: CryptoSuite + Copy> Net<S> {
             e2ee_backup::internal::wire::RequestKind::Status
         );
         let now = self.now_ms;
+        self.note_sent(Some(connection), &bytes);
         self.relay.handle_client_message(now, connection, &bytes);
         let to_vault: Vec<Vec<u8>> = std::iter::from_fn(|| self.relay.poll_output())
             .map(|out| match out {
@@ -365,6 +392,7 @@ impl<S: CryptoSuite + Copy> Net<S> {
     /// Starts a recovery on `connection` and runs it to the end.
     pub fn recover(&mut self, connection: ConnectionId, password: &[u8]) -> ClientOutcome {
         let now = self.now_ms;
+        self.passwords.insert(connection, password.to_vec());
         let op = self
             .clients
             .get_mut(&connection)
@@ -377,6 +405,7 @@ impl<S: CryptoSuite + Copy> Net<S> {
     /// Starts a deletion on `connection` and runs it to the end.
     pub fn delete(&mut self, connection: ConnectionId, password: &[u8]) -> ClientOutcome {
         let now = self.now_ms;
+        self.passwords.insert(connection, password.to_vec());
         let op = self
             .clients
             .get_mut(&connection)

@@ -2,7 +2,9 @@
 //! single-replica [`net`](crate::net), the replicated [`cluster`](crate::cluster) and the
 //! simulator's oracle): it opens every request a vault host is given and every sealed reply the
 //! vault sends, as only someone with the fleet's secrets and the request's reply key could, and
-//! keeps what the replies show for INV-ATTEMPTS and INV-DISCLOSE at the vault boundary.
+//! keeps what the replies show. Every opened pair goes to the test kit's one judge of the
+//! vault's safety promises at its boundary ([`AttemptJudge`]: INV-ATTEMPTS and INV-DISCLOSE),
+//! which the simulator's oracle uses too.
 //!
 //! The model checker does not use it: its symbolic suite's sealed terms are readable without
 //! keys (`model::inspect`), and it keeps no per-request state, which would multiply its states.
@@ -12,9 +14,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use e2ee_backup::internal::crypto::{CryptoSuite, SecretBytes};
 use e2ee_backup::internal::ids::AccountId;
 use e2ee_backup::internal::wire::{
-    LoginId, Reply, ReplyBody, Request, RequestKind, VaultReply, VaultRequest, reply_aad,
-    request_aad,
+    ClientRequest, LoginId, Reply, ReplyBody, Request, RequestKind, VaultReply, VaultRequest,
+    reply_aad, request_aad,
 };
+
+use crate::judge::AttemptJudge;
 
 /// A request as the vault sees it once it opened it.
 #[derive(Clone, Debug)]
@@ -68,12 +72,23 @@ pub fn open_reply<S: CryptoSuite>(
     Reply::decode_padded(&plain).ok()
 }
 
-/// Remembers every request by a key its harness chooses (a route id, or the simulator's
-/// request key) and opens the replies to them; what they show is kept in its public fields.
+/// A request the observer opened, and the password that sealed it if its harness said.
+struct Remembered {
+    opened: OpenedRequest,
+    password: Option<Vec<u8>>,
+}
+
+/// Remembers every request by a key its harness chooses (a route id) and opens the replies to
+/// them; what they show is kept in its public fields and judged by its [`AttemptJudge`].
 pub struct ReplyObserver<S: CryptoSuite, K> {
     suite: S,
     fleet: S::FleetSecrets,
-    requests: BTreeMap<K, OpenedRequest>,
+    requests: BTreeMap<K, Remembered>,
+    /// The password each sealed request was made with (by its sealed bytes), as the harness
+    /// noted it when a client sent it.
+    passwords: BTreeMap<Vec<u8>, Vec<u8>>,
+    /// INV-ATTEMPTS and INV-DISCLOSE over every opened request and reply.
+    pub judge: AttemptJudge<Vec<u8>>,
     /// Distinct login ids of every `LoginChallenge` the vault sent, per (account, generation):
     /// the password tests granted (INV-ATTEMPTS).
     pub challenges: BTreeMap<(AccountId, u64), BTreeSet<LoginId>>,
@@ -92,6 +107,8 @@ impl<S: CryptoSuite, K: Ord> ReplyObserver<S, K> {
             suite,
             fleet,
             requests: BTreeMap::new(),
+            passwords: BTreeMap::new(),
+            judge: AttemptJudge::default(),
             challenges: BTreeMap::new(),
             challenge_replies: 0,
             releases: BTreeMap::new(),
@@ -106,12 +123,27 @@ impl<S: CryptoSuite, K: Ord> ReplyObserver<S, K> {
 
     /// The request remembered under `key`, if it opened.
     pub fn request(&self, key: &K) -> Option<&OpenedRequest> {
-        self.requests.get(key)
+        self.requests.get(key).map(|r| &r.opened)
     }
 
     /// Every request remembered, by key.
     pub fn requests(&self) -> impl Iterator<Item = (&K, &OpenedRequest)> {
-        self.requests.iter()
+        self.requests.iter().map(|(k, r)| (k, &r.opened))
+    }
+
+    /// The group was seen voting in `lineage` (SPEC.md "Re-genesis"): the judge opens the
+    /// registration tickets of that lineage too.
+    pub fn note_lineage(&mut self, lineage: e2ee_backup::internal::vault::Lineage) {
+        self.judge.note_lineage(lineage);
+    }
+
+    /// A client sent the encoded [`ClientRequest`] `request` in an operation with `password`:
+    /// the judge learns which password its sealed part carries (INV-DISCLOSE). Bytes that do
+    /// not decode are ignored.
+    pub fn note_sent(&mut self, request: &[u8], password: &[u8]) {
+        if let Ok(request) = ClientRequest::decode(request) {
+            self.passwords.insert(request.sealed, password.to_vec());
+        }
     }
 
     /// A vault host was given the encoded `request`; remembered under `key` if it decodes and
@@ -121,18 +153,37 @@ impl<S: CryptoSuite, K: Ord> ReplyObserver<S, K> {
             return;
         };
         if let Some(opened) = open_request(&self.suite, &self.fleet, &request) {
-            self.requests.insert(key, opened);
+            if let Request::LoginFinish { login_id, .. } = &opened.request {
+                self.judge.accepted_finish(&opened.account, *login_id);
+            }
+            let password = self.passwords.get(&request.sealed).cloned();
+            self.requests.insert(key, Remembered { opened, password });
         }
     }
 
-    /// The vault sent the encoded `reply` to the request remembered under `key`: opened and
-    /// recorded. Returns the account and the reply, or `None` if it does not decode, names no
-    /// remembered request, or does not open (not sealed, or not under that request's key).
-    pub fn observe_reply(&mut self, key: &K, reply: &[u8]) -> Option<(AccountId, Reply)> {
+    /// The vault sent the encoded `reply` at `time_ms` to the request remembered under `key`:
+    /// opened, recorded and judged. Returns the account and the reply, or `None` if it does not
+    /// decode, names no remembered request, or does not open (not sealed, or not under that
+    /// request's key).
+    pub fn observe_reply(
+        &mut self,
+        time_ms: u64,
+        key: &K,
+        reply: &[u8],
+    ) -> Option<(AccountId, Reply)> {
         let reply = VaultReply::decode(reply).ok()?;
         let request = self.requests.get(key)?;
-        let body = open_reply(&self.suite, request, &reply)?;
-        let account = request.account.clone();
+        let body = open_reply(&self.suite, &request.opened, &reply)?;
+        self.judge.judge(
+            &self.suite,
+            &self.fleet,
+            time_ms,
+            &request.opened.account,
+            &request.opened.request,
+            request.password.as_ref(),
+            &body,
+        );
+        let account = request.opened.account.clone();
         match &body {
             Reply::LoginChallenge {
                 login_id,

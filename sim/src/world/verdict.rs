@@ -82,13 +82,13 @@ impl World {
         }
         let mut violations = std::mem::take(&mut self.oracle.violations);
         violations.append(&mut self.violations);
-        self.stats.granted_max = self.oracle.granted_max;
-        self.stats.granted_limit = self.oracle.granted_max_limit;
-        self.stats.releases = self.oracle.releases;
-        self.stats.resets_seen_by_epoch = self.oracle.resets_seen_by_epoch;
-        self.stats.registration_tests = self.oracle.registration_tests;
+        self.stats.granted_max = self.oracle.judge.granted_max;
+        self.stats.granted_limit = self.oracle.judge.granted_max_limit;
+        self.stats.releases = self.oracle.judge.releases;
+        self.stats.resets_seen_by_epoch = self.oracle.judge.resets_seen_by_epoch;
+        self.stats.registration_tests = self.oracle.judge.registration_tests;
         self.stats.durable_checks = self.oracle.durable_checks;
-        self.stats.legacy_attempt_violations = self.oracle.legacy_attempt_violations;
+        self.stats.legacy_attempt_violations = self.oracle.judge.legacy_attempt_violations;
         self.stats.replica_drops = self.nodes.iter().map(VaultNode::drops_over_run).sum();
         self.stats.relay_drops = self.relays.iter().map(|r| r.relay.drops().total()).sum();
         self.stats.client_drops = self.users.iter().map(|u| u.client.drops().total()).sum();
