@@ -4,12 +4,20 @@
 //!
 //! `cargo run --release -p e2ee-backup-sim -- --scenario NAME|all --seed N --seeds N [--lite]
 //! [--broken reply-before-persist|shared-oprf-key|trust-host-disk|reply-before-persist-trusting-disk|unsealed-links]
-//! [--trust durable|volatile] [--victims-log-in] [--quiet]`
+//! [--trust durable|volatile] [--victims-log-in] [--jobs N] [--quiet]`
+//!
+//! Runs are independent (each is a function of its configuration), so `--jobs` runs that many
+//! at once on their own threads; the output is printed in (scenario, seed) order whatever the
+//! number of jobs, so it is the same text apart from the timings.
 //!
 //! `--scenario all` runs [`Scenario::ALL`]; `byzantine-replica` (beyond the design) runs only
 //! by name.
 
+use std::collections::BTreeMap;
+use std::num::NonZeroUsize;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
 use std::time::Instant;
 
 use clap::Parser;
@@ -50,6 +58,9 @@ struct Args {
     /// Print only the runs that broke an invariant, and the report.
     #[arg(long)]
     quiet: bool,
+    /// Runs at once, each on its own thread (default: the machine's cores).
+    #[arg(long)]
+    jobs: Option<NonZeroUsize>,
 }
 
 /// The scenarios one `--scenario` value names.
@@ -107,51 +118,61 @@ fn main() -> ExitCode {
     let mut failed = 0u64;
     let started = Instant::now();
     let (mut operations, mut simulated_ms) = (0u64, 0u64);
-    for scenario in &scenarios {
-        for seed in args.seed..args.seed.saturating_add(args.seeds) {
-            let config = SimConfig {
+    let configs: Vec<SimConfig> = scenarios
+        .iter()
+        .flat_map(|scenario| {
+            (args.seed..args.seed.saturating_add(args.seeds)).map(|seed| SimConfig {
                 scenario: *scenario,
                 seed,
                 lite: args.lite,
                 broken: args.broken,
                 trust: args.trust,
                 victims_log_in: args.victims_log_in,
-            };
-            let run_started = Instant::now();
-            let result = run(config);
-            let run_seconds = run_started.elapsed().as_secs_f64();
-            operations += result.stats.attempted + result.stats.guesses;
-            simulated_ms += result.simulated_ms;
-            if !args.quiet || !result.violations.is_empty() {
-                println!(
-                    "{} seed {seed}: trace {} events {} ops {}/{} granted {}/{} a1-broken-groups {} [{}]",
-                    scenario.name(),
-                    to_hex(&result.trace_hash),
-                    result.events,
-                    result.stats.succeeded,
-                    result.stats.attempted,
-                    result.stats.granted_max,
-                    result.stats.granted_limit,
-                    result.stats.a1_groups,
-                    result.mix
-                );
-            }
-            if !result.violations.is_empty() {
-                failed += 1;
-                for violation in result.violations.iter().take(10) {
-                    println!(
-                        "  VIOLATION {} at {} ms: {}",
-                        violation.invariant, violation.time_ms, violation.detail
-                    );
+            })
+        })
+        .collect();
+    let jobs = args
+        .jobs
+        .or_else(|| std::thread::available_parallelism().ok())
+        .map_or(1, NonZeroUsize::get)
+        .min(configs.len().max(1));
+    let next = AtomicUsize::new(0);
+    let (results, finished) = mpsc::channel();
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            let results = results.clone();
+            let (next, configs) = (&next, &configs);
+            scope.spawn(move || {
+                loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(config) = configs.get(index) else {
+                        return;
+                    };
+                    let run_started = Instant::now();
+                    let result = run(*config);
+                    let run_seconds = run_started.elapsed().as_secs_f64();
+                    if results.send((index, result, run_seconds)).is_err() {
+                        return;
+                    }
                 }
-                if result.violations.len() > 10 {
-                    println!("  ... {} violations in all", result.violations.len());
-                }
-                println!("  replay: {}", replay_command(&config));
-            }
-            report.add(&result, run_seconds);
+            });
         }
-    }
+        drop(results);
+        // Print in configuration order as the runs come in.
+        let mut waiting = BTreeMap::new();
+        let mut printed = 0;
+        for (index, result, run_seconds) in finished {
+            waiting.insert(index, (result, run_seconds));
+            while let Some((result, run_seconds)) = waiting.remove(&printed) {
+                let config = configs[printed];
+                printed += 1;
+                operations += result.stats.attempted + result.stats.guesses;
+                simulated_ms += result.simulated_ms;
+                failed += u64::from(print_run(&config, &result, args.quiet));
+                report.add(&result, run_seconds);
+            }
+        }
+    });
     let seconds = started.elapsed().as_secs_f64().max(1e-9);
     println!();
     println!(
@@ -192,7 +213,7 @@ fn main() -> ExitCode {
         "speed: {:.0} simulated operations per real second, {:.1} simulated seconds per real second ({} runs in {:.1} s)",
         operations as f64 / seconds,
         simulated_ms as f64 / 1_000.0 / seconds,
-        scenarios.len() as u64 * args.seeds,
+        configs.len(),
         seconds
     );
     if failed > 0 {
@@ -200,4 +221,37 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
+}
+
+/// Prints one run as `main` reports it; returns whether it broke an invariant.
+fn print_run(config: &SimConfig, result: &e2ee_backup_sim::RunResult, quiet: bool) -> bool {
+    if !quiet || !result.violations.is_empty() {
+        println!(
+            "{} seed {}: trace {} events {} ops {}/{} granted {}/{} a1-broken-groups {} [{}]",
+            config.scenario.name(),
+            config.seed,
+            to_hex(&result.trace_hash),
+            result.events,
+            result.stats.succeeded,
+            result.stats.attempted,
+            result.stats.granted_max,
+            result.stats.granted_limit,
+            result.stats.a1_groups,
+            result.mix
+        );
+    }
+    if result.violations.is_empty() {
+        return false;
+    }
+    for violation in result.violations.iter().take(10) {
+        println!(
+            "  VIOLATION {} at {} ms: {}",
+            violation.invariant, violation.time_ms, violation.detail
+        );
+    }
+    if result.violations.len() > 10 {
+        println!("  ... {} violations in all", result.violations.len());
+    }
+    println!("  replay: {}", replay_command(config));
+    true
 }
