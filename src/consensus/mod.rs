@@ -71,7 +71,7 @@ mod replica;
 
 pub use acceptor::{AcceptorState, DurableState, DurableWrite, ReplicaMeta};
 pub use ballot::{Ballot, ReplicaId, RequestTag};
-#[doc(hidden)]
+#[cfg(feature = "fault-injection")]
 pub use config::FaultInjection;
 pub use config::{Change, Config, FailReason, OpId, Output};
 pub use messages::{AcceptedValue, PeerMessage, Refusal};

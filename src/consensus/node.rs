@@ -136,7 +136,7 @@ where
     /// Raises the floor to `epoch` durably, then sends `answer` (a `FenceAck` or a
     /// `CatchUpPage`, which vouches for the floor) to `from`.
     fn raise_floor_then_answer(&mut self, from: ReplicaId, epoch: u64, answer: PeerMessage<K, V>) {
-        if self.config.fault == FaultInjection::AckBeforeFloorDurable {
+        if self.config.fault() == FaultInjection::AckBeforeFloorDurable {
             // Broken: the answer leaves before the floor it vouches for is durable.
             self.dispatch(from, answer);
             self.raise_floor(epoch);
@@ -192,7 +192,7 @@ where
     ) {
         let mut state = self.registers.get(&key).cloned().unwrap_or_default();
         let claimed_next = next;
-        let next = next.filter(|_| self.config.fault != FaultInjection::UnkeptNextPromise);
+        let next = next.filter(|_| self.config.fault() != FaultInjection::UnkeptNextPromise);
         match state.on_accept(self.meta.epoch_floor, ballot, &value, next) {
             AcceptVerdict::Accepted {
                 changed,
@@ -202,7 +202,7 @@ where
                     self.persist_register(&key, &state);
                     self.registers.insert(key.clone(), state);
                 }
-                let next = match self.config.fault {
+                let next = match self.config.fault() {
                     FaultInjection::UnkeptNextPromise => claimed_next,
                     FaultInjection::None
                     | FaultInjection::QuorumTooSmall
@@ -212,10 +212,7 @@ where
                     | FaultInjection::EstablishEpochWithoutQuorum
                     | FaultInjection::AckBeforeFloorDurable
                     | FaultInjection::UseUnreservedCounter
-                    | FaultInjection::VoteWhileRecovering
-                    | FaultInjection::TrustHostDisk
-                    | FaultInjection::IgnoreLineage
-                    | FaultInjection::CensusQuorumTooSmall => next.filter(|_| promised_next),
+                    | FaultInjection::VoteWhileRecovering => next.filter(|_| promised_next),
                 };
                 self.dispatch(from, PeerMessage::Accepted { key, ballot, next });
             }

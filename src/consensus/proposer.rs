@@ -270,7 +270,7 @@ where
                 .next_counter
                 .saturating_add(self.node.config.counter_block.max(1));
             // The block is durable before its first ballot leaves.
-            if self.node.config.fault != FaultInjection::UseUnreservedCounter {
+            if self.node.config.fault() != FaultInjection::UseUnreservedCounter {
                 self.node.persist_meta();
             }
         }
@@ -416,7 +416,7 @@ where
         accepted: Option<AcceptedValue<V>>,
     ) {
         let quorum = self.node.config.quorum();
-        let ignore_accepted = self.node.config.fault == FaultInjection::IgnoreAcceptedValues;
+        let ignore_accepted = self.node.config.fault() == FaultInjection::IgnoreAcceptedValues;
         let Some(op) = self.active_op_at(&key, ballot) else {
             return;
         };
@@ -593,7 +593,8 @@ where
         let Some(raise) = self.state.raise.as_ref() else {
             return;
         };
-        let without_quorum = self.node.config.fault == FaultInjection::EstablishEpochWithoutQuorum;
+        let without_quorum =
+            self.node.config.fault() == FaultInjection::EstablishEpochWithoutQuorum;
         if raise.acks.len() < quorum && !without_quorum {
             return;
         }

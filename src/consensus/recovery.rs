@@ -144,7 +144,7 @@ impl<K: Ord + Clone, V: Clone + PartialEq> Recovery<K, V> {
     }
 
     /// Starts a recovery that catches up at epoch 0 without fencing
-    /// ([`FaultInjection::SkipFence`](super::FaultInjection::SkipFence), a broken variant).
+    /// (`FaultInjection::SkipFence`, a broken variant).
     pub(super) fn start_unfenced<O>(node: &mut Node<K, V, O>, now_ms: u64) -> Self {
         page_request(node, now_ms, 0, None)
     }

@@ -115,7 +115,7 @@ where
         now_ms: u64,
     ) -> Result<Self, StartError> {
         let mut replica = Self::empty(id, config, incarnation)?;
-        match replica.node.config.fault {
+        match replica.node.config.fault() {
             FaultInjection::SkipRecovery => replica.node.persist_meta(),
             FaultInjection::SkipFence => {
                 replica.recovery = Some(Recovery::start_unfenced(&mut replica.node, now_ms));
@@ -127,10 +127,7 @@ where
             | FaultInjection::EstablishEpochWithoutQuorum
             | FaultInjection::AckBeforeFloorDurable
             | FaultInjection::UseUnreservedCounter
-            | FaultInjection::VoteWhileRecovering
-            | FaultInjection::TrustHostDisk
-            | FaultInjection::IgnoreLineage
-            | FaultInjection::CensusQuorumTooSmall => {
+            | FaultInjection::VoteWhileRecovering => {
                 replica.recovery = Some(Recovery::start(&mut replica.node, now_ms));
             }
         }
@@ -260,7 +257,7 @@ where
         let voting = self.is_voting();
         // Only a voting replica's acceptor answers Prepare and Accept.
         let answers_rounds =
-            voting || self.node.config.fault == FaultInjection::VoteWhileRecovering;
+            voting || self.node.config.fault() == FaultInjection::VoteWhileRecovering;
         match message {
             PeerMessage::Prepare { key, ballot } => {
                 if answers_rounds {
