@@ -2,9 +2,9 @@
 
 use alloc::vec::Vec;
 
-use super::acceptor::DurableWrite;
-use super::ballot::ReplicaId;
-use super::messages::PeerMessage;
+use crate::acceptor::DurableWrite;
+use crate::ballot::ReplicaId;
+use crate::messages::PeerMessage;
 
 /// A deterministic change to one register: the CASPaxos "change function".
 ///
@@ -21,13 +21,15 @@ pub trait Change<V> {
     fn apply(&self, context: &Self::Context, current: Option<&V>) -> (Option<V>, Self::Outcome);
 }
 
-/// Identifies one operation submitted with [`Replica::propose`](super::Replica::propose).
+/// Identifies one operation submitted with [`Replica::propose`](crate::Replica::propose).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub struct OpId(pub u64);
 
 /// Why an operation failed. In every case except [`FailReason::NotVoting`] the change may or
 /// may not have taken effect (possibly later): the caller reports "unavailable" and may retry.
-#[non_exhaustive]
+///
+/// Exhaustive on purpose: the vault counts give-ups by every reason, so a new reason is a change
+/// it must make (and its `match` names each one).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub enum FailReason {
     /// The retry budget ran out and the last round found no quorum in time.
@@ -184,7 +186,7 @@ impl Config {
     }
 }
 
-/// What the host must do, drained with [`Replica::poll_output`](super::Replica::poll_output).
+/// What the host must do, drained with [`Replica::poll_output`](crate::Replica::poll_output).
 ///
 /// **Ordering contract.** Outputs are produced in the order the host must carry them out. A
 /// [`Output::Persist`] must be durable before the host acts on ANY later output (sends a message,

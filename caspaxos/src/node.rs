@@ -1,18 +1,18 @@
 //! What a replica's roles share: its identity and configuration, its acceptor (the registers and
 //! the replica meta it votes with) and its outbox (SPEC.md "Replication", acceptor rules).
 //!
-//! The proposer ([`super::proposer::Proposer`]) and the amnesia recovery
-//! ([`super::recovery::Recovering`]) borrow a [`Node`] beside their own state; the node knows
+//! The proposer ([`crate::proposer::Proposer`]) and the amnesia recovery
+//! ([`crate::recovery::Recovering`]) borrow a [`Node`] beside their own state; the node knows
 //! neither of them, so the roles import it and never each other.
 
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
 use core::ops::Bound;
 
-use super::acceptor::{AcceptVerdict, AcceptorState, DurableWrite, PrepareVerdict, ReplicaMeta};
-use super::ballot::{Ballot, ReplicaId, RequestTag};
-use super::config::{Config, FaultInjection, Output};
-use super::messages::{AcceptedValue, PeerMessage};
+use crate::acceptor::{AcceptVerdict, AcceptorState, DurableWrite, PrepareVerdict, ReplicaMeta};
+use crate::ballot::{Ballot, ReplicaId, RequestTag};
+use crate::config::{Config, FaultInjection, Output};
+use crate::messages::{AcceptedValue, PeerMessage};
 
 /// Largest catch-up page a replica serves, whatever the request asks for.
 pub const CATCH_UP_PAGE_MAX: u32 = 4096;

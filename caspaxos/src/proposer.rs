@@ -6,11 +6,11 @@ use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
-use super::ballot::{Ballot, ReplicaId, RequestTag};
-use super::config::{Change, OpId};
-use super::config::{FailReason, FaultInjection, Output};
-use super::messages::{AcceptedValue, PeerMessage, Refusal};
-use super::node::Node;
+use crate::ballot::{Ballot, ReplicaId, RequestTag};
+use crate::config::{Change, OpId};
+use crate::config::{FailReason, FaultInjection, Output};
+use crate::messages::{AcceptedValue, PeerMessage, Refusal};
+use crate::node::Node;
 
 /// How the last finished round of an operation ended.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
@@ -73,7 +73,7 @@ pub(crate) struct Op<K, V, C, O> {
 }
 
 impl<K, V, C, O> Op<K, V, C, O> {
-    /// The time this operation next needs [`handle_timeout`](super::Replica::handle_timeout).
+    /// The time this operation next needs [`handle_timeout`](crate::Replica::handle_timeout).
     pub(crate) fn deadline(&self) -> Option<u64> {
         match &self.phase {
             Phase::Queued => None,

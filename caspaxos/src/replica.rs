@@ -2,13 +2,13 @@
 
 use core::fmt;
 
-use super::acceptor::{AcceptorState, DurableState, ReplicaMeta};
-use super::ballot::{ReplicaId, RequestTag};
-use super::config::{Change, Config, FailReason, FaultInjection, OpId, Output};
-use super::messages::PeerMessage;
-use super::node::Node;
-use super::proposer::{Proposer, ProposerState};
-use super::recovery::{Page, Progress, Recovering, Recovery};
+use crate::acceptor::{AcceptorState, DurableState, ReplicaMeta};
+use crate::ballot::{ReplicaId, RequestTag};
+use crate::config::{Change, Config, FailReason, FaultInjection, OpId, Output};
+use crate::messages::PeerMessage;
+use crate::node::Node;
+use crate::proposer::{Proposer, ProposerState};
+use crate::recovery::{Page, Progress, Recovering, Recovery};
 
 /// Why a replica could not be started.
 #[non_exhaustive]
@@ -75,7 +75,7 @@ where
     }
 
     /// A member of a brand-new group (every member starts empty at the same time). Emits the
-    /// first [`DurableWrite::Meta`](super::DurableWrite::Meta). Never use this for a replica
+    /// first [`DurableWrite::Meta`](crate::DurableWrite::Meta). Never use this for a replica
     /// that has voted before and lost its state: that is
     /// [`recover_amnesiac`](Self::recover_amnesiac).
     ///
