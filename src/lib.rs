@@ -118,7 +118,6 @@ extern crate alloc;
 
 mod backup_key;
 mod client;
-mod consensus;
 mod crypto;
 mod drops;
 mod ids;
@@ -128,6 +127,10 @@ mod rng;
 mod stream;
 mod vault;
 mod wire;
+
+// The consensus engine is its own crate (`caspaxos/`); inside this one it is the `consensus`
+// module as before.
+use e2ee_backup_caspaxos as consensus;
 
 // ---- a device app: the backup key, the recovery key, the stream cipher, the vault client ----
 
@@ -185,7 +188,7 @@ pub mod internal {
     pub mod client {
         pub use crate::client::*;
     }
-    /// The crate's `consensus` module.
+    /// The consensus engine: the `e2ee-backup-caspaxos` crate.
     pub mod consensus {
         pub use crate::consensus::*;
     }

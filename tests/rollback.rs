@@ -5,8 +5,7 @@
 use e2ee_backup::BackupKey;
 use e2ee_backup::ConnectionId;
 use e2ee_backup::internal::client::ClientOutcome;
-use e2ee_backup::internal::consensus::FaultInjection;
-use e2ee_backup::internal::vault::DurableSlot;
+use e2ee_backup::internal::vault::{DurableSlot, StoreFault};
 use e2ee_backup::internal::wire::RequestKind;
 use e2ee_backup_testkit::cluster::{
     Cluster, REPLICAS, account, register_and_guess_wrong_once, seeded_key,
@@ -124,7 +123,7 @@ fn restoring_two_disks_and_choosing_the_quorum_grants_no_extra_guess() {
 fn a_replica_that_believes_its_restored_disk_hands_out_extra_guesses() {
     // The checker can fail: the broken variant (today's behaviour before rollback detection).
     let mut c = Cluster::new(11);
-    c.fault = FaultInjection::TrustHostDisk;
+    c.fault = StoreFault::TrustHostDisk;
     c.assert_promises = false;
     c.add_client(ConnectionId(1), &account("alice"));
     let k = key(11);

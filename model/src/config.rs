@@ -42,11 +42,11 @@ pub enum Broken {
     /// record's OPRF key, an uncounted password test. Refuted by INV-ATTEMPTS.
     SharedOprfKey,
     /// Replicated configurations only: a restarted replica believes whatever its host's disk
-    /// holds (`consensus::FaultInjection::TrustHostDisk`, the behaviour before rollback
+    /// holds (`vault::StoreFault::TrustHostDisk`, the behaviour before rollback
     /// detection), so a rolled-back disk votes with a forgotten count. Refuted by INV-ATTEMPTS.
     TrustHostDisk,
     /// Replicated configurations with re-genesis only: a voter's census is satisfied by one
-    /// frozen replica fewer than a quorum (`consensus::FaultInjection::CensusQuorumTooSmall`),
+    /// frozen replica fewer than a quorum (`vault::StoreFault::CensusQuorumTooSmall`),
     /// so it gives its state up while a quorum may still hold it. Refuted by INV-REGENESIS.
     CensusQuorumTooSmall,
 }

@@ -92,7 +92,7 @@ impl SoftHsm {
             group: GroupId(group),
             replica: id,
         };
-        // A fresh 64-bit incarnation for every process start (consensus/ballot.rs).
+        // A fresh 64-bit incarnation for every process start (caspaxos/src/ballot.rs).
         let incarnation = rng.next_u64();
         config.jitter_seed = rng.next_u64();
         let genesis = match &trust {

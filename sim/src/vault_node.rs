@@ -29,13 +29,13 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use e2ee_backup::internal::consensus::{Config, FaultInjection, ReplicaId};
+use e2ee_backup::internal::consensus::{Config, ReplicaId};
 use e2ee_backup::internal::crypto::real::{InsecureFastFleetSecrets, InsecureFastSuite};
 use e2ee_backup::internal::drops::DropCounts;
 use e2ee_backup::internal::ids::AccountId;
 use e2ee_backup::internal::vault::{
     ConsensusStore, DurableSlot, MemoryOrVolatileTrust, OpenedDisk, ReplicaPlace, ReplicatedVault,
-    ReplicatedVaultOutput, StartKind, VaultFault, open_disk,
+    ReplicatedVaultOutput, StartKind, StoreFault, VaultFault, open_disk,
 };
 use e2ee_backup::internal::wire::{VaultReply, VaultRequest};
 use e2ee_backup::{GroupId, RelayTag};
@@ -449,20 +449,22 @@ impl VaultNode {
         // The incarnation must grow across restarts: the epoch does (one per crash).
         let incarnation = self.epoch + 1;
         let id = ReplicaId(self.replica_id);
-        let mut config = group_config();
-        if self.mode.trusts_host_disk() {
-            config.fault = FaultInjection::TrustHostDisk;
-        }
+        let fault = if self.mode.trusts_host_disk() {
+            StoreFault::TrustHostDisk
+        } else {
+            StoreFault::None
+        };
         // The store trusts the disk only if the trusted cell vouches for it (SPEC.md
         // "Rollback"); otherwise (no meta, a rollback, an interrupted write) it recovers.
-        let store = ConsensusStore::start(
+        let store = ConsensusStore::start_with_fault(
             GroupId(self.group),
             id,
-            config,
+            group_config(),
             &image,
             self.trusted.clone(),
             incarnation,
             self.clock.local_ms(now_ms),
+            fault,
         )
         .map_err(|e| NodeError::Start(format!("{e:?}")))?;
         let recovering = store.start_kind() == StartKind::Recovering;

@@ -19,14 +19,13 @@ use super::record::AccountRecord;
 use super::regenesis::{Admission, CensusAction, CensusStep, Regenesis, ReplicaView};
 use super::replica_link::{DurableSlot, ReplicaPlace};
 use super::store::{
-    RecordStore, ReplicaBody, ReplicaEffect, ReplicaMessage, ReplicatedStore, StoreEvent, Ticket,
+    RecordStore, ReplicaBody, ReplicaEffect, ReplicaMessage, ReplicatedStore, StoreEvent,
+    StoreFault, Ticket,
 };
 use super::trusted::{
     CountedWrite, DurableImage, TrustedCell, TrustedState, TrustedStateError, slot_of,
 };
-use crate::consensus::{
-    Change, Config, FaultInjection, OpId, Output, Replica, ReplicaId, StartError,
-};
+use crate::consensus::{Change, Config, OpId, Output, Replica, ReplicaId, StartError};
 use crate::ids::{AccountId, GroupId};
 
 /// The consensus replica a [`ConsensusStore`] runs.
@@ -76,6 +75,9 @@ pub struct ConsensusStore<T: TrustedState> {
     restored: bool,
     regenesis: Regenesis,
     failures: FailureCounts,
+    /// Deliberately broken behaviour (the checkers' tests only).
+    #[cfg(feature = "fault-injection")]
+    fault: StoreFault,
 }
 
 /// How a started store came up.
@@ -121,6 +123,8 @@ impl<T: TrustedState> ConsensusStore<T> {
             restored,
             regenesis: Regenesis::new(instance, lineage, since),
             failures: FailureCounts::default(),
+            #[cfg(feature = "fault-injection")]
+            fault: StoreFault::None,
         };
         store.drain();
         store
@@ -185,12 +189,87 @@ impl<T: TrustedState> ConsensusStore<T> {
         id: ReplicaId,
         config: Config,
         image: &DurableImage,
-        mut trusted: T,
+        trusted: T,
         incarnation: u64,
         now_ms: u64,
     ) -> Result<Self, StartError> {
+        Self::start_faulty(
+            group,
+            id,
+            config,
+            image,
+            trusted,
+            incarnation,
+            now_ms,
+            StoreFault::None,
+        )
+    }
+
+    /// [`ConsensusStore::start`] of a deliberately broken store (the checkers' tests only):
+    /// with [`StoreFault::TrustHostDisk`] it restores from whatever `image` holds; every fault
+    /// stays for the instance's life, as with [`ConsensusStore::inject_fault`].
+    #[cfg(feature = "fault-injection")]
+    #[allow(clippy::too_many_arguments)]
+    pub fn start_with_fault(
+        group: GroupId,
+        id: ReplicaId,
+        config: Config,
+        image: &DurableImage,
+        trusted: T,
+        incarnation: u64,
+        now_ms: u64,
+        fault: StoreFault,
+    ) -> Result<Self, StartError> {
+        let mut store = Self::start_faulty(
+            group,
+            id,
+            config,
+            image,
+            trusted,
+            incarnation,
+            now_ms,
+            fault,
+        )?;
+        store.inject_fault(fault);
+        Ok(store)
+    }
+
+    /// Makes this store deliberately broken from now on (the checkers' tests only).
+    /// [`StoreFault::TrustHostDisk`] acts at a start only: see
+    /// [`ConsensusStore::start_with_fault`].
+    #[cfg(feature = "fault-injection")]
+    pub fn inject_fault(&mut self, fault: StoreFault) {
+        self.fault = fault;
+    }
+
+    /// The injected fault: always [`StoreFault::None`] without the feature `fault-injection`.
+    #[inline]
+    fn fault(&self) -> StoreFault {
+        #[cfg(feature = "fault-injection")]
+        {
+            self.fault
+        }
+        #[cfg(not(feature = "fault-injection"))]
+        {
+            StoreFault::None
+        }
+    }
+
+    /// [`ConsensusStore::start`], with `fault` read at the start (the instance's fault is set
+    /// by the caller).
+    #[allow(clippy::too_many_arguments)]
+    fn start_faulty(
+        group: GroupId,
+        id: ReplicaId,
+        config: Config,
+        image: &DurableImage,
+        mut trusted: T,
+        incarnation: u64,
+        now_ms: u64,
+        fault: StoreFault,
+    ) -> Result<Self, StartError> {
         let cell = Self::begin(&mut trusted)?;
-        if config.fault == FaultInjection::TrustHostDisk {
+        if fault == StoreFault::TrustHostDisk {
             // Deliberately broken (tests only): the disk is believed whatever it holds.
             let (durable, _) = image.fold(None);
             if durable.meta.is_some() {
@@ -328,11 +407,12 @@ impl<T: TrustedState> ConsensusStore<T> {
     }
 
     /// What the re-genesis machine reads of `replica` at `now_ms`.
-    fn view(replica: &RecordReplica, now_ms: u64) -> ReplicaView<'_> {
+    fn view(replica: &RecordReplica, fault: StoreFault, now_ms: u64) -> ReplicaView<'_> {
         ReplicaView {
             me: replica.id(),
             voting: replica.is_voting(),
             config: replica.config(),
+            fault,
             recovery_tag: replica.recovery_tag(),
             now_ms,
         }
@@ -569,14 +649,14 @@ impl<T: TrustedState> ReplicatedStore for ConsensusStore<T> {
         }
         self.now_ms = self.now_ms.max(now_ms);
         if let ReplicaBody::Census(census) = message.body {
-            let view = Self::view(&self.replica, self.now_ms);
+            let view = Self::view(&self.replica, self.fault(), self.now_ms);
             let step = self
                 .regenesis
                 .on_census(&view, from, message.lineage, census);
             self.apply_census(step);
             return;
         }
-        let view = Self::view(&self.replica, self.now_ms);
+        let view = Self::view(&self.replica, self.fault(), self.now_ms);
         match self.regenesis.admit(&view, &message) {
             Admission::Admit => {}
             Admission::Drop => {
@@ -605,7 +685,7 @@ impl<T: TrustedState> ReplicatedStore for ConsensusStore<T> {
         self.now_ms = self.now_ms.max(now_ms);
         self.replica.handle_timeout(self.now_ms, &());
         self.drain();
-        let view = Self::view(&self.replica, self.now_ms);
+        let view = Self::view(&self.replica, self.fault(), self.now_ms);
         let step = self.regenesis.on_timers(&view);
         self.apply_census(step);
     }
@@ -617,7 +697,7 @@ impl<T: TrustedState> ReplicatedStore for ConsensusStore<T> {
         [
             self.replica.poll_timeout(),
             self.regenesis
-                .next_deadline(&Self::view(&self.replica, self.now_ms)),
+                .next_deadline(&Self::view(&self.replica, self.fault(), self.now_ms)),
         ]
         .into_iter()
         .flatten()

@@ -31,7 +31,7 @@ pub use replicated::{
 pub use single::{SingleVault, SingleVaultOutput};
 pub use store::{
     LocalStore, RecordStore, RecordWrite, ReplicaBody, ReplicaEffect, ReplicaMessage,
-    ReplicaPeerMessage, ReplicatedStore, StoreEvent, Ticket,
+    ReplicaPeerMessage, ReplicatedStore, StoreEvent, StoreFault, Ticket,
 };
 pub use trusted::{
     CountedWrite, DurableImage, DurableOrVolatile, ImageError, MemoryOrVolatileTrust,

@@ -11,8 +11,8 @@ use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
 use super::genesis::{Census, CensusMessage, CensusPhase, CensusVerdict, Freeze, Lineage};
-use super::store::{ReplicaBody, ReplicaMessage};
-use crate::consensus::{Config, FaultInjection, PeerMessage, ReplicaId, RequestTag};
+use super::store::{ReplicaBody, ReplicaMessage, StoreFault};
+use crate::consensus::{Config, PeerMessage, ReplicaId, RequestTag};
 use crate::drops::{DropCounts, DropReason};
 
 /// How long a granted freeze lasts, in rounds.
@@ -29,6 +29,8 @@ pub(crate) struct ReplicaView<'a> {
     pub(crate) voting: bool,
     /// The group's configuration.
     pub(crate) config: &'a Config,
+    /// The store's injected fault (`StoreFault::None` but in the checkers' tests).
+    pub(crate) fault: StoreFault,
     /// The tag of the engine's amnesia recovery, while it recovers.
     pub(crate) recovery_tag: Option<RequestTag>,
     /// The store's clock.
@@ -54,7 +56,7 @@ impl ReplicaView<'_> {
     fn census_needed(&self) -> usize {
         if self.voting {
             let quorum = self.config.quorum();
-            if self.config.fault == FaultInjection::CensusQuorumTooSmall {
+            if self.fault == StoreFault::CensusQuorumTooSmall {
                 return quorum.saturating_sub(1);
             }
             quorum
@@ -381,7 +383,7 @@ impl Regenesis {
         let ReplicaBody::Peer(peer) = &message.body else {
             return Admission::Drop;
         };
-        if view.config.fault == FaultInjection::IgnoreLineage {
+        if view.fault == StoreFault::IgnoreLineage {
             return Admission::Admit;
         }
         if view.voting {

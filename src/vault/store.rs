@@ -126,6 +126,28 @@ pub trait ReplicatedStore: RecordStore<Effect = ReplicaEffect> {
     fn poll_timeout(&self) -> Option<u64>;
 }
 
+/// A deliberately broken behaviour of the replicated store ([`ConsensusStore`]), for showing
+/// that the checkers catch it; set with `ConsensusStore::start_with_fault` or
+/// `ConsensusStore::inject_fault` (feature `fault-injection`). The consensus engine's own
+/// faults are in the group configuration (`GroupConfig::fault`).
+///
+/// [`ConsensusStore`]: super::ConsensusStore
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum StoreFault {
+    /// The correct store.
+    #[default]
+    None,
+    /// The store restores from whatever its host's disk holds, without checking it against the
+    /// trusted state (the behaviour before rollback detection).
+    TrustHostDisk,
+    /// The store takes consensus messages of every lineage, not only its own (SPEC.md
+    /// "Re-genesis"): an older lineage's delayed messages reach a new one.
+    IgnoreLineage,
+    /// The re-genesis census of a voter is satisfied by one frozen replica fewer than a quorum
+    /// (SPEC.md "Re-genesis", G1): a voter gives its state up while a quorum may still hold it.
+    CensusQuorumTooSmall,
+}
+
 /// A single replica's store: applies each change at once.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct LocalStore {

@@ -18,7 +18,7 @@ use e2ee_backup::GroupId;
 use e2ee_backup::internal::client::{
     Client, ClientConfig, ClientOutcome, ClientOutput, OperationId,
 };
-use e2ee_backup::internal::consensus::{Ballot, Config, FaultInjection, PeerMessage, ReplicaId};
+use e2ee_backup::internal::consensus::{Ballot, Config, PeerMessage, ReplicaId};
 use e2ee_backup::internal::crypto::CryptoSuite;
 use e2ee_backup::internal::crypto::real::{InsecureFastFleetSecrets, InsecureFastSuite};
 use e2ee_backup::internal::ids::AccountId;
@@ -26,7 +26,8 @@ use e2ee_backup::internal::relay::{ConnectionId, Relay, RelayConfig, RelayOutput
 use e2ee_backup::internal::vault::{
     AccountRecord, ChangeOutcome, ConsensusStore, DurableSlot, Lineage, MemoryOrVolatileTrust,
     RecordChange, RecordStore, ReplicaBody, ReplicaEffect, ReplicaMessage, ReplicaPlace,
-    ReplicatedStore, ReplicatedVault, ReplicatedVaultOutput, StoreEvent, Ticket, open_disk,
+    ReplicatedStore, ReplicatedVault, ReplicatedVaultOutput, StoreEvent, StoreFault, Ticket,
+    open_disk,
 };
 use e2ee_backup::internal::wire::{ReplyBody, RequestKind, VaultReply, VaultRequest};
 use rand_chacha::ChaCha20Rng;
@@ -354,9 +355,9 @@ pub struct Cluster {
     pub spread: bool,
     /// How many proposers `Faults::crash_at_accept` crashed.
     pub crashes_at_accept: u32,
-    /// Deliberately broken behaviour of every replica started from now on (tests that show a
-    /// checker can fail).
-    pub fault: FaultInjection,
+    /// Deliberately broken store behaviour of every replica started from now on (tests that
+    /// show a checker can fail).
+    pub fault: StoreFault,
     /// When set, a copy of every delivered packet (the operator's wiretap, for replay tests).
     pub wiretap: Option<Vec<Packet>>,
 }
@@ -370,12 +371,6 @@ impl Cluster {
     /// Five replicas in volatile mode (no trusted state: every start is an amnesia recovery).
     pub fn volatile(seed: u64) -> Self {
         Self::with_mode(seed, false)
-    }
-
-    fn config(&self) -> Config {
-        let mut config = group_config();
-        config.fault = self.fault;
-        config
     }
 
     fn with_mode(seed: u64, durable: bool) -> Self {
@@ -409,7 +404,7 @@ impl Cluster {
             redirect: BTreeMap::new(),
             spread: false,
             crashes_at_accept: 0,
-            fault: FaultInjection::None,
+            fault: StoreFault::None,
             wiretap: None,
         };
         for id in 0..REPLICAS {
@@ -475,7 +470,7 @@ impl Cluster {
             group: GroupId(GROUP),
             replica: ReplicaId(id),
         };
-        let config = self.config();
+        let config = group_config();
         let node = &mut self.nodes[usize::from(id)];
         node.incarnation += 1;
         let disk = node
@@ -484,7 +479,7 @@ impl Cluster {
             .map(|(slot, sealed)| (slot, sealed.as_slice()));
         let opened = open_disk(&self.suite, &self.oracle_fleet, place, disk);
         assert_eq!(opened.unusable, [], "own durable writes open");
-        ConsensusStore::start(
+        ConsensusStore::start_with_fault(
             GroupId(GROUP),
             ReplicaId(id),
             config,
@@ -492,6 +487,7 @@ impl Cluster {
             node.trusted.clone(),
             node.incarnation,
             self.now_ms,
+            self.fault,
         )
         .unwrap()
     }
@@ -535,12 +531,12 @@ impl Cluster {
 
     /// Restarts replica `id` with its disk wiped: it must not vote until it has caught up.
     pub fn restart_amnesiac(&mut self, id: u8) {
-        let config = self.config();
+        let config = group_config();
         let node = &mut self.nodes[usize::from(id)];
         node.vault = None;
         node.disk.clear();
         node.incarnation += 1;
-        let store = ConsensusStore::recover_amnesiac(
+        let mut store = ConsensusStore::recover_amnesiac(
             GroupId(GROUP),
             ReplicaId(id),
             config,
@@ -549,6 +545,7 @@ impl Cluster {
             node.trusted.clone(),
         )
         .unwrap();
+        store.inject_fault(self.fault);
         self.install(id, store);
     }
 

@@ -67,7 +67,7 @@ impl ReplicatedModel {
         if !opened.unusable.is_empty() {
             return None;
         }
-        let store = ConsensusStore::start(
+        let store = ConsensusStore::start_with_fault(
             GroupId(GROUP),
             ReplicaId(id),
             self.group_config(),
@@ -75,6 +75,7 @@ impl ReplicatedModel {
             host.trusted,
             host.incarnation,
             host.now_ms,
+            self.store_fault(),
         )
         .ok()?;
         if !store.replica().is_voting() {

@@ -24,7 +24,7 @@ use e2ee_backup::internal::client::{ClientConfig, ClientOutcome, ClientOutput};
 use e2ee_backup::internal::consensus::{Config, FaultInjection, ReplicaId};
 use e2ee_backup::internal::crypto::symbolic::{SymbolicFleetSecrets, SymbolicSuite};
 use e2ee_backup::internal::relay::{ConnectionId, FirstReplica, RelayConfig};
-use e2ee_backup::internal::vault::{ConsensusStore, DurableSlot, OwnedTrustedState};
+use e2ee_backup::internal::vault::{ConsensusStore, DurableSlot, OwnedTrustedState, StoreFault};
 use e2ee_backup::internal::wire::{ClientRequest, RequestKind};
 use e2ee_backup::{AccountId, BackupKey, Client, CryptoSuite, FleetId, Relay};
 use stateright::semantics::{ConsistencyTester, LinearizabilityTester};
@@ -125,15 +125,20 @@ impl ReplicatedModel {
         // others keep their pinned state counts.
         config.regenesis_after_ms = self.replication.regenesis.then_some(REGENESIS_AFTER_MS);
         config.skip_prepare = self.replication.skip_prepare;
-        match self.config.broken {
-            Some(Broken::QuorumTooSmall) => config.fault = FaultInjection::QuorumTooSmall,
-            Some(Broken::TrustHostDisk) => config.fault = FaultInjection::TrustHostDisk,
-            Some(Broken::CensusQuorumTooSmall) => {
-                config.fault = FaultInjection::CensusQuorumTooSmall;
-            }
-            Some(Broken::ReplyBeforePersist | Broken::SharedOprfKey) | None => {}
+        if self.config.broken == Some(Broken::QuorumTooSmall) {
+            config.fault = FaultInjection::QuorumTooSmall;
         }
         config
+    }
+
+    /// The replicated store's deliberately broken behaviour, if the configuration has one.
+    pub fn store_fault(&self) -> StoreFault {
+        match self.config.broken {
+            Some(Broken::TrustHostDisk) => StoreFault::TrustHostDisk,
+            Some(Broken::CensusQuorumTooSmall) => StoreFault::CensusQuorumTooSmall,
+            Some(Broken::QuorumTooSmall | Broken::ReplyBeforePersist | Broken::SharedOprfKey)
+            | None => StoreFault::None,
+        }
     }
 
     /// The attempt limit of the registration.
@@ -231,7 +236,8 @@ impl ReplicatedModel {
                 1,
                 OwnedTrustedState::default(),
             );
-            if let Ok(store) = store {
+            if let Ok(mut store) = store {
+                store.inject_fault(self.store_fault());
                 self.install(&mut state, id, store);
             }
         }

@@ -2,9 +2,9 @@
 
 use alloc::vec::Vec;
 
-use super::acceptor::DurableWrite;
-use super::ballot::ReplicaId;
-use super::messages::PeerMessage;
+use crate::acceptor::DurableWrite;
+use crate::ballot::ReplicaId;
+use crate::messages::PeerMessage;
 
 /// A deterministic change to one register: the CASPaxos "change function".
 ///
@@ -21,13 +21,15 @@ pub trait Change<V> {
     fn apply(&self, context: &Self::Context, current: Option<&V>) -> (Option<V>, Self::Outcome);
 }
 
-/// Identifies one operation submitted with [`Replica::propose`](super::Replica::propose).
+/// Identifies one operation submitted with [`Replica::propose`](crate::Replica::propose).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub struct OpId(pub u64);
 
 /// Why an operation failed. In every case except [`FailReason::NotVoting`] the change may or
 /// may not have taken effect (possibly later): the caller reports "unavailable" and may retry.
-#[non_exhaustive]
+///
+/// Exhaustive on purpose: the vault counts give-ups by every reason, so a new reason is a change
+/// it must make (and its `match` names each one).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub enum FailReason {
     /// The retry budget ran out and the last round found no quorum in time.
@@ -38,9 +40,11 @@ pub enum FailReason {
     NotVoting,
 }
 
-/// Deliberately broken behaviours, only for tests that prove the checkers can fail.
-/// Never use anything but `FaultInjection::None` outside tests.
-#[doc(hidden)]
+/// Deliberately broken behaviours of the engine, only for tests that prove the checkers can
+/// fail (feature `fault-injection`; set in `Config::fault`). Never use anything but
+/// `FaultInjection::None` outside tests.
+// Without the feature nothing sets a fault: the engine reads `FaultInjection::None` only.
+#[cfg_attr(not(feature = "fault-injection"), allow(dead_code, unreachable_pub))]
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub enum FaultInjection {
     /// The correct protocol.
@@ -70,15 +74,6 @@ pub enum FaultInjection {
     /// A replica in amnesia recovery answers `Prepare` and `Accept` (with the empty state it
     /// restarted with) while it is still fencing and catching up.
     VoteWhileRecovering,
-    /// The replicated vault restores from whatever its host's disk holds, without checking it
-    /// against the trusted state (the behaviour before rollback detection).
-    TrustHostDisk,
-    /// The replicated vault takes consensus messages of every lineage, not only its own
-    /// (SPEC.md "Re-genesis"): an older lineage's delayed messages reach a new one.
-    IgnoreLineage,
-    /// The re-genesis census of a voter is satisfied by one frozen replica fewer than a quorum
-    /// (SPEC.md "Re-genesis", G1): a voter gives its state up while a quorum may still hold it.
-    CensusQuorumTooSmall,
 }
 
 /// The configuration of one replica group (identical on every replica).
@@ -107,8 +102,10 @@ pub struct Config {
     /// id, so that the lowest id goes first) runs a census; `None`: never. A group whose
     /// majority is impaired then starts again empty instead of staying unavailable.
     pub regenesis_after_ms: Option<u64>,
-    /// Test-only fault injection; `FaultInjection::None` in production.
-    #[doc(hidden)]
+    /// Deliberately broken behaviour, for tests that prove the checkers can fail;
+    /// [`FaultInjection::None`] unless a test sets it. Only with the feature `fault-injection`:
+    /// a production build has no such field.
+    #[cfg(feature = "fault-injection")]
     pub fault: FaultInjection,
 }
 
@@ -130,6 +127,7 @@ impl Config {
             skip_prepare: false,
             jitter_seed: 0,
             regenesis_after_ms: Some(2_000),
+            #[cfg(feature = "fault-injection")]
             fault: FaultInjection::None,
         }
     }
@@ -154,7 +152,7 @@ impl Config {
 
     /// A majority of the group: `N/2 + 1`.
     pub fn quorum(&self) -> usize {
-        match self.fault {
+        match self.fault() {
             FaultInjection::QuorumTooSmall => (self.replicas.len() / 2).max(1),
             FaultInjection::None
             | FaultInjection::IgnoreAcceptedValues
@@ -164,10 +162,21 @@ impl Config {
             | FaultInjection::EstablishEpochWithoutQuorum
             | FaultInjection::AckBeforeFloorDurable
             | FaultInjection::UseUnreservedCounter
-            | FaultInjection::VoteWhileRecovering
-            | FaultInjection::TrustHostDisk
-            | FaultInjection::IgnoreLineage
-            | FaultInjection::CensusQuorumTooSmall => self.replicas.len() / 2 + 1,
+            | FaultInjection::VoteWhileRecovering => self.replicas.len() / 2 + 1,
+        }
+    }
+
+    /// The fault the engine injects: `Config::fault` with the feature `fault-injection`,
+    /// otherwise always [`FaultInjection::None`] (a constant, so the checks fold away).
+    #[inline]
+    pub(crate) fn fault(&self) -> FaultInjection {
+        #[cfg(feature = "fault-injection")]
+        {
+            self.fault
+        }
+        #[cfg(not(feature = "fault-injection"))]
+        {
+            FaultInjection::None
         }
     }
 
@@ -177,7 +186,7 @@ impl Config {
     }
 }
 
-/// What the host must do, drained with [`Replica::poll_output`](super::Replica::poll_output).
+/// What the host must do, drained with [`Replica::poll_output`](crate::Replica::poll_output).
 ///
 /// **Ordering contract.** Outputs are produced in the order the host must carry them out. A
 /// [`Output::Persist`] must be durable before the host acts on ANY later output (sends a message,

@@ -1,5 +1,8 @@
-//! Per-key CASPaxos consensus: a generic, sans-I/O replication engine (SPEC.md
-//! "Replication (per-account CASPaxos)").
+//! # e2ee-backup-caspaxos
+//!
+//! Per-key CASPaxos consensus: a generic, sans-I/O replication engine, `no_std + alloc`. The
+//! `e2ee-backup` vault replicates its records with it; that workspace's SPEC.md ("Replication
+//! (per-account CASPaxos)") is the normative description.
 //!
 //! A group of `N` replicas keeps one linearizable register per key. Every replica is both
 //! proposer and acceptor. An operation is a [`Change`] — a deterministic function of the
@@ -20,7 +23,7 @@
 //! [`Replica::handle_timeout`]) and carries out [`Output`]s in order.
 //!
 //! ```
-//! use e2ee_backup::internal::consensus::{Change, Config, Output, Replica, ReplicaId};
+//! use e2ee_backup_caspaxos::{Change, Config, Output, Replica, ReplicaId};
 //!
 //! #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 //! struct Add(u32);
@@ -59,6 +62,22 @@
 //! }
 //! assert_eq!(done, Some(5));
 //! ```
+//!
+//! ## Features
+//!
+//! - `fault-injection`: deliberately broken behaviours (`FaultInjection`, set in
+//!   `Config::fault`), only for tests that prove a checker can fail. Without it neither exists
+//!   and the engine always runs the correct protocol.
+#![no_std]
+// docs.rs (`--cfg docsrs`, nightly): label each feature-gated item with its feature.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+#![warn(unreachable_pub)]
+
+extern crate alloc;
 
 mod acceptor;
 mod ballot;
@@ -71,7 +90,7 @@ mod replica;
 
 pub use acceptor::{AcceptorState, DurableState, DurableWrite, ReplicaMeta};
 pub use ballot::{Ballot, ReplicaId, RequestTag};
-#[doc(hidden)]
+#[cfg(feature = "fault-injection")]
 pub use config::FaultInjection;
 pub use config::{Change, Config, FailReason, OpId, Output};
 pub use messages::{AcceptedValue, PeerMessage, Refusal};

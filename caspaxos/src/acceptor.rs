@@ -3,8 +3,8 @@
 
 use alloc::collections::BTreeMap;
 
-use super::ballot::Ballot;
-use super::messages::{AcceptedValue, Refusal};
+use crate::ballot::Ballot;
+use crate::messages::{AcceptedValue, Refusal};
 
 /// The durable acceptor state of one register.
 ///
@@ -51,7 +51,7 @@ pub enum DurableWrite<K, V> {
     },
 }
 
-/// Everything a replica keeps on disk: what [`Replica::restore`](super::Replica::restore) needs.
+/// Everything a replica keeps on disk: what [`Replica::restore`](crate::Replica::restore) needs.
 ///
 /// `meta` is `None` until the replica's first [`DurableWrite::Meta`]; a state without it is not
 /// a usable durable state (an amnesiac recovery writes its meta last).
@@ -167,8 +167,8 @@ impl<V: Clone + PartialEq> AcceptorState<V> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::ballot::ReplicaId;
     use super::*;
+    use crate::ballot::ReplicaId;
 
     fn b(epoch: u64, counter: u64) -> Ballot {
         Ballot {

@@ -1,18 +1,18 @@
 //! What a replica's roles share: its identity and configuration, its acceptor (the registers and
 //! the replica meta it votes with) and its outbox (SPEC.md "Replication", acceptor rules).
 //!
-//! The proposer ([`super::proposer::Proposer`]) and the amnesia recovery
-//! ([`super::recovery::Recovering`]) borrow a [`Node`] beside their own state; the node knows
+//! The proposer ([`crate::proposer::Proposer`]) and the amnesia recovery
+//! ([`crate::recovery::Recovering`]) borrow a [`Node`] beside their own state; the node knows
 //! neither of them, so the roles import it and never each other.
 
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
 use core::ops::Bound;
 
-use super::acceptor::{AcceptVerdict, AcceptorState, DurableWrite, PrepareVerdict, ReplicaMeta};
-use super::ballot::{Ballot, ReplicaId, RequestTag};
-use super::config::{Config, FaultInjection, Output};
-use super::messages::{AcceptedValue, PeerMessage};
+use crate::acceptor::{AcceptVerdict, AcceptorState, DurableWrite, PrepareVerdict, ReplicaMeta};
+use crate::ballot::{Ballot, ReplicaId, RequestTag};
+use crate::config::{Config, FaultInjection, Output};
+use crate::messages::{AcceptedValue, PeerMessage};
 
 /// Largest catch-up page a replica serves, whatever the request asks for.
 pub const CATCH_UP_PAGE_MAX: u32 = 4096;
@@ -136,7 +136,7 @@ where
     /// Raises the floor to `epoch` durably, then sends `answer` (a `FenceAck` or a
     /// `CatchUpPage`, which vouches for the floor) to `from`.
     fn raise_floor_then_answer(&mut self, from: ReplicaId, epoch: u64, answer: PeerMessage<K, V>) {
-        if self.config.fault == FaultInjection::AckBeforeFloorDurable {
+        if self.config.fault() == FaultInjection::AckBeforeFloorDurable {
             // Broken: the answer leaves before the floor it vouches for is durable.
             self.dispatch(from, answer);
             self.raise_floor(epoch);
@@ -192,7 +192,7 @@ where
     ) {
         let mut state = self.registers.get(&key).cloned().unwrap_or_default();
         let claimed_next = next;
-        let next = next.filter(|_| self.config.fault != FaultInjection::UnkeptNextPromise);
+        let next = next.filter(|_| self.config.fault() != FaultInjection::UnkeptNextPromise);
         match state.on_accept(self.meta.epoch_floor, ballot, &value, next) {
             AcceptVerdict::Accepted {
                 changed,
@@ -202,7 +202,7 @@ where
                     self.persist_register(&key, &state);
                     self.registers.insert(key.clone(), state);
                 }
-                let next = match self.config.fault {
+                let next = match self.config.fault() {
                     FaultInjection::UnkeptNextPromise => claimed_next,
                     FaultInjection::None
                     | FaultInjection::QuorumTooSmall
@@ -212,10 +212,7 @@ where
                     | FaultInjection::EstablishEpochWithoutQuorum
                     | FaultInjection::AckBeforeFloorDurable
                     | FaultInjection::UseUnreservedCounter
-                    | FaultInjection::VoteWhileRecovering
-                    | FaultInjection::TrustHostDisk
-                    | FaultInjection::IgnoreLineage
-                    | FaultInjection::CensusQuorumTooSmall => next.filter(|_| promised_next),
+                    | FaultInjection::VoteWhileRecovering => next.filter(|_| promised_next),
                 };
                 self.dispatch(from, PeerMessage::Accepted { key, ballot, next });
             }

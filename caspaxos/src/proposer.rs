@@ -6,11 +6,11 @@ use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
-use super::ballot::{Ballot, ReplicaId, RequestTag};
-use super::config::{Change, OpId};
-use super::config::{FailReason, FaultInjection, Output};
-use super::messages::{AcceptedValue, PeerMessage, Refusal};
-use super::node::Node;
+use crate::ballot::{Ballot, ReplicaId, RequestTag};
+use crate::config::{Change, OpId};
+use crate::config::{FailReason, FaultInjection, Output};
+use crate::messages::{AcceptedValue, PeerMessage, Refusal};
+use crate::node::Node;
 
 /// How the last finished round of an operation ended.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
@@ -73,7 +73,7 @@ pub(crate) struct Op<K, V, C, O> {
 }
 
 impl<K, V, C, O> Op<K, V, C, O> {
-    /// The time this operation next needs [`handle_timeout`](super::Replica::handle_timeout).
+    /// The time this operation next needs [`handle_timeout`](crate::Replica::handle_timeout).
     pub(crate) fn deadline(&self) -> Option<u64> {
         match &self.phase {
             Phase::Queued => None,
@@ -270,7 +270,7 @@ where
                 .next_counter
                 .saturating_add(self.node.config.counter_block.max(1));
             // The block is durable before its first ballot leaves.
-            if self.node.config.fault != FaultInjection::UseUnreservedCounter {
+            if self.node.config.fault() != FaultInjection::UseUnreservedCounter {
                 self.node.persist_meta();
             }
         }
@@ -416,7 +416,7 @@ where
         accepted: Option<AcceptedValue<V>>,
     ) {
         let quorum = self.node.config.quorum();
-        let ignore_accepted = self.node.config.fault == FaultInjection::IgnoreAcceptedValues;
+        let ignore_accepted = self.node.config.fault() == FaultInjection::IgnoreAcceptedValues;
         let Some(op) = self.active_op_at(&key, ballot) else {
             return;
         };
@@ -593,7 +593,8 @@ where
         let Some(raise) = self.state.raise.as_ref() else {
             return;
         };
-        let without_quorum = self.node.config.fault == FaultInjection::EstablishEpochWithoutQuorum;
+        let without_quorum =
+            self.node.config.fault() == FaultInjection::EstablishEpochWithoutQuorum;
         if raise.acks.len() < quorum && !without_quorum {
             return;
         }

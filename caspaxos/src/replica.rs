@@ -2,13 +2,13 @@
 
 use core::fmt;
 
-use super::acceptor::{AcceptorState, DurableState, ReplicaMeta};
-use super::ballot::{ReplicaId, RequestTag};
-use super::config::{Change, Config, FailReason, FaultInjection, OpId, Output};
-use super::messages::PeerMessage;
-use super::node::Node;
-use super::proposer::{Proposer, ProposerState};
-use super::recovery::{Page, Progress, Recovering, Recovery};
+use crate::acceptor::{AcceptorState, DurableState, ReplicaMeta};
+use crate::ballot::{ReplicaId, RequestTag};
+use crate::config::{Change, Config, FailReason, FaultInjection, OpId, Output};
+use crate::messages::PeerMessage;
+use crate::node::Node;
+use crate::proposer::{Proposer, ProposerState};
+use crate::recovery::{Page, Progress, Recovering, Recovery};
 
 /// Why a replica could not be started.
 #[non_exhaustive]
@@ -75,7 +75,7 @@ where
     }
 
     /// A member of a brand-new group (every member starts empty at the same time). Emits the
-    /// first [`DurableWrite::Meta`](super::DurableWrite::Meta). Never use this for a replica
+    /// first [`DurableWrite::Meta`](crate::DurableWrite::Meta). Never use this for a replica
     /// that has voted before and lost its state: that is
     /// [`recover_amnesiac`](Self::recover_amnesiac).
     ///
@@ -115,7 +115,7 @@ where
         now_ms: u64,
     ) -> Result<Self, StartError> {
         let mut replica = Self::empty(id, config, incarnation)?;
-        match replica.node.config.fault {
+        match replica.node.config.fault() {
             FaultInjection::SkipRecovery => replica.node.persist_meta(),
             FaultInjection::SkipFence => {
                 replica.recovery = Some(Recovery::start_unfenced(&mut replica.node, now_ms));
@@ -127,10 +127,7 @@ where
             | FaultInjection::EstablishEpochWithoutQuorum
             | FaultInjection::AckBeforeFloorDurable
             | FaultInjection::UseUnreservedCounter
-            | FaultInjection::VoteWhileRecovering
-            | FaultInjection::TrustHostDisk
-            | FaultInjection::IgnoreLineage
-            | FaultInjection::CensusQuorumTooSmall => {
+            | FaultInjection::VoteWhileRecovering => {
                 replica.recovery = Some(Recovery::start(&mut replica.node, now_ms));
             }
         }
@@ -260,7 +257,7 @@ where
         let voting = self.is_voting();
         // Only a voting replica's acceptor answers Prepare and Accept.
         let answers_rounds =
-            voting || self.node.config.fault == FaultInjection::VoteWhileRecovering;
+            voting || self.node.config.fault() == FaultInjection::VoteWhileRecovering;
         match message {
             PeerMessage::Prepare { key, ballot } => {
                 if answers_rounds {

@@ -5,7 +5,7 @@
 
 use alloc::vec::Vec;
 
-use super::ballot::{Ballot, RequestTag};
+use crate::ballot::{Ballot, RequestTag};
 
 /// A value an acceptor has accepted: the ballot and the register's value at that ballot
 /// (`None` = the register is empty, e.g. a record that was never created).

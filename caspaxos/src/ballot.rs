@@ -45,8 +45,8 @@ impl Ord for Ballot {
     }
 }
 
-/// Ties a [`FenceAck`](crate::consensus::PeerMessage::FenceAck) or a
-/// [`CatchUpPage`](crate::consensus::PeerMessage::CatchUpPage) to the one request it answers, so
+/// Ties a [`FenceAck`](crate::PeerMessage::FenceAck) or a
+/// [`CatchUpPage`](crate::PeerMessage::CatchUpPage) to the one request it answers, so
 /// that a replayed reply to an older request is never counted (SPEC.md "Replication", tags).
 ///
 /// `incarnation` is chosen by the host each time a replica process starts (64 random bits);

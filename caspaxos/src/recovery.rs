@@ -3,10 +3,10 @@
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 
-use super::acceptor::{AcceptorState, ReplicaMeta};
-use super::ballot::{ReplicaId, RequestTag};
-use super::messages::{AcceptedValue, PeerMessage};
-use super::node::{CATCH_UP_PAGE_MAX, Node};
+use crate::acceptor::{AcceptorState, ReplicaMeta};
+use crate::ballot::{ReplicaId, RequestTag};
+use crate::messages::{AcceptedValue, PeerMessage};
+use crate::node::{CATCH_UP_PAGE_MAX, Node};
 
 /// One catch-up page as received from one replica.
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
@@ -144,7 +144,7 @@ impl<K: Ord + Clone, V: Clone + PartialEq> Recovery<K, V> {
     }
 
     /// Starts a recovery that catches up at epoch 0 without fencing
-    /// ([`FaultInjection::SkipFence`](super::FaultInjection::SkipFence), a broken variant).
+    /// (`FaultInjection::SkipFence`, a broken variant).
     pub(super) fn start_unfenced<O>(node: &mut Node<K, V, O>, now_ms: u64) -> Self {
         page_request(node, now_ms, 0, None)
     }
@@ -360,8 +360,8 @@ where
 
 #[cfg(test)]
 mod tests {
-    use super::super::ballot::Ballot;
     use super::*;
+    use crate::ballot::Ballot;
     use alloc::vec;
 
     fn acc(counter: u64, value: u32) -> AcceptedValue<u32> {
