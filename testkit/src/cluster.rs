@@ -29,7 +29,7 @@ use e2ee_backup::internal::vault::{
     ReplicatedStore, ReplicatedVault, ReplicatedVaultOutput, StoreEvent, StoreFault, Ticket,
     open_disk,
 };
-use e2ee_backup::internal::wire::{ReplyBody, RequestKind, VaultReply, VaultRequest};
+use e2ee_backup::internal::wire::{RequestKind, VaultRequest};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 
@@ -754,19 +754,8 @@ impl Cluster {
                 self.oracle.note_lineage(lineage);
             }
         }
-        let reply = VaultReply::decode(bytes).unwrap();
-        let sealed = matches!(reply.body, ReplyBody::Sealed(_));
-        let known = self.oracle.request(&reply.route_id).is_some();
-        let opened = self
-            .oracle
-            .observe_reply(self.now_ms, &reply.route_id, bytes);
-        assert!(
-            opened.is_some() || !(sealed && known),
-            "a sealed reply opens under its request's reply key"
-        );
-        if self.assert_promises {
-            self.oracle.judge.assert_holds();
-        }
+        self.oracle
+            .check_reply(self.now_ms, bytes, self.assert_promises);
     }
 
     fn deliver(&mut self, packet: Packet) {

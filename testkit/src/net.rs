@@ -16,7 +16,7 @@ use e2ee_backup::internal::crypto::real::InsecureFastSuite;
 use e2ee_backup::internal::ids::AccountId;
 use e2ee_backup::internal::relay::{ConnectionId, Relay, RelayConfig, RelayOutput};
 use e2ee_backup::internal::vault::{SingleVault, SingleVaultOutput};
-use e2ee_backup::internal::wire::{ReplyBody, VaultReply, VaultRequest};
+use e2ee_backup::internal::wire::VaultRequest;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
@@ -208,19 +208,8 @@ impl<S: CryptoSuite + Copy> Net<S> {
 
     /// Every sealed reply to a request the oracle opened must open under that request's key.
     fn observe_reply(&mut self, bytes: &[u8]) {
-        let reply = VaultReply::decode(bytes).unwrap();
-        let sealed = matches!(reply.body, ReplyBody::Sealed(_));
-        let known = self.oracle.request(&reply.route_id).is_some();
-        let opened = self
-            .oracle
-            .observe_reply(self.now_ms, &reply.route_id, bytes);
-        assert!(
-            opened.is_some() || !(sealed && known),
-            "a sealed reply opens under its request's reply key"
-        );
-        if self.assert_promises {
-            self.oracle.judge.assert_holds();
-        }
+        self.oracle
+            .check_reply(self.now_ms, bytes, self.assert_promises);
     }
 
     fn deliver(&mut self, hop: Hop, conn: Option<ConnectionId>, bytes: Vec<u8>) {

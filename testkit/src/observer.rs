@@ -203,3 +203,23 @@ impl<S: CryptoSuite, K: Ord> ReplyObserver<S, K> {
         Some((account, body))
     }
 }
+
+impl<S: CryptoSuite> ReplyObserver<S, u64> {
+    /// The test networks' check of every reply their vault sends, with requests remembered by
+    /// route id: observed at `time_ms`; a sealed reply to a request the observer opened must
+    /// open under that request's reply key; and with `assert_promises` the judge must have
+    /// found no violation so far (the test fails otherwise).
+    pub fn check_reply(&mut self, time_ms: u64, bytes: &[u8], assert_promises: bool) {
+        let reply = VaultReply::decode(bytes).expect("the vault's reply decodes");
+        let sealed = matches!(reply.body, ReplyBody::Sealed(_));
+        let known = self.request(&reply.route_id).is_some();
+        let opened = self.observe_reply(time_ms, &reply.route_id, bytes);
+        assert!(
+            opened.is_some() || !(sealed && known),
+            "a sealed reply opens under its request's reply key"
+        );
+        if assert_promises {
+            self.judge.assert_holds();
+        }
+    }
+}
