@@ -242,7 +242,8 @@ pub fn group_config() -> Config {
     let mut config = Config::across_datacenters((0..REPLICAS_PER_GROUP).map(ReplicaId));
     // Re-genesis (SPEC.md "Re-genesis") is off in the simulator until its checkers treat a
     // refounded group's lost records as a declared loss rather than as INV-DURABLE and
-    // INV-LINEAR violations, and open tickets of every lineage; `tests/regenesis.rs` covers it.
+    // INV-LINEAR violations (the shared judge opens tickets of every lineage it is told of:
+    // `AttemptJudge::note_lineage`); `tests/regenesis.rs` covers it.
     config.regenesis_after_ms = None;
     config
 }
