@@ -62,7 +62,6 @@ struct Seen {
 /// The omniscient observer of the vault fleet.
 pub struct Oracle {
     fleet: InsecureFastFleetSecrets,
-    senders: BTreeMap<[u8; 32], PasswordId>,
     /// Digests of the sealed part of every request a phone sent (owners, attackers, probers).
     sent: BTreeSet<[u8; 32]>,
     requests: BTreeMap<(u32, RequestKey), Seen>,
@@ -91,7 +90,6 @@ impl Oracle {
     pub fn new(fleet: InsecureFastFleetSecrets) -> Self {
         Self {
             fleet,
-            senders: BTreeMap::new(),
             sent: BTreeSet::new(),
             requests: BTreeMap::new(),
             acknowledged: BTreeMap::new(),
@@ -104,7 +102,7 @@ impl Oracle {
 
     /// A client sealed a request (`sealed` bytes) with password `password`.
     pub fn note_sealed(&mut self, sealed: &[u8], password: PasswordId) {
-        self.senders.insert(digest(sealed), password);
+        self.judge.note_sealed(sealed, password);
     }
 
     /// A phone sent a request whose sealed part is `sealed` (INV-TAMPER).
@@ -142,9 +140,8 @@ impl Oracle {
         let Some(opened) = open_request(&InsecureFastSuite, &self.fleet, request) else {
             return;
         };
-        let sealed_digest = digest(&request.sealed);
-        let password = self.senders.get(&sealed_digest).copied();
-        let unsent = !self.sent.contains(&sealed_digest);
+        let password = self.judge.password_of(&request.sealed);
+        let unsent = !self.sent.contains(&digest(&request.sealed));
         if let Request::LoginFinish { login_id, .. } = &opened.request {
             self.judge.accepted_finish(&request.account, *login_id);
         }

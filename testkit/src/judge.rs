@@ -15,7 +15,7 @@
 //!   shows a later login epoch.
 //! - **INV-DISCLOSE**: every released key answers a login whose `LoginStart` was sealed with the
 //!   password of that registration (the harness tells the judge which password each sealed
-//!   request carries), and no key is released for a generation already answered `Locked` or
+//!   request carries: [`AttemptJudge::note_sealed`]), and no key is released for a generation already answered `Locked` or
 //!   `Deleted`.
 //!
 //! The judge sees only what crosses the boundary: opened requests and the replies to them.
@@ -31,6 +31,7 @@ use e2ee_backup::internal::ids::AccountId;
 use e2ee_backup::internal::vault::{Lineage, ticket_aad_in};
 use e2ee_backup::internal::wire::{LoginId, Reply, Request};
 use rand_core::SeedableRng as _;
+use sha2::{Digest as _, Sha256};
 
 /// Invariant names as in SPEC.md.
 pub const INV_ATTEMPTS: &str = "INV-ATTEMPTS";
@@ -109,6 +110,9 @@ impl<P> Default for RegistrationFacts<P> {
 /// request, the judge compares them.
 #[derive(Clone, Debug)]
 pub struct AttemptJudge<P> {
+    /// The password each sealed request was made with, by the digest of its sealed bytes, as
+    /// the harness noted it when a client sent it.
+    passwords: BTreeMap<[u8; 32], P>,
     registrations: BTreeMap<(AccountId, u64), RegistrationFacts<P>>,
     logins: BTreeMap<(AccountId, LoginId), LoginFacts<P>>,
     ended: BTreeMap<AccountId, u64>,
@@ -137,6 +141,7 @@ pub struct AttemptJudge<P> {
 impl<P> Default for AttemptJudge<P> {
     fn default() -> Self {
         Self {
+            passwords: BTreeMap::new(),
             registrations: BTreeMap::new(),
             logins: BTreeMap::new(),
             ended: BTreeMap::new(),
@@ -153,6 +158,18 @@ impl<P> Default for AttemptJudge<P> {
 }
 
 impl<P: Clone + Eq + Debug> AttemptJudge<P> {
+    /// A client sealed `sealed` (a request's sealed part) in an operation with `password`.
+    pub fn note_sealed(&mut self, sealed: &[u8], password: P) {
+        self.passwords
+            .insert(Sha256::digest(sealed).into(), password);
+    }
+
+    /// The password that sealed `sealed`, if the harness noted it.
+    pub fn password_of(&self, sealed: &[u8]) -> Option<P> {
+        let digest: [u8; 32] = Sha256::digest(sealed).into();
+        self.passwords.get(&digest).cloned()
+    }
+
     /// The violations of `invariant` found so far.
     pub fn violations_of(&self, invariant: &str) -> usize {
         self.violations

@@ -84,9 +84,6 @@ pub struct ReplyObserver<S: CryptoSuite, K> {
     suite: S,
     fleet: S::FleetSecrets,
     requests: BTreeMap<K, Remembered>,
-    /// The password each sealed request was made with (by its sealed bytes), as the harness
-    /// noted it when a client sent it.
-    passwords: BTreeMap<Vec<u8>, Vec<u8>>,
     /// INV-ATTEMPTS and INV-DISCLOSE over every opened request and reply.
     pub judge: AttemptJudge<Vec<u8>>,
     /// Distinct login ids of every `LoginChallenge` the vault sent, per (account, generation):
@@ -107,7 +104,6 @@ impl<S: CryptoSuite, K: Ord> ReplyObserver<S, K> {
             suite,
             fleet,
             requests: BTreeMap::new(),
-            passwords: BTreeMap::new(),
             judge: AttemptJudge::default(),
             challenges: BTreeMap::new(),
             challenge_replies: 0,
@@ -142,7 +138,7 @@ impl<S: CryptoSuite, K: Ord> ReplyObserver<S, K> {
     /// not decode are ignored.
     pub fn note_sent(&mut self, request: &[u8], password: &[u8]) {
         if let Ok(request) = ClientRequest::decode(request) {
-            self.passwords.insert(request.sealed, password.to_vec());
+            self.judge.note_sealed(&request.sealed, password.to_vec());
         }
     }
 
@@ -156,7 +152,7 @@ impl<S: CryptoSuite, K: Ord> ReplyObserver<S, K> {
             if let Request::LoginFinish { login_id, .. } = &opened.request {
                 self.judge.accepted_finish(&opened.account, *login_id);
             }
-            let password = self.passwords.get(&request.sealed).cloned();
+            let password = self.judge.password_of(&request.sealed);
             self.requests.insert(key, Remembered { opened, password });
         }
     }
