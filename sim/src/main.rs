@@ -227,7 +227,7 @@ fn main() -> ExitCode {
 fn print_run(config: &SimConfig, result: &e2ee_backup_sim::RunResult, quiet: bool) -> bool {
     if !quiet || !result.violations.is_empty() {
         println!(
-            "{} seed {}: trace {} events {} ops {}/{} granted {}/{} a1-broken-groups {} [{}]",
+            "{} seed {}: trace {} events {} ops {}/{} granted {}/{} a1-broken-groups {} live-excused {} [{}]",
             config.scenario.name(),
             config.seed,
             to_hex(&result.trace_hash),
@@ -237,6 +237,7 @@ fn print_run(config: &SimConfig, result: &e2ee_backup_sim::RunResult, quiet: boo
             result.stats.granted_max,
             result.stats.granted_limit,
             result.stats.a1_groups,
+            result.stats.live_excused,
             result.mix
         );
     }

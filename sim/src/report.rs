@@ -65,6 +65,8 @@ pub struct ScenarioRow {
     pub durable_excluded: u64,
     /// Groups (summed over runs) that broke assumption A1.
     pub a1_groups: u64,
+    /// See [`crate::world::Stats::live_excused`].
+    pub live_excused: u64,
     /// Runs the INV-ATTEMPTS rule before issue 12 would have flagged.
     pub legacy_attempt_runs: u64,
     /// Committed resets learnt from a later login epoch (their release reply was never sent).
@@ -162,6 +164,7 @@ impl Report {
         row.durable_checks += result.stats.durable_checks;
         row.durable_excluded += result.stats.durable_excluded;
         row.a1_groups += result.stats.a1_groups;
+        row.live_excused += result.stats.live_excused;
         if result.stats.legacy_attempt_violations > 0 {
             row.legacy_attempt_runs += 1;
         }
@@ -200,11 +203,11 @@ impl Report {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "| scenario | mode | seeds | ops attempted | ops succeeded | availability % | p50 ms | p99 ms | max attempts granted / limit | violations | by kind: violations (runs) | A1-broken groups | INV-DURABLE checks (excused by A1) | wall s |"
+            "| scenario | mode | seeds | ops attempted | ops succeeded | availability % | p50 ms | p99 ms | max attempts granted / limit | violations | by kind: violations (runs) | A1-broken groups | INV-DURABLE checks (excused by A1) | LIVE excused by A1 | wall s |"
         );
         let _ = writeln!(
             out,
-            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|"
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|"
         );
         for (scenario, row) in &self.rows {
             let mut latencies = row.latencies_ms.clone();
@@ -231,7 +234,7 @@ impl Report {
             };
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {} | {:.2} | {} | {} | {} / {} | {} in {} runs | {} | {} | {} ({}) | {:.0} |",
+                "| {} | {} | {} | {} | {} | {:.2} | {} | {} | {} / {} | {} in {} runs | {} | {} | {} ({}) | {} | {:.0} |",
                 scenario.name(),
                 self.mode,
                 row.seeds,
@@ -248,6 +251,7 @@ impl Report {
                 row.a1_groups,
                 row.durable_checks,
                 row.durable_excluded,
+                row.live_excused,
                 row.wall_seconds
             );
         }

@@ -503,6 +503,12 @@ impl VaultNode {
         intervals
     }
 
+    /// Records that the node was impaired in `[from_ms, to_ms)` (for the verdict's unit tests).
+    #[cfg(test)]
+    pub(crate) fn note_impaired(&mut self, from_ms: u64, to_ms: u64) {
+        self.impaired.push((from_ms, to_ms));
+    }
+
     /// True while the node is impaired (down or up, not yet voting after losing its state).
     pub fn is_impaired(&self) -> bool {
         self.impaired_since_ms.is_some()

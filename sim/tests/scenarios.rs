@@ -17,25 +17,17 @@ fn lite(scenario: Scenario, seed: u64) -> SimConfig {
     }
 }
 
-/// The violations that count for `scenario`. In `group-crashes` a whole group may crash while
-/// three or more of its replicas have writes in flight: their disks are then behind their
-/// trusted cells, they recover as amnesiacs, and without three healthy others the group stays
-/// unavailable (SPEC.md "Rollback", durability per mode). In `rollback-all` every disk of every
-/// group is put back: every replica notices, none can recover, every group stays unavailable.
-/// In `torn-writes` lost disks and torn writes make amnesiacs faster than crash-restart does,
-/// and a group with three of them at once (A1 broken) stays unavailable the same way.
-/// These show as LIVE (and, for the records such a group held, INV-DURABLE: out of reach),
-/// never as INV-ATTEMPTS, INV-DISCLOSE or INV-LINEAR.
-fn counted(scenario: Scenario, result: &RunResult) -> usize {
-    let group_lost = matches!(
-        scenario,
-        Scenario::GroupCrashes | Scenario::RollbackAll | Scenario::TornWrites
-    );
-    result
-        .violations
-        .iter()
-        .filter(|v| !(group_lost && (v.invariant == LIVE || v.invariant == INV_DURABLE)))
-        .count()
+/// The violations of a run. In `group-crashes` a whole group may crash while three or more of
+/// its replicas have writes in flight: their disks are then behind their trusted cells, they
+/// recover as amnesiacs, and without three healthy others the group stays unavailable (SPEC.md
+/// "Rollback", durability per mode). In `rollback-all` every disk of every group is put back:
+/// every replica notices, none can recover, every group stays unavailable. In `torn-writes`
+/// lost disks and torn writes make amnesiacs faster than crash-restart does, and a group with
+/// three of them at once (assumption A1 broken) stays unavailable the same way. The world
+/// excuses LIVE and INV-DURABLE findings in such a group (counted in `live_excused` and
+/// `durable_excluded`), so every finding left counts, in every scenario.
+fn counted(result: &RunResult) -> usize {
+    result.violations.len()
 }
 
 fn describe(result: &RunResult) -> String {
@@ -174,7 +166,7 @@ fn every_scenario_keeps_every_invariant_on_the_ci_seeds() {
     for scenario in Scenario::ALL {
         for seed in [1, 2] {
             let result = run(lite(scenario, seed));
-            assert_eq!(counted(scenario, &result), 0, "{}", describe(&result));
+            assert_eq!(counted(&result), 0, "{}", describe(&result));
             assert!(
                 result.stats.succeeded > 0,
                 "{}: nothing succeeded",
@@ -358,24 +350,17 @@ fn losing_answered_writes_on_a_trusting_replica_is_caught_per_operation() {
 #[test]
 fn rolling_back_every_disk_of_a_group_grants_no_guess_and_loses_only_availability() {
     let result = run(lite(Scenario::RollbackAll, 1));
-    assert_eq!(
-        counted(Scenario::RollbackAll, &result),
-        0,
-        "{}",
-        describe(&result)
-    );
+    assert_eq!(counted(&result), 0, "{}", describe(&result));
     assert!(result.stats.granted_max <= result.stats.granted_limit);
+    // Every group broke A1, so every owner's unfinished work is an excused LIVE finding.
+    assert_eq!(result.stats.a1_groups, 5);
+    assert!(result.stats.live_excused > 0, "{:?}", result.stats);
 }
 
 #[test]
 fn a_correct_host_keeps_safety_through_whole_group_crashes() {
     let result = run(lite(Scenario::GroupCrashes, 1));
-    assert_eq!(
-        counted(Scenario::GroupCrashes, &result),
-        0,
-        "{}",
-        describe(&result)
-    );
+    assert_eq!(counted(&result), 0, "{}", describe(&result));
     assert!(result.stats.releases > 0);
     assert!(result.stats.granted_max <= result.stats.granted_limit);
 }

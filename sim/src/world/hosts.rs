@@ -4,7 +4,7 @@
 //! message a host sends goes through the network (and [`World::transmit`]).
 
 use super::state::{Event, World, node_index};
-use crate::checkers::{INV_DURABLE, INV_LINEAR, LIVE, outcome_name, show};
+use crate::checkers::{INV_DURABLE, INV_LINEAR, outcome_name, show};
 use crate::latency::operation_floor_ms;
 use crate::network::{DATACENTERS, Dc, Endpoint};
 use crate::seed::{draw_chance, draw_range, fleet_secrets};
@@ -319,9 +319,9 @@ impl World {
                     let floor = (operation_floor_ms(&user.served), user.op_resends);
                     let (complaint, wake_ms) = user.finish(&outcome);
                     let account = show(&user.account);
+                    let account_id = user.account.clone();
                     if owner && let e2ee_backup::ClientOutcome::Registered { generation } = outcome
                     {
-                        let account_id = user.account.clone();
                         self.oracle
                             .note_acknowledged(self.now_ms, &account_id, generation);
                     }
@@ -343,12 +343,13 @@ impl World {
                         let late = self.now_ms.saturating_sub(running.first_started_ms)
                             > self.size.live_bound_ms;
                         if after_heal && (gave_up || (succeeded && late)) {
-                            self.violate(LIVE, format!(
+                            let detail = format!(
                                 "account {account}: {:?} started after healing ended {} after {} ms",
                                 running.op,
                                 outcome_name(&outcome),
                                 self.now_ms.saturating_sub(running.first_started_ms)
-                            ));
+                            );
+                            self.find_unlive(&account_id, running.first_started_ms, detail);
                         }
                     }
                     if let Some(why) = complaint {

@@ -43,6 +43,10 @@ pub struct Stats {
     pub durable_excluded: u64,
     /// Groups that broke assumption A1 at some time in the run.
     pub a1_groups: u64,
+    /// LIVE findings not reported because the account's group had broken assumption A1 at
+    /// some time in the operation's window (from its first try, or from the heal for work left
+    /// queued, to the finding).
+    pub live_excused: u64,
     /// Registrations the INV-ATTEMPTS rule before issue 12 (reset at an accepted
     /// `LoginFinish`) would have reported.
     pub legacy_attempt_violations: u64,

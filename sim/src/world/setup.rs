@@ -174,6 +174,7 @@ impl World {
             oracle: Oracle::new(fleet_secrets(config.seed)),
             stats: Stats::default(),
             violations: Vec::new(),
+            live_findings: Vec::new(),
             healed: false,
             mix: plan.mix,
             crash_after_reply_per_million: plan.crash_after_reply_per_million,

@@ -5,7 +5,7 @@
 
 use super::config::{SimConfig, WorldSize};
 use super::result::Stats;
-use crate::checkers::{Oracle, Violation};
+use crate::checkers::{LIVE, Oracle, Violation};
 use crate::events::EventQueue;
 use crate::faults::{ExtraFaults, FaultAction};
 use crate::network::{Dc, Network};
@@ -13,7 +13,8 @@ use crate::time::NodeClock;
 use crate::trace::Trace;
 use crate::vault_node::{REPLICAS_PER_GROUP, VaultNode};
 use crate::workload::User;
-use e2ee_backup::internal::relay::Relay;
+use e2ee_backup::AccountId;
+use e2ee_backup::internal::relay::{Relay, group_for};
 
 /// An event the world schedules: a message copy arriving, a timer, a fault, the heal.
 #[derive(Clone)]
@@ -77,6 +78,18 @@ pub(super) struct RelayHost {
     pub(super) timer_at_ms: Option<u64>,
 }
 
+/// A LIVE finding before it is judged: it counts only if the account's group kept a majority
+/// of healthy replicas (assumption A1) through the whole window in which the operation had to
+/// complete.
+pub(super) struct LiveFinding {
+    /// The group that owns the account.
+    pub(super) group: u32,
+    /// The start of the window: the operation's first try, or the heal for work left queued.
+    pub(super) from_ms: u64,
+    /// The finding (its time is the end of the window).
+    pub(super) violation: Violation,
+}
+
 /// The index of replica `replica` of `group` in the world's node list.
 pub(super) fn node_index(group: u32, replica: u8) -> usize {
     (group as usize) * usize::from(REPLICAS_PER_GROUP) + usize::from(replica)
@@ -112,6 +125,9 @@ pub(super) struct World {
     pub(super) stats: Stats,
     /// Violations found by the world itself (the oracle keeps its own).
     pub(super) violations: Vec<Violation>,
+    /// LIVE findings, judged at the end of the run under assumption A1 (see
+    /// [`LiveFinding`]).
+    pub(super) live_findings: Vec<LiveFinding>,
     /// The heal happened (faults are off).
     pub(super) healed: bool,
     /// The fault mix drawn.
@@ -140,6 +156,20 @@ impl World {
             invariant,
             time_ms: self.now_ms,
             detail,
+        });
+    }
+
+    /// Records a LIVE finding for `account` over the window `[from_ms, now]`, to be judged at
+    /// the end of the run.
+    pub(super) fn find_unlive(&mut self, account: &AccountId, from_ms: u64, detail: String) {
+        self.live_findings.push(LiveFinding {
+            group: group_for(account, self.size.groups).0,
+            from_ms,
+            violation: Violation {
+                invariant: LIVE,
+                time_ms: self.now_ms,
+                detail,
+            },
         });
     }
 
