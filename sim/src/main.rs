@@ -3,7 +3,10 @@
 //! simulator's speed. Exits non-zero if any run broke an invariant.
 //!
 //! `cargo run --release -p e2ee-backup-sim -- --scenario NAME|all --seed N --seeds N [--lite]
-//! [--broken reply-before-persist|shared-oprf-key|trust-host-disk|reply-before-persist-trusting-disk|unsealed-links]
+//! [--broken reply-before-persist|shared-oprf-key|trust-host-disk|reply-before-persist-trusting-disk|unsealed-links|
+//!           quorum-too-small|ignore-accepted-values|skip-recovery|skip-fence|unkept-next-promise|
+//!           establish-epoch-without-quorum|ack-before-floor-durable|use-unreserved-counter|
+//!           vote-while-recovering]
 //! [--trust durable|volatile] [--victims-log-in] [--jobs N] [--quiet]`
 //!
 //! Runs are independent (each is a function of its configuration), so `--jobs` runs that many

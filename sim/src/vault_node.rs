@@ -29,7 +29,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use e2ee_backup::internal::consensus::{Config, ReplicaId};
+use e2ee_backup::internal::consensus::{Config, FaultInjection, ReplicaId};
 use e2ee_backup::internal::crypto::real::{InsecureFastFleetSecrets, InsecureFastSuite};
 use e2ee_backup::internal::drops::DropCounts;
 use e2ee_backup::internal::ids::AccountId;
@@ -65,6 +65,9 @@ pub enum HostMode {
     /// (the vault before rollback detection with a host breaking the output order; issue 12
     /// measured lost acknowledged registrations with it).
     ReplyBeforePersistTrustingDisk,
+    /// A correct host whose replicas' consensus engines are broken on purpose with this fault
+    /// (`Config::fault`, feature `fault-injection`).
+    Engine(FaultInjection),
 }
 
 impl HostMode {
@@ -207,6 +210,8 @@ pub struct VaultNode {
     impaired: Vec<(u64, u64)>,
     /// The operator's last copy of the disk (the rollback adversary).
     disk_copy: Option<BTreeMap<DurableSlot, Vec<u8>>>,
+    /// The slots of `disk_copy` that held a torn write when it was taken.
+    disk_copy_torn: BTreeSet<DurableSlot>,
     /// Slots whose last write was torn by a crash (and not written since): they are expected
     /// not to open at the next restart.
     torn_slots: BTreeSet<DurableSlot>,
@@ -238,13 +243,16 @@ fn tear(old: Option<&[u8]>, new: &[u8], cut: u64) -> Vec<u8> {
 /// The membership and timings of every group: replicas `0..REPLICAS_PER_GROUP`, with the
 /// deployment default for groups spread over datacenters ([`Config::across_datacenters`]: the
 /// simulated datacenters are up to 150 ms apart one way).
-pub fn group_config() -> Config {
+pub fn group_config(mode: HostMode) -> Config {
     let mut config = Config::across_datacenters((0..REPLICAS_PER_GROUP).map(ReplicaId));
     // Re-genesis (SPEC.md "Re-genesis") is off in the simulator until its checkers treat a
     // refounded group's lost records as a declared loss rather than as INV-DURABLE and
     // INV-LINEAR violations (the shared judge opens tickets of every lineage it is told of:
     // `AttemptJudge::note_lineage`); `tests/regenesis.rs` covers it.
     config.regenesis_after_ms = None;
+    if let HostMode::Engine(fault) = mode {
+        config.fault = fault;
+    }
     config
 }
 
@@ -271,7 +279,7 @@ impl VaultNode {
         let store = ConsensusStore::new(
             GroupId(group),
             ReplicaId(replica_id),
-            group_config(),
+            group_config(mode),
             1,
             trusted.clone(),
         )
@@ -298,6 +306,7 @@ impl VaultNode {
             impaired_since_ms: None,
             impaired: Vec::new(),
             disk_copy: None,
+            disk_copy_torn: BTreeSet::new(),
             torn_slots: BTreeSet::new(),
             torn_writes: 0,
             disks_lost: 0,
@@ -410,6 +419,7 @@ impl VaultNode {
     /// The operator copies the disk as it is now (completed writes only).
     pub fn copy_disk(&mut self) {
         self.disk_copy = Some(self.disk.clone());
+        self.disk_copy_torn = self.torn_slots.clone();
     }
 
     /// The operator puts its last copy of the disk back (the node must be down); without a copy
@@ -419,7 +429,9 @@ impl VaultNode {
             && let Some(copy) = self.disk_copy.clone()
         {
             self.disk = copy;
-            self.torn_slots.clear();
+            // A torn write the copy caught stays torn in it: the restart must still expect it
+            // not to open (it is the fault's, not the vault's).
+            self.torn_slots = self.disk_copy_torn.clone();
         }
     }
 
@@ -460,7 +472,7 @@ impl VaultNode {
         let store = ConsensusStore::start_with_fault(
             GroupId(self.group),
             id,
-            group_config(),
+            group_config(self.mode),
             &image,
             self.trusted.clone(),
             incarnation,

@@ -425,7 +425,10 @@ fn the_simulated_groups_run_the_deployment_default_with_regenesis_off() {
         .map(e2ee_backup::internal::consensus::ReplicaId);
     let mut deployment = e2ee_backup::internal::consensus::Config::across_datacenters(replicas);
     deployment.regenesis_after_ms = None;
-    assert_eq!(e2ee_backup_sim::vault_node::group_config(), deployment);
+    assert_eq!(
+        e2ee_backup_sim::vault_node::group_config(e2ee_backup_sim::vault_node::HostMode::Correct),
+        deployment
+    );
 }
 
 #[test]

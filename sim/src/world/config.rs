@@ -3,6 +3,7 @@
 
 use crate::faults::Scenario;
 use crate::vault_node::TrustMode;
+use e2ee_backup::internal::consensus::FaultInjection;
 
 /// A deliberately broken build option the checkers must catch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,16 +24,29 @@ pub enum Broken {
     /// plaintext is flipped (as if links and requests had no integrity), so replicas accept
     /// corrupted consensus messages and answer corrupted requests.
     UnsealedLinks,
+    /// Every replica's consensus engine is broken on purpose with this fault (never
+    /// `FaultInjection::None`): the variants the consensus simulator (`tests/consensus_sim.rs`)
+    /// checks, run in the whole world.
+    Engine(FaultInjection),
 }
 
 impl Broken {
     /// Every broken option.
-    pub const ALL: [Broken; 5] = [
+    pub const ALL: [Broken; 14] = [
         Broken::ReplyBeforePersist,
         Broken::SharedOprfKey,
         Broken::TrustHostDisk,
         Broken::ReplyBeforePersistTrustingDisk,
         Broken::UnsealedLinks,
+        Broken::Engine(FaultInjection::QuorumTooSmall),
+        Broken::Engine(FaultInjection::IgnoreAcceptedValues),
+        Broken::Engine(FaultInjection::SkipRecovery),
+        Broken::Engine(FaultInjection::SkipFence),
+        Broken::Engine(FaultInjection::UnkeptNextPromise),
+        Broken::Engine(FaultInjection::EstablishEpochWithoutQuorum),
+        Broken::Engine(FaultInjection::AckBeforeFloorDurable),
+        Broken::Engine(FaultInjection::UseUnreservedCounter),
+        Broken::Engine(FaultInjection::VoteWhileRecovering),
     ];
 
     /// The command-line name.
@@ -43,6 +57,18 @@ impl Broken {
             Broken::TrustHostDisk => "trust-host-disk",
             Broken::ReplyBeforePersistTrustingDisk => "reply-before-persist-trusting-disk",
             Broken::UnsealedLinks => "unsealed-links",
+            Broken::Engine(fault) => match fault {
+                FaultInjection::None => "engine-none",
+                FaultInjection::QuorumTooSmall => "quorum-too-small",
+                FaultInjection::IgnoreAcceptedValues => "ignore-accepted-values",
+                FaultInjection::SkipRecovery => "skip-recovery",
+                FaultInjection::SkipFence => "skip-fence",
+                FaultInjection::UnkeptNextPromise => "unkept-next-promise",
+                FaultInjection::EstablishEpochWithoutQuorum => "establish-epoch-without-quorum",
+                FaultInjection::AckBeforeFloorDurable => "ack-before-floor-durable",
+                FaultInjection::UseUnreservedCounter => "use-unreserved-counter",
+                FaultInjection::VoteWhileRecovering => "vote-while-recovering",
+            },
         }
     }
 

@@ -52,6 +52,7 @@ impl World {
             Some(Broken::ReplyBeforePersistTrustingDisk) => {
                 HostMode::ReplyBeforePersistTrustingDisk
             }
+            Some(Broken::Engine(fault)) => HostMode::Engine(fault),
             Some(Broken::UnsealedLinks) | None => HostMode::Correct,
         };
         let mut nodes = Vec::new();

@@ -67,19 +67,30 @@ impl World {
 
     /// Ends the run: the final checks and counts, and the result.
     pub(super) fn finish(mut self) -> RunResult {
-        // LIVE: after healing, every owner finished everything it set out to do.
-        let unfinished: Vec<(AccountId, String)> = self
+        // LIVE at the end: no owner operation still running or waiting to retry has waited longer
+        // than `live_bound_ms` since the later of its first try and the heal. (Operations that
+        // ended were judged when they ended; queued ones not yet started have not waited.)
+        let (heal_ms, end_ms, bound_ms) = (self.heal_ms, self.end_ms, self.size.live_bound_ms);
+        let unfinished: Vec<(AccountId, u64, String)> = self
             .users
             .iter()
-            .filter(|u| u.is_owner() && !u.is_idle())
-            .map(|user| {
+            .filter(|u| u.is_owner())
+            .filter_map(|user| {
+                let (op, first_ms, tries) = match (user.running, user.retry) {
+                    (Some(running), _) => (running.op, running.first_started_ms, running.tries),
+                    (None, Some(retry)) => retry,
+                    (None, None) => return None,
+                };
+                let waited_from = first_ms.max(heal_ms);
+                if end_ms.saturating_sub(waited_from) <= bound_ms {
+                    return None;
+                }
                 let detail = format!(
-                    "account {} still has {:?} / {} queued",
+                    "account {} still has {op:?} at the end (first try at {first_ms} ms, {tries} tries) / {} queued",
                     show(&user.account),
-                    user.running.map(|r| r.op),
                     user.script.len()
                 );
-                (user.account.clone(), detail)
+                Some((user.account.clone(), waited_from, detail))
             })
             .collect();
         self.stats.ops_unfinished = self
@@ -87,8 +98,8 @@ impl World {
             .iter()
             .filter(|u| u.is_owner() && (u.running.is_some() || u.retry.is_some()))
             .count() as u64;
-        for (account, detail) in unfinished.into_iter().take(20) {
-            self.find_unlive(&account, self.heal_ms, detail);
+        for (account, waited_from, detail) in unfinished.into_iter().take(20) {
+            self.find_unlive(&account, waited_from, detail);
         }
         // LIVE and INV-DURABLE (per operation), under assumption A1.
         let broken: Vec<Vec<(u64, u64)>> = (0..self.size.groups)
