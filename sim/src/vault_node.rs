@@ -209,9 +209,7 @@ pub struct VaultNode {
     /// Closed intervals `[from, to)` during which the node was impaired.
     impaired: Vec<(u64, u64)>,
     /// The operator's last copy of the disk (the rollback adversary).
-    disk_copy: Option<BTreeMap<DurableSlot, Vec<u8>>>,
-    /// The slots of `disk_copy` that held a torn write when it was taken.
-    disk_copy_torn: BTreeSet<DurableSlot>,
+    disk_copy: Option<DiskCopy>,
     /// Slots whose last write was torn by a crash (and not written since): they are expected
     /// not to open at the next restart.
     torn_slots: BTreeSet<DurableSlot>,
@@ -238,6 +236,13 @@ fn tear(old: Option<&[u8]>, new: &[u8], cut: u64) -> Vec<u8> {
         torn.truncate(cut);
     }
     torn
+}
+
+/// The operator's copy of a node's disk: its slots, and which of them held a torn write then.
+#[derive(Clone, Debug)]
+struct DiskCopy {
+    disk: BTreeMap<DurableSlot, Vec<u8>>,
+    torn_slots: BTreeSet<DurableSlot>,
 }
 
 /// The membership and timings of every group: replicas `0..REPLICAS_PER_GROUP`, with the
@@ -306,7 +311,6 @@ impl VaultNode {
             impaired_since_ms: None,
             impaired: Vec::new(),
             disk_copy: None,
-            disk_copy_torn: BTreeSet::new(),
             torn_slots: BTreeSet::new(),
             torn_writes: 0,
             disks_lost: 0,
@@ -418,8 +422,10 @@ impl VaultNode {
 
     /// The operator copies the disk as it is now (completed writes only).
     pub fn copy_disk(&mut self) {
-        self.disk_copy = Some(self.disk.clone());
-        self.disk_copy_torn = self.torn_slots.clone();
+        self.disk_copy = Some(DiskCopy {
+            disk: self.disk.clone(),
+            torn_slots: self.torn_slots.clone(),
+        });
     }
 
     /// The operator puts its last copy of the disk back (the node must be down); without a copy
@@ -428,10 +434,10 @@ impl VaultNode {
         if self.replica.is_none()
             && let Some(copy) = self.disk_copy.clone()
         {
-            self.disk = copy;
+            self.disk = copy.disk;
             // A torn write the copy caught stays torn in it: the restart must still expect it
             // not to open (it is the fault's, not the vault's).
-            self.torn_slots = self.disk_copy_torn.clone();
+            self.torn_slots = copy.torn_slots;
         }
     }
 

@@ -6,16 +6,8 @@ use e2ee_backup_sim::checkers::{
 };
 use e2ee_backup_sim::{Broken, RunResult, Scenario, SimConfig, TrustMode, replay_command, run};
 
-fn lite(scenario: Scenario, seed: u64) -> SimConfig {
-    SimConfig {
-        scenario,
-        seed,
-        lite: true,
-        broken: None,
-        trust: TrustMode::Durable,
-        victims_log_in: false,
-    }
-}
+mod support;
+use support::{describe, lite, reports};
 
 /// The violations of a run. In `group-crashes` a whole group may crash while three or more of
 /// its replicas have writes in flight: their disks are then behind their trusted cells, they
@@ -28,17 +20,6 @@ fn lite(scenario: Scenario, seed: u64) -> SimConfig {
 /// `durable_excluded`), so every finding left counts, in every scenario.
 fn counted(result: &RunResult) -> usize {
     result.violations.len()
-}
-
-fn describe(result: &RunResult) -> String {
-    let mut out = format!("replay: {}\n", replay_command(&result.config));
-    for violation in &result.violations {
-        out.push_str(&format!(
-            "  {} at {} ms: {}\n",
-            violation.invariant, violation.time_ms, violation.detail
-        ));
-    }
-    out
 }
 
 #[test]
@@ -249,14 +230,10 @@ fn believing_rolled_back_disks_is_caught_by_the_checkers() {
             .filter(|v| v.invariant != LIVE)
             .collect();
         assert!(!safety.is_empty(), "seed {seed} not caught");
-        if result
-            .violations
-            .iter()
-            .any(|v| v.invariant == INV_ATTEMPTS)
-        {
+        if reports(&result, INV_ATTEMPTS) {
             attempts_caught += 1;
         }
-        if result.violations.iter().any(|v| v.invariant == INV_DURABLE) {
+        if reports(&result, INV_DURABLE) {
             durable_caught += 1;
         }
         assert!(replay_command(&result.config).ends_with("--lite --broken trust-host-disk"));
@@ -333,13 +310,13 @@ fn losing_answered_writes_on_a_trusting_replica_is_caught_per_operation() {
             ..lite(Scenario::GroupCrashes, seed)
         });
         assert!(
-            result.violations.iter().any(|v| v.invariant == invariant),
+            reports(&result, invariant),
             "seed {seed}: {}",
             describe(&result)
         );
         if invariant == INV_DURABLE {
             assert!(
-                result.violations.iter().any(|v| v.invariant == INV_LINEAR),
+                reports(&result, INV_LINEAR),
                 "the owner's own history shows it too: {}",
                 describe(&result)
             );
@@ -518,14 +495,7 @@ fn a_malicious_relay_breaks_no_safety_invariant() {
 fn one_byzantine_replica_per_group_breaks_inv_attempts_and_the_oracle_sees_it() {
     let result = run(lite(Scenario::ByzantineReplica, 1));
     assert!(result.stats.byzantine_lies > 0);
-    assert!(
-        result
-            .violations
-            .iter()
-            .any(|v| v.invariant == INV_ATTEMPTS),
-        "{}",
-        describe(&result)
-    );
+    assert!(reports(&result, INV_ATTEMPTS), "{}", describe(&result));
 }
 
 /// Issue 16: a logical operation counts once, from its first try. In `three-dcs-down-healed`

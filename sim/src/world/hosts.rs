@@ -319,9 +319,9 @@ impl World {
                     let floor = (operation_floor_ms(&user.served), user.op_resends);
                     let (complaint, wake_ms) = user.finish(&outcome);
                     let account = show(&user.account);
-                    let account_id = user.account.clone();
                     if owner && let e2ee_backup::ClientOutcome::Registered { generation } = outcome
                     {
+                        let account_id = user.account.clone();
                         self.oracle
                             .note_acknowledged(self.now_ms, &account_id, generation);
                     }
@@ -349,7 +349,7 @@ impl World {
                                 outcome_name(&outcome),
                                 self.now_ms.saturating_sub(running.first_started_ms)
                             );
-                            self.find_unlive(&account_id, running.first_started_ms, detail);
+                            self.find_unlive(index, running.first_started_ms, detail);
                         }
                     }
                     if let Some(why) = complaint {

@@ -13,7 +13,6 @@ use crate::time::NodeClock;
 use crate::trace::Trace;
 use crate::vault_node::{REPLICAS_PER_GROUP, VaultNode};
 use crate::workload::User;
-use e2ee_backup::AccountId;
 use e2ee_backup::internal::relay::{Relay, group_for};
 
 /// An event the world schedules: a message copy arriving, a timer, a fault, the heal.
@@ -159,11 +158,15 @@ impl World {
         });
     }
 
-    /// Records a LIVE finding for `account` over the window `[from_ms, now]`, to be judged at
-    /// the end of the run.
-    pub(super) fn find_unlive(&mut self, account: &AccountId, from_ms: u64, detail: String) {
+    /// Records a LIVE finding for user `user`'s account over the window `[from_ms, now]`, to be
+    /// judged at the end of the run.
+    pub(super) fn find_unlive(&mut self, user: usize, from_ms: u64, detail: String) {
+        let group = self
+            .users
+            .get(user)
+            .map_or(0, |u| group_for(&u.account, self.size.groups).0);
         self.live_findings.push(LiveFinding {
-            group: group_for(account, self.size.groups).0,
+            group,
             from_ms,
             violation: Violation {
                 invariant: LIVE,

@@ -6,7 +6,6 @@ use super::state::{World, node_index};
 use crate::checkers::{SIM_LIMIT, show};
 use crate::time::START_MS;
 use crate::vault_node::{REPLICAS_PER_GROUP, VaultNode};
-use e2ee_backup::AccountId;
 
 impl World {
     /// The intervals `[from, to)` in which more than ⌊(N−1)/2⌋ replicas of `group` were
@@ -71,11 +70,12 @@ impl World {
         // than `live_bound_ms` since the later of its first try and the heal. (Operations that
         // ended were judged when they ended; queued ones not yet started have not waited.)
         let (heal_ms, end_ms, bound_ms) = (self.heal_ms, self.end_ms, self.size.live_bound_ms);
-        let unfinished: Vec<(AccountId, u64, String)> = self
+        let unfinished: Vec<(usize, u64, String)> = self
             .users
             .iter()
-            .filter(|u| u.is_owner())
-            .filter_map(|user| {
+            .enumerate()
+            .filter(|(_, u)| u.is_owner())
+            .filter_map(|(index, user)| {
                 let (op, first_ms, tries) = match (user.running, user.retry) {
                     (Some(running), _) => (running.op, running.first_started_ms, running.tries),
                     (None, Some(retry)) => retry,
@@ -90,7 +90,7 @@ impl World {
                     show(&user.account),
                     user.script.len()
                 );
-                Some((user.account.clone(), waited_from, detail))
+                Some((index, waited_from, detail))
             })
             .collect();
         self.stats.ops_unfinished = self
@@ -98,8 +98,8 @@ impl World {
             .iter()
             .filter(|u| u.is_owner() && (u.running.is_some() || u.retry.is_some()))
             .count() as u64;
-        for (account, waited_from, detail) in unfinished.into_iter().take(20) {
-            self.find_unlive(&account, waited_from, detail);
+        for (user, waited_from, detail) in unfinished.into_iter().take(20) {
+            self.find_unlive(user, waited_from, detail);
         }
         // LIVE and INV-DURABLE (per operation), under assumption A1.
         let broken: Vec<Vec<(u64, u64)>> = (0..self.size.groups)
