@@ -61,10 +61,11 @@ pub fn drops_line(d: &DropCounts) -> String {
 /// The failure counts as `key=value` pairs for the stats line.
 pub fn failures_line(f: &FailureCounts) -> String {
     format!(
-        "failed_unavailable={} failed_contended={} failed_not_voting={}",
+        "failed_unavailable={} failed_contended={} failed_not_voting={} rounds_refused={}",
         f.get(FailReason::Unavailable),
         f.get(FailReason::Contended),
         f.get(FailReason::NotVoting),
+        f.refusals(),
     )
 }
 

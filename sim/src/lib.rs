@@ -19,7 +19,7 @@ pub mod world;
 
 pub use faults::Scenario;
 pub use vault_node::TrustMode;
-pub use world::{Broken, RunResult, SimConfig, run};
+pub use world::{Broken, ConsensusCounts, RunResult, SimConfig, run};
 
 /// The command that replays `config`.
 pub fn replay_command(config: &SimConfig) -> String {

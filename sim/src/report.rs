@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 
 use crate::faults::Scenario;
 use crate::latency::OpWait;
-use crate::world::RunResult;
+use crate::world::{ConsensusCounts, RunResult};
 
 /// What the columns of [`Report::latency_table`] mean (printed above it).
 pub const LATENCY_LEGEND: &str = "\
@@ -109,6 +109,8 @@ pub struct FaultTotals {
     pub relay_tampered: u64,
     /// `Promise`s a Byzantine replica sent with its accepted value hidden.
     pub byzantine_lies: u64,
+    /// Refused consensus rounds and consensus operations given up.
+    pub consensus: ConsensusCounts,
 }
 
 impl FaultTotals {
@@ -119,7 +121,9 @@ impl FaultTotals {
              clients {}; \
              requests answered Rejected {}; \
              replays {}; clock jumps {}; torn writes {}; disks lost {}; relay tampering {}; \
-             Byzantine promises {}",
+             Byzantine promises {}; \
+             consensus rounds refused {}, operations given up: contended {}, no quorum {}, \
+             not voting {}",
             self.corrupted,
             self.corrupted_link_deliveries,
             self.replica_drops,
@@ -131,7 +135,11 @@ impl FaultTotals {
             self.torn_writes,
             self.disks_lost,
             self.relay_tampered,
-            self.byzantine_lies
+            self.byzantine_lies,
+            self.consensus.refusals,
+            self.consensus.contended,
+            self.consensus.no_quorum,
+            self.consensus.not_voting
         )
     }
 }
@@ -182,6 +190,7 @@ impl Report {
         f.disks_lost += st.disks_lost;
         f.relay_tampered += st.relay_tampered;
         f.byzantine_lies += st.byzantine_lies;
+        f.consensus = f.consensus.plus(st.consensus);
         row.seeds += 1;
         row.attempted += result.stats.attempted;
         row.succeeded += result.stats.succeeded;

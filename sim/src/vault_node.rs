@@ -43,6 +43,7 @@ use rand_chacha::ChaCha20Rng;
 
 use crate::network::Dc;
 use crate::time::NodeClock;
+use crate::world::ConsensusCounts;
 
 /// Replicas in each group (one per datacenter).
 pub const REPLICAS_PER_GROUP: u8 = 5;
@@ -219,6 +220,8 @@ pub struct VaultNode {
     pub disks_lost: u64,
     /// Inputs dropped by earlier incarnations of this replica (their counts die with them).
     retired_drops: u64,
+    /// Consensus operations given up by earlier incarnations.
+    retired_consensus: ConsensusCounts,
 }
 
 /// A torn write: the first `cut` bytes of the new write over the old bytes of the slot (a
@@ -315,6 +318,7 @@ impl VaultNode {
             torn_writes: 0,
             disks_lost: 0,
             retired_drops: 0,
+            retired_consensus: ConsensusCounts::default(),
         };
         let effects = node.install(fleet, store);
         Ok((node, effects))
@@ -382,6 +386,7 @@ impl VaultNode {
             }
         }
         self.retired_drops = self.retired_drops.saturating_add(self.drops_total());
+        self.retired_consensus = self.consensus_over_run();
         self.replica = None;
         self.pending.clear();
         self.writes_issued = 0;
@@ -418,6 +423,17 @@ impl VaultNode {
     /// Inputs dropped by this node over the whole run (every incarnation).
     pub fn drops_over_run(&self) -> u64 {
         self.retired_drops.saturating_add(self.drops_total())
+    }
+
+    /// Consensus operations this node gave up over the whole run (every incarnation).
+    pub fn consensus_over_run(&self) -> ConsensusCounts {
+        let running = self
+            .replica
+            .as_ref()
+            .map_or_else(ConsensusCounts::default, |r| {
+                ConsensusCounts::of(r.store().failures())
+            });
+        self.retired_consensus.plus(running)
     }
 
     /// The operator copies the disk as it is now (completed writes only).

@@ -4,7 +4,9 @@
 use e2ee_backup_sim::checkers::{
     INV_ATTEMPTS, INV_DISCLOSE, INV_DURABLE, INV_LINEAR, INV_TAMPER, LIVE,
 };
-use e2ee_backup_sim::{Broken, RunResult, Scenario, SimConfig, TrustMode, replay_command, run};
+use e2ee_backup_sim::{
+    Broken, ConsensusCounts, RunResult, Scenario, SimConfig, TrustMode, replay_command, run,
+};
 
 mod support;
 use support::{describe, lite, reports};
@@ -171,6 +173,18 @@ fn a_healthy_fleet_answers_every_operation() {
         result.stats.granted_max, result.stats.granted_limit,
         "attackers reached the limit"
     );
+    // Every relay sends an account to the same replica first, so no two proposers duel.
+    assert_eq!(result.stats.consensus, ConsensusCounts::default());
+}
+
+#[test]
+fn duelling_proposers_are_counted_as_refused_rounds() {
+    // Swarm seed 130: after the heal the relays spread the attacked accounts over every
+    // replica of their group (SPEC.md "Figures: every scenario over 2,000 seeds").
+    let result = run(lite(Scenario::Swarm, 130));
+    let consensus = result.stats.consensus;
+    assert!(consensus.refusals > 100, "{consensus:?}");
+    assert!(consensus.contended > 0, "{consensus:?}");
 }
 
 #[test]

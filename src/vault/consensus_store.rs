@@ -25,7 +25,7 @@ use super::store::{
 use super::trusted::{
     CountedWrite, DurableImage, TrustedCell, TrustedState, TrustedStateError, slot_of,
 };
-use crate::consensus::{Change, Config, OpId, Output, Replica, ReplicaId, StartError};
+use crate::consensus::{Change, Config, OpId, Output, PeerMessage, Replica, ReplicaId, StartError};
 use crate::ids::{AccountId, GroupId};
 
 /// The consensus replica a [`ConsensusStore`] runs.
@@ -672,6 +672,9 @@ impl<T: TrustedState> ReplicatedStore for ConsensusStore<T> {
         let ReplicaBody::Peer(peer) = message.body else {
             return;
         };
+        if matches!(peer, PeerMessage::Reject { .. }) {
+            self.failures.count_refusal();
+        }
         let was_voting = self.replica.is_voting();
         self.replica.handle_message(self.now_ms, from, peer, &());
         self.note_recovery_end(was_voting);

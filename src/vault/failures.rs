@@ -3,7 +3,8 @@
 //!
 //! Toward the client every give-up looks alike (`OutcomeUnknown`: the client resends), but a
 //! host needs to tell a group that lost its quorum (`Unavailable`) from proposers that duel
-//! (`Contended`) and from a replica that is still recovering (`NotVoting`). Like
+//! (`Contended`) and from a replica that is still recovering (`NotVoting`). Duelling proposers
+//! slow operations long before one gives up, so the refused rounds are counted too. Like
 //! [`DropCounts`](crate::drops::DropCounts), these are statistics, not state: every two counts are
 //! equal and hash alike, so the model checker's state space does not grow with them.
 
@@ -11,12 +12,13 @@ use core::hash::{Hash, Hasher};
 
 use crate::consensus::FailReason;
 
-/// Counts of failed consensus operations, by [`FailReason`].
+/// Counts of failed consensus operations, by [`FailReason`], and of refused rounds.
 #[derive(Clone, Copy, Default, Debug)]
 pub struct FailureCounts {
     unavailable: u64,
     contended: u64,
     not_voting: u64,
+    refusals: u64,
 }
 
 impl FailureCounts {
@@ -28,6 +30,18 @@ impl FailureCounts {
             FailReason::NotVoting => &mut self.not_voting,
         };
         *slot = slot.saturating_add(1);
+    }
+
+    /// Counts one `Reject` received: an acceptor refused a round of this replica (it had
+    /// promised a higher ballot, usually a competing proposer's, or has a higher epoch floor);
+    /// the operation backs off and tries again.
+    pub fn count_refusal(&mut self) {
+        self.refusals = self.refusals.saturating_add(1);
+    }
+
+    /// How many `Reject`s this replica received.
+    pub fn refusals(&self) -> u64 {
+        self.refusals
     }
 
     /// How many operations failed for `reason`.
@@ -75,6 +89,9 @@ mod tests {
         assert_eq!(a.get(FailReason::NotVoting), 1);
         assert_eq!(a.get(FailReason::Contended), 0);
         assert_eq!(a.total(), 3);
+        a.count_refusal();
+        assert_eq!(a.refusals(), 1);
+        assert_eq!(a.total(), 3, "a refused round is not a failed operation");
         assert_eq!(a, FailureCounts::default());
     }
 }

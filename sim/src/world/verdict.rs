@@ -1,7 +1,7 @@
 //! The end of a run: the final LIVE check, the INV-DURABLE findings judged under assumption A1,
 //! the counts gathered from the oracle and the hosts, and the [`RunResult`].
 
-use super::result::RunResult;
+use super::result::{ConsensusCounts, RunResult};
 use super::state::{World, node_index};
 use crate::checkers::{SIM_LIMIT, show};
 use crate::time::START_MS;
@@ -141,6 +141,11 @@ impl World {
         self.stats.client_drops = self.users.iter().map(|u| u.client.drops().total()).sum();
         self.stats.torn_writes = self.nodes.iter().map(|n| n.torn_writes).sum();
         self.stats.disks_lost = self.nodes.iter().map(|n| n.disks_lost).sum();
+        self.stats.consensus = self
+            .nodes
+            .iter()
+            .map(VaultNode::consensus_over_run)
+            .fold(ConsensusCounts::default(), ConsensusCounts::plus);
         RunResult {
             config: self.config,
             trace_hash: self.trace.hash(),
