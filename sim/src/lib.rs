@@ -5,6 +5,7 @@
 //! protocol judge every run; the same seed gives a byte-identical trace.
 
 pub mod checkers;
+pub mod consensus_counts;
 pub mod events;
 pub mod faults;
 pub mod latency;
@@ -17,9 +18,10 @@ pub mod vault_node;
 pub mod workload;
 pub mod world;
 
+pub use consensus_counts::ConsensusCounts;
 pub use faults::Scenario;
 pub use vault_node::TrustMode;
-pub use world::{Broken, ConsensusCounts, RunResult, SimConfig, run};
+pub use world::{Broken, RunResult, SimConfig, run};
 
 /// The command that replays `config`.
 pub fn replay_command(config: &SimConfig) -> String {

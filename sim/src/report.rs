@@ -7,9 +7,10 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use crate::consensus_counts::ConsensusCounts;
 use crate::faults::Scenario;
 use crate::latency::OpWait;
-use crate::world::{ConsensusCounts, RunResult};
+use crate::world::RunResult;
 
 /// What the columns of [`Report::latency_table`] mean (printed above it).
 pub const LATENCY_LEGEND: &str = "\

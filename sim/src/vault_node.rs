@@ -41,9 +41,9 @@ use e2ee_backup::internal::wire::{VaultReply, VaultRequest};
 use e2ee_backup::{GroupId, RelayTag};
 use rand_chacha::ChaCha20Rng;
 
+use crate::consensus_counts::ConsensusCounts;
 use crate::network::Dc;
 use crate::time::NodeClock;
-use crate::world::ConsensusCounts;
 
 /// Replicas in each group (one per datacenter).
 pub const REPLICAS_PER_GROUP: u8 = 5;

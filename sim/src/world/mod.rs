@@ -23,7 +23,7 @@ mod verdict;
 pub use config::{
     Broken, EVENTS_MAX, QUEUE_CAPACITY, SimConfig, VAULT_RETRY_MS, VAULT_SENDS_MAX, WorldSize,
 };
-pub use result::{ConsensusCounts, RunResult, Stats};
+pub use result::{RunResult, Stats};
 
 /// Runs one seed of one scenario.
 pub fn run(config: SimConfig) -> RunResult {

@@ -1,9 +1,10 @@
 //! The end of a run: the final LIVE check, the INV-DURABLE findings judged under assumption A1,
 //! the counts gathered from the oracle and the hosts, and the [`RunResult`].
 
-use super::result::{ConsensusCounts, RunResult};
+use super::result::RunResult;
 use super::state::{World, node_index};
 use crate::checkers::{SIM_LIMIT, show};
+use crate::consensus_counts::ConsensusCounts;
 use crate::time::START_MS;
 use crate::vault_node::{REPLICAS_PER_GROUP, VaultNode};
 
