@@ -55,6 +55,26 @@ fn assert_all_as_expected(report: &Report) {
     }
 }
 
+/// Checks `name` exhaustively (DFS, 2 threads): exactly `unique` states, every verdict as
+/// expected, every property of `found` discovered and none of `never`.
+fn check_exhaustively(name: &str, unique: usize, found: &[&str], never: &[&str]) {
+    let report = check(named(name), Search::Dfs, 2);
+    assert_eq!(report.unique_states, unique, "{name}");
+    assert_all_as_expected(&report);
+    for example in found {
+        assert!(
+            verdict(&report, example).discovered,
+            "{name}: {example} never happens"
+        );
+    }
+    for safety in never {
+        assert!(
+            !verdict(&report, safety).discovered,
+            "{name}: {safety} has a counterexample"
+        );
+    }
+}
+
 #[test]
 fn tiny_replicated_config_explores_a_pinned_number_of_states_in_dfs_and_bfs() {
     let dfs = check(named("r3-tiny"), Search::Dfs, 1);
@@ -157,28 +177,19 @@ fn shared_oprf_key_through_three_replicas_is_refuted_with_a_trace() {
 
 #[test]
 fn owner_recovers_through_a_rolled_back_replica_and_every_invariant_holds_exhaustively() {
-    let report = check(named("r3-rollback-owner"), Search::Dfs, 2);
     // Exhaustive: one disk copy after registration, one rollback at any point, one crash.
-    assert_eq!(report.unique_states, 510_511);
-    assert_all_as_expected(&report);
-    for safety in [
-        INV_ATTEMPTS,
-        INV_DISCLOSE,
-        INV_LINEAR,
-        INV_DURABLE,
-        SCRIPTS_END,
-    ] {
-        assert!(
-            !verdict(&report, safety).discovered,
-            "{safety} has a counterexample"
-        );
-    }
-    for example in [ROLLBACK_HAPPENS, RECOVERS_AFTER_ROLLBACK, RECOVERY_SUCCEEDS] {
-        assert!(
-            verdict(&report, example).discovered,
-            "{example} never happens"
-        );
-    }
+    check_exhaustively(
+        "r3-rollback-owner",
+        510_511,
+        &[ROLLBACK_HAPPENS, RECOVERS_AFTER_ROLLBACK, RECOVERY_SUCCEEDS],
+        &[
+            INV_ATTEMPTS,
+            INV_DISCLOSE,
+            INV_LINEAR,
+            INV_DURABLE,
+            SCRIPTS_END,
+        ],
+    );
 }
 
 #[test]
@@ -262,27 +273,23 @@ fn linearizability_spec_rejects_a_second_challenge_beyond_the_limit_unless_a_log
 #[test]
 fn a_group_with_a_majority_impaired_refounds_itself_and_every_invariant_holds_exhaustively() {
     // Replicas 1 and 2 lose their disks right after the registration; re-genesis is on.
-    let report = check(named("r3-regenesis"), Search::Dfs, 2);
-    assert_eq!(report.unique_states, R3_REGENESIS_UNIQUE);
-    assert_all_as_expected(&report);
-    assert!(verdict(&report, REGENESIS_HAPPENS).discovered);
-    for safety in [INV_ATTEMPTS, INV_DISCLOSE, INV_LINEAR, INV_REGENESIS] {
-        assert!(
-            !verdict(&report, safety).discovered,
-            "{safety} has a counterexample"
-        );
-    }
+    check_exhaustively(
+        "r3-regenesis",
+        R3_REGENESIS_UNIQUE,
+        &[REGENESIS_HAPPENS],
+        &[INV_ATTEMPTS, INV_DISCLOSE, INV_LINEAR, INV_REGENESIS],
+    );
 }
 
 #[test]
 fn a_survivable_failure_never_refounds_and_the_owner_recovers_exhaustively() {
     // One replica impaired and one down with its disk: censuses run, none may give up.
-    let report = check(named("r3-regenesis-survivable"), Search::Dfs, 2);
-    assert_eq!(report.unique_states, R3_REGENESIS_SURVIVABLE_UNIQUE);
-    assert_all_as_expected(&report);
-    assert!(verdict(&report, RECOVERY_SUCCEEDS).discovered);
-    assert!(!verdict(&report, INV_REGENESIS).discovered);
-    assert!(!verdict(&report, INV_DURABLE).discovered);
+    check_exhaustively(
+        "r3-regenesis-survivable",
+        R3_REGENESIS_SURVIVABLE_UNIQUE,
+        &[RECOVERY_SUCCEEDS],
+        &[INV_REGENESIS, INV_DURABLE],
+    );
 }
 
 #[test]
@@ -301,16 +308,12 @@ fn skip_prepare_through_three_replicas_holds_exhaustively_and_skips_phase_one() 
         ("r3-skip-prepare", R3_SKIP_PREPARE_UNIQUE),
         ("r3-skip-prepare-crash", R3_SKIP_PREPARE_CRASH_UNIQUE),
     ] {
-        let report = check(named(name), Search::Dfs, 2);
-        assert_eq!(report.unique_states, unique, "{name}");
-        assert_all_as_expected(&report);
-        assert!(
-            verdict(&report, SKIPS_PREPARE).discovered,
-            "{name}: no change skipped phase 1"
+        check_exhaustively(
+            name,
+            unique,
+            &[SKIPS_PREPARE],
+            &[INV_ATTEMPTS, INV_DISCLOSE, INV_LINEAR, INV_DURABLE],
         );
-        for safety in [INV_ATTEMPTS, INV_DISCLOSE, INV_LINEAR, INV_DURABLE] {
-            assert!(!verdict(&report, safety).discovered, "{name}: {safety}");
-        }
     }
 }
 
@@ -320,11 +323,10 @@ fn a_replica_that_loses_its_disk_holds_every_invariant_exhaustively() {
     // r3-amnesia: as `default` (the owner recovers, the attacker guesses once, one replica
     // crashes), and the crashed replica may come back without its disk (it fences and catches
     // up before it votes). Too long for CI; the count is pinned here and in README.md.
-    let report = check(named("r3-amnesia"), Search::Dfs, 2);
-    assert_eq!(report.unique_states, R3_AMNESIA_UNIQUE);
-    assert_all_as_expected(&report);
-    assert!(verdict(&report, AMNESIAC_RECOVERS).discovered);
-    for safety in [INV_ATTEMPTS, INV_DISCLOSE, INV_LINEAR, INV_DURABLE] {
-        assert!(!verdict(&report, safety).discovered, "{safety}");
-    }
+    check_exhaustively(
+        "r3-amnesia",
+        R3_AMNESIA_UNIQUE,
+        &[AMNESIAC_RECOVERS],
+        &[INV_ATTEMPTS, INV_DISCLOSE, INV_LINEAR, INV_DURABLE],
+    );
 }

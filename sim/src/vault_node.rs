@@ -220,7 +220,7 @@ pub struct VaultNode {
     pub disks_lost: u64,
     /// Inputs dropped by earlier incarnations of this replica (their counts die with them).
     retired_drops: u64,
-    /// Consensus operations given up by earlier incarnations.
+    /// Rounds refused and consensus operations given up by earlier incarnations.
     retired_consensus: ConsensusCounts,
 }
 
@@ -425,7 +425,8 @@ impl VaultNode {
         self.retired_drops.saturating_add(self.drops_total())
     }
 
-    /// Consensus operations this node gave up over the whole run (every incarnation).
+    /// Rounds refused and consensus operations given up by this node over the whole run (every
+    /// incarnation).
     pub fn consensus_over_run(&self) -> ConsensusCounts {
         let running = self
             .replica
